@@ -1,0 +1,406 @@
+#include "actors/api.hpp"
+
+#include <chrono>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+struct api_state {
+  static inline const char* name = "api";
+  settings cfg;
+  api_deps deps;
+  std::vector<caf::actor> shards;
+  std::vector<std::uint32_t> owner; // partition -> shard index
+
+  bool has_map() const { return !shards.empty(); }
+  const caf::actor& shard_of(std::int32_t id) const {
+    return shards[owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))]];
+  }
+  std::chrono::milliseconds shard_timeout() const {
+    return std::chrono::milliseconds{cfg.cluster.shard_timeout_ms};
+  }
+};
+
+using api_actor = caf::stateful_actor<api_state>;
+
+double ms_since(clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+}
+
+struct merged_item {
+  item_id item = 0;
+  double score = 0;
+  json reasons = json::array();
+};
+
+// Normalises each route by its best score over all shards, weights it, and
+// sums per item; bought items are dropped. Ties rank by item id.
+std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
+                               const recommend_settings& cfg, std::size_t limit) {
+  std::array<float, recall_route_count> best{};
+  for (const auto& c : all)
+    best[static_cast<std::size_t>(c.route)] =
+      std::max(best[static_cast<std::size_t>(c.route)], c.score);
+  const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
+                                                      cfg.weight_vector, cfg.weight_popular};
+  std::unordered_map<item_id, merged_item> by_item;
+  for (const auto& c : all) {
+    if (std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
+      continue;
+    auto r = static_cast<std::size_t>(c.route);
+    if (best[r] <= 0 || c.score <= 0)
+      continue;
+    double part = weight[r] * double(c.score) / double(best[r]);
+    auto& m = by_item[c.item];
+    m.item = c.item;
+    m.score += part;
+    json reason = {{"route", to_string(c.route)}, {"score", part}};
+    switch (c.route) {
+      case recall_route::item_cf:
+        reason["because_item"] = c.because;
+        reason["similarity"] = c.score;
+        break;
+      case recall_route::user_cf:
+        reason["because_user"] = c.because;
+        break;
+      case recall_route::vector:
+        reason["similarity"] = c.score;
+        break;
+      case recall_route::popular:
+        break;
+    }
+    m.reasons.push_back(std::move(reason));
+  }
+  std::vector<merged_item> out;
+  out.reserve(by_item.size());
+  for (auto& [id, m] : by_item)
+    out.push_back(std::move(m));
+  auto better = [](const merged_item& a, const merged_item& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  };
+  if (out.size() > limit) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<long>(limit), out.end(), better);
+    out.resize(limit);
+  } else {
+    std::sort(out.begin(), out.end(), better);
+  }
+  return out;
+}
+
+using reply_promise = caf::typed_response_promise<std::string>;
+
+void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t version,
+            std::int32_t limit, bool use_cache, std::vector<merged_item> ranked, bool degraded,
+            clock::time_point t0) {
+  auto& st = self->state;
+  // Step 3: details from the owning shards.
+  std::unordered_map<std::size_t, std::vector<item_id>> by_shard;
+  for (const auto& m : ranked) {
+    auto idx = st.owner[partition_of(m.item, static_cast<std::uint32_t>(st.owner.size()))];
+    by_shard[idx].push_back(m.item);
+  }
+  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
+  auto remaining = std::make_shared<std::size_t>(by_shard.size());
+  auto incomplete = std::make_shared<bool>(degraded);
+  auto shared_ranked = std::make_shared<std::vector<merged_item>>(std::move(ranked));
+  auto respond = [=]() mutable {
+    json recs = json::array();
+    for (auto& m : *shared_ranked) {
+      auto it = details->find(m.item);
+      if (it == details->end())
+        continue; // item vanished or its shard was late
+      const auto& d = it->second;
+      recs.push_back({{"item_id", m.item},
+                      {"title", d.title},
+                      {"price", d.price},
+                      {"rating", d.rating},
+                      {"sales", d.sales},
+                      {"score", m.score},
+                      {"reasons", std::move(m.reasons)}});
+    }
+    json body = {{"user_id", user}, {"recommendations", recs}, {"count", recs.size()}};
+    if (use_cache && !*incomplete)
+      self->send(self->state.deps.cache, cache_put_atom_v, user,
+                 std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body.dump());
+    body["from_cache"] = false;
+    if (*incomplete)
+      body["degraded"] = true;
+    body["latency_ms"] = ms_since(t0);
+    auto& m = *self->state.deps.metrics;
+    if (*incomplete)
+      ++m.recommend_degraded;
+    m.recommend_latency.record(ms_since(t0) * 1000);
+    rp.deliver(body.dump());
+  };
+  if (by_shard.empty()) {
+    respond();
+    return;
+  }
+  for (auto& [idx, items] : by_shard)
+    self->request(st.shards[idx], st.shard_timeout(), details_atom_v, items)
+      .then(
+        [=](const std::vector<item_details>& found) mutable {
+          for (const auto& d : found)
+            (*details)[d.item] = d;
+          if (--*remaining == 0)
+            respond();
+        },
+        [=](caf::error&) mutable {
+          *incomplete = true;
+          if (--*remaining == 0)
+            respond();
+        });
+}
+
+void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
+             clock::time_point t0) {
+  auto& st = self->state;
+  const auto& rc = st.cfg.recommend;
+  // Step 1: the user's context from its shard.
+  self->request(st.shard_of(user), st.shard_timeout(), context_atom_v, user, rc.recent_items,
+                rc.similar_users)
+    .then(
+      [=](user_context& ctx) mutable {
+        // Step 2: recall on every shard.
+        auto& st = self->state;
+        recall_request req;
+        req.user = user;
+        req.recent = ctx.recent;
+        req.similar = ctx.similar;
+        req.vector = ctx.vector;
+        req.per_route = std::max(st.cfg.recommend.per_route, limit);
+        req.now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+        auto msg = caf::make_message(recall_atom_v, std::move(req));
+        auto all = std::make_shared<std::vector<candidate>>();
+        auto remaining = std::make_shared<std::size_t>(st.shards.size());
+        auto degraded = std::make_shared<bool>(false);
+        auto shared_ctx = std::make_shared<user_context>(std::move(ctx));
+        auto done = [=]() mutable {
+          auto ranked = merge(*all, *shared_ctx, self->state.cfg.recommend,
+                              static_cast<std::size_t>(limit));
+          finish(self, rp, user, shared_ctx->version, limit, use_cache, std::move(ranked), *degraded, t0);
+        };
+        for (auto& shard : st.shards)
+          self->request(shard, st.shard_timeout(), msg)
+            .then(
+              [=](const std::vector<candidate>& found) mutable {
+                all->insert(all->end(), found.begin(), found.end());
+                if (--*remaining == 0)
+                  done();
+              },
+              [=](caf::error&) mutable {
+                *degraded = true;
+                if (--*remaining == 0)
+                  done();
+              });
+      },
+      [=](caf::error& err) mutable {
+        // The user's shard is unavailable: answer from the other routes as a cold user.
+        spdlog::warn("context of user {} unavailable: {}", user, describe(err));
+        user_context cold;
+        cold.user = user;
+        auto& st = self->state;
+        recall_request req;
+        req.user = user;
+        req.per_route = std::max(st.cfg.recommend.per_route, limit);
+        req.now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+        auto all = std::make_shared<std::vector<candidate>>();
+        auto remaining = std::make_shared<std::size_t>(st.shards.size());
+        for (auto& shard : st.shards)
+          self->request(shard, st.shard_timeout(), recall_atom_v, req)
+            .then(
+              [=](const std::vector<candidate>& found) mutable {
+                all->insert(all->end(), found.begin(), found.end());
+                if (--*remaining == 0)
+                  finish(self, rp, user, 0, limit, false,
+                         merge(*all, cold, self->state.cfg.recommend,
+                               static_cast<std::size_t>(limit)),
+                         true, t0);
+              },
+              [=](caf::error&) mutable {
+                if (--*remaining == 0)
+                  finish(self, rp, user, 0, limit, false,
+                         merge(*all, cold, self->state.cfg.recommend,
+                               static_cast<std::size_t>(limit)),
+                         true, t0);
+              });
+      });
+}
+
+caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
+  self->state.cfg = std::move(cfg);
+  self->state.deps = std::move(deps);
+  auto fetch_map = [=] {
+    self->request(self->state.deps.coordinator, std::chrono::seconds{10}, map_atom_v)
+      .then(
+        [=](const std::vector<caf::actor>& shards, const std::vector<std::uint32_t>& owner) {
+          self->state.shards = shards;
+          self->state.owner = owner;
+        },
+        [=](caf::error& err) { spdlog::error("no partition map: {}", describe(err)); });
+  };
+  fetch_map();
+  return {
+    [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache) {
+      auto rp = self->make_response_promise<std::string>();
+      auto t0 = clock::now();
+      auto& st = self->state;
+      ++st.deps.metrics->recommend_requests;
+      if (!st.has_map()) {
+        rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+        return rp;
+      }
+      if (!use_cache) {
+        compute(self, rp, user, limit, false, t0);
+        return rp;
+      }
+      auto cache_timeout = std::chrono::milliseconds{st.cfg.redis.timeout_ms * 2 + 50};
+      self->request(st.deps.cache, cache_timeout, cache_get_atom_v, user)
+        .then(
+          [=](const std::string& cached) mutable {
+            // "<version>\n<limit>\n<body>"
+            auto nl1 = cached.find('\n');
+            auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
+            if (cached.empty() || nl == std::string::npos) {
+              compute(self, rp, user, limit, true, t0);
+              return;
+            }
+            auto version = std::strtoull(cached.c_str(), nullptr, 10);
+            auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
+            if (cached_limit < limit) {
+              compute(self, rp, user, limit, true, t0);
+              return;
+            }
+            // A cached answer is served only if the user has done nothing since.
+            self->request(self->state.shard_of(user), self->state.shard_timeout(), version_atom_v,
+                          user)
+              .then(
+                [=](std::uint64_t current) mutable {
+                  if (current != version) {
+                    compute(self, rp, user, limit, true, t0);
+                    return;
+                  }
+                  auto body = json::parse(cached.substr(nl + 1), nullptr, false);
+                  if (body.is_discarded()) {
+                    compute(self, rp, user, limit, true, t0);
+                    return;
+                  }
+                  auto& recs = body["recommendations"];
+                  if (recs.size() > static_cast<std::size_t>(limit)) {
+                    recs.erase(recs.begin() + limit, recs.end());
+                    body["count"] = recs.size();
+                  }
+                  body["from_cache"] = true;
+                  body["latency_ms"] = ms_since(t0);
+                  auto& m = *self->state.deps.metrics;
+                  ++m.recommend_from_cache;
+                  m.recommend_latency.record(ms_since(t0) * 1000);
+                  rp.deliver(body.dump());
+                },
+                [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+          },
+          [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+      return rp;
+    },
+    [=](behavior_atom, behavior_event e) {
+      auto rp = self->make_response_promise<std::int64_t>();
+      auto t0 = clock::now();
+      auto& st = self->state;
+      ++st.deps.metrics->behavior_requests;
+      if (!st.has_map()) {
+        rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+        return rp;
+      }
+      auto fail = [=](caf::error err) mutable {
+        ++self->state.deps.metrics->behavior_failed;
+        rp.deliver(std::move(err));
+      };
+      // 1. The item must exist; its embedding feeds the user's taste vector.
+      self->request(st.shard_of(e.item), std::chrono::seconds{5}, item_atom_v, e.item)
+        .then(
+          [=](std::vector<float> item_vec) mutable {
+            // 2. Durable before anything else changes.
+            self->request(self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e)
+              .then(
+                [=](std::int64_t id) mutable {
+                  // 3. Apply in memory, then acknowledge.
+                  auto& st = self->state;
+                  self->send(st.deps.cache, cache_del_atom_v, e.user);
+                  auto pending = std::make_shared<int>(2);
+                  auto ack = [=]() mutable {
+                    if (--*pending == 0) {
+                      self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
+                      rp.deliver(id);
+                    }
+                  };
+                  auto log_err = [=](caf::error& err) mutable {
+                    // Committed already: the shard reloads it from the database if it restarts.
+                    spdlog::warn("behavior {} committed but not applied: {}", id, describe(err));
+                    ack();
+                  };
+                  self->request(st.shard_of(e.user), std::chrono::seconds{5}, apply_atom_v, e, id,
+                                std::move(item_vec))
+                    .then([=](std::uint64_t) mutable { ack(); }, log_err);
+                  self->request(st.shard_of(e.item), std::chrono::seconds{5}, apply_atom_v, e, id)
+                    .then([=](bool) mutable { ack(); }, log_err);
+                },
+                fail);
+          },
+          fail);
+      return rp;
+    },
+    [=](stats_atom) {
+      auto rp = self->make_response_promise<std::string>();
+      auto& st = self->state;
+      self->request(st.deps.coordinator, std::chrono::seconds{10}, stats_atom_v)
+        .then(
+          [=](const std::string& db) mutable {
+            self->request(self->state.deps.cache, std::chrono::seconds{2}, stats_atom_v)
+              .then(
+                [=](const std::string& cache) mutable {
+                  auto j = json::parse(db);
+                  const auto& m = *self->state.deps.metrics;
+                  j["cache"] = json::parse(cache);
+                  j["cache_hit_ratio"] = j["cache"]["hit_ratio"];
+                  j["requests"] = {{"recommend", m.recommend_requests.load()},
+                                   {"recommend_from_cache", m.recommend_from_cache.load()},
+                                   {"recommend_degraded", m.recommend_degraded.load()},
+                                   {"behavior", m.behavior_requests.load()},
+                                   {"behavior_failed", m.behavior_failed.load()},
+                                   {"client_errors", m.client_errors.load()}};
+                  j["latency_ms"] = {{"recommend", m.recommend_latency.to_json()},
+                                     {"behavior", m.behavior_latency.to_json()}};
+                  rp.deliver(j.dump());
+                },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](map_atom) { fetch_map(); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps) {
+  return sys.spawn(api, std::move(cfg), std::move(deps));
+}
+
+} // namespace recd

@@ -1,0 +1,60 @@
+#pragma once
+// Request counters and latency histograms of one node's API actors. Shared
+// by the node's API actors (atomics, no locks); read by /api/stats.
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+namespace recd {
+
+// Log-scale latency histogram: bucket b holds latencies below 2^(b/4) microseconds.
+class latency_histogram {
+public:
+  static constexpr std::size_t buckets = 112; // up to ~2^28 us (4.5 minutes)
+
+  void record(double micros) {
+    auto b = micros <= 1 ? 0 : static_cast<std::size_t>(std::ceil(4 * std::log2(micros)));
+    counts_[std::min(b, buckets - 1)].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Upper bound of the bucket holding quantile q, in milliseconds (0 if empty).
+  double quantile_ms(double q) const {
+    std::uint64_t total = 0;
+    for (const auto& c : counts_)
+      total += c.load(std::memory_order_relaxed);
+    if (total == 0)
+      return 0;
+    auto rank = static_cast<std::uint64_t>(std::ceil(q * double(total)));
+    std::uint64_t seen = 0;
+    for (std::size_t b = 0; b < buckets; ++b) {
+      seen += counts_[b].load(std::memory_order_relaxed);
+      if (seen >= rank && seen > 0)
+        return std::exp2(double(b) / 4) / 1000.0;
+    }
+    return std::exp2(double(buckets) / 4) / 1000.0;
+  }
+
+  nlohmann::json to_json() const {
+    return {{"p50", quantile_ms(0.5)}, {"p95", quantile_ms(0.95)}, {"p99", quantile_ms(0.99)}};
+  }
+
+private:
+  std::array<std::atomic<std::uint64_t>, buckets> counts_{};
+};
+
+struct api_metrics {
+  std::atomic<std::uint64_t> recommend_requests{0};
+  std::atomic<std::uint64_t> recommend_from_cache{0};
+  std::atomic<std::uint64_t> recommend_degraded{0}; // answered with a shard missing
+  std::atomic<std::uint64_t> behavior_requests{0};
+  std::atomic<std::uint64_t> behavior_failed{0};
+  std::atomic<std::uint64_t> client_errors{0};      // 4xx, counted by the HTTP gateway
+  latency_histogram recommend_latency;
+  latency_histogram behavior_latency;
+};
+
+} // namespace recd

@@ -1,0 +1,115 @@
+#include "actors/behavior_writer.hpp"
+
+#include <caf/all.hpp>
+
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+
+namespace recd {
+
+namespace {
+
+struct pending_write {
+  behavior_event event;
+  caf::typed_response_promise<std::int64_t> promise;
+};
+
+struct writer_state {
+  static inline const char* name = "behavior_writer";
+  std::string url;
+  store::connection_ptr conn;
+  std::vector<pending_write> pending;
+  bool flush_scheduled = false;
+
+  // Commits the whole batch in one transaction and answers every promise.
+  void flush() {
+    flush_scheduled = false;
+    if (pending.empty())
+      return;
+    auto batch = std::move(pending);
+    pending.clear();
+    std::vector<std::int32_t> users, items;
+    std::vector<std::int64_t> times;
+    std::string kinds = "{";
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      users.push_back(batch[k].event.user);
+      items.push_back(batch[k].event.item);
+      times.push_back(batch[k].event.ts);
+      kinds += (k ? "," : "") + std::string{to_string(batch[k].event.kind)};
+    }
+    kinds += "}";
+    std::string time_list = "{";
+    for (std::size_t k = 0; k < times.size(); ++k)
+      time_list += (k ? "," : "") + std::to_string(times[k]);
+    time_list += "}";
+    std::vector<std::int64_t> ids;
+    caf::error err;
+    if (!conn || !conn->is_open()) {
+      auto c = store::connect(url);
+      if (c)
+        conn = std::move(*c);
+      else
+        err = c.error();
+    }
+    if (!err)
+      err = store::guard([&] {
+        pqxx::work tx{*conn};
+        auto u = store::int_array_literal(users);
+        tx.exec_params("INSERT INTO users (user_id) SELECT DISTINCT unnest($1::int[]) "
+                       "ON CONFLICT DO NOTHING",
+                       u);
+        // Items first seen here were validated by their shard against the catalog.
+        auto rows = tx.exec_params(
+          "INSERT INTO user_behavior (user_id, item_id, behavior_type, timestamp) "
+          "SELECT u, i, k, to_timestamp(t) FROM unnest($1::int[], $2::int[], $3::text[], "
+          "$4::bigint[]) WITH ORDINALITY AS x(u, i, k, t, n) ORDER BY n RETURNING id",
+          u, store::int_array_literal(items), kinds, time_list);
+        for (const auto& r : rows)
+          ids.push_back(r[0].as<std::int64_t>());
+        tx.exec_params("UPDATE items SET sales_count = sales_count + x.n FROM (SELECT i, count(*) "
+                       "AS n FROM unnest($1::int[], $2::text[]) AS e(i, k) WHERE k IN ('buy', "
+                       "'cart') GROUP BY i) x WHERE items.item_id = x.i",
+                       store::int_array_literal(items), kinds);
+        tx.commit();
+      });
+    if (err || ids.size() != batch.size()) {
+      if (!err)
+        err = make_error(ec::database_error, "insert returned an unexpected row count");
+      conn.reset();
+      for (auto& p : batch)
+        p.promise.deliver(err);
+      return;
+    }
+    // RETURNING gives ids in insertion order, which follows the ORDINALITY.
+    std::sort(ids.begin(), ids.end());
+    for (std::size_t k = 0; k < batch.size(); ++k)
+      batch[k].promise.deliver(ids[k]);
+  }
+};
+
+caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string url) {
+  self->state.url = std::move(url);
+  return {
+    [=](write_atom, const behavior_event& e) {
+      auto& st = self->state;
+      st.pending.push_back({e, self->make_response_promise<std::int64_t>()});
+      // The flush message queues behind every write already in the mailbox,
+      // which is exactly the batch that arrived during the previous commit.
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom_v);
+      }
+      return st.pending.back().promise;
+    },
+    [=](flush_atom) { self->state.flush(); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_behavior_writer(caf::actor_system& sys, std::string postgres_url) {
+  return sys.spawn<caf::detached>(behavior_writer, std::move(postgres_url));
+}
+
+} // namespace recd

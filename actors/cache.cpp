@@ -1,0 +1,175 @@
+#include "actors/cache.hpp"
+
+#include <chrono>
+
+#include <caf/all.hpp>
+#include <hiredis/hiredis.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct redis_endpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+};
+
+redis_endpoint parse_redis_url(const std::string& url) {
+  redis_endpoint ep;
+  std::string rest = url;
+  if (rest.rfind("redis://", 0) == 0)
+    rest = rest.substr(8);
+  if (auto at = rest.find('@'); at != std::string::npos)
+    rest = rest.substr(at + 1);
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    ep.db = std::atoi(rest.c_str() + slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    ep.port = std::atoi(rest.c_str() + colon + 1);
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty())
+    ep.host = rest;
+  return ep;
+}
+
+struct reply_deleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+struct cache_state {
+  static inline const char* name = "cache";
+  redis_settings cfg;
+  redis_endpoint ep;
+  redisContext* ctx = nullptr;
+  clock::time_point retry_at{};
+  std::uint64_t hits = 0, misses = 0, errors = 0, skipped = 0;
+  std::string last_error;
+  bool degraded = false;
+
+  ~cache_state() { disconnect(); }
+
+  void disconnect() {
+    if (ctx != nullptr)
+      redisFree(ctx);
+    ctx = nullptr;
+  }
+
+  void failed(const std::string& what) {
+    ++errors;
+    if (!degraded)
+      spdlog::warn("redis {}:{} unavailable ({}); serving uncached", ep.host, ep.port, what);
+    degraded = true;
+    last_error = what;
+    disconnect();
+    retry_at = clock::now() + std::chrono::milliseconds{cfg.retry_ms};
+  }
+
+  // A usable connection, or nullptr while Redis is considered down.
+  redisContext* connection() {
+    if (ctx != nullptr)
+      return ctx;
+    if (clock::now() < retry_at) {
+      ++skipped;
+      return nullptr;
+    }
+    timeval tv{0, static_cast<long>(cfg.timeout_ms) * 1000};
+    tv.tv_sec = tv.tv_usec / 1000000;
+    tv.tv_usec %= 1000000;
+    ctx = redisConnectWithTimeout(ep.host.c_str(), ep.port, tv);
+    if (ctx == nullptr || ctx->err != 0) {
+      failed(ctx != nullptr ? ctx->errstr : "cannot allocate a redis context");
+      return nullptr;
+    }
+    redisSetTimeout(ctx, tv);
+    if (ep.db != 0) {
+      reply_ptr r{static_cast<redisReply*>(redisCommand(ctx, "SELECT %d", ep.db))};
+      if (!r || r->type == REDIS_REPLY_ERROR) {
+        failed("SELECT failed");
+        return nullptr;
+      }
+    }
+    if (degraded)
+      spdlog::info("redis {}:{} is back", ep.host, ep.port);
+    degraded = false;
+    return ctx;
+  }
+
+  // Runs one command; nullptr (and the cache degraded) on any failure.
+  template <class... Ts>
+  reply_ptr command(const char* fmt, Ts... xs) {
+    auto* c = connection();
+    if (c == nullptr)
+      return nullptr;
+    reply_ptr r{static_cast<redisReply*>(redisCommand(c, fmt, xs...))};
+    if (!r) {
+      failed(c->errstr[0] != '\0' ? c->errstr : "no reply");
+      return nullptr;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      failed(std::string{r->str, r->len});
+      return nullptr;
+    }
+    return r;
+  }
+};
+
+std::string key_of(user_id u) { return "recommend:" + std::to_string(u); }
+
+caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings cfg) {
+  self->state.cfg = cfg;
+  self->state.ep = parse_redis_url(cfg.url);
+  return {
+    [=](cache_get_atom, user_id u) -> std::string {
+      auto& st = self->state;
+      auto key = key_of(u);
+      auto r = st.command("GET %s", key.c_str());
+      if (r && r->type == REDIS_REPLY_STRING) {
+        ++st.hits;
+        return std::string{r->str, r->len};
+      }
+      ++st.misses;
+      return {};
+    },
+    [=](cache_put_atom, user_id u, const std::string& value) {
+      auto& st = self->state;
+      auto key = key_of(u);
+      st.command("SETEX %s %d %b", key.c_str(), st.cfg.ttl_seconds, value.data(), value.size());
+    },
+    [=](cache_del_atom, user_id u) -> bool {
+      auto key = key_of(u);
+      return self->state.command("DEL %s", key.c_str()) != nullptr;
+    },
+    [=](stats_atom) -> std::string {
+      auto& st = self->state;
+      auto lookups = st.hits + st.misses;
+      nlohmann::json j = {
+        {"hits", st.hits},
+        {"misses", st.misses},
+        {"hit_ratio", lookups == 0 ? 0.0 : double(st.hits) / double(lookups)},
+        {"errors", st.errors},
+        {"skipped_while_down", st.skipped},
+        {"degraded", st.degraded},
+        {"last_error", st.last_error},
+      };
+      return j.dump();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_cache(caf::actor_system& sys, redis_settings cfg) {
+  return sys.spawn<caf::detached>(cache_actor, std::move(cfg));
+}
+
+} // namespace recd

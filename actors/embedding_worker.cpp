@@ -1,0 +1,95 @@
+#include "actors/embedding_worker.hpp"
+
+#include <unordered_set>
+
+#include <caf/all.hpp>
+
+#include "engine/als.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+namespace {
+
+// The owned rows of one side as weighted CSR rows over the other side.
+struct side_rows {
+  std::vector<std::uint32_t> dense; // dense index of each owned row
+  engine::weighted_rows rows;
+};
+
+side_rows build_side(const std::vector<std::int32_t>& ids, const std::vector<std::uint32_t>& key,
+                     const std::vector<std::uint32_t>& other, const std::vector<float>& w,
+                     const std::unordered_set<std::uint32_t>& owned, std::uint32_t count) {
+  side_rows out;
+  std::vector<std::int64_t> slot(ids.size(), -1);
+  for (std::size_t d = 0; d < ids.size(); ++d)
+    if (owned.count(partition_of(ids[d], count)) != 0) {
+      slot[d] = static_cast<std::int64_t>(out.dense.size());
+      out.dense.push_back(static_cast<std::uint32_t>(d));
+    }
+  std::vector<std::uint64_t> sizes(out.dense.size() + 1, 0);
+  for (std::size_t k = 0; k < key.size(); ++k)
+    if (slot[key[k]] >= 0)
+      ++sizes[static_cast<std::size_t>(slot[key[k]]) + 1];
+  for (std::size_t r = 1; r < sizes.size(); ++r)
+    sizes[r] += sizes[r - 1];
+  out.rows.offsets = sizes;
+  out.rows.cols.resize(sizes.back());
+  out.rows.weights.resize(sizes.back());
+  auto fill = sizes;
+  for (std::size_t k = 0; k < key.size(); ++k)
+    if (auto s = slot[key[k]]; s >= 0) {
+      auto pos = fill[static_cast<std::size_t>(s)]++;
+      out.rows.cols[pos] = other[k];
+      out.rows.weights[pos] = w[k];
+    }
+  return out;
+}
+
+struct embedding_worker_state {
+  static inline const char* name = "embedding_worker";
+  side_rows users;
+  side_rows items;
+  engine::als_options opt;
+};
+
+factor_block solve(const side_rows& side, std::vector<float> other, std::vector<double> gram,
+                   const engine::als_options& opt) {
+  engine::factor_matrix y;
+  y.dim = opt.dim;
+  y.values = std::move(other);
+  engine::factor_matrix x;
+  engine::solve_rows(side.rows, y, gram, opt, x);
+  return factor_block{side.dense, std::move(x.values)};
+}
+
+caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self,
+                               embedding_task task, std::vector<std::uint32_t> partitions,
+                               std::uint32_t count) {
+  std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
+  auto& st = self->state;
+  st.users = build_side(task.users, task.u, task.i, task.w, owned, count);
+  st.items = build_side(task.items, task.i, task.u, task.w, owned, count);
+  st.opt.dim = task.dim;
+  st.opt.regularization = task.regularization;
+  st.opt.alpha = task.alpha;
+  return {
+    [=](solve_atom, users_atom, std::vector<float>& item_factors, std::vector<double>& gram) {
+      return solve(self->state.users, std::move(item_factors), std::move(gram), self->state.opt);
+    },
+    [=](solve_atom, items_atom, std::vector<float>& user_factors, std::vector<double>& gram) {
+      return solve(self->state.items, std::move(user_factors), std::move(gram), self->state.opt);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_embedding_worker(caf::actor_system& sys, embedding_task task,
+                                  std::vector<std::uint32_t> partitions,
+                                  std::uint32_t partition_count) {
+  return sys.spawn<caf::detached>(embedding_worker, std::move(task), std::move(partitions),
+                                  partition_count);
+}
+
+} // namespace recd

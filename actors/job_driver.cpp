@@ -1,0 +1,501 @@
+#include "actors/job_driver.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/all.hpp>
+
+#include "engine/als.hpp"
+#include "engine/similarity.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+
+namespace recd {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr auto part_timeout = std::chrono::seconds{86400};
+
+const char* table_of(job_kind k) {
+  return k == job_kind::item_similarity ? "item_similarity" : "user_similarity";
+}
+
+// "'buy','cart'": every name is checked against the four behavior kinds.
+caf::expected<std::string> kinds_sql(const std::string& list) {
+  std::string out;
+  std::stringstream ss{list};
+  std::string name;
+  while (std::getline(ss, name, ',')) {
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    if (!parse_behavior_kind(name))
+      return make_error(ec::invalid_argument, "unknown behavior type '" + name + "' in settings");
+    out += (out.empty() ? "'" : ",'") + name + "'";
+  }
+  if (out.empty())
+    return make_error(ec::invalid_argument, "empty behavior type list in settings");
+  return out;
+}
+
+std::int64_t to_i64(std::string_view s) {
+  std::int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+struct driver_state {
+  static inline const char* name = "job_driver";
+  std::string url;
+  settings cfg;
+  std::vector<caf::actor> shards;
+  store::connection_ptr conn;
+  // The run in progress.
+  job_kind kind = job_kind::item_similarity;
+  std::int64_t run_id = 0;
+  std::string staging;
+  caf::actor listener;
+  clock::time_point started;
+  clock::time_point last_report;
+  std::uint64_t total = 0;
+  std::map<caf::actor_addr, job_progress> progress;
+  caf::response_promise promise;
+  // Embedding runs.
+  embedding_task emb;
+  std::vector<caf::actor> workers;
+  engine::factor_matrix user_factors, item_factors;
+  std::int32_t iteration = 0;
+
+  std::int64_t lock_key() const { return 0x72656364'6a6f6200 + static_cast<std::int64_t>(kind); }
+
+  void report(std::uint64_t done, std::uint64_t rows, bool force = false) {
+    if (!listener || (!force && clock::now() - last_report < std::chrono::milliseconds{500}))
+      return;
+    last_report = clock::now();
+    caf::anon_send(listener, progress_atom_v, kind, done, total, rows);
+  }
+
+  // Takes the lock and records the run. Blocking.
+  caf::error begin() {
+    started = clock::now();
+    last_report = started - std::chrono::seconds{1};
+    progress.clear();
+    if (!conn || !conn->is_open()) {
+      auto c = store::connect(url);
+      if (!c)
+        return c.error();
+      conn = std::move(*c);
+    }
+    bool locked = false;
+    auto err = store::guard([&] {
+      pqxx::nontransaction tx{*conn};
+      locked = tx.exec_params("SELECT pg_try_advisory_lock($1)", lock_key())[0][0].as<bool>();
+      if (!locked)
+        return;
+      run_id = tx.exec_params("INSERT INTO job_runs (kind, status) VALUES ($1, 'running') "
+                              "RETURNING run_id",
+                              std::string{to_string(kind)})[0][0]
+                 .as<std::int64_t>();
+    });
+    if (err)
+      return err;
+    if (!locked)
+      return make_error(ec::job_running, std::string{to_string(kind)} + " is already running");
+    return caf::none;
+  }
+
+  // Marks the run failed, drops its staging table, releases the lock.
+  void fail(const caf::error& err) {
+    store::guard([&] {
+      pqxx::nontransaction tx{*conn};
+      if (!staging.empty())
+        tx.exec("DROP TABLE IF EXISTS " + staging);
+      tx.exec_params("UPDATE job_runs SET status = 'failed', finished_at = now(), error = $2 "
+                     "WHERE run_id = $1",
+                     run_id, describe(err));
+    });
+    unlock();
+    for (auto& w : workers)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    workers.clear();
+    promise.deliver(err);
+  }
+
+  void unlock() {
+    store::guard([&] {
+      pqxx::nontransaction tx{*conn};
+      tx.exec_params("SELECT pg_advisory_unlock($1)", lock_key());
+    });
+    staging.clear();
+  }
+
+  void succeed(std::uint64_t inputs, std::uint64_t rows) {
+    unlock();
+    report(total, rows, true);
+    job_summary s{kind, run_id, inputs, rows,
+                  std::chrono::duration<double>(clock::now() - started).count()};
+    promise.deliver(s);
+  }
+
+  // ---- similarity -------------------------------------------------------------
+
+  caf::expected<similarity_task> load_similarity() {
+    similarity_task task;
+    task.run_id = run_id;
+    task.kind = kind;
+    task.staging_table = std::string{table_of(kind)} + "_run_" + std::to_string(run_id);
+    staging = task.staging_table;
+    const bool items = kind == job_kind::item_similarity;
+    auto kinds = kinds_sql(items ? cfg.item_similarity.behavior_types
+                                 : cfg.user_similarity.behavior_types);
+    if (!kinds)
+      return kinds.error();
+    auto window = std::to_string(items ? cfg.item_similarity.window_days
+                                       : cfg.user_similarity.window_days);
+    std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
+    auto err = store::guard([&] {
+      pqxx::work tx{*conn};
+      tx.exec("CREATE TABLE " + staging + " (LIKE " + table_of(kind) + " INCLUDING DEFAULTS)");
+      std::unordered_set<std::int32_t> eligible;
+      std::vector<std::string_view> f;
+      if (items) {
+        // Candidates: the best sellers, ties broken by id so runs are reproducible.
+        auto rows = tx.exec_params("SELECT item_id FROM items WHERE sales_count > $1 "
+                                   "ORDER BY sales_count DESC, item_id LIMIT $2",
+                                   cfg.item_similarity.min_sales, cfg.item_similarity.max_items);
+        for (const auto& r : rows)
+          eligible.insert(r[0].as<std::int32_t>());
+      } else {
+        store::copy_out(tx,
+                        "SELECT DISTINCT user_id FROM user_behavior WHERE timestamp > now() - "
+                        "interval '1 day' * " + std::to_string(cfg.user_similarity.active_days),
+                        [&](std::string_view line) {
+                          eligible.insert(static_cast<std::int32_t>(to_i64(line)));
+                        });
+      }
+      store::copy_out(tx,
+                      "SELECT " + std::string{items ? "item_id, user_id" : "user_id, item_id"} +
+                        " FROM user_behavior WHERE behavior_type IN (" + *kinds +
+                        ") AND timestamp > now() - interval '1 day' * " + window,
+                      [&](std::string_view line) {
+                        store::split_copy_line(line, f);
+                        auto row = static_cast<std::int32_t>(to_i64(f[0]));
+                        if (eligible.count(row) != 0)
+                          pairs.emplace_back(row, static_cast<std::int32_t>(to_i64(f[1])));
+                      });
+      tx.commit();
+    });
+    if (err)
+      return err;
+    task.graph = engine::bipartite_from_pairs(std::move(pairs));
+    if (items) {
+      task.measure = static_cast<std::uint8_t>(engine::set_measure::jaccard);
+      task.min_common = cfg.item_similarity.min_common;
+      task.min_score = 0;
+      task.top_k = cfg.item_similarity.top_k;
+    } else {
+      task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
+      task.min_common = cfg.user_similarity.min_common;
+      task.min_score = cfg.user_similarity.min_score;
+      task.top_k = cfg.user_similarity.top_k;
+    }
+    total = task.graph.rows();
+    return task;
+  }
+
+  // Swaps the staging table in for the live one inside one transaction.
+  caf::error publish_similarity(std::uint64_t rows) {
+    std::string live = table_of(kind);
+    std::string key = kind == job_kind::item_similarity ? "item_id, similar_item_id"
+                                                        : "user_id, similar_user_id";
+    return store::guard([&] {
+      {
+        pqxx::nontransaction tx{*conn};
+        tx.exec("ALTER TABLE " + staging + " ADD CONSTRAINT " + staging + "_pkey PRIMARY KEY (" +
+                key + ")");
+        tx.exec("ANALYZE " + staging);
+      }
+      pqxx::work tx{*conn};
+      tx.exec("LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE");
+      tx.exec("ALTER TABLE " + live + " RENAME TO " + live + "_old_" + std::to_string(run_id));
+      tx.exec("ALTER TABLE " + staging + " RENAME TO " + live);
+      tx.exec("DROP TABLE " + live + "_old_" + std::to_string(run_id));
+      tx.exec("ALTER TABLE " + live + " RENAME CONSTRAINT " + staging + "_pkey TO " + live +
+              "_pkey");
+      tx.exec_params("UPDATE job_runs SET status = 'published', finished_at = now(), rows = $2 "
+                     "WHERE run_id = $1",
+                     run_id, static_cast<std::int64_t>(rows));
+      tx.commit();
+      staging.clear();
+    });
+  }
+
+  // ---- embeddings ---------------------------------------------------------------
+
+  caf::error load_embeddings() {
+    const auto& e = cfg.embedding;
+    const auto& w = cfg.recommend;
+    std::vector<std::int32_t> us, is;
+    std::vector<float> ws;
+    auto err = store::guard([&] {
+      pqxx::work tx{*conn};
+      char weights[256];
+      std::snprintf(weights, sizeof weights,
+                    "CASE behavior_type WHEN 'view' THEN %.6g WHEN 'click' THEN %.6g "
+                    "WHEN 'cart' THEN %.6g ELSE %.6g END",
+                    w.view_weight, w.click_weight, w.cart_weight, w.buy_weight);
+      std::vector<std::string_view> f;
+      store::copy_out(tx,
+                      std::string{"SELECT user_id, item_id, sum("} + weights +
+                        ") FROM user_behavior WHERE timestamp > now() - interval '1 day' * " +
+                        std::to_string(e.window_days) + " GROUP BY user_id, item_id",
+                      [&](std::string_view line) {
+                        store::split_copy_line(line, f);
+                        us.push_back(static_cast<std::int32_t>(to_i64(f[0])));
+                        is.push_back(static_cast<std::int32_t>(to_i64(f[1])));
+                        ws.push_back(std::strtof(std::string{f[2]}.c_str(), nullptr));
+                      });
+      tx.commit();
+    });
+    if (err)
+      return err;
+    emb = embedding_task{};
+    emb.run_id = run_id;
+    emb.dim = e.dim;
+    emb.regularization = e.regularization;
+    emb.alpha = e.alpha;
+    emb.users = us;
+    emb.items = is;
+    for (auto* ids : {&emb.users, &emb.items}) {
+      std::sort(ids->begin(), ids->end());
+      ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+    }
+    auto dense = [](const std::vector<std::int32_t>& sorted, std::int32_t id) {
+      return static_cast<std::uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), id) -
+                                        sorted.begin());
+    };
+    emb.u.reserve(us.size());
+    emb.i.reserve(is.size());
+    for (std::size_t k = 0; k < us.size(); ++k) {
+      emb.u.push_back(dense(emb.users, us[k]));
+      emb.i.push_back(dense(emb.items, is[k]));
+    }
+    emb.w = std::move(ws);
+    total = static_cast<std::uint64_t>(cfg.embedding.iterations);
+    return caf::none;
+  }
+
+  static std::string array_text(std::span<const float> v) {
+    std::string out = "{";
+    char buf[32];
+    for (std::size_t d = 0; d < v.size(); ++d) {
+      std::snprintf(buf, sizeof buf, "%s%.9g", d ? "," : "", static_cast<double>(v[d]));
+      out += buf;
+    }
+    return out + "}";
+  }
+
+  caf::error publish_embeddings() {
+    return store::guard([&] {
+      pqxx::work tx{*conn};
+      for (int side = 0; side < 2; ++side) {
+        const bool items = side == 0;
+        const auto& ids = items ? emb.items : emb.users;
+        const auto& m = items ? item_factors : user_factors;
+        std::string table = items ? "items" : "users";
+        std::string col = items ? "item_id" : "user_id";
+        tx.exec("CREATE TEMP TABLE new_" + table + "_embedding (id INT PRIMARY KEY, embedding "
+                "REAL[] NOT NULL) ON COMMIT DROP");
+        {
+          pqxx::stream_to out{tx, "new_" + table + "_embedding",
+                              std::vector<std::string>{"id", "embedding"}};
+          for (std::size_t r = 0; r < ids.size(); ++r)
+            out << std::make_tuple(ids[r], array_text(m.row(r)));
+          out.complete();
+        }
+        tx.exec("UPDATE " + table + " t SET embedding = n.embedding FROM new_" + table +
+                "_embedding n WHERE t." + col + " = n.id");
+        // Rows that no longer have behavior in the window lose their stale vector.
+        tx.exec("UPDATE " + table + " t SET embedding = NULL WHERE embedding IS NOT NULL AND NOT "
+                "EXISTS (SELECT 1 FROM new_" + table + "_embedding n WHERE n.id = t." + col + ")");
+      }
+      tx.exec_params("UPDATE job_runs SET status = 'published', finished_at = now(), rows = $2 "
+                     "WHERE run_id = $1",
+                     run_id, static_cast<std::int64_t>(emb.items.size()));
+      tx.commit();
+    });
+  }
+};
+
+using driver_actor = caf::stateful_actor<driver_state>;
+
+void run_similarity(driver_actor* self) {
+  auto& st = self->state;
+  auto task = st.load_similarity();
+  if (!task) {
+    st.fail(task.error());
+    return;
+  }
+  auto remaining = std::make_shared<std::size_t>(st.shards.size());
+  auto rows = std::make_shared<std::uint64_t>(0);
+  auto inputs = std::make_shared<std::uint64_t>(0);
+  auto failed = std::make_shared<bool>(false);
+  auto shared_task = caf::make_message(job_atom_v, std::move(*task), caf::actor{self});
+  for (auto& shard : st.shards)
+    self->request(shard, part_timeout, shared_task)
+      .then(
+        [=](std::uint64_t done, std::uint64_t pairs) {
+          *inputs += done;
+          *rows += pairs;
+          if (--*remaining == 0 && !*failed) {
+            if (auto err = self->state.publish_similarity(*rows))
+              self->state.fail(err);
+            else
+              self->state.succeed(*inputs, *rows);
+          }
+        },
+        [=](caf::error& err) {
+          if (!*failed) {
+            *failed = true;
+            self->state.fail(err);
+          }
+        });
+}
+
+void half_step(driver_actor* self, bool users_side);
+
+void next_iteration(driver_actor* self) {
+  auto& st = self->state;
+  if (st.iteration >= st.cfg.embedding.iterations) {
+    for (auto& w : st.workers)
+      self->send_exit(w, caf::exit_reason::user_shutdown);
+    st.workers.clear();
+    if (auto err = st.publish_embeddings())
+      st.fail(err);
+    else
+      st.succeed(st.emb.users.size() + st.emb.items.size(), st.emb.items.size());
+    return;
+  }
+  half_step(self, true);
+}
+
+// Sends the fixed side's factors and gram to every worker and gathers the
+// solved rows of the other side; users first, then items, then the next sweep.
+void half_step(driver_actor* self, bool users_side) {
+  auto& st = self->state;
+  const auto& fixed = users_side ? st.item_factors : st.user_factors;
+  auto gram = engine::gram(fixed);
+  auto remaining = std::make_shared<std::size_t>(st.workers.size());
+  auto failed = std::make_shared<bool>(false);
+  auto msg = users_side ? caf::make_message(solve_atom_v, users_atom_v, fixed.values, gram)
+                        : caf::make_message(solve_atom_v, items_atom_v, fixed.values, gram);
+  for (auto& w : st.workers)
+    self->request(w, part_timeout, msg)
+      .then(
+        [=](const factor_block& block) {
+          auto& st = self->state;
+          auto& target = users_side ? st.user_factors : st.item_factors;
+          auto dim = static_cast<std::size_t>(target.dim);
+          for (std::size_t k = 0; k < block.rows.size(); ++k)
+            std::copy_n(block.values.begin() + static_cast<long>(k * dim), dim,
+                        target.values.begin() + static_cast<long>(block.rows[k] * dim));
+          if (--*remaining == 0 && !*failed) {
+            if (users_side) {
+              half_step(self, false);
+            } else {
+              ++st.iteration;
+              st.report(static_cast<std::uint64_t>(st.iteration), 0);
+              next_iteration(self);
+            }
+          }
+        },
+        [=](caf::error& err) {
+          if (!*failed) {
+            *failed = true;
+            self->state.fail(err);
+          }
+        });
+}
+
+void run_embeddings(driver_actor* self) {
+  auto& st = self->state;
+  if (auto err = st.load_embeddings()) {
+    st.fail(err);
+    return;
+  }
+  auto dim = st.emb.dim;
+  st.item_factors = engine::initial_factors(st.emb.items.size(), dim, 42);
+  st.user_factors.dim = dim;
+  st.user_factors.values.assign(st.emb.users.size() * static_cast<std::size_t>(dim), 0.0f);
+  st.iteration = 0;
+  st.workers.clear();
+  auto remaining = std::make_shared<std::size_t>(st.shards.size());
+  auto failed = std::make_shared<bool>(false);
+  for (auto& shard : st.shards)
+    self->request(shard, part_timeout, job_atom_v, st.emb)
+      .then(
+        [=](const caf::actor& worker) {
+          self->state.workers.push_back(worker);
+          if (--*remaining == 0 && !*failed)
+            next_iteration(self);
+        },
+        [=](caf::error& err) {
+          if (!*failed) {
+            *failed = true;
+            self->state.fail(err);
+          }
+        });
+}
+
+caf::behavior job_driver(driver_actor* self, std::string url, settings cfg,
+                         std::vector<caf::actor> shards) {
+  self->state.url = std::move(url);
+  self->state.cfg = std::move(cfg);
+  self->state.shards = std::move(shards);
+  return {
+    [=](compute_atom, job_kind kind, const caf::actor& listener) {
+      auto& st = self->state;
+      st.promise = self->make_response_promise();
+      st.kind = kind;
+      st.listener = listener;
+      st.total = 0;
+      if (auto err = st.begin()) {
+        st.promise.deliver(err);
+        return st.promise;
+      }
+      if (kind == job_kind::embeddings)
+        run_embeddings(self);
+      else
+        run_similarity(self);
+      return st.promise;
+    },
+    [=](progress_atom, const job_progress& p) {
+      auto& st = self->state;
+      if (p.run_id != st.run_id)
+        return;
+      st.progress[caf::actor_cast<caf::actor_addr>(self->current_sender())] = p;
+      std::uint64_t done = 0, rows = 0;
+      for (const auto& [who, q] : st.progress) {
+        done += q.done;
+        rows += q.pairs;
+      }
+      st.report(done, rows);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg,
+                            std::vector<caf::actor> shards) {
+  return sys.spawn<caf::detached>(job_driver, std::move(postgres_url), std::move(cfg),
+                                  std::move(shards));
+}
+
+} // namespace recd

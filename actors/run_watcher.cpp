@@ -1,0 +1,103 @@
+#include "actors/run_watcher.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+
+namespace recd {
+
+namespace {
+
+struct watcher_state {
+  static inline const char* name = "run_watcher";
+  std::string url;
+  store::connection_ptr conn;
+
+  caf::error ensure() {
+    if (conn && conn->is_open())
+      return caf::none;
+    auto c = store::connect(url);
+    if (!c)
+      return c.error();
+    conn = std::move(*c);
+    return caf::none;
+  }
+};
+
+caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string url) {
+  self->state.url = std::move(url);
+  return {
+    [=](poll_atom) -> caf::result<std::vector<std::int64_t>> {
+      if (auto err = self->state.ensure())
+        return err;
+      std::vector<std::int64_t> latest(3, 0);
+      auto err = store::guard([&] {
+        pqxx::read_transaction tx{*self->state.conn};
+        auto rows = tx.exec("SELECT kind, max(run_id) FROM job_runs WHERE status = 'published' "
+                            "GROUP BY kind");
+        for (const auto& r : rows) {
+          std::string kind = r[0].c_str();
+          auto id = r[1].as<std::int64_t>();
+          if (kind == "item_similarity")
+            latest[0] = id;
+          else if (kind == "user_similarity")
+            latest[1] = id;
+          else
+            latest[2] = id;
+        }
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      return latest;
+    },
+    [=](stats_atom) -> caf::result<std::string> {
+      if (auto err = self->state.ensure())
+        return err;
+      nlohmann::json j;
+      auto err = store::guard([&] {
+        pqxx::read_transaction tx{*self->state.conn};
+        // The seed's /api/stats counts, same names.
+        auto r = tx.exec(
+          "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM items), "
+          "(SELECT count(*) FROM user_behavior WHERE timestamp > CURRENT_TIMESTAMP - INTERVAL '1 day'), "
+          "(SELECT count(*) FROM item_similarity), (SELECT count(*) FROM user_similarity)");
+        j["user_count"] = r[0][0].as<std::int64_t>();
+        j["item_count"] = r[0][1].as<std::int64_t>();
+        j["behavior_24h"] = r[0][2].as<std::int64_t>();
+        j["item_sim_pairs"] = r[0][3].as<std::int64_t>();
+        j["user_sim_pairs"] = r[0][4].as<std::int64_t>();
+        auto runs = tx.exec(
+          "SELECT DISTINCT ON (kind) kind, run_id, status, started_at::text, "
+          "coalesce(finished_at::text, ''), rows, extract(epoch from (coalesce(finished_at, now()) - "
+          "started_at))::float8, coalesce(error, '') FROM job_runs ORDER BY kind, run_id DESC");
+        nlohmann::json jobs = nlohmann::json::object();
+        for (const auto& run : runs)
+          jobs[run[0].c_str()] = {{"run_id", run[1].as<std::int64_t>()},
+                                  {"status", run[2].c_str()},
+                                  {"started_at", run[3].c_str()},
+                                  {"finished_at", run[4].c_str()},
+                                  {"rows", run[5].as<std::int64_t>()},
+                                  {"seconds", run[6].as<double>()},
+                                  {"error", run[7].c_str()}};
+        j["last_jobs"] = jobs;
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      return j.dump();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url) {
+  return sys.spawn<caf::detached>(run_watcher, std::move(postgres_url));
+}
+
+} // namespace recd

@@ -1,0 +1,185 @@
+#include "actors/shard.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/embedding_worker.hpp"
+#include "actors/shard_loader.hpp"
+#include "actors/similarity_worker.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+namespace {
+
+constexpr auto load_timeout = std::chrono::seconds{7200};
+constexpr auto job_timeout = std::chrono::seconds{86400};
+
+struct pending_event {
+  behavior_event event;
+  std::int64_t id;
+  std::vector<float> item_vec;
+  bool user_side;
+};
+
+struct shard_actor_state {
+  static inline const char* name = "shard";
+  explicit shard_actor_state() : data(recommend_settings{}) {}
+  std::uint32_t index = 0;
+  std::string url;
+  shard_state data;
+  caf::actor loader;
+  std::vector<std::uint32_t> partitions;
+  std::uint32_t partition_count = 0;
+  bool ready = false;
+  bool loading = false;
+  std::vector<pending_event> pending; // applied while loading
+
+  void apply(const pending_event& p) {
+    if (p.user_side)
+      data.apply_user(p.event, p.item_vec);
+    else
+      data.apply_item(p.event);
+  }
+};
+
+caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uint32_t index,
+                          std::string url, recommend_settings cfg) {
+  auto& st = self->state;
+  st.index = index;
+  st.url = url;
+  st.data = shard_state{cfg};
+  st.loader = spawn_shard_loader(self->system(), url, cfg);
+  self->link_to(st.loader);
+  return {
+    [=](load_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
+      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+      self->state.partitions = partitions;
+      self->state.partition_count = count;
+      self->state.loading = true;
+      self->request(self->state.loader, load_timeout, load_atom_v, partitions, count)
+        .then(
+          [=](const shard_snapshot_ptr& snap) mutable {
+            auto& st = self->state;
+            auto max_id = snap->max_behavior_id;
+            st.data.install(std::move(*snap));
+            for (const auto& p : st.pending)
+              if (p.id > max_id)
+                st.apply(p);
+            st.pending.clear();
+            st.loading = false;
+            st.ready = true;
+            rp.deliver(std::uint64_t{st.data.user_count()}, std::uint64_t{st.data.item_count()});
+          },
+          [=](caf::error& err) mutable {
+            self->state.loading = false;
+            rp.deliver(std::move(err));
+          });
+      return rp;
+    },
+    [=](context_atom, user_id u) -> caf::result<user_context> {
+      return self->state.data.context(u, 1 << 20, 1 << 20);
+    },
+    [=](context_atom, user_id u, std::int32_t recent, std::int32_t similar) -> user_context {
+      return self->state.data.context(u, static_cast<std::size_t>(recent),
+                                      static_cast<std::size_t>(similar));
+    },
+    [=](version_atom, user_id u) -> std::uint64_t { return self->state.data.version(u); },
+    [=](recall_atom, const recall_request& req) -> std::vector<candidate> {
+      return self->state.data.recall(req);
+    },
+    [=](details_atom, const std::vector<item_id>& items) -> std::vector<item_details> {
+      return self->state.data.details(items);
+    },
+    [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
+      if (!self->state.ready)
+        return make_error(ec::not_ready, "shard " + std::to_string(self->state.index) + " is loading");
+      if (auto* vec = self->state.data.item_embedding(i))
+        return *vec;
+      // Not in memory: the catalog may have grown since the load (an import
+      // while serving). Ask the database once, through the loader.
+      auto rp = self->make_response_promise<std::vector<float>>();
+      self->request(self->state.loader, std::chrono::seconds{5}, item_atom_v, i)
+        .then(
+          [=](const item_details& details, std::vector<float> embedding) mutable {
+            self->state.data.add_item(details, embedding);
+            rp.deliver(std::move(embedding));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](apply_atom, const behavior_event& e, std::int64_t id,
+        std::vector<float> item_vec) -> std::uint64_t {
+      auto& st = self->state;
+      if (st.loading) {
+        st.pending.push_back({e, id, std::move(item_vec), true});
+        return 0;
+      }
+      return st.data.apply_user(e, item_vec);
+    },
+    [=](apply_atom, const behavior_event& e, std::int64_t id) -> bool {
+      auto& st = self->state;
+      if (st.loading) {
+        st.pending.push_back({e, id, {}, false});
+        return true;
+      }
+      st.data.apply_item(e);
+      return true;
+    },
+    [=](reload_atom, job_kind kind) {
+      auto rp = self->make_response_promise<bool>();
+      auto& st = self->state;
+      if (!st.ready) {
+        rp.deliver(false); // the initial load reads the newest runs anyway
+        return rp;
+      }
+      // The loader answers with a neighbour_update_ptr or an embedding_update_ptr.
+      self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions, st.partition_count)
+        .then(
+          [=](caf::message& msg) mutable {
+            if (msg.match_elements<neighbour_update_ptr>())
+              self->state.data.install(std::move(*msg.get_as<neighbour_update_ptr>(0)));
+            else if (msg.match_elements<embedding_update_ptr>())
+              self->state.data.install(std::move(*msg.get_as<embedding_update_ptr>(0)));
+            rp.deliver(true);
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](job_atom, similarity_task& task, const caf::actor& progress_to) {
+      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+      auto& st = self->state;
+      auto worker = spawn_similarity_worker(self->system(), st.url);
+      self->request(worker, job_timeout, job_atom_v, std::move(task), st.partitions,
+                    st.partition_count, progress_to)
+        .then(
+          [=](std::uint64_t rows, std::uint64_t pairs) mutable {
+            rp.deliver(rows, pairs);
+            self->send_exit(worker, caf::exit_reason::user_shutdown);
+          },
+          [=](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+            self->send_exit(worker, caf::exit_reason::user_shutdown);
+          });
+      return rp;
+    },
+    [=](job_atom, embedding_task& task) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      return spawn_embedding_worker(self->system(), std::move(task), st.partitions,
+                                    st.partition_count);
+    },
+    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+      return {std::uint64_t{self->state.data.user_count()},
+              std::uint64_t{self->state.data.item_count()}};
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_shard(caf::actor_system& sys, std::uint32_t index, std::string postgres_url,
+                       recommend_settings cfg) {
+  return sys.spawn(shard_actor, index, std::move(postgres_url), std::move(cfg));
+}
+
+} // namespace recd

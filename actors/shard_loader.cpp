@@ -1,0 +1,303 @@
+#include "actors/shard_loader.hpp"
+
+#include <charconv>
+#include <cstdlib>
+
+#include <caf/all.hpp>
+
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+
+namespace recd {
+
+std::vector<float> parse_float_array(std::string_view text) {
+  std::vector<float> out;
+  if (text.size() < 2 || text.front() != '{')
+    return out;
+  std::string buf{text.substr(1, text.size() - 2)};
+  const char* p = buf.c_str();
+  while (*p != '\0') {
+    char* end = nullptr;
+    float v = std::strtof(p, &end);
+    if (end == p)
+      break;
+    out.push_back(v);
+    p = end;
+    if (*p == ',')
+      ++p;
+  }
+  return out;
+}
+
+namespace {
+
+// "(1,2,3)": partition numbers are integers this program computed itself.
+std::string in_list(const std::vector<std::uint32_t>& partitions) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < partitions.size(); ++i)
+    out += (i ? "," : "") + std::to_string(partitions[i]);
+  return partitions.empty() ? "(-1)" : out + ")";
+}
+
+std::int64_t to_i64(std::string_view s) {
+  std::int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+using read_tx = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only>;
+
+// Reads (row id, neighbour id, score) rows ordered by row id then score desc,
+// keeping the best `cap` per row.
+std::unordered_map<std::int32_t, std::vector<neighbour_item>>
+read_neighbours(pqxx::transaction_base& tx, const std::string& table, const std::string& id_col,
+                const std::string& other_col, const std::string& filter, std::size_t cap) {
+  std::unordered_map<std::int32_t, std::vector<neighbour_item>> rows;
+  std::vector<std::string_view> f;
+  store::copy_out(tx,
+                  "SELECT " + id_col + ", " + other_col + ", similarity_score FROM " + table +
+                    " WHERE " + id_col + " % " + filter + " ORDER BY " + id_col +
+                    ", similarity_score DESC, " + other_col,
+                  [&](std::string_view line) {
+                    store::split_copy_line(line, f);
+                    auto& row = rows[static_cast<std::int32_t>(to_i64(f[0]))];
+                    if (row.size() < cap)
+                      row.push_back({static_cast<std::int32_t>(to_i64(f[1])),
+                                     std::strtof(std::string{f[2]}.c_str(), nullptr)});
+                  });
+  return rows;
+}
+
+void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t>& partitions,
+                     std::uint32_t count, embedding_update& out) {
+  auto filter = std::to_string(count) + " IN " + in_list(partitions);
+  std::vector<std::string_view> f;
+  store::copy_out(tx,
+                  "SELECT item_id, embedding FROM items WHERE embedding IS NOT NULL AND item_id % " +
+                    filter,
+                  [&](std::string_view line) {
+                    store::split_copy_line(line, f);
+                    auto v = parse_float_array(f[1]);
+                    normalize(v);
+                    if (!v.empty())
+                      out.items[static_cast<item_id>(to_i64(f[0]))] = std::move(v);
+                  });
+  store::copy_out(tx,
+                  "SELECT user_id, embedding FROM users WHERE embedding IS NOT NULL AND user_id % " +
+                    filter,
+                  [&](std::string_view line) {
+                    store::split_copy_line(line, f);
+                    auto v = parse_float_array(f[1]);
+                    normalize(v);
+                    if (!v.empty())
+                      out.users[static_cast<user_id>(to_i64(f[0]))] = std::move(v);
+                  });
+  std::int32_t dim = 0;
+  for (const auto& [id, v] : out.items) {
+    dim = static_cast<std::int32_t>(v.size());
+    break;
+  }
+  if (dim > 0) {
+    out.index = std::make_shared<vector_index>(dim, out.items.size());
+    for (const auto& [id, v] : out.items)
+      if (static_cast<std::int32_t>(v.size()) == dim)
+        out.index->add(id, v);
+  }
+}
+
+caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
+                                           const std::vector<std::uint32_t>& partitions,
+                                           std::uint32_t count, const recommend_settings& cfg) {
+  auto snap = std::make_shared<shard_snapshot>();
+  auto filter = std::to_string(count) + " IN " + in_list(partitions);
+  auto parts = store::int_array_literal(partitions);
+  auto err = store::guard([&] {
+    read_tx tx{c};
+    auto head = tx.exec("SELECT coalesce(max(id), 0), extract(epoch from now())::bigint "
+                        "FROM user_behavior");
+    snap->max_behavior_id = head[0][0].as<std::int64_t>();
+    snap->popularity_epoch = head[0][1].as<std::int64_t>();
+    // Items: catalog details.
+    auto items = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count "
+                                "FROM items WHERE item_id % $1 = ANY($2::int[])",
+                                static_cast<std::int64_t>(count), parts);
+    for (const auto& row : items) {
+      auto id = row[0].as<item_id>();
+      auto& item = snap->items[id];
+      item.details = {id, row[1].c_str(), row[2].as<double>(), row[3].as<double>(),
+                      row[4].as<std::int32_t>()};
+    }
+    // Item neighbours of the published item-similarity run.
+    auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
+    for (auto& [id, row] :
+         read_neighbours(tx, "item_similarity", "item_id", "similar_item_id", filter, cap))
+      if (auto it = snap->items.find(id); it != snap->items.end())
+        it->second.neighbours = std::move(row);
+    // Decayed popularity at the snapshot time, over the last 90 days.
+    auto pop = tx.exec_params(
+      "SELECT item_id, sum(CASE behavior_type WHEN 'view' THEN $3::float8 WHEN 'click' THEN $4::float8 "
+      "WHEN 'cart' THEN $5::float8 ELSE $6::float8 END * power(2.0, extract(epoch from (timestamp - "
+      "now())) / $7::float8)) FROM user_behavior WHERE item_id % $1 = ANY($2::int[]) AND timestamp > "
+      "now() - interval '90 days' GROUP BY item_id",
+      static_cast<std::int64_t>(count), parts, cfg.view_weight, cfg.click_weight, cfg.cart_weight,
+      cfg.buy_weight, cfg.popularity_half_life_days * 86400.0);
+    for (const auto& row : pop)
+      if (auto it = snap->items.find(row[0].as<item_id>()); it != snap->items.end())
+        it->second.popularity = row[1].as<double>();
+    // Users: history, bought set and version, replayed in time order.
+    auto history_cap = static_cast<std::size_t>(std::max(cfg.history_items, 1));
+    std::vector<std::string_view> f;
+    store::copy_out(tx,
+                    "SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint "
+                    "FROM user_behavior WHERE id <= " + std::to_string(snap->max_behavior_id) +
+                      " AND user_id % " + filter + " ORDER BY user_id, timestamp, id",
+                    [&](std::string_view line) {
+                      store::split_copy_line(line, f);
+                      behavior_event e;
+                      e.user = static_cast<user_id>(to_i64(f[0]));
+                      e.item = static_cast<item_id>(to_i64(f[1]));
+                      e.kind = parse_behavior_kind(f[2]).value_or(behavior_kind::view);
+                      e.ts = to_i64(f[3]);
+                      auto& user = snap->users[e.user];
+                      ++user.version;
+                      record_history(user.history, e, history_cap);
+                      if (e.kind == behavior_kind::buy)
+                        user.bought.push_back(e.item);
+                    });
+    for (auto& [id, user] : snap->users) {
+      std::sort(user.bought.begin(), user.bought.end());
+      user.bought.erase(std::unique(user.bought.begin(), user.bought.end()), user.bought.end());
+    }
+    for (auto& [id, row] :
+         read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter, cap)) {
+      auto& user = snap->users[id];
+      for (const auto& n : row)
+        user.similar.push_back({n.item, n.score});
+    }
+    embedding_update emb;
+    read_embeddings(tx, partitions, count, emb);
+    for (auto& [id, v] : emb.items)
+      if (auto it = snap->items.find(id); it != snap->items.end())
+        it->second.embedding = std::move(v);
+    for (auto& [id, v] : emb.users)
+      if (auto it = snap->users.find(id); it != snap->users.end())
+        it->second.vec = std::move(v);
+    snap->index = std::move(emb.index);
+    tx.commit();
+  });
+  if (err)
+    return err;
+  return snap;
+}
+
+struct shard_loader_state {
+  static inline const char* name = "shard_loader";
+  std::string url;
+  recommend_settings cfg;
+  store::connection_ptr conn;
+
+  // Reconnects lazily: the database may have restarted since the last load.
+  caf::error ensure_connection() {
+    if (conn && conn->is_open())
+      return caf::none;
+    auto c = store::connect(url);
+    if (!c)
+      return c.error();
+    conn = std::move(*c);
+    return caf::none;
+  }
+};
+
+caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
+                           recommend_settings cfg) {
+  self->state.url = std::move(url);
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](load_atom, const std::vector<std::uint32_t>& partitions,
+        std::uint32_t count) -> caf::result<shard_snapshot_ptr> {
+      if (auto err = self->state.ensure_connection())
+        return err;
+      auto snap = load_all(*self->state.conn, partitions, count, self->state.cfg);
+      if (!snap) {
+        self->state.conn.reset();
+        return snap.error();
+      }
+      return *snap;
+    },
+    [=](item_atom, item_id i) -> caf::result<item_details, std::vector<float>> {
+      if (auto err = self->state.ensure_connection())
+        return err;
+      std::optional<item_details> found;
+      std::vector<float> embedding;
+      auto err = store::guard([&] {
+        pqxx::read_transaction tx{*self->state.conn};
+        auto r = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count, "
+                                "coalesce(embedding::text, '') FROM items WHERE item_id = $1",
+                                i);
+        if (!r.empty()) {
+          found = item_details{i, r[0][1].c_str(), r[0][2].as<double>(), r[0][3].as<double>(),
+                               r[0][4].as<std::int32_t>()};
+          embedding = parse_float_array(r[0][5].c_str());
+          normalize(embedding);
+        }
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      if (!found)
+        return make_error(ec::not_found, "unknown item_id " + std::to_string(i));
+      return {std::move(*found), std::move(embedding)};
+    },
+    [=](reload_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
+        std::uint32_t count) -> caf::result<caf::message> {
+      if (auto err = self->state.ensure_connection())
+        return err;
+      auto filter = std::to_string(count) + " IN " + in_list(partitions);
+      auto cap = static_cast<std::size_t>(std::max(self->state.cfg.neighbours, 1));
+      caf::message result;
+      auto err = store::guard([&] {
+        read_tx tx{*self->state.conn};
+        if (kind == job_kind::embeddings) {
+          auto update = std::make_shared<embedding_update>();
+          read_embeddings(tx, partitions, count, *update);
+          result = caf::make_message(update);
+        } else {
+          auto update = std::make_shared<neighbour_update>();
+          update->kind = kind;
+          update->rows = kind == job_kind::item_similarity
+                           ? read_neighbours(tx, "item_similarity", "item_id", "similar_item_id",
+                                             filter, cap)
+                           : read_neighbours(tx, "user_similarity", "user_id", "similar_user_id",
+                                             filter, cap);
+          result = caf::make_message(update);
+        }
+        tx.commit();
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      return result;
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
+                              recommend_settings cfg) {
+  return sys.spawn<caf::detached>(shard_loader, std::move(postgres_url), std::move(cfg));
+}
+
+caf::expected<shard_snapshot_ptr> load_snapshot(const std::string& postgres_url,
+                                                const std::vector<std::uint32_t>& partitions,
+                                                std::uint32_t partition_count,
+                                                const recommend_settings& cfg) {
+  auto c = store::connect(postgres_url);
+  if (!c)
+    return c.error();
+  return load_all(**c, partitions, partition_count, cfg);
+}
+
+} // namespace recd

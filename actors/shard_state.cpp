@@ -1,0 +1,331 @@
+#include "actors/shard_state.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <hnswlib/hnswlib.h>
+
+namespace recd {
+
+// ---- vector_index --------------------------------------------------------------
+
+vector_index::vector_index(std::int32_t dim, std::size_t capacity)
+  : dim_(dim),
+    space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<std::size_t>(dim))),
+    index_(std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(),
+                                                             std::max<std::size_t>(capacity, 1),
+                                                             16, 100)) {
+  index_->setEf(64);
+}
+
+vector_index::~vector_index() = default;
+
+void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
+  index_->addPoint(unit_vector.data(), static_cast<hnswlib::labeltype>(item));
+  ++size_;
+}
+
+std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit_vector,
+                                                  std::size_t k) const {
+  std::vector<neighbour_item> out;
+  if (size_ == 0 || k == 0 || unit_vector.size() != static_cast<std::size_t>(dim_))
+    return out;
+  auto found = index_->searchKnn(unit_vector.data(), std::min(k, size_));
+  out.reserve(found.size());
+  while (!found.empty()) {
+    // Inner-product distance is 1 - dot; on unit vectors dot is the cosine.
+    out.push_back({static_cast<item_id>(found.top().second), 1.0f - found.top().first});
+    found.pop();
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// ---- helpers ---------------------------------------------------------------------
+
+float behavior_weight(const recommend_settings& cfg, behavior_kind k) {
+  switch (k) {
+    case behavior_kind::view: return static_cast<float>(cfg.view_weight);
+    case behavior_kind::click: return static_cast<float>(cfg.click_weight);
+    case behavior_kind::cart: return static_cast<float>(cfg.cart_weight);
+    case behavior_kind::buy: return static_cast<float>(cfg.buy_weight);
+  }
+  return 1;
+}
+
+void normalize(std::vector<float>& v) {
+  double norm = 0;
+  for (float x : v)
+    norm += double(x) * x;
+  if (norm <= 0) {
+    v.clear();
+    return;
+  }
+  auto inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& x : v)
+    x *= inv;
+}
+
+void record_history(std::vector<recent_item>& history, const behavior_event& e, std::size_t cap) {
+  recent_item entry{e.item, e.kind, e.ts};
+  auto it = std::find_if(history.begin(), history.end(),
+                         [&](const recent_item& r) { return r.item == e.item; });
+  if (it != history.end()) {
+    entry.kind = std::max(it->kind, e.kind);
+    entry.ts = std::max(it->ts, e.ts);
+    history.erase(it);
+  }
+  // Keep the vector ordered by time: an event may arrive with an older timestamp.
+  auto pos = std::upper_bound(history.begin(), history.end(), entry.ts,
+                              [](unix_seconds ts, const recent_item& r) { return ts < r.ts; });
+  history.insert(pos, entry);
+  if (history.size() > cap)
+    history.erase(history.begin(), history.begin() + static_cast<long>(history.size() - cap));
+}
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
+struct accumulated {
+  float score = 0;
+  float best = 0;
+  std::int32_t because = -1;
+};
+
+// Moves the best k accumulated scores into `out` as candidates of `route`.
+void emit_top(std::unordered_map<item_id, accumulated>& acc, recall_route route, std::size_t k,
+              std::vector<candidate>& out) {
+  std::vector<candidate> all;
+  all.reserve(acc.size());
+  for (const auto& [item, a] : acc)
+    all.push_back({item, route, a.score, a.because});
+  auto better = [](const candidate& x, const candidate& y) {
+    return x.score != y.score ? x.score > y.score : x.item < y.item;
+  };
+  if (all.size() > k) {
+    std::nth_element(all.begin(), all.begin() + static_cast<long>(k), all.end(), better);
+    all.resize(k);
+  }
+  std::sort(all.begin(), all.end(), better);
+  out.insert(out.end(), all.begin(), all.end());
+}
+
+} // namespace
+
+// ---- shard_state -----------------------------------------------------------------
+
+shard_state::shard_state(recommend_settings cfg) : cfg_(std::move(cfg)) {}
+
+void shard_state::install(shard_snapshot&& snap) {
+  users_ = std::move(snap.users);
+  items_ = std::move(snap.items);
+  index_ = std::move(snap.index);
+  popularity_epoch_ = snap.popularity_epoch;
+  popular_dirty_ = true;
+}
+
+void shard_state::install(neighbour_update&& update) {
+  if (update.kind == job_kind::item_similarity) {
+    for (auto& [id, item] : items_) {
+      auto it = update.rows.find(id);
+      item.neighbours = it == update.rows.end() ? std::vector<neighbour_item>{} : std::move(it->second);
+    }
+  } else {
+    for (auto& [id, user] : users_) {
+      auto it = update.rows.find(id);
+      user.similar.clear();
+      if (it != update.rows.end())
+        for (const auto& n : it->second)
+          user.similar.push_back({n.item, n.score});
+    }
+    // Users known only by their neighbours (no behavior loaded) still get them.
+    for (auto& [id, rows] : update.rows)
+      if (users_.count(id) == 0) {
+        auto& user = users_[id];
+        for (const auto& n : rows)
+          user.similar.push_back({n.item, n.score});
+      }
+  }
+}
+
+void shard_state::install(embedding_update&& update) {
+  for (auto& [id, item] : items_) {
+    auto it = update.items.find(id);
+    item.embedding = it == update.items.end() ? std::vector<float>{} : std::move(it->second);
+  }
+  for (auto& [id, vec] : update.users)
+    users_[id].vec = std::move(vec);
+  index_ = std::move(update.index);
+}
+
+user_context shard_state::context(user_id u, std::size_t recent, std::size_t similar) const {
+  user_context ctx;
+  ctx.user = u;
+  auto it = users_.find(u);
+  if (it == users_.end())
+    return ctx;
+  const auto& rec = it->second;
+  ctx.known = true;
+  ctx.version = rec.version;
+  for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
+    ctx.recent.push_back(*h);
+  ctx.bought = rec.bought;
+  ctx.similar.assign(rec.similar.begin(),
+                     rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
+  ctx.vector = rec.vec;
+  return ctx;
+}
+
+std::uint64_t shard_state::version(user_id u) const {
+  auto it = users_.find(u);
+  return it == users_.end() ? 0 : it->second.version;
+}
+
+double shard_state::popularity_gain(behavior_kind k, unix_seconds ts) const {
+  double half_life = cfg_.popularity_half_life_days * 86400.0;
+  return behavior_weight(cfg_, k) * std::exp2(double(ts - popularity_epoch_) / half_life);
+}
+
+const std::vector<std::pair<item_id, double>>& shard_state::popular_items() {
+  // Rebuilt at most once a second: popularity changes with every event, but
+  // the ranking of the head moves slowly.
+  auto now = now_ms();
+  if (popular_dirty_ && (popular_.empty() || now - popular_built_at_ms_ >= 1000)) {
+    popular_.clear();
+    popular_.reserve(items_.size());
+    for (const auto& [id, item] : items_)
+      if (item.popularity > 0)
+        popular_.emplace_back(id, item.popularity);
+    auto keep = std::min<std::size_t>(popular_.size(), 500);
+    auto better = [](const auto& x, const auto& y) {
+      return x.second != y.second ? x.second > y.second : x.first < y.first;
+    };
+    std::partial_sort(popular_.begin(), popular_.begin() + static_cast<long>(keep), popular_.end(),
+                      better);
+    popular_.resize(keep);
+    popular_dirty_ = false;
+    popular_built_at_ms_ = now;
+  }
+  return popular_;
+}
+
+std::vector<candidate> shard_state::recall(const recall_request& req) {
+  std::vector<candidate> out;
+  auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
+  double recency_half_life = cfg_.recency_half_life_days * 86400.0;
+  // Item CF: neighbours of the user's recent items, weighted by kind and recency.
+  std::unordered_map<item_id, accumulated> acc;
+  for (const auto& r : req.recent) {
+    auto it = items_.find(r.item);
+    if (it == items_.end())
+      continue;
+    double age = std::max<double>(0, double(req.now - r.ts));
+    auto w = static_cast<float>(behavior_weight(cfg_, r.kind) * std::exp2(-age / recency_half_life));
+    for (const auto& n : it->second.neighbours) {
+      auto& a = acc[n.item];
+      float c = n.score * w;
+      a.score += c;
+      if (c > a.best) {
+        a.best = c;
+        a.because = r.item;
+      }
+    }
+  }
+  emit_top(acc, recall_route::item_cf, k, out);
+  // User CF: what the most similar users bought (full weight) or carted (half).
+  acc.clear();
+  for (const auto& s : req.similar) {
+    auto it = users_.find(s.user);
+    if (it == users_.end())
+      continue;
+    for (const auto& h : it->second.history) {
+      if (h.kind != behavior_kind::buy && h.kind != behavior_kind::cart)
+        continue;
+      float c = s.score * (h.kind == behavior_kind::buy ? 1.0f : 0.5f);
+      auto& a = acc[h.item];
+      a.score += c;
+      if (c > a.best) {
+        a.best = c;
+        a.because = s.user;
+      }
+    }
+  }
+  emit_top(acc, recall_route::user_cf, k, out);
+  // Vector: nearest items to the user's taste vector.
+  if (index_ && !req.vector.empty())
+    for (const auto& n : index_->nearest(req.vector, k))
+      out.push_back({n.item, recall_route::vector, n.score, -1});
+  // Popular: decayed popularity, rescaled to the request's time so shards agree.
+  double half_life = cfg_.popularity_half_life_days * 86400.0;
+  double to_now = std::exp2(double(popularity_epoch_ - req.now) / half_life);
+  const auto& popular = popular_items();
+  for (std::size_t i = 0; i < popular.size() && i < k; ++i)
+    out.push_back({popular[i].first, recall_route::popular,
+                   static_cast<float>(popular[i].second * to_now), -1});
+  return out;
+}
+
+std::vector<item_details> shard_state::details(const std::vector<item_id>& items) const {
+  std::vector<item_details> out;
+  for (auto i : items)
+    if (auto it = items_.find(i); it != items_.end())
+      out.push_back(it->second.details);
+  return out;
+}
+
+const std::vector<float>* shard_state::item_embedding(item_id i) const {
+  auto it = items_.find(i);
+  return it == items_.end() ? nullptr : &it->second.embedding;
+}
+
+std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector<float>& item_vec) {
+  auto& rec = users_[e.user];
+  ++rec.version;
+  record_history(rec.history, e, static_cast<std::size_t>(std::max(cfg_.history_items, 1)));
+  if (e.kind == behavior_kind::buy) {
+    auto pos = std::lower_bound(rec.bought.begin(), rec.bought.end(), e.item);
+    if (pos == rec.bought.end() || *pos != e.item)
+      rec.bought.insert(pos, e.item);
+  }
+  // Fold the item into the taste vector at once: an exponential moving
+  // average, stronger for stronger behaviors, then back to unit length.
+  if (!item_vec.empty()) {
+    if (rec.vec.size() != item_vec.size()) {
+      rec.vec = item_vec;
+    } else {
+      float a = 0.1f * behavior_weight(cfg_, e.kind);
+      a = std::min(a, 0.8f);
+      for (std::size_t d = 0; d < item_vec.size(); ++d)
+        rec.vec[d] = (1 - a) * rec.vec[d] + a * item_vec[d];
+      normalize(rec.vec);
+    }
+  }
+  return rec.version;
+}
+
+void shard_state::apply_item(const behavior_event& e) {
+  auto it = items_.find(e.item);
+  if (it == items_.end())
+    return;
+  it->second.popularity += popularity_gain(e.kind, e.ts);
+  if (e.kind == behavior_kind::buy || e.kind == behavior_kind::cart)
+    ++it->second.details.sales;
+  popular_dirty_ = true;
+}
+
+void shard_state::add_item(const item_details& details, const std::vector<float>& unit_embedding) {
+  auto& item = items_[details.item];
+  item.details = details;
+  item.embedding = unit_embedding;
+  if (index_ && !unit_embedding.empty() &&
+      unit_embedding.size() == static_cast<std::size_t>(index_->dim()))
+    index_->add(details.item, unit_embedding);
+}
+
+} // namespace recd

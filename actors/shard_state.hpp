@@ -1,0 +1,134 @@
+#pragma once
+// The in-memory state of one shard and the recall work done on it. Plain C++
+// (no CAF), so it is unit-testable; actors/shard.cpp wraps it in an actor.
+//
+// A shard owns the users and items of its partitions: their recent history,
+// bought sets, similarity neighbours, embeddings (in an HNSW index) and decayed
+// popularity. Everything here is touched by the owning actor only.
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "protocol/messages.hpp"
+
+namespace hnswlib {
+template <typename T>
+class HierarchicalNSW;
+class InnerProductSpace;
+} // namespace hnswlib
+
+namespace recd {
+
+struct user_record {
+  std::uint64_t version = 0;            // behaviors seen (loaded + applied)
+  std::vector<recent_item> history;     // distinct items, oldest first, capped
+  std::vector<item_id> bought;          // sorted
+  std::vector<scored_user> similar;     // best first, capped
+  std::vector<float> vec;               // unit taste vector, or empty
+};
+
+struct neighbour_item {
+  item_id item;
+  float score;
+};
+
+struct item_record {
+  item_details details;
+  std::vector<neighbour_item> neighbours; // best first, capped
+  std::vector<float> embedding;           // unit length, or empty
+  double popularity = 0;                  // decayed weight, scaled to popularity_epoch
+};
+
+// HNSW inner-product index over unit item embeddings (cosine similarity).
+class vector_index {
+public:
+  vector_index(std::int32_t dim, std::size_t capacity);
+  ~vector_index();
+  vector_index(const vector_index&) = delete;
+  vector_index& operator=(const vector_index&) = delete;
+  void add(item_id item, const std::vector<float>& unit_vector);
+  // Up to k nearest items with their cosine similarity, best first.
+  std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k) const;
+  std::int32_t dim() const { return dim_; }
+  std::size_t size() const { return size_; }
+
+private:
+  std::int32_t dim_;
+  std::size_t size_ = 0;
+  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
+};
+
+// Everything a shard serves from, as a loader builds it in one piece.
+struct shard_snapshot {
+  std::unordered_map<user_id, user_record> users;
+  std::unordered_map<item_id, item_record> items;
+  std::shared_ptr<vector_index> index;    // may be null (no embeddings yet)
+  std::int64_t max_behavior_id = 0;       // events with a larger id came after the snapshot
+  unix_seconds popularity_epoch = 0;      // item_record::popularity is relative to this time
+};
+
+// Results of a published job run, loaded for the shard's partitions.
+struct neighbour_update {
+  job_kind kind = job_kind::item_similarity;
+  std::unordered_map<std::int32_t, std::vector<neighbour_item>> rows; // id -> best first
+};
+struct embedding_update {
+  std::unordered_map<item_id, std::vector<float>> items;  // unit vectors
+  std::unordered_map<user_id, std::vector<float>> users;  // unit vectors
+  std::shared_ptr<vector_index> index;
+};
+
+float behavior_weight(const recommend_settings& cfg, behavior_kind k);
+void normalize(std::vector<float>& v);
+
+class shard_state {
+public:
+  explicit shard_state(recommend_settings cfg);
+
+  void install(shard_snapshot&& snap);
+  void install(neighbour_update&& update);
+  void install(embedding_update&& update);
+
+  std::size_t user_count() const { return users_.size(); }
+  std::size_t item_count() const { return items_.size(); }
+  bool owns_item(item_id i) const { return items_.count(i) != 0; }
+
+  user_context context(user_id u, std::size_t recent, std::size_t similar) const;
+  std::uint64_t version(user_id u) const;
+  std::vector<candidate> recall(const recall_request& req);
+  std::vector<item_details> details(const std::vector<item_id>& items) const;
+
+  // The item's unit embedding (empty if none); nullptr if the item is unknown.
+  const std::vector<float>* item_embedding(item_id i) const;
+  // User side of a committed behavior: history, bought set, taste vector.
+  std::uint64_t apply_user(const behavior_event& e, const std::vector<float>& item_vec);
+  // Item side of a committed behavior: popularity and sales.
+  void apply_item(const behavior_event& e);
+  // Adds an item created after the snapshot (e.g. by an import while serving).
+  void add_item(const item_details& details, const std::vector<float>& unit_embedding);
+
+  // Raw popularity at `epoch`-relative scale for an event at ts.
+  double popularity_gain(behavior_kind k, unix_seconds ts) const;
+
+private:
+  const std::vector<std::pair<item_id, double>>& popular_items();
+
+  recommend_settings cfg_;
+  std::unordered_map<user_id, user_record> users_;
+  std::unordered_map<item_id, item_record> items_;
+  std::shared_ptr<vector_index> index_;
+  unix_seconds popularity_epoch_ = 0;
+  std::vector<std::pair<item_id, double>> popular_;   // cached, best first
+  bool popular_dirty_ = true;
+  std::int64_t popular_built_at_ms_ = 0;
+};
+
+// Updates a user's history with one event: the item moves to the newest end,
+// keeping its strongest kind; the oldest items fall off beyond `cap`.
+void record_history(std::vector<recent_item>& history, const behavior_event& e, std::size_t cap);
+
+} // namespace recd

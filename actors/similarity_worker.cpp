@@ -1,0 +1,81 @@
+#include "actors/similarity_worker.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <unordered_set>
+
+#include <caf/all.hpp>
+
+#include "engine/similarity.hpp"
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+
+namespace recd {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
+  return {
+    [=](job_atom, const similarity_task& task, const std::vector<std::uint32_t>& partitions,
+        std::uint32_t count,
+        const caf::actor& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
+      const auto& g = task.graph;
+      std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
+      std::vector<std::size_t> rows;
+      for (std::size_t r = 0; r < g.rows(); ++r)
+        if (owned.count(partition_of(g.row_ids[r], count)) != 0)
+          rows.push_back(r);
+      auto gt = engine::transpose(g);
+      engine::similarity_options opt;
+      opt.measure = static_cast<engine::set_measure>(task.measure);
+      opt.min_common = task.min_common;
+      opt.min_score = task.min_score;
+      opt.top_k = task.top_k;
+      engine::similarity_kernel kernel{g, gt, opt};
+      auto conn = store::connect(url);
+      if (!conn)
+        return conn.error();
+      std::uint64_t pairs = 0, done = 0;
+      auto err = store::guard([&] {
+        pqxx::work tx{**conn};
+        const bool items = task.kind == job_kind::item_similarity;
+        std::vector<std::string> columns =
+          items ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
+                : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};
+        pqxx::stream_to out{tx, task.staging_table, columns};
+        std::vector<engine::neighbour> found;
+        auto last_report = clock::now();
+        for (auto r : rows) {
+          kernel.neighbours(r, found);
+          for (const auto& n : found) {
+            // libpqxx writes doubles with enough digits to round-trip exactly.
+            out << std::make_tuple(g.row_ids[r], n.id, n.score);
+          }
+          pairs += found.size();
+          ++done;
+          if (progress_to && clock::now() - last_report > std::chrono::milliseconds{500}) {
+            last_report = clock::now();
+            self->send(progress_to, progress_atom_v, job_progress{task.run_id, done, pairs});
+          }
+        }
+        out.complete();
+        tx.commit();
+      });
+      if (err)
+        return err;
+      if (progress_to)
+        self->send(progress_to, progress_atom_v, job_progress{task.run_id, done, pairs});
+      return {std::uint64_t{rows.size()}, pairs};
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url) {
+  return sys.spawn<caf::detached>(similarity_worker, std::move(postgres_url));
+}
+
+} // namespace recd

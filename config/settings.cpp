@@ -1,0 +1,217 @@
+#include "config/settings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace recd {
+
+namespace {
+
+std::optional<std::string> parse_value(const std::string& text, std::string& out) {
+  out = text;
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_value(const std::string& text, std::int32_t& out) {
+  std::int32_t v = 0;
+  auto [ptr, err] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (err != std::errc{} || ptr != text.data() + text.size())
+    return "'" + text + "' is not an integer";
+  out = v;
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_value(const std::string& text, double& out) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size())
+    return "'" + text + "' is not a number";
+  out = v;
+  return std::nullopt;
+}
+
+std::string show(const std::string& x) { return x; }
+std::string show(std::int32_t x) { return std::to_string(x); }
+std::string show(double x) {
+  std::ostringstream os;
+  os << x;
+  return os.str();
+}
+
+std::string trim(std::string s) {
+  auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+#define RECD_SETTING(section, key, doc)                                                       \
+  setting_info {                                                                              \
+    #section "." #key, doc, [](const settings& s) { return show(s.section.key); },            \
+      [](settings& s, const std::string& v) { return parse_value(v, s.section.key); }       \
+  }
+
+} // namespace
+
+const std::vector<setting_info>& setting_table() {
+  static const std::vector<setting_info> table = {
+    RECD_SETTING(postgres, url, "PostgreSQL connection (libpq URI or key=value string)"),
+    RECD_SETTING(postgres, pool, "connections used by the behavior writer"),
+    RECD_SETTING(redis, url, "Redis for the recommendation cache: redis://host:port[/db]"),
+    RECD_SETTING(redis, ttl_seconds, "lifetime of a cached recommendation"),
+    RECD_SETTING(redis, timeout_ms, "per-command Redis timeout; a slower Redis counts as down"),
+    RECD_SETTING(redis, retry_ms, "after a Redis failure, the cache is bypassed this long"),
+    RECD_SETTING(http, addr, "HTTP listen address host:port"),
+    RECD_SETTING(http, threads, "HTTP I/O threads"),
+    RECD_SETTING(http, max_body_bytes, "largest accepted request body (413 above)"),
+    RECD_SETTING(http, request_timeout_ms, "a request not answered in time gets 503"),
+    RECD_SETTING(cluster, shards, "shard actors started by `serve --role all` and `compute`"),
+    RECD_SETTING(cluster, partitions, "virtual partitions; fixed by the first `recd migrate`"),
+    RECD_SETTING(cluster, api_actors, "API actors serving HTTP requests"),
+    RECD_SETTING(cluster, scheduler_threads, "CAF scheduler threads (0 = cores)"),
+    RECD_SETTING(cluster, shard_timeout_ms, "deadline of one shard step of a recommendation"),
+    RECD_SETTING(item_similarity, behavior_types, "behaviors that count (comma-separated)"),
+    RECD_SETTING(item_similarity, window_days, "only behaviors this recent count"),
+    RECD_SETTING(item_similarity, min_sales, "candidate items need sales_count above this"),
+    RECD_SETTING(item_similarity, max_items, "at most this many candidates, by sales_count"),
+    RECD_SETTING(item_similarity, min_common, "pairs need this many common users"),
+    RECD_SETTING(item_similarity, top_k, "neighbours kept per item (0 = all)"),
+    RECD_SETTING(user_similarity, behavior_types, "behaviors that count (comma-separated)"),
+    RECD_SETTING(user_similarity, window_days, "only behaviors this recent count"),
+    RECD_SETTING(user_similarity, active_days, "users need a behavior this recent"),
+    RECD_SETTING(user_similarity, min_common, "pairs need this many common items"),
+    RECD_SETTING(user_similarity, min_score, "pairs need a cosine above this"),
+    RECD_SETTING(user_similarity, top_k, "neighbours kept per user (0 = all)"),
+    RECD_SETTING(embedding, dim, "embedding dimension"),
+    RECD_SETTING(embedding, iterations, "ALS sweeps"),
+    RECD_SETTING(embedding, regularization, "ALS L2 regularization"),
+    RECD_SETTING(embedding, alpha, "implicit-feedback confidence slope"),
+    RECD_SETTING(embedding, window_days, "only behaviors this recent are learned from"),
+    RECD_SETTING(recommend, weight_user_cf, "weight of the user-CF route"),
+    RECD_SETTING(recommend, weight_item_cf, "weight of the item-CF route"),
+    RECD_SETTING(recommend, weight_vector, "weight of the vector route"),
+    RECD_SETTING(recommend, weight_popular, "weight of the popular route"),
+    RECD_SETTING(recommend, view_weight, "behavior weight of a view"),
+    RECD_SETTING(recommend, click_weight, "behavior weight of a click"),
+    RECD_SETTING(recommend, cart_weight, "behavior weight of a cart"),
+    RECD_SETTING(recommend, buy_weight, "behavior weight of a buy"),
+    RECD_SETTING(recommend, recent_items, "newest distinct items used as item-CF seeds"),
+    RECD_SETTING(recommend, similar_users, "most similar users used as user-CF seeds"),
+    RECD_SETTING(recommend, neighbours, "item and user neighbours held in memory"),
+    RECD_SETTING(recommend, per_route, "candidates per route per shard"),
+    RECD_SETTING(recommend, recency_half_life_days, "item-CF seed weight halves this often"),
+    RECD_SETTING(recommend, popularity_half_life_days, "popularity decays by half this often"),
+    RECD_SETTING(recommend, history_items, "recent distinct items remembered per user"),
+    RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
+    RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
+  };
+  return table;
+}
+
+std::string env_name(const std::string& name) {
+  std::string out = "RECD_";
+  for (char c : name)
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+namespace {
+std::optional<std::string> assign(settings& s, const std::string& name, const std::string& value,
+                                  const std::string& where) {
+  for (const auto& info : setting_table())
+    if (info.name == name) {
+      if (auto err = info.set(s, value))
+        return where + ": " + name + ": " + *err;
+      return std::nullopt;
+    }
+  return where + ": unknown setting '" + name + "'";
+}
+} // namespace
+
+std::optional<std::string> load_settings(settings& s, const std::string& file,
+                                         const std::vector<std::string>& overrides) {
+  if (!file.empty()) {
+    std::ifstream in{file};
+    if (!in)
+      return "cannot read config file " + file;
+    std::string line, section;
+    for (int number = 1; std::getline(in, line); ++number) {
+      auto hash = line.find('#');
+      line = trim(hash == std::string::npos ? line : line.substr(0, hash));
+      if (line.empty())
+        continue;
+      auto where = file + " line " + std::to_string(number);
+      if (line.front() == '[') {
+        if (line.back() != ']')
+          return where + ": malformed section header";
+        section = trim(line.substr(1, line.size() - 2));
+        continue;
+      }
+      auto eq = line.find('=');
+      if (eq == std::string::npos)
+        return where + ": expected key = value";
+      auto key = trim(line.substr(0, eq));
+      auto value = trim(line.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
+      if (auto err = assign(s, section.empty() ? key : section + "." + key, value, where))
+        return err;
+    }
+  }
+  for (const auto& info : setting_table())
+    if (const char* v = std::getenv(env_name(info.name).c_str()); v != nullptr && *v != '\0')
+      if (auto err = info.set(s, v))
+        return env_name(info.name) + ": " + *err;
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos)
+      return "--set " + o + ": expected section.key=value";
+    if (auto err = assign(s, trim(o.substr(0, eq)), trim(o.substr(eq + 1)), "--set"))
+      return err;
+  }
+  return validate(s);
+}
+
+std::optional<std::string> validate(const settings& s) {
+  auto positive = [](std::int32_t v, const char* name) -> std::optional<std::string> {
+    if (v <= 0)
+      return std::string{name} + " must be positive";
+    return std::nullopt;
+  };
+  if (auto e = positive(s.http.threads, "http.threads")) return e;
+  if (auto e = positive(s.http.max_body_bytes, "http.max_body_bytes")) return e;
+  if (auto e = positive(s.cluster.shards, "cluster.shards")) return e;
+  if (auto e = positive(s.cluster.partitions, "cluster.partitions")) return e;
+  if (auto e = positive(s.cluster.api_actors, "cluster.api_actors")) return e;
+  if (auto e = positive(s.embedding.dim, "embedding.dim")) return e;
+  if (auto e = positive(s.embedding.iterations, "embedding.iterations")) return e;
+  if (auto e = positive(s.redis.ttl_seconds, "redis.ttl_seconds")) return e;
+  if (s.cluster.shards > s.cluster.partitions)
+    return std::string{"cluster.shards must not exceed cluster.partitions"};
+  if (s.http.addr.rfind(':') == std::string::npos)
+    return std::string{"http.addr must be host:port"};
+  if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0)
+    return std::string{"top_k must be >= 0"};
+  return std::nullopt;
+}
+
+std::string render_settings(const settings& s) {
+  std::string out, section;
+  for (const auto& info : setting_table()) {
+    auto dot = info.name.find('.');
+    auto sec = info.name.substr(0, dot);
+    if (sec != section) {
+      out += (section.empty() ? "[" : "\n[") + sec + "]\n";
+      section = sec;
+    }
+    out += "# " + info.doc + " (env " + env_name(info.name) + ")\n";
+    out += info.name.substr(dot + 1) + " = " + info.get(s) + "\n";
+  }
+  return out;
+}
+
+} // namespace recd

@@ -1,0 +1,126 @@
+#pragma once
+// Every setting of recd, with its default. One table (settings.cpp) maps
+// "section.key" names to these fields; it drives the config file parser, the
+// RECD_<SECTION>_<KEY> environment overrides, the --section.key=value flags
+// and the documentation in config/README.md (`recd config --list`).
+// Precedence: flags > environment > config file > defaults.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace recd {
+
+struct postgres_settings {
+  std::string url = "postgresql://postgres@127.0.0.1:5432/recd";
+  std::int32_t pool = 4;               // connections of the behavior writer
+};
+
+struct redis_settings {
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::int32_t ttl_seconds = 300;      // recommendation cache lifetime
+  std::int32_t timeout_ms = 50;        // per command; slower counts as down
+  std::int32_t retry_ms = 1000;        // after a failure, Redis is skipped this long
+};
+
+struct http_settings {
+  std::string addr = "127.0.0.1:8080";
+  std::int32_t threads = 2;
+  std::int32_t max_body_bytes = 65536;
+  std::int32_t request_timeout_ms = 5000;
+};
+
+struct cluster_settings {
+  std::int32_t shards = 2;             // shard actors in `serve --role all`
+  std::int32_t partitions = 64;        // fixed at `recd migrate`
+  std::int32_t api_actors = 2;
+  std::int32_t scheduler_threads = 0;  // 0 = number of cores
+  std::int32_t shard_timeout_ms = 250; // per recall step; a late shard is skipped
+};
+
+struct item_similarity_settings {
+  std::string behavior_types = "buy,cart";
+  std::int32_t window_days = 90;
+  std::int32_t min_sales = 10;         // candidates need sales_count > min_sales
+  std::int32_t max_items = 10000;      // top items by sales_count
+  std::int32_t min_common = 5;
+  std::int32_t top_k = 0;              // 0 = keep every pair
+};
+
+struct user_similarity_settings {
+  std::string behavior_types = "buy,cart";
+  std::int32_t window_days = 90;
+  std::int32_t active_days = 30;
+  std::int32_t min_common = 3;
+  double min_score = 0.1;
+  std::int32_t top_k = 100;            // 0 = keep every pair
+};
+
+struct embedding_settings {
+  std::int32_t dim = 32;
+  std::int32_t iterations = 10;
+  double regularization = 0.05;
+  double alpha = 10;                   // confidence = 1 + alpha * weight
+  std::int32_t window_days = 90;
+};
+
+struct recommend_settings {
+  double weight_user_cf = 0.3;
+  double weight_item_cf = 0.35;
+  double weight_vector = 0.2;
+  double weight_popular = 0.15;
+  double view_weight = 1, click_weight = 2, cart_weight = 3, buy_weight = 4;
+  std::int32_t recent_items = 20;      // item-CF seeds: the user's newest distinct items
+  std::int32_t similar_users = 50;     // user-CF seeds
+  std::int32_t neighbours = 100;       // item and user neighbours kept in memory
+  std::int32_t per_route = 100;        // candidates per route per shard
+  double recency_half_life_days = 7;   // item-CF seed weight halves this often
+  double popularity_half_life_days = 7;
+  std::int32_t history_items = 200;    // recent distinct items kept per user
+};
+
+struct jobs_settings {
+  std::int32_t poll_seconds = 3;       // how often a server looks for newly published runs
+  std::int32_t interval_seconds = 0;   // 0 = the server never starts jobs by itself
+};
+
+struct settings {
+  postgres_settings postgres;
+  redis_settings redis;
+  http_settings http;
+  cluster_settings cluster;
+  item_similarity_settings item_similarity;
+  user_similarity_settings user_similarity;
+  embedding_settings embedding;
+  recommend_settings recommend;
+  jobs_settings jobs;
+};
+
+// One documented setting.
+struct setting_info {
+  std::string name;                    // "section.key"
+  std::string doc;
+  std::function<std::string(const settings&)> get;
+  // Parses and assigns; returns an error text for a bad value.
+  std::function<std::optional<std::string>(settings&, const std::string&)> set;
+};
+const std::vector<setting_info>& setting_table();
+
+// RECD_<SECTION>_<KEY> for "section.key".
+std::string env_name(const std::string& name);
+
+// Applies the file (INI: [section] then key = value, # comments), then the
+// environment, then `overrides` ("section.key=value"). Returns an error text
+// naming the file line or variable on the first bad entry.
+std::optional<std::string> load_settings(settings& s, const std::string& file,
+                                         const std::vector<std::string>& overrides);
+
+// Checks ranges (ports, positive sizes, weights); returns the first problem.
+std::optional<std::string> validate(const settings& s);
+
+// The whole table rendered as an INI file with docs (config/recd.conf.example).
+std::string render_settings(const settings& s);
+
+} // namespace recd

@@ -1,0 +1,120 @@
+// `recd compute`: an in-process coordinator and shards in jobs-only mode run
+// the jobs against the database; a running `recd serve` picks the published
+// runs up by polling job_runs.
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+
+#include "actors/coordinator.hpp"
+#include "actors/shard.hpp"
+#include "nodes/actor_system.hpp"
+#include "nodes/commands.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+
+namespace recd {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Prints (progress_atom, kind, done, total, rows) as percent, rate and ETA:
+// in place on a terminal, a line every few seconds otherwise.
+caf::behavior progress_printer(caf::event_based_actor* self) {
+  auto tty = ::isatty(STDERR_FILENO) != 0;
+  auto start = std::make_shared<clock::time_point>(clock::now());
+  auto last_line = std::make_shared<clock::time_point>(clock::now() - std::chrono::hours{1});
+  auto current = std::make_shared<int>(-1);
+  return {
+    [=](progress_atom, job_kind kind, std::uint64_t done, std::uint64_t total, std::uint64_t rows) {
+      if (static_cast<int>(kind) != *current) {
+        if (*current >= 0 && tty)
+          std::fputc('\n', stderr);
+        *current = static_cast<int>(kind);
+        *start = clock::now();
+      }
+      auto now = clock::now();
+      if (!tty && now - *last_line < std::chrono::seconds{5} && done < total)
+        return;
+      *last_line = now;
+      double secs = std::chrono::duration<double>(now - *start).count();
+      double rate = secs > 0 ? double(done) / secs : 0;
+      double pct = total > 0 ? 100.0 * double(done) / double(total) : 100.0;
+      double eta = rate > 0 && total > done ? double(total - done) / rate : 0;
+      const char* unit = kind == job_kind::embeddings ? "sweeps" : "rows";
+      std::fprintf(stderr, "%s%-16s %5.1f%%  %llu/%llu %s  %.1f/s  ETA %.0fs  %llu results%s",
+                   tty ? "\r" : "", to_string(kind), pct, static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), unit, rate, eta,
+                   static_cast<unsigned long long>(rows), tty ? "   " : "\n");
+      std::fflush(stderr);
+      (void)self;
+    },
+  };
+}
+
+} // namespace
+
+int run_compute(const settings& cfg, const std::vector<std::string>& jobs) {
+  std::vector<job_kind> kinds;
+  for (const auto& j : jobs)
+    kinds.push_back(j == "item_similarity"   ? job_kind::item_similarity
+                    : j == "user_similarity" ? job_kind::user_similarity
+                                             : job_kind::embeddings);
+  std::uint32_t partitions = 0;
+  {
+    auto conn = store::connect(cfg.postgres.url);
+    if (!conn) {
+      std::fprintf(stderr, "recd: %s\n", describe(conn.error()).c_str());
+      return 1;
+    }
+    auto p = store::read_partitions(**conn);
+    if (!p) {
+      std::fprintf(stderr, "recd: %s\n", describe(p.error()).c_str());
+      return 1;
+    }
+    partitions = *p;
+  }
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  caf::actor_system sys{acfg};
+  std::vector<caf::actor> shards;
+  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards,
+                                                             static_cast<std::int32_t>(partitions)));
+  for (std::uint32_t i = 0; i < n; ++i)
+    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+  auto coordinator = spawn_coordinator(sys, {cfg, partitions, false}, shards);
+  auto printer = sys.spawn(progress_printer);
+  int status = 0;
+  {
+    caf::scoped_actor self{sys};
+    self->request(coordinator, caf::infinite, compute_atom_v, kinds, printer)
+      .receive(
+        [&](const std::vector<job_summary>& summaries) {
+          if (::isatty(STDERR_FILENO))
+            std::fputc('\n', stderr);
+          std::printf("%-16s %8s %12s %14s %10s\n", "job", "run", "inputs", "result rows",
+                      "seconds");
+          for (const auto& s : summaries)
+            std::printf("%-16s %8lld %12llu %14llu %10.2f\n", to_string(s.kind),
+                        static_cast<long long>(s.run_id),
+                        static_cast<unsigned long long>(s.inputs),
+                        static_cast<unsigned long long>(s.rows), s.seconds);
+        },
+        [&](caf::error& err) {
+          if (::isatty(STDERR_FILENO))
+            std::fputc('\n', stderr);
+          std::fprintf(stderr, "recd: %s\n", describe(err).c_str());
+          status = 1;
+        });
+  }
+  for (auto& a : shards)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+  return status;
+}
+
+} // namespace recd

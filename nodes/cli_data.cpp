@@ -1,0 +1,75 @@
+// `recd migrate` and `recd import ...`: blocking database work on the main thread.
+#include <cstdio>
+
+#include "nodes/commands.hpp"
+#include "store/database.hpp"
+#include "store/importer.hpp"
+
+namespace recd {
+
+namespace {
+
+int fail(const caf::error& err) {
+  std::fprintf(stderr, "recd: %s\n", describe(err).c_str());
+  return 1;
+}
+
+caf::expected<store::connection_ptr> open_migrated(const settings& cfg) {
+  auto conn = store::connect(cfg.postgres.url);
+  if (!conn)
+    return conn.error();
+  auto partitions = store::read_partitions(**conn);
+  if (!partitions)
+    return partitions.error();
+  return conn;
+}
+
+int report(const caf::expected<store::import_report>& r) {
+  if (!r)
+    return fail(r.error());
+  std::printf("imported %lld events (%lld new users, %lld new items)\n",
+              static_cast<long long>(r->events), static_cast<long long>(r->users_created),
+              static_cast<long long>(r->items_created));
+  return 0;
+}
+
+} // namespace
+
+int run_migrate(const settings& cfg, std::uint32_t partitions) {
+  auto conn = store::connect(cfg.postgres.url);
+  if (!conn)
+    return fail(conn.error());
+  auto r = store::migrate(**conn, partitions != 0 ? partitions
+                                                  : static_cast<std::uint32_t>(cfg.cluster.partitions));
+  if (!r)
+    return fail(r.error());
+  std::printf("schema at version %d (was %d), %u partitions\n", r->to_version, r->from_version,
+              r->partitions);
+  return 0;
+}
+
+int run_import_synthetic(const settings& cfg, const engine::synthetic_options& opt) {
+  auto conn = open_migrated(cfg);
+  if (!conn)
+    return fail(conn.error());
+  return report(store::import_synthetic(**conn, opt));
+}
+
+int run_import_movielens(const settings& cfg, const std::string& dir, bool rebase_time) {
+  auto conn = open_migrated(cfg);
+  if (!conn)
+    return fail(conn.error());
+  store::movielens_options opt;
+  opt.dir = dir;
+  opt.rebase_time = rebase_time;
+  return report(store::import_movielens(**conn, opt));
+}
+
+int run_import_csv(const settings& cfg, const std::string& file) {
+  auto conn = open_migrated(cfg);
+  if (!conn)
+    return fail(conn.error());
+  return report(store::import_csv(**conn, file));
+}
+
+} // namespace recd

@@ -1,0 +1,19 @@
+#pragma once
+// The `recd` subcommands. Each returns the process exit status and prints a
+// one-line reason on stderr when it fails.
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "engine/synthetic.hpp"
+
+namespace recd {
+
+int run_migrate(const settings& cfg, std::uint32_t partitions);
+int run_import_synthetic(const settings& cfg, const engine::synthetic_options& opt);
+int run_import_movielens(const settings& cfg, const std::string& dir, bool rebase_time);
+int run_import_csv(const settings& cfg, const std::string& file);
+int run_compute(const settings& cfg, const std::vector<std::string>& jobs);
+int run_serve(const settings& cfg, const std::string& role);
+
+} // namespace recd

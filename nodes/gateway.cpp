@@ -1,0 +1,129 @@
+#include "nodes/gateway.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "nodes/http_api.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+namespace {
+
+http::response json_response(unsigned status, std::string body) {
+  http::response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+// Maps an error value to an HTTP status: the client's fault is 4xx, ours or a
+// dependency's is 5xx.
+http::response error_response(const caf::error& err) {
+  unsigned status = 500;
+  if (err.category() == error_category) {
+    switch (static_cast<ec>(err.code())) {
+      case ec::invalid_argument: status = 422; break;
+      case ec::not_found: status = 404; break;
+      case ec::not_ready:
+      case ec::database_unavailable:
+      case ec::database_error:
+      case ec::shard_unavailable:
+      case ec::timeout: status = 503; break;
+      default: status = 500;
+    }
+  } else if (err == caf::sec::request_timeout) {
+    status = 503;
+  }
+  return json_response(status, http::json_error(status, describe(err)));
+}
+
+// Sends one request from a short-lived actor; `on_ok` receives the reply.
+template <class OnOk, class... Ts>
+void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::milliseconds timeout,
+         http::reply_fn reply, OnOk on_ok, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(dest, timeout, xs...)
+      .then(on_ok, [=](caf::error& err) { reply(error_response(err)); });
+  });
+}
+
+} // namespace
+
+gateway::gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor coordinator,
+                 std::shared_ptr<api_metrics> metrics, std::chrono::milliseconds timeout)
+  : sys_(sys),
+    apis_(std::move(apis)),
+    coordinator_(std::move(coordinator)),
+    metrics_(std::move(metrics)),
+    timeout_(timeout) {}
+
+const caf::actor& gateway::next_api() {
+  return apis_[round_robin_.fetch_add(1, std::memory_order_relaxed) % apis_.size()];
+}
+
+void gateway::handle(http::request&& req, http::reply_fn reply) {
+  auto client_error = [&](unsigned status, const std::string& message) {
+    ++metrics_->client_errors;
+    reply(json_response(status, http::json_error(status, message)));
+  };
+  auto method_is = [&](const char* m) { return req.method == m; };
+  const auto& path = req.path;
+  if (path == "/healthz") {
+    if (!method_is("GET") && !method_is("HEAD"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    return reply(json_response(200, R"({"status":"ok"})"));
+  }
+  if (path == "/readyz") {
+    if (!method_is("GET") && !method_is("HEAD"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    return ask(
+      sys_, coordinator_, timeout_, reply,
+      [reply](bool ready) {
+        reply(ready ? json_response(200, R"({"ready":true})")
+                    : json_response(503, R"({"ready":false})"));
+      },
+      ready_atom_v);
+  }
+  if (path.rfind("/api/recommend/", 0) == 0) {
+    if (!method_is("GET"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    auto parsed = http::parse_recommend(req);
+    if (auto* e = std::get_if<http::api_error>(&parsed))
+      return client_error(e->status, e->message);
+    auto q = std::get<http::recommend_query>(parsed);
+    return ask(
+      sys_, next_api(), timeout_, reply,
+      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, recommend_atom_v,
+      q.user, q.limit, q.use_cache);
+  }
+  if (path == "/api/behavior") {
+    if (!method_is("POST"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    auto parsed = http::parse_behavior(req);
+    if (auto* e = std::get_if<http::api_error>(&parsed))
+      return client_error(e->status, e->message);
+    auto cmd = std::get<http::behavior_command>(parsed);
+    if (!cmd.has_timestamp)
+      cmd.event.ts = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    return ask(
+      sys_, next_api(), timeout_, reply,
+      [reply](std::int64_t id) {
+        reply(json_response(200, nlohmann::json{{"success", true}, {"behavior_id", id}}.dump()));
+      },
+      behavior_atom_v, cmd.event);
+  }
+  if (path == "/api/stats") {
+    if (!method_is("GET"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    return ask(
+      sys_, next_api(), timeout_, reply,
+      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, stats_atom_v);
+  }
+  client_error(404, "no such endpoint: " + req.method + " " + path);
+}
+
+} // namespace recd

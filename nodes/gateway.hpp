@@ -1,0 +1,45 @@
+#pragma once
+// The HTTP gateway: routes requests to the API actors and turns their replies
+// and errors into HTTP responses. Runs on the HTTP server's Asio threads and
+// never blocks them: each request is handed to a short-lived actor that makes
+// the actor request and calls the reply function (which posts back to the
+// connection's strand).
+//
+//   GET  /healthz                  200 {"status":"ok"}
+//   GET  /readyz                   200 once every shard holds its state, else 503
+//   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
+//   POST /api/behavior             query parameters or a JSON body
+//   GET  /api/stats
+// Anything else: 404, or 405 for a known path with another method.
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/api_metrics.hpp"
+#include "nodes/http_server.hpp"
+
+namespace recd {
+
+class gateway {
+public:
+  gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor coordinator,
+          std::shared_ptr<api_metrics> metrics, std::chrono::milliseconds timeout);
+
+  void handle(http::request&& req, http::reply_fn reply);
+
+private:
+  const caf::actor& next_api();
+
+  caf::actor_system& sys_;
+  std::vector<caf::actor> apis_;
+  caf::actor coordinator_;
+  std::shared_ptr<api_metrics> metrics_;
+  std::chrono::milliseconds timeout_;
+  std::atomic<std::size_t> round_robin_{0};
+};
+
+} // namespace recd

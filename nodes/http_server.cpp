@@ -1,0 +1,566 @@
+// The Beast server behind http_server.hpp. Structure (after Beast's advanced
+// async server example):
+//   server::impl  owns the io_context, its threads and the acceptor;
+//   session       one per connection, all its work serialized on its strand;
+//   context       shared state that sessions and reply_fns keep alive: the
+//                 options, the handler, the live-session registry and the
+//                 "stopped" gate that keeps foreign threads off a dead io_context.
+
+#include "nodes/http_server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace recd::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using beast::error_code;
+
+// ---------------------------------------------------------------------------
+// Small public helpers
+
+std::optional<std::string_view> request::param(std::string_view key) const {
+  for (const auto& [k, v] : query)
+    if (k == key)
+      return std::string_view{v};
+  return std::nullopt;
+}
+
+std::string json_error(unsigned status, std::string_view message) {
+  const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+} // namespace
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (text.size() - i < 3)
+        return std::nullopt;
+      const int hi = hex_digit(text[i + 1]);
+      const int lo = hex_digit(text[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!raw.empty()) {
+    const auto amp = raw.find('&');
+    const auto piece = raw.substr(0, amp);
+    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
+    if (piece.empty())
+      continue;
+    const auto eq = piece.find('=');
+    auto key = percent_decode(piece.substr(0, eq), true);
+    auto value = percent_decode(
+        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
+    if (!key || !value)
+      return std::nullopt;
+    out.emplace_back(std::move(*key), std::move(*value));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Shared state
+
+namespace {
+
+// How long stop() lets requests that still await their reply finish.
+constexpr std::chrono::milliseconds stop_grace{1000};
+// After an error reply we stop sending and discard what the client still
+// sends (its unread request body) for a while before closing: closing with
+// unread input makes the kernel send RST, which can destroy our reply before
+// the client reads it ("lingering close").
+constexpr std::chrono::milliseconds linger_time{1000};
+constexpr std::size_t linger_max_bytes = 1 << 20;
+
+class session;
+
+struct context {
+  context(server_options o, handler_fn h) : opt(std::move(o)), handler(std::move(h)) {}
+
+  const server_options opt;
+  const handler_fn handler;
+
+  // Foreign threads post replies only while holding post_mu and only while
+  // !stopped; stop() sets stopped before the io_context can be destroyed.
+  std::mutex post_mu;
+  bool stopped = false;
+
+  // Live sessions, so that stop() can close them and wait for them.
+  std::mutex sessions_mu;
+  std::condition_variable sessions_cv;
+  bool stopping = false;
+  std::unordered_map<const session*, std::weak_ptr<session>> sessions;
+
+  // Registers a new session; false once stopping (the caller drops it).
+  bool add(const std::shared_ptr<session>& s) {
+    std::lock_guard lock{sessions_mu};
+    if (stopping)
+      return false;
+    sessions.emplace(s.get(), s);
+    return true;
+  }
+
+  void remove(const session* s) {
+    {
+      std::lock_guard lock{sessions_mu};
+      sessions.erase(s);
+    }
+    sessions_cv.notify_all();
+  }
+
+  // Refuses new sessions from now on and returns the live ones.
+  std::vector<std::shared_ptr<session>> begin_stop() {
+    std::lock_guard lock{sessions_mu};
+    stopping = true;
+    std::vector<std::shared_ptr<session>> live;
+    for (auto& [_, weak] : sessions)
+      if (auto s = weak.lock())
+        live.push_back(std::move(s));
+    return live;
+  }
+
+  void wait_for_sessions(std::chrono::milliseconds timeout) {
+    std::unique_lock lock{sessions_mu};
+    sessions_cv.wait_for(lock, timeout, [&] { return sessions.empty(); });
+  }
+};
+
+// ---------------------------------------------------------------------------
+// One connection
+
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& socket, std::shared_ptr<context> ctx)
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), ctx_(std::move(ctx)) {}
+
+  ~session() { ctx_->remove(this); }
+
+  // The session's strand; constant after construction, so any thread may use it.
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  void start() {
+    net::dispatch(executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  // From any thread: close now if idle, else right after the pending reply.
+  void request_shutdown() {
+    net::post(executor(), [self = shared_from_this()] { self->on_shutdown(); });
+  }
+
+  // On the strand: the reply for request number `seq` has arrived.
+  void deliver(std::uint64_t seq, response res) {
+    if (seq != seq_ || phase_ != phase::handling)
+      return; // stale, timed out or closed
+    timer_.cancel();
+    write_response(std::move(res), keep_alive_ && !stopping_);
+  }
+
+private:
+  enum class phase { reading, handling, writing, lingering, closed };
+
+  void read_request() {
+    if (stopping_)
+      return close_now();
+    phase_ = phase::reading;
+    parser_.emplace();
+    parser_->body_limit(ctx_->opt.max_body_bytes);
+    stream_.expires_after(ctx_->opt.read_timeout); // covers header and body together
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&session::on_header, shared_from_this()));
+  }
+
+  void on_header(error_code ec, std::size_t) {
+    if (phase_ == phase::closed)
+      return;
+    if (ec)
+      return on_read_error(ec);
+    if (parser_->is_done())
+      return on_request();
+    const auto& req = parser_->get();
+    if (req.version() >= 11 && beast::iequals(req[bhttp::field::expect], "100-continue")) {
+      // Clients such as curl wait for this before sending a body.
+      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(cont.data(), cont.size()),
+                       [self = shared_from_this()](error_code wec, std::size_t) {
+                         if (self->phase_ == phase::closed)
+                           return;
+                         if (wec)
+                           return self->close_now();
+                         self->read_body();
+                       });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        if (self->phase_ == phase::closed)
+                          return;
+                        if (ec)
+                          return self->on_read_error(ec);
+                        self->on_request();
+                      });
+  }
+
+  void on_read_error(error_code ec) {
+    if (ec == bhttp::error::body_limit)
+      return write_error(413, "request body too large");
+    if (ec == bhttp::error::header_limit)
+      return write_error(431, "request header too large");
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
+      return close_now(); // the client went away (between or during requests)
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category())
+      return write_error(400, "malformed HTTP request");
+    close_now(); // timeout (Beast already closed the socket), reset, aborted, ...
+  }
+
+  // Error replies before the handler saw the request: always close afterwards,
+  // since the rest of the input cannot be trusted to be framed.
+  void write_error(unsigned status, std::string_view message) {
+    version_ = 11;
+    head_ = false;
+    write_response(response{status, json_error(status, message)}, false);
+  }
+
+  void on_request() {
+    auto msg = parser_->release();
+    version_ = msg.version();
+    keep_alive_ = msg.keep_alive();
+    head_ = msg.method() == bhttp::verb::head;
+
+    request req;
+    req.method = std::string{msg.method_string()};
+    const std::string_view target{msg.target().data(), msg.target().size()};
+    if (target.empty() || target.front() != '/')
+      return write_response({400, json_error(400, "invalid request target")}, keep_alive_);
+    const auto qmark = target.find('?');
+    auto path = percent_decode(target.substr(0, qmark), false);
+    if (!path)
+      return write_response({400, json_error(400, "invalid percent-encoding in path")},
+                            keep_alive_);
+    auto query = parse_query(qmark == std::string_view::npos ? std::string_view{}
+                                                             : target.substr(qmark + 1));
+    if (!query)
+      return write_response({400, json_error(400, "invalid percent-encoding in query")},
+                            keep_alive_);
+    req.path = std::move(*path);
+    req.query = std::move(*query);
+    req.content_type = std::string{msg[bhttp::field::content_type]};
+    req.body = std::move(msg.body());
+
+    phase_ = phase::handling;
+    const auto seq = ++seq_;
+    timer_.expires_after(ctx_->opt.handler_timeout);
+    timer_.async_wait([self = shared_from_this(), seq](error_code ec) {
+      if (!ec)
+        self->deliver(seq, {503, json_error(503, "timeout")});
+    });
+    try {
+      ctx_->handler(std::move(req), make_reply_fn(seq));
+    } catch (...) {
+      deliver(seq, {500, json_error(500, "internal server error")});
+    }
+  }
+
+  reply_fn make_reply_fn(std::uint64_t seq) {
+    // Shared by all copies of the reply_fn: only the first call counts.
+    struct slot {
+      std::weak_ptr<session> target;
+      std::shared_ptr<context> ctx;
+      std::uint64_t seq;
+      std::atomic<bool> fired{false};
+    };
+    auto s = std::make_shared<slot>();
+    s->target = weak_from_this();
+    s->ctx = ctx_;
+    s->seq = seq;
+    return [s](response res) {
+      if (s->fired.exchange(true))
+        return;
+      std::lock_guard lock{s->ctx->post_mu};
+      if (s->ctx->stopped)
+        return;
+      if (auto target = s->target.lock()) {
+        net::post(target->executor(), [target, seq = s->seq, res = std::move(res)]() mutable {
+          target->deliver(seq, std::move(res));
+        });
+      }
+    };
+  }
+
+  void write_response(response res, bool keep_alive) {
+    phase_ = phase::writing;
+    if (res.status < 200 || res.status > 599)
+      res = {500, json_error(500, "invalid response status")};
+
+    out_ = {};
+    out_.version(version_);
+    out_.result(res.status);
+    out_.set(bhttp::field::server, "recd");
+    if (!res.content_type.empty())
+      out_.set(bhttp::field::content_type, res.content_type);
+    out_.keep_alive(keep_alive);
+    if (res.status == 204 || res.status == 304) {
+      // These must not have a body, nor (for 204) a Content-Length.
+    } else if (head_) {
+      out_.content_length(res.body.size()); // what a GET would have sent, no body
+    } else {
+      out_.body() = std::move(res.body);
+      out_.prepare_payload();
+    }
+
+    stream_.expires_after(ctx_->opt.read_timeout); // a client that does not read is dropped
+    bhttp::async_write(stream_, out_, [self = shared_from_this()](error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(error_code ec) {
+    if (phase_ == phase::closed)
+      return;
+    if (ec)
+      return close_now();
+    if (stopping_)
+      return close_now();
+    if (!out_.keep_alive())
+      return linger();
+    read_request();
+  }
+
+  // Half-close, then discard input until the client closes or time runs out.
+  void linger() {
+    phase_ = phase::lingering;
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::min(linger_time, ctx_->opt.read_timeout));
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              if (self->phase_ == phase::closed)
+                                return;
+                              self->lingered_ += n;
+                              if (ec || self->lingered_ > linger_max_bytes)
+                                return self->close_now();
+                              self->drain();
+                            });
+  }
+
+  void on_shutdown() {
+    stopping_ = true;
+    // Reading (idle keep-alive or half-sent request) and lingering end now;
+    // handling and writing end in deliver()/on_write().
+    if (phase_ == phase::reading || phase_ == phase::lingering)
+      close_now();
+  }
+
+  void close_now() {
+    phase_ = phase::closed;
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    timer_.cancel();
+  }
+
+  beast::tcp_stream stream_;
+  net::steady_timer timer_; // handler timeout
+  std::shared_ptr<context> ctx_;
+  beast::flat_buffer buffer_; // keeps pipelined bytes between requests
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> out_;
+  std::array<char, 4096> scratch_{};
+  std::size_t lingered_ = 0;
+
+  phase phase_ = phase::reading;
+  std::uint64_t seq_ = 0; // number of the request being handled
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  bool stopping_ = false;
+};
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// The server
+
+struct server::impl {
+  impl(server_options opt, handler_fn handler)
+      : ctx(std::make_shared<context>(std::move(opt), std::move(handler))) {}
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open())
+        return;
+      if (ec) {
+        // E.g. out of file descriptors: back off instead of spinning.
+        retry.expires_after(std::chrono::milliseconds{50});
+        retry.async_wait([this](error_code wec) {
+          if (!wec)
+            do_accept();
+        });
+        return;
+      }
+      error_code ignored;
+      socket.set_option(tcp::no_delay{true}, ignored);
+      auto s = std::make_shared<session>(std::move(socket), ctx);
+      if (ctx->add(s))
+        s->start();
+      do_accept();
+    });
+  }
+
+  std::shared_ptr<context> ctx;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::steady_timer retry{acceptor.get_executor()};
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  bool started = false;
+  bool running = false;
+};
+
+server::server(server_options opt, handler_fn handler)
+    : impl_(std::make_unique<impl>(std::move(opt), std::move(handler))) {}
+
+server::~server() {
+  stop();
+}
+
+std::uint16_t server::port() const {
+  return impl_->port;
+}
+
+std::optional<std::string> server::start() {
+  auto& m = *impl_;
+  if (m.started)
+    return "server already started";
+  m.started = true;
+  const auto& opt = m.ctx->opt;
+  const std::string where = opt.host + ":" + std::to_string(opt.port);
+
+  error_code ec;
+  tcp::resolver resolver{m.ioc};
+  const auto endpoints =
+      resolver.resolve(opt.host, std::to_string(opt.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty())
+    return "resolve " + where + ": " + (ec ? ec.message() : std::string{"no address"});
+  const tcp::endpoint endpoint = *endpoints.begin();
+
+  auto fail = [&](std::string_view what) {
+    error_code ignored;
+    m.acceptor.close(ignored);
+    return std::string{what} + " " + where + ": " + ec.message();
+  };
+  if (m.acceptor.open(endpoint.protocol(), ec))
+    return fail("open");
+  // Lets a restarted recd rebind while old connections sit in TIME_WAIT; on
+  // Linux it does not allow two listeners on one port.
+  if (m.acceptor.set_option(net::socket_base::reuse_address{true}, ec))
+    return fail("setsockopt");
+  if (m.acceptor.bind(endpoint, ec))
+    return fail("bind");
+  if (m.acceptor.listen(net::socket_base::max_listen_connections, ec))
+    return fail("listen");
+  m.port = m.acceptor.local_endpoint(ec).port();
+
+  m.work.emplace(m.ioc.get_executor());
+  m.do_accept();
+  const int n = std::max(1, opt.threads);
+  for (int i = 0; i < n; ++i) {
+    m.threads.emplace_back([&io = m.ioc] {
+      for (;;) {
+        try {
+          io.run();
+          return;
+        } catch (...) {
+          // A throwing completion handler must not take the process down;
+          // the handler's session is already gone, keep serving the rest.
+        }
+      }
+    });
+  }
+  m.running = true;
+  return std::nullopt;
+}
+
+void server::stop() {
+  auto& m = *impl_;
+  if (m.running) {
+    m.running = false;
+    net::post(m.acceptor.get_executor(), [&m] {
+      error_code ignored;
+      m.acceptor.close(ignored);
+      m.retry.cancel();
+    });
+    {
+      auto live = m.ctx->begin_stop();
+      for (auto& s : live)
+        s->request_shutdown();
+    } // our references must go before we wait for the sessions to end
+    m.ctx->wait_for_sessions(stop_grace);
+    m.work.reset();
+    m.ioc.stop();
+    for (auto& t : m.threads)
+      t.join();
+    m.threads.clear();
+  }
+  // From here on late replies are dropped instead of posted to an io_context
+  // whose remaining handlers (and sessions) die with it.
+  std::lock_guard lock{m.ctx->post_mu};
+  m.ctx->stopped = true;
+}
+
+} // namespace recd::http

@@ -1,0 +1,108 @@
+#pragma once
+// recd's HTTP/1.1 front door: a small asynchronous Boost.Beast server that
+// parses requests, hands each one to a callback, and writes the reply whenever
+// that callback's reply_fn is invoked — from any thread (in recd: CAF actor
+// threads). Beast is kept out of this header on purpose (pimpl), so including
+// it costs nothing.
+//
+// Contract in brief:
+//   * one request at a time per connection: the next request (keep-alive or
+//     pipelined) is read only after the previous reply has been written;
+//   * the server answers some requests itself, always with a JSON body
+//     {"error": ..., "status": ...}: 400 unparsable HTTP or bad percent-encoding,
+//     413 body over max_body_bytes, 431 header too large, 500 handler threw,
+//     503 handler did not reply within handler_timeout;
+//   * every response carries `Server: recd` and a Content-Length.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace recd::http {
+
+// A parsed request, owned by the handler once delivered.
+struct request {
+  std::string method; // "GET", "POST", ... as sent
+  std::string path;   // percent-decoded path, no query string
+  // Percent-decoded ('+' -> space), in order, repeats kept.
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string body;
+  std::string content_type; // Content-Type header value or ""
+
+  // The first value given for `key`, if any. The view points into `query`.
+  std::optional<std::string_view> param(std::string_view key) const;
+};
+
+struct response {
+  unsigned status = 200; // must be 200..599; anything else is replaced by a 500
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+// Completes one request. Call exactly once, from any thread; later calls (and
+// calls after the timeout reply, after the connection closed, or after the
+// server stopped) are ignored. Cheap to copy; copies share the "called" state.
+using reply_fn = std::function<void(response)>;
+
+// Receives each request on an Asio thread: it must not block. With several
+// io threads it is called concurrently (for different connections), so it
+// must be thread-safe. Exceptions it throws become a 500 reply.
+using handler_fn = std::function<void(request&&, reply_fn)>;
+
+struct server_options {
+  std::string host = "127.0.0.1"; // an address or a resolvable name
+  std::uint16_t port = 8080;      // 0 = pick a free port (see server::port())
+  int threads = 2;                // io_context threads (at least 1 is used)
+  std::size_t max_body_bytes = 64 * 1024;
+  std::chrono::milliseconds read_timeout{30000};   // a whole request (or an idle keep-alive
+                                                   // connection's next one) must arrive in time
+  std::chrono::milliseconds handler_timeout{5000}; // no reply by then: 503 {"error":"timeout"}
+};
+
+// {"error": message, "status": status} as compact JSON. Invalid UTF-8 in the
+// message is replaced rather than thrown on.
+std::string json_error(unsigned status, std::string_view message);
+
+// Percent-decodes `text`; with plus_as_space, '+' becomes ' ' (query strings).
+// nullopt if a '%' is not followed by two hex digits.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
+
+// Splits a raw query string ("a=1&b=x+y") into decoded pairs, in order. Empty
+// pieces are skipped; a piece without '=' has an empty value. nullopt on bad
+// percent-encoding.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw);
+
+class server {
+public:
+  server(server_options opt, handler_fn handler);
+  ~server(); // stop()
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds, listens and spawns the io threads. Returns an error text on failure
+  // (e.g. "bind 127.0.0.1:8080: Address already in use"); nullopt on success.
+  // Call at most once.
+  std::optional<std::string> start();
+
+  // The bound port (meaningful after a successful start()), else 0.
+  std::uint16_t port() const;
+
+  // Stops accepting, closes idle connections at once, gives requests still
+  // waiting for their reply a short grace (~1 s) to be written, then drops
+  // the rest and joins the threads. Idempotent; safe to call if start() failed.
+  // Must not be called from a handler (it joins the io threads).
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace recd::http

@@ -1,0 +1,105 @@
+// recd: the one binary. Subcommands: migrate, import, compute, serve, config.
+// Settings: --config FILE, then RECD_<SECTION>_<KEY> variables, then
+// --set section.key=value flags (and the shortcuts each subcommand offers).
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "nodes/commands.hpp"
+
+namespace {
+
+int fail(const std::string& reason) {
+  std::fprintf(stderr, "recd: %s\n", reason.c_str());
+  return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"recd: a real-time recommendation engine on an actor cluster"};
+  app.require_subcommand(1);
+  std::string config_file;
+  std::vector<std::string> overrides;
+  app.add_option("--config", config_file, "INI config file (see config/recd.conf.example)");
+  app.add_option("--set", overrides, "override a setting: --set section.key=value (repeatable)");
+  std::string postgres_url, redis_url, http_addr;
+  app.add_option("--postgres-url", postgres_url, "same as --set postgres.url=...");
+  app.add_option("--redis-url", redis_url, "same as --set redis.url=...");
+
+  auto* migrate = app.add_subcommand("migrate", "create or upgrade the database schema");
+  std::uint32_t partitions = 0;
+  migrate->add_option("--partitions", partitions,
+                      "virtual partitions (first migrate only; default cluster.partitions)");
+
+  auto* import = app.add_subcommand("import", "load behavior data (all or nothing)");
+  import->require_subcommand(1);
+  auto* synthetic = import->add_subcommand("synthetic", "generate a realistic shop");
+  recd::engine::synthetic_options syn;
+  synthetic->add_option("--users", syn.users, "number of users")->check(CLI::PositiveNumber);
+  synthetic->add_option("--items", syn.items, "number of items")->check(CLI::PositiveNumber);
+  synthetic->add_option("--events", syn.events, "number of behavior events")
+    ->check(CLI::PositiveNumber);
+  synthetic->add_option("--seed", syn.seed, "random seed (same seed, same shop)");
+  auto* movielens = import->add_subcommand("movielens", "MovieLens u.data+u.item or ratings.csv+movies.csv");
+  std::string ml_dir;
+  bool rebase = false;
+  movielens->add_option("DIR", ml_dir, "directory holding the files")->required();
+  movielens->add_flag("--rebase-time", rebase, "shift timestamps so the newest is now");
+  auto* csv = import->add_subcommand("csv", "user_id,item_id,behavior_type[,timestamp] rows");
+  std::string csv_file;
+  csv->add_option("FILE", csv_file, "CSV file, or - for stdin")->required();
+
+  auto* compute = app.add_subcommand("compute", "run the offline jobs now and wait");
+  std::vector<std::string> jobs{"item_similarity", "user_similarity", "embeddings"};
+  compute->add_option("--jobs", jobs, "jobs to run, in order")
+    ->delimiter(',')
+    ->check(CLI::IsMember({"item_similarity", "user_similarity", "embeddings"}));
+  std::int32_t shards = 0;
+  compute->add_option("--shards", shards, "shard actors doing the work (default cluster.shards)");
+
+  auto* serve = app.add_subcommand("serve", "run the service");
+  std::string role = "all";
+  serve->add_option("--role", role, "node role")->check(CLI::IsMember({"all"}));
+  serve->add_option("--shards", shards, "shard actors (default cluster.shards)");
+  serve->add_option("--addr", http_addr, "HTTP listen address (default http.addr)");
+
+  auto* config = app.add_subcommand("config", "print every setting with its value and docs");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (!postgres_url.empty())
+    overrides.push_back("postgres.url=" + postgres_url);
+  if (!redis_url.empty())
+    overrides.push_back("redis.url=" + redis_url);
+  if (!http_addr.empty())
+    overrides.push_back("http.addr=" + http_addr);
+  if (shards > 0)
+    overrides.push_back("cluster.shards=" + std::to_string(shards));
+  recd::settings cfg;
+  if (auto err = recd::load_settings(cfg, config_file, overrides))
+    return fail(*err);
+
+  if (*config) {
+    std::cout << recd::render_settings(cfg);
+    return 0;
+  }
+  if (*migrate)
+    return recd::run_migrate(cfg, partitions);
+  if (*synthetic) {
+    syn.now = std::time(nullptr);
+    return recd::run_import_synthetic(cfg, syn);
+  }
+  if (*movielens)
+    return recd::run_import_movielens(cfg, ml_dir, rebase);
+  if (*csv)
+    return recd::run_import_csv(cfg, csv_file);
+  if (*compute)
+    return recd::run_compute(cfg, jobs);
+  if (*serve)
+    return recd::run_serve(cfg, role);
+  return fail("no command");
+}

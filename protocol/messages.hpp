@@ -1,0 +1,189 @@
+#pragma once
+// The message payloads of recd's actors, top to bottom in the order a request
+// meets them. Every struct here is plain data with a 0.17-style `inspect`, so
+// it can cross nodes (see type_ids.hpp for the registration and
+// tests/protocol_test.cpp for the serialization round trips).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "engine/bipartite.hpp"
+#include "engine/types.hpp"
+
+namespace recd {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, behavior_event& x) {
+  return f(caf::meta::type_name("behavior_event"), x.user, x.item, x.kind, x.ts);
+}
+
+// ---- Serving: recommend --------------------------------------------------
+
+// One item the user touched recently: the strongest kind seen and the latest time.
+struct recent_item {
+  item_id item = 0;
+  behavior_kind kind = behavior_kind::view;
+  unix_seconds ts = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recent_item& x) {
+  return f(caf::meta::type_name("recent_item"), x.item, x.kind, x.ts);
+}
+
+struct scored_user {
+  user_id user = 0;
+  float score = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scored_user& x) {
+  return f(caf::meta::type_name("scored_user"), x.user, x.score);
+}
+
+// What the user's shard knows about a user; step 1 of a recommendation.
+struct user_context {
+  user_id user = 0;
+  bool known = false;                  // false: cold start, popular items only
+  std::uint64_t version = 0;           // behaviors seen so far; guards cached answers
+  std::vector<recent_item> recent;     // newest first, distinct items
+  std::vector<item_id> bought;         // sorted; never recommended
+  std::vector<scored_user> similar;    // most similar users first
+  std::vector<float> vector;           // unit-length taste vector, empty if unknown
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_context& x) {
+  return f(caf::meta::type_name("user_context"), x.user, x.known, x.version, x.recent, x.bought,
+           x.similar, x.vector);
+}
+
+// The recall routes; the numeric values are part of the wire protocol.
+enum class recall_route : std::uint8_t { user_cf = 0, item_cf = 1, vector = 2, popular = 3 };
+constexpr std::size_t recall_route_count = 4;
+const char* to_string(recall_route r);
+
+// Step 2: sent to every shard; each answers for the items and users it owns.
+struct recall_request {
+  user_id user = 0;
+  std::vector<recent_item> recent;
+  std::vector<scored_user> similar;
+  std::vector<float> vector;
+  std::int32_t per_route = 100;        // candidates per route per shard
+  unix_seconds now = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recall_request& x) {
+  return f(caf::meta::type_name("recall_request"), x.user, x.recent, x.similar, x.vector,
+           x.per_route, x.now);
+}
+
+// One route's proposal of one item. `because` is the recent item (item_cf) or
+// the similar user (user_cf) that contributed most; -1 when not applicable.
+struct candidate {
+  item_id item = 0;
+  recall_route route = recall_route::popular;
+  float score = 0;
+  std::int32_t because = -1;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, candidate& x) {
+  return f(caf::meta::type_name("candidate"), x.item, x.route, x.score, x.because);
+}
+
+// Step 3: what the response shows of an item.
+struct item_details {
+  item_id item = 0;
+  std::string title;
+  double price = 0;
+  double rating = 0;
+  std::int32_t sales = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_details& x) {
+  return f(caf::meta::type_name("item_details"), x.item, x.title, x.price, x.rating, x.sales);
+}
+
+// ---- Offline jobs ----------------------------------------------------------
+
+enum class job_kind : std::uint8_t { item_similarity = 0, user_similarity = 1, embeddings = 2 };
+const char* to_string(job_kind k);
+
+// Similarity task for one shard: compute the rows of `graph` whose external id
+// falls in a partition the shard owns, and COPY them into `staging_table`.
+struct similarity_task {
+  std::int64_t run_id = 0;
+  job_kind kind = job_kind::item_similarity;
+  engine::bipartite graph;             // rows = items (or users), columns = users (or items)
+  std::uint8_t measure = 0;            // engine::set_measure
+  std::int32_t min_common = 0;
+  double min_score = 0;
+  std::int32_t top_k = 0;
+  std::string staging_table;           // created by the job driver
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, similarity_task& x) {
+  return f(caf::meta::type_name("similarity_task"), x.run_id, x.kind, x.graph, x.measure,
+           x.min_common, x.min_score, x.top_k, x.staging_table);
+}
+
+// Interaction data of an embedding run: dense user/item indices and weights.
+struct embedding_task {
+  std::int64_t run_id = 0;
+  std::vector<user_id> users;          // dense index -> id, ascending
+  std::vector<item_id> items;          // dense index -> id, ascending
+  std::vector<std::uint32_t> u;        // triplets (u[k], i[k], w[k])
+  std::vector<std::uint32_t> i;
+  std::vector<float> w;
+  std::int32_t dim = 32;
+  double regularization = 0.05;
+  double alpha = 10;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, embedding_task& x) {
+  return f(caf::meta::type_name("embedding_task"), x.run_id, x.users, x.items, x.u, x.i, x.w,
+           x.dim, x.regularization, x.alpha);
+}
+
+// A block of factor rows: dense indices and row-major values (rows x dim).
+struct factor_block {
+  std::vector<std::uint32_t> rows;
+  std::vector<float> values;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, factor_block& x) {
+  return f(caf::meta::type_name("factor_block"), x.rows, x.values);
+}
+
+// Progress of a job part, sent by shard workers to the job driver.
+struct job_progress {
+  std::int64_t run_id = 0;
+  std::uint64_t done = 0;              // rows finished so far by this worker
+  std::uint64_t pairs = 0;             // result rows written so far
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_progress& x) {
+  return f(caf::meta::type_name("job_progress"), x.run_id, x.done, x.pairs);
+}
+
+// The outcome of one job run, as `recd compute` prints it.
+struct job_summary {
+  job_kind kind = job_kind::item_similarity;
+  std::int64_t run_id = 0;
+  std::uint64_t inputs = 0;            // rows computed (items, users or factors)
+  std::uint64_t rows = 0;              // result rows published
+  double seconds = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_summary& x) {
+  return f(caf::meta::type_name("job_summary"), x.kind, x.run_id, x.inputs, x.rows, x.seconds);
+}
+
+} // namespace recd
+
+namespace recd::engine {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bipartite& x) {
+  return f(caf::meta::type_name("bipartite"), x.row_ids, x.col_ids, x.offsets, x.cols);
+}
+} // namespace recd::engine

@@ -1,0 +1,81 @@
+# Shared by scripts/test, scripts/quickstart: install what is missing, build,
+# and run a private PostgreSQL and Redis on free loopback ports under .run/.
+# Source it; it defines functions only.
+
+RECD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RECD_RUN="$RECD_ROOT/.run"
+RECD_BUILD="${RECD_BUILD:-$RECD_ROOT/build}"
+PG_BIN=/usr/lib/postgresql/15/bin
+
+APT_PACKAGES="cmake ninja-build ccache g++ pkg-config libcaf-dev libpqxx-dev libpq-dev libhiredis-dev
+  libboost-dev libboost-system-dev libmsgpack-cxx-dev nlohmann-json3-dev libhnswlib-dev libeigen3-dev
+  libspdlog-dev libfmt-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql postgresql-contrib redis-server curl python3 procps"
+
+log() { printf '[recd] %s\n' "$*" >&2; }
+die() { printf '[recd] error: %s\n' "$*" >&2; exit 1; }
+
+ensure_packages() {
+  local missing=()
+  for p in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing: ${missing[*]}"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build_recd() {
+  log "building in $RECD_BUILD"
+  export CCACHE_DIR="${CCACHE_DIR:-$RECD_ROOT/.run/ccache}"
+  cmake -S "$RECD_ROOT" -B "$RECD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$RECD_BUILD" -j "$(nproc)"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# PostgreSQL refuses to run as root: run it as the 'postgres' user the package creates.
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+start_postgres() {
+  local dir="$RECD_RUN/pg"
+  mkdir -p "$RECD_RUN"
+  RECD_PG_PORT="$(free_port)"
+  rm -rf "$dir"; mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" && chmod 700 "$dir"
+  pg_as "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 >/dev/null
+  pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $RECD_PG_PORT -k $dir -c fsync=on -c max_connections=200" start >/dev/null \
+    || { cat "$dir/log" >&2; die "PostgreSQL did not start"; }
+  export RECD_PG_PORT
+  export RECD_PG_ADMIN_URL="postgresql://postgres@127.0.0.1:$RECD_PG_PORT/postgres"
+  log "PostgreSQL 15 on 127.0.0.1:$RECD_PG_PORT (data in $dir)"
+}
+
+stop_postgres() {
+  [ -d "$RECD_RUN/pg/data" ] && pg_as "$PG_BIN/pg_ctl" -D "$RECD_RUN/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+create_database() { # name
+  psql "$RECD_PG_ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$1\"" >/dev/null
+}
+
+start_redis() {
+  mkdir -p "$RECD_RUN"
+  RECD_REDIS_PORT="$(free_port)"
+  redis-server --port "$RECD_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$RECD_RUN/redis.pid" --logfile "$RECD_RUN/redis.log" >/dev/null || die "Redis did not start"
+  for _ in $(seq 50); do redis-cli -p "$RECD_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  export RECD_REDIS_PORT
+  log "Redis on 127.0.0.1:$RECD_REDIS_PORT"
+}
+
+stop_redis() {
+  [ -f "$RECD_RUN/redis.pid" ] && kill "$(cat "$RECD_RUN/redis.pid")" 2>/dev/null || true
+  rm -f "$RECD_RUN/redis.pid"
+}

@@ -1,0 +1,143 @@
+#include "store/database.hpp"
+
+#include <charconv>
+
+#include "store/migrations.hpp"
+
+namespace recd::store {
+
+caf::expected<connection_ptr> connect(const std::string& url) {
+  try {
+    return std::make_unique<pqxx::connection>(url);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
+      msg.pop_back();
+    return make_error(ec::database_unavailable, msg);
+  }
+}
+
+caf::error guard(const std::function<void()>& work) {
+  try {
+    work();
+    return caf::none;
+  } catch (const pqxx::broken_connection& e) {
+    return make_error(ec::database_unavailable, e.what());
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
+      msg.pop_back();
+    return make_error(ec::database_error, msg);
+  }
+}
+
+namespace {
+constexpr std::int64_t migrate_lock_key = 0x72656364'6d696772; // "recdmigr"
+}
+
+caf::expected<migrate_report> migrate(pqxx::connection& c, std::uint32_t partitions) {
+  migrate_report report;
+  auto err = guard([&] {
+    pqxx::nontransaction admin{c};
+    admin.exec_params("SELECT pg_advisory_lock($1)", migrate_lock_key);
+    admin.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, "
+               "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    auto current = admin.exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
+    report.from_version = current[0][0].as<int>();
+    report.to_version = report.from_version;
+    for (const auto& m : migrations()) {
+      if (m.version <= report.from_version)
+        continue;
+      pqxx::work tx{c};
+      tx.exec(m.sql);
+      tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                     m.name);
+      tx.commit();
+      report.to_version = m.version;
+    }
+    pqxx::work tx{c};
+    auto row = tx.exec("SELECT value FROM recd_meta WHERE key = 'partitions'");
+    if (row.empty()) {
+      report.partitions = partitions == 0 ? 64 : partitions;
+      tx.exec_params("INSERT INTO recd_meta (key, value) VALUES ('partitions', $1)",
+                     std::to_string(report.partitions));
+    } else {
+      report.partitions = static_cast<std::uint32_t>(std::stoul(row[0][0].c_str()));
+    }
+    tx.commit();
+    admin.exec_params("SELECT pg_advisory_unlock($1)", migrate_lock_key);
+  });
+  if (err)
+    return err;
+  if (partitions != 0 && partitions != report.partitions)
+    return make_error(ec::invalid_argument,
+                      "the schema was migrated with " + std::to_string(report.partitions) +
+                        " partitions; the partition count cannot change (asked for " +
+                        std::to_string(partitions) + ")");
+  return report;
+}
+
+caf::expected<std::uint32_t> read_partitions(pqxx::connection& c) {
+  std::uint32_t result = 0;
+  bool found = false;
+  auto err = guard([&] {
+    pqxx::read_transaction tx{c};
+    auto exists = tx.exec("SELECT to_regclass('recd_meta') IS NOT NULL");
+    if (!exists[0][0].as<bool>())
+      return;
+    auto row = tx.exec("SELECT value FROM recd_meta WHERE key = 'partitions'");
+    if (!row.empty()) {
+      result = static_cast<std::uint32_t>(std::stoul(row[0][0].c_str()));
+      found = true;
+    }
+  });
+  if (err)
+    return err;
+  if (!found || result == 0)
+    return make_error(ec::not_found, "the database has no recd schema: run `recd migrate` first");
+  return result;
+}
+
+void copy_out(pqxx::transaction_base& tx, const std::string& select_sql,
+              const std::function<void(std::string_view)>& on_line) {
+  // libpqxx 6.4's stream_from issues `COPY <name> TO STDOUT`; a parenthesised
+  // query is a valid <name> there.
+  pqxx::stream_from stream{tx, "(" + select_sql + ")"};
+  std::string line;
+  while (stream.get_raw_line(line))
+    on_line(line);
+  stream.complete();
+}
+
+void split_copy_line(std::string_view line, std::vector<std::string_view>& fields) {
+  fields.clear();
+  std::size_t start = 0;
+  for (;;) {
+    auto tab = line.find('\t', start);
+    if (tab == std::string_view::npos) {
+      fields.push_back(line.substr(start));
+      return;
+    }
+    fields.push_back(line.substr(start, tab - start));
+    start = tab + 1;
+  }
+}
+
+namespace {
+template <class T>
+std::string array_literal(const std::vector<T>& xs) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (i)
+      out += ',';
+    out += std::to_string(xs[i]);
+  }
+  out += '}';
+  return out;
+}
+} // namespace
+
+std::string int_array_literal(const std::vector<std::int32_t>& xs) { return array_literal(xs); }
+std::string int_array_literal(const std::vector<std::uint32_t>& xs) { return array_literal(xs); }
+
+} // namespace recd::store

@@ -1,0 +1,387 @@
+// Bipartite incidence structure and exact set-similarity kernels, checked
+// against a brute-force std::set reference on random skewed data.
+
+#include "engine/bipartite.hpp"
+#include "engine/similarity.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using recd::engine::bipartite;
+using recd::engine::bipartite_from_pairs;
+using recd::engine::find_row;
+using recd::engine::neighbour;
+using recd::engine::set_measure;
+using recd::engine::similarity_kernel;
+using recd::engine::similarity_options;
+using recd::engine::transpose;
+
+using pair_list = std::vector<std::pair<std::int32_t, std::int32_t>>;
+
+// Row external id -> set of column external ids.
+std::map<std::int32_t, std::set<std::int32_t>> sets_of(const pair_list& pairs) {
+  std::map<std::int32_t, std::set<std::int32_t>> m;
+  for (const auto& [r, c] : pairs)
+    m[r].insert(c);
+  return m;
+}
+
+// Brute force over all ordered pairs (a,b), a != b, using set algorithms;
+// rows in the same order as sets (ascending external id).
+std::vector<std::vector<neighbour>>
+reference(const std::map<std::int32_t, std::set<std::int32_t>>& sets, similarity_options opt) {
+  std::vector<std::vector<neighbour>> result;
+  for (const auto& [a, sa] : sets) {
+    std::vector<neighbour> list;
+    for (const auto& [b, sb] : sets) {
+      if (a == b)
+        continue;
+      std::vector<std::int32_t> inter, uni;
+      std::set_intersection(sa.begin(), sa.end(), sb.begin(), sb.end(), std::back_inserter(inter));
+      std::set_union(sa.begin(), sa.end(), sb.begin(), sb.end(), std::back_inserter(uni));
+      const auto common = static_cast<std::int32_t>(inter.size());
+      if (common == 0 || common < opt.min_common)
+        continue;
+      const double score = opt.measure == set_measure::jaccard
+                               ? double(common) / double(uni.size())
+                               : double(common) / std::sqrt(double(sa.size()) * double(sb.size()));
+      if (opt.min_score > 0 && !(score > opt.min_score))
+        continue;
+      list.push_back({b, score, common});
+    }
+    std::sort(list.begin(), list.end(), [](const neighbour& x, const neighbour& y) {
+      return x.score != y.score ? x.score > y.score : x.id < y.id;
+    });
+    if (opt.top_k > 0 && list.size() > static_cast<std::size_t>(opt.top_k))
+      list.resize(static_cast<std::size_t>(opt.top_k));
+    result.push_back(std::move(list));
+  }
+  return result;
+}
+
+std::vector<std::vector<neighbour>> kernel_all(const bipartite& g, similarity_options opt) {
+  const bipartite gt = transpose(g);
+  similarity_kernel kernel(g, gt, opt);
+  std::vector<std::vector<neighbour>> result(g.rows());
+  for (std::size_t r = 0; r < g.rows(); ++r)
+    kernel.neighbours(r, result[r]);
+  return result;
+}
+
+// Skewed random incidences: row degrees and column popularity are both
+// heavy-tailed, so some pairs share many columns and most share few.
+pair_list random_pairs(std::uint64_t seed, int rows, int columns) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  pair_list pairs;
+  for (int r = 0; r < rows; ++r) {
+    const int degree = 1 + static_cast<int>(60.0 * std::pow(u(rng), 3.0));
+    for (int i = 0; i < degree; ++i) {
+      const int c = static_cast<int>(columns * std::pow(u(rng), 2.5));
+      pairs.emplace_back(3 * r + 7, 2 * std::min(c, columns - 1) + 1); // sparse external ids
+    }
+  }
+  return pairs;
+}
+
+void expect_same(const std::vector<std::vector<neighbour>>& got,
+                 const std::vector<std::vector<neighbour>>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t r = 0; r < got.size(); ++r) {
+    ASSERT_EQ(got[r].size(), want[r].size()) << "row " << r;
+    for (std::size_t i = 0; i < got[r].size(); ++i) {
+      EXPECT_EQ(got[r][i].id, want[r][i].id) << "row " << r << " #" << i;
+      EXPECT_EQ(got[r][i].common, want[r][i].common) << "row " << r << " #" << i;
+      EXPECT_NEAR(got[r][i].score, want[r][i].score, 1e-12) << "row " << r << " #" << i;
+    }
+  }
+}
+
+std::size_t total(const std::vector<std::vector<neighbour>>& lists) {
+  std::size_t n = 0;
+  for (const auto& l : lists)
+    n += l.size();
+  return n;
+}
+
+std::vector<std::int32_t> ids_of(const std::vector<neighbour>& list) {
+  std::vector<std::int32_t> ids;
+  for (const auto& n : list)
+    ids.push_back(n.id);
+  return ids;
+}
+
+// --- bipartite -------------------------------------------------------------
+
+TEST(Bipartite, FromPairsRemovesDuplicatesAndSortsRowsAndColumns) {
+  const bipartite g = bipartite_from_pairs({{5, 30}, {2, 10}, {5, 10}, {2, 10}, {9, 20}, {5, 30}});
+  EXPECT_EQ(g.row_ids, (std::vector<std::int32_t>{2, 5, 9}));
+  EXPECT_EQ(g.col_ids, (std::vector<std::int32_t>{10, 20, 30}));
+  EXPECT_EQ(g.offsets, (std::vector<std::uint64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(g.cols, (std::vector<std::uint32_t>{0, 0, 2, 1}));
+  EXPECT_EQ(g.rows(), 3u);
+  EXPECT_EQ(g.columns(), 3u);
+  EXPECT_EQ(g.nnz(), 4u);
+  EXPECT_EQ(std::vector<std::uint32_t>(g.row(1).begin(), g.row(1).end()),
+            (std::vector<std::uint32_t>{0, 2}));
+}
+
+TEST(Bipartite, TransposeSwapsRolesAndRoundTrips) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    const bipartite g = bipartite_from_pairs(random_pairs(seed, 300, 200));
+    const bipartite t = transpose(g);
+    EXPECT_EQ(t.row_ids, g.col_ids);
+    EXPECT_EQ(t.col_ids, g.row_ids);
+    EXPECT_EQ(t.nnz(), g.nnz());
+    // Same incidence set, seen from the other side.
+    pair_list swapped;
+    for (std::size_t r = 0; r < g.rows(); ++r)
+      for (const auto c : g.row(r))
+        swapped.emplace_back(g.col_ids[c], g.row_ids[r]);
+    EXPECT_EQ(t, bipartite_from_pairs(swapped));
+    EXPECT_EQ(transpose(t), g);
+  }
+}
+
+TEST(Bipartite, FindRowReturnsDenseIndexOrMinusOne) {
+  const bipartite g = bipartite_from_pairs({{4, 1}, {8, 1}, {15, 2}});
+  EXPECT_EQ(find_row(g, 4), 0);
+  EXPECT_EQ(find_row(g, 8), 1);
+  EXPECT_EQ(find_row(g, 15), 2);
+  EXPECT_EQ(find_row(g, 3), -1);
+  EXPECT_EQ(find_row(g, 9), -1);
+  EXPECT_EQ(find_row(g, 16), -1);
+  EXPECT_EQ(find_row(bipartite_from_pairs({}), 4), -1);
+}
+
+TEST(Bipartite, EmptyPairsGiveAnEmptyGraphThatTransposesToItself) {
+  const bipartite g = bipartite_from_pairs({});
+  EXPECT_EQ(g.rows(), 0u);
+  EXPECT_EQ(g.columns(), 0u);
+  EXPECT_EQ(g.nnz(), 0u);
+  EXPECT_EQ(g.offsets, (std::vector<std::uint64_t>{0}));
+  EXPECT_EQ(transpose(g), g);
+}
+
+// --- similarity against the brute-force reference --------------------------
+
+TEST(Similarity, JaccardMatchesBruteForceOnRandomData) {
+  for (std::uint64_t seed : {11u, 12u, 13u, 14u}) {
+    const pair_list pairs = random_pairs(seed, 300, 200);
+    const auto sets = sets_of(pairs);
+    const bipartite g = bipartite_from_pairs(pairs);
+    std::size_t any_overlap = 0; // pairs kept with min_common 1
+    for (int min_common : {1, 3, 5}) {
+      similarity_options opt;
+      opt.measure = set_measure::jaccard;
+      opt.min_common = min_common;
+      const auto want = reference(sets, opt);
+      SCOPED_TRACE(testing::Message() << "seed " << seed << " min_common " << min_common);
+      // The data must exercise both sides of the filter.
+      ASSERT_GT(total(want), 0u);
+      if (min_common == 1)
+        any_overlap = total(want);
+      else
+        ASSERT_LT(total(want), any_overlap);
+      expect_same(kernel_all(g, opt), want);
+    }
+  }
+}
+
+TEST(Similarity, CosineMatchesBruteForceOnRandomData) {
+  for (std::uint64_t seed : {21u, 22u, 23u, 24u}) {
+    const pair_list pairs = random_pairs(seed, 300, 200);
+    const auto sets = sets_of(pairs);
+    const bipartite g = bipartite_from_pairs(pairs);
+    similarity_options opt;
+    opt.measure = set_measure::cosine;
+    opt.min_common = 3;
+    opt.min_score = 0.1;
+    const auto want = reference(sets, opt);
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    similarity_options no_score = opt;
+    no_score.min_score = 0.0;
+    ASSERT_GT(total(want), 0u);
+    ASSERT_LT(total(want), total(reference(sets, no_score))); // the score filter bites
+    expect_same(kernel_all(g, opt), want);
+  }
+}
+
+TEST(Similarity, TopKIsTheSortedReferenceTruncated) {
+  for (std::uint64_t seed : {31u, 32u}) {
+    const pair_list pairs = random_pairs(seed, 300, 200);
+    const auto sets = sets_of(pairs);
+    const bipartite g = bipartite_from_pairs(pairs);
+    for (const auto measure : {set_measure::jaccard, set_measure::cosine}) {
+      for (int k : {1, 3, 10}) {
+        similarity_options opt;
+        opt.measure = measure;
+        opt.min_common = 1;
+        opt.min_score = measure == set_measure::cosine ? 0.1 : 0.0;
+        opt.top_k = k;
+        SCOPED_TRACE(testing::Message() << "seed " << seed << " k " << k);
+        const auto got = kernel_all(g, opt);
+        expect_same(got, reference(sets, opt));
+        for (const auto& list : got)
+          EXPECT_LE(list.size(), static_cast<std::size_t>(k));
+      }
+    }
+  }
+}
+
+TEST(Similarity, TopKBreaksScoreTiesByAscendingNeighbourId) {
+  // Rows 9, 3, 7, 5 are identical to row 1: all score 1.0 against it.
+  const bipartite g = bipartite_from_pairs(
+      {{1, 10}, {1, 11}, {9, 10}, {9, 11}, {3, 10}, {3, 11}, {7, 11}, {7, 10}, {5, 10}, {5, 11}});
+  const bipartite gt = transpose(g);
+  similarity_kernel kernel(g, gt, {set_measure::jaccard, 1, 0.0, 2});
+  std::vector<neighbour> out;
+  kernel.neighbours(static_cast<std::size_t>(find_row(g, 1)), out);
+  EXPECT_EQ(ids_of(out), (std::vector<std::int32_t>{3, 5}));
+  kernel.neighbours(static_cast<std::size_t>(find_row(g, 5)), out);
+  EXPECT_EQ(ids_of(out), (std::vector<std::int32_t>{1, 3}));
+}
+
+TEST(Similarity, OutputIsOrderedByScoreThenIdAndHoldsBothDirections) {
+  // Row 1 = {a,b,c,d}; row 2 = {a,b}: J=0.5; row 3 = {a,b,c}: J=0.75; row 4 = {c,d}: J=0.5.
+  const bipartite g = bipartite_from_pairs(
+      {{1, 1}, {1, 2}, {1, 3}, {1, 4}, {2, 1}, {2, 2}, {3, 1}, {3, 2}, {3, 3}, {4, 3}, {4, 4}});
+  const bipartite gt = transpose(g);
+  similarity_kernel kernel(g, gt, {set_measure::jaccard, 1, 0.0, 0});
+  std::vector<neighbour> out;
+  kernel.neighbours(0, out);
+  EXPECT_EQ(ids_of(out), (std::vector<std::int32_t>{3, 2, 4}));
+  EXPECT_DOUBLE_EQ(out[0].score, 0.75);
+  EXPECT_EQ(out[0].common, 3);
+  kernel.neighbours(2, out); // row 3 sees row 1 back with the same score
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out[0].id, 1);
+  EXPECT_DOUBLE_EQ(out[0].score, 0.75);
+}
+
+// --- edge cases --------------------------------------------------------------
+
+TEST(Similarity, EmptyGraphBuildsAKernel) {
+  const bipartite g = bipartite_from_pairs({});
+  const bipartite gt = transpose(g);
+  similarity_kernel kernel(g, gt, {});
+  std::vector<neighbour> out{{1, 1.0, 1}};
+  EXPECT_THROW(kernel.neighbours(0, out), std::out_of_range);
+}
+
+TEST(Similarity, RowWithoutColumnsHasNoNeighboursAndIsNobodysNeighbour) {
+  // Rows 1, 2, 3; row 2 has no columns.
+  bipartite g;
+  g.row_ids = {1, 2, 3};
+  g.col_ids = {10};
+  g.offsets = {0, 1, 1, 2};
+  g.cols = {0, 0};
+  const bipartite gt = transpose(g);
+  EXPECT_EQ(transpose(gt), g);
+  similarity_kernel kernel(g, gt, {set_measure::jaccard, 1, 0.0, 0});
+  std::vector<neighbour> out;
+  kernel.neighbours(1, out);
+  EXPECT_TRUE(out.empty());
+  kernel.neighbours(0, out);
+  EXPECT_EQ(ids_of(out), (std::vector<std::int32_t>{3}));
+  EXPECT_DOUBLE_EQ(out[0].score, 1.0);
+}
+
+TEST(Similarity, SingleRowHasNoNeighbours) {
+  const bipartite g = bipartite_from_pairs({{7, 1}, {7, 2}, {7, 3}});
+  const bipartite gt = transpose(g);
+  similarity_kernel kernel(g, gt, {set_measure::cosine, 1, 0.0, 0});
+  std::vector<neighbour> out{{1, 1.0, 1}};
+  kernel.neighbours(0, out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(Similarity, MinCommonIsInclusive) {
+  // Rows 1 and 2 share exactly 3 columns.
+  const bipartite g =
+      bipartite_from_pairs({{1, 1}, {1, 2}, {1, 3}, {2, 1}, {2, 2}, {2, 3}, {2, 4}});
+  const bipartite gt = transpose(g);
+  std::vector<neighbour> out;
+  similarity_kernel at(g, gt, {set_measure::jaccard, 3, 0.0, 0});
+  at.neighbours(0, out);
+  EXPECT_EQ(ids_of(out), (std::vector<std::int32_t>{2}));
+  similarity_kernel above(g, gt, {set_measure::jaccard, 4, 0.0, 0});
+  above.neighbours(0, out);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(Similarity, MinScoreExcludesAScoreExactlyEqualToIt) {
+  // Cosine: |I1| = |I2| = 4, common 2 -> 2 / sqrt(16) = 0.5 exactly.
+  // Jaccard: same rows -> 2 / 6; row 3 = {1,2} vs row 4 = {1,2,3,4} -> 2 / 4 = 0.5 exactly.
+  const bipartite g = bipartite_from_pairs({{1, 1},
+                                            {1, 2},
+                                            {1, 3},
+                                            {1, 4},
+                                            {2, 1},
+                                            {2, 2},
+                                            {2, 5},
+                                            {2, 6},
+                                            {3, 11},
+                                            {3, 12},
+                                            {4, 11},
+                                            {4, 12},
+                                            {4, 13},
+                                            {4, 14}});
+  const bipartite gt = transpose(g);
+  std::vector<neighbour> out;
+
+  similarity_kernel cos_equal(g, gt, {set_measure::cosine, 1, 0.5, 0});
+  cos_equal.neighbours(0, out);
+  EXPECT_TRUE(out.empty());
+  similarity_kernel cos_below(g, gt, {set_measure::cosine, 1, std::nextafter(0.5, 0.0), 0});
+  cos_below.neighbours(0, out);
+  ASSERT_EQ(ids_of(out), (std::vector<std::int32_t>{2}));
+  EXPECT_EQ(out[0].score, 0.5);
+
+  similarity_kernel jac_equal(g, gt, {set_measure::jaccard, 1, 0.5, 0});
+  jac_equal.neighbours(2, out);
+  EXPECT_TRUE(out.empty());
+  similarity_kernel jac_below(g, gt, {set_measure::jaccard, 1, std::nextafter(0.5, 0.0), 0});
+  jac_below.neighbours(2, out);
+  ASSERT_EQ(ids_of(out), (std::vector<std::int32_t>{4}));
+  EXPECT_EQ(out[0].score, 0.5);
+}
+
+TEST(Similarity, DefaultOptionsAreJaccardMinCommonFiveNoScoreFilterAllNeighbours) {
+  const similarity_options opt;
+  EXPECT_EQ(opt.measure, set_measure::jaccard);
+  EXPECT_EQ(opt.min_common, 5);
+  EXPECT_EQ(opt.min_score, 0.0);
+  EXPECT_EQ(opt.top_k, 0);
+}
+
+TEST(Similarity, KernelRejectsAMismatchedTranspose) {
+  const bipartite g = bipartite_from_pairs({{1, 1}, {1, 2}, {1, 3}, {2, 1}}); // 2 x 3
+  EXPECT_THROW(similarity_kernel(g, g, {}), std::invalid_argument);
+}
+
+TEST(Similarity, ScratchIsCleanBetweenCallsSoRepeatedCallsAgree) {
+  const bipartite g = bipartite_from_pairs(random_pairs(41, 300, 200));
+  const bipartite gt = transpose(g);
+  similarity_kernel kernel(g, gt, {set_measure::cosine, 2, 0.05, 0});
+  std::vector<neighbour> first, again;
+  for (std::size_t r = 0; r < g.rows(); ++r) {
+    kernel.neighbours(r, first);
+    kernel.neighbours(r, again);
+    ASSERT_EQ(ids_of(first), ids_of(again)) << "row " << r;
+  }
+}
+
+} // namespace

@@ -1,0 +1,1 @@
+// Keeps recd_test_support non-empty.
