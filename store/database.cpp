@@ -38,34 +38,45 @@ constexpr std::int64_t migrate_lock_key = 0x72656364'6d696772; // "recdmigr"
 caf::expected<migrate_report> migrate(pqxx::connection& c, std::uint32_t partitions) {
   migrate_report report;
   auto err = guard([&] {
-    pqxx::nontransaction admin{c};
-    admin.exec_params("SELECT pg_advisory_lock($1)", migrate_lock_key);
-    admin.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, "
-               "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-    auto current = admin.exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
-    report.from_version = current[0][0].as<int>();
-    report.to_version = report.from_version;
-    for (const auto& m : migrations()) {
-      if (m.version <= report.from_version)
-        continue;
+    // The advisory lock belongs to the session: it stays held across the
+    // transactions below (libpqxx allows one open transaction at a time).
+    {
+      pqxx::nontransaction admin{c};
+      admin.exec_params("SELECT pg_advisory_lock($1)", migrate_lock_key);
+      admin.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, "
+                 "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+      auto current = admin.exec("SELECT coalesce(max(version), 0) FROM schema_migrations");
+      report.from_version = current[0][0].as<int>();
+      report.to_version = report.from_version;
+    }
+    try {
+      for (const auto& m : migrations()) {
+        if (m.version <= report.from_version)
+          continue;
+        pqxx::work tx{c};
+        tx.exec(m.sql);
+        tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
+                       m.name);
+        tx.commit();
+        report.to_version = m.version;
+      }
       pqxx::work tx{c};
-      tx.exec(m.sql);
-      tx.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version,
-                     m.name);
+      auto row = tx.exec("SELECT value FROM recd_meta WHERE key = 'partitions'");
+      if (row.empty()) {
+        report.partitions = partitions == 0 ? 64 : partitions;
+        tx.exec_params("INSERT INTO recd_meta (key, value) VALUES ('partitions', $1)",
+                       std::to_string(report.partitions));
+      } else {
+        report.partitions = static_cast<std::uint32_t>(std::stoul(row[0][0].c_str()));
+      }
       tx.commit();
-      report.to_version = m.version;
+    } catch (...) {
+      pqxx::nontransaction unlock{c};
+      unlock.exec_params("SELECT pg_advisory_unlock($1)", migrate_lock_key);
+      throw;
     }
-    pqxx::work tx{c};
-    auto row = tx.exec("SELECT value FROM recd_meta WHERE key = 'partitions'");
-    if (row.empty()) {
-      report.partitions = partitions == 0 ? 64 : partitions;
-      tx.exec_params("INSERT INTO recd_meta (key, value) VALUES ('partitions', $1)",
-                     std::to_string(report.partitions));
-    } else {
-      report.partitions = static_cast<std::uint32_t>(std::stoul(row[0][0].c_str()));
-    }
-    tx.commit();
-    admin.exec_params("SELECT pg_advisory_unlock($1)", migrate_lock_key);
+    pqxx::nontransaction unlock{c};
+    unlock.exec_params("SELECT pg_advisory_unlock($1)", migrate_lock_key);
   });
   if (err)
     return err;
