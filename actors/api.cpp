@@ -70,10 +70,11 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
     switch (c.route) {
       case recall_route::item_cf:
         reason["because_item"] = c.because;
-        reason["similarity"] = c.score;
+        reason["evidence"] = c.score; // similarity x behavior weight x recency
         break;
       case recall_route::user_cf:
         reason["because_user"] = c.because;
+        reason["evidence"] = c.score; // sum of similar users' similarity
         break;
       case recall_route::vector:
         reason["similarity"] = c.score;
@@ -132,7 +133,7 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
     }
     json body = {{"user_id", user}, {"recommendations", recs}, {"count", recs.size()}};
     if (use_cache && !*incomplete)
-      self->send(self->state.deps.cache, cache_put_atom_v, user,
+      caf::anon_send(self->state.deps.cache, cache_put_atom_v, user,
                  std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body.dump());
     body["from_cache"] = false;
     if (*incomplete)
@@ -244,6 +245,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
 }
 
 caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
+  self->set_default_handler(caf::print_and_drop);
   self->state.cfg = std::move(cfg);
   self->state.deps = std::move(deps);
   auto fetch_map = [=] {
@@ -341,7 +343,7 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
                 [=](std::int64_t id) mutable {
                   // 3. Apply in memory, then acknowledge.
                   auto& st = self->state;
-                  self->send(st.deps.cache, cache_del_atom_v, e.user);
+                  caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
                   auto pending = std::make_shared<int>(2);
                   auto ack = [=]() mutable {
                     if (--*pending == 0) {

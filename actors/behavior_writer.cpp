@@ -89,6 +89,7 @@ struct writer_state {
 };
 
 caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string url) {
+  self->set_default_handler(caf::print_and_drop);
   self->state.url = std::move(url);
   return {
     [=](write_atom, const behavior_event& e) {

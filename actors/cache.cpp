@@ -126,6 +126,7 @@ struct cache_state {
 std::string key_of(user_id u) { return "recommend:" + std::to_string(u); }
 
 caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings cfg) {
+  self->set_default_handler(caf::print_and_drop);
   self->state.cfg = cfg;
   self->state.ep = parse_redis_url(cfg.url);
   return {

@@ -75,6 +75,7 @@ void poll(coordinator_actor* self) {
 
 caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                           std::vector<caf::actor> shards) {
+  self->set_default_handler(caf::print_and_drop);
   auto& st = self->state;
   st.opt = std::move(opt);
   st.shards = std::move(shards);
@@ -85,6 +86,9 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
   st.driver = spawn_job_driver(self->system(), st.opt.cfg.postgres.url, st.opt.cfg, st.shards);
   self->link_to(st.watcher);
   self->link_to(st.driver);
+  if (!st.opt.serving)
+    for (std::uint32_t i = 0; i < n; ++i)
+      self->send(st.shards[i], map_atom_v, partitions_of(i, n, st.opt.partitions), st.opt.partitions);
   if (st.opt.serving) {
     // Record what is published before loading, so a run published during the
     // load is reloaded afterwards rather than missed.

@@ -98,6 +98,15 @@ struct driver_state {
       locked = tx.exec_params("SELECT pg_try_advisory_lock($1)", lock_key())[0][0].as<bool>();
       if (!locked)
         return;
+      // Runs left 'running' by a process that died: we hold the lock, so they are dead.
+      auto stale = tx.exec_params("UPDATE job_runs SET status = 'failed', finished_at = now(), "
+                                  "error = 'abandoned: its process stopped' WHERE kind = $1 AND "
+                                  "status = 'running' RETURNING run_id",
+                                  std::string{to_string(kind)});
+      if (kind != job_kind::embeddings)
+        for (const auto& r : stale)
+          tx.exec(std::string{"DROP TABLE IF EXISTS "} + table_of(kind) + "_run_" +
+                  std::to_string(r[0].as<std::int64_t>()));
       run_id = tx.exec_params("INSERT INTO job_runs (kind, status) VALUES ($1, 'running') "
                               "RETURNING run_id",
                               std::string{to_string(kind)})[0][0]
@@ -455,6 +464,7 @@ void run_embeddings(driver_actor* self) {
 
 caf::behavior job_driver(driver_actor* self, std::string url, settings cfg,
                          std::vector<caf::actor> shards) {
+  self->set_default_handler(caf::print_and_drop);
   self->state.url = std::move(url);
   self->state.cfg = std::move(cfg);
   self->state.shards = std::move(shards);

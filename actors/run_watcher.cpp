@@ -27,6 +27,7 @@ struct watcher_state {
 };
 
 caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string url) {
+  self->set_default_handler(caf::print_and_drop);
   self->state.url = std::move(url);
   return {
     [=](poll_atom) -> caf::result<std::vector<std::int64_t>> {

@@ -45,6 +45,7 @@ struct shard_actor_state {
 
 caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uint32_t index,
                           std::string url, recommend_settings cfg) {
+  self->set_default_handler(caf::print_and_drop);
   auto& st = self->state;
   st.index = index;
   st.url = url;
@@ -76,6 +77,11 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
             rp.deliver(std::move(err));
           });
       return rp;
+    },
+    [=](map_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
+      // Jobs-only mode (`recd compute`): own the partitions without loading them.
+      self->state.partitions = std::move(partitions);
+      self->state.partition_count = count;
     },
     [=](context_atom, user_id u) -> caf::result<user_context> {
       return self->state.data.context(u, 1 << 20, 1 << 20);

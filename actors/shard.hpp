@@ -2,6 +2,7 @@
 // shard: owns the users and items of some partitions and serves from memory.
 //
 //   (load_atom, partitions, partition_count)     -> (users, items)   load state, then serve
+//   (map_atom, partitions, partition_count)      -> void              own partitions, load nothing (jobs only)
 //   (context_atom, user_id)                      -> user_context      step 1 of a recommendation
 //   (version_atom, user_id)                      -> uint64            guards cached answers
 //   (recall_atom, recall_request)                -> [candidate]       step 2, for owned seeds/items

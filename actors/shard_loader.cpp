@@ -210,6 +210,7 @@ struct shard_loader_state {
 
 caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
                            recommend_settings cfg) {
+  self->set_default_handler(caf::print_and_drop);
   self->state.url = std::move(url);
   self->state.cfg = std::move(cfg);
   return {

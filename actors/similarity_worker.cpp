@@ -17,6 +17,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
+  self->set_default_handler(caf::print_and_drop);
   return {
     [=](job_atom, const similarity_task& task, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count,

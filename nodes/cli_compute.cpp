@@ -41,7 +41,7 @@ caf::behavior progress_printer(caf::event_based_actor* self) {
         return;
       *last_line = now;
       double secs = std::chrono::duration<double>(now - *start).count();
-      double rate = secs > 0 ? double(done) / secs : 0;
+      double rate = secs > 0.2 ? double(done) / secs : 0;
       double pct = total > 0 ? 100.0 * double(done) / double(total) : 100.0;
       double eta = rate > 0 && total > done ? double(total - done) / rate : 0;
       const char* unit = kind == job_kind::embeddings ? "sweeps" : "rows";
