@@ -45,49 +45,68 @@ struct merged_item {
   json reasons = json::array();
 };
 
+// One route's total for one item over all shards, and its strongest source.
+struct route_part {
+  double score = 0;   // weighted, normalised contribution to the final score
+  float evidence = 0; // raw route score summed over shards
+  float best = 0;     // the largest single-shard raw score...
+  std::int32_t because = -1; // ...and the item or user behind it
+};
+
 // Normalises each route by its best score over all shards, weights it, and
-// sums per item; bought items are dropped. Ties rank by item id.
+// sums per item; bought items are dropped. Ties rank by item id. Each reason
+// says which route proposed the item, how much it added, and why.
 std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
                                const recommend_settings& cfg, std::size_t limit) {
+  // A route's candidates for one item may come from several shards (item CF
+  // from each shard owning one of the user's recent items): sum them first.
+  std::unordered_map<item_id, std::array<route_part, recall_route_count>> parts;
+  for (const auto& c : all) {
+    if (c.score <= 0 || std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
+      continue;
+    auto& p = parts[c.item][static_cast<std::size_t>(c.route)];
+    p.evidence += c.score;
+    if (c.score > p.best) {
+      p.best = c.score;
+      p.because = c.because;
+    }
+  }
   std::array<float, recall_route_count> best{};
-  for (const auto& c : all)
-    best[static_cast<std::size_t>(c.route)] =
-      std::max(best[static_cast<std::size_t>(c.route)], c.score);
+  for (const auto& [item, routes] : parts)
+    for (std::size_t r = 0; r < recall_route_count; ++r)
+      best[r] = std::max(best[r], routes[r].evidence);
   const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
                                                       cfg.weight_vector, cfg.weight_popular};
-  std::unordered_map<item_id, merged_item> by_item;
-  for (const auto& c : all) {
-    if (std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
-      continue;
-    auto r = static_cast<std::size_t>(c.route);
-    if (best[r] <= 0 || c.score <= 0)
-      continue;
-    double part = weight[r] * double(c.score) / double(best[r]);
-    auto& m = by_item[c.item];
-    m.item = c.item;
-    m.score += part;
-    json reason = {{"route", to_string(c.route)}, {"score", part}};
-    switch (c.route) {
-      case recall_route::item_cf:
-        reason["because_item"] = c.because;
-        reason["evidence"] = c.score; // similarity x behavior weight x recency
-        break;
-      case recall_route::user_cf:
-        reason["because_user"] = c.because;
-        reason["evidence"] = c.score; // sum of similar users' similarity
-        break;
-      case recall_route::vector:
-        reason["similarity"] = c.score;
-        break;
-      case recall_route::popular:
-        break;
-    }
-    m.reasons.push_back(std::move(reason));
-  }
   std::vector<merged_item> out;
-  out.reserve(by_item.size());
-  for (auto& [id, m] : by_item)
+  out.reserve(parts.size());
+  for (auto& [item, routes] : parts) {
+    merged_item m;
+    m.item = item;
+    std::vector<std::pair<double, json>> reasons;
+    for (std::size_t r = 0; r < recall_route_count; ++r) {
+      const auto& p = routes[r];
+      if (p.evidence <= 0 || best[r] <= 0)
+        continue;
+      double part = weight[r] * double(p.evidence) / double(best[r]);
+      m.score += part;
+      auto route = static_cast<recall_route>(r);
+      json reason = {{"route", to_string(route)}, {"score", part}};
+      if (route == recall_route::item_cf)
+        reason["because_item"] = p.because; // evidence: similarity x behavior weight x recency
+      else if (route == recall_route::user_cf)
+        reason["because_user"] = p.because; // evidence: summed similarity of the users
+      if (route == recall_route::vector)
+        reason["similarity"] = p.evidence;
+      else if (route != recall_route::popular)
+        reason["evidence"] = p.evidence;
+      reasons.emplace_back(part, std::move(reason));
+    }
+    std::stable_sort(reasons.begin(), reasons.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (auto& r : reasons)
+      m.reasons.push_back(std::move(r.second));
     out.push_back(std::move(m));
+  }
   auto better = [](const merged_item& a, const merged_item& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
   };

@@ -60,7 +60,6 @@ std::string trim(std::string s) {
 const std::vector<setting_info>& setting_table() {
   static const std::vector<setting_info> table = {
     RECD_SETTING(postgres, url, "PostgreSQL connection (libpq URI or key=value string)"),
-    RECD_SETTING(postgres, pool, "connections used by the behavior writer"),
     RECD_SETTING(redis, url, "Redis for the recommendation cache: redis://host:port[/db]"),
     RECD_SETTING(redis, ttl_seconds, "lifetime of a cached recommendation"),
     RECD_SETTING(redis, timeout_ms, "per-command Redis timeout; a slower Redis counts as down"),

@@ -15,7 +15,6 @@ namespace recd {
 
 struct postgres_settings {
   std::string url = "postgresql://postgres@127.0.0.1:5432/recd";
-  std::int32_t pool = 4;               // connections of the behavior writer
 };
 
 struct redis_settings {

@@ -3,7 +3,8 @@
 # Source it; it defines functions only.
 
 RECD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RECD_RUN="$RECD_ROOT/.run"
+# Each invocation gets its own folder, so a test run and a quickstart can coexist.
+RECD_RUN="$RECD_ROOT/.run/$(basename "$0")-$$"
 RECD_BUILD="${RECD_BUILD:-$RECD_ROOT/build}"
 PG_BIN=/usr/lib/postgresql/15/bin
 
@@ -28,11 +29,10 @@ ensure_packages() {
   fi
 }
 
-build_recd() {
+build_recd() { # [cmake --build args, e.g. --target recd]
   log "building in $RECD_BUILD"
-  export CCACHE_DIR="${CCACHE_DIR:-$RECD_ROOT/.run/ccache}"
   cmake -S "$RECD_ROOT" -B "$RECD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$RECD_BUILD" -j "$(nproc)"
+  cmake --build "$RECD_BUILD" -j "$(nproc)" "$@"
 }
 
 free_port() {
@@ -79,3 +79,6 @@ stop_redis() {
   [ -f "$RECD_RUN/redis.pid" ] && kill "$(cat "$RECD_RUN/redis.pid")" 2>/dev/null || true
   rm -f "$RECD_RUN/redis.pid"
 }
+
+# Removes this invocation's folder once both servers are stopped.
+cleanup_run() { rm -rf "$RECD_RUN"; }
