@@ -1,0 +1,148 @@
+// Every message type that may cross a node survives CAF's binary
+// serialization unchanged (a missing inspect or registration would only show
+// up across the network, as sec::unknown_type).
+#include <gtest/gtest.h>
+
+#include <caf/all.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+namespace {
+
+struct protocol_test : ::testing::Test {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  void SetUp() override {
+    add_message_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+
+  // Serializes `msg` as a whole message (type names included) and reads it back.
+  caf::message round_trip(const caf::message& msg) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{*sys, buf};
+    auto copy = msg;
+    if (auto err = sink(copy))
+      ADD_FAILURE() << "serialize: " << sys->render(err);
+    caf::message result;
+    caf::binary_deserializer source{*sys, buf};
+    if (auto err = source(result))
+      ADD_FAILURE() << "deserialize: " << sys->render(err);
+    return result;
+  }
+};
+
+TEST_F(protocol_test, a_user_context_round_trips) {
+  user_context ctx;
+  ctx.user = 42;
+  ctx.known = true;
+  ctx.version = 7;
+  ctx.recent = {{5, behavior_kind::buy, 1700000000}, {6, behavior_kind::view, 1700000100}};
+  ctx.bought = {5, 9};
+  ctx.similar = {{3, 0.5f}, {4, 0.25f}};
+  ctx.vector = {0.6f, 0.8f};
+  auto back = round_trip(caf::make_message(context_atom_v, ctx));
+  ASSERT_TRUE((back.match_elements<context_atom, user_context>()));
+  const auto& r = back.get_as<user_context>(1);
+  EXPECT_EQ(r.user, 42);
+  EXPECT_TRUE(r.known);
+  EXPECT_EQ(r.version, 7u);
+  ASSERT_EQ(r.recent.size(), 2u);
+  EXPECT_EQ(r.recent[0].kind, behavior_kind::buy);
+  EXPECT_EQ(r.recent[1].ts, 1700000100);
+  EXPECT_EQ(r.bought, (std::vector<item_id>{5, 9}));
+  EXPECT_EQ(r.similar[1].user, 4);
+  EXPECT_EQ(r.vector, (std::vector<float>{0.6f, 0.8f}));
+}
+
+TEST_F(protocol_test, recall_requests_candidates_and_details_round_trip) {
+  recall_request req;
+  req.user = 1;
+  req.recent = {{2, behavior_kind::cart, 10}};
+  req.similar = {{8, 0.9f}};
+  req.vector = {1.0f};
+  req.per_route = 33;
+  req.now = 99;
+  auto back = round_trip(caf::make_message(recall_atom_v, req));
+  ASSERT_TRUE((back.match_elements<recall_atom, recall_request>()));
+  EXPECT_EQ(back.get_as<recall_request>(1).per_route, 33);
+  EXPECT_EQ(back.get_as<recall_request>(1).similar[0].user, 8);
+
+  std::vector<candidate> cands{{3, recall_route::vector, 0.5f, -1}, {4, recall_route::item_cf, 1.5f, 2}};
+  auto c = round_trip(caf::make_message(cands));
+  ASSERT_TRUE(c.match_elements<std::vector<candidate>>());
+  EXPECT_EQ(c.get_as<std::vector<candidate>>(0)[1].route, recall_route::item_cf);
+  EXPECT_EQ(c.get_as<std::vector<candidate>>(0)[1].because, 2);
+
+  std::vector<item_details> details{{7, "Ünïcode title", 9.99, 4.5, 12}};
+  auto d = round_trip(caf::make_message(details));
+  ASSERT_TRUE(d.match_elements<std::vector<item_details>>());
+  EXPECT_EQ(d.get_as<std::vector<item_details>>(0)[0].title, "Ünïcode title");
+  EXPECT_DOUBLE_EQ(d.get_as<std::vector<item_details>>(0)[0].price, 9.99);
+}
+
+TEST_F(protocol_test, behavior_events_and_item_lists_round_trip) {
+  behavior_event e{11, 22, behavior_kind::click, 1234};
+  auto back = round_trip(caf::make_message(behavior_atom_v, e, std::int64_t{5}));
+  ASSERT_TRUE((back.match_elements<behavior_atom, behavior_event, std::int64_t>()));
+  EXPECT_EQ(back.get_as<behavior_event>(1).item, 22);
+  EXPECT_EQ(back.get_as<behavior_event>(1).kind, behavior_kind::click);
+  auto items = round_trip(caf::make_message(details_atom_v, std::vector<item_id>{1, 2, 3}));
+  ASSERT_TRUE((items.match_elements<details_atom, std::vector<item_id>>()));
+}
+
+TEST_F(protocol_test, job_messages_round_trip) {
+  similarity_task task;
+  task.run_id = 5;
+  task.kind = job_kind::user_similarity;
+  task.graph = engine::bipartite_from_pairs({{1, 10}, {1, 11}, {2, 10}});
+  task.measure = 1;
+  task.min_common = 3;
+  task.min_score = 0.1;
+  task.top_k = 7;
+  task.staging_table = "user_similarity_run_5";
+  auto back = round_trip(caf::make_message(job_atom_v, task));
+  ASSERT_TRUE((back.match_elements<job_atom, similarity_task>()));
+  const auto& t = back.get_as<similarity_task>(1);
+  EXPECT_EQ(t.graph, task.graph);
+  EXPECT_EQ(t.staging_table, task.staging_table);
+  EXPECT_EQ(t.kind, job_kind::user_similarity);
+
+  embedding_task emb;
+  emb.users = {1, 2};
+  emb.items = {5};
+  emb.u = {0, 1};
+  emb.i = {0, 0};
+  emb.w = {1.5f, 2.0f};
+  emb.dim = 8;
+  auto e = round_trip(caf::make_message(job_atom_v, emb));
+  ASSERT_TRUE((e.match_elements<job_atom, embedding_task>()));
+  EXPECT_EQ(e.get_as<embedding_task>(1).w, emb.w);
+
+  auto f = round_trip(caf::make_message(
+    factor_block{{0, 2}, {1, 2, 3, 4}}, std::vector<double>{1.0, 2.0}));
+  ASSERT_TRUE((f.match_elements<factor_block, std::vector<double>>()));
+  EXPECT_EQ(f.get_as<factor_block>(0).values.size(), 4u);
+
+  auto p = round_trip(caf::make_message(progress_atom_v, job_progress{1, 2, 3}));
+  ASSERT_TRUE((p.match_elements<progress_atom, job_progress>()));
+  auto s = round_trip(caf::make_message(std::vector<job_summary>{{job_kind::embeddings, 3, 4, 5, 1.5}}));
+  ASSERT_TRUE(s.match_elements<std::vector<job_summary>>());
+  EXPECT_EQ(s.get_as<std::vector<job_summary>>(0)[0].rows, 5u);
+  auto k = round_trip(caf::make_message(compute_atom_v, std::vector<job_kind>{job_kind::item_similarity}));
+  ASSERT_TRUE((k.match_elements<compute_atom, std::vector<job_kind>>()));
+}
+
+TEST_F(protocol_test, recd_errors_round_trip_with_their_context) {
+  auto err = make_error(ec::not_found, "unknown item_id 5");
+  auto back = round_trip(caf::make_message(err));
+  ASSERT_TRUE(back.match_elements<caf::error>());
+  EXPECT_EQ(describe(back.get_as<caf::error>(0)), "not_found: unknown item_id 5");
+}
+
+} // namespace
+} // namespace recd

@@ -1,0 +1,150 @@
+// The shard's in-memory state: history bookkeeping, real-time application of
+// events, and what each recall route proposes.
+#include <gtest/gtest.h>
+
+#include "actors/shard_state.hpp"
+
+namespace recd {
+namespace {
+
+item_record item(item_id id, std::vector<neighbour_item> neighbours = {}, double popularity = 0,
+                 std::vector<float> embedding = {}) {
+  item_record r;
+  r.details = {id, "item " + std::to_string(id), 1.0, 4.0, 0};
+  r.neighbours = std::move(neighbours);
+  r.popularity = popularity;
+  r.embedding = std::move(embedding);
+  return r;
+}
+
+shard_state make_state() {
+  shard_snapshot snap;
+  snap.popularity_epoch = 1000;
+  snap.items[1] = item(1, {{2, 0.5f}, {3, 0.25f}}, 5, {1, 0});
+  snap.items[2] = item(2, {{1, 0.5f}}, 1, {0.6f, 0.8f});
+  snap.items[3] = item(3, {}, 9, {0, 1});
+  snap.index = std::make_shared<vector_index>(2, 8);
+  for (auto id : {1, 2, 3})
+    snap.index->add(id, snap.items[id].embedding);
+  auto& u = snap.users[7];
+  u.version = 2;
+  u.history = {{3, behavior_kind::buy, 900}, {1, behavior_kind::cart, 950}};
+  u.bought = {3};
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  return st;
+}
+
+std::vector<candidate> of_route(const std::vector<candidate>& all, recall_route r) {
+  std::vector<candidate> out;
+  for (const auto& c : all)
+    if (c.route == r)
+      out.push_back(c);
+  return out;
+}
+
+TEST(shard_state, history_keeps_the_strongest_kind_and_the_newest_time_per_item) {
+  std::vector<recent_item> h;
+  record_history(h, {1, 10, behavior_kind::buy, 100}, 3);
+  record_history(h, {1, 11, behavior_kind::view, 200}, 3);
+  record_history(h, {1, 10, behavior_kind::view, 300}, 3);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h.back().item, 10);
+  EXPECT_EQ(h.back().kind, behavior_kind::buy);
+  EXPECT_EQ(h.back().ts, 300);
+  record_history(h, {1, 12, behavior_kind::view, 400}, 3);
+  record_history(h, {1, 13, behavior_kind::view, 500}, 3);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h.front().item, 10); // 11 was the oldest and fell off
+}
+
+TEST(shard_state, context_lists_recent_items_newest_first_and_the_bought_set) {
+  auto st = make_state();
+  auto ctx = st.context(7, 10, 10);
+  EXPECT_TRUE(ctx.known);
+  EXPECT_EQ(ctx.version, 2u);
+  ASSERT_EQ(ctx.recent.size(), 2u);
+  EXPECT_EQ(ctx.recent[0].item, 1);
+  EXPECT_EQ(ctx.bought, (std::vector<item_id>{3}));
+  EXPECT_FALSE(st.context(99, 10, 10).known);
+}
+
+TEST(shard_state, item_cf_proposes_neighbours_of_recent_items_and_names_the_seed) {
+  auto st = make_state();
+  recall_request req;
+  req.recent = {{1, behavior_kind::view, 1000}};
+  req.now = 1000;
+  auto cf = of_route(st.recall(req), recall_route::item_cf);
+  ASSERT_EQ(cf.size(), 2u);
+  EXPECT_EQ(cf[0].item, 2);
+  EXPECT_EQ(cf[0].because, 1);
+  EXPECT_GT(cf[0].score, cf[1].score);
+}
+
+TEST(shard_state, user_cf_proposes_what_similar_users_bought_or_carted) {
+  auto st = make_state();
+  recall_request req;
+  req.similar = {{7, 0.8f}};
+  req.now = 1000;
+  auto cf = of_route(st.recall(req), recall_route::user_cf);
+  ASSERT_EQ(cf.size(), 2u);
+  EXPECT_EQ(cf[0].item, 3); // bought: full weight
+  EXPECT_FLOAT_EQ(cf[0].score, 0.8f);
+  EXPECT_FLOAT_EQ(cf[1].score, 0.4f); // carted: half
+  EXPECT_EQ(cf[0].because, 7);
+}
+
+TEST(shard_state, vector_route_returns_the_nearest_items_by_cosine) {
+  auto st = make_state();
+  recall_request req;
+  req.vector = {0, 1};
+  req.now = 1000;
+  auto v = of_route(st.recall(req), recall_route::vector);
+  ASSERT_FALSE(v.empty());
+  EXPECT_EQ(v[0].item, 3);
+  EXPECT_NEAR(v[0].score, 1.0, 1e-5);
+}
+
+TEST(shard_state, popular_route_ranks_by_popularity_decayed_to_the_request_time) {
+  auto st = make_state();
+  recall_request req;
+  req.now = 1000;
+  auto pop = of_route(st.recall(req), recall_route::popular);
+  ASSERT_EQ(pop.size(), 3u);
+  EXPECT_EQ(pop[0].item, 3);
+  // A week later the same scores are halved (7-day half-life).
+  req.now = 1000 + 7 * 86400;
+  auto later = of_route(st.recall(req), recall_route::popular);
+  EXPECT_NEAR(later[0].score, pop[0].score / 2, 1e-4);
+}
+
+TEST(shard_state, applying_a_buy_updates_history_bought_set_version_and_taste_vector) {
+  auto st = make_state();
+  auto v = st.apply_user({7, 2, behavior_kind::buy, 1100}, {0.6f, 0.8f});
+  EXPECT_EQ(v, 3u);
+  auto ctx = st.context(7, 10, 10);
+  EXPECT_EQ(ctx.recent[0].item, 2);
+  EXPECT_EQ(ctx.bought, (std::vector<item_id>{2, 3}));
+  ASSERT_EQ(ctx.vector.size(), 2u); // first vector: the item's own
+  EXPECT_FLOAT_EQ(ctx.vector[1], 0.8f);
+  // A new user is created by its first event.
+  EXPECT_EQ(st.apply_user({8, 1, behavior_kind::view, 1100}, {}), 1u);
+  EXPECT_TRUE(st.context(8, 10, 10).known);
+}
+
+TEST(shard_state, a_newly_published_neighbour_run_replaces_the_old_lists) {
+  auto st = make_state();
+  neighbour_update up;
+  up.kind = job_kind::item_similarity;
+  up.rows[1] = {{3, 0.9f}};
+  st.install(std::move(up));
+  recall_request req;
+  req.recent = {{1, behavior_kind::view, 1000}};
+  req.now = 1000;
+  auto cf = of_route(st.recall(req), recall_route::item_cf);
+  ASSERT_EQ(cf.size(), 1u);
+  EXPECT_EQ(cf[0].item, 3);
+}
+
+} // namespace
+} // namespace recd
