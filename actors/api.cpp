@@ -1,5 +1,6 @@
 #include "actors/api.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <unordered_map>
 
@@ -39,32 +40,35 @@ double ms_since(clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
 }
 
-struct merged_item {
-  item_id item = 0;
-  double score = 0;
-  json reasons = json::array();
-};
-
 // One route's total for one item over all shards, and its strongest source.
 struct route_part {
-  double score = 0;   // weighted, normalised contribution to the final score
-  float evidence = 0; // raw route score summed over shards
-  float best = 0;     // the largest single-shard raw score...
+  double score = 0;          // weighted, normalised contribution to the final score
+  float evidence = 0;        // raw route score summed over shards
+  float best = 0;            // the largest single-shard raw score...
   std::int32_t because = -1; // ...and the item or user behind it
 };
 
+struct merged_item {
+  item_id item = 0;
+  double score = 0;
+  std::array<route_part, recall_route_count> routes{};
+};
+
 // Normalises each route by its best score over all shards, weights it, and
-// sums per item; bought items are dropped. Ties rank by item id. Each reason
-// says which route proposed the item, how much it added, and why.
+// sums per item; bought items are dropped. Ties rank by item id. Only plain
+// numbers here: the reasons are rendered for the returned items alone.
 std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
                                const recommend_settings& cfg, std::size_t limit) {
   // A route's candidates for one item may come from several shards (item CF
   // from each shard owning one of the user's recent items): sum them first.
-  std::unordered_map<item_id, std::array<route_part, recall_route_count>> parts;
+  std::unordered_map<item_id, merged_item> items;
+  items.reserve(all.size());
   for (const auto& c : all) {
     if (c.score <= 0 || std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
       continue;
-    auto& p = parts[c.item][static_cast<std::size_t>(c.route)];
+    auto& m = items[c.item];
+    m.item = c.item;
+    auto& p = m.routes[static_cast<std::size_t>(c.route)];
     p.evidence += c.score;
     if (c.score > p.best) {
       p.best = c.score;
@@ -72,40 +76,20 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
     }
   }
   std::array<float, recall_route_count> best{};
-  for (const auto& [item, routes] : parts)
+  for (const auto& [id, m] : items)
     for (std::size_t r = 0; r < recall_route_count; ++r)
-      best[r] = std::max(best[r], routes[r].evidence);
+      best[r] = std::max(best[r], m.routes[r].evidence);
   const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
                                                       cfg.weight_vector, cfg.weight_popular};
   std::vector<merged_item> out;
-  out.reserve(parts.size());
-  for (auto& [item, routes] : parts) {
-    merged_item m;
-    m.item = item;
-    std::vector<std::pair<double, json>> reasons;
-    for (std::size_t r = 0; r < recall_route_count; ++r) {
-      const auto& p = routes[r];
-      if (p.evidence <= 0 || best[r] <= 0)
-        continue;
-      double part = weight[r] * double(p.evidence) / double(best[r]);
-      m.score += part;
-      auto route = static_cast<recall_route>(r);
-      json reason = {{"route", to_string(route)}, {"score", part}};
-      if (route == recall_route::item_cf)
-        reason["because_item"] = p.because; // evidence: similarity x behavior weight x recency
-      else if (route == recall_route::user_cf)
-        reason["because_user"] = p.because; // evidence: summed similarity of the users
-      if (route == recall_route::vector)
-        reason["similarity"] = p.evidence;
-      else if (route != recall_route::popular)
-        reason["evidence"] = p.evidence;
-      reasons.emplace_back(part, std::move(reason));
-    }
-    std::stable_sort(reasons.begin(), reasons.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (auto& r : reasons)
-      m.reasons.push_back(std::move(r.second));
-    out.push_back(std::move(m));
+  out.reserve(items.size());
+  for (auto& [id, m] : items) {
+    for (std::size_t r = 0; r < recall_route_count; ++r)
+      if (m.routes[r].evidence > 0 && best[r] > 0) {
+        m.routes[r].score = weight[r] * double(m.routes[r].evidence) / double(best[r]);
+        m.score += m.routes[r].score;
+      }
+    out.push_back(m);
   }
   auto better = [](const merged_item& a, const merged_item& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
@@ -117,6 +101,56 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
     std::sort(out.begin(), out.end(), better);
   }
   return out;
+}
+
+// Appends `x` as a JSON number (shortest form that round-trips).
+void append_number(std::string& out, double x) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  out.append(buf, ec == std::errc{} ? end : buf);
+}
+
+void append_string(std::string& out, const std::string& text) {
+  out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first.
+void append_reasons(std::string& out, const merged_item& m) {
+  std::array<std::size_t, recall_route_count> order{0, 1, 2, 3};
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return m.routes[a].score > m.routes[b].score;
+  });
+  out += '[';
+  bool first = true;
+  for (auto r : order) {
+    const auto& p = m.routes[r];
+    if (p.score <= 0)
+      continue;
+    auto route = static_cast<recall_route>(r);
+    out += first ? "{\"route\":\"" : ",{\"route\":\"";
+    first = false;
+    out += to_string(route);
+    out += "\",\"score\":";
+    append_number(out, p.score);
+    switch (route) {
+      case recall_route::item_cf: // evidence: similarity x behavior weight x recency
+        out += ",\"because_item\":" + std::to_string(p.because) + ",\"evidence\":";
+        append_number(out, p.evidence);
+        break;
+      case recall_route::user_cf: // evidence: summed similarity of the users who bought it
+        out += ",\"because_user\":" + std::to_string(p.because) + ",\"evidence\":";
+        append_number(out, p.evidence);
+        break;
+      case recall_route::vector:
+        out += ",\"similarity\":";
+        append_number(out, p.evidence);
+        break;
+      case recall_route::popular:
+        break;
+    }
+    out += '}';
+  }
+  out += ']';
 }
 
 using reply_promise = caf::typed_response_promise<std::string>;
@@ -136,33 +170,43 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
   auto incomplete = std::make_shared<bool>(degraded);
   auto shared_ranked = std::make_shared<std::vector<merged_item>>(std::move(ranked));
   auto respond = [=]() mutable {
-    json recs = json::array();
-    for (auto& m : *shared_ranked) {
+    // The body is written directly (no JSON tree): this is the hot path.
+    std::string body = "{\"user_id\":" + std::to_string(user) + ",\"recommendations\":[";
+    std::size_t count = 0;
+    for (const auto& m : *shared_ranked) {
       auto it = details->find(m.item);
       if (it == details->end())
         continue; // item vanished or its shard was late
       const auto& d = it->second;
-      recs.push_back({{"item_id", m.item},
-                      {"title", d.title},
-                      {"price", d.price},
-                      {"rating", d.rating},
-                      {"sales", d.sales},
-                      {"score", m.score},
-                      {"reasons", std::move(m.reasons)}});
+      body += count++ == 0 ? "{\"item_id\":" : ",{\"item_id\":";
+      body += std::to_string(m.item);
+      body += ",\"title\":";
+      append_string(body, d.title);
+      body += ",\"price\":";
+      append_number(body, d.price);
+      body += ",\"rating\":";
+      append_number(body, d.rating);
+      body += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
+      append_number(body, m.score);
+      body += ",\"reasons\":";
+      append_reasons(body, m);
+      body += '}';
     }
-    json body = {{"user_id", user}, {"recommendations", recs}, {"count", recs.size()}};
+    body += "],\"count\":" + std::to_string(count);
     if (use_cache && !*incomplete)
       caf::anon_send(self->state.deps.cache, cache_put_atom_v, user,
-                 std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body.dump());
-    body["from_cache"] = false;
+                     std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body + "}");
+    body += ",\"from_cache\":false";
     if (*incomplete)
-      body["degraded"] = true;
-    body["latency_ms"] = ms_since(t0);
-    auto& m = *self->state.deps.metrics;
+      body += ",\"degraded\":true";
+    body += ",\"latency_ms\":";
+    append_number(body, ms_since(t0));
+    body += '}';
+    auto& metrics = *self->state.deps.metrics;
     if (*incomplete)
-      ++m.recommend_degraded;
-    m.recommend_latency.record(ms_since(t0) * 1000);
-    rp.deliver(body.dump());
+      ++metrics.recommend_degraded;
+    metrics.recommend_latency.record(ms_since(t0) * 1000);
+    rp.deliver(std::move(body));
   };
   if (by_shard.empty()) {
     respond();
@@ -317,6 +361,18 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
                     compute(self, rp, user, limit, true, t0);
                     return;
                   }
+                  auto& m = *self->state.deps.metrics;
+                  ++m.recommend_from_cache;
+                  if (cached_limit == limit && cached.back() == '}') {
+                    // Same request: splice the per-answer fields into the stored body.
+                    std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
+                    body += ",\"from_cache\":true,\"latency_ms\":";
+                    append_number(body, ms_since(t0));
+                    body += '}';
+                    m.recommend_latency.record(ms_since(t0) * 1000);
+                    rp.deliver(std::move(body));
+                    return;
+                  }
                   auto body = json::parse(cached.substr(nl + 1), nullptr, false);
                   if (body.is_discarded()) {
                     compute(self, rp, user, limit, true, t0);
@@ -329,8 +385,6 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
                   }
                   body["from_cache"] = true;
                   body["latency_ms"] = ms_since(t0);
-                  auto& m = *self->state.deps.metrics;
-                  ++m.recommend_from_cache;
                   m.recommend_latency.record(ms_since(t0) * 1000);
                   rp.deliver(body.dump());
                 },

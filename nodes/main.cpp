@@ -22,6 +22,7 @@ int fail(const std::string& reason) {
 int main(int argc, char** argv) {
   CLI::App app{"recd: a real-time recommendation engine on an actor cluster"};
   app.require_subcommand(1);
+  app.fallthrough(); // global options may follow the subcommand
   std::string config_file;
   std::vector<std::string> overrides;
   app.add_option("--config", config_file, "INI config file (see config/recd.conf.example)");
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
 
   auto* import = app.add_subcommand("import", "load behavior data (all or nothing)");
   import->require_subcommand(1);
+  import->fallthrough();
   auto* synthetic = import->add_subcommand("synthetic", "generate a realistic shop");
   recd::engine::synthetic_options syn;
   synthetic->add_option("--users", syn.users, "number of users")->check(CLI::PositiveNumber);
