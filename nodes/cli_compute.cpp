@@ -45,9 +45,12 @@ caf::behavior progress_printer(caf::event_based_actor* self) {
       double pct = total > 0 ? 100.0 * double(done) / double(total) : 100.0;
       double eta = rate > 0 && total > done ? double(total - done) / rate : 0;
       const char* unit = kind == job_kind::embeddings ? "sweeps" : "rows";
-      std::fprintf(stderr, "%s%-16s %5.1f%%  %llu/%llu %s  %.1f/s  ETA %.0fs  %llu results%s",
-                   tty ? "\r" : "", to_string(kind), pct, static_cast<unsigned long long>(done),
-                   static_cast<unsigned long long>(total), unit, rate, eta,
+      char speed[64] = "rate -  ETA -";
+      if (rate > 0)
+        std::snprintf(speed, sizeof speed, "%.1f %s/s  ETA %.0fs", rate, unit, eta);
+      std::fprintf(stderr, "%s%-16s %5.1f%%  %llu/%llu %s  %s  %llu results%s", tty ? "\r" : "",
+                   to_string(kind), pct, static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(total), unit, speed,
                    static_cast<unsigned long long>(rows), tty ? "   " : "\n");
       std::fflush(stderr);
       (void)self;
