@@ -193,6 +193,19 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"cluster.shards must not exceed cluster.partitions"};
   if (s.http.addr.rfind(':') == std::string::npos)
     return std::string{"http.addr must be host:port"};
+  for (const auto* list : {&s.item_similarity.behavior_types, &s.user_similarity.behavior_types}) {
+    std::stringstream ss{*list};
+    std::string name;
+    bool any = false;
+    while (std::getline(ss, name, ',')) {
+      name = trim(name);
+      if (name != "view" && name != "click" && name != "cart" && name != "buy")
+        return "behavior_types: '" + name + "' is not one of view, click, cart, buy";
+      any = true;
+    }
+    if (!any)
+      return std::string{"behavior_types must name at least one behavior"};
+  }
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0)
     return std::string{"top_k must be >= 0"};
   return std::nullopt;

@@ -6,14 +6,29 @@
 
 namespace recd::store {
 
+namespace {
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server
+// running..."): errors are one line everywhere in recd.
+std::string one_line(std::string msg) {
+  std::string out;
+  for (char c : msg) {
+    if (c == '\n' || c == '\t' || c == '\r')
+      c = ' ';
+    if (c == ' ' && (out.empty() || out.back() == ' '))
+      continue;
+    out += c;
+  }
+  while (!out.empty() && out.back() == ' ')
+    out.pop_back();
+  return out;
+}
+} // namespace
+
 caf::expected<connection_ptr> connect(const std::string& url) {
   try {
     return std::make_unique<pqxx::connection>(url);
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
-      msg.pop_back();
-    return make_error(ec::database_unavailable, msg);
+    return make_error(ec::database_unavailable, one_line(e.what()));
   }
 }
 
@@ -22,12 +37,9 @@ caf::error guard(const std::function<void()>& work) {
     work();
     return caf::none;
   } catch (const pqxx::broken_connection& e) {
-    return make_error(ec::database_unavailable, e.what());
+    return make_error(ec::database_unavailable, one_line(e.what()));
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
-      msg.pop_back();
-    return make_error(ec::database_error, msg);
+    return make_error(ec::database_error, one_line(e.what()));
   }
 }
 
