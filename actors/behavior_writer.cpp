@@ -17,8 +17,7 @@ struct pending_write {
 
 struct writer_state {
   static inline const char* name = "behavior_writer";
-  std::string url;
-  store::connection_ptr conn;
+  store::lazy_connection conn{""};
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
 
@@ -45,16 +44,12 @@ struct writer_state {
     time_list += "}";
     std::vector<std::int64_t> ids;
     caf::error err;
-    if (!conn || !conn->is_open()) {
-      auto c = store::connect(url);
-      if (c)
-        conn = std::move(*c);
-      else
-        err = c.error();
-    }
+    auto c = conn.get();
+    if (!c)
+      err = c.error();
     if (!err)
       err = store::guard([&] {
-        pqxx::work tx{*conn};
+        pqxx::work tx{**c};
         auto u = store::int_array_literal(users);
         tx.exec_params("INSERT INTO users (user_id) SELECT DISTINCT unnest($1::int[]) "
                        "ON CONFLICT DO NOTHING",
@@ -90,7 +85,7 @@ struct writer_state {
 
 caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string url) {
   self->set_default_handler(caf::print_and_drop);
-  self->state.url = std::move(url);
+  self->state.conn = store::lazy_connection{std::move(url)};
   return {
     [=](write_atom, const behavior_event& e) {
       auto& st = self->state;

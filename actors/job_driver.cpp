@@ -52,10 +52,10 @@ std::int64_t to_i64(std::string_view s) {
 
 struct driver_state {
   static inline const char* name = "job_driver";
-  std::string url;
   settings cfg;
   std::vector<caf::actor> shards;
-  store::connection_ptr conn;
+  store::lazy_connection db{""};
+  pqxx::connection* conn = nullptr; // db's connection during a run
   // The run in progress.
   job_kind kind = job_kind::item_similarity;
   std::int64_t run_id = 0;
@@ -86,12 +86,10 @@ struct driver_state {
     started = clock::now();
     last_report = started - std::chrono::seconds{1};
     progress.clear();
-    if (!conn || !conn->is_open()) {
-      auto c = store::connect(url);
-      if (!c)
-        return c.error();
-      conn = std::move(*c);
-    }
+    auto c = db.get();
+    if (!c)
+      return c.error();
+    conn = *c;
     bool locked = false;
     auto err = store::guard([&] {
       pqxx::nontransaction tx{*conn};
@@ -133,6 +131,8 @@ struct driver_state {
     for (auto& w : workers)
       caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
     workers.clear();
+    if (err.category() == error_category && err.code() == static_cast<std::uint8_t>(ec::database_unavailable))
+      db.reset();
     promise.deliver(err);
   }
 
@@ -465,7 +465,7 @@ void run_embeddings(driver_actor* self) {
 caf::behavior job_driver(driver_actor* self, std::string url, settings cfg,
                          std::vector<caf::actor> shards) {
   self->set_default_handler(caf::print_and_drop);
-  self->state.url = std::move(url);
+  self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   self->state.shards = std::move(shards);
   return {

@@ -12,30 +12,20 @@ namespace {
 
 struct watcher_state {
   static inline const char* name = "run_watcher";
-  std::string url;
-  store::connection_ptr conn;
-
-  caf::error ensure() {
-    if (conn && conn->is_open())
-      return caf::none;
-    auto c = store::connect(url);
-    if (!c)
-      return c.error();
-    conn = std::move(*c);
-    return caf::none;
-  }
+  store::lazy_connection conn{""};
 };
 
 caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string url) {
   self->set_default_handler(caf::print_and_drop);
-  self->state.url = std::move(url);
+  self->state.conn = store::lazy_connection{std::move(url)};
   return {
     [=](poll_atom) -> caf::result<std::vector<std::int64_t>> {
-      if (auto err = self->state.ensure())
-        return err;
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
       std::vector<std::int64_t> latest(3, 0);
       auto err = store::guard([&] {
-        pqxx::read_transaction tx{*self->state.conn};
+        pqxx::read_transaction tx{**conn};
         auto rows = tx.exec("SELECT kind, max(run_id) FROM job_runs WHERE status = 'published' "
                             "GROUP BY kind");
         for (const auto& r : rows) {
@@ -56,11 +46,12 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
       return latest;
     },
     [=](stats_atom) -> caf::result<std::string> {
-      if (auto err = self->state.ensure())
-        return err;
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
       nlohmann::json j;
       auto err = store::guard([&] {
-        pqxx::read_transaction tx{*self->state.conn};
+        pqxx::read_transaction tx{**conn};
         // The seed's /api/stats counts, same names.
         auto r = tx.exec(
           "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM items), "

@@ -192,33 +192,22 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
 
 struct shard_loader_state {
   static inline const char* name = "shard_loader";
-  std::string url;
   recommend_settings cfg;
-  store::connection_ptr conn;
-
-  // Reconnects lazily: the database may have restarted since the last load.
-  caf::error ensure_connection() {
-    if (conn && conn->is_open())
-      return caf::none;
-    auto c = store::connect(url);
-    if (!c)
-      return c.error();
-    conn = std::move(*c);
-    return caf::none;
-  }
+  store::lazy_connection conn{""};
 };
 
 caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
                            recommend_settings cfg) {
   self->set_default_handler(caf::print_and_drop);
-  self->state.url = std::move(url);
+  self->state.conn = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {
     [=](load_atom, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<shard_snapshot_ptr> {
-      if (auto err = self->state.ensure_connection())
-        return err;
-      auto snap = load_all(*self->state.conn, partitions, count, self->state.cfg);
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
+      auto snap = load_all(**conn, partitions, count, self->state.cfg);
       if (!snap) {
         self->state.conn.reset();
         return snap.error();
@@ -226,12 +215,13 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
       return *snap;
     },
     [=](item_atom, item_id i) -> caf::result<item_details, std::vector<float>> {
-      if (auto err = self->state.ensure_connection())
-        return err;
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
       std::optional<item_details> found;
       std::vector<float> embedding;
       auto err = store::guard([&] {
-        pqxx::read_transaction tx{*self->state.conn};
+        pqxx::read_transaction tx{**conn};
         auto r = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count, "
                                 "coalesce(embedding::text, '') FROM items WHERE item_id = $1",
                                 i);
@@ -252,13 +242,14 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
     },
     [=](reload_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<caf::message> {
-      if (auto err = self->state.ensure_connection())
-        return err;
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
       auto filter = std::to_string(count) + " IN " + in_list(partitions);
       auto cap = static_cast<std::size_t>(std::max(self->state.cfg.neighbours, 1));
       caf::message result;
       auto err = store::guard([&] {
-        read_tx tx{*self->state.conn};
+        read_tx tx{**conn};
         if (kind == job_kind::embeddings) {
           auto update = std::make_shared<embedding_update>();
           read_embeddings(tx, partitions, count, *update);

@@ -13,7 +13,6 @@
 #include "nodes/commands.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
-#include "store/database.hpp"
 
 namespace recd {
 
@@ -66,20 +65,10 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs) {
     kinds.push_back(j == "item_similarity"   ? job_kind::item_similarity
                     : j == "user_similarity" ? job_kind::user_similarity
                                              : job_kind::embeddings);
-  std::uint32_t partitions = 0;
-  {
-    auto conn = store::connect(cfg.postgres.url);
-    if (!conn) {
-      std::fprintf(stderr, "recd: %s\n", describe(conn.error()).c_str());
-      return 1;
-    }
-    auto p = store::read_partitions(**conn);
-    if (!p) {
-      std::fprintf(stderr, "recd: %s\n", describe(p.error()).c_str());
-      return 1;
-    }
-    partitions = *p;
-  }
+  auto counted = partition_count(cfg);
+  if (!counted)
+    return 1;
+  auto partitions = *counted;
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   caf::actor_system sys{acfg};

@@ -35,6 +35,20 @@ int report(const caf::expected<store::import_report>& r) {
 
 } // namespace
 
+std::optional<std::uint32_t> partition_count(const settings& cfg) {
+  auto conn = store::connect(cfg.postgres.url);
+  if (!conn) {
+    fail(conn.error());
+    return std::nullopt;
+  }
+  auto p = store::read_partitions(**conn);
+  if (!p) {
+    fail(p.error());
+    return std::nullopt;
+  }
+  return *p;
+}
+
 int run_migrate(const settings& cfg, std::uint32_t partitions) {
   auto conn = store::connect(cfg.postgres.url);
   if (!conn)

@@ -1,6 +1,7 @@
 #pragma once
 // The `recd` subcommands. Each returns the process exit status and prints a
 // one-line reason on stderr when it fails.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,9 @@
 #include "engine/synthetic.hpp"
 
 namespace recd {
+
+// The partition count fixed at migrate time, or a one-line reason on stderr.
+std::optional<std::uint32_t> partition_count(const settings& cfg);
 
 int run_migrate(const settings& cfg, std::uint32_t partitions);
 int run_import_synthetic(const settings& cfg, const engine::synthetic_options& opt);

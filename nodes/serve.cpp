@@ -16,7 +16,6 @@
 #include "nodes/commands.hpp"
 #include "nodes/gateway.hpp"
 #include "protocol/errors.hpp"
-#include "store/database.hpp"
 
 namespace recd {
 
@@ -29,20 +28,10 @@ int run_serve(const settings& cfg, const std::string& role) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::uint32_t partitions = 0;
-  {
-    auto conn = store::connect(cfg.postgres.url);
-    if (!conn) {
-      std::fprintf(stderr, "recd: %s\n", describe(conn.error()).c_str());
-      return 1;
-    }
-    auto p = store::read_partitions(**conn);
-    if (!p) {
-      std::fprintf(stderr, "recd: %s\n", describe(p.error()).c_str());
-      return 1;
-    }
-    partitions = *p;
-  }
+  auto counted = partition_count(cfg);
+  if (!counted)
+    return 1;
+  auto partitions = *counted;
   auto colon = cfg.http.addr.rfind(':');
   http::server_options hopt;
   hopt.host = cfg.http.addr.substr(0, colon);

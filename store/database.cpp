@@ -32,6 +32,16 @@ caf::expected<connection_ptr> connect(const std::string& url) {
   }
 }
 
+caf::expected<pqxx::connection*> lazy_connection::get() {
+  if (conn_ && conn_->is_open())
+    return conn_.get();
+  auto c = connect(url_);
+  if (!c)
+    return c.error();
+  conn_ = std::move(*c);
+  return conn_.get();
+}
+
 caf::error guard(const std::function<void()>& work) {
   try {
     work();

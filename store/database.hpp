@@ -23,6 +23,21 @@ using connection_ptr = std::unique_ptr<pqxx::connection>;
 // ec::database_unavailable with libpq's message.
 caf::expected<connection_ptr> connect(const std::string& url);
 
+// The connection of a long-lived blocking component: opened on first use and
+// reopened after reset() (call it after any failure: the server may have
+// restarted, and libpqxx leaves a broken connection unusable).
+class lazy_connection {
+public:
+  explicit lazy_connection(std::string url) : url_(std::move(url)) {}
+  // The open connection, or ec::database_unavailable.
+  caf::expected<pqxx::connection*> get();
+  void reset() { conn_.reset(); }
+
+private:
+  std::string url_;
+  connection_ptr conn_;
+};
+
 struct migrate_report {
   int from_version = 0;
   int to_version = 0;
