@@ -139,17 +139,25 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
         rp.deliver(false); // the initial load reads the newest runs anyway
         return rp;
       }
-      // The loader answers with a neighbour_update_ptr or an embedding_update_ptr.
-      self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions, st.partition_count)
-        .then(
-          [=](caf::message& msg) mutable {
-            if (msg.match_elements<neighbour_update_ptr>())
-              self->state.data.install(std::move(*msg.get_as<neighbour_update_ptr>(0)));
-            else if (msg.match_elements<embedding_update_ptr>())
-              self->state.data.install(std::move(*msg.get_as<embedding_update_ptr>(0)));
+      // The loader answers with an embedding_update_ptr for embeddings and a
+      // neighbour_update_ptr for the similarity kinds.
+      auto req = self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions,
+                               st.partition_count);
+      auto failed = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
+      if (kind == job_kind::embeddings)
+        req.then(
+          [=](const embedding_update_ptr& update) mutable {
+            self->state.data.install(std::move(*update));
             rp.deliver(true);
           },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          failed);
+      else
+        req.then(
+          [=](const neighbour_update_ptr& update) mutable {
+            self->state.data.install(std::move(*update));
+            rp.deliver(true);
+          },
+          failed);
       return rp;
     },
     [=](job_atom, similarity_task& task, const caf::actor& progress_to) {
