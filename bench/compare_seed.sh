@@ -51,9 +51,9 @@ for _ in $(seq 100); do
   sleep 0.3
 done
 
-run_wrk() { # name port script env...
+run_wrk() { # name port script env...   (CONNS=16 unless set)
   local name=$1 port=$2 script=$3; shift 3
-  env "$@" wrk -t2 -c16 -d"${DUR}s" --latency -s "$SEED/$script" "http://127.0.0.1:$port" > "$out/$name.txt" 2>&1
+  env "$@" wrk -t"$(( ${CONNS:-16} > 1 ? 2 : 1 ))" -c"${CONNS:-16}" -d"${DUR}s" --latency -s "$SEED/$script" "http://127.0.0.1:$port" > "$out/$name.txt" 2>&1
   local rps p50 p99
   rps=$(awk '/Requests\/sec/{print $2}' "$out/$name.txt")
   p50=$(awk '/ 50%/{print $2}' "$out/$name.txt"); p99=$(awk '/ 99%/{print $2}' "$out/$name.txt")
@@ -73,5 +73,8 @@ run_wrk seed_recommend_cached "$SEED_HTTP_PORT" recommend.lua USERS=943 CACHE=tr
 run_wrk recd_recommend_cached "$RECD_PORT" recommend.lua USERS=943 CACHE=true
 run_wrk seed_behavior "$SEED_HTTP_PORT" behavior.lua USERS=943 ITEMS=1682
 run_wrk recd_behavior "$RECD_PORT" behavior.lua USERS=943 ITEMS=1682
+echo "== one connection (latency of a lone request) =="
+CONNS=1 run_wrk seed_recommend_uncached_c1 "$SEED_HTTP_PORT" recommend.lua USERS=943 CACHE=false
+CONNS=1 run_wrk recd_recommend_uncached_c1 "$RECD_PORT" recommend.lua USERS=943 CACHE=false
 echo
 echo "recd memory (RSS of recd serve): $(ps -o rss= -p "${pids[1]}" | awk '{printf "%.0f MiB", $1/1024}')"
