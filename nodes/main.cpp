@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
   CLI::App app{"recd: a real-time recommendation engine on an actor cluster"};
   app.require_subcommand(1);
   app.fallthrough(); // global options may follow the subcommand
+  // Usage errors are one line on stderr, like every other failure.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string{"recd: "} + e.what() + " (see --help)\n";
+  });
   std::string config_file;
   std::vector<std::string> overrides;
   app.add_option("--config", config_file, "INI config file (see config/recd.conf.example)");
