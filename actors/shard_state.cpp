@@ -199,9 +199,11 @@ const std::vector<std::pair<item_id, double>>& shard_state::popular_items() {
   if (popular_dirty_ && (popular_.empty() || now - popular_built_at_ms_ >= 1000)) {
     popular_.clear();
     popular_.reserve(items_.size());
+    // Items with no recent behavior still rank by their all-time sales, below
+    // every recently active item: a shop whose data is old still has a head.
     for (const auto& [id, item] : items_)
-      if (item.popularity > 0)
-        popular_.emplace_back(id, item.popularity);
+      if (item.popularity > 0 || item.details.sales > 0)
+        popular_.emplace_back(id, item.popularity + 1e-9 * item.details.sales);
     auto keep = std::min<std::size_t>(popular_.size(), 500);
     auto better = [](const auto& x, const auto& y) {
       return x.second != y.second ? x.second > y.second : x.first < y.first;

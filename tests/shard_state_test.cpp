@@ -118,6 +118,24 @@ TEST(shard_state, popular_route_ranks_by_popularity_decayed_to_the_request_time)
   EXPECT_NEAR(later[0].score, pop[0].score / 2, 1e-4);
 }
 
+TEST(shard_state, items_without_recent_behavior_still_rank_as_popular_by_sales) {
+  shard_snapshot snap;
+  snap.popularity_epoch = 1000;
+  snap.items[1] = item(1);
+  snap.items[1].details.sales = 5;
+  snap.items[2] = item(2);
+  snap.items[2].details.sales = 50;
+  snap.items[3] = item(3); // never sold, never seen: not popular
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  recall_request req;
+  req.now = 1000;
+  auto pop = of_route(st.recall(req), recall_route::popular);
+  ASSERT_EQ(pop.size(), 2u);
+  EXPECT_EQ(pop[0].item, 2);
+  EXPECT_GT(pop[1].score, 0);
+}
+
 TEST(shard_state, applying_a_buy_updates_history_bought_set_version_and_taste_vector) {
   auto st = make_state();
   auto v = st.apply_user({7, 2, behavior_kind::buy, 1100}, {0.6f, 0.8f});
