@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -25,9 +26,14 @@ struct api_state {
   std::vector<caf::actor> shards;
   std::vector<std::uint32_t> owner; // partition -> shard index
 
-  bool has_map() const { return !shards.empty(); }
+  caf::actor unavailable;            // answers every request with shard_unavailable
+  std::uint64_t epoch = 0;           // of the map in use
+
+  bool has_map() const { return !shards.empty() && !owner.empty(); }
+  // The shard serving `id`'s partition, or `unavailable` while none does.
   const caf::actor& shard_of(std::int32_t id) const {
-    return shards[owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))]];
+    auto index = owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))];
+    return index < shards.size() ? shards[index] : unavailable;
   }
   std::chrono::milliseconds shard_timeout() const {
     return std::chrono::milliseconds{cfg.cluster.shard_timeout_ms};
@@ -160,11 +166,9 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
             clock::time_point t0) {
   auto& st = self->state;
   // Step 3: details from the owning shards.
-  std::unordered_map<std::size_t, std::vector<item_id>> by_shard;
-  for (const auto& m : ranked) {
-    auto idx = st.owner[partition_of(m.item, static_cast<std::uint32_t>(st.owner.size()))];
-    by_shard[idx].push_back(m.item);
-  }
+  std::map<caf::actor, std::vector<item_id>> by_shard;
+  for (const auto& m : ranked)
+    by_shard[st.shard_of(m.item)].push_back(m.item);
   auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
   auto remaining = std::make_shared<std::size_t>(by_shard.size());
   auto incomplete = std::make_shared<bool>(degraded);
@@ -212,8 +216,8 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
     respond();
     return;
   }
-  for (auto& [idx, items] : by_shard)
-    self->request(st.shards[idx], st.shard_timeout(), details_atom_v, items)
+  for (auto& [shard, items] : by_shard)
+    self->request(shard, st.shard_timeout(), details_atom_v, items)
       .then(
         [=](const std::vector<item_details>& found) mutable {
           for (const auto& d : found)
@@ -311,16 +315,14 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   self->set_default_handler(caf::print_and_drop);
   self->state.cfg = std::move(cfg);
   self->state.deps = std::move(deps);
-  auto fetch_map = [=] {
-    self->request(self->state.deps.coordinator, std::chrono::seconds{10}, map_atom_v)
-      .then(
-        [=](const std::vector<caf::actor>& shards, const std::vector<std::uint32_t>& owner) {
-          self->state.shards = shards;
-          self->state.owner = owner;
-        },
-        [=](caf::error& err) { spdlog::error("no partition map: {}", describe(err)); });
-  };
-  fetch_map();
+  self->state.unavailable = self->spawn([](caf::event_based_actor* dead) {
+    dead->set_default_handler([](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+      return make_error(ec::shard_unavailable, "no shard serves this partition right now");
+    });
+    return caf::behavior{[](caf::unit_t) {}};
+  });
+  // The coordinator pushes the partition map now and whenever it changes.
+  self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
   return {
     [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache) {
       auto rp = self->make_response_promise<std::string>();
@@ -468,7 +470,15 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [=](map_atom) { fetch_map(); },
+    [=](map_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
+        std::vector<std::uint32_t> owner) {
+      auto& st = self->state;
+      if (epoch < st.epoch)
+        return; // a late push of an older map
+      st.epoch = epoch;
+      st.shards = std::move(shards);
+      st.owner = std::move(owner);
+    },
   };
 }
 

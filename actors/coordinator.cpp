@@ -11,12 +11,46 @@
 
 namespace recd {
 
-std::vector<std::uint32_t> partitions_of(std::uint32_t index, std::uint32_t shards,
-                                         std::uint32_t partitions) {
-  std::vector<std::uint32_t> out;
-  for (std::uint32_t p = index; p < partitions; p += shards)
-    out.push_back(p);
-  return out;
+std::vector<std::int32_t> rebalance(const std::vector<std::int32_t>& current,
+                                    const std::vector<std::int32_t>& alive) {
+  const auto P = current.size();
+  std::vector<std::int32_t> next(P, -1);
+  if (alive.empty())
+    return next;
+  std::map<std::int32_t, std::vector<std::size_t>> owned;
+  for (auto m : alive)
+    owned[m];
+  std::vector<std::size_t> pool;
+  for (std::size_t p = 0; p < P; ++p)
+    if (auto it = owned.find(current[p]); it != owned.end())
+      it->second.push_back(p);
+    else
+      pool.push_back(p);
+  // Targets: P / n each; the remainder goes to the members that hold most now.
+  std::vector<std::int32_t> order(alive.begin(), alive.end());
+  std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
+    return owned[a].size() > owned[b].size();
+  });
+  std::map<std::int32_t, std::size_t> target;
+  for (std::size_t k = 0; k < order.size(); ++k)
+    target[order[k]] = P / order.size() + (k < P % order.size() ? 1 : 0);
+  for (auto m : order) {
+    auto& mine = owned[m];
+    while (mine.size() > target[m]) {
+      pool.push_back(mine.back());
+      mine.pop_back();
+    }
+  }
+  std::sort(pool.begin(), pool.end());
+  std::size_t next_free = 0;
+  for (auto m : order) {
+    auto& mine = owned[m];
+    while (mine.size() < target[m] && next_free < pool.size())
+      mine.push_back(pool[next_free++]);
+    for (auto p : mine)
+      next[p] = m;
+  }
+  return next;
 }
 
 namespace {
@@ -24,17 +58,74 @@ namespace {
 constexpr auto load_timeout = std::chrono::seconds{7200};
 constexpr auto job_timeout = std::chrono::seconds{86400};
 
+struct member {
+  std::string name;
+  caf::actor shard; // invalid once the shard is gone
+};
+
 struct coordinator_state {
   static inline const char* name = "coordinator";
   coordinator_options opt;
-  std::vector<caf::actor> shards;
-  std::vector<std::uint32_t> owner;        // partition -> shard index
-  std::size_t loaded = 0;
+  std::vector<member> members;
+  std::vector<std::int32_t> owner;       // partition -> member index, -1 unassigned
+  std::uint64_t epoch = 0;
+  bool moving = false;                   // a rebalance is loading partitions
+  bool again = false;                    // membership changed during the move
+  std::vector<caf::actor> subscribers;   // API actors
   caf::actor watcher;
   caf::actor driver;
-  std::vector<std::int64_t> published;     // newest run id per kind, as served
+  std::vector<std::int64_t> published;   // newest run id per kind, as served
   bool job_running = false;
   bool polling = false;
+
+  std::vector<std::int32_t> alive() const {
+    std::vector<std::int32_t> out;
+    for (std::size_t m = 0; m < members.size(); ++m)
+      if (members[m].shard)
+        out.push_back(static_cast<std::int32_t>(m));
+    return out;
+  }
+
+  bool ready() const {
+    if (moving || owner.empty())
+      return false;
+    for (auto m : owner)
+      if (m < 0 || !members[static_cast<std::size_t>(m)].shard)
+        return false;
+    return true;
+  }
+
+  // The map as API actors see it: live shards and an index per partition.
+  caf::message map_message() const {
+    std::vector<caf::actor> shards;
+    std::vector<std::int32_t> slot(members.size(), -1);
+    for (std::size_t m = 0; m < members.size(); ++m)
+      if (members[m].shard) {
+        slot[m] = static_cast<std::int32_t>(shards.size());
+        shards.push_back(members[m].shard);
+      }
+    std::vector<std::uint32_t> index(owner.size(), no_shard);
+    for (std::size_t p = 0; p < owner.size(); ++p)
+      if (owner[p] >= 0 && slot[static_cast<std::size_t>(owner[p])] >= 0)
+        index[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(owner[p])]);
+    return caf::make_message(map_atom_v, epoch, std::move(shards), std::move(index));
+  }
+
+  std::vector<caf::actor> live_shards() const {
+    std::vector<caf::actor> out;
+    for (const auto& m : members)
+      if (m.shard)
+        out.push_back(m.shard);
+    return out;
+  }
+
+  std::vector<std::uint32_t> partitions_of_member(std::int32_t m) const {
+    std::vector<std::uint32_t> out;
+    for (std::size_t p = 0; p < owner.size(); ++p)
+      if (owner[p] == m)
+        out.push_back(static_cast<std::uint32_t>(p));
+    return out;
+  }
 };
 
 using coordinator_actor = caf::stateful_actor<coordinator_state>;
@@ -59,7 +150,7 @@ void poll(coordinator_actor* self) {
           st.published[k] = latest[k];
           auto kind = static_cast<job_kind>(k);
           spdlog::info("run {} of {} published: shards reload it", latest[k], to_string(kind));
-          for (auto& shard : st.shards)
+          for (auto& shard : st.live_shards())
             self->request(shard, load_timeout, reload_atom_v, kind)
               .then([](bool) {},
                     [kind](caf::error& err) {
@@ -73,46 +164,184 @@ void poll(coordinator_actor* self) {
       });
 }
 
+void publish_map(coordinator_actor* self) {
+  auto& st = self->state;
+  auto msg = st.map_message();
+  for (auto& api : st.subscribers)
+    self->send(api, msg);
+  if (st.opt.persist_map) {
+    std::vector<std::string> names;
+    for (auto m : st.owner)
+      names.push_back(m >= 0 ? st.members[static_cast<std::size_t>(m)].name : "");
+    self->request(st.watcher, std::chrono::seconds{30}, map_atom_v, st.epoch, names)
+      .then([](bool) {},
+            [](caf::error& err) { spdlog::error("persisting the map failed: {}", describe(err)); });
+  }
+}
+
+// Moves partitions to the balanced assignment: new owners load what they gain,
+// then the map flips at a new epoch, then old owners drop what they lost.
+void start_rebalance(coordinator_actor* self) {
+  auto& st = self->state;
+  if (!st.opt.serving) {
+    // Jobs only: assign and hand out partitions, nothing to load.
+    st.owner = rebalance(st.owner, st.alive());
+    ++st.epoch;
+    for (auto m : st.alive())
+      self->send(st.members[static_cast<std::size_t>(m)].shard, map_atom_v,
+                 st.partitions_of_member(m), st.opt.partitions);
+    return;
+  }
+  if (st.moving) {
+    st.again = true;
+    return;
+  }
+  auto next = rebalance(st.owner, st.alive());
+  std::map<std::int32_t, std::vector<std::uint32_t>> gains, losses;
+  for (std::size_t p = 0; p < next.size(); ++p)
+    if (next[p] != st.owner[p]) {
+      if (next[p] >= 0)
+        gains[next[p]].push_back(static_cast<std::uint32_t>(p));
+      if (st.owner[p] >= 0 && st.members[static_cast<std::size_t>(st.owner[p])].shard)
+        losses[st.owner[p]].push_back(static_cast<std::uint32_t>(p));
+    }
+  if (gains.empty() && losses.empty())
+    return;
+  st.moving = true;
+  auto remaining = std::make_shared<std::size_t>(gains.size());
+  auto failed = std::make_shared<bool>(false);
+  auto flip = [=]() {
+    auto& st = self->state;
+    st.moving = false;
+    if (!*failed) {
+      st.owner = next;
+      ++st.epoch;
+      spdlog::info("partition map epoch {}: {} shards", st.epoch, st.alive().size());
+      publish_map(self);
+      for (auto& [m, parts] : losses)
+        if (auto& shard = st.members[static_cast<std::size_t>(m)].shard)
+          self->request(shard, std::chrono::seconds{60}, drop_atom_v, parts)
+            .then([](bool) {}, [](caf::error&) {});
+    }
+    if (std::exchange(st.again, false) || *failed)
+      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v);
+  };
+  if (gains.empty()) {
+    flip();
+    return;
+  }
+  for (auto& [m, parts] : gains) {
+    auto& shard = st.members[static_cast<std::size_t>(m)].shard;
+    auto name = st.members[static_cast<std::size_t>(m)].name;
+    self->request(shard, load_timeout, load_atom_v, parts, st.opt.partitions)
+      .then(
+        [=](std::uint64_t users, std::uint64_t items) {
+          spdlog::info("shard {} holds {} users, {} items", name, users, items);
+          if (--*remaining == 0)
+            flip();
+        },
+        [=](caf::error& err) {
+          spdlog::error("shard {} could not load partitions: {}", name, describe(err));
+          *failed = true;
+          if (--*remaining == 0)
+            flip();
+        });
+  }
+}
+
 caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                           std::vector<caf::actor> shards) {
   self->set_default_handler(caf::print_and_drop);
   auto& st = self->state;
   st.opt = std::move(opt);
-  st.shards = std::move(shards);
-  auto n = static_cast<std::uint32_t>(st.shards.size());
-  for (std::uint32_t p = 0; p < st.opt.partitions; ++p)
-    st.owner.push_back(p % n);
+  st.owner.assign(st.opt.partitions, -1);
   st.watcher = spawn_run_watcher(self->system(), st.opt.cfg.postgres.url);
-  st.driver = spawn_job_driver(self->system(), st.opt.cfg.postgres.url, st.opt.cfg, st.shards);
+  st.driver = spawn_job_driver(self->system(), st.opt.cfg.postgres.url, st.opt.cfg);
   self->link_to(st.watcher);
   self->link_to(st.driver);
-  if (!st.opt.serving)
-    for (std::uint32_t i = 0; i < n; ++i)
-      self->send(st.shards[i], map_atom_v, partitions_of(i, n, st.opt.partitions), st.opt.partitions);
+  // A shard that dies leaves the map; its partitions move to the others.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& m : st.members)
+      if (m.shard && m.shard.address() == dm.source) {
+        spdlog::warn("shard {} is down ({}): reassigning its partitions", m.name,
+                     caf::to_string(dm.reason));
+        m.shard = caf::actor{};
+        start_rebalance(self);
+        return;
+      }
+    std::erase_if(st.subscribers, [&](const caf::actor& a) { return a.address() == dm.source; });
+  });
+  // Local shards (one process) join at once, partition p on shard p mod N,
+  // exactly the balanced assignment.
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    st.members.push_back({"local-" + std::to_string(i), shards[i]});
+    self->monitor(shards[i]);
+  }
   if (st.opt.serving) {
-    // Record what is published before loading, so a run published during the
-    // load is reloaded afterwards rather than missed.
     poll(self);
-    for (std::uint32_t i = 0; i < n; ++i)
-      self->request(st.shards[i], load_timeout, load_atom_v, partitions_of(i, n, st.opt.partitions),
-                    st.opt.partitions)
-        .then(
-          [=](std::uint64_t users, std::uint64_t items) {
-            spdlog::info("shard {} ready: {} users, {} items", i, users, items);
-            ++self->state.loaded;
-          },
-          [=](caf::error& err) {
-            spdlog::critical("shard {} failed to load: {}", i, describe(err));
-            self->quit(err);
-          });
     self->delayed_send(self, std::chrono::seconds{st.opt.cfg.jobs.poll_seconds}, poll_atom_v);
     if (st.opt.cfg.jobs.interval_seconds > 0)
       self->delayed_send(self, std::chrono::seconds{st.opt.cfg.jobs.interval_seconds},
                          compute_atom_v);
   }
+  if (st.opt.persist_map) {
+    // Resume the epoch of the persisted map.
+    self->request(st.watcher, std::chrono::seconds{30}, map_atom_v)
+      .then(
+        [=](std::uint64_t epoch, const std::vector<std::string>&) {
+          // Epochs only grow, across coordinator restarts too.
+          self->state.epoch = std::max(self->state.epoch, epoch);
+          spdlog::info("resuming the partition map after epoch {}", epoch);
+        },
+        [=](caf::error& err) { spdlog::warn("no persisted map: {}", describe(err)); });
+  }
+  if (!shards.empty())
+    start_rebalance(self);
   return {
-    [=](ready_atom) { return self->state.loaded == self->state.shards.size(); },
-    [=](map_atom) { return caf::make_message(self->state.shards, self->state.owner); },
+    [=](join_atom, const std::string& name, const caf::actor& shard) -> std::uint32_t {
+      auto& st = self->state;
+      self->monitor(shard);
+      std::size_t index = st.members.size();
+      for (std::size_t m = 0; m < st.members.size(); ++m)
+        if (st.members[m].name == name)
+          index = m; // a restarted shard node takes its old slot
+      if (index == st.members.size())
+        st.members.push_back({name, shard});
+      else
+        st.members[index].shard = shard;
+      spdlog::info("shard {} joined", name);
+      start_rebalance(self);
+      return st.opt.partitions;
+    },
+    [=](subscribe_atom, const caf::actor& api) {
+      auto& st = self->state;
+      self->monitor(api);
+      st.subscribers.push_back(api);
+      if (st.epoch > 0 && !st.alive().empty())
+        self->send(api, st.map_message()); // else: the first flip pushes it
+    },
+    [=](ready_atom) { return self->state.ready(); },
+    [=](map_atom) {
+      auto& st = self->state;
+      nlohmann::json shards = nlohmann::json::array();
+      for (std::size_t m = 0; m < st.members.size(); ++m) {
+        auto parts = st.partitions_of_member(static_cast<std::int32_t>(m));
+        shards.push_back({{"name", st.members[m].name},
+                          {"alive", static_cast<bool>(st.members[m].shard)},
+                          {"partitions", parts}});
+      }
+      nlohmann::json j = {{"epoch", st.epoch},
+                          {"partitions", st.opt.partitions},
+                          {"ready", st.ready()},
+                          {"moving", st.moving},
+                          {"shards", shards}};
+      return j.dump();
+    },
+    [=](rebalance_atom) {
+      start_rebalance(self);
+      return self->state.epoch;
+    },
     [=](poll_atom) {
       poll(self);
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.poll_seconds},
@@ -120,11 +349,16 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
     },
     [=](compute_atom, std::vector<job_kind> kinds, caf::actor listener) {
       auto rp = self->make_response_promise<std::vector<job_summary>>();
-      if (self->state.job_running) {
-        rp.deliver(make_error(ec::job_running, "a job is already running in this process"));
+      auto& st = self->state;
+      if (st.job_running) {
+        rp.deliver(make_error(ec::job_running, "a job is already running in this cluster"));
         return rp;
       }
-      self->state.job_running = true;
+      if (st.alive().empty() || !(st.ready() || !st.opt.serving)) {
+        rp.deliver(make_error(ec::not_ready, "the shards are not ready"));
+        return rp;
+      }
+      st.job_running = true;
       auto summaries = std::make_shared<std::vector<job_summary>>();
       auto queue = std::make_shared<std::vector<job_kind>>(kinds.rbegin(), kinds.rend());
       auto next = std::make_shared<std::function<void()>>();
@@ -139,7 +373,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         }
         auto kind = queue->back();
         queue->pop_back();
-        self->request(self->state.driver, job_timeout, compute_atom_v, kind, listener)
+        self->request(self->state.driver, job_timeout, compute_atom_v, kind, listener,
+                      self->state.live_shards())
           .then(
             [=](const job_summary& s) mutable {
               summaries->push_back(s);
@@ -158,7 +393,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       // Scheduled runs (jobs.interval_seconds).
       std::vector<job_kind> all{job_kind::item_similarity, job_kind::user_similarity,
                                 job_kind::embeddings};
-      self->request(caf::actor_cast<caf::actor>(self), job_timeout, compute_atom_v, all, caf::actor{})
+      self->request(caf::actor_cast<caf::actor>(self), job_timeout, compute_atom_v, all,
+                    caf::actor{})
         .then([](const std::vector<job_summary>&) { spdlog::info("scheduled jobs done"); },
               [](caf::error& err) { spdlog::warn("scheduled jobs: {}", describe(err)); });
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.interval_seconds},
@@ -169,11 +405,13 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       self->request(self->state.watcher, std::chrono::seconds{10}, stats_atom_v)
         .then(
           [=](const std::string& db) mutable {
+            auto& st = self->state;
             auto j = nlohmann::json::parse(db);
-            j["ready"] = self->state.loaded == self->state.shards.size();
-            j["shards"] = self->state.shards.size();
-            j["partitions"] = self->state.opt.partitions;
-            j["job_running"] = self->state.job_running;
+            j["ready"] = st.ready();
+            j["shards"] = st.alive().size();
+            j["partitions"] = st.opt.partitions;
+            j["epoch"] = st.epoch;
+            j["job_running"] = st.job_running;
             rp.deliver(j.dump());
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });

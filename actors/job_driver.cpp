@@ -462,15 +462,14 @@ void run_embeddings(driver_actor* self) {
         });
 }
 
-caf::behavior job_driver(driver_actor* self, std::string url, settings cfg,
-                         std::vector<caf::actor> shards) {
+caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
   self->set_default_handler(caf::print_and_drop);
   self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
-  self->state.shards = std::move(shards);
   return {
-    [=](compute_atom, job_kind kind, const caf::actor& listener) {
+    [=](compute_atom, job_kind kind, const caf::actor& listener, std::vector<caf::actor> shards) {
       auto& st = self->state;
+      st.shards = std::move(shards);
       st.promise = self->make_response_promise();
       st.kind = kind;
       st.listener = listener;
@@ -502,10 +501,8 @@ caf::behavior job_driver(driver_actor* self, std::string url, settings cfg,
 
 } // namespace
 
-caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg,
-                            std::vector<caf::actor> shards) {
-  return sys.spawn<caf::detached>(job_driver, std::move(postgres_url), std::move(cfg),
-                                  std::move(shards));
+caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg) {
+  return sys.spawn<caf::detached>(job_driver, std::move(postgres_url), std::move(cfg));
 }
 
 } // namespace recd

@@ -2,7 +2,7 @@
 // job_driver: a detached actor (own thread, own PostgreSQL connection) that
 // runs one offline job over the shards and publishes its result atomically.
 //
-//   (compute_atom, job_kind, listener) -> job_summary
+//   (compute_atom, job_kind, listener, shards) -> job_summary   (shards: the live ones now)
 //
 // Steps: take the job's advisory lock (one run of a kind at a time across the
 // cluster), record the run in job_runs, load the input with COPY, send each
@@ -24,7 +24,6 @@
 
 namespace recd {
 
-caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg,
-                            std::vector<caf::actor> shards);
+caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg);
 
 } // namespace recd

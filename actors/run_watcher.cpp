@@ -45,6 +45,61 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
       }
       return latest;
     },
+    [=](map_atom) -> caf::result<std::uint64_t, std::vector<std::string>> {
+      // The persisted partition map: its epoch and each partition's shard name.
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
+      std::uint64_t epoch = 0;
+      std::vector<std::string> owners;
+      auto err = store::guard([&] {
+        pqxx::read_transaction tx{**conn};
+        for (const auto& r : tx.exec("SELECT partition, shard, epoch FROM partition_map ORDER BY partition")) {
+          auto p = r[0].as<std::size_t>();
+          if (owners.size() <= p)
+            owners.resize(p + 1);
+          owners[p] = r[1].c_str();
+          epoch = std::max(epoch, r[2].as<std::uint64_t>());
+        }
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      return {epoch, std::move(owners)};
+    },
+    [=](map_atom, std::uint64_t epoch, const std::vector<std::string>& owners) -> caf::result<bool> {
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
+      std::vector<std::int32_t> parts;
+      std::string names = "{";
+      for (std::size_t p = 0; p < owners.size(); ++p) {
+        parts.push_back(static_cast<std::int32_t>(p));
+        // Shard names are quoted array elements: escape quotes and backslashes.
+        std::string quoted;
+        for (char c : owners[p]) {
+          if (c == '"' || c == '\\')
+            quoted += '\\';
+          quoted += c;
+        }
+        names += (p ? ",\"" : "\"") + quoted + "\"";
+      }
+      names += "}";
+      auto err = store::guard([&] {
+        pqxx::work tx{**conn};
+        tx.exec("DELETE FROM partition_map");
+        tx.exec_params("INSERT INTO partition_map (partition, shard, epoch) SELECT p, s, $3 FROM "
+                       "unnest($1::int[], $2::text[]) AS x(p, s)",
+                       store::int_array_literal(parts), names, static_cast<std::int64_t>(epoch));
+        tx.commit();
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      return true;
+    },
     [=](stats_atom) -> caf::result<std::string> {
       auto conn = self->state.conn.get();
       if (!conn)

@@ -4,6 +4,8 @@
 //
 //   (poll_atom)  -> [int64]  newest published run id per job_kind (0 = none)
 //   (stats_atom) -> string   JSON: the seed's counts plus the last runs per kind
+//   (map_atom)   -> (epoch, [shard name per partition])   the persisted partition map
+//   (map_atom, epoch, [shard name per partition]) -> bool persists a new map in one transaction
 
 #include <string>
 

@@ -54,29 +54,51 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
   self->link_to(st.loader);
   return {
     [=](load_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
+      // The first load installs the shard's state; later ones add partitions
+      // moved to this shard (the coordinator flips the map once they are in).
       auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
-      self->state.partitions = partitions;
-      self->state.partition_count = count;
-      self->state.loading = true;
-      self->request(self->state.loader, load_timeout, load_atom_v, partitions, count)
+      auto& st = self->state;
+      const bool first = !st.ready;
+      st.partition_count = count;
+      if (first) {
+        st.partitions = partitions;
+        st.loading = true;
+      }
+      self->request(st.loader, load_timeout, load_atom_v, partitions, count)
         .then(
           [=](const shard_snapshot_ptr& snap) mutable {
             auto& st = self->state;
-            auto max_id = snap->max_behavior_id;
-            st.data.install(std::move(*snap));
-            for (const auto& p : st.pending)
-              if (p.id > max_id)
-                st.apply(p);
-            st.pending.clear();
-            st.loading = false;
-            st.ready = true;
+            if (first) {
+              auto max_id = snap->max_behavior_id;
+              st.data.install(std::move(*snap));
+              for (const auto& p : st.pending)
+                if (p.id > max_id)
+                  st.apply(p);
+              st.pending.clear();
+              st.loading = false;
+              st.ready = true;
+            } else {
+              st.data.merge(std::move(*snap));
+              for (auto p : partitions)
+                if (std::find(st.partitions.begin(), st.partitions.end(), p) == st.partitions.end())
+                  st.partitions.push_back(p);
+            }
             rp.deliver(std::uint64_t{st.data.user_count()}, std::uint64_t{st.data.item_count()});
           },
           [=](caf::error& err) mutable {
-            self->state.loading = false;
+            if (first)
+              self->state.loading = false;
             rp.deliver(std::move(err));
           });
       return rp;
+    },
+    [=](drop_atom, const std::vector<std::uint32_t>& partitions) {
+      auto& st = self->state;
+      st.data.drop(partitions, st.partition_count);
+      std::erase_if(st.partitions, [&](std::uint32_t p) {
+        return std::find(partitions.begin(), partitions.end(), p) != partitions.end();
+      });
+      return true;
     },
     [=](map_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
       // Jobs-only mode (`recd compute`): own the partitions without loading them.

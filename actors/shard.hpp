@@ -1,7 +1,8 @@
 #pragma once
 // shard: owns the users and items of some partitions and serves from memory.
 //
-//   (load_atom, partitions, partition_count)     -> (users, items)   load state, then serve
+//   (load_atom, partitions, partition_count)     -> (users, items)   load (first) or add partitions
+//   (drop_atom, partitions)                      -> bool              forget partitions moved away
 //   (map_atom, partitions, partition_count)      -> void              own partitions, load nothing (jobs only)
 //   (context_atom, user_id)                      -> user_context      step 1 of a recommendation
 //   (version_atom, user_id)                      -> uint64            guards cached answers

@@ -130,6 +130,49 @@ void shard_state::install(shard_snapshot&& snap) {
   popular_dirty_ = true;
 }
 
+void shard_state::merge(shard_snapshot&& snap) {
+  double half_life = cfg_.popularity_half_life_days * 86400.0;
+  double rescale = std::exp2(double(snap.popularity_epoch - popularity_epoch_) / half_life);
+  for (auto& [id, item] : snap.items) {
+    item.popularity *= rescale;
+    items_[id] = std::move(item);
+  }
+  for (auto& [id, user] : snap.users)
+    users_[id] = std::move(user);
+  rebuild_index();
+  popular_dirty_ = true;
+}
+
+void shard_state::drop(const std::vector<std::uint32_t>& partitions,
+                       std::uint32_t partition_count) {
+  auto dropped = [&](std::int32_t id) {
+    return std::find(partitions.begin(), partitions.end(), partition_of(id, partition_count)) !=
+           partitions.end();
+  };
+  std::erase_if(items_, [&](const auto& kv) { return dropped(kv.first); });
+  std::erase_if(users_, [&](const auto& kv) { return dropped(kv.first); });
+  rebuild_index();
+  popular_dirty_ = true;
+}
+
+void shard_state::rebuild_index() {
+  std::int32_t dim = 0;
+  std::size_t count = 0;
+  for (const auto& [id, item] : items_)
+    if (!item.embedding.empty()) {
+      dim = static_cast<std::int32_t>(item.embedding.size());
+      ++count;
+    }
+  if (count == 0) {
+    index_.reset();
+    return;
+  }
+  index_ = std::make_shared<vector_index>(dim, count);
+  for (const auto& [id, item] : items_)
+    if (item.embedding.size() == static_cast<std::size_t>(dim))
+      index_->add(id, item.embedding);
+}
+
 void shard_state::install(neighbour_update&& update) {
   if (update.kind == job_kind::item_similarity) {
     for (auto& [id, item] : items_) {

@@ -90,6 +90,11 @@ public:
   explicit shard_state(recommend_settings cfg);
 
   void install(shard_snapshot&& snap);
+  // Adds the state of partitions this shard takes over (a move): popularity is
+  // rescaled to this shard's epoch and the vector index rebuilt.
+  void merge(shard_snapshot&& snap);
+  // Forgets the users and items of partitions that moved away.
+  void drop(const std::vector<std::uint32_t>& partitions, std::uint32_t partition_count);
   void install(neighbour_update&& update);
   void install(embedding_update&& update);
 
@@ -116,6 +121,7 @@ public:
 
 private:
   const std::vector<std::pair<item_id, double>>& popular_items();
+  void rebuild_index();
 
   recommend_settings cfg_;
   std::unordered_map<user_id, user_record> users_;

@@ -104,6 +104,11 @@ typename Inspector::result_type inspect(Inspector& f, item_details& x) {
   return f(caf::meta::type_name("item_details"), x.item, x.title, x.price, x.rating, x.sales);
 }
 
+// ---- Cluster ------------------------------------------------------------------
+
+// In a pushed partition map, a partition no live shard serves (yet).
+constexpr std::uint32_t no_shard = 0xFFFFFFFF;
+
 // ---- Offline jobs ----------------------------------------------------------
 
 enum class job_kind : std::uint8_t { item_similarity = 0, user_similarity = 1, embeddings = 2 };

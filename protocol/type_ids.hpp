@@ -30,6 +30,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   // -- state loading -----------------------------------------------------------
   CAF_ADD_ATOM(recd, recd, load_atom, "load")
   CAF_ADD_ATOM(recd, recd, reload_atom, "reload")
+  CAF_ADD_ATOM(recd, recd, drop_atom, "drop")
+  // -- cluster membership ------------------------------------------------------
+  CAF_ADD_ATOM(recd, recd, join_atom, "join")
+  CAF_ADD_ATOM(recd, recd, subscribe_atom, "subscribe")
+  CAF_ADD_ATOM(recd, recd, rebalance_atom, "rebalance")
   CAF_ADD_ATOM(recd, recd, poll_atom, "poll")
   // -- jobs ------------------------------------------------------------------
   CAF_ADD_ATOM(recd, recd, compute_atom, "compute")
