@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/errors.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -312,7 +313,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
 }
 
 caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   self->state.cfg = std::move(cfg);
   self->state.deps = std::move(deps);
   self->state.unavailable = self->spawn([](caf::event_based_actor* dead) {
@@ -469,6 +470,12 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [=](join_atom, const caf::actor& coordinator) {
+      // The node reconnected to a (restarted) coordinator: follow its map.
+      self->state.deps.coordinator = coordinator;
+      self->state.epoch = 0;
+      self->send(coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
     },
     [=](map_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
         std::vector<std::uint32_t> owner) {

@@ -4,6 +4,8 @@
 //   (recommend_atom, user_id, limit, use_cache) -> string   the JSON response body
 //   (behavior_atom, behavior_event)             -> int64    committed row id
 //   (stats_atom)                                -> string   the JSON of /api/stats
+//   (map_atom, epoch, shards, owner)            -> void     the coordinator's newest partition map
+//   (join_atom, coordinator)                    -> void     follow a (restarted) coordinator
 //
 // A recommendation: cache lookup (valid only if the user's version on its
 // shard is unchanged) -> user context from the user's shard -> recall on every

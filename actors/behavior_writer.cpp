@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "protocol/errors.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
 
@@ -84,7 +85,7 @@ struct writer_state {
 };
 
 caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string url) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {
     [=](write_atom, const behavior_event& e) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -126,7 +127,7 @@ struct cache_state {
 std::string key_of(user_id u) { return "recommend:" + std::to_string(u); }
 
 caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings cfg) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   self->state.cfg = cfg;
   self->state.ep = parse_redis_url(cfg.url);
   return {

@@ -7,6 +7,7 @@
 #include "actors/job_driver.hpp"
 #include "actors/run_watcher.hpp"
 #include "protocol/errors.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -224,7 +225,8 @@ void start_rebalance(coordinator_actor* self) {
             .then([](bool) {}, [](caf::error&) {});
     }
     if (std::exchange(st.again, false) || *failed)
-      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v);
+      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v,
+                         caf::unit); // the internal trigger: no reply
   };
   if (gains.empty()) {
     flip();
@@ -251,7 +253,7 @@ void start_rebalance(coordinator_actor* self) {
 
 caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                           std::vector<caf::actor> shards) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.opt = std::move(opt);
   st.owner.assign(st.opt.partitions, -1);
@@ -342,6 +344,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       start_rebalance(self);
       return self->state.epoch;
     },
+    [=](rebalance_atom, caf::unit_t) { start_rebalance(self); },
     [=](poll_atom) {
       poll(self);
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.poll_seconds},

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "engine/als.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -66,7 +67,7 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
 caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self,
                                embedding_task task, std::vector<std::uint32_t> partitions,
                                std::uint32_t count) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
   auto& st = self->state;
   st.users = build_side(task.users, task.u, task.i, task.w, owned, count);

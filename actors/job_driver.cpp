@@ -13,6 +13,7 @@
 #include "engine/als.hpp"
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
 
@@ -463,7 +464,7 @@ void run_embeddings(driver_actor* self) {
 }
 
 caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {

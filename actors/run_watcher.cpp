@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
 
@@ -16,7 +17,7 @@ struct watcher_state {
 };
 
 caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string url) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {
     [=](poll_atom) -> caf::result<std::vector<std::int64_t>> {

@@ -6,6 +6,7 @@
 #include "actors/shard_loader.hpp"
 #include "actors/similarity_worker.hpp"
 #include "protocol/errors.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -45,7 +46,7 @@ struct shard_actor_state {
 
 caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uint32_t index,
                           std::string url, recommend_settings cfg) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.index = index;
   st.url = url;
@@ -113,6 +114,7 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
                                       static_cast<std::size_t>(similar));
     },
     [=](version_atom, user_id u) -> std::uint64_t { return self->state.data.version(u); },
+    [=](ready_atom) { return self->state.ready; },
     [=](recall_atom, const recall_request& req) -> std::vector<candidate> {
       return self->state.data.recall(req);
     },

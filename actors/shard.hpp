@@ -15,6 +15,7 @@
 //   (job_atom, similarity_task, progress_to)     -> (rows, pairs)     compute owned rows, COPY them
 //   (job_atom, embedding_task)                   -> actor             an ALS worker for owned rows
 //   (stats_atom)                                 -> (users, items)
+//   (ready_atom)                                 -> bool              the first load finished
 //
 // Events that arrive while the shard is loading are kept and replayed on the
 // snapshot if their behavior id is newer than the snapshot's.

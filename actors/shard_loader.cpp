@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
 
@@ -198,7 +199,7 @@ struct shard_loader_state {
 
 caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
                            recommend_settings cfg) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {

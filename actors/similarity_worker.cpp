@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "engine/similarity.hpp"
+#include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
 
@@ -17,7 +18,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
-  self->set_default_handler(caf::print_and_drop);
+  self->set_default_handler(log_and_drop);
   return {
     [=](job_atom, const similarity_task& task, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count,

@@ -37,6 +37,15 @@ struct cluster_settings {
   std::int32_t api_actors = 2;
   std::int32_t scheduler_threads = 0;  // 0 = number of cores
   std::int32_t shard_timeout_ms = 250; // per recall step; a late shard is skipped
+  // Separate nodes (`serve --role coordinator|shard|api`):
+  std::string coordinator = "127.0.0.1:4242"; // where shard and API nodes find the coordinator
+  std::string bind = "127.0.0.1";      // address this node's actor port listens on
+  std::int32_t port = 4242;            // actor port (coordinator, shard); 0 = any free port
+  std::string advertise;               // host:port others use to reach this node ("" = bind:port)
+  std::string node_name;               // a shard's stable name ("" = host-pid)
+  std::string app_id = "recd";         // nodes of other deployments are refused
+  std::int32_t heartbeat_ms = 1000;    // a silent peer is dropped after connection_timeout_ms
+  std::int32_t connection_timeout_ms = 5000;
 };
 
 struct item_similarity_settings {

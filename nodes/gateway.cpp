@@ -51,11 +51,13 @@ void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::millisecon
 
 } // namespace
 
-gateway::gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor coordinator,
-                 std::shared_ptr<api_metrics> metrics, std::chrono::milliseconds timeout)
+gateway::gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor readiness,
+                 caf::actor admin, std::shared_ptr<api_metrics> metrics,
+                 std::chrono::milliseconds timeout)
   : sys_(sys),
     apis_(std::move(apis)),
-    coordinator_(std::move(coordinator)),
+    readiness_(std::move(readiness)),
+    admin_(std::move(admin)),
     metrics_(std::move(metrics)),
     timeout_(timeout) {}
 
@@ -79,13 +81,32 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
     if (!method_is("GET") && !method_is("HEAD"))
       return client_error(405, "method " + req.method + " not allowed on " + path);
     return ask(
-      sys_, coordinator_, timeout_, reply,
+      sys_, readiness_, timeout_, reply,
       [reply](bool ready) {
         reply(ready ? json_response(200, R"({"ready":true})")
                     : json_response(503, R"({"ready":false})"));
       },
       ready_atom_v);
   }
+  if (admin_ && path == "/admin/cluster") {
+    if (!method_is("GET"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    return ask(
+      sys_, admin_, timeout_, reply,
+      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, map_atom_v);
+  }
+  if (admin_ && path == "/admin/rebalance") {
+    if (!method_is("POST"))
+      return client_error(405, "method " + req.method + " not allowed on " + path);
+    return ask(
+      sys_, admin_, timeout_, reply,
+      [reply](std::uint64_t epoch) {
+        reply(json_response(200, nlohmann::json{{"epoch", epoch}}.dump()));
+      },
+      rebalance_atom_v);
+  }
+  if (apis_.empty() && path.rfind("/api/", 0) == 0)
+    return client_error(404, "this node serves no API: send " + path + " to an API node");
   if (path.rfind("/api/recommend/", 0) == 0) {
     if (!method_is("GET"))
       return client_error(405, "method " + req.method + " not allowed on " + path);

@@ -10,6 +10,9 @@
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
 //   POST /api/behavior             query parameters or a JSON body
 //   GET  /api/stats
+//   GET  /admin/cluster            the partition map (coordinator nodes and --role all)
+//   POST /admin/rebalance          force a rebalance (same)
+// /readyz asks `readiness` (the coordinator, or a shard on a shard node).
 // Anything else: 404, or 405 for a known path with another method.
 
 #include <atomic>
@@ -26,17 +29,23 @@ namespace recd {
 
 class gateway {
 public:
-  gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor coordinator,
-          std::shared_ptr<api_metrics> metrics, std::chrono::milliseconds timeout);
+  // `admin`: the coordinator if this node may serve /admin routes, else invalid.
+  gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor readiness,
+          caf::actor admin, std::shared_ptr<api_metrics> metrics,
+          std::chrono::milliseconds timeout);
 
   void handle(http::request&& req, http::reply_fn reply);
+  // A new coordinator after a reconnect (API nodes). Call before serving
+  // requests from other threads resumes: it is not synchronised.
+  void set_readiness(caf::actor readiness) { readiness_ = std::move(readiness); }
 
 private:
   const caf::actor& next_api();
 
   caf::actor_system& sys_;
   std::vector<caf::actor> apis_;
-  caf::actor coordinator_;
+  caf::actor readiness_;
+  caf::actor admin_;
   std::shared_ptr<api_metrics> metrics_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::size_t> round_robin_{0};

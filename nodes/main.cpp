@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
 
   auto* serve = app.add_subcommand("serve", "run the service");
   std::string role = "all";
-  serve->add_option("--role", role, "node role")->check(CLI::IsMember({"all"}));
+  serve->add_option("--role", role, "node role: all (one process), coordinator, shard or api")
+    ->check(CLI::IsMember({"all", "coordinator", "shard", "api"}));
   serve->add_option("--shards", shards, "shard actors (default cluster.shards)");
   serve->add_option("--addr", http_addr, "HTTP listen address (default http.addr)");
 

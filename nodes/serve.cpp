@@ -1,10 +1,14 @@
-// `recd serve --role all`: coordinator, shards, API actors and the HTTP
-// gateway in one process. Stops cleanly on SIGINT/SIGTERM.
-#include <csignal>
+// `recd serve --role all|coordinator|shard|api`.
+//   all          coordinator, shards, API actors and HTTP in one process
+//   coordinator  the partition map and the jobs; actor port cluster.port; HTTP health + /admin
+//   shard        one shard actor published on cluster.port, joined to the coordinator
+//   api          API actors, cache, behavior writer and HTTP, following the coordinator's map
+// Every role stops cleanly on SIGINT/SIGTERM and serves /healthz and /readyz.
 #include <cstdio>
-#include <pthread.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/api.hpp"
@@ -15,31 +19,46 @@
 #include "nodes/actor_system.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/gateway.hpp"
+#include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
 
 namespace recd {
 
-int run_serve(const settings& cfg, const std::string& role) {
-  (void)role; // only "all" for now: the cluster roles come with the cluster work
-  // Block the stop signals in every thread; the main thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+namespace {
 
+void stop_all(const std::vector<caf::actor>& actors) {
+  for (const auto& a : actors)
+    if (a)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+// Serves HTTP with `gw` until a stop signal (or `watched` dies); returns the exit status.
+int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
+               const caf::actor& watched, const char* role) {
+  http::server server{http_options(cfg), [&gw](http::request&& req, http::reply_fn reply) {
+                        gw.handle(std::move(req), std::move(reply));
+                      }};
+  if (auto err = server.start()) {
+    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
+    return 1;
+  }
+  spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, server.port());
+  auto why = wait_for_stop(sys, signals, watched);
+  server.stop();
+  if (why == stop_reason::watched_down) {
+    std::fprintf(stderr, "recd: the coordinator stopped; see the log above\n");
+    return 1;
+  }
+  spdlog::info("shutting down");
+  return 0;
+}
+
+int serve_all(const settings& cfg, sigset_t& signals) {
   auto counted = partition_count(cfg);
   if (!counted)
     return 1;
   auto partitions = *counted;
-  auto colon = cfg.http.addr.rfind(':');
-  http::server_options hopt;
-  hopt.host = cfg.http.addr.substr(0, colon);
-  hopt.port = static_cast<std::uint16_t>(std::stoi(cfg.http.addr.substr(colon + 1)));
-  hopt.threads = cfg.http.threads;
-  hopt.max_body_bytes = static_cast<std::size_t>(cfg.http.max_body_bytes);
-  hopt.handler_timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms + 500};
-
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   caf::actor_system sys{acfg};
@@ -48,15 +67,130 @@ int run_serve(const settings& cfg, const std::string& role) {
   std::vector<caf::actor> shards;
   for (std::uint32_t i = 0; i < n; ++i)
     shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
-  auto coordinator = spawn_coordinator(sys, {cfg, partitions, true}, shards);
+  auto coordinator = spawn_coordinator(sys, {cfg, partitions, true, false}, shards);
   auto cache = spawn_cache(sys, cfg.redis);
   auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
     apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, metrics}));
-  gateway gw{sys, apis, coordinator, metrics, std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  http::server server{hopt, [&gw](http::request&& req, http::reply_fn reply) {
+  gateway gw{sys,     apis, coordinator, coordinator, metrics,
+             std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  auto status = serve_http(sys, cfg, gw, signals, coordinator, "all");
+  stop_all(apis);
+  stop_all(shards);
+  stop_all({coordinator, cache, writer});
+  return status;
+}
+
+int serve_coordinator(const settings& cfg, sigset_t& signals) {
+  auto counted = partition_count(cfg);
+  if (!counted)
+    return 1;
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  configure_network(acfg, cfg);
+  caf::actor_system sys{acfg};
+  auto coordinator = spawn_coordinator(sys, {cfg, *counted, true, true}, {});
+  auto port = sys.middleman().publish(coordinator, static_cast<std::uint16_t>(cfg.cluster.port),
+                                      cfg.cluster.bind.c_str(), true);
+  if (!port) {
+    std::fprintf(stderr, "recd: cannot publish the coordinator on %s:%d: %s\n",
+                 cfg.cluster.bind.c_str(), cfg.cluster.port, sys.render(port.error()).c_str());
+    stop_all({coordinator});
+    return 1;
+  }
+  spdlog::info("coordinator on actor port {}:{}, {} partitions", cfg.cluster.bind, *port, *counted);
+  gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(),
+             std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  // The node exits if its coordinator actor dies, so that it gets restarted.
+  auto status = serve_http(sys, cfg, gw, signals, coordinator, "coordinator");
+  stop_all({coordinator});
+  return status;
+}
+
+std::string node_name(const settings& cfg) {
+  if (!cfg.cluster.node_name.empty())
+    return cfg.cluster.node_name;
+  char host[256] = "shard";
+  ::gethostname(host, sizeof host - 1);
+  return std::string{host} + "-" + std::to_string(::getpid());
+}
+
+int serve_shard(const settings& cfg, sigset_t& signals) {
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  configure_network(acfg, cfg);
+  caf::actor_system sys{acfg};
+  auto name = node_name(cfg);
+  auto shard = spawn_shard(sys, 0, cfg.postgres.url, cfg.recommend);
+  // Published so that API nodes connect to this node directly.
+  auto port = sys.middleman().publish(shard, static_cast<std::uint16_t>(cfg.cluster.port),
+                                      cfg.cluster.bind.c_str(), true);
+  if (!port) {
+    std::fprintf(stderr, "recd: cannot publish the shard on %s:%d: %s\n", cfg.cluster.bind.c_str(),
+                 cfg.cluster.port, sys.render(port.error()).c_str());
+    stop_all({shard});
+    return 1;
+  }
+  gateway gw{sys, {}, shard, caf::actor{}, std::make_shared<api_metrics>(),
+             std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  http::server server{http_options(cfg), [&gw](http::request&& req, http::reply_fn reply) {
+                        gw.handle(std::move(req), std::move(reply));
+                      }};
+  if (auto err = server.start()) {
+    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
+    stop_all({shard});
+    return 1;
+  }
+  spdlog::info("shard node {}: actor port {}:{}, HTTP port {}", name, cfg.cluster.bind, *port,
+               server.port());
+  // Join, serve, and rejoin whenever the coordinator goes away and comes back.
+  for (;;) {
+    auto coordinator = connect_coordinator(sys, cfg, signals);
+    if (!coordinator)
+      break;
+    caf::scoped_actor self{sys};
+    bool joined = false;
+    self->request(*coordinator, std::chrono::seconds{10}, join_atom_v, name, shard)
+      .receive([&](std::uint32_t partitions) {
+                 joined = true;
+                 spdlog::info("joined the coordinator ({} partitions)", partitions);
+               },
+               [&](caf::error& err) { spdlog::error("join failed: {}", sys.render(err)); });
+    if (!joined) {
+      timespec wait{1, 0};
+      if (sigtimedwait(&signals, nullptr, &wait) > 0)
+        break;
+      continue;
+    }
+    if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal)
+      break;
+    spdlog::warn("lost the coordinator: reconnecting");
+  }
+  server.stop();
+  spdlog::info("shutting down");
+  stop_all({shard});
+  return 0;
+}
+
+int serve_api(const settings& cfg, sigset_t& signals) {
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  configure_network(acfg, cfg);
+  caf::actor_system sys{acfg};
+  auto coordinator = connect_coordinator(sys, cfg, signals);
+  if (!coordinator)
+    return 0;
+  auto cache = spawn_cache(sys, cfg.redis);
+  auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
+  auto metrics = std::make_shared<api_metrics>();
+  std::vector<caf::actor> apis;
+  for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
+    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, metrics}));
+  gateway gw{sys, apis, *coordinator, caf::actor{}, metrics,
+             std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  http::server server{http_options(cfg), [&gw](http::request&& req, http::reply_fn reply) {
                         gw.handle(std::move(req), std::move(reply));
                       }};
   int status = 0;
@@ -64,38 +198,36 @@ int run_serve(const settings& cfg, const std::string& role) {
     std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
     status = 1;
   } else {
-    spdlog::info("recd serving on http://{}:{} with {} shards, {} partitions", hopt.host,
-                 server.port(), n, partitions);
-    // Wait for SIGINT/SIGTERM, or for the coordinator to die (a shard failed to load).
-    caf::scoped_actor self{sys};
-    self->monitor(coordinator);
-    std::atomic<bool> coordinator_down{false};
-    std::thread watcher{[&] {
-      self->receive([&](const caf::down_msg&) {
-        coordinator_down = true;
-        ::kill(::getpid(), SIGTERM);
-      });
-    }};
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    if (coordinator_down) {
-      std::fprintf(stderr, "recd: the coordinator stopped (a shard could not load its state)\n");
-      status = 1;
-    } else {
-      spdlog::info("signal {}: shutting down", sig);
-      caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+    spdlog::info("api node: HTTP on {}:{}", http_options(cfg).host, server.port());
+    for (;;) {
+      if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal)
+        break;
+      spdlog::warn("lost the coordinator: serving with the last map while reconnecting");
+      coordinator = connect_coordinator(sys, cfg, signals);
+      if (!coordinator)
+        break;
+      gw.set_readiness(*coordinator);
+      for (auto& api : apis)
+        caf::anon_send(api, join_atom_v, *coordinator);
     }
-    watcher.join();
   }
   server.stop();
-  for (auto& a : apis)
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  for (auto& a : shards)
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(cache, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+  stop_all(apis);
+  stop_all({cache, writer});
   return status;
+}
+
+} // namespace
+
+int run_serve(const settings& cfg, const std::string& role) {
+  auto signals = block_stop_signals();
+  if (role == "coordinator")
+    return serve_coordinator(cfg, signals);
+  if (role == "shard")
+    return serve_shard(cfg, signals);
+  if (role == "api")
+    return serve_api(cfg, signals);
+  return serve_all(cfg, signals);
 }
 
 } // namespace recd

@@ -35,6 +35,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_ATOM(recd, recd, join_atom, "join")
   CAF_ADD_ATOM(recd, recd, subscribe_atom, "subscribe")
   CAF_ADD_ATOM(recd, recd, rebalance_atom, "rebalance")
+  CAF_ADD_ATOM(recd, recd, stop_atom, "stop")
   CAF_ADD_ATOM(recd, recd, poll_atom, "poll")
   // -- jobs ------------------------------------------------------------------
   CAF_ADD_ATOM(recd, recd, compute_atom, "compute")

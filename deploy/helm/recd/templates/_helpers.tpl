@@ -1,0 +1,399 @@
+{{/*
+Names. Every object is "<fullname>-<component>" with fullname "<release>-recd",
+cut to 40 characters so that "<fullname>-coordinator" (a StatefulSet name,
+at most 52) and its pods' hostnames stay valid.
+*/}}
+{{- define "recd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 40 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "recd.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "recd.name" .) | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "recd.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels; call with (dict "root" $ "component" "shard"). */}}
+{{- define "recd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "recd.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Standard labels; call with (dict "root" $ "component" "shard"). */}}
+{{- define "recd.labels" -}}
+helm.sh/chart: {{ include "recd.chart" .root }}
+{{ include "recd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: recd
+{{- end }}
+
+{{- define "recd.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Fully qualified DNS suffix of a headless Service: "<svc>.<ns>.svc.<domain>". */}}
+{{- define "recd.serviceDomain" -}}
+{{- printf "%s.%s.svc.%s" .service .root.Release.Namespace .root.Values.clusterDomain }}
+{{- end }}
+
+{{/* host:port of the coordinator node (pod 0 of its StatefulSet). */}}
+{{- define "recd.coordinatorAddress" -}}
+{{- $svc := printf "%s-coordinator" (include "recd.fullname" .) }}
+{{- printf "%s-0.%s:%d" $svc (include "recd.serviceDomain" (dict "root" . "service" $svc)) (int .Values.ports.cluster) }}
+{{- end }}
+
+{{/* CAF application identifier: keeps two releases' nodes from joining each other. */}}
+{{- define "recd.appId" -}}
+{{- printf "%s.%s" .Release.Name .Release.Namespace }}
+{{- end }}
+
+{{/*
+Database and Redis. The Secret "<fullname>" carries redis-url and, unless
+postgres.existingSecret is used, postgres-url.
+*/}}
+{{- define "recd.postgresSecretName" -}}
+{{- if .Values.postgres.existingSecret }}
+{{- .Values.postgres.existingSecret }}
+{{- else }}
+{{- include "recd.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{- define "recd.postgresSecretKey" -}}
+{{- if .Values.postgres.existingSecret }}
+{{- .Values.postgres.existingSecretKey }}
+{{- else -}}
+postgres-url
+{{- end }}
+{{- end }}
+
+{{/*
+The external database URL, or a failure that says how to configure one.
+Only called when postgresql.enabled is false and no existingSecret is named.
+*/}}
+{{- define "recd.externalPostgresUrl" -}}
+{{- required "recd needs a PostgreSQL database: set postgres.url, or postgres.existingSecret (+ postgres.existingSecretKey), or postgresql.enabled=true for the bundled development database" .Values.postgres.url }}
+{{- end }}
+
+{{- define "recd.redisUrl" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "redis://%s-redis:6379/0" (include "recd.fullname" .) }}
+{{- else }}
+{{- required "recd needs a Redis for its cache: set redis.url (redis://host:port/db), or redis.enabled=true for the bundled development Redis" .Values.redis.url }}
+{{- end }}
+{{- end }}
+
+{{/*
+Integer scheduler threads of a role: its schedulerThreads when > 0, else its
+CPU limit rounded up, else its CPU request rounded up, at least 1.
+Call with (dict "root" $ "role" "shard").
+*/}}
+{{- define "recd.schedulerThreads" -}}
+{{- $v := index .root.Values .role }}
+{{- if and $v.schedulerThreads (gt (int $v.schedulerThreads) 0) }}
+{{- int $v.schedulerThreads }}
+{{- else }}
+{{- $res := $v.resources | default dict }}
+{{- $cpu := "" }}
+{{- if and $res.limits $res.limits.cpu }}
+{{- $cpu = toString $res.limits.cpu }}
+{{- else if and $res.requests $res.requests.cpu }}
+{{- $cpu = toString $res.requests.cpu }}
+{{- else }}
+{{- fail (printf "%s: set %s.resources.limits.cpu or %s.schedulerThreads; otherwise CAF's scheduler.max-threads sees all of the node's cores" .role .role .role) }}
+{{- end }}
+{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?m?$" $cpu) }}
+{{- fail (printf "%s: cannot derive scheduler threads from cpu %q; set %s.schedulerThreads" .role $cpu .role) }}
+{{- end }}
+{{- $cores := 0.0 }}
+{{- if hasSuffix "m" $cpu }}
+{{- $cores = divf (trimSuffix "m" $cpu | float64) 1000 }}
+{{- else }}
+{{- $cores = float64 $cpu }}
+{{- end }}
+{{- max 1 (int (ceil $cores)) }}
+{{- end }}
+{{- end }}
+
+{{/* One recd.conf value: lists joined with commas, integral numbers without exponent. */}}
+{{- define "recd.iniValue" -}}
+{{- if kindIs "slice" . }}
+{{- $items := list }}
+{{- range . }}{{ $items = append $items (include "recd.iniValue" .) }}{{ end }}
+{{- join "," $items }}
+{{- else if and (kindIs "float64" .) (eq (floor .) .) }}
+{{- int64 . }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}
+
+{{/* recd.conf rendered from .Values.config (sections and keys sorted). */}}
+{{- define "recd.conf" -}}
+# Rendered by the recd chart from .Values.config; see `recd config` for every key.
+# Environment variables set by the chart (RECD_*) take precedence over this file.
+{{- range $section, $keys := .Values.config }}
+{{- if eq $section "postgres" }}
+{{- fail "config.postgres: the database URL must not land in a ConfigMap; set postgres.url or postgres.existingSecret instead" }}
+{{- end }}
+{{- if not (kindIs "map" $keys) }}
+{{- fail (printf "config.%s must be a map of key -> value (one INI section)" $section) }}
+{{- end }}
+
+[{{ $section }}]
+{{- range $key, $value := $keys }}
+{{- $text := include "recd.iniValue" $value }}
+{{- if or (contains "#" $text) (contains "\n" $text) }}
+{{- fail (printf "config.%s.%s: values may not contain '#' (recd's INI reader starts a comment there) or a newline" $section $key) }}
+{{- end }}
+{{ $key }} = {{ $text }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cross-value checks the schema cannot express; included by the ConfigMap so
+that every render runs them.
+*/}}
+{{- define "recd.validate" -}}
+{{- if gt (int .Values.shards) (int .Values.partitions) }}
+{{- fail (printf "shards (%d) must not exceed partitions (%d): a partition is the smallest unit a shard owns" (int .Values.shards) (int .Values.partitions)) }}
+{{- end }}
+{{- if and .Values.postgresql.enabled (or .Values.postgres.url .Values.postgres.existingSecret) }}
+{{- fail "set either postgresql.enabled (bundled database) or postgres.url / postgres.existingSecret (external database), not both" }}
+{{- end }}
+{{- if and .Values.redis.enabled .Values.redis.url }}
+{{- fail "set either redis.enabled (bundled Redis) or redis.url (external Redis), not both" }}
+{{- end }}
+{{- if and .Values.postgres.url .Values.postgres.existingSecret }}
+{{- fail "set either postgres.url or postgres.existingSecret, not both" }}
+{{- end }}
+{{- if not (or .Values.postgresql.enabled .Values.postgres.existingSecret) }}
+{{- $_ := include "recd.externalPostgresUrl" . }}
+{{- end }}
+{{- $_ := include "recd.redisUrl" . }}
+{{- with .Values.api.autoscaling }}
+{{- if .enabled }}
+{{- if gt (int .minReplicas) (int .maxReplicas) }}
+{{- fail (printf "api.autoscaling.minReplicas (%d) exceeds maxReplicas (%d)" (int .minReplicas) (int .maxReplicas)) }}
+{{- end }}
+{{- if not (and $.Values.api.resources $.Values.api.resources.requests $.Values.api.resources.requests.cpu) }}
+{{- fail "api.autoscaling needs api.resources.requests.cpu: CPU utilization is measured against the request" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $role := list "coordinator" "shard" "api" }}
+{{- $_ := include "recd.schedulerThreads" (dict "root" $ "role" $role) }}
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by all recd nodes; call with (dict "root" $ "role" "shard"). */}}
+{{- define "recd.nodeEnv" -}}
+{{- $root := .root }}
+{{- $fullname := include "recd.fullname" $root -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: RECD_POSTGRES_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "recd.postgresSecretName" $root }}
+      key: {{ include "recd.postgresSecretKey" $root }}
+- name: RECD_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $fullname }}
+      key: redis-url
+- name: RECD_HTTP_ADDR
+  value: {{ printf "0.0.0.0:%d" (int $root.Values.ports.http) | quote }}
+- name: RECD_CLUSTER_APP_ID
+  value: {{ include "recd.appId" $root | quote }}
+- name: RECD_CLUSTER_NODE_NAME
+  value: "$(POD_NAME)"
+{{- if ne .role "api" }}
+{{- /*
+Coordinator and shards listen for other nodes (API nodes only connect out):
+on all interfaces (cluster.bind defaults to loopback), reachable under their
+StatefulSet pod's stable DNS name.
+*/}}
+{{- $svc := printf "%s-%s" $fullname .role }}
+- name: RECD_CLUSTER_BIND
+  value: "0.0.0.0"
+- name: RECD_CLUSTER_PORT
+  value: {{ $root.Values.ports.cluster | int | quote }}
+- name: RECD_CLUSTER_ADVERTISE
+  value: {{ printf "$(POD_NAME).%s:%d" (include "recd.serviceDomain" (dict "root" $root "service" $svc)) (int $root.Values.ports.cluster) | quote }}
+{{- end }}
+{{- if ne .role "coordinator" }}
+- name: RECD_CLUSTER_COORDINATOR
+  value: {{ include "recd.coordinatorAddress" $root | quote }}
+{{- end }}
+- name: RECD_CLUSTER_SCHEDULER_THREADS
+  value: {{ include "recd.schedulerThreads" . | quote }}
+{{- with $root.Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Init containers of recd pods with the bundled database: wait until it accepts
+connections, then migrate (idempotent and serialized by an advisory lock, so
+every pod may run it).
+*/}}
+{{- define "recd.migrateInitContainers" -}}
+- name: wait-for-postgresql
+  image: {{ printf "%s:%s" .Values.postgresql.image.repository .Values.postgresql.image.tag }}
+  imagePullPolicy: {{ .Values.postgresql.image.pullPolicy }}
+  command:
+    - sh
+    - -c
+    - until pg_isready -q -h {{ include "recd.fullname" . }}-postgresql -p 5432; do echo waiting for postgresql; sleep 2; done
+  {{- with .Values.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+- name: migrate
+  image: {{ include "recd.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: ["/usr/local/bin/recd"]
+  args: ["migrate", "--partitions", {{ .Values.partitions | int | quote }}]
+  env:
+    - name: RECD_POSTGRES_URL
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "recd.postgresSecretName" . }}
+          key: {{ include "recd.postgresSecretKey" . }}
+  resources:
+    {{- toYaml .Values.migration.resources | nindent 4 }}
+  {{- with .Values.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+The pod template of a recd node; call with
+(dict "root" $ "role" "shard" "podAntiAffinity" true).
+*/}}
+{{- define "recd.podTemplate" -}}
+{{- $root := .root }}
+{{- $v := index $root.Values .role -}}
+metadata:
+  labels:
+    {{- include "recd.labels" (dict "root" $root "component" .role) | nindent 4 }}
+  annotations:
+    checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+    checksum/secret: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
+    {{- with $v.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+  {{- with $root.Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $root.Values.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if $root.Values.postgresql.enabled }}
+  initContainers:
+    {{- include "recd.migrateInitContainers" $root | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: recd
+      image: {{ include "recd.image" $root }}
+      imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      command: ["/usr/local/bin/recd"]
+      args: ["serve", "--role", {{ .role | quote }}, "--config", "/etc/recd/recd.conf"]
+      ports:
+        {{- if ne .role "api" }}
+        - name: caf
+          containerPort: {{ $root.Values.ports.cluster }}
+          protocol: TCP
+        {{- end }}
+        - name: http
+          containerPort: {{ $root.Values.ports.http }}
+          protocol: TCP
+      env:
+        {{- include "recd.nodeEnv" . | nindent 8 }}
+      startupProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        periodSeconds: {{ $root.Values.probes.startup.periodSeconds }}
+        failureThreshold: {{ $root.Values.probes.startup.failureThreshold }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+        periodSeconds: {{ $root.Values.probes.liveness.periodSeconds }}
+        timeoutSeconds: {{ $root.Values.probes.liveness.timeoutSeconds }}
+        failureThreshold: {{ $root.Values.probes.liveness.failureThreshold }}
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+        periodSeconds: {{ $root.Values.probes.readiness.periodSeconds }}
+        timeoutSeconds: {{ $root.Values.probes.readiness.timeoutSeconds }}
+        failureThreshold: {{ $root.Values.probes.readiness.failureThreshold }}
+      resources:
+        {{- toYaml $v.resources | nindent 8 }}
+      {{- with $root.Values.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        - name: config
+          mountPath: /etc/recd
+          readOnly: true
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "recd.fullname" $root }}
+  {{- with $v.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if $v.affinity }}
+  affinity:
+    {{- toYaml $v.affinity | nindent 4 }}
+  {{- else if .podAntiAffinity }}
+  affinity:
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "recd.selectorLabels" (dict "root" $root "component" .role) | nindent 16 }}
+  {{- end }}
+{{- end }}

