@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 
 #include "actors/coordinator.hpp"
 #include "actors/shard.hpp"
 #include "nodes/actor_system.hpp"
 #include "nodes/commands.hpp"
+#include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
@@ -59,25 +61,11 @@ caf::behavior progress_printer(caf::event_based_actor* self) {
 
 } // namespace
 
-int run_compute(const settings& cfg, const std::vector<std::string>& jobs) {
-  std::vector<job_kind> kinds;
-  for (const auto& j : jobs)
-    kinds.push_back(j == "item_similarity"   ? job_kind::item_similarity
-                    : j == "user_similarity" ? job_kind::user_similarity
-                                             : job_kind::embeddings);
-  auto counted = partition_count(cfg);
-  if (!counted)
-    return 1;
-  auto partitions = *counted;
-  caf::actor_system_config acfg;
-  configure(acfg, cfg);
-  caf::actor_system sys{acfg};
-  std::vector<caf::actor> shards;
-  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards,
-                                                             static_cast<std::int32_t>(partitions)));
-  for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
-  auto coordinator = spawn_coordinator(sys, {cfg, partitions, false}, shards);
+namespace {
+
+// Sends the request to the coordinator and prints the summary table.
+int request_jobs(caf::actor_system& sys, const caf::actor& coordinator,
+                 const std::vector<job_kind>& kinds) {
   auto printer = sys.spawn(progress_printer);
   int status = 0;
   {
@@ -102,10 +90,85 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs) {
           status = 1;
         });
   }
+  caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+  return status;
+}
+
+} // namespace
+
+int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
+                const std::string& coordinator_addr) {
+  std::vector<job_kind> kinds;
+  for (const auto& j : jobs)
+    kinds.push_back(j == "item_similarity"   ? job_kind::item_similarity
+                    : j == "user_similarity" ? job_kind::user_similarity
+                                             : job_kind::embeddings);
+  if (!coordinator_addr.empty()) {
+    // A cluster: the coordinator runs the jobs on its shard nodes.
+    auto [host, port] = split_host_port(coordinator_addr);
+    caf::actor_system_config acfg;
+    configure(acfg, cfg);
+    configure_network(acfg, cfg);
+    caf::actor_system sys{acfg};
+    auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
+    if (!coordinator) {
+      std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n",
+                   coordinator_addr.c_str(), sys.render(coordinator.error()).c_str());
+      return 1;
+    }
+    return request_jobs(sys, *coordinator, kinds);
+  }
+  auto counted = partition_count(cfg);
+  if (!counted)
+    return 1;
+  auto partitions = *counted;
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  caf::actor_system sys{acfg};
+  std::vector<caf::actor> shards;
+  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards,
+                                                             static_cast<std::int32_t>(partitions)));
+  for (std::uint32_t i = 0; i < n; ++i)
+    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+  auto coordinator = spawn_coordinator(sys, {cfg, partitions, false, false}, shards);
+  auto status = request_jobs(sys, coordinator, kinds);
   for (auto& a : shards)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(printer, caf::exit_reason::user_shutdown);
+  return status;
+}
+
+int run_admin(const settings& cfg, const std::string& command, const std::string& coordinator_addr) {
+  auto [host, port] = split_host_port(coordinator_addr.empty() ? cfg.cluster.coordinator
+                                                               : coordinator_addr);
+  if (port <= 0) {
+    std::fprintf(stderr, "recd: the coordinator address must be host:port\n");
+    return 2;
+  }
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  configure_network(acfg, cfg);
+  caf::actor_system sys{acfg};
+  auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
+  if (!coordinator) {
+    std::fprintf(stderr, "recd: cannot reach the coordinator at %s:%d: %s\n", host.c_str(), port,
+                 sys.render(coordinator.error()).c_str());
+    return 1;
+  }
+  int status = 0;
+  caf::scoped_actor self{sys};
+  auto fail = [&](caf::error& err) {
+    std::fprintf(stderr, "recd: %s\n", describe(err).c_str());
+    status = 1;
+  };
+  if (command == "rebalance")
+    self->request(*coordinator, std::chrono::seconds{30}, rebalance_atom_v)
+      .receive([&](std::uint64_t epoch) { std::printf("rebalance started at epoch %llu\n",
+                                                      static_cast<unsigned long long>(epoch)); },
+               fail);
+  else
+    self->request(*coordinator, std::chrono::seconds{30}, map_atom_v)
+      .receive([&](const std::string& map) { std::printf("%s\n", map.c_str()); }, fail);
   return status;
 }
 

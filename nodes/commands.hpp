@@ -17,7 +17,11 @@ int run_migrate(const settings& cfg, std::uint32_t partitions);
 int run_import_synthetic(const settings& cfg, const engine::synthetic_options& opt);
 int run_import_movielens(const settings& cfg, const std::string& dir, bool rebase_time);
 int run_import_csv(const settings& cfg, const std::string& file);
-int run_compute(const settings& cfg, const std::vector<std::string>& jobs);
+// coordinator_addr "" = in-process shards; else a cluster's coordinator host:port.
+int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
+                const std::string& coordinator_addr);
+// `recd admin cluster|rebalance`: asks a cluster's coordinator.
+int run_admin(const settings& cfg, const std::string& command, const std::string& coordinator_addr);
 int run_serve(const settings& cfg, const std::string& role);
 
 } // namespace recd

@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"item_similarity", "user_similarity", "embeddings"}));
   std::int32_t shards = 0;
   compute->add_option("--shards", shards, "shard actors doing the work (default cluster.shards)");
+  std::string coordinator_addr;
+  compute->add_option("--coordinator", coordinator_addr,
+                      "run on a cluster: the coordinator's host:port (default: in this process)");
 
   auto* serve = app.add_subcommand("serve", "run the service");
   std::string role = "all";
@@ -73,6 +76,16 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"all", "coordinator", "shard", "api"}));
   serve->add_option("--shards", shards, "shard actors (default cluster.shards)");
   serve->add_option("--addr", http_addr, "HTTP listen address (default http.addr)");
+
+  auto* admin = app.add_subcommand("admin", "operate a cluster through its coordinator");
+  admin->require_subcommand(1);
+  admin->fallthrough();
+  auto* admin_cluster = admin->add_subcommand("cluster", "show the partition map (JSON)");
+  auto* admin_rebalance = admin->add_subcommand("rebalance", "force a rebalance of the partitions");
+  for (auto* leaf : {admin_cluster, admin_rebalance}) {
+    leaf->fallthrough();
+    leaf->add_option("--coordinator", coordinator_addr, "host:port (default cluster.coordinator)");
+  }
 
   auto* config = app.add_subcommand("config", "print every setting with its value and docs");
 
@@ -105,7 +118,11 @@ int main(int argc, char** argv) {
   if (*csv)
     return recd::run_import_csv(cfg, csv_file);
   if (*compute)
-    return recd::run_compute(cfg, jobs);
+    return recd::run_compute(cfg, jobs, coordinator_addr);
+  if (*admin_cluster)
+    return recd::run_admin(cfg, "cluster", coordinator_addr);
+  if (*admin_rebalance)
+    return recd::run_admin(cfg, "rebalance", coordinator_addr);
   if (*serve)
     return recd::run_serve(cfg, role);
   return fail("no command");
