@@ -78,6 +78,7 @@ struct coordinator_state {
   std::vector<std::int64_t> published;   // newest run id per kind, as served
   bool job_running = false;
   bool polling = false;
+  std::vector<std::function<void()>> ready_waiters; // run at the next flip that leaves the map ready
 
   std::vector<std::int32_t> alive() const {
     std::vector<std::int32_t> out;
@@ -130,6 +131,16 @@ struct coordinator_state {
 };
 
 using coordinator_actor = caf::stateful_actor<coordinator_state>;
+
+// Errors that mean a shard went away during a request (its node died or
+// was cut off), as opposed to a failure of the job itself.
+bool lost_shard(const caf::error& err) {
+  if (err == caf::sec::request_receiver_down || err == caf::sec::request_timeout ||
+      err.category() == caf::atom("exit")) // e.g. exit_reason::remote_link_unreachable
+    return true;
+  return err.category() == error_category &&
+         err.code() == static_cast<std::uint8_t>(ec::shard_unavailable);
+}
 
 void poll(coordinator_actor* self) {
   auto& st = self->state;
@@ -219,6 +230,9 @@ void start_rebalance(coordinator_actor* self) {
       ++st.epoch;
       spdlog::info("partition map epoch {}: {} shards", st.epoch, st.alive().size());
       publish_map(self);
+      if (st.ready())
+        for (auto& waiter : std::exchange(st.ready_waiters, {}))
+          waiter();
       for (auto& [m, parts] : losses)
         if (auto& shard = st.members[static_cast<std::size_t>(m)].shard)
           self->request(shard, std::chrono::seconds{60}, drop_atom_v, parts)
@@ -365,6 +379,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       auto summaries = std::make_shared<std::vector<job_summary>>();
       auto queue = std::make_shared<std::vector<job_kind>>(kinds.rbegin(), kinds.rend());
       auto next = std::make_shared<std::function<void()>>();
+      auto attempts = std::make_shared<int>(0);
       *next = [=]() mutable {
         if (queue->empty()) {
           self->state.job_running = false;
@@ -381,9 +396,23 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           .then(
             [=](const job_summary& s) mutable {
               summaries->push_back(s);
+              *attempts = 0;
               (*next)();
             },
             [=](caf::error& err) mutable {
+              // A shard lost mid-run: the run was not published; once its
+              // partitions have a live owner again the whole run is redone,
+              // so the result is the same as without the failure.
+              if (lost_shard(err) && ++*attempts <= 3 && self->state.opt.serving) {
+                spdlog::warn("{} lost a shard ({}): redoing it when the map is ready",
+                             to_string(kind), describe(err));
+                queue->push_back(kind);
+                auto& st = self->state;
+                if (st.ready() && !st.alive().empty())
+                  self->delayed_send(self, std::chrono::seconds{1}, compute_atom_v, caf::unit);
+                st.ready_waiters.push_back([=] { (*next)(); });
+                return;
+              }
               self->state.job_running = false;
               rp.deliver(std::move(err));
               *next = nullptr;
@@ -391,6 +420,13 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       };
       (*next)();
       return rp;
+    },
+    [=](compute_atom, caf::unit_t) {
+      // A redo waiting for a ready map, when no flip is coming.
+      auto& st = self->state;
+      if (st.ready())
+        for (auto& waiter : std::exchange(st.ready_waiters, {}))
+          waiter();
     },
     [=](compute_atom) {
       // Scheduled runs (jobs.interval_seconds).
