@@ -230,6 +230,10 @@ void start_rebalance(coordinator_actor* self) {
       ++st.epoch;
       spdlog::info("partition map epoch {}: {} shards", st.epoch, st.alive().size());
       publish_map(self);
+      // New owners read back what their old owners received before the flip.
+      for (auto& [m, parts] : gains)
+        if (auto& shard = st.members[static_cast<std::size_t>(m)].shard)
+          self->send(shard, apply_atom_v, parts);
       if (st.ready())
         for (auto& waiter : std::exchange(st.ready_waiters, {}))
           waiter();

@@ -1,6 +1,9 @@
 #include "actors/shard.hpp"
 
+#include <unordered_set>
+
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/embedding_worker.hpp"
 #include "actors/shard_loader.hpp"
@@ -35,6 +38,16 @@ struct shard_actor_state {
   bool ready = false;
   bool loading = false;
   std::vector<pending_event> pending; // applied while loading
+  // A move in progress: partitions gained since the last flip, the oldest
+  // snapshot they were loaded from, and the events applied here since then.
+  std::vector<std::uint32_t> moved;
+  std::int64_t moved_since = -1;
+  std::unordered_set<std::int64_t> applied_since_move;
+
+  void note_applied(std::int64_t id) {
+    if (!moved.empty())
+      applied_since_move.insert(id);
+  }
 
   void apply(const pending_event& p) {
     if (p.user_side)
@@ -79,7 +92,10 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
               st.loading = false;
               st.ready = true;
             } else {
+              auto since = snap->max_behavior_id;
               st.data.merge(std::move(*snap));
+              st.moved.insert(st.moved.end(), partitions.begin(), partitions.end());
+              st.moved_since = st.moved_since < 0 ? since : std::min(st.moved_since, since);
               for (auto p : partitions)
                 if (std::find(st.partitions.begin(), st.partitions.end(), p) == st.partitions.end())
                   st.partitions.push_back(p);
@@ -145,6 +161,7 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
         st.pending.push_back({e, id, std::move(item_vec), true});
         return 0;
       }
+      st.note_applied(id);
       return st.data.apply_user(e, item_vec);
     },
     [=](apply_atom, const behavior_event& e, std::int64_t id) -> bool {
@@ -153,8 +170,44 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
         st.pending.push_back({e, id, {}, false});
         return true;
       }
+      st.note_applied(id);
       st.data.apply_item(e);
       return true;
+    },
+    [=](apply_atom, std::vector<std::uint32_t> flipped) {
+      // The map flipped: behaviors that reached the old owners between this
+      // shard's snapshot and the flip are read back and applied here.
+      auto& st = self->state;
+      if (st.moved.empty())
+        return;
+      auto partitions = std::exchange(st.moved, {});
+      auto since = std::exchange(st.moved_since, -1);
+      auto seen = std::exchange(st.applied_since_move, {});
+      (void)flipped;
+      self->request(st.loader, std::chrono::seconds{300}, apply_atom_v, partitions,
+                    st.partition_count, since)
+        .then(
+          [=](const std::vector<std::int64_t>& ids, const std::vector<behavior_event>& events) {
+            auto& st = self->state;
+            auto in_moved = [&](std::int32_t id) {
+              return std::find(partitions.begin(), partitions.end(),
+                               partition_of(id, st.partition_count)) != partitions.end();
+            };
+            for (std::size_t k = 0; k < events.size(); ++k) {
+              if (seen.count(ids[k]) != 0)
+                continue;
+              const auto& e = events[k];
+              if (in_moved(e.user)) {
+                auto* vec = st.data.item_embedding(e.item);
+                st.data.apply_user(e, vec != nullptr ? *vec : std::vector<float>{});
+              }
+              if (in_moved(e.item))
+                st.data.apply_item(e);
+            }
+          },
+          [=](caf::error& err) {
+            spdlog::warn("catching up moved partitions failed: {}", describe(err));
+          });
     },
     [=](reload_atom, job_kind kind) {
       auto rp = self->make_response_promise<bool>();

@@ -3,6 +3,7 @@
 //
 //   (load_atom, partitions, partition_count)     -> (users, items)   load (first) or add partitions
 //   (drop_atom, partitions)                      -> bool              forget partitions moved away
+//   (apply_atom, partitions)                     -> void              the map flipped: catch up moved ones
 //   (map_atom, partitions, partition_count)      -> void              own partitions, load nothing (jobs only)
 //   (context_atom, user_id)                      -> user_context      step 1 of a recommendation
 //   (version_atom, user_id)                      -> uint64            guards cached answers

@@ -241,6 +241,34 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
         return make_error(ec::not_found, "unknown item_id " + std::to_string(i));
       return {std::move(*found), std::move(embedding)};
     },
+    [=](apply_atom, const std::vector<std::uint32_t>& partitions, std::uint32_t count,
+        std::int64_t since) -> caf::result<std::vector<std::int64_t>, std::vector<behavior_event>> {
+      // Behaviors of these partitions committed after `since` (a move's snapshot).
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return conn.error();
+      std::vector<std::int64_t> ids;
+      std::vector<behavior_event> events;
+      auto err = store::guard([&] {
+        pqxx::read_transaction tx{**conn};
+        auto rows = tx.exec_params(
+          "SELECT id, user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint FROM "
+          "user_behavior WHERE id > $1 AND (user_id % $2 = ANY($3::int[]) OR item_id % $2 = "
+          "ANY($3::int[])) ORDER BY id",
+          since, static_cast<std::int64_t>(count), store::int_array_literal(partitions));
+        for (const auto& r : rows) {
+          ids.push_back(r[0].as<std::int64_t>());
+          events.push_back({r[1].as<user_id>(), r[2].as<item_id>(),
+                            parse_behavior_kind(r[3].c_str()).value_or(behavior_kind::view),
+                            r[4].as<std::int64_t>()});
+        }
+      });
+      if (err) {
+        self->state.conn.reset();
+        return err;
+      }
+      return {std::move(ids), std::move(events)};
+    },
     [=](reload_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<caf::message> {
       auto conn = self->state.conn.get();

@@ -5,6 +5,8 @@
 //
 //   (load_atom, partitions, partition_count)        -> shard_snapshot_ptr
 //   (reload_atom, job_kind, partitions, count)      -> neighbour_update_ptr | embedding_update_ptr
+//   (item_atom, item_id)                            -> (item_details, [float])  an item added later
+//   (apply_atom, partitions, count, since_id)       -> ([id], [behavior_event]) behaviors after a snapshot
 //
 // The snapshot pointers are local-only messages: a loader always runs on the
 // same node as its shard (each shard node reads its own partitions).

@@ -46,6 +46,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_ATOM(recd, recd, items_atom, "items")
 
   CAF_ADD_TYPE_ID(recd, (recd::behavior_event))
+  CAF_ADD_TYPE_ID(recd, (std::vector<recd::behavior_event>))
   CAF_ADD_TYPE_ID(recd, (recd::recent_item))
   CAF_ADD_TYPE_ID(recd, (recd::scored_user))
   CAF_ADD_TYPE_ID(recd, (recd::user_context))
