@@ -33,19 +33,27 @@ void stop_all(const std::vector<caf::actor>& actors) {
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
+// The node's HTTP server routing to `gw`, started; nullptr (reason on stderr) on failure.
+std::unique_ptr<http::server> start_http(const settings& cfg, gateway& gw, const char* role) {
+  auto server = std::make_unique<http::server>(
+    http_options(cfg),
+    [&gw](http::request&& req, http::reply_fn reply) { gw.handle(std::move(req), std::move(reply)); });
+  if (auto err = server->start()) {
+    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
+    return nullptr;
+  }
+  spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, server->port());
+  return server;
+}
+
 // Serves HTTP with `gw` until a stop signal (or `watched` dies); returns the exit status.
 int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
                const caf::actor& watched, const char* role) {
-  http::server server{http_options(cfg), [&gw](http::request&& req, http::reply_fn reply) {
-                        gw.handle(std::move(req), std::move(reply));
-                      }};
-  if (auto err = server.start()) {
-    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
+  auto server = start_http(cfg, gw, role);
+  if (!server)
     return 1;
-  }
-  spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, server.port());
   auto why = wait_for_stop(sys, signals, watched);
-  server.stop();
+  server->stop();
   if (why == stop_reason::watched_down) {
     std::fprintf(stderr, "recd: the coordinator stopped; see the log above\n");
     return 1;
@@ -135,16 +143,12 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   }
   gateway gw{sys, {}, shard, caf::actor{}, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  http::server server{http_options(cfg), [&gw](http::request&& req, http::reply_fn reply) {
-                        gw.handle(std::move(req), std::move(reply));
-                      }};
-  if (auto err = server.start()) {
-    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
+  auto server = start_http(cfg, gw, "shard");
+  if (!server) {
     stop_all({shard});
     return 1;
   }
-  spdlog::info("shard node {}: actor port {}:{}, HTTP port {}", name, cfg.cluster.bind, *port,
-               server.port());
+  spdlog::info("shard node {}: actor port {}:{}", name, cfg.cluster.bind, *port);
   // Join, serve, and rejoin whenever the coordinator goes away and comes back.
   for (;;) {
     auto coordinator = connect_coordinator(sys, cfg, signals);
@@ -168,7 +172,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
       break;
     spdlog::warn("lost the coordinator: reconnecting");
   }
-  server.stop();
+  server->stop();
   spdlog::info("shutting down");
   stop_all({shard});
   return 0;
@@ -190,15 +194,11 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, metrics}));
   gateway gw{sys, apis, *coordinator, caf::actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  http::server server{http_options(cfg), [&gw](http::request&& req, http::reply_fn reply) {
-                        gw.handle(std::move(req), std::move(reply));
-                      }};
+  auto server = start_http(cfg, gw, "api");
   int status = 0;
-  if (auto err = server.start()) {
-    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
+  if (!server) {
     status = 1;
   } else {
-    spdlog::info("api node: HTTP on {}:{}", http_options(cfg).host, server.port());
     for (;;) {
       if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal)
         break;
@@ -211,7 +211,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
         caf::anon_send(api, join_atom_v, *coordinator);
     }
   }
-  server.stop();
+  if (server)
+    server->stop();
   stop_all(apis);
   stop_all({cache, writer});
   return status;
