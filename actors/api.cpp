@@ -322,6 +322,12 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
     });
     return caf::behavior{[](caf::unit_t) {}};
   });
+  // A shard that dies is answered for at once (degraded) until the next map.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    for (auto& shard : self->state.shards)
+      if (shard && shard.address() == dm.source)
+        shard = self->state.unavailable;
+  });
   // The coordinator pushes the partition map now and whenever it changes.
   self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
   return {
@@ -410,7 +416,8 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
         rp.deliver(std::move(err));
       };
       // 1. The item must exist; its embedding feeds the user's taste vector.
-      self->request(st.shard_of(e.item), std::chrono::seconds{5}, item_atom_v, e.item)
+      // Shorter than the HTTP deadline, so a lost shard is a clear 503.
+      self->request(st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
         .then(
           [=](std::vector<float> item_vec) mutable {
             // 2. Durable before anything else changes.
@@ -473,8 +480,8 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
     },
     [=](join_atom, const caf::actor& coordinator) {
       // The node reconnected to a (restarted) coordinator: follow its map.
+      // Keep routing by the last map until the coordinator pushes a newer one.
       self->state.deps.coordinator = coordinator;
-      self->state.epoch = 0;
       self->send(coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
     },
     [=](map_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
@@ -485,6 +492,8 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
       st.epoch = epoch;
       st.shards = std::move(shards);
       st.owner = std::move(owner);
+      for (auto& shard : st.shards)
+        self->monitor(shard);
     },
   };
 }

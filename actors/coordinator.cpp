@@ -209,7 +209,7 @@ void start_rebalance(coordinator_actor* self) {
     return;
   }
   auto next = rebalance(st.owner, st.alive());
-  std::map<std::int32_t, std::vector<std::uint32_t>> gains, losses;
+  std::map<std::int32_t, std::vector<std::uint32_t>> gains, losses; // losses: for the log
   for (std::size_t p = 0; p < next.size(); ++p)
     if (next[p] != st.owner[p]) {
       if (next[p] >= 0)
@@ -237,10 +237,17 @@ void start_rebalance(coordinator_actor* self) {
       if (st.ready())
         for (auto& waiter : std::exchange(st.ready_waiters, {}))
           waiter();
-      for (auto& [m, parts] : losses)
-        if (auto& shard = st.members[static_cast<std::size_t>(m)].shard)
-          self->request(shard, std::chrono::seconds{60}, drop_atom_v, parts)
-            .then([](bool) {}, [](caf::error&) {});
+      // Every live shard drops what it does not own now: the partitions that
+      // moved away, and any a shard still held from before a coordinator restart.
+      for (auto m : st.alive()) {
+        std::vector<std::uint32_t> foreign;
+        for (std::size_t p = 0; p < st.owner.size(); ++p)
+          if (st.owner[p] != m)
+            foreign.push_back(static_cast<std::uint32_t>(p));
+        self->request(st.members[static_cast<std::size_t>(m)].shard, std::chrono::seconds{60},
+                      drop_atom_v, foreign)
+          .then([](bool) {}, [](caf::error&) {});
+      }
     }
     if (std::exchange(st.again, false) || *failed)
       self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v,
@@ -338,8 +345,10 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       auto& st = self->state;
       self->monitor(api);
       st.subscribers.push_back(api);
-      if (st.epoch > 0 && !st.alive().empty())
-        self->send(api, st.map_message()); // else: the first flip pushes it
+      // Only a complete map: a restarted coordinator pushes nothing until every
+      // partition is loaded again, and the API keeps routing by its last map.
+      if (st.ready())
+        self->send(api, st.map_message()); // else: the next flip pushes it
     },
     [=](ready_atom) { return self->state.ready(); },
     [=](map_atom) {

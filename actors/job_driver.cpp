@@ -67,6 +67,10 @@ struct driver_state {
   std::uint64_t total = 0;
   std::map<caf::actor_addr, job_progress> progress;
   caf::response_promise promise;
+  bool active = false; // a run is in progress (its promise is pending)
+
+  // Replies from shards that belong to an earlier, already finished run are ignored.
+  bool is_current(std::int64_t run) const { return active && run == run_id; }
   // Embedding runs.
   embedding_task emb;
   std::vector<caf::actor> workers;
@@ -120,6 +124,9 @@ struct driver_state {
 
   // Marks the run failed, drops its staging table, releases the lock.
   void fail(const caf::error& err) {
+    if (!active)
+      return;
+    active = false;
     store::guard([&] {
       pqxx::nontransaction tx{*conn};
       if (!staging.empty())
@@ -146,6 +153,7 @@ struct driver_state {
   }
 
   void succeed(std::uint64_t inputs, std::uint64_t rows) {
+    active = false;
     unlock();
     report(total, rows, true);
     job_summary s{kind, run_id, inputs, rows,
@@ -357,10 +365,13 @@ void run_similarity(driver_actor* self) {
   auto inputs = std::make_shared<std::uint64_t>(0);
   auto failed = std::make_shared<bool>(false);
   auto shared_task = caf::make_message(job_atom_v, std::move(*task), caf::actor{self});
+  auto run = st.run_id;
   for (auto& shard : st.shards)
     self->request(shard, part_timeout, shared_task)
       .then(
         [=](std::uint64_t done, std::uint64_t pairs) {
+          if (!self->state.is_current(run))
+            return;
           *inputs += done;
           *rows += pairs;
           if (--*remaining == 0 && !*failed) {
@@ -371,7 +382,7 @@ void run_similarity(driver_actor* self) {
           }
         },
         [=](caf::error& err) {
-          if (!*failed) {
+          if (!*failed && self->state.is_current(run)) {
             *failed = true;
             self->state.fail(err);
           }
@@ -405,11 +416,14 @@ void half_step(driver_actor* self, bool users_side) {
   auto failed = std::make_shared<bool>(false);
   auto msg = users_side ? caf::make_message(solve_atom_v, users_atom_v, fixed.values, gram)
                         : caf::make_message(solve_atom_v, items_atom_v, fixed.values, gram);
+  auto run = st.run_id;
   for (auto& w : st.workers)
     self->request(w, part_timeout, msg)
       .then(
         [=](const factor_block& block) {
           auto& st = self->state;
+          if (!st.is_current(run))
+            return;
           auto& target = users_side ? st.user_factors : st.item_factors;
           auto dim = static_cast<std::size_t>(target.dim);
           for (std::size_t k = 0; k < block.rows.size(); ++k)
@@ -426,7 +440,7 @@ void half_step(driver_actor* self, bool users_side) {
           }
         },
         [=](caf::error& err) {
-          if (!*failed) {
+          if (!*failed && self->state.is_current(run)) {
             *failed = true;
             self->state.fail(err);
           }
@@ -447,16 +461,22 @@ void run_embeddings(driver_actor* self) {
   st.workers.clear();
   auto remaining = std::make_shared<std::size_t>(st.shards.size());
   auto failed = std::make_shared<bool>(false);
+  auto run = st.run_id;
   for (auto& shard : st.shards)
     self->request(shard, part_timeout, job_atom_v, st.emb)
       .then(
         [=](const caf::actor& worker) {
+          if (!self->state.is_current(run)) {
+            caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+            return;
+          }
           self->state.workers.push_back(worker);
+          self->monitor(worker);
           if (--*remaining == 0 && !*failed)
             next_iteration(self);
         },
         [=](caf::error& err) {
-          if (!*failed) {
+          if (!*failed && self->state.is_current(run)) {
             *failed = true;
             self->state.fail(err);
           }
@@ -465,6 +485,15 @@ void run_embeddings(driver_actor* self) {
 
 caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
   self->set_default_handler(log_and_drop);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.active)
+      return;
+    auto gone = [&](const caf::actor& a) { return a && a.address() == dm.source; };
+    if (std::any_of(st.shards.begin(), st.shards.end(), gone) ||
+        std::any_of(st.workers.begin(), st.workers.end(), gone))
+      st.fail(dm.reason ? dm.reason : caf::error{caf::exit_reason::remote_link_unreachable});
+  });
   self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {
@@ -479,6 +508,11 @@ caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
         st.promise.deliver(err);
         return st.promise;
       }
+      st.active = true;
+      // A shard (or ALS worker) that dies mid-run fails the run at once; the
+      // coordinator redoes it on the shards that are left.
+      for (auto& shard : st.shards)
+        self->monitor(shard);
       if (kind == job_kind::embeddings)
         run_embeddings(self);
       else

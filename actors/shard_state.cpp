@@ -149,8 +149,10 @@ void shard_state::drop(const std::vector<std::uint32_t>& partitions,
     return std::find(partitions.begin(), partitions.end(), partition_of(id, partition_count)) !=
            partitions.end();
   };
-  std::erase_if(items_, [&](const auto& kv) { return dropped(kv.first); });
-  std::erase_if(users_, [&](const auto& kv) { return dropped(kv.first); });
+  auto gone = std::erase_if(items_, [&](const auto& kv) { return dropped(kv.first); });
+  gone += std::erase_if(users_, [&](const auto& kv) { return dropped(kv.first); });
+  if (gone == 0)
+    return;
   rebuild_index();
   popular_dirty_ = true;
 }

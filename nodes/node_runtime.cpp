@@ -67,7 +67,17 @@ stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::
     }
     watcher.join();
   }
-  return down ? stop_reason::watched_down : stop_reason::signal;
+  if (down)
+    return stop_reason::watched_down;
+  // Graceful shutdown has a deadline (20 s, below Kubernetes' default
+  // termination grace period): an actor stuck in a blocking call must not
+  // keep the process alive forever.
+  std::thread{[] {
+    std::this_thread::sleep_for(std::chrono::seconds{20});
+    spdlog::error("shutdown did not finish within 20 s: exiting");
+    std::_Exit(1);
+  }}.detach();
+  return stop_reason::signal;
 }
 
 std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,

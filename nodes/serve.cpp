@@ -156,7 +156,8 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
       break;
     caf::scoped_actor self{sys};
     bool joined = false;
-    self->request(*coordinator, std::chrono::seconds{10}, join_atom_v, name, shard)
+    // Short: a coordinator that is shutting down must not hold the rejoin up.
+    self->request(*coordinator, std::chrono::seconds{2}, join_atom_v, name, shard)
       .receive([&](std::uint32_t partitions) {
                  joined = true;
                  spdlog::info("joined the coordinator ({} partitions)", partitions);
