@@ -312,6 +312,42 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
       });
 }
 
+// Commits the event (checking the item in the database if its shard could
+// not), then applies it on the user's and the item's shard and acknowledges.
+// Nothing changes in memory unless the row is committed.
+void commit_and_apply(api_actor* self, caf::typed_response_promise<std::int64_t> rp,
+                      behavior_event e, std::vector<float> item_vec, bool check_item,
+                      clock::time_point t0) {
+  auto fail = [=](caf::error& err) mutable {
+    ++self->state.deps.metrics->behavior_failed;
+    rp.deliver(std::move(err));
+  };
+  self->request(self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item)
+    .then(
+      [=](std::int64_t id) mutable {
+        auto& st = self->state;
+        caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
+        auto pending = std::make_shared<int>(2);
+        auto ack = [=]() mutable {
+          if (--*pending == 0) {
+            self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
+            rp.deliver(id);
+          }
+        };
+        auto log_err = [=](caf::error& err) mutable {
+          // Committed already: the owning shard reads it back when it loads.
+          spdlog::warn("behavior {} committed but not applied: {}", id, describe(err));
+          ack();
+        };
+        self->request(st.shard_of(e.user), std::chrono::seconds{5}, apply_atom_v, e, id,
+                      std::move(item_vec))
+          .then([=](std::uint64_t) mutable { ack(); }, log_err);
+        self->request(st.shard_of(e.item), std::chrono::seconds{5}, apply_atom_v, e, id)
+          .then([=](bool) mutable { ack(); }, log_err);
+      },
+      fail);
+}
+
 caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   self->set_default_handler(log_and_drop);
   self->state.cfg = std::move(cfg);
@@ -416,38 +452,23 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
         rp.deliver(std::move(err));
       };
       // 1. The item must exist; its embedding feeds the user's taste vector.
-      // Shorter than the HTTP deadline, so a lost shard is a clear 503.
+      // Shorter than the HTTP deadline, so a lost shard is a clear answer.
       self->request(st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
         .then(
           [=](std::vector<float> item_vec) mutable {
-            // 2. Durable before anything else changes.
-            self->request(self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e)
-              .then(
-                [=](std::int64_t id) mutable {
-                  // 3. Apply in memory, then acknowledge.
-                  auto& st = self->state;
-                  caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
-                  auto pending = std::make_shared<int>(2);
-                  auto ack = [=]() mutable {
-                    if (--*pending == 0) {
-                      self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
-                      rp.deliver(id);
-                    }
-                  };
-                  auto log_err = [=](caf::error& err) mutable {
-                    // Committed already: the shard reloads it from the database if it restarts.
-                    spdlog::warn("behavior {} committed but not applied: {}", id, describe(err));
-                    ack();
-                  };
-                  self->request(st.shard_of(e.user), std::chrono::seconds{5}, apply_atom_v, e, id,
-                                std::move(item_vec))
-                    .then([=](std::uint64_t) mutable { ack(); }, log_err);
-                  self->request(st.shard_of(e.item), std::chrono::seconds{5}, apply_atom_v, e, id)
-                    .then([=](bool) mutable { ack(); }, log_err);
-                },
-                fail);
+            commit_and_apply(self, rp, e, std::move(item_vec), false, t0);
           },
-          fail);
+          [=](caf::error& err) mutable {
+            if (err.category() == error_category &&
+                err.code() == static_cast<std::uint8_t>(ec::not_found)) {
+              ++self->state.deps.metrics->behavior_failed;
+              rp.deliver(std::move(err));
+              return;
+            }
+            // The item's shard is unavailable (moving or failed over): the
+            // writer checks the item in the database instead.
+            commit_and_apply(self, rp, e, {}, true, t0);
+          });
       return rp;
     },
     [=](stats_atom) {

@@ -14,6 +14,7 @@ namespace {
 struct pending_write {
   behavior_event event;
   caf::typed_response_promise<std::int64_t> promise;
+  bool check_item = false; // the item's shard could not vouch for it
 };
 
 struct writer_state {
@@ -22,6 +23,38 @@ struct writer_state {
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
 
+  // Answers not_found for checked events whose item is not in the catalog
+  // and removes them from the batch (nothing of theirs is stored).
+  void reject_unknown_items(std::vector<pending_write>& batch) {
+    std::vector<std::int32_t> asked;
+    for (const auto& p : batch)
+      if (p.check_item)
+        asked.push_back(p.event.item);
+    std::vector<std::int32_t> known;
+    auto c = conn.get();
+    caf::error err = c ? caf::error{} : c.error();
+    if (!err)
+      err = store::guard([&] {
+        pqxx::read_transaction tx{**c};
+        for (const auto& r : tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
+                                            store::int_array_literal(asked)))
+          known.push_back(r[0].as<std::int32_t>());
+      });
+    std::erase_if(batch, [&](pending_write& p) {
+      if (!p.check_item)
+        return false;
+      if (err) {
+        p.promise.deliver(err);
+        return true;
+      }
+      if (std::find(known.begin(), known.end(), p.event.item) == known.end()) {
+        p.promise.deliver(make_error(ec::not_found, "unknown item_id " + std::to_string(p.event.item)));
+        return true;
+      }
+      return false;
+    });
+  }
+
   // Commits the whole batch in one transaction and answers every promise.
   void flush() {
     flush_scheduled = false;
@@ -29,6 +62,10 @@ struct writer_state {
       return;
     auto batch = std::move(pending);
     pending.clear();
+    if (std::any_of(batch.begin(), batch.end(), [](const auto& p) { return p.check_item; }))
+      reject_unknown_items(batch);
+    if (batch.empty())
+      return;
     std::vector<std::int32_t> users, items;
     std::vector<std::int64_t> times;
     std::string kinds = "{";
@@ -88,9 +125,9 @@ caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::stri
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {
-    [=](write_atom, const behavior_event& e) {
+    [=](write_atom, const behavior_event& e, bool check_item) {
       auto& st = self->state;
-      st.pending.push_back({e, self->make_response_promise<std::int64_t>()});
+      st.pending.push_back({e, self->make_response_promise<std::int64_t>(), check_item});
       // The flush message queues behind every write already in the mailbox,
       // which is exactly the batch that arrived during the previous commit.
       if (!st.flush_scheduled) {

@@ -4,7 +4,9 @@
 // commit is in flight go into the next transaction together, so a burst costs
 // one fsync, not one per event.
 //
-//   (write_atom, behavior_event) -> int64   the committed row's id
+//   (write_atom, behavior_event, check_item) -> int64   the committed row's id
+//     check_item: the item's shard was unavailable; verify the item in the
+//     catalog first (not_found, nothing stored, if it is missing).
 //
 // The reply comes only after COMMIT returned: an acknowledged event is in the
 // database. On failure every event of the batch gets the error and nothing of
