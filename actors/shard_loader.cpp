@@ -73,26 +73,22 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
                      std::uint32_t count, embedding_update& out) {
   auto filter = std::to_string(count) + " IN " + in_list(partitions);
   std::vector<std::string_view> f;
-  store::copy_out(tx,
-                  "SELECT item_id, embedding FROM items WHERE embedding IS NOT NULL AND item_id % " +
-                    filter,
-                  [&](std::string_view line) {
-                    store::split_copy_line(line, f);
-                    auto v = parse_float_array(f[1]);
-                    normalize(v);
-                    if (!v.empty())
-                      out.items[static_cast<item_id>(to_i64(f[0]))] = std::move(v);
-                  });
-  store::copy_out(tx,
-                  "SELECT user_id, embedding FROM users WHERE embedding IS NOT NULL AND user_id % " +
-                    filter,
-                  [&](std::string_view line) {
-                    store::split_copy_line(line, f);
-                    auto v = parse_float_array(f[1]);
-                    normalize(v);
-                    if (!v.empty())
-                      out.users[static_cast<user_id>(to_i64(f[0]))] = std::move(v);
-                  });
+  // Unit vectors of the partitions' items, then of their users.
+  for (auto* target : {&out.items, &out.users}) {
+    const bool items = target == &out.items;
+    std::string table = items ? "items" : "users";
+    std::string id = items ? "item_id" : "user_id";
+    store::copy_out(tx,
+                    "SELECT " + id + ", embedding FROM " + table +
+                      " WHERE embedding IS NOT NULL AND " + id + " % " + filter,
+                    [&](std::string_view line) {
+                      store::split_copy_line(line, f);
+                      auto v = parse_float_array(f[1]);
+                      normalize(v);
+                      if (!v.empty())
+                        (*target)[static_cast<std::int32_t>(to_i64(f[0]))] = std::move(v);
+                    });
+  }
   std::int32_t dim = 0;
   for (const auto& [id, v] : out.items) {
     dim = static_cast<std::int32_t>(v.size());
