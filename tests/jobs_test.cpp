@@ -847,10 +847,21 @@ TEST(ComputeCommand, TakesGlobalOptionsBeforeOrAfterTheSubcommand) {
   }
   {
     SCOPED_TRACE("--postgres-url after the subcommand overrides RECD_POSTGRES_URL");
+    auto rows = [&] { return count(*db, "SELECT count(*) FROM item_similarity"); };
+    // The reference: every pair (top_k = 0), then a smaller result in place,
+    // so that only a real default run can bring the full count back.
+    auto all = run_recd(db->url(), {"compute", "--jobs", "item_similarity", "--set",
+                                     "item_similarity.top_k=0"});
+    ASSERT_EQ(all.status, 0) << show(all);
+    auto every_pair = rows();
+    auto one = run_recd(db->url(), {"compute", "--jobs", "item_similarity", "--set",
+                                     "item_similarity.top_k=1"});
+    ASSERT_EQ(one.status, 0) << show(one);
+    ASSERT_GT(every_pair, rows()) << "the shop must have items with several neighbours";
     auto o = run_recd("postgresql://postgres@127.0.0.1:1/nowhere",
                       {"compute", "--jobs", "item_similarity", "--postgres-url", db->url()});
     ASSERT_EQ(o.status, 0) << show(o);
-    EXPECT_GT(max_neighbours(), 2) << "the default top_k = 0 keeps every neighbour";
+    EXPECT_EQ(rows(), every_pair) << "the default top_k = 0 keeps every neighbour";
   }
 }
 
