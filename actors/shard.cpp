@@ -122,9 +122,6 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
       self->state.partitions = std::move(partitions);
       self->state.partition_count = count;
     },
-    [=](context_atom, user_id u) -> caf::result<user_context> {
-      return self->state.data.context(u, 1 << 20, 1 << 20);
-    },
     [=](context_atom, user_id u, std::int32_t recent, std::int32_t similar) -> user_context {
       return self->state.data.context(u, static_cast<std::size_t>(recent),
                                       static_cast<std::size_t>(similar));

@@ -5,7 +5,7 @@
 //   (drop_atom, partitions)                      -> bool              forget partitions moved away
 //   (apply_atom, partitions)                     -> void              the map flipped: catch up moved ones
 //   (map_atom, partitions, partition_count)      -> void              own partitions, load nothing (jobs only)
-//   (context_atom, user_id)                      -> user_context      step 1 of a recommendation
+//   (context_atom, user_id, recent, similar)     -> user_context      step 1 of a recommendation
 //   (version_atom, user_id)                      -> uint64            guards cached answers
 //   (recall_atom, recall_request)                -> [candidate]       step 2, for owned seeds/items
 //   (details_atom, [item_id])                    -> [item_details]    step 3, owned items only

@@ -94,6 +94,24 @@ int request_jobs(caf::actor_system& sys, const caf::actor& coordinator,
   return status;
 }
 
+// One attempt to reach a cluster's coordinator (CLI commands: no retries);
+// nullopt with a one-line reason on stderr.
+std::optional<caf::actor> reach_coordinator(caf::actor_system& sys, const std::string& addr) {
+  auto [host, port] = split_host_port(addr);
+  if (port <= 0) {
+    std::fprintf(stderr, "recd: the coordinator address must be host:port, not '%s'\n",
+                 addr.c_str());
+    return std::nullopt;
+  }
+  auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
+  if (!coordinator) {
+    std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n", addr.c_str(),
+                 sys.render(coordinator.error()).c_str());
+    return std::nullopt;
+  }
+  return *coordinator;
+}
+
 } // namespace
 
 int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
@@ -105,17 +123,13 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
                                              : job_kind::embeddings);
   if (!coordinator_addr.empty()) {
     // A cluster: the coordinator runs the jobs on its shard nodes.
-    auto [host, port] = split_host_port(coordinator_addr);
     caf::actor_system_config acfg;
     configure(acfg, cfg);
     configure_network(acfg, cfg);
     caf::actor_system sys{acfg};
-    auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
-    if (!coordinator) {
-      std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n",
-                   coordinator_addr.c_str(), sys.render(coordinator.error()).c_str());
+    auto coordinator = reach_coordinator(sys, coordinator_addr);
+    if (!coordinator)
       return 1;
-    }
     return request_jobs(sys, *coordinator, kinds);
   }
   auto counted = partition_count(cfg);
@@ -139,22 +153,14 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
 }
 
 int run_admin(const settings& cfg, const std::string& command, const std::string& coordinator_addr) {
-  auto [host, port] = split_host_port(coordinator_addr.empty() ? cfg.cluster.coordinator
-                                                               : coordinator_addr);
-  if (port <= 0) {
-    std::fprintf(stderr, "recd: the coordinator address must be host:port\n");
-    return 2;
-  }
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
-  auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
-  if (!coordinator) {
-    std::fprintf(stderr, "recd: cannot reach the coordinator at %s:%d: %s\n", host.c_str(), port,
-                 sys.render(coordinator.error()).c_str());
+  auto coordinator =
+    reach_coordinator(sys, coordinator_addr.empty() ? cfg.cluster.coordinator : coordinator_addr);
+  if (!coordinator)
     return 1;
-  }
   int status = 0;
   caf::scoped_actor self{sys};
   auto fail = [&](caf::error& err) {
