@@ -81,6 +81,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, app_id, "deployment id: nodes with another id are refused"),
     RECD_SETTING(cluster, heartbeat_ms, "heartbeat interval between nodes"),
     RECD_SETTING(cluster, connection_timeout_ms, "a peer silent this long is considered dead"),
+    RECD_SETTING(cluster, rejoin_grace_ms, "a restarted coordinator waits this long for the shards of its last map"),
     RECD_SETTING(item_similarity, behavior_types, "behaviors that count (comma-separated)"),
     RECD_SETTING(item_similarity, window_days, "only behaviors this recent count"),
     RECD_SETTING(item_similarity, min_sales, "candidate items need sales_count above this"),

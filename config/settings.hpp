@@ -46,6 +46,7 @@ struct cluster_settings {
   std::string app_id = "recd";         // nodes of other deployments are refused
   std::int32_t heartbeat_ms = 1000;    // a silent peer is dropped after connection_timeout_ms
   std::int32_t connection_timeout_ms = 5000;
+  std::int32_t rejoin_grace_ms = 10000; // a restarted coordinator waits this long for its shards
 };
 
 struct item_similarity_settings {

@@ -169,8 +169,20 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
         break;
       continue;
     }
-    if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal)
+    if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal) {
+      // Hand the partitions over before going: no request for them degrades.
+      // Bounded well inside the node's shutdown deadline.
+      spdlog::info("stopping: asking the coordinator to move this shard's partitions");
+      // A coordinator that goes down meanwhile ends the wait at once.
+      caf::scoped_actor leaver{sys};
+      leaver->monitor(*coordinator);
+      leaver->send(*coordinator, leave_atom_v, name);
+      leaver->receive([](bool) { spdlog::info("partitions handed over"); },
+                      [](caf::down_msg&) { spdlog::warn("the coordinator went down: leaving"); },
+                      caf::after(std::chrono::seconds{12}) >>
+                        [] { spdlog::warn("no handover within 12 s: leaving anyway"); });
       break;
+    }
     spdlog::warn("lost the coordinator: reconnecting");
   }
   server->stop();

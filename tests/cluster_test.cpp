@@ -392,7 +392,8 @@ public:
             {"RECD_REDIS_URL", redis_},
             {"RECD_CLUSTER_COORDINATOR", coordinator_addr()},
             {"RECD_CLUSTER_APP_ID", app_id_},
-            {"RECD_JOBS_POLL_SECONDS", "1"}};
+            {"RECD_JOBS_POLL_SECONDS", "1"},
+            {"RECD_CLUSTER_REJOIN_GRACE_MS", "3000"}};
   }
 
   // The coordinator node, always on the same actor and HTTP ports (a restart reuses them).
@@ -1576,9 +1577,9 @@ TEST(CoordinatorRestart, AnswersStayTheSameWhenTheRestartedCoordinatorAssignsPar
   redis_server redis;
   cluster c{"reassign", db.url(), redis.url()};
   const auto before = start_two_shard_cluster(c);
-  // The shard owning partition 0 rejoins last (held with SIGSTOP until the other
-  // has joined alone): the new coordinator gives it the other half this time. With
-  // free-running shards this happens in about half of all restarts.
+  // The shard owning partition 0 rejoins late (held with SIGSTOP): the new
+  // coordinator waits cluster.rejoin_grace_ms (3 s here) for it, gives the other
+  // shard all partitions, and later the other half back to it.
   std::string first_owner;
   for (const auto& s : before.shards)
     if (std::find(s.partitions.begin(), s.partitions.end(), 0) != s.partitions.end())
