@@ -26,6 +26,7 @@ struct api_state {
   api_deps deps;
   std::vector<caf::actor> shards;
   std::vector<std::uint32_t> owner; // partition -> shard index
+  std::vector<caf::actor> recall_shards; // the shards owning a partition: recall asks these
 
   caf::actor unavailable;            // answers every request with shard_unavailable
   std::uint64_t epoch = 0;           // of the map in use
@@ -271,7 +272,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                     .count();
         auto msg = caf::make_message(recall_atom_v, std::move(req));
         auto all = std::make_shared<std::vector<candidate>>();
-        auto remaining = std::make_shared<std::size_t>(st.shards.size());
+        auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
         auto degraded = std::make_shared<bool>(false);
         auto shared_ctx = std::make_shared<user_context>(std::move(ctx));
         auto done = [=]() mutable {
@@ -279,7 +280,12 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                               static_cast<std::size_t>(limit));
           finish(self, rp, user, shared_ctx->version, limit, use_cache, std::move(ranked), *degraded, t0);
         };
-        for (auto& shard : st.shards)
+        if (st.recall_shards.empty()) {
+          *degraded = true;
+          done();
+          return;
+        }
+        for (auto& shard : st.recall_shards)
           self->request(shard, st.shard_timeout(), msg)
             .then(
               [=](const std::vector<candidate>& found) mutable {
@@ -306,8 +312,12 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
         auto all = std::make_shared<std::vector<candidate>>();
-        auto remaining = std::make_shared<std::size_t>(st.shards.size());
-        for (auto& shard : st.shards)
+        auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
+        if (st.recall_shards.empty()) {
+          finish(self, rp, user, 0, limit, false, {}, true, t0);
+          return;
+        }
+        for (auto& shard : st.recall_shards)
           self->request(shard, st.shard_timeout(), recall_atom_v, req)
             .then(
               [=](const std::vector<candidate>& found) mutable {
@@ -380,7 +390,7 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   });
   // A shard that dies is answered for at once (degraded) until the next map.
   self->set_down_handler([=](caf::down_msg& dm) {
-    for (auto* list : {&self->state.shards, &self->state.next_shards})
+    for (auto* list : {&self->state.shards, &self->state.next_shards, &self->state.recall_shards})
       for (auto& shard : *list)
         if (shard && shard.address() == dm.source)
           shard = self->state.unavailable;
@@ -550,8 +560,16 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
       st.epoch = epoch;
       st.shards = std::move(shards);
       st.owner = std::move(owner);
-      for (auto& shard : st.shards)
-        self->monitor(shard);
+      std::vector<bool> owns(st.shards.size());
+      for (auto index : st.owner)
+        if (index < owns.size())
+          owns[index] = true;
+      st.recall_shards.clear();
+      for (std::size_t k = 0; k < st.shards.size(); ++k) {
+        self->monitor(st.shards[k]);
+        if (owns[k])
+          st.recall_shards.push_back(st.shards[k]);
+      }
       if (st.next_epoch <= epoch) {
         st.next_shards.clear();
         st.next_owner.clear();
