@@ -10,6 +10,7 @@
 #include "actors/embedding_worker.hpp"
 #include "actors/shard_loader.hpp"
 #include "actors/similarity_worker.hpp"
+#include "protocol/bulk.hpp"
 #include "protocol/errors.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
@@ -53,6 +54,7 @@ struct shard_actor_state {
   std::vector<std::uint32_t> landed;
   std::int64_t landed_floor = -1;
   std::unordered_set<std::int64_t> known_user, known_item; // per side of an event
+  bulk_inbox inbox;                    // job inputs arriving in chunks
   bool catching_up = false;            // the flip's read-back is running
 
   std::vector<std::uint32_t> partitions() const {
@@ -365,11 +367,22 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
           failed);
       return rp;
     },
-    [=](job_atom, similarity_task& task, const caf::actor& progress_to) {
+    [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
+      if (auto err = self->state.inbox.add(std::move(chunk)))
+        return err;
+      return true;
+    },
+    [=](job_atom, const bulk_handle& task, const caf::actor& progress_to) {
+      // A similarity job: the task (graph and options) arrived in chunks.
       auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       auto& st = self->state;
+      auto bytes = st.inbox.take(task);
+      if (!bytes) {
+        rp.deliver(bytes.error());
+        return rp;
+      }
       auto worker = spawn_similarity_worker(self->system(), st.url);
-      self->request(worker, job_timeout, job_atom_v, std::move(task), st.owned(),
+      self->request(worker, job_timeout, job_atom_v, std::move(*bytes), st.owned(),
                     st.partition_count, progress_to)
         .then(
           [=](std::uint64_t rows, std::uint64_t pairs) mutable {
@@ -382,9 +395,14 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
           });
       return rp;
     },
-    [=](job_atom, embedding_task& task) -> caf::result<caf::actor> {
+    [=](job_atom, job_kind, const bulk_handle& task) -> caf::result<caf::actor> {
+      // An embedding run: the interactions arrived in chunks; a worker
+      // decodes them and solves this shard's rows on request.
       auto& st = self->state;
-      return spawn_embedding_worker(self->system(), std::move(task), st.owned(),
+      auto bytes = st.inbox.take(task);
+      if (!bytes)
+        return bytes.error();
+      return spawn_embedding_worker(self->system(), std::move(*bytes), st.owned(),
                                     st.partition_count);
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
