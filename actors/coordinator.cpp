@@ -67,6 +67,7 @@ constexpr auto drop_grace = std::chrono::milliseconds{500};
 struct member {
   std::string name;
   caf::actor shard;     // invalid once the shard is gone
+  std::string address;  // host:port where API nodes dial it ("" for local shards)
   bool leaving = false; // stopping: its partitions move to the others first
   std::vector<caf::typed_response_promise<bool>> left; // answered once it owns nothing
 };
@@ -441,7 +442,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
   // Local shards (one process) join at once, partition p on shard p mod N,
   // exactly the balanced assignment.
   for (std::size_t i = 0; i < shards.size(); ++i) {
-    st.members.push_back({"local-" + std::to_string(i), shards[i], false, {}});
+    st.members.push_back({"local-" + std::to_string(i), shards[i], "", false, {}});
     self->monitor(shards[i]);
   }
   if (st.opt.serving) {
@@ -477,7 +478,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
   if (!shards.empty())
     start_rebalance(self);
   return {
-    [=](join_atom, const std::string& name, const caf::actor& shard) -> std::uint32_t {
+    [=](join_atom, const std::string& name, const caf::actor& shard,
+        const std::string& address) -> std::uint32_t {
       auto& st = self->state;
       self->monitor(shard);
       std::size_t index = st.members.size();
@@ -485,9 +487,10 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         if (st.members[m].name == name)
           index = m; // a restarted shard node takes its old slot
       if (index == st.members.size()) {
-        st.members.push_back({name, shard, false, {}});
+        st.members.push_back({name, shard, address, false, {}});
       } else {
         st.members[index].shard = shard;
+        st.members[index].address = address;
         st.members[index].leaving = false;
       }
       spdlog::info("shard {} joined", name);
@@ -569,6 +572,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       for (std::size_t m = 0; m < st.members.size(); ++m) {
         auto parts = st.partitions_of_member(static_cast<std::int32_t>(m));
         shards.push_back({{"name", st.members[m].name},
+                          {"address", st.members[m].address},
                           {"alive", static_cast<bool>(st.members[m].shard)},
                           {"partitions", parts}});
       }

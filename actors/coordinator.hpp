@@ -1,11 +1,13 @@
 #pragma once
 // coordinator: owns the partition map and the offline jobs.
 //
-//   (join_atom, name, shard)              -> uint32          a shard node joins; reply: partition count
+//   (join_atom, name, shard, address)     -> uint32          a shard node joins; reply: partition count
 //   (subscribe_atom, api)                 -> void            api gets (map_atom, epoch, shards, owner) now and on
 //                                                            change, and (move_atom, ...) when a move starts
 //   (ready_atom)                          -> bool            every partition is served by a live shard
-//   (map_atom)                            -> string          JSON of the map (recd admin cluster)
+//   (map_atom)                            -> string          JSON of the map (recd admin cluster), with
+//                                                            each shard's address for API nodes to dial
+//   (leave_atom, name)                    -> bool            a stopping shard: answered once it owns nothing
 //   (rebalance_atom)                      -> uint64          force a rebalance; reply: the new epoch
 //   (compute_atom, [job_kind], listener)  -> [job_summary]   run jobs in order on the current shards
 //   (stats_atom)                          -> string          JSON: database counts, last jobs, map
