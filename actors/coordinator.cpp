@@ -97,6 +97,7 @@ struct coordinator_state {
   bool job_running = false;
   bool polling = false;
   std::vector<std::function<void()>> ready_waiters; // run at the next flip that leaves the map ready
+  std::vector<std::function<void()>> after_move;    // run when no move is in progress
 
   std::vector<std::int32_t> alive() const {
     std::vector<std::int32_t> out;
@@ -310,13 +311,20 @@ void start_rebalance(coordinator_actor* self) {
     st.again = true;
     return;
   }
+  // No move starts: jobs waiting for the map to settle may run.
+  auto settled = [&] {
+    for (auto& waiter : std::exchange(st.after_move, {}))
+      waiter();
+  };
   if (st.job_running && st.ready()) {
     // A job computes on the current owners; moves that nothing needs wait for it.
     st.deferred = true;
+    settled();
     return;
   }
   if (st.in_rejoin_grace()) {
     // A restarted coordinator waits for the shards of its last map to rejoin.
+    settled();
     return;
   }
   auto next = rebalance(st.owner, st.targets());
@@ -328,8 +336,10 @@ void start_rebalance(coordinator_actor* self) {
       if (next[p] >= 0)
         gains[next[p]].push_back(static_cast<std::uint32_t>(p));
     }
-  if (!changed)
+  if (!changed) {
+    settled();
     return;
+  }
   st.moving = true;
   const auto target = st.epoch + 1;
   auto failed = std::make_shared<bool>(false);
@@ -350,6 +360,9 @@ void start_rebalance(coordinator_actor* self) {
     if (std::exchange(st.again, false) || *failed)
       self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v,
                          caf::unit); // the internal trigger: no reply
+    else
+      for (auto& waiter : std::exchange(st.after_move, {}))
+        waiter();
   };
   auto load = [=]() {
     auto& st = self->state;
@@ -600,9 +613,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         rp.deliver(make_error(ec::job_running, "a job is already running in this cluster"));
         return rp;
       }
-      if (st.alive().empty() || (st.opt.serving && (!st.ready() || st.moving))) {
-        rp.deliver(make_error(ec::not_ready, st.moving ? "partitions are moving: try again shortly"
-                                                       : "the shards are not ready"));
+      if (st.alive().empty() || (st.opt.serving && !st.ready())) {
+        rp.deliver(make_error(ec::not_ready, "the shards are not ready"));
         return rp;
       }
       st.job_running = true;
@@ -648,7 +660,11 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
               *next = nullptr;
             });
       };
-      (*next)();
+      // Jobs run on a settled map: one that starts during a move waits for it.
+      if (st.moving)
+        st.after_move.push_back([=] { (*next)(); });
+      else
+        (*next)();
       return rp;
     },
     [=](compute_atom, caf::unit_t) {
