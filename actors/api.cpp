@@ -20,6 +20,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
+constexpr auto apply_timeout = std::chrono::seconds{1};
+
 struct api_state {
   static inline const char* name = "api";
   settings cfg;
@@ -368,11 +370,15 @@ void commit_and_apply(api_actor* self, caf::typed_response_promise<std::int64_t>
           spdlog::warn("behavior {} committed but not applied on one shard: {}", id, describe(err));
           ack();
         };
+        // Applying is a few microseconds of memory work; a shard that does not
+        // answer within a second has died (a request it already took is never
+        // answered) or is overloaded and applies it late: the row is committed
+        // either way, so the answer does not wait longer.
         for (auto& shard : users)
-          self->request(shard, std::chrono::seconds{5}, apply_atom_v, e, id, item_vec)
+          self->request(shard, apply_timeout, apply_atom_v, e, id, item_vec)
             .then([=](std::uint64_t) mutable { ack(); }, log_err);
         for (auto& shard : items)
-          self->request(shard, std::chrono::seconds{5}, apply_atom_v, e, id)
+          self->request(shard, apply_timeout, apply_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);
       },
       fail);
