@@ -1,0 +1,212 @@
+// The compute kernel of the similarity jobs against its limit, on the very rows
+// a job reads (exported from PostgreSQL by scripts/bench).
+//
+//   cooccurrence_limit FILE --measure jaccard|cosine --min-common N
+//                      [--min-score X] [--top-k K] [--threads 2]
+//
+// FILE holds one "row<TAB>column" pair per line (item<TAB>user for item
+// similarity, user<TAB>item for user similarity); duplicates are allowed.
+// Three loops run over all rows of the same CSR graph, and each prints one line
+//   <loop> threads=<t> seconds=<best pass> increments=<n> incr_per_s=<rate> pairs=<n>
+//  - limit:  a bare single-threaded sparse co-occurrence count (a counter per
+//            row, a touched list, a threshold test on reset): the least work any
+//            exact co-occurrence kernel does;
+//  - kernel: recd's engine::similarity_kernel with the job's options, one
+//            thread, then `--threads` threads (one kernel each, rows interleaved).
+// increments = sum over rows r, columns c of r, of |rows of c| (= sum over
+// columns of degree^2), skipping rows whose degree is below min_common (no
+// pair of theirs can pass, and recd's kernel skips them, so the limit does
+// too): the inner-loop trip count of all three, so their rates compare directly. A pass repeats until 1 s has passed or 5 passes ran; the
+// best pass counts (the machine is shared). Exit status 2 on bad arguments.
+
+#include "engine/bipartite.hpp"
+#include "engine/similarity.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using recd::engine::bipartite;
+using clock_type = std::chrono::steady_clock;
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "cooccurrence_limit: %s\nusage: cooccurrence_limit FILE --measure jaccard|cosine "
+               "--min-common N [--min-score X] [--top-k K] [--threads T]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+std::int64_t to_int(std::string_view s, const char* what) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size())
+    usage(std::string{what} + ": '" + std::string{s} + "' is not an integer");
+  return v;
+}
+
+bipartite read_pairs(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    usage("cannot open " + path);
+  std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty())
+      continue;
+    auto tab = line.find('\t');
+    if (tab == std::string::npos)
+      usage(path + " line " + std::to_string(n) + ": expected row<TAB>column");
+    auto a = to_int(std::string_view{line}.substr(0, tab), "row");
+    auto b = to_int(std::string_view{line}.substr(tab + 1), "column");
+    pairs.emplace_back(static_cast<std::int32_t>(a), static_cast<std::int32_t>(b));
+  }
+  return recd::engine::bipartite_from_pairs(std::move(pairs));
+}
+
+// Best wall time of one pass of f (which returns pairs found).
+std::pair<double, std::uint64_t> best_pass(const std::function<std::uint64_t()>& f) {
+  double best = 1e300, total = 0;
+  std::uint64_t pairs = 0;
+  for (int i = 0; i < 5 && (i == 0 || total < 1.0); ++i) {
+    auto t0 = clock_type::now();
+    pairs = f();
+    double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    best = std::min(best, s);
+    total += s;
+  }
+  return {best, pairs};
+}
+
+void print(const char* loop, int threads, double seconds, std::uint64_t increments,
+           std::uint64_t pairs) {
+  std::printf("%s threads=%d seconds=%.6f increments=%llu incr_per_s=%.4g pairs=%llu\n", loop,
+              threads, seconds, static_cast<unsigned long long>(increments),
+              seconds > 0 ? double(increments) / seconds : 0.0,
+              static_cast<unsigned long long>(pairs));
+  std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2)
+    usage("no input file");
+  std::string path = argv[1];
+  recd::engine::similarity_options opt;
+  bool measure_given = false;
+  int threads = 2;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (i + 1 >= argc)
+      usage("missing value after " + std::string{a});
+    std::string_view v = argv[++i];
+    if (a == "--measure") {
+      if (v != "jaccard" && v != "cosine")
+        usage("--measure must be jaccard or cosine");
+      opt.measure = v == "jaccard" ? recd::engine::set_measure::jaccard
+                                   : recd::engine::set_measure::cosine;
+      measure_given = true;
+    } else if (a == "--min-common") {
+      opt.min_common = static_cast<std::int32_t>(to_int(v, "--min-common"));
+    } else if (a == "--min-score") {
+      opt.min_score = std::strtod(std::string{v}.c_str(), nullptr);
+    } else if (a == "--top-k") {
+      opt.top_k = static_cast<std::int32_t>(to_int(v, "--top-k"));
+    } else if (a == "--threads") {
+      threads = static_cast<int>(to_int(v, "--threads"));
+      if (threads < 1)
+        usage("--threads must be at least 1");
+    } else {
+      usage("unknown option " + std::string{a});
+    }
+  }
+  if (!measure_given)
+    usage("--measure is required");
+
+  const bipartite g = read_pairs(path);
+  const bipartite gt = recd::engine::transpose(g);
+  const auto min_common = static_cast<std::uint32_t>(std::max(opt.min_common, 1));
+  std::uint64_t increments = 0, all_increments = 0;
+  for (std::size_t r = 0; r < g.rows(); ++r) {
+    std::uint64_t w = 0;
+    for (auto c : g.row(r))
+      w += gt.degree(c);
+    all_increments += w;
+    if (g.degree(r) >= min_common)
+      increments += w;
+  }
+  std::printf("graph rows=%zu columns=%zu nnz=%zu increments_all_rows=%llu\n", g.rows(),
+              g.columns(), g.nnz(), static_cast<unsigned long long>(all_increments));
+
+  // The limit: count, then test and reset only what was touched.
+  auto limit = [&]() -> std::uint64_t {
+    std::vector<std::uint32_t> count(g.rows(), 0);
+    std::vector<std::uint32_t> touched;
+    touched.reserve(g.rows());
+    std::uint64_t pairs = 0;
+    for (std::size_t r = 0; r < g.rows(); ++r) {
+      if (g.degree(r) < min_common)
+        continue;
+      for (auto c : g.row(r))
+        for (auto b : gt.row(c))
+          if (count[b]++ == 0)
+            touched.push_back(b);
+      for (auto b : touched) {
+        pairs += (count[b] >= min_common) & (b != r);
+        count[b] = 0;
+      }
+      touched.clear();
+    }
+    return pairs;
+  };
+  auto [limit_s, limit_pairs] = best_pass(limit);
+  print("limit", 1, limit_s, increments, limit_pairs);
+
+  // recd's kernel on rows r % t == k of thread k.
+  auto kernel = [&](int t) {
+    return [&, t]() -> std::uint64_t {
+      std::vector<std::uint64_t> found(static_cast<std::size_t>(t), 0);
+      auto run = [&](int k) {
+        recd::engine::similarity_kernel kern{g, gt, opt};
+        std::vector<recd::engine::neighbour> out;
+        for (std::size_t r = static_cast<std::size_t>(k); r < g.rows();
+             r += static_cast<std::size_t>(t)) {
+          kern.neighbours(r, out);
+          found[static_cast<std::size_t>(k)] += out.size();
+        }
+      };
+      std::vector<std::thread> pool;
+      for (int k = 1; k < t; ++k)
+        pool.emplace_back(run, k);
+      run(0);
+      for (auto& th : pool)
+        th.join();
+      std::uint64_t sum = 0;
+      for (auto x : found)
+        sum += x;
+      return sum;
+    };
+  };
+  auto [k1_s, k1_pairs] = best_pass(kernel(1));
+  print("kernel", 1, k1_s, increments, k1_pairs);
+  if (threads > 1) {
+    auto [kt_s, kt_pairs] = best_pass(kernel(threads));
+    print("kernel", threads, kt_s, increments, kt_pairs);
+  }
+  return 0;
+}
