@@ -99,7 +99,7 @@ bench_similarity() {
     md ""
     md "Kernel alone (no I/O) on the rows each job reads, against the bare single-threaded co-occurrence loop; rate = pair increments (sum over columns of degree², rows that cannot reach min_common skipped by both) per second, best of up to 5 passes:"
     md ""
-    md_row "job" "graph (rows, cols, nnz)" "increments" "limit: bare loop, 1 thread" "recd kernel, 1 thread" "recd kernel, 2 threads" "recd / limit (1 thread)" "1 vs 2 threads" "pairs out"
+    md_row "job" "graph (rows, cols, nnz)" "increments" "limit: bare loop, 1 thread" "recd kernel, 1 thread" "recd kernel, 2 threads" "recd kernel rate / limit rate (1 thread)" "1 vs 2 threads" "pairs out"
     md_row "---" "---" "---" "---" "---" "---" "---" "---" "---"
     local kind worst=""
     for kind in item user; do

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Where the serving path spends its time: `recd serve --role all` under wrk
+# (32 connections) while `perf record -g` samples it, then the top symbols
+# (self time) and the top call chains into a file per load.
+#   bench/profile_serving.sh [--set synth-small] [--seconds 10] [LOAD...]
+# LOAD: uncached (default), cached, behavior. Reports go to .run/profile-<load>.txt,
+# perf data to .run/profile-<load>.data (kept for `perf report -i`).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+source "$RECD_ROOT/bench/lib.sh"
+set_name=synth-small secs=10 loads=()
+while (($#)); do
+  case "$1" in
+    --set) set_name="$2"; shift 2 ;;
+    --seconds) secs="$2"; shift 2 ;;
+    uncached|cached|behavior) loads+=("$1"); shift ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+((${#loads[@]})) || loads=(uncached)
+dataset_known "$set_name" || die "unknown data set '$set_name'"
+command -v perf >/dev/null || die "perf is not installed (Debian: linux-perf)"
+APT_PACKAGES="$APT_PACKAGES wrk"
+ensure_packages
+build_recd --target recd cooccurrence_limit
+cleanup() { bench_stop_all; stop_redis; stop_postgres; cleanup_run; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+start_postgres
+start_redis
+BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"; BENCH_REPORT=/dev/null
+dataset_prepare "$set_name"
+dataset_use "$set_name"
+dataset_compute_recd "$set_name"
+start_recd_serve "$set_name"
+for load in "${loads[@]}"; do
+  e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS")
+  case $load in
+    uncached) script=recommend.lua; e+=(CACHE=false) ;;
+    cached) script=recommend.lua; e+=(CACHE=true) ;;
+    behavior) script=behavior.lua ;;
+  esac
+  data="$RECD_ROOT/.run/profile-$load.data"; txt="$RECD_ROOT/.run/profile-$load.txt"
+  perf record -F 999 -g -p "$RECD_SERVE_PID" -o "$data" -- sleep "$((secs + 1))" 2>/dev/null &
+  perf_pid=$!
+  sleep 0.5
+  run_wrk "profile-$load" "$RECD_SERVE_PORT" "$script" 32 "$secs" "${e[@]}"
+  wait "$perf_pid" || true
+  {
+    echo "# $load: wrk -c32 -d${secs}s on $set_name: $WRK_RPS req/s, p50 $WRK_P50 ms, p99 $WRK_P99 ms"
+    echo "# perf record -F 999 -g -p <recd serve>; self time by symbol:"
+    perf report -i "$data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' | grep '%' | head -60
+    echo "# by shared object:"
+    perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -15
+  } > "$txt"
+  note "$load: $WRK_RPS req/s; profile in $txt"
+done
