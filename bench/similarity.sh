@@ -97,7 +97,7 @@ bench_similarity() {
     eval "BENCH_SIM_${set//-/_}_SPEEDUP='$sp_both'; BENCH_SIM_${set//-/_}_RECD_S='$(calc "$r2_item+$r2_user")'"
 
     md ""
-    md "Kernel alone (no I/O) on the rows each job reads, against the bare single-threaded co-occurrence loop; rate = pair increments (sum over columns of degree², rows that cannot reach min_common skipped by both) per second, best of up to 5 passes:"
+    md "Kernel alone (no I/O) on the rows each job reads, against the bare single-threaded co-occurrence loop; rate = pair increments (sum over columns of degree², rows that cannot reach min_common skipped by both) per second, best pass of at least 3 (and 1 s; at most 10 s):"
     md ""
     md_row "job" "graph (rows, cols, nnz)" "increments" "limit: bare loop, 1 thread" "recd kernel, 1 thread" "recd kernel, 2 threads" "recd kernel rate / limit rate (1 thread)" "1 vs 2 threads" "pairs out"
     md_row "---" "---" "---" "---" "---" "---" "---" "---" "---"
