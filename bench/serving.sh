@@ -10,13 +10,13 @@ bench_serving() {
   dataset_use "$set"
   dataset_compute_recd "$set"
   md ""; md "## 2. Serving under load ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
-  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts."
+  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time of the server process (recd serve, or the seed's Python process) over the run / requests answered: steadier than req/s on a shared machine, but PostgreSQL's and Redis's share is not in it (for the seed, most of its work is SQL)."
   local systems=(recd)
   have_seed && { dataset_seed_tables "$set"; systems+=(seed); }
   local sys port
   for sys in "${systems[@]}"; do
-    if [ "$sys" = recd ]; then start_recd_serve "$set"; port=$RECD_SERVE_PORT
-    else start_seed_app "$set"; port=$SEED_SERVE_PORT; fi
+    if [ "$sys" = recd ]; then start_recd_serve "$set"; port=$RECD_SERVE_PORT; WRK_CPU_PID=$RECD_SERVE_PID
+    else start_seed_app "$set"; port=$SEED_SERVE_PORT; WRK_CPU_PID=$SEED_SERVE_PID; fi
     local e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS")
     # Warm up (caches, connections), not measured.
     run_wrk "$sys-warmup" "$port" recommend.lua 8 2 "${e[@]}" CACHE=false
@@ -30,11 +30,11 @@ bench_serving() {
     run_wrk "$sys-behavior" "$port" behavior.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" "${e[@]}"
     SRV[$sys,behavior]="$(wrk_cells | paste -sd'|')"
     if [ "$sys" = recd ]; then SRV[recd,rss]=$(rss_mib "$RECD_SERVE_PID"); fi
-    bench_stop_all
+    bench_stop_all; WRK_CPU_PID=""
   done
   md ""
-  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "recd / seed (req/s)"
-  md_row "---" "---" "---" "---" "---" "---" "---" "---"
+  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "recd / seed (req/s)"
+  md_row "---" "---" "---" "---" "---" "---" "---" "---" "---"
   local row label
   for row in uncached cached behavior single; do
     case $row in
@@ -44,13 +44,13 @@ bench_serving() {
       single) label="recommend uncached, 1 connection" ;;
     esac
     for sys in "${systems[@]}"; do
-      IFS='|' read -r rps p50 p99 p999 err <<< "${SRV[$sys,$row]}"
+      IFS='|' read -r rps p50 p99 p999 err cpu <<< "${SRV[$sys,$row]}"
       local ratio=""
       if [ "$sys" = recd ] && have_seed; then
         local srps; srps=$(cut -d'|' -f1 <<< "${SRV[seed,$row]}" | tr -d ,)
         [[ $srps =~ ^[0-9]+$ ]] && ((srps > 0)) && ratio="$(calc "$(tr -d , <<< "$rps")/$srps")x"
       fi
-      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$ratio"
+      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$ratio"
     done
   done
   md ""; md "recd serve resident memory after the runs: ${SRV[recd,rss]} MiB."
