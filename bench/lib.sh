@@ -59,6 +59,8 @@ dataset_shape() {
     synth-small) echo "20000 4000 300000" ;;
     synth-3m) echo "100000 20000 3000000" ;;
     synth-30m) echo "1000000 100000 30000000" ;;
+    seedgen-tiny) echo "3000 600 60000" ;;
+    seedgen-3m) echo "100000 20000 3000000" ;;
     ml100k) echo "943 1682 100000" ;;
     *) return 1 ;;
   esac
@@ -78,21 +80,29 @@ have_ml100k() { [ -f "$BENCH_DATASETS_DIR/ml-100k/u.data" ]; }
 # the same PostgreSQL. Synthetic shops come from `recd import synthetic`
 # (the seed's loader is Python and needs minutes and GBs for 30M events); the
 # seed gets recd's rows with `COPY` and its tables built as its loader builds
-# them. MovieLens goes the other way: the seed's loader, then `recd import csv`
-# of exactly its rows. Returns 1 (with a message) when ml-100k is absent.
+# them. MovieLens and the seed's own generator (seedgen-*: `load.py synth U I E
+# 1`, the data of the seed's published figures) go the other way: the seed's
+# loader, then `recd import csv` of exactly its rows. Returns 1 (with a
+# message) when ml-100k is absent.
 dataset_prepare() {
   local name=$1 db sdb
   db=$(dataset_db "$name"); sdb=$(seed_db "$name")
   [ -f "$BENCH_OUT/prepared-$name" ] && return 0
   read -r DS_USERS DS_ITEMS DS_EVENTS < <(dataset_shape "$name")
+  if [ "$name" = ml100k ] && ! have_ml100k; then
+    note "MovieLens 100k not found in $BENCH_DATASETS_DIR/ml-100k: skipping ml100k"; return 1
+  fi
+  if { [ "$name" = ml100k ] || [[ $name == seedgen-* ]]; } && ! have_seed; then
+    note "$name needs the seed's loader in $BENCH_SEED_DIR: skipping $name"; return 1
+  fi
   create_database "$db"
   local t0=$SECONDS
-  if [ "$name" = ml100k ]; then
-    have_ml100k || { note "MovieLens 100k not found in $BENCH_DATASETS_DIR/ml-100k: skipping ml100k"; return 1; }
-    have_seed || die "ml100k needs the seed's loader in $BENCH_SEED_DIR"
+  if [ "$name" = ml100k ] || [[ $name == seedgen-* ]]; then
+    local load_args=(ml100k "$BENCH_DATASETS_DIR/ml-100k")
+    [ "$name" = ml100k ] || load_args=(synth "$DS_USERS" "$DS_ITEMS" "$DS_EVENTS" 1)
     create_database "$sdb"
-    (cd "$BENCH_SEED_DIR" && SEED_PG_PORT=$RECD_PG_PORT SEED_DB=$sdb /usr/bin/python3 load.py ml100k "$BENCH_DATASETS_DIR/ml-100k") 2>&1 | sed 's/^/  seed: /' >&2
-    record_cmd "(cd $BENCH_SEED_DIR && SEED_DB=$sdb python3 load.py ml100k $BENCH_DATASETS_DIR/ml-100k)"
+    (cd "$BENCH_SEED_DIR" && SEED_PG_PORT=$RECD_PG_PORT SEED_DB=$sdb /usr/bin/python3 load.py "${load_args[@]}") 2>&1 | sed 's/^/  seed: /' >&2
+    record_cmd "(cd $BENCH_SEED_DIR && SEED_DB=$sdb python3 load.py ${load_args[*]})"
     RECD_POSTGRES_URL=$(pg_url "$db") "$recd" migrate >/dev/null
     psql "$(pg_url "$sdb")" -Atc "COPY (SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint FROM user_behavior ORDER BY id) TO STDOUT WITH CSV" > "$BENCH_OUT/$name.csv"
     RECD_POSTGRES_URL=$(pg_url "$db") "$recd" import csv "$BENCH_OUT/$name.csv" >&2

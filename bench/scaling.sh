@@ -3,7 +3,8 @@
 # coordinator process drives them, `recd compute --coordinator`), and the cost
 # of moving partitions when a shard node joins (1 -> 2 and 2 -> 3 shards):
 # from the coordinator's "joined" log line to the map flip at a new epoch,
-# divided by the partitions that moved. On a 2-core machine more processes
+# divided by the partitions that moved (the new owner loads them from
+# PostgreSQL before the flip, so this is mostly load time). On a 2-core machine more processes
 # mean overhead, not speed-up: the table shows both the time and the ratio.
 
 # Seconds between two coordinator log lines: first match of $1 after the
@@ -13,13 +14,22 @@ log_time() { # pattern -> epoch seconds (ms) of its last occurrence
     sed -n 's/^\[\([0-9-]* [0-9:.]*\)\].*/\1/p' | { read -r t && date -u -d "$t" +%s.%N; }
 }
 
-scaling_compute() { # -> SC_ITEM SC_USER SC_WALL
-  local t0 out; t0=$(date +%s.%N)
-  out=$(RECD_CLUSTER_APP_ID="$CL_APP" RECD_POSTGRES_URL="$CL_DB_URL" "$recd" compute --coordinator "$CL_COORD" \
-    --jobs item_similarity,user_similarity 2>&1) || { echo "$out" >&2; die "scaling: recd compute --coordinator failed"; }
-  SC_WALL=$(calc "$(date +%s.%N) - $t0")
-  SC_ITEM=$(echo "$out" | awk '$1 == "item_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $5}')
-  SC_USER=$(echo "$out" | awk '$1 == "user_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $5}')
+# Runs the jobs twice on the cluster and keeps the faster run (the first after
+# a move also pays for cold caches). -> SC_ITEM SC_USER SC_WALL
+scaling_compute() {
+  local t0 out wall item user k
+  SC_WALL=""
+  for k in 1 2; do
+    t0=$(date +%s.%N)
+    out=$(RECD_CLUSTER_APP_ID="$CL_APP" RECD_POSTGRES_URL="$CL_DB_URL" "$recd" compute --coordinator "$CL_COORD" \
+      --jobs item_similarity,user_similarity 2>&1) || { echo "$out" >&2; die "scaling: recd compute --coordinator failed"; }
+    wall=$(calc "$(date +%s.%N) - $t0")
+    item=$(echo "$out" | awk '$1 == "item_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $5}')
+    user=$(echo "$out" | awk '$1 == "user_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $5}')
+    if [ -z "$SC_WALL" ] || awk "BEGIN { exit !($item + $user < $SC_ITEM + $SC_USER) }"; then
+      SC_WALL=$wall SC_ITEM=$item SC_USER=$user
+    fi
+  done
 }
 
 bench_scaling() {
@@ -28,7 +38,7 @@ bench_scaling() {
   dataset_use "$set"
   dataset_compute_recd "$set"
   md ""; md "## 5. Scaling ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
-  md "One coordinator process and 1, 2, then 3 shard processes on loopback (the cluster grows; each join moves partitions). Jobs: \`recd compute --coordinator\` (item + user similarity, top_k 0); each shard node computes its partitions' rows and COPYs them itself. **On $(nproc) cores, more shard processes than cores is overhead, not speed-up.**"
+  md "One coordinator process and 1, 2, then 3 shard processes on loopback (the cluster grows; each join moves partitions). Jobs: \`recd compute --coordinator\` (item + user similarity, top_k 0; the faster of two runs); each shard node computes its partitions' rows and COPYs them itself. **On $(nproc) cores, more shard processes than cores is overhead, not speed-up.**"
   # The coordinator reads the job settings; all pairs kept, as in benchmark 1.
   cluster_start "$set" RECD_USER_SIMILARITY_TOP_K=0
   record_cmd "RECD_USER_SIMILARITY_TOP_K=0 recd serve --role coordinator; recd serve --role shard (one more per step); recd compute --coordinator HOST:PORT --jobs item_similarity,user_similarity"

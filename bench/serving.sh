@@ -11,7 +11,7 @@ bench_serving() {
   dataset_compute_recd "$set"
   local sys port hot=$((DS_USERS < 500 ? DS_USERS : 500))
   md ""; md "## 2. Serving under load ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
-  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors; the cached row: users 1..$hot, after a warm-up over them of 3 s for recd and 15 s for the seed), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time of the server process (recd serve, or the seed's Python process) over the run / requests answered: steadier than req/s on a shared machine, but PostgreSQL's and Redis's share is not in it (for the seed, most of its work is SQL)."
+  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors; the cached row: users 1..$hot, after a warm-up over them of 3 s for recd and ${BENCH_WRK_SECONDS} s for the slower seed), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time of the server process (recd serve, or the seed's Python process) over the run / requests answered: steadier than req/s on a shared machine, but PostgreSQL's and Redis's share is not in it (for the seed, most of its work is SQL)."
   local systems=(recd)
   have_seed && { dataset_seed_tables "$set"; systems+=(seed); }
   for sys in "${systems[@]}"; do
@@ -25,7 +25,7 @@ bench_serving() {
     SRV[$sys,uncached]="$(wrk_cells | paste -sd'|')"
     # Cached: a hot set of users, warmed first (random users over the whole
     # shop would mostly miss: each is asked about once in a run).
-    run_wrk "$sys-cache-warmup" "$port" recommend.lua 8 "$([ "$sys" = seed ] && echo 15 || echo 3)" USERS="$hot" CACHE=true
+    run_wrk "$sys-cache-warmup" "$port" recommend.lua 8 "$([ "$sys" = seed ] && echo "$BENCH_WRK_SECONDS" || echo 3)" USERS="$hot" CACHE=true
     unset 'BENCH_CMDS[${#BENCH_CMDS[@]}-1]'
     run_wrk "$sys-cached" "$port" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" USERS="$hot" CACHE=true
     SRV[$sys,cached]="$(wrk_cells | paste -sd'|')"
