@@ -41,7 +41,9 @@ for load in "${loads[@]}"; do
   e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS")
   case $load in
     uncached) script=recommend.lua; e+=(CACHE=false) ;;
-    cached) script=recommend.lua; e+=(CACHE=true) ;;
+    cached) # a warmed hot set, as benchmark `serving` measures it
+      script=recommend.lua; e=(USERS=$((DS_USERS < 500 ? DS_USERS : 500)) CACHE=true)
+      run_wrk "profile-warmup" "$RECD_SERVE_PORT" "$script" 8 3 "${e[@]}" ;;
     behavior) script=behavior.lua ;;
   esac
   data="$RECD_ROOT/.run/profile-$load.data"; txt="$RECD_ROOT/.run/profile-$load.txt"
@@ -55,6 +57,10 @@ for load in "${loads[@]}"; do
     echo "# $load: wrk -c32 -d${secs}s on $set_name: $WRK_RPS req/s, p50 $WRK_P50 ms, p99 $WRK_P99 ms"
     echo "# perf record -F 999 -g ${target[*]}; by process name:"
     perf report -i "$data" --no-children --sort comm --stdio -g none 2>/dev/null | grep '%' | sed 's/ *$//' | head -12 || true
+    if ((${#target[@]} == 1)); then
+      echo "# by process (recd serve is $RECD_SERVE_PID; this run's PostgreSQL backends: $(pgrep -d, -P "$(head -1 "$RECD_RUN/pg/data/postmaster.pid")"))"
+      perf report -i "$data" --no-children --sort pid --stdio -g none 2>/dev/null | grep '%' | sed 's/ *$//' | head -15 || true
+    fi
     echo "# self time by symbol:"
     perf report -i "$data" --no-children --sort symbol --stdio -g none --percent-limit 0.3 2>/dev/null |
       grep '%' | sed 's/ *$//' | cut -c1-160 | head -60 || true
