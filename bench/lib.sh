@@ -265,30 +265,42 @@ cpu_us() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e6 / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# CPU time of this run's PostgreSQL, in microseconds: the postmaster and its
+# live children, plus what its exited children used (cutime/cstime, which the
+# postmaster collects when it reaps them: the seed opens a connection per request).
+pg_cpu_us() {
+  local pm; pm=$(head -1 "$RECD_RUN/pg/data/postmaster.pid" 2>/dev/null) || { echo 0; return 0; }
+  { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat"
+    for c in $(pgrep -P "$pm" || true); do awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || true; done
+  } | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.0f", t * 1e6 / hz }'
+}
+
 # run_wrk label port script conns seconds [env...]: one wrk run, result in WRK_* vars
 # (WRK_RPS WRK_P50 WRK_P99 WRK_P999 in ms, WRK_ERRORS, WRK_REQUESTS). With
 # WRK_CPU_PID set, WRK_CPU_US is that process's CPU time per request (us):
-# steadier than req/s on a shared machine, but it leaves out PostgreSQL and Redis.
+# steadier than req/s on a shared machine; WRK_PG_US is PostgreSQL's.
 run_wrk() {
   local label=$1 port=$2 script=$3 conns=$4 secs=$5; shift 5
   local threads=$((conns > 1 ? 2 : 1))
-  local out="$BENCH_OUT/wrk-$label.txt" cpu0=0
+  local out="$BENCH_OUT/wrk-$label.txt" cpu0=0 pg0
   [ -n "${WRK_CPU_PID:-}" ] && cpu0=$(cpu_us "$WRK_CPU_PID")
+  pg0=$(pg_cpu_us)
   env "$@" wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s -s "$RECD_ROOT/bench/wrk/$script" \
     "http://127.0.0.1:$port" > "$out" 2>&1 || true
   record_cmd "$* wrk -t$threads -c$conns -d${secs}s --timeout 10s -s bench/wrk/$script http://127.0.0.1:PORT   # $label"
   local line; line=$(grep '^BENCH ' "$out" | tail -1)
   if [ -z "$line" ]; then
     note "wrk $label produced no result:"; tail -5 "$out" >&2
-    WRK_RPS="-" WRK_P50="-" WRK_P99="-" WRK_P999="-" WRK_ERRORS="wrk failed" WRK_REQUESTS=0 WRK_CPU_US="-"
+    WRK_RPS="-" WRK_P50="-" WRK_P99="-" WRK_P999="-" WRK_ERRORS="wrk failed" WRK_REQUESTS=0 WRK_CPU_US="-" WRK_PG_US="-"
     return 0
   fi
   eval "$(echo "$line" | cut -d' ' -f2- | tr ' ' '\n' | sed 's/^/WRK_/')"
-  WRK_CPU_US="-"
+  WRK_CPU_US="-" WRK_PG_US="-"
+  ((WRK_REQUESTS > 0)) && WRK_PG_US=$(awk -v a="$pg0" -v b="$(pg_cpu_us)" -v n="$WRK_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }')
   if [ -n "${WRK_CPU_PID:-}" ] && ((WRK_REQUESTS > 0)); then
     WRK_CPU_US=$(awk -v a="$cpu0" -v b="$(cpu_us "$WRK_CPU_PID")" -v n="$WRK_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }')
   fi
 }
-wrk_cells() { # rps | p50 | p99 | p99.9 | errors | server CPU us per request
-  printf '%s\n' "${WRK_RPS%.*}" "$WRK_P50" "$WRK_P99" "$WRK_P999" "$WRK_ERRORS" "$WRK_CPU_US"
+wrk_cells() { # rps | p50 | p99 | p99.9 | errors | server CPU us / request | PostgreSQL CPU us / request
+  printf '%s\n' "${WRK_RPS%.*}" "$WRK_P50" "$WRK_P99" "$WRK_P999" "$WRK_ERRORS" "$WRK_CPU_US" "$WRK_PG_US"
 }

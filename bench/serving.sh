@@ -11,7 +11,7 @@ bench_serving() {
   dataset_compute_recd "$set"
   local sys port hot=$((DS_USERS < 500 ? DS_USERS : 500))
   md ""; md "## 2. Serving under load ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
-  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors; the cached row: users 1..$hot, after a warm-up over them of 3 s for recd and ${BENCH_WRK_SECONDS} s for the slower seed), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time of the server process (recd serve, or the seed's Python process) over the run / requests answered: steadier than req/s on a shared machine, but PostgreSQL's and Redis's share is not in it (for the seed, most of its work is SQL)."
+  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors; the cached row: users 1..$hot, after a warm-up over them of 3 s for recd and ${BENCH_WRK_SECONDS} s for the slower seed), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time over the run / requests answered, of the server process (recd serve, or the seed's Python process) and of this run's PostgreSQL (all its processes, exited backends included; Redis is not counted): steadier than req/s on a shared machine."
   local systems=(recd)
   have_seed && { dataset_seed_tables "$set"; systems+=(seed); }
   for sys in "${systems[@]}"; do
@@ -37,8 +37,8 @@ bench_serving() {
     bench_stop_all; WRK_CPU_PID=""
   done
   md ""
-  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "recd / seed (req/s)"
-  md_row "---" "---" "---" "---" "---" "---" "---" "---" "---"
+  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "PostgreSQL CPU per request (us)" "recd / seed (req/s)"
+  md_row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
   local row label
   for row in uncached cached behavior single; do
     case $row in
@@ -48,13 +48,13 @@ bench_serving() {
       single) label="recommend uncached, 1 connection" ;;
     esac
     for sys in "${systems[@]}"; do
-      IFS='|' read -r rps p50 p99 p999 err cpu <<< "${SRV[$sys,$row]}"
+      IFS='|' read -r rps p50 p99 p999 err cpu pgcpu <<< "${SRV[$sys,$row]}"
       local ratio=""
       if [ "$sys" = recd ] && have_seed; then
         local srps; srps=$(cut -d'|' -f1 <<< "${SRV[seed,$row]}" | tr -d ,)
         [[ $srps =~ ^[0-9]+$ ]] && ((srps > 0)) && ratio="$(calc "$(tr -d , <<< "$rps")/$srps")x"
       fi
-      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$ratio"
+      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" "$ratio"
     done
   done
   md ""; md "recd serve resident memory after the runs: ${SRV[recd,rss]} MiB."
