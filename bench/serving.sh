@@ -1,0 +1,62 @@
+# Benchmark `serving` (sourced by scripts/bench): wrk against `recd serve
+# --role all` and against the seed app, one server at a time, on the same data
+# (the serving data set), same machine: recommend uncached and cached, behavior
+# ingestion at BENCH_CONNS connections, then single-request latency (1
+# connection). wrk runs on the same cores as the server.
+
+bench_serving() {
+  local set=$BENCH_SERVING_SET
+  dataset_prepare "$set" || { md ""; md "## 2. Serving: skipped ($set not available)"; return 0; }
+  dataset_use "$set"
+  dataset_compute_recd "$set"
+  local sys port hot=$((DS_USERS < 500 ? DS_USERS : 500))
+  md ""; md "## 2. Serving under load ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
+  md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors; the cached row: users 1..$hot, after a warm-up over them of 3 s for recd and ${BENCH_WRK_SECONDS} s for the slower seed), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time over the run / requests answered, of the server process (recd serve, or the seed's Python process) and of this run's PostgreSQL (all its processes, exited backends included; Redis is not counted): steadier than req/s on a shared machine."
+  local systems=(recd)
+  have_seed && { dataset_seed_tables "$set"; systems+=(seed); }
+  for sys in "${systems[@]}"; do
+    if [ "$sys" = recd ]; then start_recd_serve "$set"; port=$RECD_SERVE_PORT; WRK_CPU_PID=$RECD_SERVE_PID
+    else start_seed_app "$set"; port=$SEED_SERVE_PORT; WRK_CPU_PID=$SEED_SERVE_PID; fi
+    local e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS")
+    # Warm up (caches, connections), not measured.
+    run_wrk "$sys-warmup" "$port" recommend.lua 8 2 "${e[@]}" CACHE=false
+    unset 'BENCH_CMDS[${#BENCH_CMDS[@]}-1]'
+    run_wrk "$sys-uncached" "$port" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" "${e[@]}" CACHE=false
+    SRV[$sys,uncached]="$(wrk_cells | paste -sd'|')"
+    # Cached: a hot set of users, warmed first (random users over the whole
+    # shop would mostly miss: each is asked about once in a run).
+    run_wrk "$sys-cache-warmup" "$port" recommend.lua 8 "$([ "$sys" = seed ] && echo "$BENCH_WRK_SECONDS" || echo 3)" USERS="$hot" CACHE=true
+    unset 'BENCH_CMDS[${#BENCH_CMDS[@]}-1]'
+    run_wrk "$sys-cached" "$port" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" USERS="$hot" CACHE=true
+    SRV[$sys,cached]="$(wrk_cells | paste -sd'|')"
+    run_wrk "$sys-single" "$port" recommend.lua 1 "$BENCH_WRK_SECONDS" "${e[@]}" CACHE=false
+    SRV[$sys,single]="$(wrk_cells | paste -sd'|')"
+    run_wrk "$sys-behavior" "$port" behavior.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" "${e[@]}"
+    SRV[$sys,behavior]="$(wrk_cells | paste -sd'|')"
+    if [ "$sys" = recd ]; then SRV[recd,rss]=$(rss_mib "$RECD_SERVE_PID"); fi
+    bench_stop_all; WRK_CPU_PID=""
+  done
+  md ""
+  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "PostgreSQL CPU per request (us)" "recd / seed (req/s)"
+  md_row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
+  local row label
+  for row in uncached cached behavior single; do
+    case $row in
+      uncached) label="recommend, uncached, $BENCH_CONNS conn." ;;
+      cached) label="recommend, cached ($hot hot users), $BENCH_CONNS conn." ;;
+      behavior) label="POST behavior (durable), $BENCH_CONNS conn." ;;
+      single) label="recommend uncached, 1 connection" ;;
+    esac
+    for sys in "${systems[@]}"; do
+      IFS='|' read -r rps p50 p99 p999 err cpu pgcpu <<< "${SRV[$sys,$row]}"
+      local ratio=""
+      if [ "$sys" = recd ] && have_seed; then
+        local srps; srps=$(cut -d'|' -f1 <<< "${SRV[seed,$row]}" | tr -d ,)
+        [[ $srps =~ ^[0-9]+$ ]] && ((srps > 0)) && ratio="$(calc "$(tr -d , <<< "$rps")/$srps")x"
+      fi
+      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" "$ratio"
+    done
+  done
+  md ""; md "recd serve resident memory after the runs: ${SRV[recd,rss]} MiB."
+  flush_cmds
+}
