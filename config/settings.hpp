@@ -54,7 +54,10 @@ struct item_similarity_settings {
   std::int32_t min_sales = 10;         // candidates need sales_count > min_sales
   std::int32_t max_items = 10000;      // top items by sales_count
   std::int32_t min_common = 5;
-  std::int32_t top_k = 0;              // 0 = keep every pair
+  std::int32_t top_k = 0;              // 0 = keep every pair (ease: recommend.neighbours)
+  std::string measure = "jaccard";     // jaccard | ease (learned item-item weights)
+  double ease_lambda = 500;            // EASE L2 penalty
+  std::int32_t ease_max_items = 3000;  // EASE inverts an n x n matrix per shard: bound n
 };
 
 struct user_similarity_settings {
@@ -87,6 +90,7 @@ struct recommend_settings {
   double recency_half_life_days = 7;   // item-CF seed weight halves this often
   double popularity_half_life_days = 7;
   std::int32_t history_items = 200;    // recent distinct items kept per user
+  std::int32_t exclude_seen = 0;       // 1: never recommend an item in the user's history
 };
 
 struct jobs_settings {
