@@ -274,6 +274,16 @@ const std::vector<std::pair<item_id, double>>& shard_state::popular_items() {
   return popular_;
 }
 
+float shard_state::user_cf_weight(behavior_kind k) const {
+  switch (k) {
+    case behavior_kind::buy: return 1.0f;
+    case behavior_kind::cart: return 0.5f;
+    case behavior_kind::click: return static_cast<float>(cfg_.user_cf_click_weight);
+    case behavior_kind::view: return static_cast<float>(cfg_.user_cf_view_weight);
+  }
+  return 0;
+}
+
 std::vector<candidate> shard_state::recall(const recall_request& req) {
   std::vector<candidate> out;
   auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
@@ -297,16 +307,17 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
     }
   }
   emit_top(acc, recall_route::item_cf, k, req, out);
-  // User CF: what the most similar users bought (full weight) or carted (half).
+  // User CF: what the most similar users bought (full weight), carted (half),
+  // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
   acc.clear();
   for (const auto& s : req.similar) {
     auto it = users_.find(s.user);
     if (it == users_.end())
       continue;
     for (const auto& h : it->second.history) {
-      if (h.kind != behavior_kind::buy && h.kind != behavior_kind::cart)
+      float c = s.score * user_cf_weight(h.kind);
+      if (c <= 0)
         continue;
-      float c = s.score * (h.kind == behavior_kind::buy ? 1.0f : 0.5f);
       auto& a = acc[h.item];
       a.score += c;
       if (c > a.best) {

@@ -116,6 +116,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, recency_half_life_days, "item-CF seed weight halves this often"),
     RECD_SETTING(recommend, popularity_half_life_days, "popularity decays by half this often"),
     RECD_SETTING(recommend, history_items, "recent distinct items remembered per user"),
+    RECD_SETTING(recommend, user_cf_click_weight, "a similar user's click as user-CF evidence (buy 1, cart 0.5)"),
+    RECD_SETTING(recommend, user_cf_view_weight, "a similar user's view as user-CF evidence (buy 1, cart 0.5)"),
     RECD_SETTING(recommend, exclude_seen, "1: never recommend an item the user already touched (0: bought only)"),
     RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),

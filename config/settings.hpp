@@ -90,6 +90,8 @@ struct recommend_settings {
   double recency_half_life_days = 7;   // item-CF seed weight halves this often
   double popularity_half_life_days = 7;
   std::int32_t history_items = 200;    // recent distinct items kept per user
+  double user_cf_click_weight = 0;     // a similar user's click as user-CF evidence (buy = 1)
+  double user_cf_view_weight = 0;      // a similar user's view as user-CF evidence
   std::int32_t exclude_seen = 0;       // 1: never recommend an item in the user's history
 };
 
