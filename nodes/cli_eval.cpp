@@ -155,7 +155,8 @@ std::optional<std::string> run_jobs(const settings& cfg, std::uint32_t partition
 
 struct served_list {
   std::vector<item_id> items;
-  std::vector<std::string> routes; // strongest route of each item
+  std::vector<std::string> routes;              // strongest route of each item
+  std::vector<std::vector<std::string>> proposed; // every route behind each item
 };
 
 // Starts the serving actors (as `serve --role all`, without HTTP and Redis),
@@ -209,6 +210,9 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
               list.items.push_back(r["item_id"].get<item_id>());
               const auto& reasons = r["reasons"];
               list.routes.push_back(reasons.empty() ? "none" : reasons[0]["route"].get<std::string>());
+              auto& all = list.proposed.emplace_back();
+              for (const auto& reason : reasons)
+                all.push_back(reason["route"].get<std::string>());
             }
             if (j.contains("degraded"))
               ++degraded;
@@ -237,7 +241,7 @@ model_result score_model(const std::string& name, const engine::data_split& spli
   for (auto k : cutoffs) {
     engine::ranking_mean mean;
     std::vector<std::vector<item_id>> all;
-    std::map<std::string, double> routes;
+    std::map<std::string, double> routes, reach;
     double slots = 0;
     for (const auto& [user, relevant] : split.test) {
       auto it = lists.find(user);
@@ -249,6 +253,8 @@ model_result score_model(const std::string& name, const engine::data_split& spli
         if (auto s = served->find(user); s != served->end())
           for (std::size_t r = 0; r < s->second.routes.size() && r < k; ++r) {
             routes[s->second.routes[r]] += 1;
+            for (const auto& route : s->second.proposed[r])
+              reach[route] += 1;
             slots += 1;
           }
     }
@@ -257,6 +263,8 @@ model_result score_model(const std::string& name, const engine::data_split& spli
     f.coverage = engine::catalogue_coverage(all, k, catalogue);
     for (auto& [route, count] : routes)
       f.route_share[route] = slots > 0 ? count / slots : 0;
+    for (auto& [route, count] : reach)
+      f.route_reach[route] = slots > 0 ? count / slots : 0;
   }
   return m;
 }

@@ -37,7 +37,8 @@ struct eval_options {
 struct model_figures {
   engine::ranking_scores scores;
   double coverage = 0;
-  std::map<std::string, double> route_share; // recd only: strongest route per slot
+  std::map<std::string, double> route_share; // recd only: share of slots whose strongest route it is
+  std::map<std::string, double> route_reach; // recd only: share of slots the route proposed
 };
 
 struct model_result {

@@ -62,11 +62,13 @@ std::string eval_table(const eval_result& r) {
       }
     }
   if (!r.models.empty()) {
-    out += "\nrecd routes (share of top-k slots, strongest route):";
+    out += "\nrecd routes: share of top-k slots where the route is the strongest / proposed the item";
     for (const auto& [k, f] : r.models.front().at) {
       out += "\n  k = " + std::to_string(k) + ":";
-      for (const auto& [route, share] : f.route_share)
-        out += " " + route + " " + fixed(share, 3);
+      for (const auto& [route, reach] : f.route_reach) {
+        auto strongest = f.route_share.count(route) != 0 ? f.route_share.at(route) : 0.0;
+        out += " " + route + " " + fixed(strongest, 3) + "/" + fixed(reach, 3);
+      }
     }
     out += "\n";
   }
@@ -101,6 +103,8 @@ std::string eval_json(const eval_result& r) {
         at[x.name] = x.get(f);
       if (!f.route_share.empty())
         at["route_share"] = f.route_share;
+      if (!f.route_reach.empty())
+        at["route_reach"] = f.route_reach;
       jm["at"][std::to_string(k)] = at;
     }
     j["models"].push_back(jm);
@@ -158,11 +162,14 @@ std::string eval_html(const eval_result& r) {
       out += "</tr>\n";
     }
     out += "</table>\n";
-    const auto& shares = r.models.front().at.at(k).route_share;
-    if (!shares.empty()) {
-      out += "<p>recd routes (share of top-" + std::to_string(k) + " slots by strongest route):";
-      for (const auto& [route, share] : shares)
-        out += " " + escape(route) + " " + fixed(share, 3);
+    const auto& f = r.models.front().at.at(k);
+    if (!f.route_reach.empty()) {
+      out += "<p>recd routes, share of top-" + std::to_string(k) +
+             " slots where the route is the strongest / proposed the item:";
+      for (const auto& [route, reach] : f.route_reach) {
+        auto strongest = f.route_share.count(route) != 0 ? f.route_share.at(route) : 0.0;
+        out += " " + escape(route) + " " + fixed(strongest, 3) + "/" + fixed(reach, 3);
+      }
       out += "</p>\n";
     }
   }
