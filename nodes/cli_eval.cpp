@@ -102,7 +102,11 @@ std::optional<std::string> import_train(const settings& cfg, const std::vector<b
   if (existing > 0)
     return "eval imports the train split into an empty database, but " + cfg.postgres.url +
            " already holds " + std::to_string(existing) + " behaviors";
-  auto migrated = store::migrate(**conn, static_cast<std::uint32_t>(cfg.cluster.partitions));
+  // An already migrated (empty) database keeps its partition count.
+  auto partitions = static_cast<std::uint32_t>(cfg.cluster.partitions);
+  if (auto fixed = store::read_partitions(**conn))
+    partitions = *fixed;
+  auto migrated = store::migrate(**conn, partitions);
   if (!migrated)
     return describe(migrated.error());
   char path[] = "/tmp/recd-eval-train-XXXXXX";
