@@ -87,8 +87,16 @@ outcome run_recd(const std::string& url, const std::vector<std::string>& args,
               ("recd_jobs_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
   auto out_file = base.string() + ".out", err_file = base.string() + ".err";
   outcome o;
-  o.cmd = "RECD_POSTGRES_URL=" + quote(url) + (env.empty() ? "" : " " + env) + " " +
-          quote(binary());
+  // The jobs as the seed defined them, which this file compares against: Jaccard
+  // over buys and carts of items with more than 10 sales, user cosine over buys
+  // and carts. (The product defaults differ since the quality work, see
+  // docs/quality.md.) Environment variables: a test's --set still wins.
+  const std::string seed_jobs = "RECD_ITEM_SIMILARITY_MEASURE=jaccard "
+                                "RECD_ITEM_SIMILARITY_BEHAVIOR_TYPES=buy,cart "
+                                "RECD_ITEM_SIMILARITY_MIN_SALES=10 "
+                                "RECD_USER_SIMILARITY_BEHAVIOR_TYPES=buy,cart";
+  o.cmd = "RECD_POSTGRES_URL=" + quote(url) + " " + seed_jobs + (env.empty() ? "" : " " + env) +
+          " " + quote(binary());
   for (const auto& a : args)
     o.cmd += " " + quote(a);
   auto full = o.cmd + " </dev/null >" + quote(out_file) + " 2>" + quote(err_file);
