@@ -35,6 +35,8 @@
 
 #include <pqxx/pqxx>
 
+#include "engine/bipartite.hpp"
+#include "engine/ease.hpp"
 #include "engine/synthetic.hpp"
 #include "protocol/errors.hpp"
 #include "store/importer.hpp"
@@ -415,6 +417,47 @@ TEST(ItemSimilarityJob, HonoursItsSettingsLikeTheSeedsSqlWithTheSameParameters) 
   auto d = compare(db, "item_similarity", "seed_item_similarity_params", "item_id",
                    "similar_item_id");
   EXPECT_TRUE(d.same()) << d;
+}
+
+TEST(ItemSimilarityJob, EaseWritesTheEnginesWeightsWhateverTheShardCount) {
+  // Under this file's seed settings (buy + cart, sales_count > 10, 90 days).
+  const auto& db = shop(1);
+  std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
+  {
+    auto c = db.connect();
+    pqxx::nontransaction tx{c};
+    for (const auto& r : tx.exec(
+           "SELECT item_id, user_id FROM user_behavior WHERE behavior_type IN ('buy', 'cart') "
+           "AND timestamp > now() - interval '90 days' AND item_id IN (SELECT item_id FROM items "
+           "WHERE sales_count > 10 ORDER BY sales_count DESC, item_id LIMIT 3000)"))
+      pairs.emplace_back(r[0].as<std::int32_t>(), r[1].as<std::int32_t>());
+  }
+  auto g = recd::engine::bipartite_from_pairs(pairs);
+  recd::engine::ease_model model{g, 500};
+  std::vector<recd::engine::neighbour> row;
+  std::string expected = "(VALUES (0, 0, 0::float8)";
+  std::int64_t expected_rows = 0;
+  for (std::size_t r = 0; r < g.rows(); ++r) {
+    model.neighbours(r, 5, row);
+    for (const auto& n : row) {
+      char score[64];
+      std::snprintf(score, sizeof score, "%.17g", n.score);
+      expected += ", (" + std::to_string(g.row_ids[r]) + ", " + std::to_string(n.id) + ", " + score + ")";
+      ++expected_rows;
+    }
+  }
+  expected += ") e0 (item_id, similar_item_id, similarity_score)";
+  auto rows_of = "(SELECT * FROM " + expected + " WHERE item_id <> 0)";
+  ASSERT_GE(expected_rows, 100);
+  for (int shards : {1, 3}) {
+    SCOPED_TRACE("--shards " + std::to_string(shards));
+    auto o = compute(db, "item_similarity",
+                     {"item_similarity.measure=ease", "item_similarity.top_k=5"}, shards);
+    ASSERT_EQ(o.status, 0) << show(o);
+    auto d = compare(db, "item_similarity", rows_of, "item_id", "similar_item_id");
+    EXPECT_TRUE(d.same()) << d;
+    EXPECT_EQ(d.live_rows, expected_rows);
+  }
 }
 
 // ---- 2. user similarity = the seed's SQL, corrected -------------------------------
