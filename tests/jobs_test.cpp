@@ -210,13 +210,24 @@ std::unique_ptr<test_database> make_shop(std::uint64_t seed) {
 }
 
 // Two shops shared by the tests that only read their input tables (every test
-// recomputes the result tables it checks). Built on first use.
+// recomputes the result tables it checks). Built on first use, dropped by the
+// test environment's TearDown: not by static destructors, which run after
+// libpq's and OpenSSL's exit handlers may have torn their state down.
+std::unique_ptr<test_database> shops[2];
+
 const test_database& shop(int which) {
-  static std::unique_ptr<test_database> shops[2];
   if (!shops[which])
     shops[which] = make_shop(which == 0 ? 7 : 8);
   return *shops[which];
 }
+
+struct drop_shops : ::testing::Environment {
+  void TearDown() override {
+    for (auto& s : shops)
+      s.reset();
+  }
+};
+const auto* const shops_dropper = ::testing::AddGlobalTestEnvironment(new drop_shops);
 
 // A small fresh shop for tests that need some data but not the comparison.
 std::unique_ptr<test_database> small_shop(const std::string& tag) {
