@@ -12,6 +12,8 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "actors/api.hpp"
 #include "actors/api_metrics.hpp"
@@ -293,6 +295,8 @@ int fail(const std::string& reason) {
 
 int run_eval(const settings& base, const eval_options& opt) {
   auto t0 = clock::now();
+  // stdout carries the results (table, or JSON with --json -): logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("eval"));
   if (opt.split == "random" && !(opt.ratio > 0 && opt.ratio < 1))
     return fail("--ratio must lie strictly between 0 and 1");
   if (opt.split == "temporal" && opt.leave_last < 1)
@@ -391,7 +395,8 @@ int run_eval(const settings& base, const eval_options& opt) {
   result.baseline_seconds = seconds_since(t_base);
   result.total_seconds = seconds_since(t0);
 
-  std::fputs(eval_table(result).c_str(), stdout);
+  // With --json - the JSON alone goes to stdout (for pipes), the table to stderr.
+  std::fputs(eval_table(result).c_str(), opt.json_file == "-" ? stderr : stdout);
   if (opt.json_file == "-")
     std::printf("%s\n", eval_json(result).c_str());
   else if (!opt.json_file.empty() && !write_file(opt.json_file, eval_json(result)))

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     leaf->add_option("--leave-last", ev.leave_last, "temporal split: newest items per user in test")
       ->check(CLI::PositiveNumber);
     leaf->add_flag("!--no-baselines", ev.baselines, "skip the built-in baselines");
-    leaf->add_option("--json", ev.json_file, "write the figures as JSON to FILE (- = stdout)");
+    leaf->add_option("--json", ev.json_file, "write the figures as JSON to FILE (- = stdout, the table then goes to stderr)");
     leaf->add_option("--report", ev.report_file, "write an HTML page with charts to FILE");
     leaf->add_option("--export-recs", ev.export_file, "write recd's lists as 'user item rank' lines");
   }
