@@ -26,15 +26,32 @@ struct api_state {
   api_deps deps;
   std::vector<caf::actor> shards;
   std::vector<std::uint32_t> owner; // partition -> shard index
+  std::vector<caf::actor> recall_shards; // the shards owning a partition: recall asks these
 
   caf::actor unavailable;            // answers every request with shard_unavailable
   std::uint64_t epoch = 0;           // of the map in use
+  // A move announced by the coordinator and not yet flipped: the map that
+  // will hold at `next_epoch`. Committed events go to both owners meanwhile.
+  std::vector<caf::actor> next_shards;
+  std::vector<std::uint32_t> next_owner;
+  std::uint64_t next_epoch = 0;
 
   bool has_map() const { return !shards.empty() && !owner.empty(); }
   // The shard serving `id`'s partition, or `unavailable` while none does.
   const caf::actor& shard_of(std::int32_t id) const {
     auto index = owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))];
     return index < shards.size() ? shards[index] : unavailable;
+  }
+  // The shards a committed event of `id`'s partition is applied on: the
+  // owner, and during a move the next owner as well.
+  std::vector<caf::actor> apply_targets(std::int32_t id) const {
+    std::vector<caf::actor> out{shard_of(id)};
+    if (next_owner.size() == owner.size()) {
+      auto index = next_owner[partition_of(id, static_cast<std::uint32_t>(next_owner.size()))];
+      if (index < next_shards.size() && next_shards[index] != out.front())
+        out.push_back(next_shards[index]);
+    }
+    return out;
   }
   std::chrono::milliseconds shard_timeout() const {
     return std::chrono::milliseconds{cfg.cluster.shard_timeout_ms};
@@ -256,7 +273,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                     .count();
         auto msg = caf::make_message(recall_atom_v, std::move(req));
         auto all = std::make_shared<std::vector<candidate>>();
-        auto remaining = std::make_shared<std::size_t>(st.shards.size());
+        auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
         auto degraded = std::make_shared<bool>(false);
         auto shared_ctx = std::make_shared<user_context>(std::move(ctx));
         auto done = [=]() mutable {
@@ -264,7 +281,12 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                               static_cast<std::size_t>(limit));
           finish(self, rp, user, shared_ctx->version, limit, use_cache, std::move(ranked), *degraded, t0);
         };
-        for (auto& shard : st.shards)
+        if (st.recall_shards.empty()) {
+          *degraded = true;
+          done();
+          return;
+        }
+        for (auto& shard : st.recall_shards)
           self->request(shard, st.shard_timeout(), msg)
             .then(
               [=](const std::vector<candidate>& found) mutable {
@@ -291,8 +313,12 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
         auto all = std::make_shared<std::vector<candidate>>();
-        auto remaining = std::make_shared<std::size_t>(st.shards.size());
-        for (auto& shard : st.shards)
+        auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
+        if (st.recall_shards.empty()) {
+          finish(self, rp, user, 0, limit, false, {}, true, t0);
+          return;
+        }
+        for (auto& shard : st.recall_shards)
           self->request(shard, st.shard_timeout(), recall_atom_v, req)
             .then(
               [=](const std::vector<candidate>& found) mutable {
@@ -328,7 +354,9 @@ void commit_and_apply(api_actor* self, caf::typed_response_promise<std::int64_t>
       [=](std::int64_t id) mutable {
         auto& st = self->state;
         caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
-        auto pending = std::make_shared<int>(2);
+        auto users = st.apply_targets(e.user);
+        auto items = st.apply_targets(e.item);
+        auto pending = std::make_shared<std::size_t>(users.size() + items.size());
         auto ack = [=]() mutable {
           if (--*pending == 0) {
             self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
@@ -336,15 +364,17 @@ void commit_and_apply(api_actor* self, caf::typed_response_promise<std::int64_t>
           }
         };
         auto log_err = [=](caf::error& err) mutable {
-          // Committed already: the owning shard reads it back when it loads.
-          spdlog::warn("behavior {} committed but not applied: {}", id, describe(err));
+          // Committed already: an owner that missed it reads it back when it
+          // loads or when its move flips.
+          spdlog::warn("behavior {} committed but not applied on one shard: {}", id, describe(err));
           ack();
         };
-        self->request(st.shard_of(e.user), std::chrono::seconds{5}, apply_atom_v, e, id,
-                      std::move(item_vec))
-          .then([=](std::uint64_t) mutable { ack(); }, log_err);
-        self->request(st.shard_of(e.item), std::chrono::seconds{5}, apply_atom_v, e, id)
-          .then([=](bool) mutable { ack(); }, log_err);
+        for (auto& shard : users)
+          self->request(shard, std::chrono::seconds{5}, apply_atom_v, e, id, item_vec)
+            .then([=](std::uint64_t) mutable { ack(); }, log_err);
+        for (auto& shard : items)
+          self->request(shard, std::chrono::seconds{5}, apply_atom_v, e, id)
+            .then([=](bool) mutable { ack(); }, log_err);
       },
       fail);
 }
@@ -361,9 +391,10 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   });
   // A shard that dies is answered for at once (degraded) until the next map.
   self->set_down_handler([=](caf::down_msg& dm) {
-    for (auto& shard : self->state.shards)
-      if (shard && shard.address() == dm.source)
-        shard = self->state.unavailable;
+    for (auto* list : {&self->state.shards, &self->state.next_shards, &self->state.recall_shards})
+      for (auto& shard : *list)
+        if (shard && shard.address() == dm.source)
+          shard = self->state.unavailable;
   });
   // The coordinator pushes the partition map now and whenever it changes.
   self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
@@ -506,16 +537,45 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
       self->state.deps.coordinator = coordinator;
       self->send(coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
     },
+    [=](move_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
+        std::vector<std::uint32_t> owner) {
+      // A move starts: until the map of `epoch` arrives, committed events are
+      // applied on their partition's next owner too. The reply tells the
+      // coordinator that no event is routed by the old map alone any more.
+      auto& st = self->state;
+      if (epoch <= st.epoch)
+        return true; // that map is already in use
+      st.next_epoch = epoch;
+      st.next_shards = std::move(shards);
+      st.next_owner = std::move(owner);
+      for (auto& shard : st.next_shards)
+        self->monitor(shard);
+      return true;
+    },
     [=](map_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
         std::vector<std::uint32_t> owner) {
+      // The reply tells the coordinator that this node routes by this map.
       auto& st = self->state;
       if (epoch < st.epoch)
-        return; // a late push of an older map
+        return true; // a late push of an older map
       st.epoch = epoch;
       st.shards = std::move(shards);
       st.owner = std::move(owner);
-      for (auto& shard : st.shards)
-        self->monitor(shard);
+      std::vector<bool> owns(st.shards.size());
+      for (auto index : st.owner)
+        if (index < owns.size())
+          owns[index] = true;
+      st.recall_shards.clear();
+      for (std::size_t k = 0; k < st.shards.size(); ++k) {
+        self->monitor(st.shards[k]);
+        if (owns[k])
+          st.recall_shards.push_back(st.shards[k]);
+      }
+      if (st.next_epoch <= epoch) {
+        st.next_shards.clear();
+        st.next_owner.clear();
+      }
+      return true;
     },
   };
 }

@@ -4,7 +4,8 @@
 //   (recommend_atom, user_id, limit, use_cache) -> string   the JSON response body
 //   (behavior_atom, behavior_event)             -> int64    committed row id
 //   (stats_atom)                                -> string   the JSON of /api/stats
-//   (map_atom, epoch, shards, owner)            -> void     the coordinator's newest partition map
+//   (map_atom, epoch, shards, owner)            -> bool     the coordinator's newest partition map
+//   (move_atom, epoch, shards, owner)           -> bool     a move starts: the map that will hold at epoch
 //   (join_atom, coordinator)                    -> void     follow a (restarted) coordinator
 //
 // A recommendation: cache lookup (valid only if the user's version on its
@@ -14,8 +15,9 @@
 // deadline is skipped (the answer is degraded, not failed).
 //
 // A behavior: the item's shard validates the item -> the behavior_writer
-// commits the row -> the user's and item's shards apply it -> the user's cache
-// entry is deleted -> reply. Nothing is applied in memory unless committed.
+// commits the row -> the user's and item's shards apply it (during a move,
+// the next owners as well) -> the user's cache entry is deleted -> reply.
+// Nothing is applied in memory unless committed.
 
 #include <memory>
 

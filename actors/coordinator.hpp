@@ -1,10 +1,13 @@
 #pragma once
 // coordinator: owns the partition map and the offline jobs.
 //
-//   (join_atom, name, shard)              -> uint32          a shard node joins; reply: partition count
-//   (subscribe_atom, api)                 -> void            api gets (map_atom, epoch, shards, owner) now and on change
-//   (ready_atom)                          -> bool            every partition is served by a loaded shard
-//   (map_atom)                            -> string          JSON of the map (recd admin cluster)
+//   (join_atom, name, shard, address)     -> uint32          a shard node joins; reply: partition count
+//   (subscribe_atom, api)                 -> void            api gets (map_atom, epoch, shards, owner) now and on
+//                                                            change, and (move_atom, ...) when a move starts
+//   (ready_atom)                          -> bool            every partition is served by a live shard
+//   (map_atom)                            -> string          JSON of the map (recd admin cluster), with
+//                                                            each shard's address for API nodes to dial
+//   (leave_atom, name)                    -> bool            a stopping shard: answered once it owns nothing
 //   (rebalance_atom)                      -> uint64          force a rebalance; reply: the new epoch
 //   (compute_atom, [job_kind], listener)  -> [job_summary]   run jobs in order on the current shards
 //   (stats_atom)                          -> string          JSON: database counts, last jobs, map
@@ -12,10 +15,25 @@
 // The map assigns each of P partitions to one live shard, balanced (sizes
 // differ by at most one) and sticky (a partition moves only when needed).
 // A change (join, a shard's death, rebalance) moves partitions without
-// stopping service: the new owners load them, then the map flips at a new
-// epoch (persisted in PostgreSQL and pushed to every subscribed API actor),
-// then the old owners drop them. A dead shard's partitions are reassigned the
-// same way; until they are loaded, requests for them are answered degraded.
+// stopping service:
+//  1. announce: every API actor gets (move_atom, epoch+1, shards, owner) and
+//     from then on applies each committed event on both the current and the
+//     next owner of its partitions; the move waits for all to confirm;
+//  2. load: the new owners load what they gain; their snapshots hold every
+//     event that reached the old owners alone (those were committed before
+//     the announcement was confirmed), later ones arrive directly;
+//  3. flip: the map gets a new epoch, persisted in PostgreSQL, sent to every
+//     shard (flip_atom: what it owns now) and API actor (map_atom);
+//  4. drop: once every API actor confirmed the new map, and a short grace
+//     for requests still in flight, the old owners drop what moved away.
+// A dead shard's partitions are reassigned the same way; until they are
+// loaded, requests for them are answered degraded. Moves that nothing needs
+// (a join, a forced rebalance) wait for a running job to end.
+//
+// A restarted coordinator resumes the persisted epoch, lets each rejoining
+// shard keep the partitions it still holds, and waits up to 10 s for the
+// shards of the persisted map before reassigning the partitions of those
+// that did not come back.
 //
 // In serving mode the coordinator also polls job_runs every jobs.poll_seconds
 // and tells the shards to reload a kind whose newest published run changed.

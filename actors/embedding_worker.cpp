@@ -4,8 +4,13 @@
 
 #include <caf/all.hpp>
 
-#include "engine/als.hpp"
+#include <spdlog/spdlog.h>
+
+#include "actors/bulk_sender.hpp"
 #include "actors/unexpected.hpp"
+#include "engine/als.hpp"
+#include "protocol/bulk.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -48,6 +53,7 @@ side_rows build_side(const std::vector<std::int32_t>& ids, const std::vector<std
 }
 
 struct embedding_worker_state {
+  bulk_inbox inbox; // the other side's factors, per half-step
   static inline const char* name = "embedding_worker";
   side_rows users;
   side_rows items;
@@ -65,9 +71,16 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
 }
 
 caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self,
-                               embedding_task task, std::vector<std::uint32_t> partitions,
+                               std::vector<char> encoded, std::vector<std::uint32_t> partitions,
                                std::uint32_t count) {
   self->set_default_handler(log_and_drop);
+  embedding_task task;
+  if (auto err = decode_bulk(encoded, task)) {
+    spdlog::error("embedding worker: {}", describe(err));
+    self->quit(err); // the job driver monitors the worker and fails the run
+    return {};
+  }
+  encoded = {};
   std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
   auto& st = self->state;
   st.users = build_side(task.users, task.u, task.i, task.w, owned, count);
@@ -75,22 +88,52 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
   st.opt.dim = task.dim;
   st.opt.regularization = task.regularization;
   st.opt.alpha = task.alpha;
+  // Solves one side against the other side's factors (arrived in chunks) and
+  // sends the solved rows back in chunks too.
+  auto solve_side = [=](bool users, const bulk_handle& fixed, std::vector<double>& gram) {
+    // Before make_response_promise, which takes the sender out of the request.
+    auto driver = caf::actor_cast<caf::actor>(self->current_sender());
+    auto rp = self->make_response_promise<bulk_handle>();
+    auto& st = self->state;
+    std::vector<float> factors;
+    auto bytes = st.inbox.take(fixed);
+    caf::error err = bytes ? decode_bulk(*bytes, factors) : bytes.error();
+    if (err) {
+      rp.deliver(std::move(err));
+      return rp;
+    }
+    auto block = solve(users ? st.users : st.items, std::move(factors), std::move(gram), st.opt);
+    auto encoded = encode_bulk(new_bulk_id(), block);
+    if (!encoded) {
+      rp.deliver(encoded.error());
+      return rp;
+    }
+    auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
+    send_chunks(self, driver, payload, [=]() mutable { rp.deliver(payload->handle); },
+                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return rp;
+  };
   return {
-    [=](solve_atom, users_atom, std::vector<float>& item_factors, std::vector<double>& gram) {
-      return solve(self->state.users, std::move(item_factors), std::move(gram), self->state.opt);
+    [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
+      if (auto err = self->state.inbox.add(std::move(chunk)))
+        return err;
+      return true;
     },
-    [=](solve_atom, items_atom, std::vector<float>& user_factors, std::vector<double>& gram) {
-      return solve(self->state.items, std::move(user_factors), std::move(gram), self->state.opt);
+    [=](solve_atom, users_atom, const bulk_handle& item_factors, std::vector<double>& gram) {
+      return solve_side(true, item_factors, gram);
+    },
+    [=](solve_atom, items_atom, const bulk_handle& user_factors, std::vector<double>& gram) {
+      return solve_side(false, user_factors, gram);
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_embedding_worker(caf::actor_system& sys, embedding_task task,
+caf::actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
                                   std::vector<std::uint32_t> partitions,
                                   std::uint32_t partition_count) {
-  return sys.spawn<caf::detached>(embedding_worker, std::move(task), std::move(partitions),
+  return sys.spawn<caf::detached>(embedding_worker, std::move(encoded_task), std::move(partitions),
                                   partition_count);
 }
 

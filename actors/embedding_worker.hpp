@@ -3,10 +3,14 @@
 // the interaction rows of the shard's users and items and solves them on
 // request, while the job driver gathers the factors between half-steps.
 //
-//   (solve_atom, users_atom, item_factors, item_gram) -> factor_block  (owned users)
-//   (solve_atom, items_atom, user_factors, user_gram) -> factor_block  (owned items)
+//   (bulk_atom, bulk_chunk)                           -> bool         a piece of a factor matrix
+//   (solve_atom, users_atom, item_factors, item_gram) -> bulk_handle  solved owned users
+//   (solve_atom, items_atom, user_factors, user_gram) -> bulk_handle  solved owned items
 //
-// Factors travel as row-major float vectors over the run's dense indices.
+// Factors travel as row-major float vectors over the run's dense indices, in
+// chunks both ways (protocol/bulk.hpp): the fixed side's factors are named by
+// a bulk_handle, and the solved factor_block is sent back to the requester in
+// chunks before the handle that names it.
 
 #include <cstdint>
 #include <vector>
@@ -17,7 +21,9 @@
 
 namespace recd {
 
-caf::actor spawn_embedding_worker(caf::actor_system& sys, embedding_task task,
+// `encoded_task`: an embedding_task encoded with encode_bulk; decoded on the
+// worker's own thread.
+caf::actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
                                   std::vector<std::uint32_t> partitions,
                                   std::uint32_t partition_count);
 

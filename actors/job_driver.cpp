@@ -13,6 +13,7 @@
 #include "engine/als.hpp"
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
+#include "actors/bulk_sender.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -68,6 +69,7 @@ struct driver_state {
   std::map<caf::actor_addr, job_progress> progress;
   caf::response_promise promise;
   bool active = false; // a run is in progress (its promise is pending)
+  bulk_inbox inbox;    // solved factor blocks arriving from ALS workers
 
   // Replies from shards that belong to an earlier, already finished run are ignored.
   bool is_current(std::int64_t run) const { return active && run == run_id; }
@@ -376,29 +378,38 @@ void run_similarity(driver_actor* self) {
   auto rows = std::make_shared<std::uint64_t>(0);
   auto inputs = std::make_shared<std::uint64_t>(0);
   auto failed = std::make_shared<bool>(false);
-  auto shared_task = caf::make_message(job_atom_v, std::move(*task), caf::actor{self});
   auto run = st.run_id;
+  auto fail = [=](caf::error& err) {
+    if (!*failed && self->state.is_current(run)) {
+      *failed = true;
+      self->state.fail(err);
+    }
+  };
+  auto encoded = encode_bulk(new_bulk_id(), *task);
+  task = caf::error{}; // the graph is in the chunks now
+  if (!encoded) {
+    st.fail(encoded.error());
+    return;
+  }
+  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& shard : st.shards)
-    self->request(shard, part_timeout, shared_task)
-      .then(
-        [=](std::uint64_t done, std::uint64_t pairs) {
-          if (!self->state.is_current(run))
-            return;
-          *inputs += done;
-          *rows += pairs;
-          if (--*remaining == 0 && !*failed) {
-            if (auto err = self->state.publish_similarity(*rows))
-              self->state.fail(err);
-            else
-              self->state.succeed(*inputs, *rows);
-          }
-        },
-        [=](caf::error& err) {
-          if (!*failed && self->state.is_current(run)) {
-            *failed = true;
-            self->state.fail(err);
-          }
-        });
+    send_chunks(self, shard, payload, [=] {
+      self->request(shard, part_timeout, job_atom_v, payload->handle, caf::actor{self})
+        .then(
+          [=](std::uint64_t done, std::uint64_t pairs) {
+            if (!self->state.is_current(run))
+              return;
+            *inputs += done;
+            *rows += pairs;
+            if (--*remaining == 0 && !*failed) {
+              if (auto err = self->state.publish_similarity(*rows))
+                self->state.fail(err);
+              else
+                self->state.succeed(*inputs, *rows);
+            }
+          },
+          fail);
+    }, fail);
 }
 
 void half_step(driver_actor* self, bool users_side);
@@ -426,16 +437,37 @@ void half_step(driver_actor* self, bool users_side) {
   auto gram = engine::gram(fixed);
   auto remaining = std::make_shared<std::size_t>(st.workers.size());
   auto failed = std::make_shared<bool>(false);
-  auto msg = users_side ? caf::make_message(solve_atom_v, users_atom_v, fixed.values, gram)
-                        : caf::make_message(solve_atom_v, items_atom_v, fixed.values, gram);
   auto run = st.run_id;
+  auto fail = [=](caf::error& err) {
+    if (!*failed && self->state.is_current(run)) {
+      *failed = true;
+      self->state.fail(err);
+    }
+  };
+  auto values = fixed.values;
+  auto encoded = encode_bulk(new_bulk_id(), values);
+  if (!encoded) {
+    st.fail(encoded.error());
+    return;
+  }
+  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& w : st.workers)
-    self->request(w, part_timeout, msg)
+    send_chunks(self, w, payload, [=] {
+      auto solve = users_side ? caf::make_message(solve_atom_v, users_atom_v, payload->handle, gram)
+                              : caf::make_message(solve_atom_v, items_atom_v, payload->handle, gram);
+      self->request(w, part_timeout, std::move(solve))
       .then(
-        [=](const factor_block& block) {
+        [=](const bulk_handle& solved) {
           auto& st = self->state;
           if (!st.is_current(run))
             return;
+          factor_block block;
+          auto bytes = st.inbox.take(solved);
+          caf::error err = bytes ? decode_bulk(*bytes, block) : bytes.error();
+          if (err) {
+            fail(err);
+            return;
+          }
           auto& target = users_side ? st.user_factors : st.item_factors;
           auto dim = static_cast<std::size_t>(target.dim);
           for (std::size_t k = 0; k < block.rows.size(); ++k)
@@ -451,12 +483,8 @@ void half_step(driver_actor* self, bool users_side) {
             }
           }
         },
-        [=](caf::error& err) {
-          if (!*failed && self->state.is_current(run)) {
-            *failed = true;
-            self->state.fail(err);
-          }
-        });
+        fail);
+    }, fail);
 }
 
 void run_embeddings(driver_actor* self) {
@@ -474,8 +502,21 @@ void run_embeddings(driver_actor* self) {
   auto remaining = std::make_shared<std::size_t>(st.shards.size());
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
+  auto fail = [=](caf::error& err) {
+    if (!*failed && self->state.is_current(run)) {
+      *failed = true;
+      self->state.fail(err);
+    }
+  };
+  auto encoded = encode_bulk(new_bulk_id(), st.emb);
+  if (!encoded) {
+    st.fail(encoded.error());
+    return;
+  }
+  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& shard : st.shards)
-    self->request(shard, part_timeout, job_atom_v, st.emb)
+    send_chunks(self, shard, payload, [=] {
+    self->request(shard, part_timeout, job_atom_v, job_kind::embeddings, payload->handle)
       .then(
         [=](const caf::actor& worker) {
           if (!self->state.is_current(run)) {
@@ -487,12 +528,8 @@ void run_embeddings(driver_actor* self) {
           if (--*remaining == 0 && !*failed)
             next_iteration(self);
         },
-        [=](caf::error& err) {
-          if (!*failed && self->state.is_current(run)) {
-            *failed = true;
-            self->state.fail(err);
-          }
-        });
+        fail);
+    }, fail);
 }
 
 caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
@@ -530,6 +567,11 @@ caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
       else
         run_similarity(self);
       return st.promise;
+    },
+    [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
+      if (auto err = self->state.inbox.add(std::move(chunk)))
+        return err;
+      return true;
     },
     [=](progress_atom, const job_progress& p) {
       auto& st = self->state;

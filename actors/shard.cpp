@@ -1,5 +1,7 @@
 #include "actors/shard.hpp"
 
+#include <map>
+#include <set>
 #include <unordered_set>
 
 #include <caf/all.hpp>
@@ -8,6 +10,7 @@
 #include "actors/embedding_worker.hpp"
 #include "actors/shard_loader.hpp"
 #include "actors/similarity_worker.hpp"
+#include "protocol/bulk.hpp"
 #include "protocol/errors.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
@@ -33,32 +36,109 @@ struct shard_actor_state {
   std::string url;
   shard_state data;
   caf::actor loader;
-  std::vector<std::uint32_t> partitions;
   std::uint32_t partition_count = 0;
-  bool ready = false;
-  bool loading = false;
-  std::vector<pending_event> pending; // applied while loading
-  // A move in progress: partitions gained since the last flip, the oldest
-  // snapshot they were loaded from, and the events applied here since then.
-  std::vector<std::uint32_t> moved;
-  std::int64_t moved_since = -1;
-  std::unordered_set<std::int64_t> applied_since_move;
+  bool ready = false;                  // the first load finished
+  // Held partitions (served and used by jobs), each with the epoch of the map
+  // it was loaded for: a drop computed at an older epoch leaves it alone.
+  std::map<std::uint32_t, std::uint64_t> held;
+  // Partitions being loaded, and the committed events for them that arrived
+  // meanwhile (API nodes send a moving partition's events to old and new owner).
+  std::set<std::uint32_t> incoming;
+  std::vector<pending_event> pending;
+  // Held partitions that recall leaves out, so that each partition's items
+  // are recalled by exactly one shard: loaded but not flipped to this shard
+  // yet, or flipped away but not dropped yet.
+  std::set<std::uint32_t> standby;
+  // Since the last load and until the flip's catch-up: which partitions
+  // landed, the floor of their snapshots, and the events known to be applied.
+  std::vector<std::uint32_t> landed;
+  std::int64_t landed_floor = -1;
+  std::unordered_set<std::int64_t> known_user, known_item; // per side of an event
+  bulk_inbox inbox;                    // job inputs arriving in chunks
+  bool catching_up = false;            // the flip's read-back is running
 
-  void note_applied(std::int64_t id) {
-    if (!moved.empty())
-      applied_since_move.insert(id);
+  std::vector<std::uint32_t> partitions() const {
+    std::vector<std::uint32_t> out;
+    for (const auto& [p, epoch] : held)
+      out.push_back(p);
+    return out;
   }
-
+  // Held and not on standby: what jobs compute here.
+  std::vector<std::uint32_t> owned() const {
+    std::vector<std::uint32_t> out;
+    for (const auto& [p, epoch] : held)
+      if (standby.count(p) == 0)
+        out.push_back(p);
+    return out;
+  }
+  bool holds(std::int32_t id) const {
+    return partition_count > 0 && held.count(partition_of(id, partition_count)) != 0;
+  }
+  bool on_standby(std::int32_t id) const {
+    return !standby.empty() && standby.count(partition_of(id, partition_count)) != 0;
+  }
+  bool is_incoming(std::int32_t id) const {
+    return partition_count > 0 && incoming.count(partition_of(id, partition_count)) != 0;
+  }
+  void note_applied(std::int64_t id, bool user_side) {
+    if (!landed.empty() || catching_up)
+      (user_side ? known_user : known_item).insert(id);
+  }
   void apply(const pending_event& p) {
+    note_applied(p.id, p.user_side);
     if (p.user_side)
       data.apply_user(p.event, p.item_vec);
     else
       data.apply_item(p.event);
   }
+  caf::error not_held(std::int32_t id, const char* what) const {
+    return make_error(ec::shard_unavailable,
+                      "shard " + std::to_string(index) + " does not hold the partition of " + what +
+                        " " + std::to_string(id));
+  }
 };
 
-caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uint32_t index,
-                          std::string url, recommend_settings cfg) {
+using shard_actor_type = caf::stateful_actor<shard_actor_state>;
+
+// A snapshot of `partitions` arrived: install it (first load) or merge it,
+// then replay the events that came in meanwhile and are not in it.
+void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::uint32_t>& partitions,
+          std::uint64_t epoch, bool first) {
+  auto& st = self->state;
+  std::vector<pending_event> replay;
+  std::vector<pending_event> keep;
+  std::set<std::uint32_t> these(partitions.begin(), partitions.end());
+  for (auto& p : st.pending) {
+    auto key = p.user_side ? p.event.user : p.event.item;
+    (these.count(partition_of(key, st.partition_count)) != 0 ? replay : keep).push_back(std::move(p));
+  }
+  st.pending = std::move(keep);
+  for (auto p : partitions) {
+    st.incoming.erase(p);
+    st.held[p] = epoch;
+    st.standby.insert(p); // until the flip
+  }
+  const auto floor = snap.tail_floor;
+  auto tail_user = snap.tail_user_ids;
+  auto tail_item = snap.tail_item_ids;
+  std::vector<bool> wanted(replay.size());
+  for (std::size_t k = 0; k < replay.size(); ++k)
+    wanted[k] = !snap.contains(replay[k].id, replay[k].user_side);
+  if (first)
+    st.data.install(std::move(snap));
+  else
+    st.data.merge(std::move(snap));
+  st.landed.insert(st.landed.end(), partitions.begin(), partitions.end());
+  st.landed_floor = st.landed_floor < 0 ? floor : std::min(st.landed_floor, floor);
+  st.known_user.insert(tail_user.begin(), tail_user.end());
+  st.known_item.insert(tail_item.begin(), tail_item.end());
+  for (std::size_t k = 0; k < replay.size(); ++k)
+    if (wanted[k])
+      st.apply(replay[k]);
+}
+
+caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::string url,
+                          recommend_settings cfg) {
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.index = index;
@@ -67,82 +147,107 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
   st.loader = spawn_shard_loader(self->system(), url, cfg);
   self->link_to(st.loader);
   return {
-    [=](load_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
+    [=](load_atom, std::vector<std::uint32_t> partitions, std::uint32_t count,
+        std::uint64_t epoch) {
       // The first load installs the shard's state; later ones add partitions
       // moved to this shard (the coordinator flips the map once they are in).
       auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       auto& st = self->state;
-      const bool first = !st.ready;
+      const bool first = !st.ready && st.held.empty();
       st.partition_count = count;
-      if (first) {
-        st.partitions = partitions;
-        st.loading = true;
-      }
+      st.incoming.insert(partitions.begin(), partitions.end());
       self->request(st.loader, load_timeout, load_atom_v, partitions, count)
         .then(
           [=](const shard_snapshot_ptr& snap) mutable {
-            auto& st = self->state;
-            if (first) {
-              auto max_id = snap->max_behavior_id;
-              st.data.install(std::move(*snap));
-              for (const auto& p : st.pending)
-                if (p.id > max_id)
-                  st.apply(p);
-              st.pending.clear();
-              st.loading = false;
-              st.ready = true;
-            } else {
-              auto since = snap->max_behavior_id;
-              st.data.merge(std::move(*snap));
-              st.moved.insert(st.moved.end(), partitions.begin(), partitions.end());
-              st.moved_since = st.moved_since < 0 ? since : std::min(st.moved_since, since);
-              for (auto p : partitions)
-                if (std::find(st.partitions.begin(), st.partitions.end(), p) == st.partitions.end())
-                  st.partitions.push_back(p);
-            }
-            rp.deliver(std::uint64_t{st.data.user_count()}, std::uint64_t{st.data.item_count()});
+            land(self, std::move(*snap), partitions, epoch, first);
+            self->state.ready = true;
+            rp.deliver(std::uint64_t{self->state.data.user_count()},
+                       std::uint64_t{self->state.data.item_count()});
           },
           [=](caf::error& err) mutable {
-            if (first)
-              self->state.loading = false;
+            auto& st = self->state;
+            for (auto p : partitions)
+              st.incoming.erase(p);
+            std::erase_if(st.pending, [&](const pending_event& p) {
+              return !st.is_incoming(p.user_side ? p.event.user : p.event.item);
+            });
             rp.deliver(std::move(err));
           });
       return rp;
     },
-    [=](drop_atom, const std::vector<std::uint32_t>& partitions) {
+    [=](drop_atom, const std::vector<std::uint32_t>& partitions, std::uint64_t epoch) {
+      // The map of `epoch` gives these partitions to other shards. One loaded
+      // for a later map, or loading now, stays.
       auto& st = self->state;
-      st.data.drop(partitions, st.partition_count);
-      std::erase_if(st.partitions, [&](std::uint32_t p) {
-        return std::find(partitions.begin(), partitions.end(), p) != partitions.end();
-      });
+      std::vector<std::uint32_t> gone;
+      for (auto p : partitions)
+        if (auto it = st.held.find(p); it != st.held.end() && it->second <= epoch) {
+          gone.push_back(p);
+          st.held.erase(it);
+          st.standby.erase(p);
+        }
+      if (!gone.empty()) {
+        st.data.drop(gone, st.partition_count);
+        spdlog::info("dropped {} partitions moved away (map epoch {})", gone.size(), epoch);
+      }
       return true;
+    },
+    [=](map_atom) -> std::vector<std::uint32_t> {
+      // What this shard holds, for a (restarted) coordinator it joins.
+      return self->state.partitions();
     },
     [=](map_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
       // Jobs-only mode (`recd compute`): own the partitions without loading them.
-      self->state.partitions = std::move(partitions);
-      self->state.partition_count = count;
+      auto& st = self->state;
+      st.held.clear();
+      for (auto p : partitions)
+        st.held[p] = 0;
+      st.partition_count = count;
     },
-    [=](context_atom, user_id u, std::int32_t recent, std::int32_t similar) -> user_context {
+    [=](context_atom, user_id u, std::int32_t recent,
+        std::int32_t similar) -> caf::result<user_context> {
+      // Refused for a user of a partition held elsewhere: an API node routing
+      // by an old map answers degraded instead of from an empty history.
+      if (!self->state.holds(u))
+        return self->state.not_held(u, "user");
       return self->state.data.context(u, static_cast<std::size_t>(recent),
                                       static_cast<std::size_t>(similar));
     },
-    [=](version_atom, user_id u) -> std::uint64_t { return self->state.data.version(u); },
+    [=](version_atom, user_id u) -> caf::result<std::uint64_t> {
+      if (!self->state.holds(u))
+        return self->state.not_held(u, "user");
+      return self->state.data.version(u);
+    },
     [=](ready_atom) { return self->state.ready; },
-    [=](recall_atom, const recall_request& req) -> std::vector<candidate> {
-      return self->state.data.recall(req);
+    [=](recall_atom, recall_request req) -> std::vector<candidate> {
+      auto& st = self->state;
+      if (st.standby.empty())
+        return st.data.recall(req);
+      // Seeds and owned items of standby partitions are another shard's to recall.
+      std::erase_if(req.recent, [&](const recent_item& r) { return st.on_standby(r.item); });
+      std::erase_if(req.similar, [&](const scored_user& u) { return st.on_standby(u.user); });
+      auto out = st.data.recall(req);
+      std::erase_if(out, [&](const candidate& c) {
+        return (c.route == recall_route::vector || c.route == recall_route::popular) &&
+               st.on_standby(c.item);
+      });
+      return out;
     },
     [=](details_atom, const std::vector<item_id>& items) -> std::vector<item_details> {
       return self->state.data.details(items);
     },
     [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
-      if (!self->state.ready)
-        return make_error(ec::not_ready, "shard " + std::to_string(self->state.index) + " is loading");
-      if (auto* vec = self->state.data.item_embedding(i))
+      auto& st = self->state;
+      if (!st.ready)
+        return make_error(ec::not_ready, "shard " + std::to_string(st.index) + " is loading");
+      if (!st.holds(i))
+        return st.not_held(i, "item");
+      if (auto* vec = st.data.item_embedding(i))
         return *vec;
       // Not in memory: the catalog may have grown since the load (an import
       // while serving). Ask the database once, through the loader.
       auto rp = self->make_response_promise<std::vector<float>>();
-      self->request(self->state.loader, std::chrono::seconds{5}, item_atom_v, i)
+      self->request(st.loader, std::chrono::seconds{5}, item_atom_v, i)
         .then(
           [=](const item_details& details, std::vector<float> embedding) mutable {
             self->state.data.add_item(details, embedding);
@@ -152,57 +257,85 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
       return rp;
     },
     [=](apply_atom, const behavior_event& e, std::int64_t id,
-        std::vector<float> item_vec) -> std::uint64_t {
+        std::vector<float> item_vec) -> caf::result<std::uint64_t> {
+      // User side of a committed event: kept for later if the user's
+      // partition is loading here, refused if it is held elsewhere.
       auto& st = self->state;
-      if (st.loading) {
+      if (st.is_incoming(e.user)) {
         st.pending.push_back({e, id, std::move(item_vec), true});
-        return 0;
+        return std::uint64_t{0};
       }
-      st.note_applied(id);
+      if (!st.holds(e.user))
+        return st.not_held(e.user, "user");
+      st.note_applied(id, true);
       return st.data.apply_user(e, item_vec);
     },
-    [=](apply_atom, const behavior_event& e, std::int64_t id) -> bool {
+    [=](apply_atom, const behavior_event& e, std::int64_t id) -> caf::result<bool> {
       auto& st = self->state;
-      if (st.loading) {
+      if (st.is_incoming(e.item)) {
         st.pending.push_back({e, id, {}, false});
         return true;
       }
-      st.note_applied(id);
+      if (!st.holds(e.item))
+        return st.not_held(e.item, "item");
+      st.note_applied(id, false);
       st.data.apply_item(e);
       return true;
     },
-    [=](apply_atom, std::vector<std::uint32_t> flipped) {
-      // The map flipped: behaviors that reached the old owners between this
-      // shard's snapshot and the flip are read back and applied here.
+    [=](flip_atom, std::uint64_t epoch, const std::vector<std::uint32_t>& owned) {
+      // The map flipped to `epoch`, giving this shard `owned`: those are
+      // recalled here from now on, other held ones only until their drop.
       auto& st = self->state;
-      if (st.moved.empty())
+      std::set<std::uint32_t> mine(owned.begin(), owned.end());
+      st.standby.clear();
+      for (const auto& [p, loaded_for] : st.held)
+        if (mine.count(p) == 0)
+          st.standby.insert(p);
+      (void)epoch;
+      // Every API node sent this shard the events of its new partitions since
+      // before their snapshot was taken, so normally there is nothing more to
+      // do; but an API node that missed the move announcement sent them to the
+      // old owner only. Read back what landed partitions received since their
+      // snapshots and apply what is not known here yet.
+      if (st.landed.empty())
         return;
-      auto partitions = std::exchange(st.moved, {});
-      auto since = std::exchange(st.moved_since, -1);
-      auto seen = std::exchange(st.applied_since_move, {});
-      (void)flipped;
+      auto partitions = std::exchange(st.landed, {});
+      auto since = std::exchange(st.landed_floor, -1);
+      st.catching_up = true;
       self->request(st.loader, std::chrono::seconds{300}, apply_atom_v, partitions,
                     st.partition_count, since)
         .then(
           [=](const std::vector<std::int64_t>& ids, const std::vector<behavior_event>& events) {
             auto& st = self->state;
-            auto in_moved = [&](std::int32_t id) {
-              return std::find(partitions.begin(), partitions.end(),
-                               partition_of(id, st.partition_count)) != partitions.end();
+            st.catching_up = false;
+            auto known_user = std::exchange(st.known_user, {});
+            auto known_item = std::exchange(st.known_item, {});
+            std::set<std::uint32_t> landed(partitions.begin(), partitions.end());
+            auto in_landed = [&](std::int32_t id) {
+              return landed.count(partition_of(id, st.partition_count)) != 0;
             };
+            std::size_t late = 0;
             for (std::size_t k = 0; k < events.size(); ++k) {
-              if (seen.count(ids[k]) != 0)
-                continue;
               const auto& e = events[k];
-              if (in_moved(e.user)) {
+              if (in_landed(e.user) && st.holds(e.user) && known_user.count(ids[k]) == 0) {
                 auto* vec = st.data.item_embedding(e.item);
                 st.data.apply_user(e, vec != nullptr ? *vec : std::vector<float>{});
+                ++late;
               }
-              if (in_moved(e.item))
+              if (in_landed(e.item) && st.holds(e.item) && known_item.count(ids[k]) == 0) {
                 st.data.apply_item(e);
+                ++late;
+              }
             }
+            if (late > 0)
+              spdlog::warn("applied {} event sides that reached only the old owner of a moved "
+                           "partition", late);
           },
           [=](caf::error& err) {
+            auto& st = self->state;
+            st.catching_up = false;
+            st.known_user.clear();
+            st.known_item.clear();
             spdlog::warn("catching up moved partitions failed: {}", describe(err));
           });
     },
@@ -215,7 +348,7 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
       }
       // The loader answers with an embedding_update_ptr for embeddings and a
       // neighbour_update_ptr for the similarity kinds.
-      auto req = self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions,
+      auto req = self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions(),
                                st.partition_count);
       auto failed = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
       if (kind == job_kind::embeddings)
@@ -234,11 +367,22 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
           failed);
       return rp;
     },
-    [=](job_atom, similarity_task& task, const caf::actor& progress_to) {
+    [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
+      if (auto err = self->state.inbox.add(std::move(chunk)))
+        return err;
+      return true;
+    },
+    [=](job_atom, const bulk_handle& task, const caf::actor& progress_to) {
+      // A similarity job: the task (graph and options) arrived in chunks.
       auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       auto& st = self->state;
+      auto bytes = st.inbox.take(task);
+      if (!bytes) {
+        rp.deliver(bytes.error());
+        return rp;
+      }
       auto worker = spawn_similarity_worker(self->system(), st.url);
-      self->request(worker, job_timeout, job_atom_v, std::move(task), st.partitions,
+      self->request(worker, job_timeout, job_atom_v, std::move(*bytes), st.owned(),
                     st.partition_count, progress_to)
         .then(
           [=](std::uint64_t rows, std::uint64_t pairs) mutable {
@@ -251,9 +395,14 @@ caf::behavior shard_actor(caf::stateful_actor<shard_actor_state>* self, std::uin
           });
       return rp;
     },
-    [=](job_atom, embedding_task& task) -> caf::result<caf::actor> {
+    [=](job_atom, job_kind, const bulk_handle& task) -> caf::result<caf::actor> {
+      // An embedding run: the interactions arrived in chunks; a worker
+      // decodes them and solves this shard's rows on request.
       auto& st = self->state;
-      return spawn_embedding_worker(self->system(), std::move(task), st.partitions,
+      auto bytes = st.inbox.take(task);
+      if (!bytes)
+        return bytes.error();
+      return spawn_embedding_worker(self->system(), std::move(*bytes), st.owned(),
                                     st.partition_count);
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {

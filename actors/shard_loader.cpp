@@ -48,6 +48,11 @@ std::int64_t to_i64(std::string_view s) {
 
 using read_tx = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only>;
 
+// How far below a snapshot's newest id a write may still have been uncommitted
+// when the snapshot was taken. A behavior write commits within the writer's
+// 10 s deadline; 200,000 ids is 10 s at 20,000 writes/s.
+constexpr std::int64_t snapshot_tail_ids = 200'000;
+
 // Reads (row id, neighbour id, score) rows ordered by row id then score desc,
 // keeping the best `cap` per row.
 std::unordered_map<std::int32_t, std::vector<neighbour_item>>
@@ -114,6 +119,17 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                         "FROM user_behavior");
     snap->max_behavior_id = head[0][0].as<std::int64_t>();
     snap->popularity_epoch = head[0][1].as<std::int64_t>();
+    // The ids near the top that this snapshot holds (see shard_snapshot::tail_floor).
+    snap->tail_floor = std::max<std::int64_t>(0, snap->max_behavior_id - snapshot_tail_ids);
+    for (const auto& row : tx.exec_params(
+           "SELECT id, user_id % $2 = ANY($3::int[]), item_id % $2 = ANY($3::int[]) FROM user_behavior "
+           "WHERE id > $1 ORDER BY id",
+           snap->tail_floor, static_cast<std::int64_t>(count), parts)) {
+      if (row[1].as<bool>())
+        snap->tail_user_ids.push_back(row[0].as<std::int64_t>());
+      if (row[2].as<bool>())
+        snap->tail_item_ids.push_back(row[0].as<std::int64_t>());
+    }
     // Items: catalog details.
     auto items = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count "
                                 "FROM items WHERE item_id % $1 = ANY($2::int[])",

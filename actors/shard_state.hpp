@@ -6,6 +6,7 @@
 // bought sets, similarity neighbours, embeddings (in an HNSW index) and decayed
 // popularity. Everything here is touched by the owning actor only.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
@@ -68,6 +69,19 @@ struct shard_snapshot {
   std::unordered_map<item_id, item_record> items;
   std::shared_ptr<vector_index> index;    // may be null (no embeddings yet)
   std::int64_t max_behavior_id = 0;       // events with a larger id came after the snapshot
+  // Behavior ids are taken at INSERT but become visible at COMMIT, so an event
+  // with an id up to max_behavior_id may still be missing from the snapshot.
+  // The tail lists (sorted) the ids in (tail_floor, max_behavior_id] that ARE
+  // in it, per side: user side (the user's partition is in the snapshot) and
+  // item side. An event at or below tail_floor is taken to be in it: no write
+  // stays uncommitted that long (see shard_loader).
+  std::int64_t tail_floor = 0;
+  std::vector<std::int64_t> tail_user_ids, tail_item_ids;
+  bool contains(std::int64_t id, bool user_side) const {
+    const auto& tail = user_side ? tail_user_ids : tail_item_ids;
+    return id <= tail_floor ||
+           (id <= max_behavior_id && std::binary_search(tail.begin(), tail.end(), id));
+  }
   unix_seconds popularity_epoch = 0;      // item_record::popularity is relative to this time
 };
 

@@ -23,9 +23,12 @@ using clock = std::chrono::steady_clock;
 caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
   self->set_default_handler(log_and_drop);
   return {
-    [=](job_atom, const similarity_task& task, const std::vector<std::uint32_t>& partitions,
+    [=](job_atom, const std::vector<char>& encoded, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count,
         const caf::actor& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
+      similarity_task task;
+      if (auto err = decode_bulk(encoded, task))
+        return err;
       const auto& g = task.graph;
       std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
       std::vector<std::size_t> rows;

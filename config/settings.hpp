@@ -46,6 +46,13 @@ struct cluster_settings {
   std::string app_id = "recd";         // nodes of other deployments are refused
   std::int32_t heartbeat_ms = 1000;    // a silent peer is dropped after connection_timeout_ms
   std::int32_t connection_timeout_ms = 5000;
+  std::int32_t rejoin_grace_ms = 10000; // a restarted coordinator waits this long for its shards
+  // TLS between nodes (caf-openssl): on when a certificate is set. Every node
+  // of a deployment then needs its certificate, key and the CA that signed them.
+  std::string tls_certificate;          // PEM file
+  std::string tls_key;                  // PEM file
+  std::string tls_passphrase;           // for an encrypted key
+  std::string tls_cafile;               // peers must present a certificate signed by this CA
 };
 
 // Defaults below were chosen with `recd eval` on ml-100k and generated shops

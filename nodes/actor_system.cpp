@@ -2,7 +2,11 @@
 
 #include <thread>
 
+#include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include "protocol/type_ids.hpp"
 
@@ -19,11 +23,39 @@ void configure(caf::actor_system_config& acfg, const settings& cfg) {
 void configure_network(caf::actor_system_config& acfg, const settings& cfg) {
   acfg.load<caf::io::middleman>();
   acfg.set("middleman.app-identifiers", std::vector<std::string>{cfg.cluster.app_id});
-  acfg.set("middleman.enable-automatic-connections", true);
+  // CAF 0.17's automatic connections open an extra plain-TCP port on every
+  // interface and advertise every non-loopback address; recd turns them off
+  // and API nodes dial shard nodes at their advertised addresses instead
+  // (nodes/node_runtime: spawn_shard_dialer), over TLS when it is on.
+  acfg.set("middleman.enable-automatic-connections", false);
   acfg.set("middleman.heartbeat-interval",
            caf::timespan{std::chrono::milliseconds{cfg.cluster.heartbeat_ms}});
   acfg.set("middleman.connection-timeout",
            caf::timespan{std::chrono::milliseconds{cfg.cluster.connection_timeout_ms}});
+  if (tls_enabled(cfg)) {
+    acfg.load<caf::openssl::manager>();
+    acfg.openssl_certificate = cfg.cluster.tls_certificate;
+    acfg.openssl_key = cfg.cluster.tls_key;
+    acfg.openssl_passphrase = cfg.cluster.tls_passphrase;
+    acfg.openssl_cafile = cfg.cluster.tls_cafile;
+  }
+}
+
+bool tls_enabled(const settings& cfg) { return !cfg.cluster.tls_certificate.empty(); }
+
+caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::actor& whom,
+                                          const settings& cfg) {
+  auto port = static_cast<std::uint16_t>(cfg.cluster.port);
+  if (tls_enabled(cfg))
+    return caf::openssl::publish(whom, port, cfg.cluster.bind.c_str(), true);
+  return sys.middleman().publish(whom, port, cfg.cluster.bind.c_str(), true);
+}
+
+caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host,
+                                       std::uint16_t port, const settings& cfg) {
+  if (tls_enabled(cfg))
+    return caf::openssl::remote_actor<caf::actor>(sys, host, port);
+  return sys.middleman().remote_actor(host, port);
 }
 
 } // namespace recd

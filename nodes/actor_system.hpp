@@ -1,6 +1,11 @@
 #pragma once
 // Actor-system configuration shared by every node role.
+#include <cstdint>
+#include <string>
+
+#include <caf/actor.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
 
 #include "config/settings.hpp"
 
@@ -10,7 +15,18 @@ namespace recd {
 void configure(caf::actor_system_config& acfg, const settings& cfg);
 
 // For nodes of a cluster: loads the middleman with heartbeats, direct
-// connections between nodes, and the deployment's app identifier.
+// connections between nodes, and the deployment's app identifier; and
+// caf-openssl when cluster.tls_certificate is set.
 void configure_network(caf::actor_system_config& acfg, const settings& cfg);
+
+bool tls_enabled(const settings& cfg);
+
+// Publishes `whom` on cluster.bind:cluster.port (TLS if enabled); the port.
+caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::actor& whom,
+                                          const settings& cfg);
+
+// The actor another node published at host:port (TLS if enabled). Blocks.
+caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host,
+                                       std::uint16_t port, const settings& cfg);
 
 } // namespace recd

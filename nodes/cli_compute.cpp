@@ -96,14 +96,15 @@ int request_jobs(caf::actor_system& sys, const caf::actor& coordinator,
 
 // One attempt to reach a cluster's coordinator (CLI commands: no retries);
 // nullopt with a one-line reason on stderr.
-std::optional<caf::actor> reach_coordinator(caf::actor_system& sys, const std::string& addr) {
+std::optional<caf::actor> reach_coordinator(caf::actor_system& sys, const std::string& addr,
+                                            const settings& cfg) {
   auto [host, port] = split_host_port(addr);
   if (port <= 0) {
     std::fprintf(stderr, "recd: the coordinator address must be host:port, not '%s'\n",
                  addr.c_str());
     return std::nullopt;
   }
-  auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
+  auto coordinator = connect_node(sys, host, static_cast<std::uint16_t>(port), cfg);
   if (!coordinator) {
     std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n", addr.c_str(),
                  sys.render(coordinator.error()).c_str());
@@ -127,7 +128,7 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
     configure(acfg, cfg);
     configure_network(acfg, cfg);
     caf::actor_system sys{acfg};
-    auto coordinator = reach_coordinator(sys, coordinator_addr);
+    auto coordinator = reach_coordinator(sys, coordinator_addr, cfg);
     if (!coordinator)
       return 1;
     return request_jobs(sys, *coordinator, kinds);
@@ -158,7 +159,7 @@ int run_admin(const settings& cfg, const std::string& command, const std::string
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
   auto coordinator =
-    reach_coordinator(sys, coordinator_addr.empty() ? cfg.cluster.coordinator : coordinator_addr);
+    reach_coordinator(sys, coordinator_addr.empty() ? cfg.cluster.coordinator : coordinator_addr, cfg);
   if (!coordinator)
     return 1;
   int status = 0;

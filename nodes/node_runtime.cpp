@@ -1,13 +1,16 @@
 #include "nodes/node_runtime.hpp"
 
 #include <atomic>
+#include <set>
 #include <pthread.h>
 #include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "nodes/actor_system.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -88,7 +91,7 @@ std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const sett
     return std::nullopt;
   }
   for (int attempt = 0;; ++attempt) {
-    auto coordinator = sys.middleman().remote_actor(host, static_cast<std::uint16_t>(port));
+    auto coordinator = connect_node(sys, host, static_cast<std::uint16_t>(port), cfg);
     if (coordinator)
       return *coordinator;
     if (attempt % 10 == 0)
@@ -99,6 +102,63 @@ std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const sett
     if (sigtimedwait(&signals, nullptr, &wait) > 0)
       return std::nullopt;
   }
+}
+
+namespace {
+
+struct dialer_state {
+  static inline const char* name = "shard_dialer";
+  caf::actor coordinator;
+  std::set<std::string> connected; // addresses dialed successfully
+};
+
+caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg,
+                           caf::actor coordinator) {
+  self->state.coordinator = std::move(coordinator);
+  self->send(self, poll_atom_v);
+  return {
+    [=](join_atom, const caf::actor& coordinator) { self->state.coordinator = coordinator; },
+    [=](poll_atom) {
+      self->delayed_send(self, std::chrono::seconds{1}, poll_atom_v);
+      self->request(self->state.coordinator, std::chrono::seconds{2}, map_atom_v)
+        .then(
+          [=](const std::string& map) {
+            auto j = nlohmann::json::parse(map, nullptr, false);
+            if (!j.is_object() || !j.contains("shards"))
+              return;
+            std::set<std::string> alive;
+            for (const auto& s : j["shards"])
+              if (s.value("alive", false) && !s.value("address", std::string{}).empty())
+                alive.insert(s["address"].get<std::string>());
+            auto& connected = self->state.connected;
+            // A shard node that left (or restarted) is dialed again when it is back.
+            std::erase_if(connected, [&](const std::string& a) { return alive.count(a) == 0; });
+            for (const auto& addr : alive) {
+              if (connected.count(addr) != 0)
+                continue;
+              auto [host, port] = split_host_port(addr);
+              if (port <= 0)
+                continue;
+              // Blocking: this actor has its own thread.
+              auto shard = connect_node(self->system(), host, static_cast<std::uint16_t>(port), cfg);
+              if (shard) {
+                connected.insert(addr);
+                spdlog::info("connected to shard node {}", addr);
+              } else {
+                spdlog::warn("cannot reach shard node {}: {}", addr,
+                             self->system().render(shard.error()));
+              }
+            }
+          },
+          [](caf::error&) {}); // the coordinator is away: try again next second
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg, caf::actor coordinator) {
+  return sys.spawn<caf::detached>(shard_dialer, cfg, std::move(coordinator));
 }
 
 } // namespace recd

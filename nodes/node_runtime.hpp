@@ -30,6 +30,13 @@ stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::
 std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
                                               sigset_t& signals);
 
+// An API node's dialer: a detached actor that asks the coordinator every
+// second for the live shard nodes' addresses and connects to each one it is
+// not connected to (TLS when on), so recommend and behavior requests go to
+// shard nodes directly instead of through the coordinator node.
+//   (join_atom, coordinator) -> void   follow a restarted coordinator
+caf::actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg, caf::actor coordinator);
+
 // "host:port" -> (host, port); port -1 if malformed.
 std::pair<std::string, int> split_host_port(const std::string& addr);
 

@@ -100,8 +100,7 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
   auto coordinator = spawn_coordinator(sys, {cfg, *counted, true, true}, {});
-  auto port = sys.middleman().publish(coordinator, static_cast<std::uint16_t>(cfg.cluster.port),
-                                      cfg.cluster.bind.c_str(), true);
+  auto port = publish_node(sys, coordinator, cfg);
   if (!port) {
     std::fprintf(stderr, "recd: cannot publish the coordinator on %s:%d: %s\n",
                  cfg.cluster.bind.c_str(), cfg.cluster.port, sys.render(port.error()).c_str());
@@ -133,8 +132,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   auto name = node_name(cfg);
   auto shard = spawn_shard(sys, 0, cfg.postgres.url, cfg.recommend);
   // Published so that API nodes connect to this node directly.
-  auto port = sys.middleman().publish(shard, static_cast<std::uint16_t>(cfg.cluster.port),
-                                      cfg.cluster.bind.c_str(), true);
+  auto port = publish_node(sys, shard, cfg);
   if (!port) {
     std::fprintf(stderr, "recd: cannot publish the shard on %s:%d: %s\n", cfg.cluster.bind.c_str(),
                  cfg.cluster.port, sys.render(port.error()).c_str());
@@ -148,7 +146,11 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
     stop_all({shard});
     return 1;
   }
-  spdlog::info("shard node {}: actor port {}:{}", name, cfg.cluster.bind, *port);
+  // Where API nodes dial this node.
+  auto address = !cfg.cluster.advertise.empty() ? cfg.cluster.advertise
+                                                : cfg.cluster.bind + ":" + std::to_string(*port);
+  spdlog::info("shard node {}: actor port {}:{}, reached at {}", name, cfg.cluster.bind, *port,
+               address);
   // Join, serve, and rejoin whenever the coordinator goes away and comes back.
   for (;;) {
     auto coordinator = connect_coordinator(sys, cfg, signals);
@@ -157,7 +159,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
     caf::scoped_actor self{sys};
     bool joined = false;
     // Short: a coordinator that is shutting down must not hold the rejoin up.
-    self->request(*coordinator, std::chrono::seconds{2}, join_atom_v, name, shard)
+    self->request(*coordinator, std::chrono::seconds{2}, join_atom_v, name, shard, address)
       .receive([&](std::uint32_t partitions) {
                  joined = true;
                  spdlog::info("joined the coordinator ({} partitions)", partitions);
@@ -169,8 +171,20 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
         break;
       continue;
     }
-    if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal)
+    if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal) {
+      // Hand the partitions over before going: no request for them degrades.
+      // Bounded well inside the node's shutdown deadline.
+      spdlog::info("stopping: asking the coordinator to move this shard's partitions");
+      // A coordinator that goes down meanwhile ends the wait at once.
+      caf::scoped_actor leaver{sys};
+      leaver->monitor(*coordinator);
+      leaver->send(*coordinator, leave_atom_v, name);
+      leaver->receive([](bool) { spdlog::info("partitions handed over"); },
+                      [](caf::down_msg&) { spdlog::warn("the coordinator went down: leaving"); },
+                      caf::after(std::chrono::seconds{12}) >>
+                        [] { spdlog::warn("no handover within 12 s: leaving anyway"); });
       break;
+    }
     spdlog::warn("lost the coordinator: reconnecting");
   }
   server->stop();
@@ -189,6 +203,7 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     return 0;
   auto cache = spawn_cache(sys, cfg.redis);
   auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
+  auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
@@ -210,12 +225,13 @@ int serve_api(const settings& cfg, sigset_t& signals) {
       gw.set_readiness(*coordinator);
       for (auto& api : apis)
         caf::anon_send(api, join_atom_v, *coordinator);
+      caf::anon_send(dialer, join_atom_v, *coordinator);
     }
   }
   if (server)
     server->stop();
   stop_all(apis);
-  stop_all({cache, writer});
+  stop_all({cache, writer, dialer});
   return status;
 }
 

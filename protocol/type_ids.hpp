@@ -5,6 +5,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/type_id.hpp>
 
+#include "protocol/bulk.hpp"
 #include "protocol/messages.hpp"
 
 // Atoms: at most 10 characters of [A-Za-z0-9_ ].
@@ -31,8 +32,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_ATOM(recd, recd, load_atom, "load")
   CAF_ADD_ATOM(recd, recd, reload_atom, "reload")
   CAF_ADD_ATOM(recd, recd, drop_atom, "drop")
+  CAF_ADD_ATOM(recd, recd, move_atom, "move")
+  CAF_ADD_ATOM(recd, recd, flip_atom, "flip")
   // -- cluster membership ------------------------------------------------------
   CAF_ADD_ATOM(recd, recd, join_atom, "join")
+  CAF_ADD_ATOM(recd, recd, leave_atom, "leave")
   CAF_ADD_ATOM(recd, recd, subscribe_atom, "subscribe")
   CAF_ADD_ATOM(recd, recd, rebalance_atom, "rebalance")
   CAF_ADD_ATOM(recd, recd, stop_atom, "stop")
@@ -69,6 +73,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::job_summary))
   CAF_ADD_TYPE_ID(recd, (std::vector<recd::job_summary>))
   CAF_ADD_TYPE_ID(recd, (recd::engine::bipartite))
+  // -- bulk values (protocol/bulk.hpp) -------------------------------------------
+  CAF_ADD_ATOM(recd, recd, bulk_atom, "bulk")
+  CAF_ADD_TYPE_ID(recd, (recd::bulk_chunk))
+  CAF_ADD_TYPE_ID(recd, (recd::bulk_handle))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

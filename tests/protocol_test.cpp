@@ -141,6 +141,91 @@ TEST_F(protocol_test, job_messages_round_trip) {
   ASSERT_TRUE((k.match_elements<compute_atom, std::vector<job_kind>>()));
 }
 
+TEST_F(protocol_test, cluster_messages_round_trip) {
+  auto m = round_trip(caf::make_message(move_atom_v, std::uint64_t{7}, std::vector<caf::actor>{},
+                                        std::vector<std::uint32_t>{0, 1, no_shard}));
+  ASSERT_TRUE((m.match_elements<move_atom, std::uint64_t, std::vector<caf::actor>,
+                                std::vector<std::uint32_t>>()));
+  EXPECT_EQ(m.get_as<std::vector<std::uint32_t>>(3)[2], no_shard);
+  auto f = round_trip(caf::make_message(flip_atom_v, std::uint64_t{8}, std::vector<std::uint32_t>{3}));
+  ASSERT_TRUE((f.match_elements<flip_atom, std::uint64_t, std::vector<std::uint32_t>>()));
+  auto d = round_trip(caf::make_message(drop_atom_v, std::vector<std::uint32_t>{1, 2}, std::uint64_t{8}));
+  ASSERT_TRUE((d.match_elements<drop_atom, std::vector<std::uint32_t>, std::uint64_t>()));
+  auto l = round_trip(caf::make_message(leave_atom_v, std::string{"shard-1"}));
+  ASSERT_TRUE((l.match_elements<leave_atom, std::string>()));
+  auto b = round_trip(caf::make_message(bulk_atom_v, bulk_chunk{9, 1, 3, {'a', 'b'}}));
+  ASSERT_TRUE((b.match_elements<bulk_atom, bulk_chunk>()));
+  EXPECT_EQ(b.get_as<bulk_chunk>(1).bytes, (std::vector<char>{'a', 'b'}));
+  EXPECT_EQ(b.get_as<bulk_chunk>(1).count, 3u);
+  auto h = round_trip(caf::make_message(job_atom_v, job_kind::embeddings, bulk_handle{9, 3, 2048}));
+  ASSERT_TRUE((h.match_elements<job_atom, job_kind, bulk_handle>()));
+  EXPECT_EQ(h.get_as<bulk_handle>(2).bytes, 2048u);
+}
+
+// A bulk value survives encoding, cutting into small chunks that arrive out
+// of order (each through the wire format), joining and decoding.
+TEST_F(protocol_test, bulk_values_survive_chunking_in_any_order) {
+  embedding_task emb;
+  for (int k = 0; k < 5000; ++k) {
+    emb.u.push_back(static_cast<std::uint32_t>(k % 97));
+    emb.i.push_back(static_cast<std::uint32_t>(k % 31));
+    emb.w.push_back(1.0f + static_cast<float>(k % 4));
+  }
+  emb.users = {1, 2, 3};
+  emb.items = {4, 5};
+  emb.dim = 16;
+  auto payload = encode_bulk(42, emb, 1000);
+  ASSERT_TRUE(payload) << describe(payload.error());
+  ASSERT_GT(payload->chunks.size(), 30u);
+  EXPECT_EQ(payload->handle.count, payload->chunks.size());
+  bulk_inbox inbox;
+  for (std::size_t k = payload->chunks.size(); k-- > 0;) {
+    auto wire = round_trip(caf::make_message(bulk_atom_v, payload->chunks[k]));
+    ASSERT_TRUE((wire.match_elements<bulk_atom, bulk_chunk>()));
+    EXPECT_LE(wire.get_as<bulk_chunk>(1).bytes.size(), 1000u);
+    ASSERT_FALSE(inbox.add(bulk_chunk{wire.get_as<bulk_chunk>(1)}));
+  }
+  auto bytes = inbox.take(payload->handle);
+  ASSERT_TRUE(bytes) << describe(bytes.error());
+  embedding_task back;
+  ASSERT_FALSE(decode_bulk(*bytes, back));
+  EXPECT_EQ(back.u, emb.u);
+  EXPECT_EQ(back.w, emb.w);
+  EXPECT_EQ(back.users, emb.users);
+  EXPECT_EQ(back.dim, 16);
+  EXPECT_EQ(inbox.pending(), 0u);
+
+  similarity_task task;
+  task.graph = engine::bipartite_from_pairs({{1, 10}, {1, 11}, {2, 10}});
+  task.staging_table = "t";
+  auto small = encode_bulk(43, task);
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->chunks.size(), 1u);
+  ASSERT_FALSE(inbox.add(std::move(small->chunks[0])));
+  auto joined = inbox.take(small->handle);
+  ASSERT_TRUE(joined);
+  similarity_task t;
+  ASSERT_FALSE(decode_bulk(*joined, t));
+  EXPECT_EQ(t.graph, task.graph);
+}
+
+TEST_F(protocol_test, a_bulk_transfer_with_a_missing_chunk_is_refused) {
+  std::vector<float> values(3000, 0.5f);
+  auto payload = encode_bulk(7, values, 1024);
+  ASSERT_TRUE(payload);
+  bulk_inbox inbox;
+  for (std::size_t k = 1; k < payload->chunks.size(); ++k)
+    ASSERT_FALSE(inbox.add(std::move(payload->chunks[k])));
+  auto bytes = inbox.take(payload->handle);
+  ASSERT_FALSE(bytes);
+  EXPECT_NE(describe(bytes.error()).find("chunks arrived"), std::string::npos) << describe(bytes.error());
+  EXPECT_FALSE(inbox.take(bulk_handle{99, 1, 0})); // never sent
+  EXPECT_TRUE(inbox.add(bulk_chunk{1, 5, 2, {}})); // index beyond its count
+  std::vector<float> back;
+  std::vector<char> garbage{'x', 'y', 'z'};
+  EXPECT_TRUE(decode_bulk(garbage, back));
+}
+
 TEST_F(protocol_test, recd_errors_round_trip_with_their_context) {
   auto err = make_error(ec::not_found, "unknown item_id 5");
   auto back = round_trip(caf::make_message(err));

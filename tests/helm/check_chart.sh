@@ -89,7 +89,7 @@ cat >"$work/expect.json" <<'EOF'
             "postgres_secret": ["prod-recd", "postgres-url"],
             "postgres_url": "postgresql://recd@pg-primary.db.svc.cluster.local:5432/recd",
             "redis_url": "redis://redis-master.cache.svc.cluster.local:6379/2",
-            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [],
+            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [], "tls": "recd-node-tls",
             "conf": ["max_items = 1000000", "behavior_types = buy,cart,click", "weight_item_cf = 0.4",
                      "threads = 8", "interval_seconds = 21600"]},
   "existing-secret": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
@@ -320,6 +320,21 @@ def main(name, path, expect, release, ns):
         report(isinstance(grace, int) and grace >= 25 and grace == expect["grace"],
                "%s %s terminationGracePeriodSeconds >= 25 (longer than the 20 s shutdown), = %d" % (tag, role, expect["grace"]),
                "got %r" % grace)
+
+        tls = expect.get("tls")
+        c = Check("%s %s TLS between nodes: %s" % (tag, role, ("certificates from Secret " + tls) if tls else "off"))
+        tls_env = {k: (env.get(k) or {}).get("value") for k in
+                   ("RECD_CLUSTER_TLS_CERTIFICATE", "RECD_CLUSTER_TLS_KEY", "RECD_CLUSTER_TLS_CAFILE")}
+        if tls:
+            c.expect(tls_env == {"RECD_CLUSTER_TLS_CERTIFICATE": "/etc/recd-tls/tls.crt",
+                                 "RECD_CLUSTER_TLS_KEY": "/etc/recd-tls/tls.key",
+                                 "RECD_CLUSTER_TLS_CAFILE": "/etc/recd-tls/ca.crt"}, "env %r" % tls_env)
+            c.expect(mounts.get("tls") == "/etc/recd-tls", "tls not mounted at /etc/recd-tls")
+            c.expect(vols.get("tls", {}).get("secret", {}).get("secretName") == tls,
+                     "tls volume %r" % vols.get("tls"))
+        else:
+            c.expect(all(v is None for v in tls_env.values()) and "tls" not in vols, "TLS set without a Secret")
+        c.done()
 
         threads = (env.get("RECD_CLUSTER_SCHEDULER_THREADS") or {}).get("value")
         limit = ((ctr.get("resources") or {}).get("limits") or {}).get("cpu")

@@ -251,6 +251,14 @@ StatefulSet pod's stable DNS name.
 {{- end }}
 - name: RECD_CLUSTER_SCHEDULER_THREADS
   value: {{ include "recd.schedulerThreads" . | quote }}
+{{- if $root.Values.tls.secretName }}
+- name: RECD_CLUSTER_TLS_CERTIFICATE
+  value: /etc/recd-tls/tls.crt
+- name: RECD_CLUSTER_TLS_KEY
+  value: /etc/recd-tls/tls.key
+- name: RECD_CLUSTER_TLS_CAFILE
+  value: /etc/recd-tls/ca.crt
+{{- end }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -370,10 +378,20 @@ spec:
         - name: config
           mountPath: /etc/recd
           readOnly: true
+        {{- if $root.Values.tls.secretName }}
+        - name: tls
+          mountPath: /etc/recd-tls
+          readOnly: true
+        {{- end }}
   volumes:
     - name: config
       configMap:
         name: {{ include "recd.fullname" $root }}
+    {{- if $root.Values.tls.secretName }}
+    - name: tls
+      secret:
+        secretName: {{ $root.Values.tls.secretName }}
+    {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

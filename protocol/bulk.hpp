@@ -1,0 +1,104 @@
+#pragma once
+// Bulk values (a similarity job's input graph, an ALS run's interactions) do
+// not cross nodes as one message: the sender encodes the value once with CAF's
+// binary serializer, cuts the bytes into chunks of at most bulk_chunk_bytes and
+// sends them one request at a time (each acknowledged, so a slow receiver
+// slows the sender down); the request that uses the value then names it by its
+// bulk_handle, and the receiver joins, checks and decodes the chunks.
+//
+//   (bulk_atom, bulk_chunk)  -> bool     one piece, kept in the receiver's bulk_inbox
+//   (..., bulk_handle, ...)  -> ...      a request using the value sent before
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "protocol/errors.hpp"
+
+namespace recd {
+
+constexpr std::size_t bulk_chunk_bytes = std::size_t{1} << 20; // 1 MiB
+
+struct bulk_chunk {
+  std::uint64_t id = 0;     // the transfer, unique per sender
+  std::uint32_t index = 0;  // 0 .. count-1
+  std::uint32_t count = 0;
+  std::vector<char> bytes;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bulk_chunk& x) {
+  return f(caf::meta::type_name("bulk_chunk"), x.id, x.index, x.count, x.bytes);
+}
+
+struct bulk_handle {
+  std::uint64_t id = 0;
+  std::uint32_t count = 0;  // chunks
+  std::uint64_t bytes = 0;  // total size, checked on arrival
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bulk_handle& x) {
+  return f(caf::meta::type_name("bulk_handle"), x.id, x.count, x.bytes);
+}
+
+// The encoded value, cut into chunks (at least one, even for an empty value).
+struct bulk_payload {
+  bulk_handle handle;
+  std::vector<bulk_chunk> chunks;
+};
+
+std::vector<bulk_chunk> cut_into_chunks(std::uint64_t id, const std::vector<char>& bytes,
+                                        std::size_t chunk_bytes = bulk_chunk_bytes);
+
+template <class T>
+caf::expected<bulk_payload> encode_bulk(std::uint64_t id, T& value,
+                                        std::size_t chunk_bytes = bulk_chunk_bytes) {
+  std::vector<char> bytes;
+  caf::binary_serializer sink{static_cast<caf::execution_unit*>(nullptr), bytes};
+  if (auto err = sink(value))
+    return make_error(ec::invalid_argument, "cannot encode a bulk value: " + caf::to_string(err));
+  bulk_payload out;
+  out.handle = {id, 0, bytes.size()};
+  out.chunks = cut_into_chunks(id, bytes, chunk_bytes);
+  out.handle.count = static_cast<std::uint32_t>(out.chunks.size());
+  return out;
+}
+
+template <class T>
+caf::error decode_bulk(const std::vector<char>& bytes, T& value) {
+  caf::binary_deserializer source{static_cast<caf::execution_unit*>(nullptr), bytes};
+  if (auto err = source(value))
+    return make_error(ec::invalid_argument, "cannot decode a bulk value: " + caf::to_string(err));
+  if (source.remaining() != 0)
+    return make_error(ec::invalid_argument, "a bulk value has trailing bytes");
+  return {};
+}
+
+// The receiving side: chunks by transfer until the request that uses them.
+class bulk_inbox {
+public:
+  // Keeps a chunk; an error for one that does not fit its transfer.
+  // Transfers that got no chunk for abandoned_after are dropped.
+  caf::error add(bulk_chunk&& chunk);
+  // The joined bytes of a complete transfer (which is forgotten), or an error
+  // if chunks are missing or the size differs.
+  caf::expected<std::vector<char>> take(const bulk_handle& handle);
+  std::size_t pending() const { return transfers_.size(); }
+
+  static constexpr auto abandoned_after = std::chrono::minutes{10};
+
+private:
+  struct transfer {
+    std::chrono::steady_clock::time_point touched;
+    std::vector<bulk_chunk> chunks;
+  };
+  std::map<std::uint64_t, transfer> transfers_;
+};
+
+} // namespace recd
