@@ -268,6 +268,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
         req.recent = ctx.recent;
         req.similar = ctx.similar;
         req.vector = ctx.vector;
+        req.exclude = ctx.bought;
         req.per_route = std::max(st.cfg.recommend.per_route, limit);
         req.now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())

@@ -165,6 +165,12 @@ struct driver_state {
 
   // ---- similarity -------------------------------------------------------------
 
+  // Items a similarity run may compute: EASE's dense inverse is bounded apart.
+  std::int32_t candidate_limit() const {
+    const auto& is = cfg.item_similarity;
+    return is.measure == "ease" ? std::min(is.max_items, is.ease_max_items) : is.max_items;
+  }
+
   caf::expected<similarity_task> load_similarity() {
     similarity_task task;
     task.run_id = run_id;
@@ -188,7 +194,7 @@ struct driver_state {
         // Candidates: the best sellers, ties broken by id so runs are reproducible.
         auto rows = tx.exec_params("SELECT item_id FROM items WHERE sales_count > $1 "
                                    "ORDER BY sales_count DESC, item_id LIMIT $2",
-                                   cfg.item_similarity.min_sales, cfg.item_similarity.max_items);
+                                   cfg.item_similarity.min_sales, candidate_limit());
         for (const auto& r : rows)
           eligible.insert(r[0].as<std::int32_t>());
       } else {
@@ -214,7 +220,13 @@ struct driver_state {
     if (err)
       return err;
     task.graph = engine::bipartite_from_pairs(std::move(pairs));
-    if (items) {
+    if (items && cfg.item_similarity.measure == "ease") {
+      task.measure = ease_measure;
+      task.regularization = cfg.item_similarity.ease_lambda;
+      // All positive weights of a row would be about half the catalogue.
+      task.top_k = cfg.item_similarity.top_k > 0 ? cfg.item_similarity.top_k
+                                                 : cfg.recommend.neighbours;
+    } else if (items) {
       task.measure = static_cast<std::uint8_t>(engine::set_measure::jaccard);
       task.min_common = cfg.item_similarity.min_common;
       task.min_score = 0;

@@ -98,13 +98,19 @@ struct accumulated {
   std::int32_t because = -1;
 };
 
-// Moves the best k accumulated scores into `out` as candidates of `route`.
+bool excluded(const recall_request& req, item_id item) {
+  return std::binary_search(req.exclude.begin(), req.exclude.end(), item);
+}
+
+// Moves the best k accumulated scores of items the request does not exclude
+// into `out` as candidates of `route`.
 void emit_top(std::unordered_map<item_id, accumulated>& acc, recall_route route, std::size_t k,
-              std::vector<candidate>& out) {
+              const recall_request& req, std::vector<candidate>& out) {
   std::vector<candidate> all;
   all.reserve(acc.size());
   for (const auto& [item, a] : acc)
-    all.push_back({item, route, a.score, a.because});
+    if (!excluded(req, item))
+      all.push_back({item, route, a.score, a.because});
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
@@ -221,6 +227,12 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
     ctx.recent.push_back(*h);
   ctx.bought = rec.bought;
+  if (cfg_.exclude_seen != 0) {
+    for (const auto& h : rec.history)
+      ctx.bought.push_back(h.item);
+    std::sort(ctx.bought.begin(), ctx.bought.end());
+    ctx.bought.erase(std::unique(ctx.bought.begin(), ctx.bought.end()), ctx.bought.end());
+  }
   ctx.similar.assign(rec.similar.begin(),
                      rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
   ctx.vector = rec.vec;
@@ -262,6 +274,16 @@ const std::vector<std::pair<item_id, double>>& shard_state::popular_items() {
   return popular_;
 }
 
+float shard_state::user_cf_weight(behavior_kind k) const {
+  switch (k) {
+    case behavior_kind::buy: return 1.0f;
+    case behavior_kind::cart: return 0.5f;
+    case behavior_kind::click: return static_cast<float>(cfg_.user_cf_click_weight);
+    case behavior_kind::view: return static_cast<float>(cfg_.user_cf_view_weight);
+  }
+  return 0;
+}
+
 std::vector<candidate> shard_state::recall(const recall_request& req) {
   std::vector<candidate> out;
   auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
@@ -284,17 +306,18 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
       }
     }
   }
-  emit_top(acc, recall_route::item_cf, k, out);
-  // User CF: what the most similar users bought (full weight) or carted (half).
+  emit_top(acc, recall_route::item_cf, k, req, out);
+  // User CF: what the most similar users bought (full weight), carted (half),
+  // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
   acc.clear();
   for (const auto& s : req.similar) {
     auto it = users_.find(s.user);
     if (it == users_.end())
       continue;
     for (const auto& h : it->second.history) {
-      if (h.kind != behavior_kind::buy && h.kind != behavior_kind::cart)
+      float c = s.score * user_cf_weight(h.kind);
+      if (c <= 0)
         continue;
-      float c = s.score * (h.kind == behavior_kind::buy ? 1.0f : 0.5f);
       auto& a = acc[h.item];
       a.score += c;
       if (c > a.best) {
@@ -303,18 +326,25 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
       }
     }
   }
-  emit_top(acc, recall_route::user_cf, k, out);
+  emit_top(acc, recall_route::user_cf, k, req, out);
   // Vector: nearest items to the user's taste vector.
-  if (index_ && !req.vector.empty())
-    for (const auto& n : index_->nearest(req.vector, k))
-      out.push_back({n.item, recall_route::vector, n.score, -1});
+  if (index_ && !req.vector.empty()) {
+    std::size_t taken = 0;
+    for (const auto& n : index_->nearest(req.vector, k + req.exclude.size()))
+      if (!excluded(req, n.item) && taken++ < k)
+        out.push_back({n.item, recall_route::vector, n.score, -1});
+  }
   // Popular: decayed popularity, rescaled to the request's time so shards agree.
   double half_life = cfg_.popularity_half_life_days * 86400.0;
   double to_now = std::exp2(double(popularity_epoch_ - req.now) / half_life);
   const auto& popular = popular_items();
-  for (std::size_t i = 0; i < popular.size() && i < k; ++i)
-    out.push_back({popular[i].first, recall_route::popular,
-                   static_cast<float>(popular[i].second * to_now), -1});
+  std::size_t taken = 0;
+  for (std::size_t i = 0; i < popular.size() && taken < k; ++i)
+    if (!excluded(req, popular[i].first)) {
+      out.push_back({popular[i].first, recall_route::popular,
+                     static_cast<float>(popular[i].second * to_now), -1});
+      ++taken;
+    }
   return out;
 }
 

@@ -135,6 +135,9 @@ public:
 
 private:
   const std::vector<std::pair<item_id, double>>& popular_items();
+  // A similar user's behavior as user-CF evidence: buy 1, cart 0.5, click and
+  // view as configured (0 = ignored).
+  float user_cf_weight(behavior_kind k) const;
   void rebuild_index();
 
   recommend_settings cfg_;

@@ -2,11 +2,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <unordered_set>
 
 #include <caf/all.hpp>
 
+#include "engine/ease.hpp"
 #include "engine/similarity.hpp"
+#include "protocol/errors.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -32,13 +35,23 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
       for (std::size_t r = 0; r < g.rows(); ++r)
         if (owned.count(partition_of(g.row_ids[r], count)) != 0)
           rows.push_back(r);
+      // EASE: every shard learns the whole (bounded) weight matrix, then
+      // writes the rows it owns, like the set kernels.
+      std::unique_ptr<engine::ease_model> ease;
+      std::unique_ptr<engine::similarity_kernel> kernel;
       auto gt = engine::transpose(g);
-      engine::similarity_options opt;
-      opt.measure = static_cast<engine::set_measure>(task.measure);
-      opt.min_common = task.min_common;
-      opt.min_score = task.min_score;
-      opt.top_k = task.top_k;
-      engine::similarity_kernel kernel{g, gt, opt};
+      if (task.measure == ease_measure) {
+        if (!(task.regularization > 0))
+          return make_error(ec::invalid_argument, "EASE needs a positive regularization");
+        ease = std::make_unique<engine::ease_model>(g, task.regularization);
+      } else {
+        engine::similarity_options opt;
+        opt.measure = static_cast<engine::set_measure>(task.measure);
+        opt.min_common = task.min_common;
+        opt.min_score = task.min_score;
+        opt.top_k = task.top_k;
+        kernel = std::make_unique<engine::similarity_kernel>(g, gt, opt);
+      }
       auto conn = store::connect(url);
       if (!conn)
         return conn.error();
@@ -53,7 +66,10 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
         std::vector<engine::neighbour> found;
         auto last_report = clock::now();
         for (auto r : rows) {
-          kernel.neighbours(r, found);
+          if (ease)
+            ease->neighbours(r, task.top_k, found);
+          else
+            kernel->neighbours(r, found);
           for (const auto& n : found) {
             // libpqxx writes doubles with enough digits to round-trip exactly.
             out << std::make_tuple(g.row_ids[r], n.id, n.score);

@@ -91,7 +91,10 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(item_similarity, min_sales, "candidate items need sales_count above this"),
     RECD_SETTING(item_similarity, max_items, "at most this many candidates, by sales_count"),
     RECD_SETTING(item_similarity, min_common, "pairs need this many common users"),
-    RECD_SETTING(item_similarity, top_k, "neighbours kept per item (0 = all)"),
+    RECD_SETTING(item_similarity, top_k, "neighbours kept per item (0 = all; ease: recommend.neighbours)"),
+    RECD_SETTING(item_similarity, measure, "jaccard (co-buy similarity) or ease (learned item-item weights)"),
+    RECD_SETTING(item_similarity, ease_lambda, "EASE L2 penalty (larger = smoother weights)"),
+    RECD_SETTING(item_similarity, ease_max_items, "EASE learns weights for at most this many best sellers"),
     RECD_SETTING(user_similarity, behavior_types, "behaviors that count (comma-separated)"),
     RECD_SETTING(user_similarity, window_days, "only behaviors this recent count"),
     RECD_SETTING(user_similarity, active_days, "users need a behavior this recent"),
@@ -118,6 +121,9 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, recency_half_life_days, "item-CF seed weight halves this often"),
     RECD_SETTING(recommend, popularity_half_life_days, "popularity decays by half this often"),
     RECD_SETTING(recommend, history_items, "recent distinct items remembered per user"),
+    RECD_SETTING(recommend, user_cf_click_weight, "a similar user's click as user-CF evidence (buy 1, cart 0.5)"),
+    RECD_SETTING(recommend, user_cf_view_weight, "a similar user's view as user-CF evidence (buy 1, cart 0.5)"),
+    RECD_SETTING(recommend, exclude_seen, "1: never recommend an item the user already touched (0: bought only)"),
     RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
   };
@@ -219,6 +225,13 @@ std::optional<std::string> validate(const settings& s) {
     if (!any)
       return std::string{"behavior_types must name at least one behavior"};
   }
+  if (s.item_similarity.measure != "jaccard" && s.item_similarity.measure != "ease")
+    return "item_similarity.measure: '" + s.item_similarity.measure + "' is not one of jaccard, ease";
+  if (!(s.item_similarity.ease_lambda > 0))
+    return std::string{"item_similarity.ease_lambda must be positive"};
+  if (auto e = positive(s.item_similarity.ease_max_items, "item_similarity.ease_max_items")) return e;
+  if (s.recommend.exclude_seen != 0 && s.recommend.exclude_seen != 1)
+    return std::string{"recommend.exclude_seen must be 0 or 1"};
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0)
     return std::string{"top_k must be >= 0"};
   return std::nullopt;

@@ -55,17 +55,22 @@ struct cluster_settings {
   std::string tls_cafile;               // peers must present a certificate signed by this CA
 };
 
+// Defaults below were chosen with `recd eval` on ml-100k and generated shops
+// (docs/quality.md says from which runs).
 struct item_similarity_settings {
-  std::string behavior_types = "buy,cart";
+  std::string behavior_types = "view,click,cart,buy";
   std::int32_t window_days = 90;
-  std::int32_t min_sales = 10;         // candidates need sales_count > min_sales
+  std::int32_t min_sales = 0;          // candidates need sales_count > min_sales
   std::int32_t max_items = 10000;      // top items by sales_count
   std::int32_t min_common = 5;
-  std::int32_t top_k = 0;              // 0 = keep every pair
+  std::int32_t top_k = 0;              // 0 = keep every pair (ease: recommend.neighbours)
+  std::string measure = "ease";        // jaccard | ease (learned item-item weights)
+  double ease_lambda = 500;            // EASE L2 penalty
+  std::int32_t ease_max_items = 3000;  // EASE inverts an n x n matrix per shard: bound n
 };
 
 struct user_similarity_settings {
-  std::string behavior_types = "buy,cart";
+  std::string behavior_types = "view,click,cart,buy";
   std::int32_t window_days = 90;
   std::int32_t active_days = 30;
   std::int32_t min_common = 3;
@@ -77,23 +82,26 @@ struct embedding_settings {
   std::int32_t dim = 32;
   std::int32_t iterations = 10;
   double regularization = 0.05;
-  double alpha = 10;                   // confidence = 1 + alpha * weight
+  double alpha = 3;                    // confidence = 1 + alpha * weight
   std::int32_t window_days = 90;
 };
 
 struct recommend_settings {
-  double weight_user_cf = 0.3;
-  double weight_item_cf = 0.35;
-  double weight_vector = 0.2;
-  double weight_popular = 0.15;
-  double view_weight = 1, click_weight = 2, cart_weight = 3, buy_weight = 4;
-  std::int32_t recent_items = 20;      // item-CF seeds: the user's newest distinct items
+  double weight_user_cf = 0.1;
+  double weight_item_cf = 0.6;
+  double weight_vector = 0.25;
+  double weight_popular = 0.01;        // > 0: cold users get popular items, others a tie-break
+  double view_weight = 1, click_weight = 1, cart_weight = 1, buy_weight = 1;
+  std::int32_t recent_items = 200;     // item-CF seeds: the user's newest distinct items
   std::int32_t similar_users = 50;     // user-CF seeds
-  std::int32_t neighbours = 100;       // item and user neighbours kept in memory
+  std::int32_t neighbours = 500;       // item and user neighbours kept in memory
   std::int32_t per_route = 100;        // candidates per route per shard
-  double recency_half_life_days = 7;   // item-CF seed weight halves this often
+  double recency_half_life_days = 365; // item-CF seed weight halves this often
   double popularity_half_life_days = 7;
   std::int32_t history_items = 200;    // recent distinct items kept per user
+  double user_cf_click_weight = 0.25;  // a similar user's click as user-CF evidence (buy = 1)
+  double user_cf_view_weight = 0.1;    // a similar user's view as user-CF evidence
+  std::int32_t exclude_seen = 0;       // 1: never recommend an item in the user's history
 };
 
 struct jobs_settings {

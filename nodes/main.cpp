@@ -1,4 +1,4 @@
-// recd: the one binary. Subcommands: migrate, import, compute, serve, config.
+// recd: the one binary. Subcommands: migrate, import, compute, serve, eval, admin, config.
 // Settings: --config FILE, then RECD_<SECTION>_<KEY> variables, then
 // --set section.key=value flags (and the shortcuts each subcommand offers).
 
@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "nodes/cli_eval.hpp"
 #include "nodes/commands.hpp"
 
 namespace {
@@ -87,6 +88,32 @@ int main(int argc, char** argv) {
     leaf->add_option("--coordinator", coordinator_addr, "host:port (default cluster.coordinator)");
   }
 
+  auto* eval = app.add_subcommand("eval", "offline quality of the served recommendations vs baselines");
+  eval->require_subcommand(1);
+  eval->fallthrough();
+  recd::eval_options ev;
+  auto* eval_ml = eval->add_subcommand("movielens", "evaluate on MovieLens (u.data or ratings.csv)");
+  eval_ml->add_option("DIR", ev.movielens_dir, "directory holding the files")->required();
+  auto* eval_syn = eval->add_subcommand("synthetic", "evaluate on a generated shop");
+  eval_syn->add_option("--users", ev.shop.users, "number of users")->check(CLI::PositiveNumber);
+  eval_syn->add_option("--items", ev.shop.items, "number of items")->check(CLI::PositiveNumber);
+  eval_syn->add_option("--events", ev.shop.events, "number of behavior events")->check(CLI::PositiveNumber);
+  eval_syn->add_option("--shop-seed", ev.shop.seed, "generator seed");
+  for (auto* leaf : {eval_ml, eval_syn}) {
+    leaf->fallthrough();
+    leaf->add_option("--split", ev.split, "random (per-user ratio) or temporal (leave last n)")
+      ->check(CLI::IsMember({"random", "temporal"}));
+    leaf->add_option("--ratio", ev.ratio, "random split: share of each user's items in train")
+      ->check(CLI::Range(0.0, 1.0));
+    leaf->add_option("--seed", ev.seed, "random split seed");
+    leaf->add_option("--leave-last", ev.leave_last, "temporal split: newest items per user in test")
+      ->check(CLI::PositiveNumber);
+    leaf->add_flag("!--no-baselines", ev.baselines, "skip the built-in baselines");
+    leaf->add_option("--json", ev.json_file, "write the figures as JSON to FILE (- = stdout, the table then goes to stderr)");
+    leaf->add_option("--report", ev.report_file, "write an HTML page with charts to FILE");
+    leaf->add_option("--export-recs", ev.export_file, "write recd's lists as 'user item rank' lines");
+  }
+
   auto* config = app.add_subcommand("config", "print every setting with its value and docs");
 
   CLI11_PARSE(app, argc, argv);
@@ -125,5 +152,9 @@ int main(int argc, char** argv) {
     return recd::run_admin(cfg, "rebalance", coordinator_addr);
   if (*serve)
     return recd::run_serve(cfg, role);
+  if (*eval_ml || *eval_syn) {
+    ev.source = *eval_ml ? "movielens" : "synthetic";
+    return recd::run_eval(cfg, ev);
+  }
   return fail("no command");
 }

@@ -48,7 +48,8 @@ struct user_context {
   bool known = false;                  // false: cold start, popular items only
   std::uint64_t version = 0;           // behaviors seen so far; guards cached answers
   std::vector<recent_item> recent;     // newest first, distinct items
-  std::vector<item_id> bought;         // sorted; never recommended
+  std::vector<item_id> bought;         // sorted; never recommended (bought items, and with
+                                       // recommend.exclude_seen every remembered item)
   std::vector<scored_user> similar;    // most similar users first
   std::vector<float> vector;           // unit-length taste vector, empty if unknown
 };
@@ -71,11 +72,12 @@ struct recall_request {
   std::vector<float> vector;
   std::int32_t per_route = 100;        // candidates per route per shard
   unix_seconds now = 0;
+  std::vector<item_id> exclude;        // sorted; never proposed (the context's `bought`)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recall_request& x) {
   return f(caf::meta::type_name("recall_request"), x.user, x.recent, x.similar, x.vector,
-           x.per_route, x.now);
+           x.per_route, x.now, x.exclude);
 }
 
 // One route's proposal of one item. `because` is the recent item (item_cf) or
@@ -114,22 +116,27 @@ constexpr std::uint32_t no_shard = 0xFFFFFFFF;
 enum class job_kind : std::uint8_t { item_similarity = 0, user_similarity = 1, embeddings = 2 };
 const char* to_string(job_kind k);
 
+// `similarity_task::measure` beyond engine::set_measure: EASE item-item
+// weights (engine/ease.hpp) with L2 penalty `regularization`.
+constexpr std::uint8_t ease_measure = 2;
+
 // Similarity task for one shard: compute the rows of `graph` whose external id
 // falls in a partition the shard owns, and COPY them into `staging_table`.
 struct similarity_task {
   std::int64_t run_id = 0;
   job_kind kind = job_kind::item_similarity;
   engine::bipartite graph;             // rows = items (or users), columns = users (or items)
-  std::uint8_t measure = 0;            // engine::set_measure
+  std::uint8_t measure = 0;            // engine::set_measure, or ease_measure
   std::int32_t min_common = 0;
   double min_score = 0;
   std::int32_t top_k = 0;
   std::string staging_table;           // created by the job driver
+  double regularization = 0;           // EASE's lambda (ease_measure only)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_task& x) {
   return f(caf::meta::type_name("similarity_task"), x.run_id, x.kind, x.graph, x.measure,
-           x.min_common, x.min_score, x.top_k, x.staging_table);
+           x.min_common, x.min_score, x.top_k, x.staging_table, x.regularization);
 }
 
 // Interaction data of an embedding run: dense user/item indices and weights.

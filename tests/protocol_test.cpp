@@ -67,10 +67,12 @@ TEST_F(protocol_test, recall_requests_candidates_and_details_round_trip) {
   req.vector = {1.0f};
   req.per_route = 33;
   req.now = 99;
+  req.exclude = {4, 6};
   auto back = round_trip(caf::make_message(recall_atom_v, req));
   ASSERT_TRUE((back.match_elements<recall_atom, recall_request>()));
   EXPECT_EQ(back.get_as<recall_request>(1).per_route, 33);
   EXPECT_EQ(back.get_as<recall_request>(1).similar[0].user, 8);
+  EXPECT_EQ(back.get_as<recall_request>(1).exclude, (std::vector<item_id>{4, 6}));
 
   std::vector<candidate> cands{{3, recall_route::vector, 0.5f, -1}, {4, recall_route::item_cf, 1.5f, 2}};
   auto c = round_trip(caf::make_message(cands));
@@ -105,12 +107,14 @@ TEST_F(protocol_test, job_messages_round_trip) {
   task.min_score = 0.1;
   task.top_k = 7;
   task.staging_table = "user_similarity_run_5";
+  task.regularization = 250;
   auto back = round_trip(caf::make_message(job_atom_v, task));
   ASSERT_TRUE((back.match_elements<job_atom, similarity_task>()));
   const auto& t = back.get_as<similarity_task>(1);
   EXPECT_EQ(t.graph, task.graph);
   EXPECT_EQ(t.staging_table, task.staging_table);
   EXPECT_EQ(t.kind, job_kind::user_similarity);
+  EXPECT_EQ(t.regularization, 250);
 
   embedding_task emb;
   emb.users = {1, 2};

@@ -17,7 +17,7 @@ item_record item(item_id id, std::vector<neighbour_item> neighbours = {}, double
   return r;
 }
 
-shard_state make_state() {
+shard_state make_state(recommend_settings cfg = {}) {
   shard_snapshot snap;
   snap.popularity_epoch = 1000;
   snap.items[1] = item(1, {{2, 0.5f}, {3, 0.25f}}, 5, {1, 0});
@@ -30,7 +30,7 @@ shard_state make_state() {
   u.version = 2;
   u.history = {{3, behavior_kind::buy, 900}, {1, behavior_kind::cart, 950}};
   u.bought = {3};
-  shard_state st{recommend_settings{}};
+  shard_state st{cfg};
   st.install(std::move(snap));
   return st;
 }
@@ -92,6 +92,45 @@ TEST(shard_state, user_cf_proposes_what_similar_users_bought_or_carted) {
   EXPECT_FLOAT_EQ(cf[0].score, 0.8f);
   EXPECT_FLOAT_EQ(cf[1].score, 0.4f); // carted: half
   EXPECT_EQ(cf[0].because, 7);
+}
+
+TEST(shard_state, user_cf_counts_similar_users_clicks_and_views_as_configured) {
+  recommend_settings cfg;
+  cfg.user_cf_click_weight = 0.25;
+  cfg.user_cf_view_weight = 0;
+  auto st = make_state(cfg);
+  behavior_event click{7, 2, behavior_kind::click, 990};
+  behavior_event view{7, 4, behavior_kind::view, 995};
+  st.apply_user(click, {});
+  st.apply_user(view, {});
+  recall_request req;
+  req.similar = {{7, 0.8f}};
+  req.now = 1000;
+  auto cf = of_route(st.recall(req), recall_route::user_cf);
+  ASSERT_EQ(cf.size(), 3u) << "bought 3, carted 1, clicked 2; the view counts 0";
+  EXPECT_EQ(cf[2].item, 2);
+  EXPECT_FLOAT_EQ(cf[2].score, 0.2f); // 0.8 x 0.25
+}
+
+TEST(shard_state, recall_never_proposes_an_excluded_item_on_any_route) {
+  auto st = make_state();
+  recall_request req;
+  req.recent = {{1, behavior_kind::cart, 990}};
+  req.similar = {{7, 0.8f}};
+  req.vector = {0.6f, 0.8f};
+  req.now = 1000;
+  req.exclude = {2, 3};
+  for (const auto& c : st.recall(req))
+    EXPECT_EQ(c.item, 1) << "route " << to_string(c.route) << " proposed " << c.item;
+  req.exclude.clear();
+  EXPECT_FALSE(of_route(st.recall(req), recall_route::item_cf).empty());
+}
+
+TEST(shard_state, exclude_seen_puts_every_remembered_item_in_the_never_recommend_set) {
+  EXPECT_EQ(make_state().context(7, 10, 10).bought, std::vector<item_id>{3});
+  recommend_settings cfg;
+  cfg.exclude_seen = 1;
+  EXPECT_EQ(make_state(cfg).context(7, 10, 10).bought, (std::vector<item_id>{1, 3}));
 }
 
 TEST(shard_state, vector_route_returns_the_nearest_items_by_cosine) {

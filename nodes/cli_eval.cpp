@@ -1,0 +1,417 @@
+// `recd eval`: see nodes/cli_eval.hpp for the protocol.
+#include "nodes/cli_eval.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/api.hpp"
+#include "actors/api_metrics.hpp"
+#include "actors/coordinator.hpp"
+#include "actors/shard.hpp"
+#include "engine/baselines.hpp"
+#include "engine/split.hpp"
+#include "nodes/actor_system.hpp"
+#include "nodes/commands.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+#include "store/importer.hpp"
+
+namespace recd {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+constexpr std::size_t max_k = 20;
+const std::size_t cutoffs[] = {10, 20};
+
+double seconds_since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// Ratings map to behaviors as `recd import movielens` does.
+behavior_kind kind_of_rating(double rating) {
+  return rating >= 5 ? behavior_kind::buy
+         : rating >= 4 ? behavior_kind::cart
+         : rating >= 3 ? behavior_kind::click
+                       : behavior_kind::view;
+}
+
+// MovieLens u.data (tab-separated) or ratings.csv (with a header); an error
+// names the file and line.
+std::optional<std::string> read_movielens(const std::string& dir,
+                                          std::vector<behavior_event>& out) {
+  std::string path = dir + "/u.data";
+  char sep = '\t';
+  std::ifstream in{path};
+  if (!in) {
+    path = dir + "/ratings.csv";
+    sep = ',';
+    in.open(path);
+  }
+  if (!in)
+    return "no u.data or ratings.csv in " + dir;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.empty() || (number == 1 && sep == ',' && !std::isdigit(static_cast<unsigned char>(line[0]))))
+      continue;
+    std::stringstream ss{line};
+    std::string user, item, rating, ts;
+    if (!std::getline(ss, user, sep) || !std::getline(ss, item, sep) ||
+        !std::getline(ss, rating, sep) || !std::getline(ss, ts, sep))
+      return path + " line " + std::to_string(number) + ": expected user, item, rating, timestamp";
+    try {
+      out.push_back({std::stoi(user), std::stoi(item), kind_of_rating(std::stod(rating)),
+                     std::stoll(ts)});
+    } catch (const std::exception&) {
+      return path + " line " + std::to_string(number) + ": not a number";
+    }
+  }
+  if (out.empty())
+    return path + " holds no ratings";
+  return std::nullopt;
+}
+
+// Refuses a database that already holds behaviors (eval imports into it),
+// then migrates it and imports `train` through the CSV importer.
+std::optional<std::string> import_train(const settings& cfg, const std::vector<behavior_event>& train) {
+  auto conn = store::connect(cfg.postgres.url);
+  if (!conn)
+    return describe(conn.error());
+  std::int64_t existing = 0;
+  auto err = store::guard([&] {
+    pqxx::work tx{**conn};
+    auto exists = tx.exec1("SELECT to_regclass('user_behavior') IS NOT NULL")[0].as<bool>();
+    if (exists)
+      existing = tx.exec1("SELECT count(*) FROM user_behavior")[0].as<std::int64_t>();
+  });
+  if (err)
+    return describe(err);
+  if (existing > 0)
+    return "eval imports the train split into an empty database, but " + cfg.postgres.url +
+           " already holds " + std::to_string(existing) + " behaviors";
+  // An already migrated (empty) database keeps its partition count.
+  auto partitions = static_cast<std::uint32_t>(cfg.cluster.partitions);
+  if (auto fixed = store::read_partitions(**conn))
+    partitions = *fixed;
+  auto migrated = store::migrate(**conn, partitions);
+  if (!migrated)
+    return describe(migrated.error());
+  char path[] = "/tmp/recd-eval-train-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0)
+    return std::string{"cannot create a temporary file in /tmp"};
+  ::close(fd);
+  {
+    std::ofstream csv{path};
+    for (const auto& e : train)
+      csv << e.user << ',' << e.item << ',' << to_string(e.kind) << ',' << e.ts << '\n';
+  }
+  auto imported = store::import_csv(**conn, path);
+  std::remove(path);
+  if (!imported)
+    return describe(imported.error());
+  return std::nullopt;
+}
+
+// Runs every job the serving path uses, with in-process shards (`recd compute`).
+std::optional<std::string> run_jobs(const settings& cfg, std::uint32_t partitions) {
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  caf::actor_system sys{acfg};
+  std::vector<caf::actor> shards;
+  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
+  for (std::uint32_t i = 0; i < n; ++i)
+    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+  auto coordinator = spawn_coordinator(sys, {cfg, partitions, false, false}, shards);
+  std::optional<std::string> failure;
+  {
+    caf::scoped_actor self{sys};
+    std::vector<job_kind> kinds{job_kind::item_similarity, job_kind::user_similarity,
+                                job_kind::embeddings};
+    self->request(coordinator, caf::infinite, compute_atom_v, kinds, caf::actor{})
+      .receive(
+        [&](const std::vector<job_summary>& summaries) {
+          for (const auto& s : summaries)
+            std::fprintf(stderr, "eval: %-16s %8llu inputs %10llu rows %7.2f s\n", to_string(s.kind),
+                         static_cast<unsigned long long>(s.inputs),
+                         static_cast<unsigned long long>(s.rows), s.seconds);
+        },
+        [&](caf::error& e) { failure = describe(e); });
+  }
+  for (auto& a : shards)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  return failure;
+}
+
+struct served_list {
+  std::vector<item_id> items;
+  std::vector<std::string> routes;              // strongest route of each item
+  std::vector<std::vector<std::string>> proposed; // every route behind each item
+};
+
+// Starts the serving actors (as `serve --role all`, without HTTP and Redis),
+// waits until every partition is loaded, and asks the API actor for each
+// user's top max_k with the cache off. Requests run `in_flight` at a time.
+std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partitions,
+                                      const std::vector<user_id>& users,
+                                      std::map<user_id, served_list>& out, std::size_t& degraded) {
+  caf::actor_system_config acfg;
+  configure(acfg, cfg);
+  caf::actor_system sys{acfg};
+  std::vector<caf::actor> shards;
+  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
+  for (std::uint32_t i = 0; i < n; ++i)
+    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+  auto coordinator = spawn_coordinator(sys, {cfg, partitions, true, false}, shards);
+  // Cache and writer are never reached with use_cache = false and no behaviors.
+  auto api = spawn_api(sys, cfg, {coordinator, caf::actor{}, caf::actor{}, std::make_shared<api_metrics>()});
+  std::optional<std::string> failure;
+  auto stop = [&] {
+    caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+    for (auto& a : shards)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  };
+  caf::scoped_actor self{sys};
+  auto deadline = clock::now() + std::chrono::minutes{5};
+  for (bool ready = false; !ready;) {
+    self->request(coordinator, std::chrono::seconds{10}, ready_atom_v)
+      .receive([&](bool r) { ready = r; }, [&](caf::error& e) { failure = describe(e); });
+    if (failure || clock::now() > deadline) {
+      stop();
+      return failure ? failure : std::string{"the shards did not load within 5 minutes"};
+    }
+    if (!ready)
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  // Sequential requests: the answers do not depend on their order, and a
+  // single in-flight request keeps the shards' timing out of the figures.
+  // The API actor learns the partition map by a push: retry while not_ready.
+  for (std::size_t next = 0; next < users.size() && !failure; ++next) {
+    auto u = users[next];
+    for (int attempt = 0;; ++attempt) {
+      bool retry = false;
+      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, static_cast<std::int32_t>(max_k), false)
+        .receive(
+          [&](const std::string& body) {
+            auto j = json::parse(body);
+            auto& list = out[u];
+            for (const auto& r : j["recommendations"]) {
+              list.items.push_back(r["item_id"].get<item_id>());
+              const auto& reasons = r["reasons"];
+              list.routes.push_back(reasons.empty() ? "none" : reasons[0]["route"].get<std::string>());
+              auto& all = list.proposed.emplace_back();
+              for (const auto& reason : reasons)
+                all.push_back(reason["route"].get<std::string>());
+            }
+            if (j.contains("degraded"))
+              ++degraded;
+          },
+          [&](caf::error& e) {
+            if (e.category() == error_category && e.code() == static_cast<std::uint8_t>(ec::not_ready) && attempt < 100)
+              retry = true;
+            else
+              failure = "recommend for user " + std::to_string(u) + ": " + describe(e);
+          });
+      if (!retry)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+  }
+  stop();
+  return failure;
+}
+
+model_result score_model(const std::string& name, const engine::data_split& split,
+                         const std::map<user_id, std::vector<item_id>>& lists,
+                         std::size_t catalogue,
+                         const std::map<user_id, served_list>* served = nullptr) {
+  model_result m;
+  m.name = name;
+  for (auto k : cutoffs) {
+    engine::ranking_mean mean;
+    std::vector<std::vector<item_id>> all;
+    std::map<std::string, double> routes, reach;
+    double slots = 0;
+    for (const auto& [user, relevant] : split.test) {
+      auto it = lists.find(user);
+      static const std::vector<item_id> none;
+      const auto& list = it == lists.end() ? none : it->second;
+      mean.add(engine::score_ranking(list, relevant, k));
+      all.push_back(list);
+      if (served)
+        if (auto s = served->find(user); s != served->end())
+          for (std::size_t r = 0; r < s->second.routes.size() && r < k; ++r) {
+            routes[s->second.routes[r]] += 1;
+            for (const auto& route : s->second.proposed[r])
+              reach[route] += 1;
+            slots += 1;
+          }
+    }
+    auto& f = m.at[k];
+    f.scores = mean.mean();
+    f.coverage = engine::catalogue_coverage(all, k, catalogue);
+    for (auto& [route, count] : routes)
+      f.route_share[route] = slots > 0 ? count / slots : 0;
+    for (auto& [route, count] : reach)
+      f.route_reach[route] = slots > 0 ? count / slots : 0;
+  }
+  return m;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out{path};
+  out << text;
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "recd: cannot write %s\n", path.c_str());
+    return false;
+  }
+  return true;
+}
+
+int fail(const std::string& reason) {
+  std::fprintf(stderr, "recd: eval: %s\n", reason.c_str());
+  return 1;
+}
+
+} // namespace
+
+int run_eval(const settings& base, const eval_options& opt) {
+  auto t0 = clock::now();
+  // stdout carries the results (table, or JSON with --json -): logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("eval"));
+  if (opt.split == "random" && !(opt.ratio > 0 && opt.ratio < 1))
+    return fail("--ratio must lie strictly between 0 and 1");
+  if (opt.split == "temporal" && opt.leave_last < 1)
+    return fail("--leave-last must be at least 1");
+  eval_result result;
+  std::vector<behavior_event> events;
+  auto now = static_cast<unix_seconds>(std::time(nullptr));
+  if (opt.source == "movielens") {
+    if (auto err = read_movielens(opt.movielens_dir, events))
+      return fail(*err);
+    result.dataset = "movielens " + opt.movielens_dir;
+  } else {
+    // A fixed clock, so that the same options give the same shop on every
+    // run (the train part is rebased to the present below anyway).
+    auto shop = opt.shop;
+    shop.now = 1767225600; // 2026-01-01T00:00:00Z
+    if (auto err = engine::check_options(shop))
+      return fail(*err);
+    events = engine::generate_shop(shop).events;
+    result.dataset = "synthetic users=" + std::to_string(shop.users) + " items=" +
+                     std::to_string(shop.items) + " events=" + std::to_string(shop.events) +
+                     " seed=" + std::to_string(shop.seed);
+  }
+  auto split = opt.split == "random" ? engine::split_random(events, opt.ratio, opt.seed)
+                                     : engine::split_leave_last(events, static_cast<std::size_t>(opt.leave_last));
+  result.split = opt.split == "random"
+                   ? "random ratio=" + std::to_string(opt.ratio).substr(0, 4) + " seed=" + std::to_string(opt.seed)
+                   : "temporal leave_last=" + std::to_string(opt.leave_last);
+  result.events = events.size();
+  result.train_events = split.train.size();
+  result.test_users = split.test.size();
+  if (split.train.empty() || split.test.empty())
+    return fail("the split left no train events or no test users");
+  // Rebase: the newest train event happens now, as if the shop were live.
+  unix_seconds newest = 0, oldest = split.train.front().ts;
+  std::map<user_id, std::set<item_id>> train_items;
+  std::set<item_id> catalogue;
+  for (const auto& e : split.train) {
+    newest = std::max(newest, e.ts);
+    oldest = std::min(oldest, e.ts);
+    train_items[e.user].insert(e.item);
+    catalogue.insert(e.item);
+  }
+  for (auto& e : split.train)
+    e.ts += now - newest;
+  result.catalogue = catalogue.size();
+  // Protocol settings on top of the user's: learn from the whole train part,
+  // remember (and so exclude) every train item, no deadline pressure.
+  settings cfg = base;
+  auto span_days = static_cast<std::int32_t>((newest - oldest) / 86400 + 2);
+  for (auto* days : {&cfg.item_similarity.window_days, &cfg.user_similarity.window_days,
+                     &cfg.user_similarity.active_days, &cfg.embedding.window_days})
+    *days = std::max(*days, span_days);
+  std::size_t most = 0;
+  for (const auto& [u, items] : train_items)
+    most = std::max(most, items.size());
+  cfg.recommend.history_items = std::max<std::int32_t>(cfg.recommend.history_items, static_cast<std::int32_t>(most));
+  cfg.recommend.exclude_seen = 1;
+  cfg.cluster.shard_timeout_ms = std::max(cfg.cluster.shard_timeout_ms, 10000);
+  std::fprintf(stderr, "eval: %s, %zu events, split %s: %zu train events, %zu test users\n",
+               result.dataset.c_str(), events.size(), result.split.c_str(), split.train.size(),
+               split.test.size());
+
+  auto t_train = clock::now();
+  if (auto err = import_train(cfg, split.train))
+    return fail(*err);
+  auto partitions = partition_count(cfg);
+  if (!partitions)
+    return 1;
+  if (auto err = run_jobs(cfg, *partitions))
+    return fail(*err);
+  result.train_seconds = seconds_since(t_train);
+
+  auto t_serve = clock::now();
+  std::vector<user_id> users;
+  for (const auto& [u, items] : split.test)
+    users.push_back(u);
+  std::map<user_id, served_list> served;
+  if (auto err = ask_served(cfg, *partitions, users, served, result.degraded))
+    return fail(*err);
+  result.serve_seconds = seconds_since(t_serve);
+  std::map<user_id, std::vector<item_id>> recd_lists;
+  for (const auto& [u, list] : served)
+    recd_lists[u] = list.items;
+  result.models.push_back(score_model("recd", split, recd_lists, catalogue.size(), &served));
+
+  auto t_base = clock::now();
+  if (opt.baselines)
+    for (auto model : engine::all_baselines) {
+      engine::baseline_recommender rec{split.train, model};
+      std::map<user_id, std::vector<item_id>> lists;
+      for (auto u : users)
+        lists[u] = rec.recommend(u, max_k);
+      result.models.push_back(score_model(engine::to_string(model), split, lists, catalogue.size()));
+    }
+  result.baseline_seconds = seconds_since(t_base);
+  result.total_seconds = seconds_since(t0);
+
+  // With --json - the JSON alone goes to stdout (for pipes), the table to stderr.
+  std::fputs(eval_table(result).c_str(), opt.json_file == "-" ? stderr : stdout);
+  if (opt.json_file == "-")
+    std::printf("%s\n", eval_json(result).c_str());
+  else if (!opt.json_file.empty() && !write_file(opt.json_file, eval_json(result)))
+    return 1;
+  if (!opt.report_file.empty() && !write_file(opt.report_file, eval_html(result)))
+    return 1;
+  if (!opt.export_file.empty()) {
+    std::string lines;
+    for (const auto& [u, list] : recd_lists)
+      for (std::size_t r = 0; r < list.size(); ++r)
+        lines += std::to_string(u) + ' ' + std::to_string(list[r]) + ' ' + std::to_string(r + 1) + '\n';
+    if (!write_file(opt.export_file, lines))
+      return 1;
+  }
+  return 0;
+}
+
+} // namespace recd

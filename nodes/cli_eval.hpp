@@ -1,0 +1,65 @@
+#pragma once
+// `recd eval`: offline quality of the served recommendations.
+//
+// Protocol (docs/quality.md): load a data set, split it per user (random
+// ratio or leave-last-n), import the train part into an EMPTY database,
+// run every job the serving path uses, start the serving actors in-process
+// and ask the API actor (the code behind /api/recommend, cache off) for each
+// test user's top 20 with all train items excluded; compute the same lists
+// with the built-in baselines from the same split; report NDCG, precision,
+// recall, hit rate and MAP at 10 and 20, catalogue coverage and route shares.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "engine/metrics.hpp"
+#include "engine/synthetic.hpp"
+
+namespace recd {
+
+struct eval_options {
+  std::string source;              // "movielens" or "synthetic"
+  std::string movielens_dir;       // u.data, or ratings.csv
+  engine::synthetic_options shop;  // source "synthetic"
+  std::string split = "random";    // random | temporal
+  double ratio = 0.75;             // random: share of each user's items in train
+  std::uint64_t seed = 1;          // random: split seed
+  std::int32_t leave_last = 1;     // temporal: newest items per user in test
+  bool baselines = true;
+  std::string json_file;           // "" = none, "-" = stdout
+  std::string report_file;         // HTML page with charts
+  std::string export_file;         // "user item rank" lines of recd's lists
+};
+
+// One model's figures at one cutoff.
+struct model_figures {
+  engine::ranking_scores scores;
+  double coverage = 0;
+  std::map<std::string, double> route_share; // recd only: share of slots whose strongest route it is
+  std::map<std::string, double> route_reach; // recd only: share of slots the route proposed
+};
+
+struct model_result {
+  std::string name;
+  std::map<std::size_t, model_figures> at; // k -> figures
+};
+
+struct eval_result {
+  std::string dataset;
+  std::string split;
+  std::size_t events = 0, train_events = 0, test_users = 0, catalogue = 0;
+  std::size_t degraded = 0;        // served answers marked degraded (should be 0)
+  double train_seconds = 0, serve_seconds = 0, baseline_seconds = 0, total_seconds = 0;
+  std::vector<model_result> models;
+};
+
+int run_eval(const settings& cfg, const eval_options& opt);
+
+// Rendering (cli_eval_report.cpp).
+std::string eval_table(const eval_result& r);
+std::string eval_json(const eval_result& r);
+std::string eval_html(const eval_result& r);
+
+} // namespace recd

@@ -1,0 +1,189 @@
+// `recd eval` end to end: the real binary imports a generated shop's train
+// split into a fresh PostgreSQL database, runs the jobs, asks the serving
+// actors, and reports. The generated shop has planted structure (users buy
+// mostly in their 1-3 preferred categories), so a recommender that ignores
+// the data (random) or only follows the crowd (popular) must lose clearly.
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_database.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using recd::test::test_database;
+
+struct outcome {
+  int status = -1;
+  std::string out, err, cmd;
+};
+
+std::string show(const outcome& o) {
+  return "command: " + o.cmd + "\nexit status: " + std::to_string(o.status) + "\nstderr:\n" +
+         o.err + "\nstdout:\n" + o.out;
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s)
+    q += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return q + "'";
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string scratch(const std::string& name) {
+  static std::atomic<int> n{0};
+  return (fs::temp_directory_path() /
+          ("recd_eval_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++) + "_" + name))
+    .string();
+}
+
+// Runs `recd <args...>` against `url`; captures stdout and stderr.
+outcome run_recd(const std::string& url, const std::vector<std::string>& args) {
+  const char* binary = std::getenv("RECD_BINARY");
+  if (binary == nullptr || *binary == '\0')
+    throw std::runtime_error("RECD_BINARY is not set: run the tests through ctest or scripts/test");
+  auto out_file = scratch("out"), err_file = scratch("err");
+  outcome o;
+  o.cmd = "RECD_POSTGRES_URL=" + quote(url) + " " + quote(binary);
+  for (const auto& a : args)
+    o.cmd += " " + quote(a);
+  int st = std::system((o.cmd + " </dev/null >" + quote(out_file) + " 2>" + quote(err_file)).c_str());
+  if (st != -1 && WIFEXITED(st))
+    o.status = WEXITSTATUS(st);
+  o.out = slurp(out_file);
+  o.err = slurp(err_file);
+  fs::remove(out_file);
+  fs::remove(err_file);
+  return o;
+}
+
+// A shop small enough for a test, with enough events per user to split.
+const std::vector<std::string> shop_args{"eval", "synthetic", "--users", "400", "--items", "300",
+                                         "--events", "40000", "--shop-seed", "5"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+const json& model(const json& report, const std::string& name) {
+  for (const auto& m : report["models"])
+    if (m["name"] == name)
+      return m;
+  throw std::runtime_error("no model " + name + " in the report");
+}
+
+double figure(const json& report, const std::string& name, const std::string& metric, int k = 10) {
+  return model(report, name)["at"][std::to_string(k)][metric].get<double>();
+}
+
+TEST(EvalCommand, OnAPlantedShopRecdBeatsPopularAndRandomByAClearMargin) {
+  test_database db{"eval_planted"};
+  auto json_file = scratch("report.json"), html_file = scratch("report.html"),
+       recs_file = scratch("recs.txt");
+  auto o = run_recd(db.url(), with(shop_args, {"--seed", "1", "--json", json_file, "--report",
+                                               html_file, "--export-recs", recs_file}));
+  ASSERT_EQ(o.status, 0) << show(o);
+  auto report = json::parse(slurp(json_file));
+  EXPECT_EQ(report["degraded"].get<int>(), 0) << show(o);
+  auto recd = figure(report, "recd", "ndcg"), popular = figure(report, "popular", "ndcg"),
+       random = figure(report, "random", "ndcg");
+  EXPECT_GT(recd, 1.2 * popular) << show(o);
+  EXPECT_GT(recd, 3 * random) << show(o);
+  EXPECT_GT(figure(report, "recd", "precision"), 1.2 * figure(report, "popular", "precision"))
+    << show(o);
+  // The terminal table shows every model at both cutoffs.
+  for (const auto* name : {"recd", "popular", "item_knn_jaccard", "item_knn_cosine",
+                           "user_knn_cosine", "random", "(k = 10)", "(k = 20)"})
+    EXPECT_NE(o.out.find(name), std::string::npos) << name << "\n" << show(o);
+  // Route shares of the served lists add up to one.
+  double share = 0;
+  for (const auto& [route, s] : model(report, "recd")["at"]["10"]["route_share"].items())
+    share += s.get<double>();
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  // The export: "user item rank" lines, ranks 1..20 per user, no train item twice.
+  std::ifstream recs{recs_file};
+  std::set<std::pair<int, int>> seen;
+  int user = 0, item = 0, rank = 0, lines = 0;
+  while (recs >> user >> item >> rank) {
+    ++lines;
+    EXPECT_GE(rank, 1);
+    EXPECT_LE(rank, 20);
+    EXPECT_TRUE(seen.emplace(user, item).second) << user << " " << item;
+  }
+  EXPECT_GT(lines, report["test_users"].get<int>() * 10);
+  // The HTML page draws inline SVG and fetches nothing.
+  auto html = slurp(html_file);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  for (const auto& f : {json_file, html_file, recs_file})
+    fs::remove(f);
+}
+
+TEST(EvalCommand, BaselineFiguresAreIdenticalAcrossRunsWithTheSameSeed) {
+  // The first run writes a file, the second JSON alone on stdout.
+  json reports[2];
+  for (int run : {0, 1}) {
+    test_database db{"eval_stable"};
+    auto json_file = scratch("stable.json");
+    auto o = run_recd(db.url(), with(shop_args, {"--seed", "7", "--split", "temporal",
+                                                 "--leave-last", "2", "--json",
+                                                 run == 0 ? json_file : "-"}));
+    ASSERT_EQ(o.status, 0) << show(o);
+    reports[run] = json::parse(run == 0 ? slurp(json_file) : o.out);
+    fs::remove(json_file);
+  }
+  for (const auto* name : {"popular", "item_knn_jaccard", "item_knn_cosine", "user_knn_cosine", "random"})
+    EXPECT_EQ(model(reports[0], name)["at"], model(reports[1], name)["at"]) << name;
+  EXPECT_EQ(reports[0]["test_users"], reports[1]["test_users"]);
+}
+
+TEST(EvalCommand, RefusesADatabaseThatAlreadyHoldsBehaviors) {
+  test_database db{"eval_busy"};
+  auto o = run_recd(db.url(), {"import", "synthetic", "--users", "20", "--items", "10", "--events", "100"});
+  ASSERT_EQ(o.status, 0) << show(o);
+  o = run_recd(db.url(), shop_args);
+  EXPECT_NE(o.status, 0) << show(o);
+  EXPECT_NE(o.err.find("empty database"), std::string::npos) << show(o);
+}
+
+TEST(EvalCommand, BadInputGetsAOneLineReasonAndANonZeroExit) {
+  test_database db{"eval_bad"};
+  for (const auto& args : std::vector<std::vector<std::string>>{
+         with(shop_args, {"--ratio", "1.5"}),
+         with(shop_args, {"--split", "sideways"}),
+         {"eval", "movielens", "/nonexistent/dir"},
+         {"eval"}}) {
+    auto o = run_recd(db.url(), args);
+    EXPECT_NE(o.status, 0) << show(o);
+    EXPECT_EQ(o.err.rfind("recd: ", 0), 0u) << show(o);
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << show(o);
+  }
+}
+
+} // namespace
