@@ -40,8 +40,12 @@ bench_scaling() {
   md ""; md "## 5. Scaling ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
   md "One coordinator process and 1, 2, then 3 shard processes on loopback (the cluster grows; each join moves partitions). Jobs: \`recd compute --coordinator\` (item + user similarity, top_k 0; the faster of two runs); each shard node computes its partitions' rows and COPYs them itself. **On $(nproc) cores, more shard processes than cores is overhead, not speed-up.**"
   # The coordinator reads the job settings; all pairs kept, as in benchmark 1.
-  cluster_start "$set" RECD_USER_SIMILARITY_TOP_K=0
-  record_cmd "RECD_USER_SIMILARITY_TOP_K=0 recd serve --role coordinator; recd serve --role shard (one more per step); recd compute --coordinator HOST:PORT --jobs item_similarity,user_similarity"
+  # The seed's job definitions, as in the similarity benchmark.
+  local jobs_env=(RECD_USER_SIMILARITY_TOP_K=0 RECD_ITEM_SIMILARITY_MEASURE=jaccard
+                  RECD_ITEM_SIMILARITY_BEHAVIOR_TYPES=buy,cart RECD_ITEM_SIMILARITY_MIN_SALES=10
+                  RECD_USER_SIMILARITY_BEHAVIOR_TYPES=buy,cart)
+  cluster_start "$set" "${jobs_env[@]}"
+  record_cmd "${jobs_env[*]} recd serve --role coordinator; recd serve --role shard (one more per step); recd compute --coordinator HOST:PORT --jobs item_similarity,user_similarity"
   local rows=() n
   for n in 1 2 3; do
     local t_join
