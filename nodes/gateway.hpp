@@ -37,7 +37,6 @@ public:
   void handle(http::request&& req, http::reply_fn reply);
   // A new coordinator after a reconnect (API nodes). Call before serving
   // requests from other threads resumes: it is not synchronised.
-  void set_readiness(caf::actor readiness) { readiness_ = std::move(readiness); }
 
 private:
   const caf::actor& next_api();

@@ -110,6 +110,7 @@ struct dialer_state {
   static inline const char* name = "shard_dialer";
   caf::actor coordinator;
   std::set<std::string> connected; // addresses dialed successfully
+  bool ready = false;              // the map is ready and every live shard node dialed
 };
 
 caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg,
@@ -118,6 +119,7 @@ caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg
   self->send(self, poll_atom_v);
   return {
     [=](join_atom, const caf::actor& coordinator) { self->state.coordinator = coordinator; },
+    [=](ready_atom) { return self->state.ready; },
     [=](poll_atom) {
       self->delayed_send(self, std::chrono::seconds{1}, poll_atom_v);
       self->request(self->state.coordinator, std::chrono::seconds{2}, map_atom_v)
@@ -131,6 +133,7 @@ caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg
               if (s.value("alive", false) && !s.value("address", std::string{}).empty())
                 alive.insert(s["address"].get<std::string>());
             auto& connected = self->state.connected;
+            bool all = j.value("ready", false);
             // A shard node that left (or restarted) is dialed again when it is back.
             std::erase_if(connected, [&](const std::string& a) { return alive.count(a) == 0; });
             for (const auto& addr : alive) {
@@ -145,12 +148,17 @@ caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg
                 connected.insert(addr);
                 spdlog::info("connected to shard node {}", addr);
               } else {
+                all = false;
                 spdlog::warn("cannot reach shard node {}: {}", addr,
                              self->system().render(shard.error()));
               }
             }
+            self->state.ready = all;
           },
-          [](caf::error&) {}); // the coordinator is away: try again next second
+          [=](caf::error&) {
+            // The coordinator is away: keep serving by the last map (and stay
+            // ready if we were); try again next second.
+          });
     },
   };
 }

@@ -35,6 +35,8 @@ std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const sett
 // not connected to (TLS when on), so recommend and behavior requests go to
 // shard nodes directly instead of through the coordinator node.
 //   (join_atom, coordinator) -> void   follow a restarted coordinator
+//   (ready_atom)             -> bool   the map is ready and every live shard node
+//                                      is connected directly: the API node's /readyz
 caf::actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg, caf::actor coordinator);
 
 // "host:port" -> (host, port); port -1 if malformed.

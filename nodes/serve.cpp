@@ -208,7 +208,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
     apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, metrics}));
-  gateway gw{sys, apis, *coordinator, caf::actor{}, metrics,
+  // Ready once the map is ready and this node is connected to every shard node.
+  gateway gw{sys, apis, dialer, caf::actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   auto server = start_http(cfg, gw, "api");
   int status = 0;
@@ -222,7 +223,6 @@ int serve_api(const settings& cfg, sigset_t& signals) {
       coordinator = connect_coordinator(sys, cfg, signals);
       if (!coordinator)
         break;
-      gw.set_readiness(*coordinator);
       for (auto& api : apis)
         caf::anon_send(api, join_atom_v, *coordinator);
       caf::anon_send(dialer, join_atom_v, *coordinator);
