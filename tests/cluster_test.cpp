@@ -1067,30 +1067,22 @@ TEST_F(ThreeShardCluster, ComputeOnTheShardNodesGivesExactlyTheResultsOfAOneNode
               1)
       << kind << " was not published once by the cluster run";
   }
-  {
-    auto cl = similarity_rows(*db_, "item_similarity", "item_id", "similar_item_id");
-    auto one = similarity_rows(*single_db_, "item_similarity", "item_id", "similar_item_id");
-    info("item_similarity rows: cluster " + std::to_string(cl.size()) + ", one node " +
+  // Same pairs, same scores, in the cluster's and the one-node database.
+  auto expect_same_pairs = [&](const char* table, const char* id, const char* other,
+                               std::size_t at_least) {
+    auto cl = similarity_rows(*db_, table, id, other);
+    auto one = similarity_rows(*single_db_, table, id, other);
+    info(std::string{table} + " rows: cluster " + std::to_string(cl.size()) + ", one node " +
          std::to_string(one.size()));
-    EXPECT_GE(one.size(), 200u) << "too few pairs to mean something";
+    EXPECT_GE(one.size(), at_least) << table << ": too few pairs to mean something";
     auto d = compare_rows(cl, one);
-    EXPECT_TRUE(d.same()) << "item_similarity: " << d.only_cluster << " only in the cluster, "
+    EXPECT_TRUE(d.same()) << table << ": " << d.only_cluster << " only in the cluster, "
                           << d.only_single << " only in the one-node run, " << d.score_differs
                           << " scores differ by > 1e-9\n"
                           << d.examples;
-  }
-  {
-    auto cl = similarity_rows(*db_, "user_similarity", "user_id", "similar_user_id");
-    auto one = similarity_rows(*single_db_, "user_similarity", "user_id", "similar_user_id");
-    info("user_similarity rows: cluster " + std::to_string(cl.size()) + ", one node " +
-         std::to_string(one.size()));
-    EXPECT_GE(one.size(), 300u) << "too few pairs to mean something";
-    auto d = compare_rows(cl, one);
-    EXPECT_TRUE(d.same()) << "user_similarity: " << d.only_cluster << " only in the cluster, "
-                          << d.only_single << " only in the one-node run, " << d.score_differs
-                          << " scores differ by > 1e-9\n"
-                          << d.examples;
-  }
+  };
+  expect_same_pairs("item_similarity", "item_id", "similar_item_id", 200);
+  expect_same_pairs("user_similarity", "user_id", "similar_user_id", 300);
   {
     auto cl = item_vectors(*db_);
     auto one = item_vectors(*single_db_);
@@ -1565,13 +1557,15 @@ TEST(Tls, ACertifiedClusterServesAndRefusesPlainAndForeignNodes) {
   }
 
   // Without TLS, or with a certificate of another CA, nothing gets in.
-  auto plain_env = c.common_env();
-  std::erase_if(plain_env, [](const auto& kv) { return kv.first.rfind("RECD_CLUSTER_TLS_", 0) == 0; });
-  auto plain = run_cli({"admin", "cluster", "--coordinator", c.coordinator_addr()}, plain_env, 30s);
+  auto without_tls = [&] {
+    auto env = c.common_env();
+    std::erase_if(env, [](const auto& kv) { return kv.first.rfind("RECD_CLUSTER_TLS_", 0) == 0; });
+    return env;
+  };
+  auto plain = run_cli({"admin", "cluster", "--coordinator", c.coordinator_addr()}, without_tls(), 30s);
   EXPECT_NE(plain.status, 0) << "a plain-TCP client got in: " << show(plain);
   EXPECT_NE(plain.status, -1) << "it hung: " << show(plain);
-  auto foreign_env = c.common_env();
-  std::erase_if(foreign_env, [](const auto& kv) { return kv.first.rfind("RECD_CLUSTER_TLS_", 0) == 0; });
+  auto foreign_env = without_tls();
   for (const auto& kv : foreign.env())
     foreign_env.push_back(kv);
   auto stranger = run_cli({"admin", "cluster", "--coordinator", c.coordinator_addr()}, foreign_env, 30s);
