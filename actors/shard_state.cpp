@@ -92,34 +92,28 @@ std::int64_t now_ms() {
     .count();
 }
 
-struct accumulated {
-  float score = 0;
-  float best = 0;
-  std::int32_t because = -1;
-};
-
 bool excluded(const recall_request& req, item_id item) {
   return std::binary_search(req.exclude.begin(), req.exclude.end(), item);
 }
 
 // Moves the best k accumulated scores of items the request does not exclude
 // into `out` as candidates of `route`.
-void emit_top(std::unordered_map<item_id, accumulated>& acc, recall_route route, std::size_t k,
+void emit_top(const score_table& acc, recall_route route, std::size_t k,
               const recall_request& req, std::vector<candidate>& out) {
-  std::vector<candidate> all;
-  all.reserve(acc.size());
-  for (const auto& [item, a] : acc)
-    if (!excluded(req, item))
-      all.push_back({item, route, a.score, a.because});
+  auto first = out.size();
+  for (const auto& e : acc.entries())
+    if (!excluded(req, e.item))
+      out.push_back({e.item, route, e.score, e.because});
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
-  if (all.size() > k) {
-    std::nth_element(all.begin(), all.begin() + static_cast<long>(k), all.end(), better);
-    all.resize(k);
+  auto begin = out.begin() + static_cast<long>(first);
+  if (out.size() - first > k) {
+    std::nth_element(begin, begin + static_cast<long>(k), out.end(), better);
+    out.resize(first + k);
+    begin = out.begin() + static_cast<long>(first);
   }
-  std::sort(all.begin(), all.end(), better);
-  out.insert(out.end(), all.begin(), all.end());
+  std::sort(begin, out.end(), better);
 }
 
 } // namespace
@@ -289,22 +283,16 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
   auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
   double recency_half_life = cfg_.recency_half_life_days * 86400.0;
   // Item CF: neighbours of the user's recent items, weighted by kind and recency.
-  std::unordered_map<item_id, accumulated> acc;
+  auto& acc = scratch_;
+  acc.clear();
   for (const auto& r : req.recent) {
     auto it = items_.find(r.item);
     if (it == items_.end())
       continue;
     double age = std::max<double>(0, double(req.now - r.ts));
     auto w = static_cast<float>(behavior_weight(cfg_, r.kind) * std::exp2(-age / recency_half_life));
-    for (const auto& n : it->second.neighbours) {
-      auto& a = acc[n.item];
-      float c = n.score * w;
-      a.score += c;
-      if (c > a.best) {
-        a.best = c;
-        a.because = r.item;
-      }
-    }
+    for (const auto& n : it->second.neighbours)
+      acc.add(n.item, n.score * w, r.item);
   }
   emit_top(acc, recall_route::item_cf, k, req, out);
   // User CF: what the most similar users bought (full weight), carted (half),
@@ -316,17 +304,12 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
       continue;
     for (const auto& h : it->second.history) {
       float c = s.score * user_cf_weight(h.kind);
-      if (c <= 0)
-        continue;
-      auto& a = acc[h.item];
-      a.score += c;
-      if (c > a.best) {
-        a.best = c;
-        a.because = s.user;
-      }
+      if (c > 0)
+        acc.add(h.item, c, s.user);
     }
   }
   emit_top(acc, recall_route::user_cf, k, req, out);
+  acc.clear();
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {
     std::size_t taken = 0;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/settings.hpp"
+#include "engine/score_table.hpp"
 #include "protocol/messages.hpp"
 
 namespace hnswlib {
@@ -141,6 +142,7 @@ private:
   void rebuild_index();
 
   recommend_settings cfg_;
+  score_table scratch_; // recall's accumulator, reused across requests
   std::unordered_map<user_id, user_record> users_;
   std::unordered_map<item_id, item_record> items_;
   std::shared_ptr<vector_index> index_;
