@@ -9,8 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "protocol/errors.hpp"
+#include "actors/deadlines.hpp"
 #include "actors/unexpected.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -37,6 +38,7 @@ struct api_state {
   std::vector<caf::actor> next_shards;
   std::vector<std::uint32_t> next_owner;
   std::uint64_t next_epoch = 0;
+  deadlines timers; // of every request this actor makes (see ask)
 
   bool has_map() const { return !shards.empty() && !owner.empty(); }
   // The shard serving `id`'s partition, or `unavailable` while none does.
@@ -61,6 +63,60 @@ struct api_state {
 };
 
 using api_actor = caf::stateful_actor<api_state>;
+
+// How late a deadline may fire: the tick of api_state::timers.
+constexpr auto deadline_granularity = std::chrono::milliseconds{10};
+
+// Wraps an answer handler so that it runs only if its deadline did not fire
+// first. Keeps the handler's exact signature (CAF dispatches on it).
+template <class F, class R, class... Args>
+auto guarded(deadlines::settle token, F f, R (F::*)(Args...)) {
+  return [token, f](Args... xs) mutable {
+    if (token.first())
+      f(std::forward<Args>(xs)...);
+  };
+}
+template <class F, class R, class... Args>
+auto guarded(deadlines::settle token, F f, R (F::*)(Args...) const) {
+  return [token, f](Args... xs) {
+    if (token.first())
+      f(std::forward<Args>(xs)...);
+  };
+}
+
+// A request with a deadline kept by the actor (actors/deadlines.hpp), not by
+// a CAF timer: `ask(self, dest, timeout, xs...).then(on_answer, on_error)`,
+// where on_error receives sec::request_timeout when the deadline passes.
+struct ask_handle {
+  api_actor* self;
+  caf::actor dest;
+  deadlines::clock::duration timeout;
+  caf::message msg;
+
+  template <class OnAnswer, class OnError>
+  void then(OnAnswer on_answer, OnError on_error) {
+    deadlines::settle token;
+    auto expired = [on_error]() mutable {
+      caf::error err = caf::make_error(caf::sec::request_timeout);
+      on_error(err);
+    };
+    if (self->state.timers.arm(timeout, token, expired))
+      self->delayed_send(self, std::max<deadlines::clock::duration>(timeout, deadline_granularity),
+                         deadline_atom_v);
+    self->request(dest, caf::infinite, std::move(msg))
+      .then(guarded(token, std::move(on_answer), &OnAnswer::operator()),
+            [token, on_error](caf::error& err) mutable {
+              if (token.first())
+                on_error(err);
+            });
+  }
+};
+
+template <class... Ts>
+ask_handle ask(api_actor* self, const caf::actor& dest, deadlines::clock::duration timeout,
+               Ts&&... xs) {
+  return {self, dest, timeout, caf::make_message(std::forward<Ts>(xs)...)};
+}
 
 double ms_since(clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
@@ -179,7 +235,32 @@ void append_reasons(std::string& out, const merged_item& m) {
   out += ']';
 }
 
-using reply_promise = caf::typed_response_promise<std::string>;
+// Where an answer goes: the promise of an actor's request, or the local
+// reply of the HTTP gateway (protocol/local_reply.hpp). Copies share it.
+template <class T>
+class responder {
+public:
+  explicit responder(caf::typed_response_promise<T> rp) : rp_(std::move(rp)) {}
+  explicit responder(local_reply<T> local) : local_(std::move(local)) {}
+  void deliver(T x) {
+    if (local_.fn)
+      local_(std::move(x));
+    else
+      rp_.deliver(std::move(x));
+  }
+  void deliver(caf::error err) {
+    if (local_.fn)
+      local_(std::move(err));
+    else
+      rp_.deliver(std::move(err));
+  }
+
+private:
+  caf::typed_response_promise<T> rp_;
+  local_reply<T> local_;
+};
+
+using reply_promise = responder<std::string>;
 
 void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t version,
             std::int32_t limit, bool use_cache, std::vector<merged_item> ranked, bool degraded,
@@ -237,7 +318,7 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
     return;
   }
   for (auto& [shard, items] : by_shard)
-    self->request(shard, st.shard_timeout(), details_atom_v, items)
+    ask(self, shard, st.shard_timeout(), details_atom_v, items)
       .then(
         [=](const std::vector<item_details>& found) mutable {
           for (const auto& d : found)
@@ -257,7 +338,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
   auto& st = self->state;
   const auto& rc = st.cfg.recommend;
   // Step 1: the user's context from its shard.
-  self->request(st.shard_of(user), st.shard_timeout(), context_atom_v, user, rc.recent_items,
+  ask(self, st.shard_of(user), st.shard_timeout(), context_atom_v, user, rc.recent_items,
                 rc.similar_users)
     .then(
       [=](user_context& ctx) mutable {
@@ -289,7 +370,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
           return;
         }
         for (auto& shard : st.recall_shards)
-          self->request(shard, st.shard_timeout(), msg)
+          ask_handle{self, shard, st.shard_timeout(), msg}
             .then(
               [=](const std::vector<candidate>& found) mutable {
                 all->insert(all->end(), found.begin(), found.end());
@@ -321,7 +402,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
           return;
         }
         for (auto& shard : st.recall_shards)
-          self->request(shard, st.shard_timeout(), recall_atom_v, req)
+          ask(self, shard, st.shard_timeout(), recall_atom_v, req)
             .then(
               [=](const std::vector<candidate>& found) mutable {
                 all->insert(all->end(), found.begin(), found.end());
@@ -344,14 +425,14 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
 // Commits the event (checking the item in the database if its shard could
 // not), then applies it on the user's and the item's shard and acknowledges.
 // Nothing changes in memory unless the row is committed.
-void commit_and_apply(api_actor* self, caf::typed_response_promise<std::int64_t> rp,
+void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
                       behavior_event e, std::vector<float> item_vec, bool check_item,
                       clock::time_point t0) {
   auto fail = [=](caf::error& err) mutable {
     ++self->state.deps.metrics->behavior_failed;
     rp.deliver(std::move(err));
   };
-  self->request(self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item)
+  ask(self, self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item)
     .then(
       [=](std::int64_t id) mutable {
         auto& st = self->state;
@@ -376,13 +457,113 @@ void commit_and_apply(api_actor* self, caf::typed_response_promise<std::int64_t>
         // answered) or is overloaded and applies it late: the row is committed
         // either way, so the answer does not wait longer.
         for (auto& shard : users)
-          self->request(shard, apply_timeout, apply_atom_v, e, id, item_vec)
+          ask(self, shard, apply_timeout, apply_atom_v, e, id, item_vec)
             .then([=](std::uint64_t) mutable { ack(); }, log_err);
         for (auto& shard : items)
-          self->request(shard, apply_timeout, apply_atom_v, e, id)
+          ask(self, shard, apply_timeout, apply_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);
       },
       fail);
+}
+
+// A recommendation: from the cache if the user did nothing since, else computed.
+void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t limit,
+               bool use_cache) {
+  auto t0 = clock::now();
+  auto& st = self->state;
+  ++st.deps.metrics->recommend_requests;
+  if (!st.has_map()) {
+    rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+    return;
+  }
+  if (!use_cache) {
+    compute(self, rp, user, limit, false, t0);
+    return;
+  }
+  auto cache_timeout = std::chrono::milliseconds{st.cfg.redis.timeout_ms * 2 + 50};
+  ask(self, st.deps.cache, cache_timeout, cache_get_atom_v, user)
+    .then(
+      [=](const std::string& cached) mutable {
+        // "<version>\n<limit>\n<body>"
+        auto nl1 = cached.find('\n');
+        auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
+        if (cached.empty() || nl == std::string::npos) {
+          compute(self, rp, user, limit, true, t0);
+          return;
+        }
+        auto version = std::strtoull(cached.c_str(), nullptr, 10);
+        auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
+        if (cached_limit < limit) {
+          compute(self, rp, user, limit, true, t0);
+          return;
+        }
+        // A cached answer is served only if the user has done nothing since.
+        ask(self, self->state.shard_of(user), self->state.shard_timeout(), version_atom_v, user)
+          .then(
+            [=](std::uint64_t current) mutable {
+              if (current != version) {
+                compute(self, rp, user, limit, true, t0);
+                return;
+              }
+              auto& m = *self->state.deps.metrics;
+              ++m.recommend_from_cache;
+              if (cached_limit == limit && cached.back() == '}') {
+                // Same request: splice the per-answer fields into the stored body.
+                std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
+                body += ",\"from_cache\":true,\"latency_ms\":";
+                append_number(body, ms_since(t0));
+                body += '}';
+                m.recommend_latency.record(ms_since(t0) * 1000);
+                rp.deliver(std::move(body));
+                return;
+              }
+              auto body = json::parse(cached.substr(nl + 1), nullptr, false);
+              if (body.is_discarded()) {
+                compute(self, rp, user, limit, true, t0);
+                return;
+              }
+              auto& recs = body["recommendations"];
+              if (recs.size() > static_cast<std::size_t>(limit)) {
+                recs.erase(recs.begin() + limit, recs.end());
+                body["count"] = recs.size();
+              }
+              body["from_cache"] = true;
+              body["latency_ms"] = ms_since(t0);
+              m.recommend_latency.record(ms_since(t0) * 1000);
+              rp.deliver(body.dump());
+            },
+            [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+      },
+      [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+}
+
+// A behavior: the item is checked on its shard, then committed and applied.
+void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
+  auto t0 = clock::now();
+  auto& st = self->state;
+  ++st.deps.metrics->behavior_requests;
+  if (!st.has_map()) {
+    rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+    return;
+  }
+  // 1. The item must exist; its embedding feeds the user's taste vector.
+  // Shorter than the HTTP deadline, so a lost shard is a clear answer.
+  ask(self, st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
+    .then(
+      [=](std::vector<float> item_vec) mutable {
+        commit_and_apply(self, rp, e, std::move(item_vec), false, t0);
+      },
+      [=](caf::error& err) mutable {
+        if (err.category() == error_category &&
+            err.code() == static_cast<std::uint8_t>(ec::not_found)) {
+          ++self->state.deps.metrics->behavior_failed;
+          rp.deliver(std::move(err));
+          return;
+        }
+        // The item's shard is unavailable (moving or failed over): the
+        // writer checks the item in the database instead.
+        commit_and_apply(self, rp, e, {}, true, t0);
+      });
 }
 
 caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
@@ -407,107 +588,20 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   return {
     [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache) {
       auto rp = self->make_response_promise<std::string>();
-      auto t0 = clock::now();
-      auto& st = self->state;
-      ++st.deps.metrics->recommend_requests;
-      if (!st.has_map()) {
-        rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
-        return rp;
-      }
-      if (!use_cache) {
-        compute(self, rp, user, limit, false, t0);
-        return rp;
-      }
-      auto cache_timeout = std::chrono::milliseconds{st.cfg.redis.timeout_ms * 2 + 50};
-      self->request(st.deps.cache, cache_timeout, cache_get_atom_v, user)
-        .then(
-          [=](const std::string& cached) mutable {
-            // "<version>\n<limit>\n<body>"
-            auto nl1 = cached.find('\n');
-            auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
-            if (cached.empty() || nl == std::string::npos) {
-              compute(self, rp, user, limit, true, t0);
-              return;
-            }
-            auto version = std::strtoull(cached.c_str(), nullptr, 10);
-            auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
-            if (cached_limit < limit) {
-              compute(self, rp, user, limit, true, t0);
-              return;
-            }
-            // A cached answer is served only if the user has done nothing since.
-            self->request(self->state.shard_of(user), self->state.shard_timeout(), version_atom_v,
-                          user)
-              .then(
-                [=](std::uint64_t current) mutable {
-                  if (current != version) {
-                    compute(self, rp, user, limit, true, t0);
-                    return;
-                  }
-                  auto& m = *self->state.deps.metrics;
-                  ++m.recommend_from_cache;
-                  if (cached_limit == limit && cached.back() == '}') {
-                    // Same request: splice the per-answer fields into the stored body.
-                    std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
-                    body += ",\"from_cache\":true,\"latency_ms\":";
-                    append_number(body, ms_since(t0));
-                    body += '}';
-                    m.recommend_latency.record(ms_since(t0) * 1000);
-                    rp.deliver(std::move(body));
-                    return;
-                  }
-                  auto body = json::parse(cached.substr(nl + 1), nullptr, false);
-                  if (body.is_discarded()) {
-                    compute(self, rp, user, limit, true, t0);
-                    return;
-                  }
-                  auto& recs = body["recommendations"];
-                  if (recs.size() > static_cast<std::size_t>(limit)) {
-                    recs.erase(recs.begin() + limit, recs.end());
-                    body["count"] = recs.size();
-                  }
-                  body["from_cache"] = true;
-                  body["latency_ms"] = ms_since(t0);
-                  m.recommend_latency.record(ms_since(t0) * 1000);
-                  rp.deliver(body.dump());
-                },
-                [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
-          },
-          [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+      recommend(self, reply_promise{rp}, user, limit, use_cache);
       return rp;
+    },
+    [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache,
+        local_reply<std::string> reply) {
+      recommend(self, reply_promise{std::move(reply)}, user, limit, use_cache);
     },
     [=](behavior_atom, behavior_event e) {
       auto rp = self->make_response_promise<std::int64_t>();
-      auto t0 = clock::now();
-      auto& st = self->state;
-      ++st.deps.metrics->behavior_requests;
-      if (!st.has_map()) {
-        rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
-        return rp;
-      }
-      auto fail = [=](caf::error err) mutable {
-        ++self->state.deps.metrics->behavior_failed;
-        rp.deliver(std::move(err));
-      };
-      // 1. The item must exist; its embedding feeds the user's taste vector.
-      // Shorter than the HTTP deadline, so a lost shard is a clear answer.
-      self->request(st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
-        .then(
-          [=](std::vector<float> item_vec) mutable {
-            commit_and_apply(self, rp, e, std::move(item_vec), false, t0);
-          },
-          [=](caf::error& err) mutable {
-            if (err.category() == error_category &&
-                err.code() == static_cast<std::uint8_t>(ec::not_found)) {
-              ++self->state.deps.metrics->behavior_failed;
-              rp.deliver(std::move(err));
-              return;
-            }
-            // The item's shard is unavailable (moving or failed over): the
-            // writer checks the item in the database instead.
-            commit_and_apply(self, rp, e, {}, true, t0);
-          });
+      record(self, responder<std::int64_t>{rp}, e);
       return rp;
+    },
+    [=](behavior_atom, behavior_event e, local_reply<std::int64_t> reply) {
+      record(self, responder<std::int64_t>{std::move(reply)}, e);
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();
@@ -536,6 +630,11 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
+    },
+    [=](deadline_atom) {
+      auto next = self->state.timers.expire(deadline_granularity);
+      if (next != deadlines::clock::duration::zero())
+        self->delayed_send(self, next, deadline_atom_v);
     },
     [=](join_atom, const caf::actor& coordinator) {
       // The node reconnected to a (restarted) coordinator: follow its map.

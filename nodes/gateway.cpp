@@ -114,10 +114,14 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
     if (auto* e = std::get_if<http::api_error>(&parsed))
       return client_error(e->status, e->message);
     auto q = std::get<http::recommend_query>(parsed);
-    return ask(
-      sys_, next_api(), timeout_, reply,
-      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, recommend_atom_v,
-      q.user, q.limit, q.use_cache);
+    // Straight to the API actor, which answers through `reply` (no actor or
+    // CAF timer per request; the HTTP server's deadline covers a lost answer).
+    caf::anon_send(next_api(), recommend_atom_v, q.user, q.limit, q.use_cache,
+                   make_local_reply<std::string>([reply](caf::expected<std::string> body) {
+                     reply(body ? json_response(200, std::move(*body))
+                                : error_response(body.error()));
+                   }));
+    return;
   }
   if (path == "/api/behavior") {
     if (!method_is("POST"))
@@ -130,12 +134,13 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
       cmd.event.ts = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-    return ask(
-      sys_, next_api(), timeout_, reply,
-      [reply](std::int64_t id) {
-        reply(json_response(200, nlohmann::json{{"success", true}, {"behavior_id", id}}.dump()));
-      },
-      behavior_atom_v, cmd.event);
+    caf::anon_send(next_api(), behavior_atom_v, cmd.event,
+                   make_local_reply<std::int64_t>([reply](caf::expected<std::int64_t> id) {
+                     reply(id ? json_response(200, R"({"success":true,"behavior_id":)" +
+                                                     std::to_string(*id) + "}")
+                              : error_response(id.error()));
+                   }));
+    return;
   }
   if (path == "/api/stats") {
     if (!method_is("GET"))

@@ -6,6 +6,7 @@
 #include <caf/type_id.hpp>
 
 #include "protocol/bulk.hpp"
+#include "protocol/local_reply.hpp"
 #include "protocol/messages.hpp"
 
 // Atoms: at most 10 characters of [A-Za-z0-9_ ].
@@ -77,6 +78,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_ATOM(recd, recd, bulk_atom, "bulk")
   CAF_ADD_TYPE_ID(recd, (recd::bulk_chunk))
   CAF_ADD_TYPE_ID(recd, (recd::bulk_handle))
+  // -- local only: never sent to another node (protocol/local_reply.hpp) ----------
+  CAF_ADD_ATOM(recd, recd, deadline_atom, "deadline")
+  CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::string>))
+  CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::int64_t>))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

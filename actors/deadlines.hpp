@@ -1,0 +1,93 @@
+#pragma once
+// deadlines: the time limits of an actor's outstanding requests, kept by the
+// actor itself instead of by CAF's request timeouts.
+//
+// Why: in CAF 0.17 every `request(dest, timeout, ...)` hands a timer to the
+// clock thread (a wake-up) and, once due, a timeout message back to the actor
+// (another wake-up), even when the answer came long before. At thousands of
+// requests per second those wake-ups cost more than the work. Here an actor
+// sends with `caf::infinite` and arms a deadline; one self-message per tick
+// (at most every `granularity`, and only while deadlines are pending) expires
+// the overdue ones, so a deadline fires up to one granularity late.
+//
+// Contract: `arm` returns a `settle` token. Whoever settles first wins: the
+// answer handler (call `settle.first()` and ignore the answer if it is false)
+// or the expiry (which then runs `on_expiry`). Not thread-safe: one actor owns it.
+// A request whose answer never comes keeps CAF's response handler alive in the
+// actor (CAF 0.17 has no way to drop it); that happens only when a peer dies
+// with the request taken, and costs its closure's memory.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <vector>
+
+namespace recd {
+
+class deadlines {
+public:
+  using clock = std::chrono::steady_clock;
+
+  // Shared by the answer handler and the expiry; the first to claim it wins.
+  class settle {
+  public:
+    settle() : done_(std::make_shared<bool>(false)) {}
+    bool first() const {
+      if (*done_)
+        return false;
+      *done_ = true;
+      return true;
+    }
+    bool settled() const { return *done_; }
+
+  private:
+    std::shared_ptr<bool> done_;
+  };
+
+  // Runs `on_expiry` at `after` from now unless the token is settled first.
+  // Returns true if the caller must schedule a tick (none is pending).
+  bool arm(clock::duration after, const settle& token, std::function<void()> on_expiry) {
+    queue_.push({clock::now() + after, seq_++, token, std::move(on_expiry)});
+    if (ticking_)
+      return false;
+    ticking_ = true;
+    return true;
+  }
+
+  // Expires what is due. Returns the delay to the next tick, or zero if
+  // nothing is pending (no tick needed until the next arm).
+  clock::duration expire(clock::duration granularity) {
+    auto now = clock::now();
+    while (!queue_.empty() && queue_.top().due <= now) {
+      auto entry = queue_.top();
+      queue_.pop();
+      if (entry.token.first())
+        entry.on_expiry();
+    }
+    // Settled entries are dropped lazily when they come due.
+    if (queue_.empty()) {
+      ticking_ = false;
+      return clock::duration::zero();
+    }
+    return std::max(granularity, queue_.top().due - now);
+  }
+
+  std::size_t pending() const { return queue_.size(); }
+
+private:
+  struct entry {
+    clock::time_point due;
+    std::uint64_t seq;
+    settle token;
+    std::function<void()> on_expiry;
+    bool operator>(const entry& other) const {
+      return due != other.due ? due > other.due : seq > other.seq;
+    }
+  };
+  std::priority_queue<entry, std::vector<entry>, std::greater<>> queue_;
+  std::uint64_t seq_ = 0;
+  bool ticking_ = false;
+};
+
+} // namespace recd
