@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/deadlines.hpp"
+#include "engine/item_slots.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
@@ -22,6 +23,26 @@ using clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 constexpr auto apply_timeout = std::chrono::seconds{1};
+
+// One route's total for one item over all shards, and its strongest source.
+struct route_part {
+  double score = 0;          // weighted, normalised contribution to the final score
+  float evidence = 0;        // raw route score summed over shards
+  float best = 0;            // the largest single-shard raw score...
+  std::int32_t because = -1; // ...and the item or user behind it
+};
+
+struct merged_item {
+  item_id item = 0;
+  double score = 0;
+  std::array<route_part, recall_route_count> routes{};
+};
+
+// merge's scratch space, reused across requests (one API actor, one at a time).
+struct merge_scratch {
+  item_slots slots;
+  std::vector<merged_item> items; // by slot
+};
 
 struct api_state {
   static inline const char* name = "api";
@@ -39,6 +60,7 @@ struct api_state {
   std::vector<std::uint32_t> next_owner;
   std::uint64_t next_epoch = 0;
   deadlines timers; // of every request this actor makes (see ask)
+  merge_scratch merging;
 
   bool has_map() const { return !shards.empty() && !owner.empty(); }
   // The shard serving `id`'s partition, or `unavailable` while none does.
@@ -122,35 +144,26 @@ double ms_since(clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
 }
 
-// One route's total for one item over all shards, and its strongest source.
-struct route_part {
-  double score = 0;          // weighted, normalised contribution to the final score
-  float evidence = 0;        // raw route score summed over shards
-  float best = 0;            // the largest single-shard raw score...
-  std::int32_t because = -1; // ...and the item or user behind it
-};
-
-struct merged_item {
-  item_id item = 0;
-  double score = 0;
-  std::array<route_part, recall_route_count> routes{};
-};
-
 // Normalises each route by its best score over all shards, weights it, and
 // sums per item; bought items are dropped. Ties rank by item id. Only plain
 // numbers here: the reasons are rendered for the returned items alone.
 std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
-                               const recommend_settings& cfg, std::size_t limit) {
+                               const recommend_settings& cfg, std::size_t limit,
+                               merge_scratch& scratch) {
   // A route's candidates for one item may come from several shards (item CF
   // from each shard owning one of the user's recent items): sum them first.
-  std::unordered_map<item_id, merged_item> items;
-  items.reserve(all.size());
+  auto& items = scratch.items;
+  scratch.slots.clear();
+  items.clear();
   for (const auto& c : all) {
     if (c.score <= 0 || std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
       continue;
-    auto& m = items[c.item];
-    m.item = c.item;
-    auto& p = m.routes[static_cast<std::size_t>(c.route)];
+    auto [slot, fresh] = scratch.slots.find_or_insert(c.item);
+    if (fresh) {
+      items.emplace_back();
+      items.back().item = c.item;
+    }
+    auto& p = items[slot].routes[static_cast<std::size_t>(c.route)];
     p.evidence += c.score;
     if (c.score > p.best) {
       p.best = c.score;
@@ -158,31 +171,23 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
     }
   }
   std::array<float, recall_route_count> best{};
-  for (const auto& [id, m] : items)
+  for (const auto& m : items)
     for (std::size_t r = 0; r < recall_route_count; ++r)
       best[r] = std::max(best[r], m.routes[r].evidence);
   const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
                                                       cfg.weight_vector, cfg.weight_popular};
-  std::vector<merged_item> out;
-  out.reserve(items.size());
-  for (auto& [id, m] : items) {
+  for (auto& m : items)
     for (std::size_t r = 0; r < recall_route_count; ++r)
       if (m.routes[r].evidence > 0 && best[r] > 0) {
         m.routes[r].score = weight[r] * double(m.routes[r].evidence) / double(best[r]);
         m.score += m.routes[r].score;
       }
-    out.push_back(m);
-  }
   auto better = [](const merged_item& a, const merged_item& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
   };
-  if (out.size() > limit) {
-    std::partial_sort(out.begin(), out.begin() + static_cast<long>(limit), out.end(), better);
-    out.resize(limit);
-  } else {
-    std::sort(out.begin(), out.end(), better);
-  }
-  return out;
+  auto top = std::min(limit, items.size());
+  std::partial_sort(items.begin(), items.begin() + static_cast<long>(top), items.end(), better);
+  return {items.begin(), items.begin() + static_cast<long>(top)};
 }
 
 // Appends `x` as a JSON number (shortest form that round-trips).
@@ -361,7 +366,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
         auto shared_ctx = std::make_shared<user_context>(std::move(ctx));
         auto done = [=]() mutable {
           auto ranked = merge(*all, *shared_ctx, self->state.cfg.recommend,
-                              static_cast<std::size_t>(limit));
+                              static_cast<std::size_t>(limit), self->state.merging);
           finish(self, rp, user, shared_ctx->version, limit, use_cache, std::move(ranked), *degraded, t0);
         };
         if (st.recall_shards.empty()) {
@@ -409,14 +414,14 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
                 if (--*remaining == 0)
                   finish(self, rp, user, 0, limit, false,
                          merge(*all, cold, self->state.cfg.recommend,
-                               static_cast<std::size_t>(limit)),
+                               static_cast<std::size_t>(limit), self->state.merging),
                          true, t0);
               },
               [=](caf::error&) mutable {
                 if (--*remaining == 0)
                   finish(self, rp, user, 0, limit, false,
                          merge(*all, cold, self->state.cfg.recommend,
-                               static_cast<std::size_t>(limit)),
+                               static_cast<std::size_t>(limit), self->state.merging),
                          true, t0);
               });
       });

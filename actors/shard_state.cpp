@@ -96,13 +96,14 @@ bool excluded(const recall_request& req, item_id item) {
   return std::binary_search(req.exclude.begin(), req.exclude.end(), item);
 }
 
-// Moves the best k accumulated scores of items the request does not exclude
-// into `out` as candidates of `route`.
+// Moves the best k positive accumulated scores into `out` as candidates of
+// `route`. Non-positive ones are left out: the API's merge drops them anyway,
+// and excluded items were blocked (score -infinity) before accumulating.
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
-              const recall_request& req, std::vector<candidate>& out) {
+              std::vector<candidate>& out) {
   auto first = out.size();
   for (const auto& e : acc.entries())
-    if (!excluded(req, e.item))
+    if (e.score > 0)
       out.push_back({e.item, route, e.score, e.because});
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
@@ -284,7 +285,12 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
   double recency_half_life = cfg_.recency_half_life_days * 86400.0;
   // Item CF: neighbours of the user's recent items, weighted by kind and recency.
   auto& acc = scratch_;
-  acc.clear();
+  auto start = [&] {
+    acc.clear();
+    for (auto item : req.exclude)
+      acc.block(item);
+  };
+  start();
   for (const auto& r : req.recent) {
     auto it = items_.find(r.item);
     if (it == items_.end())
@@ -294,10 +300,10 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
     for (const auto& n : it->second.neighbours)
       acc.add(n.item, n.score * w, r.item);
   }
-  emit_top(acc, recall_route::item_cf, k, req, out);
+  emit_top(acc, recall_route::item_cf, k, out);
   // User CF: what the most similar users bought (full weight), carted (half),
   // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
-  acc.clear();
+  start();
   for (const auto& s : req.similar) {
     auto it = users_.find(s.user);
     if (it == users_.end())
@@ -308,7 +314,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
         acc.add(h.item, c, s.user);
     }
   }
-  emit_top(acc, recall_route::user_cf, k, req, out);
+  emit_top(acc, recall_route::user_cf, k, out);
   acc.clear();
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {

@@ -64,5 +64,21 @@ TEST(ScoreTable, KeepsTheFirstSourceOnEqualContributions) {
   EXPECT_EQ(table.entries()[0].because, 10);
 }
 
+TEST(ScoreTable, BlockedItemsStayBelowZeroWhateverIsAdded) {
+  score_table table;
+  table.add(1, 0.5f, 7);
+  table.block(1);
+  table.block(2);
+  table.add(2, 100.0f, 8);
+  table.add(3, 0.1f, 9);
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_LT(table.entries()[0].score, 0.0f);
+  EXPECT_LT(table.entries()[1].score, 0.0f);
+  EXPECT_FLOAT_EQ(table.entries()[2].score, 0.1f);
+  table.clear();
+  table.add(1, 0.5f, 7); // clear() unblocks
+  EXPECT_FLOAT_EQ(table.entries()[0].score, 0.5f);
+}
+
 } // namespace
 } // namespace recd

@@ -1,0 +1,73 @@
+#pragma once
+// item_slots: a reusable map from item id to a dense slot 0, 1, 2, ... in
+// first-seen order, for per-request scratch tables (recall's score_table, the
+// API's merge). Open addressing with linear probing: no allocation once grown
+// to a request's size, and clear() costs the number of items seen, not the
+// capacity.
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "engine/types.hpp"
+
+namespace recd {
+
+class item_slots {
+public:
+  // The slot of `item`, and whether it was just created (slot == size() - 1).
+  std::pair<std::uint32_t, bool> find_or_insert(item_id item) {
+    if ((items_.size() + 1) * 2 > table_.size())
+      grow();
+    auto mask = table_.size() - 1;
+    for (auto i = hash(item) & mask;; i = (i + 1) & mask) {
+      auto s = table_[i];
+      if (s == 0) {
+        items_.push_back(item);
+        table_[i] = static_cast<std::uint32_t>(items_.size());
+        return {static_cast<std::uint32_t>(items_.size() - 1), true};
+      }
+      if (items_[s - 1] == item)
+        return {s - 1, false};
+    }
+  }
+
+  std::size_t size() const { return items_.size(); }
+  item_id item(std::uint32_t slot) const { return items_[slot]; }
+
+  void clear() {
+    auto mask = table_.size() - 1;
+    // Every item sits on its own probe path; zero exactly its cell.
+    for (std::uint32_t s = 0; s < items_.size(); ++s)
+      for (auto i = hash(items_[s]) & mask;; i = (i + 1) & mask)
+        if (table_[i] == s + 1) {
+          table_[i] = 0;
+          break;
+        }
+    items_.clear();
+  }
+
+private:
+  static std::size_t hash(item_id item) {
+    // Fibonacci hashing: item ids are often dense and sequential.
+    return static_cast<std::size_t>(
+      (static_cast<std::uint64_t>(static_cast<std::uint32_t>(item)) * 0x9E3779B97F4A7C15ull) >> 32);
+  }
+
+  void grow() {
+    std::vector<std::uint32_t> bigger(table_.empty() ? 1024 : table_.size() * 2, 0);
+    auto mask = bigger.size() - 1;
+    for (std::uint32_t s = 0; s < items_.size(); ++s) {
+      auto i = hash(items_[s]) & mask;
+      while (bigger[i] != 0)
+        i = (i + 1) & mask;
+      bigger[i] = s + 1;
+    }
+    table_.swap(bigger);
+  }
+
+  std::vector<std::uint32_t> table_; // 0 = empty, else 1 + slot
+  std::vector<item_id> items_;       // slot -> item
+};
+
+} // namespace recd
