@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/deadlines.hpp"
+#include "actors/near_cache.hpp"
 #include "engine/item_slots.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/errors.hpp"
@@ -61,6 +62,9 @@ struct api_state {
   std::uint64_t next_epoch = 0;
   deadlines timers; // of every request this actor makes (see ask)
   merge_scratch merging;
+  near_cache near; // in front of Redis (deps.cache)
+
+  explicit api_state(caf::local_actor*) : near(0, std::chrono::seconds{0}) {}
 
   bool has_map() const { return !shards.empty() && !owner.empty(); }
   // The shard serving `id`'s partition, or `unavailable` while none does.
@@ -303,9 +307,11 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
       body += '}';
     }
     body += "],\"count\":" + std::to_string(count);
-    if (use_cache && !*incomplete)
-      caf::anon_send(self->state.deps.cache, cache_put_atom_v, user,
-                     std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body + "}");
+    if (use_cache && !*incomplete) {
+      auto entry = std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body + "}";
+      self->state.near.put(user, std::make_shared<const std::string>(entry));
+      caf::anon_send(self->state.deps.cache, cache_put_atom_v, user, std::move(entry));
+    }
     body += ",\"from_cache\":false";
     if (*incomplete)
       body += ",\"degraded\":true";
@@ -441,6 +447,7 @@ void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
     .then(
       [=](std::int64_t id) mutable {
         auto& st = self->state;
+        st.near.erase(e.user);
         caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
         auto users = st.apply_targets(e.user);
         auto items = st.apply_targets(e.item);
@@ -471,6 +478,63 @@ void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
       fail);
 }
 
+// Answers from a cache entry ("<version>\n<limit>\n<body>", from the near
+// cache or Redis) if the user has done nothing since it was stored; else
+// computes. A valid Redis entry is kept in the near cache.
+void serve_cached(api_actor* self, reply_promise rp, user_id user, std::int32_t limit,
+                  near_cache::value_ptr entry, bool from_redis, clock::time_point t0) {
+  const auto& cached = *entry;
+  auto nl1 = cached.find('\n');
+  auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
+  if (nl == std::string::npos || std::atoi(cached.c_str() + nl1 + 1) < limit) {
+    compute(self, rp, user, limit, true, t0);
+    return;
+  }
+  auto version = std::strtoull(cached.c_str(), nullptr, 10);
+  auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
+  ask(self, self->state.shard_of(user), self->state.shard_timeout(), version_atom_v, user)
+    .then(
+      [=](std::uint64_t current) mutable {
+        const auto& cached = *entry;
+        if (current != version) {
+          self->state.near.erase(user);
+          compute(self, rp, user, limit, true, t0);
+          return;
+        }
+        if (from_redis)
+          self->state.near.put(user, entry);
+        auto& m = *self->state.deps.metrics;
+        ++m.recommend_from_cache;
+        if (!from_redis)
+          ++m.recommend_from_near_cache;
+        if (cached_limit == limit && cached.back() == '}') {
+          // Same request: splice the per-answer fields into the stored body.
+          std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
+          body += ",\"from_cache\":true,\"latency_ms\":";
+          append_number(body, ms_since(t0));
+          body += '}';
+          m.recommend_latency.record(ms_since(t0) * 1000);
+          rp.deliver(std::move(body));
+          return;
+        }
+        auto body = json::parse(cached.substr(nl + 1), nullptr, false);
+        if (body.is_discarded()) {
+          compute(self, rp, user, limit, true, t0);
+          return;
+        }
+        auto& recs = body["recommendations"];
+        if (recs.size() > static_cast<std::size_t>(limit)) {
+          recs.erase(recs.begin() + limit, recs.end());
+          body["count"] = recs.size();
+        }
+        body["from_cache"] = true;
+        body["latency_ms"] = ms_since(t0);
+        m.recommend_latency.record(ms_since(t0) * 1000);
+        rp.deliver(body.dump());
+      },
+      [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+}
+
 // A recommendation: from the cache if the user did nothing since, else computed.
 void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t limit,
                bool use_cache) {
@@ -485,59 +549,20 @@ void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t lim
     compute(self, rp, user, limit, false, t0);
     return;
   }
+  if (auto hit = st.near.find(user)) {
+    serve_cached(self, rp, user, limit, std::move(hit), false, t0);
+    return;
+  }
   auto cache_timeout = std::chrono::milliseconds{st.cfg.redis.timeout_ms * 2 + 50};
   ask(self, st.deps.cache, cache_timeout, cache_get_atom_v, user)
     .then(
-      [=](const std::string& cached) mutable {
-        // "<version>\n<limit>\n<body>"
-        auto nl1 = cached.find('\n');
-        auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
-        if (cached.empty() || nl == std::string::npos) {
+      [=](std::string& cached) mutable {
+        if (cached.empty()) {
           compute(self, rp, user, limit, true, t0);
           return;
         }
-        auto version = std::strtoull(cached.c_str(), nullptr, 10);
-        auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
-        if (cached_limit < limit) {
-          compute(self, rp, user, limit, true, t0);
-          return;
-        }
-        // A cached answer is served only if the user has done nothing since.
-        ask(self, self->state.shard_of(user), self->state.shard_timeout(), version_atom_v, user)
-          .then(
-            [=](std::uint64_t current) mutable {
-              if (current != version) {
-                compute(self, rp, user, limit, true, t0);
-                return;
-              }
-              auto& m = *self->state.deps.metrics;
-              ++m.recommend_from_cache;
-              if (cached_limit == limit && cached.back() == '}') {
-                // Same request: splice the per-answer fields into the stored body.
-                std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
-                body += ",\"from_cache\":true,\"latency_ms\":";
-                append_number(body, ms_since(t0));
-                body += '}';
-                m.recommend_latency.record(ms_since(t0) * 1000);
-                rp.deliver(std::move(body));
-                return;
-              }
-              auto body = json::parse(cached.substr(nl + 1), nullptr, false);
-              if (body.is_discarded()) {
-                compute(self, rp, user, limit, true, t0);
-                return;
-              }
-              auto& recs = body["recommendations"];
-              if (recs.size() > static_cast<std::size_t>(limit)) {
-                recs.erase(recs.begin() + limit, recs.end());
-                body["count"] = recs.size();
-              }
-              body["from_cache"] = true;
-              body["latency_ms"] = ms_since(t0);
-              m.recommend_latency.record(ms_since(t0) * 1000);
-              rp.deliver(body.dump());
-            },
-            [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+        serve_cached(self, rp, user, limit, std::make_shared<const std::string>(std::move(cached)),
+                     true, t0);
       },
       [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
 }
@@ -575,6 +600,9 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   self->set_default_handler(log_and_drop);
   self->state.cfg = std::move(cfg);
   self->state.deps = std::move(deps);
+  self->state.near = near_cache{
+    static_cast<std::size_t>(self->state.cfg.redis.near_cache_mb) << 20,
+    std::chrono::seconds{self->state.cfg.redis.ttl_seconds}};
   self->state.unavailable = self->spawn([](caf::event_based_actor* dead) {
     dead->set_default_handler([](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
       return make_error(ec::shard_unavailable, "no shard serves this partition right now");
@@ -623,6 +651,8 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
                   j["cache_hit_ratio"] = j["cache"]["hit_ratio"];
                   j["requests"] = {{"recommend", m.recommend_requests.load()},
                                    {"recommend_from_cache", m.recommend_from_cache.load()},
+                                   {"recommend_from_near_cache",
+                                    m.recommend_from_near_cache.load()},
                                    {"recommend_degraded", m.recommend_degraded.load()},
                                    {"behavior", m.behavior_requests.load()},
                                    {"behavior_failed", m.behavior_failed.load()},

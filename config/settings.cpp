@@ -64,6 +64,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(redis, ttl_seconds, "lifetime of a cached recommendation"),
     RECD_SETTING(redis, timeout_ms, "per-command Redis timeout; a slower Redis counts as down"),
     RECD_SETTING(redis, retry_ms, "after a Redis failure, the cache is bypassed this long"),
+    RECD_SETTING(redis, near_cache_mb,
+                 "per API actor: MiB of recent cache entries kept in process in front of Redis (0 = off)"),
     RECD_SETTING(http, addr, "HTTP listen address host:port"),
     RECD_SETTING(http, threads, "HTTP I/O threads"),
     RECD_SETTING(http, max_body_bytes, "largest accepted request body (413 above)"),
@@ -208,6 +210,8 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.embedding.dim, "embedding.dim")) return e;
   if (auto e = positive(s.embedding.iterations, "embedding.iterations")) return e;
   if (auto e = positive(s.redis.ttl_seconds, "redis.ttl_seconds")) return e;
+  if (s.redis.near_cache_mb < 0 || s.redis.near_cache_mb > 1 << 20)
+    return std::string{"redis.near_cache_mb must be 0..1048576"};
   if (s.cluster.shards > s.cluster.partitions)
     return std::string{"cluster.shards must not exceed cluster.partitions"};
   if (s.http.addr.rfind(':') == std::string::npos)

@@ -22,6 +22,7 @@ struct redis_settings {
   std::int32_t ttl_seconds = 300;      // recommendation cache lifetime
   std::int32_t timeout_ms = 50;        // per command; slower counts as down
   std::int32_t retry_ms = 1000;        // after a failure, Redis is skipped this long
+  std::int32_t near_cache_mb = 64;     // per API actor, in front of Redis; 0 = off
 };
 
 struct http_settings {
