@@ -17,6 +17,19 @@ struct pending_write {
   bool check_item = false; // the item's shard could not vouch for it
 };
 
+// Stores a batch: $1 users, $2 items, $3 kinds, $4 unix seconds, in order.
+// Items first seen here were validated by their shard against the catalog.
+// RETURNING gives the ids in insertion order, which follows the ORDINALITY.
+constexpr const char* write_behaviors_sql =
+  "WITH e AS (SELECT u, i, k, t, n FROM unnest($1::int[], $2::int[], $3::text[], $4::bigint[]) "
+  "           WITH ORDINALITY AS x(u, i, k, t, n)), "
+  "new_users AS (INSERT INTO users (user_id) SELECT DISTINCT u FROM e ON CONFLICT DO NOTHING), "
+  "sales AS (UPDATE items SET sales_count = sales_count + x.n "
+  "          FROM (SELECT i, count(*) AS n FROM e WHERE k IN ('buy', 'cart') GROUP BY i) x "
+  "          WHERE items.item_id = x.i) "
+  "INSERT INTO user_behavior (user_id, item_id, behavior_type, timestamp) "
+  "SELECT u, i, k, to_timestamp(t) FROM e ORDER BY n RETURNING id";
+
 struct writer_state {
   static inline const char* name = "behavior_writer";
   store::lazy_connection conn{""};
@@ -87,24 +100,14 @@ struct writer_state {
       err = c.error();
     if (!err)
       err = store::guard([&] {
-        pqxx::work tx{**c};
-        auto u = store::int_array_literal(users);
-        tx.exec_params("INSERT INTO users (user_id) SELECT DISTINCT unnest($1::int[]) "
-                       "ON CONFLICT DO NOTHING",
-                       u);
-        // Items first seen here were validated by their shard against the catalog.
-        auto rows = tx.exec_params(
-          "INSERT INTO user_behavior (user_id, item_id, behavior_type, timestamp) "
-          "SELECT u, i, k, to_timestamp(t) FROM unnest($1::int[], $2::int[], $3::text[], "
-          "$4::bigint[]) WITH ORDINALITY AS x(u, i, k, t, n) ORDER BY n RETURNING id",
-          u, store::int_array_literal(items), kinds, time_list);
+        // One statement, so one round trip and one implicit transaction:
+        // the users, the behaviors and the items' sales counts commit together.
+        (*c)->prepare("recd_write_behaviors", write_behaviors_sql);
+        pqxx::nontransaction tx{**c};
+        auto rows = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),
+                                     store::int_array_literal(items), kinds, time_list);
         for (const auto& r : rows)
           ids.push_back(r[0].as<std::int64_t>());
-        tx.exec_params("UPDATE items SET sales_count = sales_count + x.n FROM (SELECT i, count(*) "
-                       "AS n FROM unnest($1::int[], $2::text[]) AS e(i, k) WHERE k IN ('buy', "
-                       "'cart') GROUP BY i) x WHERE items.item_id = x.i",
-                       store::int_array_literal(items), kinds);
-        tx.commit();
       });
     if (err || ids.size() != batch.size()) {
       if (!err)

@@ -446,6 +446,8 @@ TEST_F(HttpContract, BoughtItemDisappearsFromTheVeryNextRecommendation) {
   ASSERT_FALSE(item_ids(cached).empty());
   const auto x = item_ids(cached).front();
   auto rows_before = count(*db_, "SELECT count(*) FROM user_behavior WHERE user_id = " + std::to_string(user));
+  const auto sales_sql = "SELECT sales_count FROM items WHERE item_id = " + std::to_string(x);
+  const auto sales_before = count(*db_, sales_sql);
 
   auto ack = behave(user, x, "buy");
   ASSERT_EQ(ack.status, 200u) << show(ack);
@@ -460,6 +462,7 @@ TEST_F(HttpContract, BoughtItemDisappearsFromTheVeryNextRecommendation) {
     << "the acknowledged behavior is not the committed row " << id;
   EXPECT_EQ(count(*db_, "SELECT count(*) FROM user_behavior WHERE user_id = " + std::to_string(user)),
             rows_before + 1);
+  EXPECT_EQ(count(*db_, sales_sql), sales_before + 1) << "a buy did not count as a sale of " << x;
 
   auto with_cache = recommend(user, 10, true);
   expect_recommend_shape(with_cache, user, 10);
@@ -529,6 +532,8 @@ TEST_F(HttpContract, EveryAcknowledgedBehaviorIsACommittedRow) {
   std::vector<std::int64_t> ids;
   std::vector<std::string> failures;
   std::vector<std::thread> pool;
+  const auto total_sales = "SELECT sum(sales_count) FROM items";
+  const auto sales_before = count(*db_, total_sales);
   auto t0 = steady::now();
   for (int t = 0; t < threads; ++t)
     pool.emplace_back([&, t] {
@@ -560,6 +565,12 @@ TEST_F(HttpContract, EveryAcknowledgedBehaviorIsACommittedRow) {
     << "rows for the test users != 200 answers";
   EXPECT_EQ(column_set(*db_, "SELECT id FROM user_behavior WHERE " + range), distinct)
     << "the acknowledged ids are not the committed rows";
+  // The same commits registered the new users and counted buys and carts as sales.
+  EXPECT_EQ(count(*db_, "SELECT count(*) FROM users WHERE " + range),
+            count(*db_, "SELECT count(DISTINCT user_id) FROM user_behavior WHERE " + range));
+  EXPECT_EQ(count(*db_, total_sales) - sales_before,
+            count(*db_, "SELECT count(*) FROM user_behavior WHERE behavior_type IN ('buy', 'cart') "
+                        "AND " + range));
 }
 
 // 5. ---------------------------------------------------------------------------------
