@@ -36,6 +36,17 @@ bench_serving() {
     if [ "$sys" = recd ]; then SRV[recd,rss]=$(rss_mib "$RECD_SERVE_PID"); fi
     bench_stop_all; WRK_CPU_PID=""
   done
+  # The uncached row again with a lighter serving profile (fewer candidates
+  # per route and neighbours per item), to show what the quality defaults cost;
+  # docs/quality.md has that profile's NDCG.
+  start_recd_serve "$set" RECD_RECOMMEND_PER_ROUTE=50 RECD_RECOMMEND_NEIGHBOURS=100
+  BENCH_CMDS[${#BENCH_CMDS[@]}-1]="RECD_RECOMMEND_PER_ROUTE=50 RECD_RECOMMEND_NEIGHBOURS=100 ${BENCH_CMDS[${#BENCH_CMDS[@]}-1]}"
+  WRK_CPU_PID=$RECD_SERVE_PID
+  run_wrk "recd-lean-warmup" "$RECD_SERVE_PORT" recommend.lua 8 2 USERS="$DS_USERS" CACHE=false
+  unset 'BENCH_CMDS[${#BENCH_CMDS[@]}-1]'
+  run_wrk "recd-lean-uncached" "$RECD_SERVE_PORT" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" USERS="$DS_USERS" CACHE=false
+  SRV[recd-lean,lean]="$(wrk_cells | paste -sd'|')"
+  bench_stop_all; WRK_CPU_PID=""
   md ""
   md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "PostgreSQL CPU per request (us)" "recd / seed (req/s)"
   md_row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
@@ -57,6 +68,8 @@ bench_serving() {
       md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" "$ratio"
     done
   done
+  IFS='|' read -r rps p50 p99 p999 err cpu pgcpu <<< "${SRV[recd-lean,lean]}"
+  md_row "recommend, uncached, $BENCH_CONNS conn., per_route 50 + 100 neighbours" "recd" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" ""
   md ""; md "recd serve resident memory after the runs: ${SRV[recd,rss]} MiB."
   flush_cmds
 }
