@@ -1,10 +1,14 @@
 #pragma once
 // item_slots: a reusable map from item id to a dense slot 0, 1, 2, ... in
 // first-seen order, for per-request scratch tables (recall's score_table, the
-// API's merge). Open addressing with linear probing: no allocation once grown
-// to a request's size, and clear() costs the number of items seen, not the
-// capacity.
+// API's merge). Ids in [0, direct_limit) are looked up in a directly indexed
+// array (shop item ids are mostly small and dense; the array grows to the
+// largest id seen, 4 bytes per id); others in an open-addressing table with
+// linear probing. No allocation once grown to a request's size, and clear()
+// costs the number of items seen, not the capacity.
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -17,13 +21,25 @@ class item_slots {
 public:
   // The slot of `item`, and whether it was just created (slot == size() - 1).
   std::pair<std::uint32_t, bool> find_or_insert(item_id item) {
-    if ((items_.size() + 1) * 2 > table_.size())
+    if (item >= 0 && item < direct_limit) {
+      auto id = static_cast<std::size_t>(item);
+      if (id >= direct_.size())
+        direct_.resize(std::max<std::size_t>(1024, std::bit_ceil(id + 1)), 0);
+      auto& s = direct_[id];
+      if (s != 0)
+        return {s - 1, false};
+      items_.push_back(item);
+      s = static_cast<std::uint32_t>(items_.size());
+      return {s - 1, true};
+    }
+    if ((hashed_ + 1) * 2 > table_.size())
       grow();
     auto mask = table_.size() - 1;
     for (auto i = hash(item) & mask;; i = (i + 1) & mask) {
       auto s = table_[i];
       if (s == 0) {
         items_.push_back(item);
+        ++hashed_;
         table_[i] = static_cast<std::uint32_t>(items_.size());
         return {static_cast<std::uint32_t>(items_.size() - 1), true};
       }
@@ -37,14 +53,21 @@ public:
 
   void clear() {
     auto mask = table_.size() - 1;
-    // Every item sits on its own probe path; zero exactly its cell.
-    for (std::uint32_t s = 0; s < items_.size(); ++s)
-      for (auto i = hash(items_[s]) & mask;; i = (i + 1) & mask)
+    for (std::uint32_t s = 0; s < items_.size(); ++s) {
+      auto item = items_[s];
+      if (item >= 0 && item < direct_limit) {
+        direct_[static_cast<std::size_t>(item)] = 0;
+        continue;
+      }
+      // Every hashed item sits on its own probe path; zero exactly its cell.
+      for (auto i = hash(item) & mask;; i = (i + 1) & mask)
         if (table_[i] == s + 1) {
           table_[i] = 0;
           break;
         }
+    }
     items_.clear();
+    hashed_ = 0;
   }
 
 private:
@@ -58,6 +81,8 @@ private:
     std::vector<std::uint32_t> bigger(table_.empty() ? 1024 : table_.size() * 2, 0);
     auto mask = bigger.size() - 1;
     for (std::uint32_t s = 0; s < items_.size(); ++s) {
+      if (items_[s] >= 0 && items_[s] < direct_limit)
+        continue;
       auto i = hash(items_[s]) & mask;
       while (bigger[i] != 0)
         i = (i + 1) & mask;
@@ -66,8 +91,12 @@ private:
     table_.swap(bigger);
   }
 
-  std::vector<std::uint32_t> table_; // 0 = empty, else 1 + slot
-  std::vector<item_id> items_;       // slot -> item
+  static constexpr item_id direct_limit = 1 << 22;
+
+  std::vector<std::uint32_t> direct_; // id -> 0 = none, else 1 + slot (ids < direct_limit)
+  std::vector<std::uint32_t> table_;  // 0 = empty, else 1 + slot (other ids)
+  std::vector<item_id> items_;        // slot -> item
+  std::size_t hashed_ = 0;            // items in table_
 };
 
 } // namespace recd

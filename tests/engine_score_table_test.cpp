@@ -24,7 +24,14 @@ TEST(ScoreTable, MatchesAMapOverManyRoundsOfReuse) {
     std::vector<item_id> order;
     // Rounds alternate small and large so the table grows and is reused.
     int adds = (round % 2 == 0) ? 50 : 20000;
-    std::uniform_int_distribution<item_id> pick(round % 3 == 0 ? -1000 : 0, 5000 + round * 997);
+    // Ids straddle the directly indexed range of item_slots (0 .. 2^22) on
+    // both sides in some rounds, so the hashed path is mixed in.
+    item_id lo = round % 3 == 0 ? -1000 : 0, hi = 5000 + round * 997;
+    if (round % 4 == 1) {
+      lo = (1 << 22) - 3000;
+      hi = (1 << 22) + 3000;
+    }
+    std::uniform_int_distribution<item_id> pick(lo, hi);
     std::uniform_real_distribution<float> value(0.01f, 1.0f);
     for (int n = 0; n < adds; ++n) {
       auto item = pick(rng);
