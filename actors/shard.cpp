@@ -100,6 +100,10 @@ struct shard_actor_state {
 
 using shard_actor_type = caf::stateful_actor<shard_actor_state>;
 
+void log_footprint(const shard_state& data, const char* after) {
+  spdlog::info("state {}: {}", after, describe(data.footprint()));
+}
+
 // A snapshot of `partitions` arrived: install it (first load) or merge it,
 // then replay the events that came in meanwhile and are not in it.
 void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::uint32_t>& partitions,
@@ -135,6 +139,7 @@ void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::
   for (std::size_t k = 0; k < replay.size(); ++k)
     if (wanted[k])
       st.apply(replay[k]);
+  log_footprint(st.data, "loaded");
 }
 
 caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::string url,
@@ -189,6 +194,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       if (!gone.empty()) {
         st.data.drop(gone, st.partition_count);
         spdlog::info("dropped {} partitions moved away (map epoch {})", gone.size(), epoch);
+        log_footprint(st.data, "after the drop");
       }
       return true;
     },
@@ -355,6 +361,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         req.then(
           [=](const embedding_update_ptr& update) mutable {
             self->state.data.install(std::move(*update));
+            log_footprint(self->state.data, "embeddings installed");
             rp.deliver(true);
           },
           failed);
@@ -362,6 +369,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         req.then(
           [=](const neighbour_update_ptr& update) mutable {
             self->state.data.install(std::move(*update));
+            log_footprint(self->state.data, "neighbours installed");
             rp.deliver(true);
           },
           failed);

@@ -42,6 +42,20 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
   return out;
 }
 
+std::size_t vector_index::bytes() const {
+  const auto& h = *index_;
+  std::size_t links = 0;
+  for (std::size_t i = 0; i < h.cur_element_count; ++i)
+    if (h.element_levels_[i] > 0)
+      links += h.size_links_per_element_ * static_cast<std::size_t>(h.element_levels_[i]) + 8;
+  // Level 0 (vector, links, label) per element, the upper levels' link lists,
+  // one lock, level and link pointer per element, and the label map (a node of
+  // 32 bytes per element plus its buckets).
+  return h.max_elements_ * (h.size_data_per_element_ + sizeof(std::mutex) + sizeof(int) +
+                            sizeof(char*)) +
+         links + h.label_lookup_.size() * 32 + h.label_lookup_.bucket_count() * sizeof(void*);
+}
+
 // ---- helpers ---------------------------------------------------------------------
 
 float behavior_weight(const recommend_settings& cfg, behavior_kind k) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -56,6 +57,8 @@ public:
   std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k) const;
   std::int32_t dim() const { return dim_; }
   std::size_t size() const { return size_; }
+  // Heap bytes the index holds (vectors, links, locks, label map), for footprint().
+  std::size_t bytes() const;
 
 private:
   std::int32_t dim_;
@@ -97,6 +100,21 @@ struct embedding_update {
   std::shared_ptr<vector_index> index;
 };
 
+// Heap bytes held by a shard's state, per structure: what a shard node's
+// resident memory is made of (logged after each load, drop and job install).
+// Heap blocks count what malloc hands out (usable size plus its header), so
+// spare vector capacity and per-block overhead show.
+struct state_footprint {
+  std::size_t users = 0, items = 0;
+  std::size_t user_table = 0;     // the id -> record table itself
+  std::size_t history = 0, bought = 0, similar = 0, user_vectors = 0;
+  std::size_t item_table = 0;
+  std::size_t titles = 0, neighbours = 0, item_vectors = 0;
+  std::size_t vector_index = 0;
+  std::size_t total() const;
+};
+std::string describe(const state_footprint& f);
+
 float behavior_weight(const recommend_settings& cfg, behavior_kind k);
 void normalize(std::vector<float>& v);
 
@@ -114,6 +132,7 @@ public:
   void install(embedding_update&& update);
 
   std::size_t user_count() const { return users_.size(); }
+  state_footprint footprint() const;
   std::size_t item_count() const { return items_.size(); }
   bool owns_item(item_id i) const { return items_.count(i) != 0; }
 
