@@ -1,5 +1,7 @@
 #include "actors/shard.hpp"
 
+#include <malloc.h>
+
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -100,7 +102,13 @@ struct shard_actor_state {
 
 using shard_actor_type = caf::stateful_actor<shard_actor_state>;
 
-void log_footprint(const shard_state& data, const char* after) {
+// After a load, a drop or a job install: hands the heap's free pages back to
+// the system and logs what the state holds. Each of these frees much (the
+// loader's transients, partitions moved away, the previous results), which
+// glibc otherwise keeps in its arenas: a node that loaded every partition
+// before half of them moved away stayed at twice its share of memory.
+void settle_memory(const shard_state& data, const char* after) {
+  malloc_trim(0);
   spdlog::info("state {}: {}", after, describe(data.footprint()));
 }
 
@@ -139,7 +147,7 @@ void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::
   for (std::size_t k = 0; k < replay.size(); ++k)
     if (wanted[k])
       st.apply(replay[k]);
-  log_footprint(st.data, "loaded");
+  settle_memory(st.data, "loaded");
 }
 
 caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::string url,
@@ -194,7 +202,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       if (!gone.empty()) {
         st.data.drop(gone, st.partition_count);
         spdlog::info("dropped {} partitions moved away (map epoch {})", gone.size(), epoch);
-        log_footprint(st.data, "after the drop");
+        settle_memory(st.data, "after the drop");
       }
       return true;
     },
@@ -361,7 +369,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         req.then(
           [=](const embedding_update_ptr& update) mutable {
             self->state.data.install(std::move(*update));
-            log_footprint(self->state.data, "embeddings installed");
+            settle_memory(self->state.data, "embeddings installed");
             rp.deliver(true);
           },
           failed);
@@ -369,7 +377,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         req.then(
           [=](const neighbour_update_ptr& update) mutable {
             self->state.data.install(std::move(*update));
-            log_footprint(self->state.data, "neighbours installed");
+            settle_memory(self->state.data, "neighbours installed");
             rp.deliver(true);
           },
           failed);

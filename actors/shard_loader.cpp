@@ -71,6 +71,8 @@ read_neighbours(pqxx::transaction_base& tx, const std::string& table, const std:
                       row.push_back({static_cast<std::int32_t>(to_i64(f[1])),
                                      std::strtof(std::string{f[2]}.c_str(), nullptr)});
                   });
+  for (auto& [id, row] : rows)
+    row.shrink_to_fit();
   return rows;
 }
 
@@ -90,6 +92,7 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
                       store::split_copy_line(line, f);
                       auto v = parse_float_array(f[1]);
                       normalize(v);
+                      v.shrink_to_fit();
                       if (!v.empty())
                         (*target)[static_cast<std::int32_t>(to_i64(f[0]))] = std::move(v);
                     });
@@ -180,13 +183,12 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
     for (auto& [id, user] : snap->users) {
       std::sort(user.bought.begin(), user.bought.end());
       user.bought.erase(std::unique(user.bought.begin(), user.bought.end()), user.bought.end());
+      user.bought.shrink_to_fit();
+      user.history.shrink_to_fit();
     }
     for (auto& [id, row] :
-         read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter, cap)) {
-      auto& user = snap->users[id];
-      for (const auto& n : row)
-        user.similar.push_back({n.item, n.score});
-    }
+         read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter, cap))
+      snap->users[id].similar = similar_users(row);
     embedding_update emb;
     read_embeddings(tx, partitions, count, emb);
     for (auto& [id, v] : emb.items)
