@@ -1,5 +1,7 @@
 #include "actors/shard.hpp"
 
+#include <malloc.h>
+
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -100,6 +102,16 @@ struct shard_actor_state {
 
 using shard_actor_type = caf::stateful_actor<shard_actor_state>;
 
+// After a load, a drop or a job install: hands the heap's free pages back to
+// the system and logs what the state holds. Each of these frees much (the
+// loader's transients, partitions moved away, the previous results), which
+// glibc otherwise keeps in its arenas: a node that loaded every partition
+// before half of them moved away stayed at twice its share of memory.
+void settle_memory(const shard_state& data, const char* after) {
+  malloc_trim(0);
+  spdlog::info("state {}: {}", after, describe(data.footprint()));
+}
+
 // A snapshot of `partitions` arrived: install it (first load) or merge it,
 // then replay the events that came in meanwhile and are not in it.
 void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::uint32_t>& partitions,
@@ -135,6 +147,7 @@ void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::
   for (std::size_t k = 0; k < replay.size(); ++k)
     if (wanted[k])
       st.apply(replay[k]);
+  settle_memory(st.data, "loaded");
 }
 
 caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::string url,
@@ -189,6 +202,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       if (!gone.empty()) {
         st.data.drop(gone, st.partition_count);
         spdlog::info("dropped {} partitions moved away (map epoch {})", gone.size(), epoch);
+        settle_memory(st.data, "after the drop");
       }
       return true;
     },
@@ -355,6 +369,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         req.then(
           [=](const embedding_update_ptr& update) mutable {
             self->state.data.install(std::move(*update));
+            settle_memory(self->state.data, "embeddings installed");
             rp.deliver(true);
           },
           failed);
@@ -362,6 +377,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         req.then(
           [=](const neighbour_update_ptr& update) mutable {
             self->state.data.install(std::move(*update));
+            settle_memory(self->state.data, "neighbours installed");
             rp.deliver(true);
           },
           failed);

@@ -1,5 +1,6 @@
 #include "actors/shard_loader.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -16,6 +17,8 @@ std::vector<float> parse_float_array(std::string_view text) {
   if (text.size() < 2 || text.front() != '{')
     return out;
   std::string buf{text.substr(1, text.size() - 2)};
+  // One allocation at the final size: vectors are held per user and item.
+  out.reserve(static_cast<std::size_t>(std::count(buf.begin(), buf.end(), ',')) + 1);
   const char* p = buf.c_str();
   while (*p != '\0') {
     char* end = nullptr;
@@ -53,12 +56,17 @@ using read_tx = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::
 // 10 s deadline; 200,000 ids is 10 s at 20,000 writes/s.
 constexpr std::int64_t snapshot_tail_ids = 200'000;
 
-// Reads (row id, neighbour id, score) rows ordered by row id then score desc,
-// keeping the best `cap` per row.
-std::unordered_map<std::int32_t, std::vector<neighbour_item>>
-read_neighbours(pqxx::transaction_base& tx, const std::string& table, const std::string& id_col,
-                const std::string& other_col, const std::string& filter, std::size_t cap) {
-  std::unordered_map<std::int32_t, std::vector<neighbour_item>> rows;
+// Reads (row id, neighbour id, score) rows ordered by row id then score desc
+// and hands `row_done` each row's best `cap`. Rows are gathered in one
+// scratch vector and copied once at their exact size: growing each row in
+// place left freed blocks of every size between the rows kept, which malloc
+// cannot return to the system (a quarter of a shard node's memory).
+template <class RowDone>
+void read_neighbours(pqxx::transaction_base& tx, const std::string& table, const std::string& id_col,
+                     const std::string& other_col, const std::string& filter, std::size_t cap,
+                     RowDone&& row_done) {
+  std::vector<neighbour_item> row;
+  std::int32_t current = 0;
   std::vector<std::string_view> f;
   store::copy_out(tx,
                   "SELECT " + id_col + ", " + other_col + ", similarity_score FROM " + table +
@@ -66,10 +74,28 @@ read_neighbours(pqxx::transaction_base& tx, const std::string& table, const std:
                     ", similarity_score DESC, " + other_col,
                   [&](std::string_view line) {
                     store::split_copy_line(line, f);
-                    auto& row = rows[static_cast<std::int32_t>(to_i64(f[0]))];
+                    auto id = static_cast<std::int32_t>(to_i64(f[0]));
+                    if (id != current && !row.empty()) {
+                      row_done(current, row);
+                      row.clear();
+                    }
+                    current = id;
                     if (row.size() < cap)
                       row.push_back({static_cast<std::int32_t>(to_i64(f[1])),
                                      std::strtof(std::string{f[2]}.c_str(), nullptr)});
+                  });
+  if (!row.empty())
+    row_done(current, row);
+}
+
+// The same rows as a map (a reload's update), each at its exact size.
+std::unordered_map<std::int32_t, std::vector<neighbour_item>>
+read_neighbour_rows(pqxx::transaction_base& tx, const std::string& table, const std::string& id_col,
+                    const std::string& other_col, const std::string& filter, std::size_t cap) {
+  std::unordered_map<std::int32_t, std::vector<neighbour_item>> rows;
+  read_neighbours(tx, table, id_col, other_col, filter, cap,
+                  [&](std::int32_t id, const std::vector<neighbour_item>& row) {
+                    rows[id] = row; // a copy: exact size
                   });
   return rows;
 }
@@ -142,10 +168,11 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
     }
     // Item neighbours of the published item-similarity run.
     auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
-    for (auto& [id, row] :
-         read_neighbours(tx, "item_similarity", "item_id", "similar_item_id", filter, cap))
-      if (auto it = snap->items.find(id); it != snap->items.end())
-        it->second.neighbours = std::move(row);
+    read_neighbours(tx, "item_similarity", "item_id", "similar_item_id", filter, cap,
+                    [&](std::int32_t id, const std::vector<neighbour_item>& row) {
+                      if (auto it = snap->items.find(id); it != snap->items.end())
+                        it->second.neighbours = row; // a copy: exact size
+                    });
     // Decayed popularity at the snapshot time, over the last 90 days.
     auto pop = tx.exec_params(
       "SELECT item_id, sum(CASE behavior_type WHEN 'view' THEN $3::float8 WHEN 'click' THEN $4::float8 "
@@ -157,9 +184,25 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
     for (const auto& row : pop)
       if (auto it = snap->items.find(row[0].as<item_id>()); it != snap->items.end())
         it->second.popularity = row[1].as<double>();
-    // Users: history, bought set and version, replayed in time order.
+    // Users: history, bought set and version, replayed in time order. Rows
+    // come user by user: each user's history is replayed in one scratch
+    // vector and copied once at its exact size (see read_neighbours).
     auto history_cap = static_cast<std::size_t>(std::max(cfg.history_items, 1));
     std::vector<std::string_view> f;
+    user_record* user = nullptr;
+    std::vector<history_entry> history;
+    std::vector<item_id> bought;
+    auto user_done = [&] {
+      if (user == nullptr)
+        return;
+      user->history.assign(history.begin(), history.end());
+      std::sort(bought.begin(), bought.end());
+      bought.erase(std::unique(bought.begin(), bought.end()), bought.end());
+      user->bought.assign(bought.begin(), bought.end());
+      history.clear();
+      bought.clear();
+    };
+    user_id current = 0;
     store::copy_out(tx,
                     "SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint "
                     "FROM user_behavior WHERE id <= " + std::to_string(snap->max_behavior_id) +
@@ -171,22 +214,21 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                       e.item = static_cast<item_id>(to_i64(f[1]));
                       e.kind = parse_behavior_kind(f[2]).value_or(behavior_kind::view);
                       e.ts = to_i64(f[3]);
-                      auto& user = snap->users[e.user];
-                      ++user.version;
-                      record_history(user.history, e, history_cap);
+                      if (user == nullptr || e.user != current) {
+                        user_done();
+                        user = &snap->users[e.user];
+                        current = e.user;
+                      }
+                      ++user->version;
+                      record_history(history, e, history_cap);
                       if (e.kind == behavior_kind::buy)
-                        user.bought.push_back(e.item);
+                        bought.push_back(e.item);
                     });
-    for (auto& [id, user] : snap->users) {
-      std::sort(user.bought.begin(), user.bought.end());
-      user.bought.erase(std::unique(user.bought.begin(), user.bought.end()), user.bought.end());
-    }
-    for (auto& [id, row] :
-         read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter, cap)) {
-      auto& user = snap->users[id];
-      for (const auto& n : row)
-        user.similar.push_back({n.item, n.score});
-    }
+    user_done();
+    read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter, cap,
+                    [&](std::int32_t id, const std::vector<neighbour_item>& row) {
+                      snap->users[id].similar = similar_users(row);
+                    });
     embedding_update emb;
     read_embeddings(tx, partitions, count, emb);
     for (auto& [id, v] : emb.items)
@@ -299,10 +341,10 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
           auto update = std::make_shared<neighbour_update>();
           update->kind = kind;
           update->rows = kind == job_kind::item_similarity
-                           ? read_neighbours(tx, "item_similarity", "item_id", "similar_item_id",
-                                             filter, cap)
-                           : read_neighbours(tx, "user_similarity", "user_id", "similar_user_id",
-                                             filter, cap);
+                           ? read_neighbour_rows(tx, "item_similarity", "item_id",
+                                                 "similar_item_id", filter, cap)
+                           : read_neighbour_rows(tx, "user_similarity", "user_id",
+                                                 "similar_user_id", filter, cap);
           result = caf::make_message(update);
         }
         tx.commit();

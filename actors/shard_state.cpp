@@ -42,6 +42,20 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
   return out;
 }
 
+std::size_t vector_index::bytes() const {
+  const auto& h = *index_;
+  std::size_t links = 0;
+  for (std::size_t i = 0; i < h.cur_element_count; ++i)
+    if (h.element_levels_[i] > 0)
+      links += h.size_links_per_element_ * static_cast<std::size_t>(h.element_levels_[i]) + 8;
+  // Level 0 (vector, links, label) per element, the upper levels' link lists,
+  // one lock, level and link pointer per element, and the label map (a node of
+  // 32 bytes per element plus its buckets).
+  return h.max_elements_ * (h.size_data_per_element_ + sizeof(std::mutex) + sizeof(int) +
+                            sizeof(char*)) +
+         links + h.label_lookup_.size() * 32 + h.label_lookup_.bucket_count() * sizeof(void*);
+}
+
 // ---- helpers ---------------------------------------------------------------------
 
 float behavior_weight(const recommend_settings& cfg, behavior_kind k) {
@@ -67,21 +81,35 @@ void normalize(std::vector<float>& v) {
     x *= inv;
 }
 
-void record_history(std::vector<recent_item>& history, const behavior_event& e, std::size_t cap) {
-  recent_item entry{e.item, e.kind, e.ts};
+void record_history(std::vector<history_entry>& history, const behavior_event& e, std::size_t cap) {
+  history_entry entry{e.item, e.kind, e.ts};
   auto it = std::find_if(history.begin(), history.end(),
-                         [&](const recent_item& r) { return r.item == e.item; });
+                         [&](const history_entry& r) { return r.item == e.item; });
   if (it != history.end()) {
-    entry.kind = std::max(it->kind, e.kind);
-    entry.ts = std::max(it->ts, e.ts);
+    entry = history_entry{e.item, std::max(it->kind, e.kind), std::max(it->ts(), e.ts)};
     history.erase(it);
   }
   // Keep the vector ordered by time: an event may arrive with an older timestamp.
-  auto pos = std::upper_bound(history.begin(), history.end(), entry.ts,
-                              [](unix_seconds ts, const recent_item& r) { return ts < r.ts; });
+  auto ts = entry.ts();
+  auto pos = std::upper_bound(history.begin(), history.end(), ts,
+                              [](unix_seconds t, const history_entry& r) { return t < r.ts(); });
+  if (history.size() == history.capacity()) {
+    // Grow by a quarter, not double: a full history needs cap + 1 at most.
+    auto at = pos - history.begin();
+    history.reserve(std::min(cap + 1, history.size() + history.size() / 4 + 1));
+    pos = history.begin() + at;
+  }
   history.insert(pos, entry);
   if (history.size() > cap)
     history.erase(history.begin(), history.begin() + static_cast<long>(history.size() - cap));
+}
+
+std::vector<scored_user> similar_users(const std::vector<neighbour_item>& row) {
+  std::vector<scored_user> out;
+  out.reserve(row.size());
+  for (const auto& n : row)
+    out.push_back({n.item, n.score});
+  return out;
 }
 
 namespace {
@@ -185,18 +213,12 @@ void shard_state::install(neighbour_update&& update) {
   } else {
     for (auto& [id, user] : users_) {
       auto it = update.rows.find(id);
-      user.similar.clear();
-      if (it != update.rows.end())
-        for (const auto& n : it->second)
-          user.similar.push_back({n.item, n.score});
+      user.similar = it == update.rows.end() ? std::vector<scored_user>{} : similar_users(it->second);
     }
     // Users known only by their neighbours (no behavior loaded) still get them.
     for (auto& [id, rows] : update.rows)
-      if (users_.count(id) == 0) {
-        auto& user = users_[id];
-        for (const auto& n : rows)
-          user.similar.push_back({n.item, n.score});
-      }
+      if (users_.count(id) == 0)
+        users_[id].similar = similar_users(rows);
   }
 }
 
@@ -220,7 +242,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   ctx.known = true;
   ctx.version = rec.version;
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
-    ctx.recent.push_back(*h);
+    ctx.recent.push_back(h->recent());
   ctx.bought = rec.bought;
   if (cfg_.exclude_seen != 0) {
     for (const auto& h : rec.history)

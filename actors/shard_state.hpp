@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -24,9 +25,30 @@ class InnerProductSpace;
 
 namespace recd {
 
+// One item of a user's history in 12 bytes (recent_item takes 16): the
+// timestamp is kept whole, split in a low 32-bit and a high 16-bit half, so
+// any time in +-2^47 s fits (PostgreSQL's timestamps and parse_timestamp's
+// range do).
+struct history_entry {
+  item_id item = 0;
+  std::uint32_t ts_low = 0;
+  std::int16_t ts_high = 0;
+  behavior_kind kind = behavior_kind::view;
+
+  history_entry() = default;
+  history_entry(item_id i, behavior_kind k, unix_seconds t)
+    : item(i), ts_low(static_cast<std::uint32_t>(t)), ts_high(static_cast<std::int16_t>(t >> 32)),
+      kind(k) {}
+  unix_seconds ts() const { return static_cast<unix_seconds>(ts_high) * (unix_seconds{1} << 32) + ts_low; }
+  recent_item recent() const { return {item, kind, ts()}; }
+};
+static_assert(sizeof(history_entry) == 12);
+
+// Vectors here are built at their exact size (loads shrink them), since
+// spare capacity times a million users is most of a node's memory.
 struct user_record {
   std::uint64_t version = 0;            // behaviors seen (loaded + applied)
-  std::vector<recent_item> history;     // distinct items, oldest first, capped
+  std::vector<history_entry> history;   // distinct items, oldest first, capped
   std::vector<item_id> bought;          // sorted
   std::vector<scored_user> similar;     // best first, capped
   std::vector<float> vec;               // unit taste vector, or empty
@@ -56,6 +78,8 @@ public:
   std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k) const;
   std::int32_t dim() const { return dim_; }
   std::size_t size() const { return size_; }
+  // Heap bytes the index holds (vectors, links, locks, label map), for footprint().
+  std::size_t bytes() const;
 
 private:
   std::int32_t dim_;
@@ -97,6 +121,21 @@ struct embedding_update {
   std::shared_ptr<vector_index> index;
 };
 
+// Heap bytes held by a shard's state, per structure: what a shard node's
+// resident memory is made of (logged after each load, drop and job install).
+// Heap blocks count what malloc hands out (usable size plus its header), so
+// spare vector capacity and per-block overhead show.
+struct state_footprint {
+  std::size_t users = 0, items = 0;
+  std::size_t user_table = 0;     // the id -> record table itself
+  std::size_t history = 0, bought = 0, similar = 0, user_vectors = 0;
+  std::size_t item_table = 0;
+  std::size_t titles = 0, neighbours = 0, item_vectors = 0;
+  std::size_t vector_index = 0;
+  std::size_t total() const;
+};
+std::string describe(const state_footprint& f);
+
 float behavior_weight(const recommend_settings& cfg, behavior_kind k);
 void normalize(std::vector<float>& v);
 
@@ -114,6 +153,7 @@ public:
   void install(embedding_update&& update);
 
   std::size_t user_count() const { return users_.size(); }
+  state_footprint footprint() const;
   std::size_t item_count() const { return items_.size(); }
   bool owns_item(item_id i) const { return items_.count(i) != 0; }
 
@@ -153,7 +193,11 @@ private:
 };
 
 // Updates a user's history with one event: the item moves to the newest end,
-// keeping its strongest kind; the oldest items fall off beyond `cap`.
-void record_history(std::vector<recent_item>& history, const behavior_event& e, std::size_t cap);
+// keeping its strongest kind; the oldest items fall off beyond `cap`. The
+// vector grows by a quarter at a time, never beyond cap + 1.
+void record_history(std::vector<history_entry>& history, const behavior_event& e, std::size_t cap);
+
+// A similarity row as a user's similar users, allocated at its exact size.
+std::vector<scored_user> similar_users(const std::vector<neighbour_item>& row);
 
 } // namespace recd

@@ -44,18 +44,84 @@ std::vector<candidate> of_route(const std::vector<candidate>& all, recall_route 
 }
 
 TEST(shard_state, history_keeps_the_strongest_kind_and_the_newest_time_per_item) {
-  std::vector<recent_item> h;
+  std::vector<history_entry> h;
   record_history(h, {1, 10, behavior_kind::buy, 100}, 3);
   record_history(h, {1, 11, behavior_kind::view, 200}, 3);
   record_history(h, {1, 10, behavior_kind::view, 300}, 3);
   ASSERT_EQ(h.size(), 2u);
   EXPECT_EQ(h.back().item, 10);
   EXPECT_EQ(h.back().kind, behavior_kind::buy);
-  EXPECT_EQ(h.back().ts, 300);
+  EXPECT_EQ(h.back().ts(), 300);
   record_history(h, {1, 12, behavior_kind::view, 400}, 3);
   record_history(h, {1, 13, behavior_kind::view, 500}, 3);
   ASSERT_EQ(h.size(), 3u);
   EXPECT_EQ(h.front().item, 10); // 11 was the oldest and fell off
+}
+
+TEST(shard_state, a_history_entry_keeps_any_storable_timestamp_whole) {
+  // 0001-01-01, before 1970, the 32-bit boundaries, 9999-12-31 and PostgreSQL's
+  // largest timestamp (year 294276).
+  for (unix_seconds ts : {unix_seconds{-62135596800}, unix_seconds{-1}, unix_seconds{0},
+                          unix_seconds{2147483647}, unix_seconds{4294967296},
+                          unix_seconds{1714564800}, unix_seconds{253402300799},
+                          unix_seconds{9224318015999}}) {
+    history_entry h{42, behavior_kind::cart, ts};
+    EXPECT_EQ(h.ts(), ts);
+    EXPECT_EQ(h.item, 42);
+    EXPECT_EQ(h.kind, behavior_kind::cart);
+    auto r = h.recent();
+    EXPECT_EQ(r.ts, ts);
+    EXPECT_EQ(r.item, 42);
+  }
+}
+
+TEST(shard_state, a_full_history_never_holds_more_than_one_spare_entry) {
+  std::vector<history_entry> h;
+  for (item_id i = 0; i < 1000; ++i) {
+    record_history(h, {1, i, behavior_kind::view, 100 + i}, 200);
+    ASSERT_LE(h.capacity(), 201u);
+  }
+  ASSERT_EQ(h.size(), 200u);
+  EXPECT_EQ(h.front().item, 800);
+  EXPECT_EQ(h.back().item, 999);
+  // An event older than every kept one falls off at once.
+  record_history(h, {1, 5000, behavior_kind::buy, 1}, 200);
+  EXPECT_EQ(h.front().item, 800);
+  EXPECT_EQ(h.size(), 200u);
+}
+
+TEST(shard_state, the_footprint_counts_each_structure_of_the_state) {
+  auto st = make_state();
+  auto f = st.footprint();
+  EXPECT_EQ(f.users, 1u);
+  EXPECT_EQ(f.items, 3u);
+  EXPECT_GE(f.history, 2 * sizeof(history_entry));
+  EXPECT_GE(f.bought, sizeof(item_id));
+  EXPECT_EQ(f.similar, 0u);
+  EXPECT_GE(f.neighbours, 3 * sizeof(neighbour_item));
+  EXPECT_GE(f.item_vectors, 6 * sizeof(float));
+  EXPECT_GT(f.vector_index, 0u);
+  EXPECT_GT(f.user_table, 0u);
+  EXPECT_EQ(f.total(), f.user_table + f.history + f.bought + f.similar + f.user_vectors +
+                         f.item_table + f.titles + f.neighbours + f.item_vectors + f.vector_index);
+  EXPECT_NE(describe(f).find("1 users, 3 items"), std::string::npos);
+}
+
+TEST(shard_state, similar_users_of_a_published_run_are_held_at_their_exact_size) {
+  auto st = make_state();
+  neighbour_update up;
+  up.kind = job_kind::user_similarity;
+  for (user_id u = 100; u < 133; ++u)
+    up.rows[7].push_back({u, 1.0f / float(u)});
+  up.rows[9] = {{7, 0.5f}}; // a user with no behavior loaded
+  st.install(std::move(up));
+  auto ctx = st.context(7, 10, 50);
+  ASSERT_EQ(ctx.similar.size(), 33u);
+  EXPECT_EQ(ctx.similar[0].user, 100);
+  EXPECT_FLOAT_EQ(ctx.similar[0].score, 0.01f);
+  EXPECT_EQ(st.footprint().similar % 16, 0u); // malloc chunks: sanity of the count
+  EXPECT_LE(st.footprint().similar, 33 * sizeof(scored_user) + 16 + 8 * sizeof(scored_user));
+  EXPECT_EQ(st.context(9, 10, 50).similar.size(), 1u);
 }
 
 TEST(shard_state, context_lists_recent_items_newest_first_and_the_bought_set) {

@@ -1,0 +1,84 @@
+// shard_state::footprint(): counts the heap bytes of each structure of a
+// shard's state, so that what dominates a shard node's memory is measured,
+// not guessed. glibc specifics (malloc_usable_size, the 8-byte chunk header,
+// libstdc++'s node layout) make the figures exact for this build, estimates
+// elsewhere. vector_index::bytes() is in shard_state.cpp: hnswlib's headers
+// may be included by one translation unit only.
+#include "actors/shard_state.hpp"
+
+#include <malloc.h>
+
+#include <cstdio>
+
+namespace recd {
+
+namespace {
+
+// What one heap block costs: its usable size plus malloc's chunk header.
+std::size_t block(const void* p) {
+  return p == nullptr ? 0 : malloc_usable_size(const_cast<void*>(p)) + sizeof(std::size_t);
+}
+
+template <class T>
+std::size_t heap(const std::vector<T>& v) {
+  return v.capacity() == 0 ? 0 : block(v.data());
+}
+
+std::size_t heap(const std::string& s) {
+  return s.capacity() > 15 ? block(s.data()) : 0; // libstdc++ keeps up to 15 chars inline
+}
+
+// A node-based hash map of integer keys (libstdc++ caches no hash for them):
+// one node per entry (a next pointer and the value, in a malloc chunk of the
+// request plus an 8-byte header rounded up to 16, at least 32) plus the
+// bucket array.
+template <class Map>
+std::size_t table(const Map& m) {
+  std::size_t node = sizeof(void*) + sizeof(typename Map::value_type);
+  node = std::max<std::size_t>(32, (node + sizeof(std::size_t) + 15) / 16 * 16);
+  return m.size() * node + m.bucket_count() * sizeof(void*) + sizeof(std::size_t);
+}
+
+} // namespace
+
+std::size_t state_footprint::total() const {
+  return user_table + history + bought + similar + user_vectors + item_table + titles +
+         neighbours + item_vectors + vector_index;
+}
+
+std::string describe(const state_footprint& f) {
+  auto mib = [](std::size_t b) { return double(b) / (1 << 20); };
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "%zu users, %zu items, %.1f MiB: user table %.1f, history %.1f, bought %.1f, "
+                "similar users %.1f, user vectors %.1f; item table %.1f, titles %.1f, "
+                "neighbours %.1f, item vectors %.1f, vector index %.1f",
+                f.users, f.items, mib(f.total()), mib(f.user_table), mib(f.history),
+                mib(f.bought), mib(f.similar), mib(f.user_vectors), mib(f.item_table),
+                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index));
+  return buf;
+}
+
+state_footprint shard_state::footprint() const {
+  state_footprint f;
+  f.users = users_.size();
+  f.items = items_.size();
+  f.user_table = table(users_);
+  for (const auto& [id, u] : users_) {
+    f.history += heap(u.history);
+    f.bought += heap(u.bought);
+    f.similar += heap(u.similar);
+    f.user_vectors += heap(u.vec);
+  }
+  f.item_table = table(items_);
+  for (const auto& [id, i] : items_) {
+    f.titles += heap(i.details.title);
+    f.neighbours += heap(i.neighbours);
+    f.item_vectors += heap(i.embedding);
+  }
+  if (index_)
+    f.vector_index = index_->bytes();
+  return f;
+}
+
+} // namespace recd
