@@ -56,6 +56,13 @@ using read_tx = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::
 // 10 s deadline; 200,000 ids is 10 s at 20,000 writes/s.
 constexpr std::int64_t snapshot_tail_ids = 200'000;
 
+// Similar users kept per user: only the best recommend.similar_users are ever
+// asked for (user CF seeds), so keeping the job's whole top_k (100 by
+// default) would spend memory on the largest per-user structure for nothing.
+std::size_t similar_user_cap(const recommend_settings& cfg) {
+  return static_cast<std::size_t>(std::max(std::min(cfg.neighbours, cfg.similar_users), 1));
+}
+
 // Reads (row id, neighbour id, score) rows ordered by row id then score desc
 // and hands `row_done` each row's best `cap`. Rows are gathered in one
 // scratch vector and copied once at their exact size: growing each row in
@@ -225,7 +232,8 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                         bought.push_back(e.item);
                     });
     user_done();
-    read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter, cap,
+    read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter,
+                    similar_user_cap(cfg),
                     [&](std::int32_t id, const std::vector<neighbour_item>& row) {
                       snap->users[id].similar = similar_users(row);
                     });
@@ -344,7 +352,8 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
                            ? read_neighbour_rows(tx, "item_similarity", "item_id",
                                                  "similar_item_id", filter, cap)
                            : read_neighbour_rows(tx, "user_similarity", "user_id",
-                                                 "similar_user_id", filter, cap);
+                                                 "similar_user_id", filter,
+                                                 similar_user_cap(self->state.cfg));
           result = caf::make_message(update);
         }
         tx.commit();

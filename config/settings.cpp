@@ -117,7 +117,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, cart_weight, "behavior weight of a cart"),
     RECD_SETTING(recommend, buy_weight, "behavior weight of a buy"),
     RECD_SETTING(recommend, recent_items, "newest distinct items used as item-CF seeds"),
-    RECD_SETTING(recommend, similar_users, "most similar users used as user-CF seeds"),
+    RECD_SETTING(recommend, similar_users, "most similar users used as user-CF seeds (and kept per user on its shard)"),
     RECD_SETTING(recommend, neighbours, "item and user neighbours held in memory"),
     RECD_SETTING(recommend, per_route, "candidates per route per shard"),
     RECD_SETTING(recommend, recency_half_life_days, "item-CF seed weight halves this often"),

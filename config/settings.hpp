@@ -94,7 +94,7 @@ struct recommend_settings {
   double weight_popular = 0.01;        // > 0: cold users get popular items, others a tie-break
   double view_weight = 1, click_weight = 1, cart_weight = 1, buy_weight = 1;
   std::int32_t recent_items = 200;     // item-CF seeds: the user's newest distinct items
-  std::int32_t similar_users = 50;     // user-CF seeds
+  std::int32_t similar_users = 50;     // user-CF seeds, and similar users kept per user
   std::int32_t neighbours = 500;       // item and user neighbours kept in memory
   std::int32_t per_route = 100;        // candidates per route per shard
   double recency_half_life_days = 365; // item-CF seed weight halves this often
