@@ -11,7 +11,7 @@
 
 #include "actors/deadlines.hpp"
 #include "actors/near_cache.hpp"
-#include "engine/item_slots.hpp"
+#include "actors/ranking.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
@@ -25,25 +25,6 @@ using json = nlohmann::json;
 
 constexpr auto apply_timeout = std::chrono::seconds{1};
 
-// One route's total for one item over all shards, and its strongest source.
-struct route_part {
-  double score = 0;          // weighted, normalised contribution to the final score
-  float evidence = 0;        // raw route score summed over shards
-  float best = 0;            // the largest single-shard raw score...
-  std::int32_t because = -1; // ...and the item or user behind it
-};
-
-struct merged_item {
-  item_id item = 0;
-  double score = 0;
-  std::array<route_part, recall_route_count> routes{};
-};
-
-// merge's scratch space, reused across requests (one API actor, one at a time).
-struct merge_scratch {
-  item_slots slots;
-  std::vector<merged_item> items; // by slot
-};
 
 struct api_state {
   static inline const char* name = "api";
@@ -148,101 +129,6 @@ double ms_since(clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
 }
 
-// Normalises each route by its best score over all shards, weights it, and
-// sums per item; bought items are dropped. Ties rank by item id. Only plain
-// numbers here: the reasons are rendered for the returned items alone.
-std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
-                               const recommend_settings& cfg, std::size_t limit,
-                               merge_scratch& scratch) {
-  // A route's candidates for one item may come from several shards (item CF
-  // from each shard owning one of the user's recent items): sum them first.
-  auto& items = scratch.items;
-  scratch.slots.clear();
-  items.clear();
-  for (const auto& c : all) {
-    if (c.score <= 0 || std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
-      continue;
-    auto [slot, fresh] = scratch.slots.find_or_insert(c.item);
-    if (fresh) {
-      items.emplace_back();
-      items.back().item = c.item;
-    }
-    auto& p = items[slot].routes[static_cast<std::size_t>(c.route)];
-    p.evidence += c.score;
-    if (c.score > p.best) {
-      p.best = c.score;
-      p.because = c.because;
-    }
-  }
-  std::array<float, recall_route_count> best{};
-  for (const auto& m : items)
-    for (std::size_t r = 0; r < recall_route_count; ++r)
-      best[r] = std::max(best[r], m.routes[r].evidence);
-  const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
-                                                      cfg.weight_vector, cfg.weight_popular};
-  for (auto& m : items)
-    for (std::size_t r = 0; r < recall_route_count; ++r)
-      if (m.routes[r].evidence > 0 && best[r] > 0) {
-        m.routes[r].score = weight[r] * double(m.routes[r].evidence) / double(best[r]);
-        m.score += m.routes[r].score;
-      }
-  auto better = [](const merged_item& a, const merged_item& b) {
-    return a.score != b.score ? a.score > b.score : a.item < b.item;
-  };
-  auto top = std::min(limit, items.size());
-  std::partial_sort(items.begin(), items.begin() + static_cast<long>(top), items.end(), better);
-  return {items.begin(), items.begin() + static_cast<long>(top)};
-}
-
-// Appends `x` as a JSON number (shortest form that round-trips).
-void append_number(std::string& out, double x) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
-  out.append(buf, ec == std::errc{} ? end : buf);
-}
-
-void append_string(std::string& out, const std::string& text) {
-  out += json(text).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-// {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first.
-void append_reasons(std::string& out, const merged_item& m) {
-  std::array<std::size_t, recall_route_count> order{0, 1, 2, 3};
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return m.routes[a].score > m.routes[b].score;
-  });
-  out += '[';
-  bool first = true;
-  for (auto r : order) {
-    const auto& p = m.routes[r];
-    if (p.score <= 0)
-      continue;
-    auto route = static_cast<recall_route>(r);
-    out += first ? "{\"route\":\"" : ",{\"route\":\"";
-    first = false;
-    out += to_string(route);
-    out += "\",\"score\":";
-    append_number(out, p.score);
-    switch (route) {
-      case recall_route::item_cf: // evidence: similarity x behavior weight x recency
-        out += ",\"because_item\":" + std::to_string(p.because) + ",\"evidence\":";
-        append_number(out, p.evidence);
-        break;
-      case recall_route::user_cf: // evidence: summed similarity of the users who bought it
-        out += ",\"because_user\":" + std::to_string(p.because) + ",\"evidence\":";
-        append_number(out, p.evidence);
-        break;
-      case recall_route::vector:
-        out += ",\"similarity\":";
-        append_number(out, p.evidence);
-        break;
-      case recall_route::popular:
-        break;
-    }
-    out += '}';
-  }
-  out += ']';
-}
 
 // Where an answer goes: the promise of an actor's request, or the local
 // reply of the HTTP gateway (protocol/local_reply.hpp). Copies share it.

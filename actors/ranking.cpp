@@ -1,0 +1,101 @@
+#include "actors/ranking.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <nlohmann/json.hpp>
+
+namespace recd {
+
+std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
+                               const recommend_settings& cfg, std::size_t limit,
+                               merge_scratch& scratch) {
+  // A route's candidates for one item may come from several shards (item CF
+  // from each shard owning one of the user's recent items): sum them first.
+  auto& items = scratch.items;
+  scratch.slots.clear();
+  items.clear();
+  for (const auto& c : all) {
+    if (c.score <= 0 || std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
+      continue;
+    auto [slot, fresh] = scratch.slots.find_or_insert(c.item);
+    if (fresh) {
+      items.emplace_back();
+      items.back().item = c.item;
+    }
+    auto& p = items[slot].routes[static_cast<std::size_t>(c.route)];
+    p.evidence += c.score;
+    if (c.score > p.best) {
+      p.best = c.score;
+      p.because = c.because;
+    }
+  }
+  std::array<float, recall_route_count> best{};
+  for (const auto& m : items)
+    for (std::size_t r = 0; r < recall_route_count; ++r)
+      best[r] = std::max(best[r], m.routes[r].evidence);
+  const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
+                                                      cfg.weight_vector, cfg.weight_popular};
+  for (auto& m : items)
+    for (std::size_t r = 0; r < recall_route_count; ++r)
+      if (m.routes[r].evidence > 0 && best[r] > 0) {
+        m.routes[r].score = weight[r] * double(m.routes[r].evidence) / double(best[r]);
+        m.score += m.routes[r].score;
+      }
+  auto better = [](const merged_item& a, const merged_item& b) {
+    return a.score != b.score ? a.score > b.score : a.item < b.item;
+  };
+  auto top = std::min(limit, items.size());
+  std::partial_sort(items.begin(), items.begin() + static_cast<long>(top), items.end(), better);
+  return {items.begin(), items.begin() + static_cast<long>(top)};
+}
+
+void append_number(std::string& out, double x) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+  out.append(buf, ec == std::errc{} ? end : buf);
+}
+
+void append_string(std::string& out, const std::string& text) {
+  out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void append_reasons(std::string& out, const merged_item& m) {
+  std::array<std::size_t, recall_route_count> order{0, 1, 2, 3};
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return m.routes[a].score > m.routes[b].score;
+  });
+  out += '[';
+  bool first = true;
+  for (auto r : order) {
+    const auto& p = m.routes[r];
+    if (p.score <= 0)
+      continue;
+    auto route = static_cast<recall_route>(r);
+    out += first ? "{\"route\":\"" : ",{\"route\":\"";
+    first = false;
+    out += to_string(route);
+    out += "\",\"score\":";
+    append_number(out, p.score);
+    switch (route) {
+      case recall_route::item_cf: // evidence: similarity x behavior weight x recency
+        out += ",\"because_item\":" + std::to_string(p.because) + ",\"evidence\":";
+        append_number(out, p.evidence);
+        break;
+      case recall_route::user_cf: // evidence: summed similarity of the users who bought it
+        out += ",\"because_user\":" + std::to_string(p.because) + ",\"evidence\":";
+        append_number(out, p.evidence);
+        break;
+      case recall_route::vector:
+        out += ",\"similarity\":";
+        append_number(out, p.evidence);
+        break;
+      case recall_route::popular:
+        break;
+    }
+    out += '}';
+  }
+  out += ']';
+}
+
+} // namespace recd

@@ -1,0 +1,52 @@
+#pragma once
+// The API actor's ranking and rendering, apart from its message flow: the
+// merge of the shards' recall candidates into one ranked list, and the JSON
+// of a ranked item's reasons. Plain C++ (no CAF); used by actors/api.cpp.
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "engine/item_slots.hpp"
+#include "protocol/messages.hpp"
+
+namespace recd {
+
+// One route's total for one item over all shards, and its strongest source.
+struct route_part {
+  double score = 0;          // weighted, normalised contribution to the final score
+  float evidence = 0;        // raw route score summed over shards
+  float best = 0;            // the largest single-shard raw score...
+  std::int32_t because = -1; // ...and the item or user behind it
+};
+
+struct merged_item {
+  item_id item = 0;
+  double score = 0;
+  std::array<route_part, recall_route_count> routes{};
+};
+
+// merge's scratch space, reused across requests (one API actor, one at a time).
+struct merge_scratch {
+  item_slots slots;
+  std::vector<merged_item> items; // by slot
+};
+
+// Normalises each route by its best score over all shards, weights it, and
+// sums per item; bought items are dropped. Ties rank by item id. Only plain
+// numbers here: the reasons are rendered for the returned items alone.
+std::vector<merged_item> merge(const std::vector<candidate>& all, const user_context& ctx,
+                               const recommend_settings& cfg, std::size_t limit,
+                               merge_scratch& scratch);
+
+// Appends `x` as a JSON number (shortest form that round-trips).
+void append_number(std::string& out, double x);
+
+// Appends `text` as a JSON string (invalid UTF-8 replaced).
+void append_string(std::string& out, const std::string& text);
+
+// {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first.
+void append_reasons(std::string& out, const merged_item& m);
+
+} // namespace recd
