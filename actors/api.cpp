@@ -364,6 +364,15 @@ void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
       fail);
 }
 
+// True once a partition map is known; until then `rp` is answered not_ready.
+template <class T>
+bool routable(const api_state& st, responder<T>& rp) {
+  if (st.has_map())
+    return true;
+  rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+  return false;
+}
+
 // Answers from a cache entry ("<version>\n<limit>\n<body>", from the near
 // cache or Redis) if the user has done nothing since it was stored; else
 // computes. A valid Redis entry is kept in the near cache.
@@ -427,10 +436,8 @@ void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t lim
   auto t0 = clock::now();
   auto& st = self->state;
   ++st.deps.metrics->recommend_requests;
-  if (!st.has_map()) {
-    rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+  if (!routable(st, rp))
     return;
-  }
   if (!use_cache) {
     compute(self, rp, user, limit, false, t0);
     return;
@@ -458,10 +465,8 @@ void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
   auto t0 = clock::now();
   auto& st = self->state;
   ++st.deps.metrics->behavior_requests;
-  if (!st.has_map()) {
-    rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+  if (!routable(st, rp))
     return;
-  }
   // 1. The item must exist; its embedding feeds the user's taste vector.
   // Shorter than the HTTP deadline, so a lost shard is a clear answer.
   ask(self, st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)

@@ -102,6 +102,8 @@ struct writer_state {
       err = store::guard([&] {
         // One statement, so one round trip and one implicit transaction:
         // the users, the behaviors and the items' sales counts commit together.
+        // Registers the statement on this connection (a new one after a
+        // reset); libpqxx ignores a repeat with the same text.
         (*c)->prepare("recd_write_behaviors", write_behaviors_sql);
         pqxx::nontransaction tx{**c};
         auto rows = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),

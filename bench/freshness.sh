@@ -6,9 +6,7 @@
 
 bench_freshness() {
   local set=$BENCH_SERVING_SET
-  dataset_prepare "$set" || { md ""; md "## 3. Freshness: skipped ($set not available)"; return 0; }
-  dataset_use "$set"
-  dataset_compute_recd "$set"
+  dataset_ready "$set" || { md ""; md "## 3. Freshness: skipped ($set not available)"; return 0; }
   md ""; md "## 3. Freshness ($set)"; md ""
   md "One sample: GET the user's recommendation, POST a buy of its first item, then from the 200 ask again (one connection, back to back) until the item is gone. Time in ms from the 200 to the end of the reflecting answer; 'first answer' = how many samples were fresh on the very first ask after the 200."
   md ""

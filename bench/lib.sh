@@ -137,6 +137,15 @@ dataset_use() {
 }
 
 # recd's jobs computed once (all three), so servers have something to serve.
+# Prepares a data set, makes it the current one and computes recd's jobs on
+# it: what every serving-side benchmark needs first. Returns 1 if the set is
+# not available (the caller reports the skip).
+dataset_ready() { # dataset
+  dataset_prepare "$1" || return 1
+  dataset_use "$1"
+  dataset_compute_recd "$1"
+}
+
 dataset_compute_recd() {
   local name=$1
   [ -f "$BENCH_OUT/computed-$name" ] && return 0

@@ -37,9 +37,7 @@ bench_memory() {
   md_row "empty (baseline)" "0" "$b_c" "$b_s0" "$b_s1" "$b_a" "$((b_s0 + b_s1))" ""
   local set
   for set in "${BENCH_MEMORY_SETS[@]}"; do
-    dataset_prepare "$set" || { md_row "$set" "skipped (not available)" "" "" "" "" "" ""; continue; }
-    dataset_use "$set"
-    dataset_compute_recd "$set"
+    dataset_ready "$set" || { md_row "$set" "skipped (not available)" "" "" "" "" "" ""; continue; }
     read -r c s0 s1 a <<< "$(memory_cluster_rss "$set")"
     local per; per=$(calc "(($s0 + $s1) - ($b_s0 + $b_s1)) / ($DS_EVENTS / 1000000)")
     md_row "$set" "$DS_EVENTS" "$c" "$s0" "$s1" "$a" "$((s0 + s1))" "$per"

@@ -33,9 +33,7 @@ trap 'exit 130' INT TERM
 start_postgres
 start_redis
 BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"; BENCH_REPORT=/dev/null
-dataset_prepare "$set_name"
-dataset_use "$set_name"
-dataset_compute_recd "$set_name"
+dataset_ready "$set_name"
 start_recd_serve "$set_name"
 for load in "${loads[@]}"; do
   e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS")

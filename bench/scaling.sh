@@ -34,9 +34,7 @@ scaling_compute() {
 
 bench_scaling() {
   local set=$BENCH_SCALING_SET
-  dataset_prepare "$set" || { md ""; md "## 5. Scaling: skipped ($set not available)"; return 0; }
-  dataset_use "$set"
-  dataset_compute_recd "$set"
+  dataset_ready "$set" || { md ""; md "## 5. Scaling: skipped ($set not available)"; return 0; }
   md ""; md "## 5. Scaling ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
   md "One coordinator process and 1, 2, then 3 shard processes on loopback (the cluster grows; each join moves partitions). Jobs: \`recd compute --coordinator\` (item + user similarity, top_k 0; the faster of two runs); each shard node computes its partitions' rows and COPYs them itself. **On $(nproc) cores, more shard processes than cores is overhead, not speed-up.**"
   # The coordinator reads the job settings; all pairs kept, as in benchmark 1.

@@ -6,9 +6,7 @@
 
 bench_serving() {
   local set=$BENCH_SERVING_SET
-  dataset_prepare "$set" || { md ""; md "## 2. Serving: skipped ($set not available)"; return 0; }
-  dataset_use "$set"
-  dataset_compute_recd "$set"
+  dataset_ready "$set" || { md ""; md "## 2. Serving: skipped ($set not available)"; return 0; }
   local sys port hot=$((DS_USERS < 500 ? DS_USERS : 500))
   md ""; md "## 2. Serving under load ($set: $DS_USERS users, $DS_ITEMS items, $DS_EVENTS events)"; md ""
   md "wrk ${BENCH_WRK_SECONDS} s per row, random users 1..$DS_USERS (items 1..$DS_ITEMS for behaviors; the cached row: users 1..$hot, after a warm-up over them of 3 s for recd and ${BENCH_WRK_SECONDS} s for the slower seed), limit 50; one server at a time. **wrk shares the $(nproc) cores with the server** (and PostgreSQL/Redis), so these are lower bounds of what the server alone would do. Behaviors are durable: answered after COMMIT (fsync on) by both systems. Latencies in ms; errors = non-2xx + socket errors + timeouts. CPU per request = user + system time over the run / requests answered, of the server process (recd serve, or the seed's Python process) and of this run's PostgreSQL (all its processes, exited backends included; Redis is not counted): steadier than req/s on a shared machine."
