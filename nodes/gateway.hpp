@@ -1,9 +1,10 @@
 #pragma once
 // The HTTP gateway: routes requests to the API actors and turns their replies
 // and errors into HTTP responses. Runs on the HTTP server's Asio threads and
-// never blocks them: each request is handed to a short-lived actor that makes
-// the actor request and calls the reply function (which posts back to the
-// connection's strand).
+// never blocks them. Recommend and behavior requests go straight to an API
+// actor with a local_reply (protocol/local_reply.hpp) that calls the reply
+// function (which posts back to the connection's strand); the rarer routes
+// (/readyz, /api/stats, /admin) go through a short-lived actor's request.
 //
 //   GET  /healthz                  200 {"status":"ok"}
 //   GET  /readyz                   200 once every shard holds its state, else 503
@@ -35,8 +36,6 @@ public:
           std::chrono::milliseconds timeout);
 
   void handle(http::request&& req, http::reply_fn reply);
-  // A new coordinator after a reconnect (API nodes). Call before serving
-  // requests from other threads resumes: it is not synchronised.
 
 private:
   const caf::actor& next_api();
