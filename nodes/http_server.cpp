@@ -45,6 +45,13 @@ std::optional<std::string_view> request::param(std::string_view key) const {
   return std::nullopt;
 }
 
+std::optional<std::string_view> request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name)
+      return std::string_view{v};
+  return std::nullopt;
+}
+
 std::string json_error(unsigned status, std::string_view message) {
   const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -294,6 +301,18 @@ private:
     req.path = std::move(*path);
     req.query = std::move(*query);
     req.content_type = std::string{msg[bhttp::field::content_type]};
+    {
+      error_code ignored;
+      auto peer = stream_.socket().remote_endpoint(ignored);
+      if (!ignored)
+        req.peer = peer.address().to_string();
+    }
+    for (const auto& field : msg) {
+      std::string name{field.name_string()};
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string{field.value()});
+    }
     req.body = std::move(msg.body());
 
     phase_ = phase::handling;

@@ -35,9 +35,14 @@ struct request {
   std::vector<std::pair<std::string, std::string>> query;
   std::string body;
   std::string content_type; // Content-Type header value or ""
+  // Every header as sent, names lower-cased, in order (Content-Type included).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string peer;         // the client's address ("127.0.0.1"), for logs and limits
 
   // The first value given for `key`, if any. The view points into `query`.
   std::optional<std::string_view> param(std::string_view key) const;
+  // The first value of header `name` (lower-case), if any. Points into `headers`.
+  std::optional<std::string_view> header(std::string_view name) const;
 };
 
 struct response {
