@@ -12,7 +12,9 @@
 #include "actors/deadlines.hpp"
 #include "actors/near_cache.hpp"
 #include "actors/ranking.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
@@ -487,6 +489,24 @@ void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
       });
 }
 
+// A pushed map (or the map of a move) comes from the coordinator's node and is
+// well formed: every partition's owner is a listed shard (or no_shard).
+caf::error check_map(api_actor* self, const char* what, const std::vector<caf::actor>& shards,
+                     const std::vector<std::uint32_t>& owner) {
+  const auto& coordinator = self->state.deps.coordinator;
+  if (auto err = check_control(self, coordinator ? coordinator.node() : caf::node_id{}, what))
+    return err;
+  if (auto err = limits::check_partition_count(static_cast<std::uint32_t>(owner.size())))
+    return refuse(self, what, describe(err));
+  for (auto o : owner)
+    if (o != no_shard && o >= shards.size())
+      return refuse(self, what, "a partition owned by an unlisted shard");
+  for (const auto& shard : shards)
+    if (!shard)
+      return refuse(self, what, "an invalid shard handle");
+  return {};
+}
+
 caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   self->set_default_handler(log_and_drop);
   self->state.cfg = std::move(cfg);
@@ -562,18 +582,24 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
       if (next != deadlines::clock::duration::zero())
         self->delayed_send(self, next, deadline_atom_v);
     },
-    [=](join_atom, const caf::actor& coordinator) {
+    [=](join_atom, const caf::actor& coordinator) -> caf::result<void> {
       // The node reconnected to a (restarted) coordinator: follow its map.
       // Keep routing by the last map until the coordinator pushes a newer one.
+      const auto& src = self->current_sender();
+      if (!coordinator || !src || src->node() != self->node())
+        return refuse(self, "join", "only the API node itself names its coordinator");
       self->state.deps.coordinator = coordinator;
       self->send(coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
+      return caf::unit;
     },
     [=](move_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
-        std::vector<std::uint32_t> owner) {
+        std::vector<std::uint32_t> owner) -> caf::result<bool> {
       // A move starts: until the map of `epoch` arrives, committed events are
       // applied on their partition's next owner too. The reply tells the
       // coordinator that no event is routed by the old map alone any more.
       auto& st = self->state;
+      if (auto err = check_map(self, "move", shards, owner))
+        return err;
       if (epoch <= st.epoch)
         return true; // that map is already in use
       st.next_epoch = epoch;
@@ -584,9 +610,11 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
       return true;
     },
     [=](map_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
-        std::vector<std::uint32_t> owner) {
+        std::vector<std::uint32_t> owner) -> caf::result<bool> {
       // The reply tells the coordinator that this node routes by this map.
       auto& st = self->state;
+      if (auto err = check_map(self, "map", shards, owner))
+        return err;
       if (epoch < st.epoch)
         return true; // a late push of an older map
       st.epoch = epoch;

@@ -9,7 +9,9 @@
 #include "actors/job_driver.hpp"
 #include "actors/run_watcher.hpp"
 #include "protocol/errors.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -492,13 +494,25 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
     start_rebalance(self);
   return {
     [=](join_atom, const std::string& name, const caf::actor& shard,
-        const std::string& address) -> std::uint32_t {
+        const std::string& address) -> caf::result<std::uint32_t> {
       auto& st = self->state;
-      self->monitor(shard);
+      // A node joins with a shard of its own, under a name no live shard of
+      // another node holds: nobody takes over a live shard's place in the map.
+      if (auto err = limits::check_node_name(name))
+        return refuse(self, "join", describe(err));
+      if (auto err = limits::check_address(address))
+        return refuse(self, "join", describe(err));
+      const auto& src = self->current_sender();
+      if (!shard || !src || shard.node() != src->node())
+        return refuse(self, "join", "a node joins with its own shard only");
       std::size_t index = st.members.size();
       for (std::size_t m = 0; m < st.members.size(); ++m)
         if (st.members[m].name == name)
           index = m; // a restarted shard node takes its old slot
+      if (index < st.members.size() && st.members[index].shard &&
+          st.members[index].shard.node() != shard.node())
+        return refuse(self, "join", "shard " + name + " is alive on another node");
+      self->monitor(shard);
       if (index == st.members.size()) {
         st.members.push_back({name, shard, address, false, {}});
       } else {
@@ -537,8 +551,11 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           });
       return st.opt.partitions;
     },
-    [=](subscribe_atom, const caf::actor& api) {
+    [=](subscribe_atom, const caf::actor& api) -> caf::result<void> {
       auto& st = self->state;
+      const auto& src = self->current_sender();
+      if (!api || !src || api.node() != src->node())
+        return refuse(self, "subscribe", "a node subscribes its own API actors only");
       self->monitor(api);
       st.subscribers.push_back(api);
       // Only a complete map: a restarted coordinator pushes nothing until every
@@ -546,27 +563,35 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       if (st.ready())
         self->request(api, std::chrono::seconds{3}, st.map_message())
           .then([](bool) {}, [](caf::error&) {}); // else: the next flip pushes it
+      return caf::unit;
     },
-    [=](drop_atom, std::uint64_t epoch) {
+    [=](drop_atom, std::uint64_t epoch) -> caf::result<void> {
       // Every API actor routes by the map of `epoch` (or did not answer in time).
       auto& st = self->state;
+      if (auto err = check_self(self, "drop"))
+        return err;
       auto it = st.drops.find(epoch);
       if (it == st.drops.end())
-        return;
+        return caf::unit;
       for (auto& [shard, foreign] : it->second)
         self->request(shard, std::chrono::seconds{60}, drop_atom_v, foreign, epoch)
           .then([](bool) {}, [](caf::error&) {});
       st.drops.erase(it);
       // A leaving shard that owns nothing now is no longer asked for anything.
       st.release_leavers();
+      return caf::unit;
     },
-    [=](leave_atom, const std::string& name) {
+    [=](leave_atom, const std::string& name) -> caf::result<bool> {
       // A shard node stops (SIGTERM, a scale-down): its partitions move to the
-      // others first; the answer comes once no API actor routes to it.
-      auto rp = self->make_response_promise<bool>();
+      // others first; the answer comes once no API actor routes to it. Only
+      // the shard's own node may say it leaves.
       auto& st = self->state;
       auto it = std::find_if(st.members.begin(), st.members.end(),
                              [&](const member& m) { return m.name == name && m.shard; });
+      const auto& src = self->current_sender();
+      if (it != st.members.end() && (!src || src->node() != it->shard.node()))
+        return refuse(self, "leave", "only shard " + name + "'s own node may say it leaves");
+      auto rp = self->make_response_promise<bool>();
       if (it == st.members.end() || st.targets().size() <= (it->leaving ? 0u : 1u)) {
         rp.deliver(true); // unknown, or nobody to hand its partitions to
         return rp;
@@ -600,15 +625,28 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       start_rebalance(self);
       return self->state.epoch;
     },
-    [=](rebalance_atom, caf::unit_t) { start_rebalance(self); },
-    [=](poll_atom) {
+    [=](rebalance_atom, caf::unit_t) -> caf::result<void> {
+      if (auto err = check_self(self, "rebalance"))
+        return err;
+      start_rebalance(self);
+      return caf::unit;
+    },
+    [=](poll_atom) -> caf::result<void> {
+      if (auto err = check_self(self, "poll"))
+        return err;
       poll(self);
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.poll_seconds},
                          poll_atom_v);
+      return caf::unit;
     },
     [=](compute_atom, std::vector<job_kind> kinds, caf::actor listener) {
       auto rp = self->make_response_promise<std::vector<job_summary>>();
       auto& st = self->state;
+      for (auto k : kinds)
+        if (auto err = limits::check_job_kind(k); err || kinds.size() > 16) {
+          rp.deliver(refuse(self, "compute", err ? describe(err) : "too many jobs"));
+          return rp;
+        }
       if (st.job_running) {
         rp.deliver(make_error(ec::job_running, "a job is already running in this cluster"));
         return rp;
@@ -667,15 +705,20 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         (*next)();
       return rp;
     },
-    [=](compute_atom, caf::unit_t) {
+    [=](compute_atom, caf::unit_t) -> caf::result<void> {
       // A redo waiting for a ready map, when no flip is coming.
+      if (auto err = check_self(self, "compute"))
+        return err;
       auto& st = self->state;
       if (st.ready())
         for (auto& waiter : std::exchange(st.ready_waiters, {}))
           waiter();
+      return caf::unit;
     },
-    [=](compute_atom) {
+    [=](compute_atom) -> caf::result<void> {
       // Scheduled runs (jobs.interval_seconds).
+      if (auto err = check_self(self, "compute"))
+        return err;
       std::vector<job_kind> all{job_kind::item_similarity, job_kind::user_similarity,
                                 job_kind::embeddings};
       self->request(caf::actor_cast<caf::actor>(self), job_timeout, compute_atom_v, all,
@@ -684,6 +727,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
               [](caf::error& err) { spdlog::warn("scheduled jobs: {}", describe(err)); });
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.interval_seconds},
                          compute_atom_v);
+      return caf::unit;
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();

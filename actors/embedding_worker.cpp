@@ -7,10 +7,12 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/bulk_sender.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "engine/als.hpp"
 #include "protocol/bulk.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -57,6 +59,8 @@ struct embedding_worker_state {
   static inline const char* name = "embedding_worker";
   side_rows users;
   side_rows items;
+  std::size_t users_count = 0; // dense indices of the whole run, per side
+  std::size_t items_count = 0;
   engine::als_options opt;
 };
 
@@ -72,10 +76,13 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
 
 caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self,
                                std::vector<char> encoded, std::vector<std::uint32_t> partitions,
-                               std::uint32_t count) {
+                               std::uint32_t count, caf::node_id control) {
   self->set_default_handler(log_and_drop);
   embedding_task task;
-  if (auto err = decode_bulk(encoded, task)) {
+  auto err = decode_bulk(encoded, task);
+  if (!err)
+    err = limits::check_embedding_task(task);
+  if (err) {
     spdlog::error("embedding worker: {}", describe(err));
     self->quit(err); // the job driver monitors the worker and fails the run
     return {};
@@ -85,6 +92,8 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
   auto& st = self->state;
   st.users = build_side(task.users, task.u, task.i, task.w, owned, count);
   st.items = build_side(task.items, task.i, task.u, task.w, owned, count);
+  st.users_count = task.users.size();
+  st.items_count = task.items.size();
   st.opt.dim = task.dim;
   st.opt.regularization = task.regularization;
   st.opt.alpha = task.alpha;
@@ -93,11 +102,19 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
   auto solve_side = [=](bool users, const bulk_handle& fixed, std::vector<double>& gram) {
     // Before make_response_promise, which takes the sender out of the request.
     auto driver = caf::actor_cast<caf::actor>(self->current_sender());
+    auto from = sender_node(self);
     auto rp = self->make_response_promise<bulk_handle>();
+    if (auto err = check_control(self, control, "solve")) {
+      rp.deliver(std::move(err));
+      return rp;
+    }
     auto& st = self->state;
     std::vector<float> factors;
-    auto bytes = st.inbox.take(fixed);
+    auto bytes = st.inbox.take(fixed, from);
     caf::error err = bytes ? decode_bulk(*bytes, factors) : bytes.error();
+    if (!err)
+      err = limits::check_factors(factors.size(), gram.size(),
+                                  users ? st.items_count : st.users_count, st.opt.dim);
     if (err) {
       rp.deliver(std::move(err));
       return rp;
@@ -115,7 +132,9 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
   };
   return {
     [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
-      if (auto err = self->state.inbox.add(std::move(chunk)))
+      if (auto err = check_control(self, control, "bulk"))
+        return err;
+      if (auto err = self->state.inbox.add(std::move(chunk), sender_node(self)))
         return err;
       return true;
     },
@@ -132,9 +151,9 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
 
 caf::actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
                                   std::vector<std::uint32_t> partitions,
-                                  std::uint32_t partition_count) {
+                                  std::uint32_t partition_count, caf::node_id control) {
   return sys.spawn<caf::detached>(embedding_worker, std::move(encoded_task), std::move(partitions),
-                                  partition_count);
+                                  partition_count, std::move(control));
 }
 
 } // namespace recd

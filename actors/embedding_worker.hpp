@@ -11,11 +11,16 @@
 // chunks both ways (protocol/bulk.hpp): the fixed side's factors are named by
 // a bulk_handle, and the solved factor_block is sent back to the requester in
 // chunks before the handle that names it.
+//
+// Only `control` (the job driver's node: the coordinator's, or the shard's own)
+// may send to it; the task, factors and Gram matrices are checked for their
+// sizes before use (protocol/limits.hpp).
 
 #include <cstdint>
 #include <vector>
 
 #include <caf/fwd.hpp>
+#include <caf/node_id.hpp>
 
 #include "protocol/messages.hpp"
 
@@ -25,6 +30,6 @@ namespace recd {
 // worker's own thread.
 caf::actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
                                   std::vector<std::uint32_t> partitions,
-                                  std::uint32_t partition_count);
+                                  std::uint32_t partition_count, caf::node_id control);
 
 } // namespace recd

@@ -17,6 +17,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/job_tables.hpp"
 
 namespace recd {
 
@@ -25,9 +26,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr auto part_timeout = std::chrono::seconds{86400};
 
-const char* table_of(job_kind k) {
-  return k == job_kind::item_similarity ? "item_similarity" : "user_similarity";
-}
+const char* table_of(job_kind k) { return store::similarity_table(k); }
 
 // "'buy','cart'": every name is checked against the four behavior kinds.
 caf::expected<std::string> kinds_sql(const std::string& list) {
@@ -110,8 +109,8 @@ struct driver_state {
                                   std::string{to_string(kind)});
       if (kind != job_kind::embeddings)
         for (const auto& r : stale)
-          tx.exec(std::string{"DROP TABLE IF EXISTS "} + table_of(kind) + "_run_" +
-                  std::to_string(r[0].as<std::int64_t>()));
+          tx.exec("DROP TABLE IF EXISTS " +
+                  tx.quote_name(store::staging_table(kind, r[0].as<std::int64_t>())));
       run_id = tx.exec_params("INSERT INTO job_runs (kind, status) VALUES ($1, 'running') "
                               "RETURNING run_id",
                               std::string{to_string(kind)})[0][0]
@@ -175,8 +174,7 @@ struct driver_state {
     similarity_task task;
     task.run_id = run_id;
     task.kind = kind;
-    task.staging_table = std::string{table_of(kind)} + "_run_" + std::to_string(run_id);
-    staging = task.staging_table;
+    staging = store::staging_table(kind, run_id);
     const bool items = kind == job_kind::item_similarity;
     auto kinds = kinds_sql(items ? cfg.item_similarity.behavior_types
                                  : cfg.user_similarity.behavior_types);

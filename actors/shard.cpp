@@ -14,7 +14,9 @@
 #include "actors/similarity_worker.hpp"
 #include "protocol/bulk.hpp"
 #include "protocol/errors.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -58,6 +60,10 @@ struct shard_actor_state {
   std::unordered_set<std::int64_t> known_user, known_item; // per side of an event
   bulk_inbox inbox;                    // job inputs arriving in chunks
   bool catching_up = false;            // the flip's read-back is running
+  // The coordinator this shard follows (its node sends control messages), and
+  // the newest map epoch it flipped to: older loads and flips are refused.
+  caf::node_id control;
+  std::uint64_t epoch = 0;
 
   std::vector<std::uint32_t> partitions() const {
     std::vector<std::uint32_t> out;
@@ -157,15 +163,26 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
   st.index = index;
   st.url = url;
   st.data = shard_state{cfg};
-  st.loader = spawn_shard_loader(self->system(), url, cfg);
+  st.loader = spawn_shard_loader(self->system(), url, cfg, self->address());
   self->link_to(st.loader);
   return {
     [=](load_atom, std::vector<std::uint32_t> partitions, std::uint32_t count,
-        std::uint64_t epoch) {
+        std::uint64_t epoch) -> caf::result<std::uint64_t, std::uint64_t> {
       // The first load installs the shard's state; later ones add partitions
       // moved to this shard (the coordinator flips the map once they are in).
-      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       auto& st = self->state;
+      if (auto err = check_control(self, st.control, "load"))
+        return caf::result<std::uint64_t, std::uint64_t>{err};
+      if (auto err = limits::check_partitions(partitions, count))
+        return caf::result<std::uint64_t, std::uint64_t>{refuse(self, "load", describe(err))};
+      if (st.partition_count != 0 && count != st.partition_count)
+        return caf::result<std::uint64_t, std::uint64_t>{
+          refuse(self, "load", "the partition count is " + std::to_string(st.partition_count))};
+      if (epoch < st.epoch)
+        return caf::result<std::uint64_t, std::uint64_t>{
+          refuse(self, "load", "for map epoch " + std::to_string(epoch) + ", older than " +
+                                 std::to_string(st.epoch))};
+      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       const bool first = !st.ready && st.held.empty();
       st.partition_count = count;
       st.incoming.insert(partitions.begin(), partitions.end());
@@ -186,15 +203,22 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
             });
             rp.deliver(std::move(err));
           });
-      return rp;
+      return caf::result<std::uint64_t, std::uint64_t>{rp};
     },
-    [=](drop_atom, const std::vector<std::uint32_t>& partitions, std::uint64_t epoch) {
+    [=](drop_atom, const std::vector<std::uint32_t>& partitions,
+        std::uint64_t epoch) -> caf::result<bool> {
       // The map of `epoch` gives these partitions to other shards. One loaded
-      // for a later map, or loading now, stays.
+      // for a later map, or loading now, stays; so does one the newest flip
+      // gives to this shard (only partitions on standby are ever dropped).
       auto& st = self->state;
+      if (auto err = check_control(self, st.control, "drop"))
+        return err;
+      if (auto err = limits::check_partitions(partitions, st.partition_count))
+        return refuse(self, "drop", describe(err));
       std::vector<std::uint32_t> gone;
       for (auto p : partitions)
-        if (auto it = st.held.find(p); it != st.held.end() && it->second <= epoch) {
+        if (auto it = st.held.find(p);
+            it != st.held.end() && it->second <= epoch && st.standby.count(p) != 0) {
           gone.push_back(p);
           st.held.erase(it);
           st.standby.erase(p);
@@ -206,20 +230,31 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       }
       return true;
     },
-    [=](map_atom) -> std::vector<std::uint32_t> {
+    [=](map_atom) -> caf::result<std::vector<std::uint32_t>> {
       // What this shard holds, for a (restarted) coordinator it joins.
+      if (auto err = check_control(self, self->state.control, "map"))
+        return err;
       return self->state.partitions();
     },
-    [=](map_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) {
+    [=](map_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) -> caf::result<void> {
       // Jobs-only mode (`recd compute`): own the partitions without loading them.
       auto& st = self->state;
+      if (auto err = check_control(self, st.control, "map"))
+        return err;
+      if (auto err = limits::check_partitions(partitions, count))
+        return refuse(self, "map", describe(err));
+      if (st.ready || !st.incoming.empty())
+        return refuse(self, "map", "a serving shard's partitions change by load and drop only");
       st.held.clear();
       for (auto p : partitions)
         st.held[p] = 0;
       st.partition_count = count;
+      return caf::unit;
     },
     [=](context_atom, user_id u, std::int32_t recent,
         std::int32_t similar) -> caf::result<user_context> {
+      if (auto err = limits::check_seed_counts(recent, similar))
+        return refuse(self, "context", describe(err));
       // Refused for a user of a partition held elsewhere: an API node routing
       // by an old map answers degraded instead of from an empty history.
       if (!self->state.holds(u))
@@ -233,8 +268,10 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       return self->state.data.version(u);
     },
     [=](ready_atom) { return self->state.ready; },
-    [=](recall_atom, recall_request req) -> std::vector<candidate> {
+    [=](recall_atom, recall_request req) -> caf::result<std::vector<candidate>> {
       auto& st = self->state;
+      if (auto err = limits::check_recall(req))
+        return refuse(self, "recall", describe(err));
       if (st.standby.empty())
         return st.data.recall(req);
       // Seeds and owned items of standby partitions are another shard's to recall.
@@ -247,7 +284,9 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       });
       return out;
     },
-    [=](details_atom, const std::vector<item_id>& items) -> std::vector<item_details> {
+    [=](details_atom, const std::vector<item_id>& items) -> caf::result<std::vector<item_details>> {
+      if (items.size() > limits::max_details)
+        return refuse(self, "details", "too many items");
       return self->state.data.details(items);
     },
     [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
@@ -275,6 +314,10 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       // User side of a committed event: kept for later if the user's
       // partition is loading here, refused if it is held elsewhere.
       auto& st = self->state;
+      if (auto err = limits::check_event(e))
+        return refuse(self, "apply", describe(err));
+      if (item_vec.size() > limits::max_vector_dim)
+        return refuse(self, "apply", "vector too long");
       if (st.is_incoming(e.user)) {
         st.pending.push_back({e, id, std::move(item_vec), true});
         return std::uint64_t{0};
@@ -286,6 +329,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
     },
     [=](apply_atom, const behavior_event& e, std::int64_t id) -> caf::result<bool> {
       auto& st = self->state;
+      if (auto err = limits::check_event(e))
+        return refuse(self, "apply", describe(err));
       if (st.is_incoming(e.item)) {
         st.pending.push_back({e, id, {}, false});
         return true;
@@ -296,23 +341,31 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       st.data.apply_item(e);
       return true;
     },
-    [=](flip_atom, std::uint64_t epoch, const std::vector<std::uint32_t>& owned) {
+    [=](flip_atom, std::uint64_t epoch,
+        const std::vector<std::uint32_t>& owned) -> caf::result<void> {
       // The map flipped to `epoch`, giving this shard `owned`: those are
       // recalled here from now on, other held ones only until their drop.
       auto& st = self->state;
+      if (auto err = check_control(self, st.control, "flip"))
+        return err;
+      if (auto err = limits::check_partitions(owned, st.partition_count))
+        return refuse(self, "flip", describe(err));
+      if (epoch < st.epoch)
+        return refuse(self, "flip", "to epoch " + std::to_string(epoch) + ", older than " +
+                                      std::to_string(st.epoch));
+      st.epoch = epoch;
       std::set<std::uint32_t> mine(owned.begin(), owned.end());
       st.standby.clear();
       for (const auto& [p, loaded_for] : st.held)
         if (mine.count(p) == 0)
           st.standby.insert(p);
-      (void)epoch;
       // Every API node sent this shard the events of its new partitions since
       // before their snapshot was taken, so normally there is nothing more to
       // do; but an API node that missed the move announcement sent them to the
       // old owner only. Read back what landed partitions received since their
       // snapshots and apply what is not known here yet.
       if (st.landed.empty())
-        return;
+        return caf::unit;
       auto partitions = std::exchange(st.landed, {});
       auto since = std::exchange(st.landed_floor, -1);
       st.catching_up = true;
@@ -352,10 +405,15 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
             st.known_item.clear();
             spdlog::warn("catching up moved partitions failed: {}", describe(err));
           });
+      return caf::unit;
     },
-    [=](reload_atom, job_kind kind) {
-      auto rp = self->make_response_promise<bool>();
+    [=](reload_atom, job_kind kind) -> caf::result<bool> {
       auto& st = self->state;
+      if (auto err = check_control(self, st.control, "reload"))
+        return err;
+      if (auto err = limits::check_job_kind(kind))
+        return refuse(self, "reload", describe(err));
+      auto rp = self->make_response_promise<bool>();
       if (!st.ready) {
         rp.deliver(false); // the initial load reads the newest runs anyway
         return rp;
@@ -384,20 +442,25 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       return rp;
     },
     [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
-      if (auto err = self->state.inbox.add(std::move(chunk)))
+      if (auto err = check_control(self, self->state.control, "bulk"))
         return err;
+      if (auto err = self->state.inbox.add(std::move(chunk), sender_node(self)))
+        return refuse(self, "bulk", describe(err));
       return true;
     },
-    [=](job_atom, const bulk_handle& task, const caf::actor& progress_to) {
+    [=](job_atom, const bulk_handle& task,
+        const caf::actor& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
       // A similarity job: the task (graph and options) arrived in chunks.
-      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       auto& st = self->state;
-      auto bytes = st.inbox.take(task);
+      if (auto err = check_control(self, st.control, "job"))
+        return caf::result<std::uint64_t, std::uint64_t>{err};
+      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+      auto bytes = st.inbox.take(task, sender_node(self));
       if (!bytes) {
         rp.deliver(bytes.error());
         return rp;
       }
-      auto worker = spawn_similarity_worker(self->system(), st.url);
+      auto worker = spawn_similarity_worker(self->system(), st.url, self->address());
       self->request(worker, job_timeout, job_atom_v, std::move(*bytes), st.owned(),
                     st.partition_count, progress_to)
         .then(
@@ -409,17 +472,28 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
             rp.deliver(std::move(err));
             self->send_exit(worker, caf::exit_reason::user_shutdown);
           });
-      return rp;
+      return caf::result<std::uint64_t, std::uint64_t>{rp};
     },
     [=](job_atom, job_kind, const bulk_handle& task) -> caf::result<caf::actor> {
       // An embedding run: the interactions arrived in chunks; a worker
       // decodes them and solves this shard's rows on request.
       auto& st = self->state;
-      auto bytes = st.inbox.take(task);
+      if (auto err = check_control(self, st.control, "job"))
+        return err;
+      auto bytes = st.inbox.take(task, sender_node(self));
       if (!bytes)
         return bytes.error();
       return spawn_embedding_worker(self->system(), std::move(*bytes), st.owned(),
-                                    st.partition_count);
+                                    st.partition_count, st.control);
+    },
+    [=](join_atom, const caf::actor& coordinator) -> caf::result<void> {
+      // The shard node joined `coordinator`: its node may send control
+      // messages from now on. Only this node's own main thread says so.
+      const auto& src = self->current_sender();
+      if (!src || src->node() != self->node())
+        return refuse(self, "join", "only the shard's own node names its coordinator");
+      self->state.control = coordinator ? coordinator.node() : caf::node_id{};
+      return caf::unit;
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {std::uint64_t{self->state.data.user_count()},

@@ -1,5 +1,8 @@
 #include "actors/shard_loader.hpp"
 
+#include "actors/trust.hpp"
+#include "protocol/limits.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -260,13 +263,17 @@ struct shard_loader_state {
 };
 
 caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
-                           recommend_settings cfg) {
+                           recommend_settings cfg, caf::actor_addr parent) {
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {
     [=](load_atom, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<shard_snapshot_ptr> {
+      if (auto err = check_from(self, parent, "load"))
+        return err;
+      if (auto err = limits::check_partitions(partitions, count))
+        return err;
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -278,6 +285,8 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
       return *snap;
     },
     [=](item_atom, item_id i) -> caf::result<item_details, std::vector<float>> {
+      if (auto err = check_from(self, parent, "item"))
+        return err;
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -306,6 +315,10 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
     [=](apply_atom, const std::vector<std::uint32_t>& partitions, std::uint32_t count,
         std::int64_t since) -> caf::result<std::vector<std::int64_t>, std::vector<behavior_event>> {
       // Behaviors of these partitions committed after `since` (a move's snapshot).
+      if (auto err = check_from(self, parent, "apply"))
+        return err;
+      if (auto err = limits::check_partitions(partitions, count))
+        return err;
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -333,6 +346,12 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
     },
     [=](reload_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<caf::message> {
+      if (auto err = check_from(self, parent, "reload"))
+        return err;
+      if (auto err = limits::check_partitions(partitions, count))
+        return err;
+      if (auto err = limits::check_job_kind(kind))
+        return err;
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -370,8 +389,9 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
 } // namespace
 
 caf::actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
-                              recommend_settings cfg) {
-  return sys.spawn<caf::detached>(shard_loader, std::move(postgres_url), std::move(cfg));
+                              recommend_settings cfg, caf::actor_addr parent) {
+  return sys.spawn<caf::detached>(shard_loader, std::move(postgres_url), std::move(cfg),
+                                  std::move(parent));
 }
 
 caf::expected<shard_snapshot_ptr> load_snapshot(const std::string& postgres_url,

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 
@@ -26,8 +27,9 @@ using shard_snapshot_ptr = std::shared_ptr<shard_snapshot>;
 using neighbour_update_ptr = std::shared_ptr<neighbour_update>;
 using embedding_update_ptr = std::shared_ptr<embedding_update>;
 
+// Only `parent` (its shard) may send to it.
 caf::actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
-                              recommend_settings cfg);
+                              recommend_settings cfg, caf::actor_addr parent);
 
 // The same work as the actor, callable directly (tests, tools).
 caf::expected<shard_snapshot_ptr> load_snapshot(const std::string& postgres_url,

@@ -10,9 +10,12 @@
 #include "engine/ease.hpp"
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/limits.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/job_tables.hpp"
 
 namespace recd {
 
@@ -20,14 +23,21 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
+caf::behavior similarity_worker(caf::event_based_actor* self, std::string url,
+                                caf::actor_addr parent) {
   self->set_default_handler(log_and_drop);
   return {
     [=](job_atom, const std::vector<char>& encoded, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count,
         const caf::actor& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
+      if (auto err = check_from(self, parent, "job"))
+        return err;
       similarity_task task;
       if (auto err = decode_bulk(encoded, task))
+        return err;
+      if (auto err = limits::check_similarity_task(task))
+        return err;
+      if (auto err = limits::check_partitions(partitions, count))
         return err;
       const auto& g = task.graph;
       std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
@@ -62,7 +72,10 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
         std::vector<std::string> columns =
           items ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
                 : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};
-        pqxx::stream_to out{tx, task.staging_table, columns};
+        // The table name is derived here from checked values, never taken
+        // from the message, and quoted (libpqxx 6.4 pastes it into COPY as is).
+        pqxx::stream_to out{tx, tx.quote_name(store::staging_table(task.kind, task.run_id)),
+                            columns};
         std::vector<engine::neighbour> found;
         auto last_report = clock::now();
         for (auto r : rows) {
@@ -95,8 +108,9 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url) {
 
 } // namespace
 
-caf::actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url) {
-  return sys.spawn<caf::detached>(similarity_worker, std::move(postgres_url));
+caf::actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url,
+                                   caf::actor_addr parent) {
+  return sys.spawn<caf::detached>(similarity_worker, std::move(postgres_url), std::move(parent));
 }
 
 } // namespace recd

@@ -87,6 +87,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, tls_key, "the PEM private key of tls_certificate"),
     RECD_SETTING(cluster, tls_passphrase, "passphrase of an encrypted tls_key"),
     RECD_SETTING(cluster, tls_cafile, "PEM CA file: peers must present a certificate it signed"),
+    RECD_SETTING(cluster, insecure, "1 = allow an actor port bound beyond loopback without TLS (unsafe: anyone reaching it commands the node)"),
     RECD_SETTING(cluster, rejoin_grace_ms, "a restarted coordinator waits this long for the shards of its last map"),
     RECD_SETTING(item_similarity, behavior_types, "behaviors that count (comma-separated)"),
     RECD_SETTING(item_similarity, window_days, "only behaviors this recent count"),
@@ -234,6 +235,8 @@ std::optional<std::string> validate(const settings& s) {
   if (!(s.item_similarity.ease_lambda > 0))
     return std::string{"item_similarity.ease_lambda must be positive"};
   if (auto e = positive(s.item_similarity.ease_max_items, "item_similarity.ease_max_items")) return e;
+  if (s.cluster.insecure != 0 && s.cluster.insecure != 1)
+    return std::string{"cluster.insecure must be 0 or 1"};
   if (s.recommend.exclude_seen != 0 && s.recommend.exclude_seen != 1)
     return std::string{"recommend.exclude_seen must be 0 or 1"};
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0)

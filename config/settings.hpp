@@ -54,6 +54,9 @@ struct cluster_settings {
   std::string tls_key;                  // PEM file
   std::string tls_passphrase;           // for an encrypted key
   std::string tls_cafile;               // peers must present a certificate signed by this CA
+  // 1: allow an actor port bound beyond loopback without TLS (logged as a
+  // warning). Without TLS anyone who reaches the port can command the node.
+  std::int32_t insecure = 0;
 };
 
 // Defaults below were chosen with `recd eval` on ml-100k and generated shops

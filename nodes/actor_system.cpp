@@ -8,7 +8,10 @@
 #include <caf/openssl/publish.hpp>
 #include <caf/openssl/remote_actor.hpp>
 
+#include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace recd {
 
@@ -43,9 +46,26 @@ void configure_network(caf::actor_system_config& acfg, const settings& cfg) {
 
 bool tls_enabled(const settings& cfg) { return !cfg.cluster.tls_certificate.empty(); }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::actor& whom,
                                           const settings& cfg) {
   auto port = static_cast<std::uint16_t>(cfg.cluster.port);
+  // The actor port commands the node (docs/security.md): beyond loopback only
+  // peers that prove with TLS that they belong to the deployment may reach it.
+  if (!tls_enabled(cfg) && !is_loopback(cfg.cluster.bind)) {
+    if (cfg.cluster.insecure == 0)
+      return make_error(ec::invalid_argument,
+                        "cluster.bind '" + cfg.cluster.bind +
+                          "' is not a loopback address and TLS is off: set cluster.tls_certificate, "
+                          "tls_key and tls_cafile, or cluster.insecure = 1 to accept that anyone "
+                          "who reaches the port can command this node");
+    spdlog::warn("cluster.insecure = 1: the actor port {}:{} takes plain TCP beyond loopback; "
+                 "anyone who reaches it can command this node",
+                 cfg.cluster.bind, cfg.cluster.port);
+  }
   if (tls_enabled(cfg))
     return caf::openssl::publish(whom, port, cfg.cluster.bind.c_str(), true);
   return sys.middleman().publish(whom, port, cfg.cluster.bind.c_str(), true);

@@ -21,7 +21,12 @@ void configure_network(caf::actor_system_config& acfg, const settings& cfg);
 
 bool tls_enabled(const settings& cfg);
 
+// "127.0.0.1", "localhost", "::1": an address only this machine reaches.
+bool is_loopback(const std::string& host);
+
 // Publishes `whom` on cluster.bind:cluster.port (TLS if enabled); the port.
+// Refused (ec::invalid_argument) for a bind beyond loopback without TLS,
+// unless cluster.insecure = 1.
 caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::actor& whom,
                                           const settings& cfg);
 

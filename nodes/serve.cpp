@@ -174,6 +174,10 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
     if (!coordinator)
       break;
     caf::scoped_actor self{sys};
+    // The shard takes control messages from this coordinator's node from now
+    // on (actors/trust.hpp). Sent first: the coordinator asks the shard what
+    // it holds as soon as the join arrives.
+    self->send(shard, join_atom_v, *coordinator);
     bool joined = false;
     // Short: a coordinator that is shutting down must not hold the rejoin up.
     self->request(*coordinator, std::chrono::seconds{2}, join_atom_v, name, shard, address)

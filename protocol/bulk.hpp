@@ -21,6 +21,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "protocol/errors.hpp"
+#include "protocol/limits.hpp"
 
 namespace recd {
 
@@ -80,25 +81,38 @@ caf::error decode_bulk(const std::vector<char>& bytes, T& value) {
   return {};
 }
 
-// The receiving side: chunks by transfer until the request that uses them.
+// The receiving side: chunks by (sending node, transfer) until the request
+// that uses them. Every bound is checked before memory is taken: a chunk of at
+// most bulk_chunk_bytes, a value of at most limits::max_bulk_bytes, at most
+// limits::max_bulk_in_flight bytes held per sending node, and a transfer that
+// got no chunk for abandoned_after is dropped. `from` names the sending node
+// (caf::to_string of its node id; "" for local use): one sender can neither
+// complete nor take another's transfer.
 class bulk_inbox {
 public:
-  // Keeps a chunk; an error for one that does not fit its transfer.
-  // Transfers that got no chunk for abandoned_after are dropped.
-  caf::error add(bulk_chunk&& chunk);
+  // Keeps a chunk; an error (and nothing kept) for one that breaks a bound or
+  // does not fit its transfer. A repeated chunk replaces the first copy.
+  caf::error add(bulk_chunk&& chunk, const std::string& from = {});
   // The joined bytes of a complete transfer (which is forgotten), or an error
   // if chunks are missing or the size differs.
-  caf::expected<std::vector<char>> take(const bulk_handle& handle);
+  caf::expected<std::vector<char>> take(const bulk_handle& handle, const std::string& from = {});
   std::size_t pending() const { return transfers_.size(); }
+  // Bytes held for `from` now.
+  std::uint64_t held_bytes(const std::string& from) const;
 
-  static constexpr auto abandoned_after = std::chrono::minutes{10};
+  static constexpr auto abandoned_after = std::chrono::seconds{60};
 
 private:
   struct transfer {
     std::chrono::steady_clock::time_point touched;
-    std::vector<bulk_chunk> chunks;
+    std::uint32_t count = 0;
+    std::uint64_t bytes = 0;
+    std::map<std::uint32_t, std::vector<char>> chunks; // by index
   };
-  std::map<std::uint64_t, transfer> transfers_;
+  void expire(std::chrono::steady_clock::time_point now);
+  void forget(std::map<std::pair<std::string, std::uint64_t>, transfer>::iterator it);
+  std::map<std::pair<std::string, std::uint64_t>, transfer> transfers_;
+  std::map<std::string, std::uint64_t> held_;          // bytes per sending node
 };
 
 } // namespace recd

@@ -121,7 +121,9 @@ const char* to_string(job_kind k);
 constexpr std::uint8_t ease_measure = 2;
 
 // Similarity task for one shard: compute the rows of `graph` whose external id
-// falls in a partition the shard owns, and COPY them into `staging_table`.
+// falls in a partition the shard owns, and COPY them into the run's staging
+// table (store/job_tables.hpp: named by kind and run id, created by the job
+// driver; no table name travels in a message).
 struct similarity_task {
   std::int64_t run_id = 0;
   job_kind kind = job_kind::item_similarity;
@@ -130,13 +132,12 @@ struct similarity_task {
   std::int32_t min_common = 0;
   double min_score = 0;
   std::int32_t top_k = 0;
-  std::string staging_table;           // created by the job driver
   double regularization = 0;           // EASE's lambda (ease_measure only)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_task& x) {
   return f(caf::meta::type_name("similarity_task"), x.run_id, x.kind, x.graph, x.measure,
-           x.min_common, x.min_score, x.top_k, x.staging_table, x.regularization);
+           x.min_common, x.min_score, x.top_k, x.regularization);
 }
 
 // Interaction data of an embedding run: dense user/item indices and weights.

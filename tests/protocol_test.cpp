@@ -106,13 +106,11 @@ TEST_F(protocol_test, job_messages_round_trip) {
   task.min_common = 3;
   task.min_score = 0.1;
   task.top_k = 7;
-  task.staging_table = "user_similarity_run_5";
   task.regularization = 250;
   auto back = round_trip(caf::make_message(job_atom_v, task));
   ASSERT_TRUE((back.match_elements<job_atom, similarity_task>()));
   const auto& t = back.get_as<similarity_task>(1);
   EXPECT_EQ(t.graph, task.graph);
-  EXPECT_EQ(t.staging_table, task.staging_table);
   EXPECT_EQ(t.kind, job_kind::user_similarity);
   EXPECT_EQ(t.regularization, 250);
 
@@ -197,7 +195,6 @@ TEST_F(protocol_test, bulk_values_survive_chunking_in_any_order) {
 
   similarity_task task;
   task.graph = engine::bipartite_from_pairs({{1, 10}, {1, 11}, {2, 10}});
-  task.staging_table = "t";
   auto small = encode_bulk(43, task);
   ASSERT_TRUE(small);
   EXPECT_EQ(small->chunks.size(), 1u);

@@ -1,0 +1,50 @@
+#pragma once
+// The bounds every actor checks a message against before acting on it. A
+// message beyond them did not come from recd (or from a misconfigured node)
+// and is refused with ec::invalid_argument; nothing changes. The numbers are
+// far above what any setting produces (config/settings.cpp validates the same
+// bounds), so a legitimate peer never meets them.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include "protocol/messages.hpp"
+
+namespace recd::limits {
+
+constexpr std::uint32_t max_partitions = 65536;      // cluster.partitions
+constexpr std::int32_t max_seeds = 10000;             // recent items / similar users per request
+constexpr std::int32_t max_per_route = 10000;         // candidates per route per shard
+constexpr std::size_t max_exclude = 100000;           // items one recall request may exclude
+constexpr std::size_t max_vector_dim = 4096;          // embedding.dim
+constexpr std::size_t max_details = 10000;            // items per details request
+constexpr std::size_t max_name = 128;                 // a shard node's name
+constexpr std::size_t max_address = 300;              // host:port
+
+// Bulk transfers (protocol/bulk.hpp): one value at most this large, and at most
+// this many bytes held per sending node before its value is used or expires.
+constexpr std::uint64_t max_bulk_bytes = std::uint64_t{4} << 30;      // 4 GiB
+constexpr std::uint64_t max_bulk_in_flight = std::uint64_t{8} << 30;  // per sender node
+
+// Each returns an error naming what is wrong, or none.
+caf::error check_partitions(const std::vector<std::uint32_t>& partitions, std::uint32_t count);
+caf::error check_partition_count(std::uint32_t count);
+caf::error check_event(const behavior_event& e);
+caf::error check_recall(const recall_request& req);
+caf::error check_seed_counts(std::int32_t recent, std::int32_t similar);
+caf::error check_node_name(const std::string& name);
+caf::error check_address(const std::string& address);
+caf::error check_job_kind(job_kind kind);
+// Decoded job inputs: every index in range, every array of its stated size,
+// so kernels can trust them (engine/ code does not re-check).
+caf::error check_graph(const engine::bipartite& g);
+caf::error check_similarity_task(const similarity_task& task);
+caf::error check_embedding_task(const embedding_task& task);
+// ALS factors of `rows` rows of `dim` and their Gram matrix (dim x dim).
+caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows, std::int32_t dim);
+
+} // namespace recd::limits
