@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/api.hpp"
 
 #include <charconv>
@@ -508,6 +509,7 @@ caf::error check_map(api_actor* self, const char* what, const std::vector<caf::a
 }
 
 caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.cfg = std::move(cfg);
   self->state.deps = std::move(deps);

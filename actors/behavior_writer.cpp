@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/behavior_writer.hpp"
 
 #include <caf/all.hpp>
@@ -127,6 +128,7 @@ struct writer_state {
 };
 
 caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string url) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {

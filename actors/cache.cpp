@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/cache.hpp"
 
 #include <chrono>
@@ -127,6 +128,7 @@ struct cache_state {
 std::string key_of(user_id u) { return "recommend:" + std::to_string(u); }
 
 caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings cfg) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.cfg = cfg;
   self->state.ep = parse_redis_url(cfg.url);

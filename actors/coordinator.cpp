@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/coordinator.hpp"
 
 #include <set>
@@ -413,6 +414,51 @@ void start_rebalance(coordinator_actor* self) {
   tell_apis(self, caf::make_message(move_atom_v, target, std::move(shards), std::move(index)), load);
 }
 
+// Asks every live shard what it holds and repairs the difference with the
+// map: partitions the map gives a shard that it does not hold (lost, for
+// whatever reason) move again (reassigned and loaded like any move), and
+// partitions it holds that the map gives elsewhere are dropped. Runs with
+// every poll, only on a settled map (no move, no job, no drop pending).
+void reconcile(coordinator_actor* self) {
+  auto& st = self->state;
+  if (!st.opt.serving || st.moving || st.job_running || !st.drops.empty() || !st.ready())
+    return;
+  const auto epoch = st.epoch;
+  for (auto m : st.alive()) {
+    auto shard = st.members[static_cast<std::size_t>(m)].shard;
+    self->request(shard, std::chrono::seconds{2}, map_atom_v)
+      .then(
+        [=](const std::vector<std::uint32_t>& held) {
+          auto& st = self->state;
+          const auto& member = st.members[static_cast<std::size_t>(m)];
+          if (st.moving || st.epoch != epoch || !st.drops.empty() || member.shard != shard)
+            return; // the map changed meanwhile: the next poll looks again
+          std::set<std::uint32_t> holds(held.begin(), held.end());
+          std::vector<std::uint32_t> lost, extra;
+          for (std::size_t p = 0; p < st.owner.size(); ++p)
+            if (st.owner[p] == m && holds.count(static_cast<std::uint32_t>(p)) == 0)
+              lost.push_back(static_cast<std::uint32_t>(p));
+          for (auto p : held)
+            if (p < st.owner.size() && st.owner[p] != m)
+              extra.push_back(p);
+          if (!extra.empty()) {
+            spdlog::warn("shard {} holds {} partitions the map gives elsewhere: dropping them",
+                         member.name, extra.size());
+            self->request(shard, std::chrono::seconds{60}, drop_atom_v, extra, epoch)
+              .then([](bool) {}, [](caf::error&) {});
+          }
+          if (!lost.empty()) {
+            spdlog::warn("shard {} lost {} partitions of the map: moving them again", member.name,
+                         lost.size());
+            for (auto p : lost)
+              st.owner[p] = -1;
+            start_rebalance(self);
+          }
+        },
+        [](caf::error&) {}); // a dead shard's down message does the rest
+  }
+}
+
 void job_finished(coordinator_actor* self) {
   auto& st = self->state;
   st.job_running = false;
@@ -422,6 +468,7 @@ void job_finished(coordinator_actor* self) {
 
 caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                           std::vector<caf::actor> shards) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.opt = std::move(opt);
@@ -513,6 +560,9 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           st.members[index].shard.node() != shard.node())
         return refuse(self, "join", "shard " + name + " is alive on another node");
       self->monitor(shard);
+      // The API actors it will serve (before anything else is sent to it).
+      for (const auto& api : st.subscribers)
+        self->send(shard, subscribe_atom_v, api);
       if (index == st.members.size()) {
         st.members.push_back({name, shard, address, false, {}});
       } else {
@@ -558,6 +608,10 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         return refuse(self, "subscribe", "a node subscribes its own API actors only");
       self->monitor(api);
       st.subscribers.push_back(api);
+      // Shards take serving requests only from subscribed API nodes.
+      for (const auto& m : st.members)
+        if (m.shard)
+          self->send(m.shard, subscribe_atom_v, api);
       // Only a complete map: a restarted coordinator pushes nothing until every
       // partition is served again, and the API keeps routing by its last map.
       if (st.ready())
@@ -635,6 +689,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       if (auto err = check_self(self, "poll"))
         return err;
       poll(self);
+      reconcile(self);
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.poll_seconds},
                          poll_atom_v);
       return caf::unit;

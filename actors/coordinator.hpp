@@ -12,6 +12,12 @@
 //   (compute_atom, [job_kind], listener)  -> [job_summary]   run jobs in order on the current shards
 //   (stats_atom)                          -> string          JSON: database counts, last jobs, map
 //
+// A join is refused unless the shard lives on the joining node and no live
+// shard of another node has its name; a leave unless it comes from the
+// leaving shard's node; a subscription unless the API actor lives on the
+// subscribing node. Its own reminders (poll, delayed drops, redo and
+// scheduled runs) are refused from anyone else (actors/trust.hpp).
+//
 // The map assigns each of P partitions to one live shard, balanced (sizes
 // differ by at most one) and sticky (a partition moves only when needed).
 // A change (join, a shard's death, rebalance) moves partitions without
@@ -36,7 +42,10 @@
 // that did not come back.
 //
 // In serving mode the coordinator also polls job_runs every jobs.poll_seconds
-// and tells the shards to reload a kind whose newest published run changed.
+// and tells the shards to reload a kind whose newest published run changed;
+// with the same period it reconciles the map with what each shard actually
+// holds: a partition a shard lost is moved (loaded) again, one it holds that
+// the map gives elsewhere is dropped.
 
 #include <string>
 #include <vector>

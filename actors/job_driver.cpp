@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/job_driver.hpp"
 
 #include <charconv>
@@ -531,6 +532,7 @@ void run_embeddings(driver_actor* self) {
 }
 
 caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;

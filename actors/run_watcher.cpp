@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/run_watcher.hpp"
 
 #include <caf/all.hpp>
@@ -17,6 +18,7 @@ struct watcher_state {
 };
 
 caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string url) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {

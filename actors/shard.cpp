@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/shard.hpp"
 
 #include <malloc.h>
@@ -64,6 +65,9 @@ struct shard_actor_state {
   // the newest map epoch it flipped to: older loads and flips are refused.
   caf::node_id control;
   std::uint64_t epoch = 0;
+  // Nodes of the API actors that subscribed to that coordinator: serving
+  // requests come from these, this node or the coordinator's.
+  std::set<caf::node_id> api_nodes;
 
   std::vector<std::uint32_t> partitions() const {
     std::vector<std::uint32_t> out;
@@ -107,6 +111,17 @@ struct shard_actor_state {
 };
 
 using shard_actor_type = caf::stateful_actor<shard_actor_state>;
+
+// Serving requests: from an API node that subscribed to the coordinator, the
+// coordinator's node or this one (actors/trust.hpp).
+caf::error check_data(shard_actor_type* self, const char* what) {
+  const auto& src = self->current_sender();
+  const auto& st = self->state;
+  if (src && (src->node() == self->node() || (st.control && src->node() == st.control) ||
+              st.api_nodes.count(src->node()) != 0))
+    return {};
+  return refuse(self, what, "not from an API node of this cluster");
+}
 
 // After a load, a drop or a job install: hands the heap's free pages back to
 // the system and logs what the state holds. Each of these frees much (the
@@ -158,6 +173,7 @@ void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::
 
 caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::string url,
                           recommend_settings cfg) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.index = index;
@@ -213,6 +229,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       auto& st = self->state;
       if (auto err = check_control(self, st.control, "drop"))
         return err;
+      if (st.partition_count == 0)
+        return true; // nothing loaded, nothing to drop
       if (auto err = limits::check_partitions(partitions, st.partition_count))
         return refuse(self, "drop", describe(err));
       std::vector<std::uint32_t> gone;
@@ -253,6 +271,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
     },
     [=](context_atom, user_id u, std::int32_t recent,
         std::int32_t similar) -> caf::result<user_context> {
+      if (auto err = check_data(self, "context"))
+        return err;
       if (auto err = limits::check_seed_counts(recent, similar))
         return refuse(self, "context", describe(err));
       // Refused for a user of a partition held elsewhere: an API node routing
@@ -263,6 +283,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
                                       static_cast<std::size_t>(similar));
     },
     [=](version_atom, user_id u) -> caf::result<std::uint64_t> {
+      if (auto err = check_data(self, "version"))
+        return err;
       if (!self->state.holds(u))
         return self->state.not_held(u, "user");
       return self->state.data.version(u);
@@ -270,6 +292,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
     [=](ready_atom) { return self->state.ready; },
     [=](recall_atom, recall_request req) -> caf::result<std::vector<candidate>> {
       auto& st = self->state;
+      if (auto err = check_data(self, "recall"))
+        return err;
       if (auto err = limits::check_recall(req))
         return refuse(self, "recall", describe(err));
       if (st.standby.empty())
@@ -285,12 +309,16 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       return out;
     },
     [=](details_atom, const std::vector<item_id>& items) -> caf::result<std::vector<item_details>> {
+      if (auto err = check_data(self, "details"))
+        return err;
       if (items.size() > limits::max_details)
         return refuse(self, "details", "too many items");
       return self->state.data.details(items);
     },
     [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
       auto& st = self->state;
+      if (auto err = check_data(self, "item"))
+        return err;
       if (!st.ready)
         return make_error(ec::not_ready, "shard " + std::to_string(st.index) + " is loading");
       if (!st.holds(i))
@@ -314,6 +342,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       // User side of a committed event: kept for later if the user's
       // partition is loading here, refused if it is held elsewhere.
       auto& st = self->state;
+      if (auto err = check_data(self, "apply"))
+        return err;
       if (auto err = limits::check_event(e))
         return refuse(self, "apply", describe(err));
       if (item_vec.size() > limits::max_vector_dim)
@@ -329,6 +359,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
     },
     [=](apply_atom, const behavior_event& e, std::int64_t id) -> caf::result<bool> {
       auto& st = self->state;
+      if (auto err = check_data(self, "apply"))
+        return err;
       if (auto err = limits::check_event(e))
         return refuse(self, "apply", describe(err));
       if (st.is_incoming(e.item)) {
@@ -348,8 +380,9 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       auto& st = self->state;
       if (auto err = check_control(self, st.control, "flip"))
         return err;
-      if (auto err = limits::check_partitions(owned, st.partition_count))
-        return refuse(self, "flip", describe(err));
+      if (!owned.empty() || st.partition_count != 0)
+        if (auto err = limits::check_partitions(owned, st.partition_count))
+          return refuse(self, "flip", describe(err));
       if (epoch < st.epoch)
         return refuse(self, "flip", "to epoch " + std::to_string(epoch) + ", older than " +
                                       std::to_string(st.epoch));
@@ -454,8 +487,9 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       auto& st = self->state;
       if (auto err = check_control(self, st.control, "job"))
         return caf::result<std::uint64_t, std::uint64_t>{err};
-      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
+      // Before make_response_promise, which takes the sender out of the request.
       auto bytes = st.inbox.take(task, sender_node(self));
+      auto rp = self->make_response_promise<std::uint64_t, std::uint64_t>();
       if (!bytes) {
         rp.deliver(bytes.error());
         return rp;
@@ -493,6 +527,15 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       if (!src || src->node() != self->node())
         return refuse(self, "join", "only the shard's own node names its coordinator");
       self->state.control = coordinator ? coordinator.node() : caf::node_id{};
+      return caf::unit;
+    },
+    [=](subscribe_atom, const caf::actor& api) -> caf::result<void> {
+      // An API actor subscribed to the coordinator: its node may send
+      // serving requests.
+      if (auto err = check_control(self, self->state.control, "subscribe"))
+        return err;
+      if (api)
+        self->state.api_nodes.insert(api.node());
       return caf::unit;
     },
     [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {

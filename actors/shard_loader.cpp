@@ -1,3 +1,4 @@
+#include "actors/census.hpp"
 #include "actors/shard_loader.hpp"
 
 #include "actors/trust.hpp"
@@ -264,6 +265,7 @@ struct shard_loader_state {
 
 caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
                            recommend_settings cfg, caf::actor_addr parent) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);

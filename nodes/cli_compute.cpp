@@ -10,6 +10,7 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/shard.hpp"
+#include "nodes/local_cluster.hpp"
 #include "nodes/actor_system.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/node_runtime.hpp"
@@ -140,16 +141,9 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   caf::actor_system sys{acfg};
-  std::vector<caf::actor> shards;
-  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards,
-                                                             static_cast<std::int32_t>(partitions)));
-  for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
-  auto coordinator = spawn_coordinator(sys, {cfg, partitions, false, false}, shards);
-  auto status = request_jobs(sys, coordinator, kinds);
-  for (auto& a : shards)
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  auto local = spawn_local_cluster(sys, cfg, partitions, false);
+  auto status = request_jobs(sys, local.coordinator, kinds);
+  local.stop();
   return status;
 }
 

@@ -1,5 +1,6 @@
 // `recd eval`: see nodes/cli_eval.hpp for the protocol.
 #include "nodes/cli_eval.hpp"
+#include "nodes/local_cluster.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -133,11 +134,8 @@ std::optional<std::string> run_jobs(const settings& cfg, std::uint32_t partition
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   caf::actor_system sys{acfg};
-  std::vector<caf::actor> shards;
-  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
-  for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
-  auto coordinator = spawn_coordinator(sys, {cfg, partitions, false, false}, shards);
+  auto local = spawn_local_cluster(sys, cfg, partitions, false);
+  const auto& coordinator = local.coordinator;
   std::optional<std::string> failure;
   {
     caf::scoped_actor self{sys};
@@ -153,9 +151,7 @@ std::optional<std::string> run_jobs(const settings& cfg, std::uint32_t partition
         },
         [&](caf::error& e) { failure = describe(e); });
   }
-  for (auto& a : shards)
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+  local.stop();
   return failure;
 }
 
@@ -174,19 +170,14 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   caf::actor_system sys{acfg};
-  std::vector<caf::actor> shards;
-  auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
-  for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
-  auto coordinator = spawn_coordinator(sys, {cfg, partitions, true, false}, shards);
+  auto local = spawn_local_cluster(sys, cfg, partitions, true);
+  const auto& coordinator = local.coordinator;
   // Cache and writer are never reached with use_cache = false and no behaviors.
   auto api = spawn_api(sys, cfg, {coordinator, caf::actor{}, caf::actor{}, std::make_shared<api_metrics>()});
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
-    for (auto& a : shards)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+    local.stop();
   };
   caf::scoped_actor self{sys};
   auto deadline = clock::now() + std::chrono::minutes{5};

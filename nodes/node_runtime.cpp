@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/census.hpp"
 #include "nodes/actor_system.hpp"
 #include "protocol/type_ids.hpp"
 
@@ -115,6 +116,7 @@ struct dialer_state {
 
 caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg,
                            caf::actor coordinator) {
+  enroll(self);
   self->state.coordinator = std::move(coordinator);
   self->send(self, poll_atom_v);
   return {

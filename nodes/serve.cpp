@@ -14,10 +14,12 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/api.hpp"
+#include "actors/census.hpp"
 #include "actors/behavior_writer.hpp"
 #include "actors/cache.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/shard.hpp"
+#include "nodes/local_cluster.hpp"
 #include "nodes/actor_system.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/gateway.hpp"
@@ -43,7 +45,9 @@ void stop_all(const std::vector<caf::actor>& actors) {
 void bound_teardown() {
   std::thread{[] {
     std::this_thread::sleep_for(std::chrono::seconds{5});
-    spdlog::error("the actor system did not stop within 5 s of the shutdown: exiting");
+    spdlog::error("the actor system did not stop within 5 s of the shutdown: exiting; "
+                  "recd actors still alive: {}",
+                  census_report().empty() ? std::string{"none"} : census_report());
     std::_Exit(0);
   }}.detach();
 }
@@ -85,12 +89,9 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   caf::actor_system sys{acfg};
-  auto n = static_cast<std::uint32_t>(
-    std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
-  std::vector<caf::actor> shards;
-  for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
-  auto coordinator = spawn_coordinator(sys, {cfg, partitions, true, false}, shards);
+  auto local = spawn_local_cluster(sys, cfg, partitions, true);
+  const auto& coordinator = local.coordinator;
+  const auto& shards = local.shards;
   auto cache = spawn_cache(sys, cfg.redis);
   auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
   auto metrics = std::make_shared<api_metrics>();
@@ -245,9 +246,11 @@ int serve_api(const settings& cfg, sigset_t& signals) {
       coordinator = connect_coordinator(sys, cfg, signals);
       if (!coordinator)
         break;
+      // From this node's own (scoped) actor: API actors refuse anonymous joins.
+      caf::scoped_actor self{sys};
       for (auto& api : apis)
-        caf::anon_send(api, join_atom_v, *coordinator);
-      caf::anon_send(dialer, join_atom_v, *coordinator);
+        self->send(api, join_atom_v, *coordinator);
+      self->send(dialer, join_atom_v, *coordinator);
     }
   }
   if (server)

@@ -14,6 +14,8 @@
 //   Membership           another application id cannot join.
 //   CoordinatorRestart   shards rejoin a restarted coordinator, API nodes recover,
 //                        and the answers stay the same.
+//   Adversary            a client that is no recd node sends hostile messages to
+//                        the actor ports: all refused, nothing changes.
 //
 // Load is bounded: a few client threads, a few seconds, at most a few thousand
 // requests each, every request with a 5 s timeout. Every node must exit with
@@ -51,11 +53,15 @@
 #include <thread>
 #include <vector>
 
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "engine/synthetic.hpp"
+#include "nodes/actor_system.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
 #include "store/importer.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -1755,3 +1761,176 @@ TEST(CoordinatorRestart, AnswersStayTheSameWhenTheRestartedCoordinatorAssignsPar
 
 } // namespace
 } // namespace recd::test
+
+// ---- 6. an adversary on the actor port -----------------------------------------------------------
+//
+// A CAF client of this test's own (not a recd node) connects to a shard node's
+// and the coordinator's actor ports with the cluster's application id, as an
+// attacker on the network would without TLS, and sends every message that
+// changes what a node holds or serves, plus malformed ones. Each must be
+// refused with ec::refused (actors/trust.hpp), no node may crash, and the map,
+// the data and the answers stay as they were. (With TLS on, such a client
+// cannot connect at all: Tls.ACertifiedClusterServesAndRefusesPlainAndForeignNodes.)
+
+namespace adversary {
+
+struct attacker {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  explicit attacker(const std::string& app_id) {
+    settings s;
+    s.cluster.app_id = app_id;
+    configure(cfg, s);
+    configure_network(cfg, s);
+    sys = std::make_unique<caf::actor_system>(cfg);
+  }
+  caf::expected<caf::actor> connect(std::uint16_t port) {
+    return sys->middleman().remote_actor(loopback, port);
+  }
+};
+
+bool is_refused(const caf::error& err) {
+  return err.category() == error_category && err.code() == static_cast<std::uint8_t>(ec::refused);
+}
+
+// Sends one request and returns its error; "accepted" (ec::unspecified) if it
+// was answered with a value.
+template <class... Rs, class... Ts>
+caf::error send_hostile(caf::scoped_actor& self, const caf::actor& dest, Ts&&... xs) {
+  caf::error result = make_error(ec::unspecified, "accepted");
+  self->request(dest, std::chrono::seconds{5}, std::forward<Ts>(xs)...)
+    .receive([&](Rs...) {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+} // namespace adversary
+
+TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
+  using namespace adversary;
+  test_database db{"cluster_adversary"};
+  const auto now = static_cast<unix_seconds>(std::time(nullptr));
+  import_shop(db, shop_spec{}, now);
+  redis_server redis;
+  cluster c{"adversary", db.url(), redis.url()};
+  c.start_coordinator();
+  c.start_shard(0);
+  c.start_shard(1);
+  c.start_api(0);
+  c.wait_http_ok(c["coordinator"]);
+  c.wait_http_ok(c["api-0"]);
+  auto balanced = c.wait_balanced({"shard-0", "shard-1"}, 20s);
+  ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+  const auto port = c.api_ports().at(0);
+  auto users = column(db, "SELECT user_id FROM user_behavior GROUP BY user_id "
+                          "ORDER BY count(*) DESC, user_id LIMIT 5");
+  ASSERT_EQ(users.size(), 5u);
+  std::map<std::int64_t, std::vector<std::int64_t>> before;
+  for (auto u : users) {
+    auto r = recommend(port, u, 10, false);
+    ASSERT_EQ(r.status, 200u) << show(r);
+    ASSERT_FALSE(is_degraded(r)) << show(r);
+    before[u] = item_ids(r);
+  }
+  const auto behaviors = count(db, "SELECT count(*) FROM user_behavior");
+  const auto runs = count(db, "SELECT count(*) FROM job_runs");
+  const auto tables = count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+
+  // Another application id cannot even connect.
+  {
+    attacker stranger{"another-deployment"};
+    EXPECT_FALSE(stranger.connect(c["shard-0"].actor)) << "a client of another app id connected";
+  }
+
+  attacker evil{c.app_id()};
+  auto shard = evil.connect(c["shard-0"].actor);
+  ASSERT_TRUE(shard) << evil.sys->render(shard.error());
+  auto coordinator = evil.connect(c["coordinator"].actor);
+  ASSERT_TRUE(coordinator) << evil.sys->render(coordinator.error());
+  caf::scoped_actor self{*evil.sys};
+  auto me = caf::actor_cast<caf::actor>(self);
+  std::vector<std::uint32_t> all(64);
+  for (std::uint32_t p = 0; p < 64; ++p)
+    all[p] = p;
+  constexpr auto huge = std::numeric_limits<std::uint64_t>::max();
+  const auto user = static_cast<user_id>(users.front());
+  behavior_event fake{user, 1, behavior_kind::buy, now};
+  recall_request recall;
+  recall.user = user;
+
+  std::vector<std::pair<std::string, caf::error>> answers;
+  auto note = [&](std::string what, caf::error err) { answers.emplace_back(what, std::move(err)); };
+  using u64 = std::uint64_t;
+  // To the shard: control messages, then serving requests from a node that
+  // is no API node of the cluster.
+  note("shard drop", send_hostile<bool>(self, *shard, drop_atom_v, all, huge));
+  note("shard load", send_hostile<u64, u64>(self, *shard, load_atom_v, all, std::uint32_t{64}, huge));
+  note("shard load count 0",
+       send_hostile<u64, u64>(self, *shard, load_atom_v, all, std::uint32_t{0}, huge));
+  note("shard holdings", send_hostile<std::vector<std::uint32_t>>(self, *shard, map_atom_v));
+  note("shard set map", send_hostile<>(self, *shard, map_atom_v, std::vector<std::uint32_t>{},
+                                       std::uint32_t{0}));
+  note("shard flip", send_hostile<>(self, *shard, flip_atom_v, huge, std::vector<std::uint32_t>{}));
+  note("shard reload", send_hostile<bool>(self, *shard, reload_atom_v, job_kind::item_similarity));
+  note("shard bulk", send_hostile<bool>(self, *shard, bulk_atom_v,
+                                        bulk_chunk{1, 0, 1, std::vector<char>(16, 'x')}));
+  note("shard similarity job", send_hostile<u64, u64>(self, *shard, job_atom_v,
+                                                      bulk_handle{1, 1, 16}, caf::actor{}));
+  note("shard embedding job", send_hostile<caf::actor>(self, *shard, job_atom_v,
+                                                       job_kind::embeddings, bulk_handle{1, 1, 16}));
+  note("shard subscribe", send_hostile<>(self, *shard, subscribe_atom_v, me));
+  note("shard join", send_hostile<>(self, *shard, join_atom_v, me));
+  note("shard apply user side", send_hostile<u64>(self, *shard, apply_atom_v, fake,
+                                                  std::int64_t{1} << 40, std::vector<float>{}));
+  note("shard apply item side",
+       send_hostile<bool>(self, *shard, apply_atom_v, fake, std::int64_t{1} << 40));
+  note("shard context", send_hostile<user_context>(self, *shard, context_atom_v, user,
+                                                   std::int32_t{200}, std::int32_t{50}));
+  note("shard version", send_hostile<u64>(self, *shard, version_atom_v, user));
+  note("shard recall", send_hostile<std::vector<candidate>>(self, *shard, recall_atom_v, recall));
+  note("shard details", send_hostile<std::vector<item_details>>(self, *shard, details_atom_v,
+                                                                std::vector<item_id>{1}));
+  note("shard item", send_hostile<std::vector<float>>(self, *shard, item_atom_v, item_id{1}));
+  // To the coordinator: take a live shard's place, make it leave, and its
+  // own reminders; a malformed join and job list.
+  note("coordinator join as shard-0",
+       send_hostile<std::uint32_t>(self, *coordinator, join_atom_v, std::string{"shard-0"}, me,
+                                   std::string{"127.0.0.1:1"}));
+  note("coordinator join with a bad name",
+       send_hostile<std::uint32_t>(self, *coordinator, join_atom_v, std::string{"x'; DROP"}, me,
+                                   std::string{"127.0.0.1:1"}));
+  note("coordinator leave", send_hostile<bool>(self, *coordinator, leave_atom_v,
+                                               std::string{"shard-0"}));
+  note("coordinator drop", send_hostile<>(self, *coordinator, drop_atom_v, u64{1}));
+  note("coordinator rebalance reminder",
+       send_hostile<>(self, *coordinator, rebalance_atom_v, caf::unit));
+  note("coordinator poll", send_hostile<>(self, *coordinator, poll_atom_v));
+  note("coordinator redo", send_hostile<>(self, *coordinator, compute_atom_v, caf::unit));
+  note("coordinator scheduled run", send_hostile<>(self, *coordinator, compute_atom_v));
+  note("coordinator unknown job",
+       send_hostile<std::vector<job_summary>>(self, *coordinator, compute_atom_v,
+                                              std::vector<job_kind>{static_cast<job_kind>(9)},
+                                              caf::actor{}));
+  for (const auto& [what, err] : answers)
+    EXPECT_TRUE(is_refused(err)) << what << " was not refused: " << describe(err);
+
+  // Nothing crashed, nothing changed.
+  for (const char* name : {"coordinator", "shard-0", "shard-1", "api-0"})
+    EXPECT_TRUE(c[name].proc->running()) << name << " died, log:\n" << tail(slurp(c[name].log));
+  auto after_map = c.map();
+  ASSERT_TRUE(after_map.has_value());
+  EXPECT_EQ(after_map->epoch, balanced.map->epoch) << after_map->raw;
+  EXPECT_EQ(balance_problem(*after_map, {"shard-0", "shard-1"}), "") << after_map->raw;
+  EXPECT_EQ(after_map->shard("shard-0")->partitions, balanced.map->shard("shard-0")->partitions);
+  for (auto u : users) {
+    auto r = recommend(port, u, 10, false);
+    ASSERT_EQ(r.status, 200u) << show(r);
+    EXPECT_FALSE(is_degraded(r)) << show(r);
+    EXPECT_EQ(item_ids(r), before[u]) << "user " << u;
+  }
+  EXPECT_EQ(count(db, "SELECT count(*) FROM user_behavior"), behaviors);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM job_runs"), runs);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), tables);
+  auto log = slurp(c["shard-0"].log);
+  EXPECT_NE(log.find("refused drop"), std::string::npos) << "refusals are not logged";
+  info(std::to_string(answers.size()) + " hostile messages refused");
+}

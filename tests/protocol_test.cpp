@@ -8,6 +8,7 @@
 #include <caf/binary_serializer.hpp>
 
 #include "protocol/errors.hpp"
+#include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -221,6 +222,75 @@ TEST_F(protocol_test, a_bulk_transfer_with_a_missing_chunk_is_refused) {
   std::vector<float> back;
   std::vector<char> garbage{'x', 'y', 'z'};
   EXPECT_TRUE(decode_bulk(garbage, back));
+}
+
+TEST_F(protocol_test, a_bulk_inbox_keeps_senders_apart_and_refuses_what_breaks_a_bound) {
+  bulk_inbox inbox;
+  // One sender cannot take another's transfer.
+  ASSERT_FALSE(inbox.add(bulk_chunk{5, 0, 1, std::vector<char>(10, 'a')}, "node-a"));
+  EXPECT_FALSE(inbox.take(bulk_handle{5, 1, 10}, "node-b"));
+  EXPECT_EQ(inbox.held_bytes("node-a"), 10u);
+  // A declared size that differs from what arrived is refused, and nothing
+  // is allocated for the declared size.
+  auto lied = inbox.take(bulk_handle{5, 1, std::uint64_t{1} << 40}, "node-a");
+  ASSERT_FALSE(lied);
+  EXPECT_NE(describe(lied.error()).find("declared"), std::string::npos) << describe(lied.error());
+  EXPECT_EQ(inbox.held_bytes("node-a"), 0u);
+  // A chunk over bulk_chunk_bytes, or a transfer of more chunks than the
+  // largest value needs, is refused and nothing is kept.
+  EXPECT_TRUE(inbox.add(bulk_chunk{6, 0, 1, std::vector<char>(bulk_chunk_bytes + 1, 'b')}, "node-a"));
+  EXPECT_TRUE(inbox.add(bulk_chunk{7, 0, 0xFFFFFFFFu, {}}, "node-a"));
+  EXPECT_EQ(inbox.pending(), 0u);
+  // A repeated chunk replaces the first copy instead of counting twice.
+  ASSERT_FALSE(inbox.add(bulk_chunk{8, 0, 2, std::vector<char>(4, 'c')}, "node-a"));
+  ASSERT_FALSE(inbox.add(bulk_chunk{8, 0, 2, std::vector<char>(4, 'c')}, "node-a"));
+  EXPECT_EQ(inbox.held_bytes("node-a"), 4u);
+  ASSERT_FALSE(inbox.add(bulk_chunk{8, 1, 2, std::vector<char>(2, 'd')}, "node-a"));
+  auto joined = inbox.take(bulk_handle{8, 2, 6}, "node-a");
+  ASSERT_TRUE(joined) << describe(joined.error());
+  EXPECT_EQ(std::string(joined->begin(), joined->end()), "ccccdd");
+  EXPECT_EQ(inbox.held_bytes("node-a"), 0u);
+}
+
+TEST_F(protocol_test, job_inputs_with_indices_out_of_range_are_refused_before_use) {
+  similarity_task task;
+  task.run_id = 3;
+  task.graph = engine::bipartite_from_pairs({{1, 10}, {1, 11}, {2, 10}});
+  EXPECT_FALSE(limits::check_similarity_task(task));
+  auto bad = task;
+  bad.graph.cols[0] = 99; // a column that does not exist
+  EXPECT_TRUE(limits::check_similarity_task(bad));
+  bad = task;
+  bad.graph.offsets.back() = 1000; // past the end of cols
+  EXPECT_TRUE(limits::check_similarity_task(bad));
+  bad = task;
+  bad.run_id = 0;
+  EXPECT_TRUE(limits::check_similarity_task(bad));
+  bad = task;
+  bad.kind = static_cast<job_kind>(7);
+  EXPECT_TRUE(limits::check_similarity_task(bad));
+
+  embedding_task emb;
+  emb.run_id = 1;
+  emb.users = {1, 2};
+  emb.items = {3};
+  emb.u = {0, 1};
+  emb.i = {0, 0};
+  emb.w = {1, 1};
+  EXPECT_FALSE(limits::check_embedding_task(emb));
+  emb.u[1] = 2; // no third user
+  EXPECT_TRUE(limits::check_embedding_task(emb));
+  emb.u[1] = 1;
+  emb.w.pop_back();
+  EXPECT_TRUE(limits::check_embedding_task(emb));
+
+  EXPECT_TRUE(limits::check_partitions({0, 1}, 0));
+  EXPECT_TRUE(limits::check_partitions({64}, 64));
+  EXPECT_FALSE(limits::check_partitions({0, 63}, 64));
+  EXPECT_TRUE(limits::check_event({-1, 2, behavior_kind::buy, 0}));
+  EXPECT_TRUE(limits::check_event({1, 2, static_cast<behavior_kind>(9), 0}));
+  EXPECT_TRUE(limits::check_node_name("x'; DROP TABLE"));
+  EXPECT_FALSE(limits::check_node_name("shard-0.recd"));
 }
 
 TEST_F(protocol_test, recd_errors_round_trip_with_their_context) {
