@@ -73,31 +73,82 @@ cat >"$work/expect.json" <<'EOF'
   "default": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
               "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
               "postgres_secret": ["prod-recd", "postgres-url"],
-              "postgres_url": "postgresql://recd:s3cret@db.example.internal:5432/recd?sslmode=require",
-              "redis_url": "redis://cache.example.internal:6379/0",
+              "postgres_admin_url": "postgresql://recd:s3cret@db.example.internal:5432/recd?sslmode=require",
+              "app_role": "recd_app",
+              "postgres_url": "postgresql://recd_app:{app}@db.example.internal:5432/recd?sslmode=require",
+              "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": ["prod-recd-migrate", "app-role-password"]},
+              "redis_url": "redis://cache.example.internal:6379/0", "redis_password": null,
+              "tls": {"secret": "prod-recd-tls", "generated": true},
+              "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
+              "netpol": {"http_from": [], "admin_from": []},
               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
               "conf": ["[cluster]", "shard_timeout_ms = 250", "[jobs]", "interval_seconds = 0"]},
   "dev": {"shards": 2, "partitions": 16, "api_replicas": 1, "hpa": null, "api_pdb": false,
           "bundled_postgresql": true, "bundled_redis": true, "grace": 30,
           "postgres_secret": ["prod-recd", "postgres-url"],
-          "redis_url": "redis://prod-recd-redis:6379/0",
+          "app_role": "recd_app",
+          "postgres_url": "postgresql://recd_app:{app}@prod-recd-postgresql:5432/recd",
+          "migrate_secrets": {"url": ["prod-recd-postgresql", "admin-url"], "app": ["prod-recd", "app-role-password"]},
+          "redis_url": "redis://prod-recd-redis:6379/0", "redis_password": ["prod-recd-redis", "password"],
+          "tls": {"secret": "prod-recd-tls", "generated": true},
+          "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
+          "netpol": {"http_from": [], "admin_from": []},
           "threads": {"coordinator": 1, "shard": 1, "api": 1}, "threads_override": [],
           "conf": ["interval_seconds = 3600"]},
   "large": {"shards": 12, "partitions": 256, "api_replicas": null,
             "hpa": {"min": 3, "max": 30, "cpu": 60}, "api_pdb": true,
             "bundled_postgresql": false, "bundled_redis": false, "grace": 45,
             "postgres_secret": ["prod-recd", "postgres-url"],
-            "postgres_url": "postgresql://recd@pg-primary.db.svc.cluster.local:5432/recd",
-            "redis_url": "redis://redis-master.cache.svc.cluster.local:6379/2",
-            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [], "tls": "recd-node-tls",
+            "postgres_admin_url": "postgresql://recd@pg-primary.db.svc.cluster.local:5432/recd",
+            "app_role": "recd_app",
+            "postgres_url": "postgresql://recd_app:{app}@pg-primary.db.svc.cluster.local:5432/recd",
+            "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": ["prod-recd-migrate", "app-role-password"]},
+            "redis_url": "redis://redis-master.cache.svc.cluster.local:6379/2", "redis_password": null,
+            "tls": {"secret": "recd-node-tls", "generated": false},
+            "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
+            "netpol": {"http_from": [], "admin_from": []},
+            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [],
             "conf": ["max_items = 1000000", "behavior_types = buy,cart,click", "weight_item_cf = 0.4",
                      "threads = 8", "interval_seconds = 21600"]},
   "existing-secret": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
                       "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
-                      "postgres_secret": ["recd-database", "DATABASE_URL"],
-                      "redis_url": "redis://:cachepass@cache.example.internal:6379/0",
+                      "postgres_secret": ["recd-database", "APP_DATABASE_URL"],
+                      "app_role": "recd_app",
+                      "migrate_secrets": {"url": ["recd-database", "DATABASE_URL"], "app": ["recd-database", "APP_ROLE_PASSWORD"]},
+                      "redis_url": "redis://:cachepass@cache.example.internal:6379/0", "redis_password": null,
+                      "tls": {"secret": "prod-recd-tls", "generated": true},
+                      "admin": {"secret": ["recd-admin", "ADMIN_TOKEN"], "service": false},
+                      "api_keys": {"secret": ["recd-api-keys", "api-keys"]},
+                      "netpol": {"http_from": [], "admin_from": []},
                       "threads": {"coordinator": 1, "shard": 2, "api": 3}, "threads_override": ["api"],
-                      "conf": []}
+                      "conf": []},
+  "hardened": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
+               "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
+               "postgres_secret": ["prod-recd", "postgres-url"],
+               "postgres_admin_url": "postgresql://postgres:adminpw-9f2@db.example.internal:5432/shop?sslmode=verify-full",
+               "app_role": "shop_recd",
+               "postgres_url": "postgresql://shop_recd:{app}@db.example.internal:5432/shop?sslmode=verify-full",
+               "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": ["prod-recd-migrate", "app-role-password"]},
+               "redis_url": "redis://cache.example.internal:6379/1", "redis_password": ["prod-recd-redis", "password"],
+               "redis_password_value": "redis-pw-7d1e",
+               "tls": {"secret": "prod-recd-tls", "generated": true},
+               "admin": {"secret": ["prod-recd-admin", "token"], "service": true},
+               "api_keys": {"secret": ["prod-recd-api-keys", "api-keys"], "given": {"partner": "partner-key-4b8c0e"}, "generated": ["shop-web"]},
+               "netpol": {"http_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+                          "admin_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
+               "conf": ["statement_timeout_ms = 5000", "connect_timeout_s = 5", "max_connections = 2048"]},
+  "insecure": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
+               "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
+               "postgres_secret": ["prod-recd", "postgres-url"],
+               "postgres_admin_url": "postgresql://recd:s3cret@db.example.internal:5432/recd",
+               "app_role": null,
+               "postgres_url": "postgresql://recd:s3cret@db.example.internal:5432/recd",
+               "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": null},
+               "redis_url": "redis://cache.example.internal:6379/0", "redis_password": null,
+               "tls": null, "admin": null, "api_keys": null, "netpol": null,
+               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
+               "conf": []}
 }
 EOF
 
@@ -306,7 +357,10 @@ def main(name, path, expect, release, ns):
         vols = {v["name"]: v for v in pod.get("volumes", [])}
         c.expect(mounts.get("config") == "/etc/recd", "config not mounted at /etc/recd")
         c.expect(vols.get("config", {}).get("configMap", {}).get("name") == full, "config volume is not ConfigMap " + full)
-        c.expect(ports == ({"http": 8080} if role == "api" else {"caf": 4242, "http": 8080}), "ports %r" % ports)
+        want_ports = {"http": 8080} if role == "api" else {"caf": 4242, "http": 8080}
+        if expect["admin"] and role != "shard":
+            want_ports["admin"] = 9090
+        c.expect(ports == want_ports, "ports %r, want %r" % (ports, want_ports))
         c.done()
 
         c = Check("%s %s probes: liveness GET /healthz, readiness GET /readyz on 8080" % (tag, role))
@@ -321,8 +375,10 @@ def main(name, path, expect, release, ns):
                "%s %s terminationGracePeriodSeconds >= 25 (longer than the 20 s shutdown), = %d" % (tag, role, expect["grace"]),
                "got %r" % grace)
 
-        tls = expect.get("tls")
-        c = Check("%s %s TLS between nodes: %s" % (tag, role, ("certificates from Secret " + tls) if tls else "off"))
+        tls = expect["tls"]
+        c = Check("%s %s mutual TLS between nodes: %s" % (tag, role, (
+            "its role's certificate from the generated Secret " + tls["secret"] if tls and tls["generated"]
+            else "certificates from Secret %s" % tls["secret"] if tls else "off, acknowledged (RECD_CLUSTER_INSECURE=1)")))
         tls_env = {k: (env.get(k) or {}).get("value") for k in
                    ("RECD_CLUSTER_TLS_CERTIFICATE", "RECD_CLUSTER_TLS_KEY", "RECD_CLUSTER_TLS_CAFILE")}
         if tls:
@@ -330,11 +386,46 @@ def main(name, path, expect, release, ns):
                                  "RECD_CLUSTER_TLS_KEY": "/etc/recd-tls/tls.key",
                                  "RECD_CLUSTER_TLS_CAFILE": "/etc/recd-tls/ca.crt"}, "env %r" % tls_env)
             c.expect(mounts.get("tls") == "/etc/recd-tls", "tls not mounted at /etc/recd-tls")
-            c.expect(vols.get("tls", {}).get("secret", {}).get("secretName") == tls,
-                     "tls volume %r" % vols.get("tls"))
+            vsec = vols.get("tls", {}).get("secret", {})
+            c.expect(vsec.get("secretName") == tls["secret"], "tls volume %r" % vols.get("tls"))
+            items = {i["key"]: i["path"] for i in vsec.get("items") or []}
+            src = role if tls["generated"] else "tls"
+            c.expect(items == {"ca.crt": "ca.crt", src + ".crt": "tls.crt", src + ".key": "tls.key"}, "items %r" % items)
+            c.expect("RECD_CLUSTER_INSECURE" not in env, "RECD_CLUSTER_INSECURE set with TLS")
         else:
-            c.expect(all(v is None for v in tls_env.values()) and "tls" not in vols, "TLS set without a Secret")
+            c.expect(all(v is None for v in tls_env.values()) and "tls" not in vols, "TLS set although off")
+            c.expect((env.get("RECD_CLUSTER_INSECURE") or {}).get("value") == "1", "RECD_CLUSTER_INSECURE not 1")
         c.done()
+
+        adm = expect["admin"]
+        c = Check("%s %s admin port: %s" % (tag, role,
+            "0.0.0.0:9090 with RECD_ADMIN_TOKEN from Secret %s" % adm["secret"][0] if adm and role != "shard"
+            else "not exposed (recd's loopback default, no token)"))
+        if adm and role != "shard":
+            c.expect((env.get("RECD_ADMIN_ADDR") or {}).get("value") == "0.0.0.0:9090", "RECD_ADMIN_ADDR %r" % env.get("RECD_ADMIN_ADDR"))
+            ref = ((env.get("RECD_ADMIN_TOKEN") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+            c.expect([ref.get("name"), ref.get("key")] == adm["secret"], "RECD_ADMIN_TOKEN ref %r" % ref)
+        else:
+            c.expect("RECD_ADMIN_ADDR" not in env and "RECD_ADMIN_TOKEN" not in env, "admin env set")
+        c.done()
+
+        ak = expect["api_keys"]
+        c = Check("%s %s API keys file: %s" % (tag, role, "mounted from Secret %s" % ak["secret"][0] if ak and role == "api" else "none"))
+        if ak and role == "api":
+            c.expect((env.get("RECD_HTTP_API_KEYS_FILE") or {}).get("value") == "/etc/recd-secrets/api-keys", "RECD_HTTP_API_KEYS_FILE")
+            c.expect(mounts.get("api-keys") == "/etc/recd-secrets", "api-keys not mounted at /etc/recd-secrets")
+            vsec = vols.get("api-keys", {}).get("secret", {})
+            c.expect(vsec.get("secretName") == ak["secret"][0]
+                     and vsec.get("items") == [{"key": ak["secret"][1], "path": "api-keys"}], "api-keys volume %r" % vsec)
+        else:
+            c.expect("RECD_HTTP_API_KEYS_FILE" not in env and "api-keys" not in vols, "API keys on a %s node" % role)
+        c.done()
+
+        rp = expect["redis_password"]
+        ref = ((env.get("RECD_REDIS_PASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        report(([ref.get("name"), ref.get("key")] == rp) if rp else ("RECD_REDIS_PASSWORD" not in env),
+               "%s %s RECD_REDIS_PASSWORD %s" % (tag, role, "from Secret %s key %s" % tuple(rp) if rp else "unset (no Redis password)"),
+               "ref %r" % ref)
 
         threads = (env.get("RECD_CLUSTER_SCHEDULER_THREADS") or {}).get("value")
         limit = ((ctr.get("resources") or {}).get("limits") or {}).get("cpu")
@@ -390,46 +481,64 @@ def main(name, path, expect, release, ns):
 
         inits = pod.get("initContainers") or []
         if expect["bundled_postgresql"]:
-            mig = next((x for x in inits if x["name"] == "migrate"), None)
-            report([x["name"] for x in inits] == ["wait-for-postgresql", "migrate"] and mig is not None
-                   and mig["args"] == ["migrate", "--partitions", str(expect["partitions"])],
-                   "%s %s waits for the bundled PostgreSQL, then runs `recd migrate --partitions %d`" % (tag, role, expect["partitions"]))
+            c = Check("%s %s waits (init container, app role credentials) until the migration Job made the role and tables" % (tag, role))
+            c.expect([x["name"] for x in inits] == ["wait-for-migration"], "init containers %r" % [x["name"] for x in inits])
+            if inits:
+                ienv = env_of(inits[0])
+                c.expect((ienv.get("PGUSER") or {}).get("value") == expect["app_role"], "PGUSER %r" % ienv.get("PGUSER"))
+                ref = ((ienv.get("PGPASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+                c.expect([ref.get("name"), ref.get("key")] == [full, "app-role-password"], "PGPASSWORD ref %r" % ref)
+                c.expect("recd_meta" in " ".join(inits[0].get("command") or []), "does not check recd's tables")
+            c.done()
         else:
             report(not inits, "%s %s has no init containers with an external database" % (tag, role))
 
-    # The migration hook.
-    job = get("Job", full + "-migrate")
+    # The migration: the only workload holding the administrative database credentials.
+    app = expect["app_role"]
+    want_args = ["migrate", "--partitions", str(expect["partitions"])] + (["--app-role", app] if app else [])
+    ms = expect["migrate_secrets"]
+    secret_of = lambda ctr, k: ((((env_of(ctr).get(k) or {}).get("valueFrom") or {}).get("secretKeyRef")) or {})
     if expect["bundled_postgresql"]:
-        report(job is None, "%s no migration hook Job with the bundled PostgreSQL (pods migrate in init containers)" % tag)
+        job = get("Job", full + "-migrate-r1")
+        c = Check("%s migration: an ordinary Job %s-migrate-r1 (one per revision) waits for the bundled PostgreSQL, runs `%s`"
+                  % (tag, full, " ".join(want_args)))
+        if c.expect(job is not None, "no Job %s-migrate-r1" % full):
+            c.expect("helm.sh/hook" not in (job["metadata"].get("annotations") or {}), "a hook: it would run before the database exists")
+            c.expect(isinstance(job["spec"].get("ttlSecondsAfterFinished"), int), "no ttlSecondsAfterFinished")
+            inits = job["spec"]["template"]["spec"].get("initContainers") or []
+            c.expect([x["name"] for x in inits] == ["wait-for-postgresql"], "init containers %r" % inits)
+        c.expect(get("Job", full + "-migrate") is None, "a hook Job as well")
     else:
-        c = Check("%s migration Job is a pre-install,pre-upgrade hook running `recd migrate --partitions %d`" % (tag, expect["partitions"]))
+        job = get("Job", full + "-migrate")
+        c = Check("%s migration Job is a pre-install,pre-upgrade hook running `%s`" % (tag, " ".join(want_args)))
         if c.expect(job is not None, "no Job " + full + "-migrate"):
             ann = job["metadata"].get("annotations") or {}
             hooks = set((ann.get("helm.sh/hook") or "").split(","))
             c.expect({"pre-install", "pre-upgrade"} <= hooks, "hook %r" % ann.get("helm.sh/hook"))
             c.expect(set((ann.get("helm.sh/hook-delete-policy") or "").split(",")) == {"before-hook-creation", "hook-succeeded"},
                      "delete policy %r" % ann.get("helm.sh/hook-delete-policy"))
-            ctr = job["spec"]["template"]["spec"]["containers"][0]
-            c.expect(ctr.get("command") == ["/usr/local/bin/recd"], "command %r" % ctr.get("command"))
-            c.expect(ctr.get("args") == ["migrate", "--partitions", str(expect["partitions"])], "args %r" % ctr.get("args"))
-            ref = env_of(ctr).get("RECD_POSTGRES_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
-            if expect["postgres_secret"][0] == full:
+            if ms["url"][0] == full + "-migrate":
                 # The release's own Secret does not exist yet at pre-install: the Job
                 # must use a hook Secret created before it.
                 sec = get("Secret", full + "-migrate")
-                c.expect([ref.get("name"), ref.get("key")] == [full + "-migrate", "postgres-url"], "Job secret ref %r" % ref)
                 if c.expect(sec is not None, "no hook Secret " + full + "-migrate"):
                     sann = sec["metadata"].get("annotations") or {}
                     c.expect({"pre-install", "pre-upgrade"} <= set((sann.get("helm.sh/hook") or "").split(",")),
                              "hook Secret is not a pre-install/pre-upgrade hook")
                     c.expect(int(sann.get("helm.sh/hook-weight", "0")) < int(ann.get("helm.sh/hook-weight", "0")),
                              "hook Secret must be created before the Job (lower weight)")
-                    c.expect(base64.b64decode(sec["data"]["postgres-url"]).decode() == expect["postgres_url"],
-                             "hook Secret URL")
             else:
-                c.expect([ref.get("name"), ref.get("key")] == expect["postgres_secret"], "Job secret ref %r" % ref)
-                c.expect(get("Secret", full + "-migrate") is None, "no hook Secret with an existing Secret")
-        c.done()
+                c.expect(get("Secret", full + "-migrate") is None, "a hook Secret with an existing Secret")
+    if job is not None:
+        ctr = job["spec"]["template"]["spec"]["containers"][0]
+        c.expect(ctr.get("command") == ["/usr/local/bin/recd"], "command %r" % ctr.get("command"))
+        c.expect(ctr.get("args") == want_args, "args %r" % ctr.get("args"))
+        ref = secret_of(ctr, "RECD_POSTGRES_URL")
+        c.expect([ref.get("name"), ref.get("key")] == ms["url"], "RECD_POSTGRES_URL ref %r, want %r" % (ref, ms["url"]))
+        ref = secret_of(ctr, "RECD_APP_ROLE_PASSWORD")
+        c.expect(([ref.get("name"), ref.get("key")] == ms["app"]) if ms["app"] else ("RECD_APP_ROLE_PASSWORD" not in env_of(ctr)),
+                 "RECD_APP_ROLE_PASSWORD ref %r, want %r" % (ref, ms["app"]))
+    c.done()
 
     # API replicas, HPA, PDBs.
     hpa = get("HorizontalPodAutoscaler", full + "-api")
@@ -466,7 +575,11 @@ def main(name, path, expect, release, ns):
         ini = configparser.ConfigParser(comment_prefixes=("#",))
         try:
             ini.read_string(conf)
-            c.expect("postgres" not in ini.sections(), "postgres section in a ConfigMap")
+            for sect in ini.sections():
+                for key in ini[sect]:
+                    c.expect(not (key == "url" and sect in ("postgres", "redis"))
+                             and not re.search(r"password|token|passphrase|secret|api_keys", key),
+                             "a secret's key %s.%s in a ConfigMap" % (sect, key))
         except configparser.Error as e:
             c.expect(False, "not INI: %s" % e)
         lines = [l.strip() for l in conf.splitlines()]
@@ -479,13 +592,25 @@ def main(name, path, expect, release, ns):
     sec = get("Secret", full)
     data = (sec or {}).get("data") or {}
     dec = lambda k: base64.b64decode(data[k]).decode() if k in data else None
-    c = Check("%s Secret %s holds the Redis URL%s" % (tag, full, "" if expect["postgres_secret"][0] != full else " and the database URL"))
+    c = Check("%s Secret %s holds the Redis URL%s" % (tag, full, "" if expect["postgres_secret"][0] != full
+              else " and the database URL of %s" % ("the app role " + app if app else "the one user")))
     c.expect(sec is not None, "no Secret " + full)
     c.expect(dec("redis-url") == expect["redis_url"], "redis-url %r" % dec("redis-url"))
     if expect["postgres_secret"][0] != full:
-        c.expect("postgres-url" not in data, "postgres-url rendered although an existing Secret is named")
-    elif not expect["bundled_postgresql"]:
-        c.expect(dec("postgres-url") == expect["postgres_url"], "postgres-url %r" % dec("postgres-url"))
+        c.expect("postgres-url" not in data and "app-role-password" not in data,
+                 "database secrets rendered although an existing Secret is named")
+    else:
+        pw = dec("app-role-password") or ""
+        if app:
+            c.expect(len(pw) >= 32 and pw.isalnum(), "generated app role password %r" % pw)
+        else:
+            c.expect("app-role-password" not in data, "an app role password without an app role")
+        c.expect(dec("postgres-url") == expect["postgres_url"].format(app=pw), "postgres-url %r" % dec("postgres-url"))
+        hook = get("Secret", full + "-migrate")
+        if hook is not None:
+            hdec = lambda k: base64.b64decode(hook["data"][k]).decode() if k in hook["data"] else None
+            c.expect(hdec("postgres-url") == expect["postgres_admin_url"], "hook Secret URL %r" % hdec("postgres-url"))
+            c.expect(hdec("app-role-password") == (pw or None), "hook Secret's app role password differs from %s's" % full)
     c.done()
 
     pg = get("StatefulSet", full + "-postgresql")
@@ -502,8 +627,11 @@ def main(name, path, expect, release, ns):
             if c.expect(psec is not None and "password" in psec["data"], "no password Secret"):
                 pw = base64.b64decode(psec["data"]["password"]).decode()
                 c.expect(len(pw) >= 16, "short generated password")
-                c.expect(dec("postgres-url") == "postgresql://recd:%s@%s-postgresql:5432/recd" % (pw, full),
-                         "postgres-url does not match the bundled database")
+                c.expect(base64.b64decode(psec["data"].get("admin-url", "")).decode()
+                         == "postgresql://recd:%s@%s-postgresql:5432/recd" % (pw, full),
+                         "admin-url does not match the bundled database's superuser")
+                ref = secret_of(ctr, "POSTGRES_PASSWORD")
+                c.expect([ref.get("name"), ref.get("key")] == [full + "-postgresql", "password"], "POSTGRES_PASSWORD ref %r" % ref)
         c.done()
     else:
         report(pg is None and get("Secret", full + "-postgresql") is None,
@@ -566,7 +694,7 @@ must_fail "terminationGracePeriodSeconds below 25 is refused by values.schema.js
 must_fail "a misspelled top-level value is refused by values.schema.json" "shard_count" "${external[@]}" --set shard_count=4
 must_fail "a database URL in config (a ConfigMap) is refused" \
   "config.postgres: the database URL must not land in a ConfigMap" "${external[@]}" --set config.postgres.url=postgresql://x/y
-must_fail "a config value holding '#' is refused" "may not contain '#'" "${external[@]}" --set 'config.redis.url=redis://a#b'
+must_fail "a config value holding '#' is refused" "may not contain '#'" "${external[@]}" --set 'config.redis.prefix=a#b'
 must_fail "bundled and external PostgreSQL at once is refused" \
   "set either postgresql.enabled" "${external[@]}" --set postgresql.enabled=true
 must_fail "a role without CPU limit, request or schedulerThreads is refused" \

@@ -582,7 +582,8 @@ spec:
     - name: tls
       secret:
         secretName: {{ include "recd.tlsSecretName" $root }}
-        defaultMode: 0440
+        # 0440 (decimal: YAML readers disagree on octal): read-only, for the owner and the pod's fsGroup.
+        defaultMode: 288
         items:
           - key: ca.crt
             path: ca.crt
@@ -603,7 +604,8 @@ spec:
     - name: api-keys
       secret:
         secretName: {{ include "recd.apiKeysSecretName" $root }}
-        defaultMode: 0440
+        # 0440 (decimal: YAML readers disagree on octal): read-only, for the owner and the pod's fsGroup.
+        defaultMode: 288
         items:
           - key: {{ include "recd.apiKeysSecretKey" $root }}
             path: api-keys
