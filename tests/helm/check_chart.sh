@@ -154,7 +154,7 @@ EOF
 
 cat >"$work/check.py" <<'PY'
 """Checks rendered manifests; prints "ok|fail<TAB>what<TAB>detail" lines."""
-import base64, configparser, json, math, os, re, sys
+import base64, configparser, json, math, os, re, shutil, subprocess, sys, tempfile
 
 # ---- YAML: PyYAML when installed, else a reader for the block YAML helm emits
 # (maps, sequences, plain/quoted scalars, flow lists of scalars, | blocks).
@@ -642,6 +642,214 @@ def main(name, path, expect, release, ns):
                "%s bundled Redis 7 Deployment and Service" % tag)
     else:
         report(rd is None, "%s no bundled Redis with an external one" % tag)
+
+    # ---- recd trust: checks over every object ----
+    workloads = [(k, n, d) for (k, n), d in objs.items() if k in ("Deployment", "StatefulSet", "Job")]
+    def pod_spec(d): return d["spec"]["template"]["spec"]
+    def all_containers(d):
+        p = pod_spec(d)
+        return (p.get("initContainers") or []) + (p.get("containers") or [])
+    release_sel = {"app.kubernetes.io/name": "recd", "app.kubernetes.io/instance": release}
+
+    # Secret values never in a ConfigMap, a container's command or args, or a plain env value.
+    secrets = set()
+    for (kind, n), d in objs.items():
+        if kind == "Secret":
+            for k, v in (d.get("data") or {}).items():
+                text = base64.b64decode(v).decode()
+                if k == "ca.crt" or k.endswith(".crt"): continue  # certificates are public
+                secrets.add(text)
+                if k == "api-keys":
+                    secrets.update(l.split(":", 1)[1] for l in text.splitlines() if ":" in l)
+                for u in re.findall(r"://[^:@/]*:([^@]+)@", text):
+                    secrets.add(u)
+    secrets.update(x for x in (expect.get("redis_password_value"),) if x)
+    for u in (expect.get("postgres_admin_url"), expect["redis_url"]):
+        secrets.update(re.findall(r"://[^:@/]*:([^@]+)@", u or ""))
+    secrets = {x for x in secrets if len(x) >= 6}
+    c = Check("%s no secret value (%d found in Secrets and values) in any ConfigMap, container command/args or plain env value" % (tag, len(secrets)))
+    c.expect(secrets, "no secret values found to look for")
+    for (kind, n), d in objs.items():
+        if kind == "ConfigMap":
+            for k, v in (d.get("data") or {}).items():
+                c.expect(not any(x in v for x in secrets), "ConfigMap %s key %s holds a secret" % (n, k))
+    for kind, n, d in workloads:
+        for ctr in all_containers(d):
+            words = " ".join((ctr.get("command") or []) + (ctr.get("args") or []))
+            c.expect(not any(x in words for x in secrets), "%s/%s container %s: a secret in command/args" % (kind, n, ctr["name"]))
+            for e in ctr.get("env") or []:
+                if "value" in e:
+                    c.expect(not any(x in str(e["value"]) for x in secrets), "%s/%s %s=%r holds a secret" % (kind, n, e["name"], e["value"]))
+                if re.search(r"PASSWORD|TOKEN|SECRET|_URL$|AUTH", e["name"]):
+                    c.expect("valueFrom" in e and "secretKeyRef" in e["valueFrom"],
+                             "%s/%s %s is not from a Secret" % (kind, n, e["name"]))
+    c.done()
+
+    # Least privilege: only the migration Job (and the database itself) reads the administrative credentials.
+    admin_refs = {full + "-postgresql": None, full + "-migrate": None}
+    if expect["postgres_secret"][0] != full:
+        admin_refs[expect["postgres_secret"][0]] = expect["migrate_secrets"]["url"][1]  # that Secret's admin key
+    c = Check("%s least privilege: only the migration Job%s reads the administrative database credentials; recd nodes connect as %s"
+              % (tag, " and PostgreSQL" if expect["bundled_postgresql"] else "", app or "the one configured user"))
+    for kind, n, d in workloads:
+        comp = d["metadata"]["labels"].get("app.kubernetes.io/component")
+        if comp in ("migrate", "postgresql"): continue
+        for ctr in all_containers(d):
+            for e in ctr.get("env") or []:
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef") or {}
+                if ref.get("name") in admin_refs:
+                    key = admin_refs[ref["name"]]
+                    c.expect(key is not None and ref.get("key") != key,
+                             "%s/%s %s reads %s/%s" % (kind, n, e["name"], ref.get("name"), ref.get("key")))
+        for v in pod_spec(d).get("volumes") or []:
+            c.expect((v.get("secret") or {}).get("secretName") not in admin_refs, "%s/%s mounts %s" % (kind, n, v))
+    if app and expect["postgres_secret"][0] == full:
+        url = dec("postgres-url") or ""
+        c.expect(url.split("://", 1)[-1].startswith(app + ":"), "the nodes' URL is not the app role's: %r" % url)
+        c.expect(url != expect.get("postgres_admin_url"), "the nodes' URL is the administrative one")
+    c.done()
+
+    # Mutual TLS: the generated Secret (a CA and one certificate per role).
+    tls = expect["tls"]
+    tsec = get("Secret", full + "-tls")
+    if tls and tls["generated"]:
+        c = Check("%s generated TLS Secret %s-tls: ca.crt and a certificate + key per role, signed by that CA, for client and server auth%s"
+                  % (tag, full, "" if shutil.which("openssl") else " (PEM structure only: no openssl)"))
+        if c.expect(tsec is not None, "no Secret %s-tls" % full):
+            td = {k: base64.b64decode(v).decode() for k, v in tsec["data"].items()}
+            roles = ("coordinator", "shard", "api")
+            c.expect(set(td) == {"ca.crt"} | {r + x for r in roles for x in (".crt", ".key")}, "keys %r" % sorted(td))
+            with tempfile.TemporaryDirectory() as tmp:
+                for k, v in td.items():
+                    c.expect(("PRIVATE KEY-----" if k.endswith(".key") else "BEGIN CERTIFICATE-----") in v, "%s is not PEM" % k)
+                    open(os.path.join(tmp, k), "w").write(v)
+                if shutil.which("openssl"):
+                    for r in roles:
+                        crt = os.path.join(tmp, r + ".crt")
+                        v = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(tmp, "ca.crt"), crt],
+                                           capture_output=True, text=True)
+                        c.expect(v.returncode == 0, "%s.crt not signed by ca.crt: %s" % (r, v.stdout + v.stderr))
+                        t = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", crt], capture_output=True, text=True).stdout
+                        c.expect("TLS Web Server Authentication" in t and "TLS Web Client Authentication" in t,
+                                 "%s.crt lacks server or client auth usage" % r)
+                        c.expect("DNS:*.%s-%s.%s.svc.cluster.local" % (full, r, ns) in t, "%s.crt lacks its pods' DNS names" % r)
+                        pub = lambda args: subprocess.run(["openssl"] + args, capture_output=True, text=True).stdout
+                        c.expect(pub(["x509", "-noout", "-pubkey", "-in", crt]) ==
+                                 pub(["pkey", "-pubout", "-in", os.path.join(tmp, r + ".key")]), "%s.key does not match %s.crt" % (r, r))
+        c.done()
+    else:
+        report(tsec is None, "%s no generated TLS Secret (%s)" % (tag, "existing Secret " + tls["secret"] if tls else "TLS off"))
+
+    # NetworkPolicies.
+    pols = {n: d for (k, n), d in objs.items() if k == "NetworkPolicy"}
+    np_ = expect["netpol"]
+    if np_ is None:
+        report(not pols, "%s no NetworkPolicy with networkPolicy.enabled=false" % tag)
+    else:
+        pol = pols.get(full + "-nodes")
+        c = Check("%s NetworkPolicy %s-nodes: 4242 from this release's pods, 8080 from %s, admin 9090 from this release's pods%s"
+                  % (tag, full, "anywhere" if not np_["http_from"] else "httpFrom", " + adminFrom" if np_["admin_from"] else ""))
+        if c.expect(pol is not None, "none"):
+            sp = pol["spec"]
+            sel = sp["podSelector"]
+            c.expect(sel.get("matchLabels") == release_sel, "podSelector labels %r" % sel.get("matchLabels"))
+            c.expect(sel.get("matchExpressions") == [{"key": "app.kubernetes.io/component", "operator": "In",
+                                                      "values": ["coordinator", "shard", "api"]}], "podSelector expressions")
+            c.expect(sp.get("policyTypes") == ["Ingress"], "policyTypes %r" % sp.get("policyTypes"))
+            rules = {tuple(p["port"] for p in r["ports"]): r.get("from") for r in sp["ingress"]}
+            own = [{"podSelector": {"matchLabels": release_sel}}]
+            want = {(4242,): own, (8080,): np_["http_from"] or None}
+            if expect["admin"]:
+                want[(9090,)] = own + np_["admin_from"]
+            c.expect(rules == want, "ingress %r, want %r" % (rules, want))
+            # The selector of "this release's pods" must match every pod of the release.
+            for kind, n, d in workloads:
+                labels = d["spec"]["template"]["metadata"]["labels"]
+                c.expect(all(labels.get(k) == v for k, v in release_sel.items()), "%s/%s not matched by the release selector" % (kind, n))
+        c.done()
+        for dep, port, on in (("postgresql", 5432, expect["bundled_postgresql"]), ("redis", 6379, expect["bundled_redis"])):
+            pol = pols.get("%s-%s" % (full, dep))
+            if not on:
+                report(pol is None, "%s no NetworkPolicy for a %s the chart does not run" % (tag, dep)); continue
+            c = Check("%s NetworkPolicy %s-%s: port %d only from this release's pods" % (tag, full, dep, port))
+            if c.expect(pol is not None, "none"):
+                sp = pol["spec"]
+                c.expect(sp["podSelector"].get("matchLabels") == dict(release_sel, **{"app.kubernetes.io/component": dep}),
+                         "podSelector %r" % sp["podSelector"])
+                c.expect(sp["ingress"] == [{"ports": [{"port": port, "protocol": "TCP"}],
+                                            "from": [{"podSelector": {"matchLabels": release_sel}}]}], "ingress %r" % sp["ingress"])
+            c.done()
+
+    # Bundled Redis: password from a Secret through a config file, memory cap, LRU.
+    if expect["bundled_redis"]:
+        rcm = get("ConfigMap", full + "-redis")
+        rdep = get("Deployment", full + "-redis")
+        c = Check("%s bundled Redis: requirepass from Secret %s-redis via env into a config file, maxmemory 256mb, allkeys-lru" % (tag, full))
+        if c.expect(rcm is not None and rdep is not None, "no ConfigMap or Deployment"):
+            lines = [l.strip() for l in rcm["data"]["redis.conf"].splitlines()]
+            for want in ("maxmemory 256mb", "maxmemory-policy allkeys-lru", "include /run/redis/auth.conf", 'save ""'):
+                c.expect(want in lines, "redis.conf lacks %r" % want)
+            ctr = pod_spec(rdep)["containers"][0]
+            script = " ".join(ctr.get("command") or [])
+            c.expect("requirepass" in script and '"$REDIS_PASSWORD" > /run/redis/auth.conf' in script
+                     and "exec redis-server /etc/redis/redis.conf" in script, "command %r" % script)
+            c.expect(not ctr.get("args"), "args %r" % ctr.get("args"))
+            for k in ("REDIS_PASSWORD", "REDISCLI_AUTH"):
+                ref = secret_of(ctr, k)
+                c.expect([ref.get("name"), ref.get("key")] == [full + "-redis", "password"], "%s ref %r" % (k, ref))
+            rsec = get("Secret", full + "-redis")
+            c.expect(rsec is not None and len(base64.b64decode(rsec["data"]["password"])) >= 32, "no generated password")
+        c.done()
+    elif expect["redis_password"]:
+        rsec = get("Secret", full + "-redis")
+        report(rsec is not None and base64.b64decode(rsec["data"]["password"]).decode() == expect.get("redis_password_value"),
+               "%s Secret %s-redis holds redis.password" % (tag, full))
+
+    # Admin token Secret and Service.
+    adm = expect["admin"]
+    asec = get("Secret", full + "-admin")
+    if adm and adm["secret"][0] == full + "-admin":
+        tok = base64.b64decode((asec or {}).get("data", {}).get("token", "")).decode()
+        report(asec is not None and len(tok) >= 32 and tok.isalnum(), "%s admin token Secret %s-admin: a generated token of 48 characters" % (tag, full))
+    else:
+        report(asec is None, "%s no generated admin token Secret (%s)" % (tag, "existing Secret" if adm else "admin disabled"))
+    asvc = get("Service", full + "-admin")
+    if adm and adm["service"]:
+        report(asvc is not None and asvc["spec"]["selector"].get("app.kubernetes.io/component") == "coordinator"
+               and asvc["spec"]["ports"] == [{"name": "admin", "port": 9090, "targetPort": "admin", "protocol": "TCP"}],
+               "%s admin Service %s-admin: coordinator's admin port 9090" % (tag, full))
+    else:
+        report(asvc is None, "%s no admin Service unless admin.service.enabled" % tag)
+
+    # API keys Secret.
+    ak = expect["api_keys"]
+    if ak and ak.get("given") is not None:
+        ksec = get("Secret", ak["secret"][0])
+        c = Check("%s API keys Secret %s: name:key lines, given keys kept, empty ones generated" % (tag, ak["secret"][0]))
+        if c.expect(ksec is not None, "none"):
+            lines = base64.b64decode(ksec["data"]["api-keys"]).decode().splitlines()
+            kv = dict(l.split(":", 1) for l in lines)
+            for name, key in ak["given"].items():
+                c.expect(kv.get(name) == key, "%s: %r" % (name, kv.get(name)))
+            for name in ak["generated"]:
+                c.expect(len(kv.get(name) or "") >= 32, "%s not generated" % name)
+            c.expect(len(kv) == len(ak["given"]) + len(ak["generated"]), "lines %d" % len(kv))
+        c.done()
+
+    # Pod security: every pod and container of the release.
+    c = Check("%s every pod runs as non-root with seccomp RuntimeDefault; every container drops ALL capabilities, no privilege escalation, read-only root filesystem" % tag)
+    for kind, n, d in workloads:
+        psc = pod_spec(d).get("securityContext") or {}
+        c.expect(psc.get("runAsNonRoot") is True, "%s/%s runAsNonRoot" % (kind, n))
+        c.expect((psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", "%s/%s seccomp" % (kind, n))
+        c.expect(isinstance(psc.get("runAsUser"), int) and psc["runAsUser"] > 0, "%s/%s runAsUser" % (kind, n))
+        for ctr in all_containers(d):
+            sc = ctr.get("securityContext") or {}
+            w = "%s/%s container %s" % (kind, n, ctr["name"])
+            c.expect("ALL" in ((sc.get("capabilities") or {}).get("drop") or []), w + " keeps capabilities")
+            c.expect(sc.get("allowPrivilegeEscalation") is False, w + " allowPrivilegeEscalation")
+            c.expect(sc.get("readOnlyRootFilesystem") is True, w + " readOnlyRootFilesystem")
+    c.done()
 
     # NOTES.txt (from `helm install --dry-run=client`).
     notes = open(path[:-len(".yaml")] + ".notes").read()
