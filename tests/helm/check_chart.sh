@@ -861,6 +861,19 @@ def main(name, path, expect, release, ns):
                  "kubectl -n %s scale statefulset %s-shard --replicas N" % (ns, full), "--set shards=N"):
         c.expect(want in notes, "missing %r" % want)
     c.done()
+    c = Check("%s NOTES.txt: how TLS, the admin token and the app role are set up" % tag)
+    if expect["tls"]:
+        c.expect("mutual TLS" in notes and expect["tls"]["secret"] in notes, "no TLS line naming " + expect["tls"]["secret"])
+    else:
+        c.expect("TLS between nodes is OFF" in notes, "no warning that TLS is off")
+    if expect["admin"]:
+        c.expect("get secret %s" % expect["admin"]["secret"][0] in notes and "Authorization: Bearer $TOKEN" in notes,
+                 "no admin token command")
+    else:
+        c.expect("Admin endpoints stay on each pod's loopback" in notes, "no admin line")
+    if app:
+        c.expect("as the role %s" % app in notes, "no app role line")
+    c.done()
 
 if __name__ == "__main__":
     name, path, expect_file, release, ns = sys.argv[1:6]
