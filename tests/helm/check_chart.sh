@@ -839,6 +839,14 @@ def main(name, path, expect, release, ns):
             c.expect(len(kv) == len(ak["given"]) + len(ak["generated"]), "lines %d" % len(kv))
         c.done()
 
+    # The admin port is published by no Service but <fullname>-admin.
+    c = Check("%s no Service but %s-admin publishes the admin port" % (tag, full))
+    for (kind, n), d in objs.items():
+        if kind == "Service" and n != full + "-admin":
+            for p in d["spec"].get("ports") or []:
+                c.expect(p.get("targetPort") not in ("admin", 9090) and p.get("port") != 9090, "Service %s port %r" % (n, p))
+    c.done()
+
     # Pod security: every pod and container of the release.
     c = Check("%s every pod runs as non-root with seccomp RuntimeDefault; every container drops ALL capabilities, no privilege escalation, read-only root filesystem" % tag)
     for kind, n, d in workloads:
