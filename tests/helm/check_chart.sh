@@ -73,37 +73,88 @@ cat >"$work/expect.json" <<'EOF'
   "default": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
               "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
               "postgres_secret": ["prod-recd", "postgres-url"],
-              "postgres_url": "postgresql://recd:s3cret@db.example.internal:5432/recd?sslmode=require",
-              "redis_url": "redis://cache.example.internal:6379/0",
+              "postgres_admin_url": "postgresql://recd:s3cret@db.example.internal:5432/recd?sslmode=require",
+              "app_role": "recd_app",
+              "postgres_url": "postgresql://recd_app:{app}@db.example.internal:5432/recd?sslmode=require",
+              "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": ["prod-recd-migrate", "app-role-password"]},
+              "redis_url": "redis://cache.example.internal:6379/0", "redis_password": null,
+              "tls": {"secret": "prod-recd-tls", "generated": true},
+              "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
+              "netpol": {"http_from": [], "admin_from": []},
               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
               "conf": ["[cluster]", "shard_timeout_ms = 250", "[jobs]", "interval_seconds = 0"]},
   "dev": {"shards": 2, "partitions": 16, "api_replicas": 1, "hpa": null, "api_pdb": false,
           "bundled_postgresql": true, "bundled_redis": true, "grace": 30,
           "postgres_secret": ["prod-recd", "postgres-url"],
-          "redis_url": "redis://prod-recd-redis:6379/0",
+          "app_role": "recd_app",
+          "postgres_url": "postgresql://recd_app:{app}@prod-recd-postgresql:5432/recd",
+          "migrate_secrets": {"url": ["prod-recd-postgresql", "admin-url"], "app": ["prod-recd", "app-role-password"]},
+          "redis_url": "redis://prod-recd-redis:6379/0", "redis_password": ["prod-recd-redis", "password"],
+          "tls": {"secret": "prod-recd-tls", "generated": true},
+          "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
+          "netpol": {"http_from": [], "admin_from": []},
           "threads": {"coordinator": 1, "shard": 1, "api": 1}, "threads_override": [],
           "conf": ["interval_seconds = 3600"]},
   "large": {"shards": 12, "partitions": 256, "api_replicas": null,
             "hpa": {"min": 3, "max": 30, "cpu": 60}, "api_pdb": true,
             "bundled_postgresql": false, "bundled_redis": false, "grace": 45,
             "postgres_secret": ["prod-recd", "postgres-url"],
-            "postgres_url": "postgresql://recd@pg-primary.db.svc.cluster.local:5432/recd",
-            "redis_url": "redis://redis-master.cache.svc.cluster.local:6379/2",
-            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [], "tls": "recd-node-tls",
+            "postgres_admin_url": "postgresql://recd@pg-primary.db.svc.cluster.local:5432/recd",
+            "app_role": "recd_app",
+            "postgres_url": "postgresql://recd_app:{app}@pg-primary.db.svc.cluster.local:5432/recd",
+            "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": ["prod-recd-migrate", "app-role-password"]},
+            "redis_url": "redis://redis-master.cache.svc.cluster.local:6379/2", "redis_password": null,
+            "tls": {"secret": "recd-node-tls", "generated": false},
+            "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
+            "netpol": {"http_from": [], "admin_from": []},
+            "threads": {"coordinator": 2, "shard": 8, "api": 4}, "threads_override": [],
             "conf": ["max_items = 1000000", "behavior_types = buy,cart,click", "weight_item_cf = 0.4",
                      "threads = 8", "interval_seconds = 21600"]},
   "existing-secret": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
                       "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
-                      "postgres_secret": ["recd-database", "DATABASE_URL"],
-                      "redis_url": "redis://:cachepass@cache.example.internal:6379/0",
+                      "postgres_secret": ["recd-database", "APP_DATABASE_URL"],
+                      "app_role": "recd_app",
+                      "migrate_secrets": {"url": ["recd-database", "DATABASE_URL"], "app": ["recd-database", "APP_ROLE_PASSWORD"]},
+                      "redis_url": "redis://:cachepass@cache.example.internal:6379/0", "redis_password": null,
+                      "tls": {"secret": "prod-recd-tls", "generated": true},
+                      "admin": {"secret": ["recd-admin", "ADMIN_TOKEN"], "service": false},
+                      "api_keys": {"secret": ["recd-api-keys", "api-keys"]},
+                      "netpol": {"http_from": [], "admin_from": []},
                       "threads": {"coordinator": 1, "shard": 2, "api": 3}, "threads_override": ["api"],
-                      "conf": []}
+                      "conf": []},
+  "hardened": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
+               "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
+               "postgres_secret": ["prod-recd", "postgres-url"],
+               "postgres_admin_url": "postgresql://postgres:adminpw-9f2@db.example.internal:5432/shop?sslmode=verify-full",
+               "app_role": "shop_recd",
+               "postgres_url": "postgresql://shop_recd:{app}@db.example.internal:5432/shop?sslmode=verify-full",
+               "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": ["prod-recd-migrate", "app-role-password"]},
+               "redis_url": "redis://cache.example.internal:6379/1", "redis_password": ["prod-recd-redis", "password"],
+               "redis_password_value": "redis-pw-7d1e",
+               "tls": {"secret": "prod-recd-tls", "generated": true},
+               "admin": {"secret": ["prod-recd-admin", "token"], "service": true},
+               "api_keys": {"secret": ["prod-recd-api-keys", "api-keys"], "given": {"partner": "partner-key-4b8c0e"}, "generated": ["shop-web"]},
+               "netpol": {"http_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+                          "admin_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
+               "conf": ["statement_timeout_ms = 5000", "connect_timeout_s = 5", "max_connections = 2048"]},
+  "insecure": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
+               "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
+               "postgres_secret": ["prod-recd", "postgres-url"],
+               "postgres_admin_url": "postgresql://recd:s3cret@db.example.internal:5432/recd",
+               "app_role": null,
+               "postgres_url": "postgresql://recd:s3cret@db.example.internal:5432/recd",
+               "migrate_secrets": {"url": ["prod-recd-migrate", "postgres-url"], "app": null},
+               "redis_url": "redis://cache.example.internal:6379/0", "redis_password": null,
+               "tls": null, "admin": null, "api_keys": null, "netpol": null,
+               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
+               "conf": []}
 }
 EOF
 
 cat >"$work/check.py" <<'PY'
 """Checks rendered manifests; prints "ok|fail<TAB>what<TAB>detail" lines."""
-import base64, configparser, json, math, os, re, sys
+import base64, configparser, json, math, os, re, shutil, subprocess, sys, tempfile
 
 # ---- YAML: PyYAML when installed, else a reader for the block YAML helm emits
 # (maps, sequences, plain/quoted scalars, flow lists of scalars, | blocks).
@@ -209,7 +260,8 @@ except ImportError:
 
 # ---- results
 def report(ok, what, detail=""):
-    print("%s\t%s\t%s" % ("ok" if ok else "fail", what, detail))
+    clean = lambda t: re.sub(r"\s+", " ", str(t))
+    print("%s\t%s\t%s" % ("ok" if ok else "fail", clean(what), clean(detail)))
 
 class Check:
     """Collects the problems of one named check; reports once."""
@@ -306,7 +358,10 @@ def main(name, path, expect, release, ns):
         vols = {v["name"]: v for v in pod.get("volumes", [])}
         c.expect(mounts.get("config") == "/etc/recd", "config not mounted at /etc/recd")
         c.expect(vols.get("config", {}).get("configMap", {}).get("name") == full, "config volume is not ConfigMap " + full)
-        c.expect(ports == ({"http": 8080} if role == "api" else {"caf": 4242, "http": 8080}), "ports %r" % ports)
+        want_ports = {"http": 8080} if role == "api" else {"caf": 4242, "http": 8080}
+        if expect["admin"] and role != "shard":
+            want_ports["admin"] = 9090
+        c.expect(ports == want_ports, "ports %r, want %r" % (ports, want_ports))
         c.done()
 
         c = Check("%s %s probes: liveness GET /healthz, readiness GET /readyz on 8080" % (tag, role))
@@ -321,8 +376,10 @@ def main(name, path, expect, release, ns):
                "%s %s terminationGracePeriodSeconds >= 25 (longer than the 20 s shutdown), = %d" % (tag, role, expect["grace"]),
                "got %r" % grace)
 
-        tls = expect.get("tls")
-        c = Check("%s %s TLS between nodes: %s" % (tag, role, ("certificates from Secret " + tls) if tls else "off"))
+        tls = expect["tls"]
+        c = Check("%s %s mutual TLS between nodes: %s" % (tag, role, (
+            "its role's certificate from the generated Secret " + tls["secret"] if tls and tls["generated"]
+            else "certificates from Secret %s" % tls["secret"] if tls else "off, acknowledged (RECD_CLUSTER_INSECURE=1)")))
         tls_env = {k: (env.get(k) or {}).get("value") for k in
                    ("RECD_CLUSTER_TLS_CERTIFICATE", "RECD_CLUSTER_TLS_KEY", "RECD_CLUSTER_TLS_CAFILE")}
         if tls:
@@ -330,11 +387,46 @@ def main(name, path, expect, release, ns):
                                  "RECD_CLUSTER_TLS_KEY": "/etc/recd-tls/tls.key",
                                  "RECD_CLUSTER_TLS_CAFILE": "/etc/recd-tls/ca.crt"}, "env %r" % tls_env)
             c.expect(mounts.get("tls") == "/etc/recd-tls", "tls not mounted at /etc/recd-tls")
-            c.expect(vols.get("tls", {}).get("secret", {}).get("secretName") == tls,
-                     "tls volume %r" % vols.get("tls"))
+            vsec = vols.get("tls", {}).get("secret", {})
+            c.expect(vsec.get("secretName") == tls["secret"], "tls volume %r" % vols.get("tls"))
+            items = {i["key"]: i["path"] for i in vsec.get("items") or []}
+            src = role if tls["generated"] else "tls"
+            c.expect(items == {"ca.crt": "ca.crt", src + ".crt": "tls.crt", src + ".key": "tls.key"}, "items %r" % items)
+            c.expect("RECD_CLUSTER_INSECURE" not in env, "RECD_CLUSTER_INSECURE set with TLS")
         else:
-            c.expect(all(v is None for v in tls_env.values()) and "tls" not in vols, "TLS set without a Secret")
+            c.expect(all(v is None for v in tls_env.values()) and "tls" not in vols, "TLS set although off")
+            c.expect((env.get("RECD_CLUSTER_INSECURE") or {}).get("value") == "1", "RECD_CLUSTER_INSECURE not 1")
         c.done()
+
+        adm = expect["admin"]
+        c = Check("%s %s admin port: %s" % (tag, role,
+            "0.0.0.0:9090 with RECD_ADMIN_TOKEN from Secret %s" % adm["secret"][0] if adm and role != "shard"
+            else "not exposed (recd's loopback default, no token)"))
+        if adm and role != "shard":
+            c.expect((env.get("RECD_ADMIN_ADDR") or {}).get("value") == "0.0.0.0:9090", "RECD_ADMIN_ADDR %r" % env.get("RECD_ADMIN_ADDR"))
+            ref = ((env.get("RECD_ADMIN_TOKEN") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+            c.expect([ref.get("name"), ref.get("key")] == adm["secret"], "RECD_ADMIN_TOKEN ref %r" % ref)
+        else:
+            c.expect("RECD_ADMIN_ADDR" not in env and "RECD_ADMIN_TOKEN" not in env, "admin env set")
+        c.done()
+
+        ak = expect["api_keys"]
+        c = Check("%s %s API keys file: %s" % (tag, role, "mounted from Secret %s" % ak["secret"][0] if ak and role == "api" else "none"))
+        if ak and role == "api":
+            c.expect((env.get("RECD_HTTP_API_KEYS_FILE") or {}).get("value") == "/etc/recd-secrets/api-keys", "RECD_HTTP_API_KEYS_FILE")
+            c.expect(mounts.get("api-keys") == "/etc/recd-secrets", "api-keys not mounted at /etc/recd-secrets")
+            vsec = vols.get("api-keys", {}).get("secret", {})
+            c.expect(vsec.get("secretName") == ak["secret"][0]
+                     and vsec.get("items") == [{"key": ak["secret"][1], "path": "api-keys"}], "api-keys volume %r" % vsec)
+        else:
+            c.expect("RECD_HTTP_API_KEYS_FILE" not in env and "api-keys" not in vols, "API keys on a %s node" % role)
+        c.done()
+
+        rp = expect["redis_password"]
+        ref = ((env.get("RECD_REDIS_PASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+        report(([ref.get("name"), ref.get("key")] == rp) if rp else ("RECD_REDIS_PASSWORD" not in env),
+               "%s %s RECD_REDIS_PASSWORD %s" % (tag, role, "from Secret %s key %s" % tuple(rp) if rp else "unset (no Redis password)"),
+               "ref %r" % ref)
 
         threads = (env.get("RECD_CLUSTER_SCHEDULER_THREADS") or {}).get("value")
         limit = ((ctr.get("resources") or {}).get("limits") or {}).get("cpu")
@@ -390,46 +482,64 @@ def main(name, path, expect, release, ns):
 
         inits = pod.get("initContainers") or []
         if expect["bundled_postgresql"]:
-            mig = next((x for x in inits if x["name"] == "migrate"), None)
-            report([x["name"] for x in inits] == ["wait-for-postgresql", "migrate"] and mig is not None
-                   and mig["args"] == ["migrate", "--partitions", str(expect["partitions"])],
-                   "%s %s waits for the bundled PostgreSQL, then runs `recd migrate --partitions %d`" % (tag, role, expect["partitions"]))
+            c = Check("%s %s waits (init container, app role credentials) until the migration Job made the role and tables" % (tag, role))
+            c.expect([x["name"] for x in inits] == ["wait-for-migration"], "init containers %r" % [x["name"] for x in inits])
+            if inits:
+                ienv = env_of(inits[0])
+                c.expect((ienv.get("PGUSER") or {}).get("value") == expect["app_role"], "PGUSER %r" % ienv.get("PGUSER"))
+                ref = ((ienv.get("PGPASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+                c.expect([ref.get("name"), ref.get("key")] == [full, "app-role-password"], "PGPASSWORD ref %r" % ref)
+                c.expect("recd_meta" in " ".join(inits[0].get("command") or []), "does not check recd's tables")
+            c.done()
         else:
             report(not inits, "%s %s has no init containers with an external database" % (tag, role))
 
-    # The migration hook.
-    job = get("Job", full + "-migrate")
+    # The migration: the only workload holding the administrative database credentials.
+    app = expect["app_role"]
+    want_args = ["migrate", "--partitions", str(expect["partitions"])] + (["--app-role", app] if app else [])
+    ms = expect["migrate_secrets"]
+    secret_of = lambda ctr, k: ((((env_of(ctr).get(k) or {}).get("valueFrom") or {}).get("secretKeyRef")) or {})
     if expect["bundled_postgresql"]:
-        report(job is None, "%s no migration hook Job with the bundled PostgreSQL (pods migrate in init containers)" % tag)
+        job = get("Job", full + "-migrate-r1")
+        c = Check("%s migration: an ordinary Job %s-migrate-r1 (one per revision) waits for the bundled PostgreSQL, runs `%s`"
+                  % (tag, full, " ".join(want_args)))
+        if c.expect(job is not None, "no Job %s-migrate-r1" % full):
+            c.expect("helm.sh/hook" not in (job["metadata"].get("annotations") or {}), "a hook: it would run before the database exists")
+            c.expect(isinstance(job["spec"].get("ttlSecondsAfterFinished"), int), "no ttlSecondsAfterFinished")
+            inits = job["spec"]["template"]["spec"].get("initContainers") or []
+            c.expect([x["name"] for x in inits] == ["wait-for-postgresql"], "init containers %r" % inits)
+        c.expect(get("Job", full + "-migrate") is None, "a hook Job as well")
     else:
-        c = Check("%s migration Job is a pre-install,pre-upgrade hook running `recd migrate --partitions %d`" % (tag, expect["partitions"]))
+        job = get("Job", full + "-migrate")
+        c = Check("%s migration Job is a pre-install,pre-upgrade hook running `%s`" % (tag, " ".join(want_args)))
         if c.expect(job is not None, "no Job " + full + "-migrate"):
             ann = job["metadata"].get("annotations") or {}
             hooks = set((ann.get("helm.sh/hook") or "").split(","))
             c.expect({"pre-install", "pre-upgrade"} <= hooks, "hook %r" % ann.get("helm.sh/hook"))
             c.expect(set((ann.get("helm.sh/hook-delete-policy") or "").split(",")) == {"before-hook-creation", "hook-succeeded"},
                      "delete policy %r" % ann.get("helm.sh/hook-delete-policy"))
-            ctr = job["spec"]["template"]["spec"]["containers"][0]
-            c.expect(ctr.get("command") == ["/usr/local/bin/recd"], "command %r" % ctr.get("command"))
-            c.expect(ctr.get("args") == ["migrate", "--partitions", str(expect["partitions"])], "args %r" % ctr.get("args"))
-            ref = env_of(ctr).get("RECD_POSTGRES_URL", {}).get("valueFrom", {}).get("secretKeyRef", {})
-            if expect["postgres_secret"][0] == full:
+            if ms["url"][0] == full + "-migrate":
                 # The release's own Secret does not exist yet at pre-install: the Job
                 # must use a hook Secret created before it.
                 sec = get("Secret", full + "-migrate")
-                c.expect([ref.get("name"), ref.get("key")] == [full + "-migrate", "postgres-url"], "Job secret ref %r" % ref)
                 if c.expect(sec is not None, "no hook Secret " + full + "-migrate"):
                     sann = sec["metadata"].get("annotations") or {}
                     c.expect({"pre-install", "pre-upgrade"} <= set((sann.get("helm.sh/hook") or "").split(",")),
                              "hook Secret is not a pre-install/pre-upgrade hook")
                     c.expect(int(sann.get("helm.sh/hook-weight", "0")) < int(ann.get("helm.sh/hook-weight", "0")),
                              "hook Secret must be created before the Job (lower weight)")
-                    c.expect(base64.b64decode(sec["data"]["postgres-url"]).decode() == expect["postgres_url"],
-                             "hook Secret URL")
             else:
-                c.expect([ref.get("name"), ref.get("key")] == expect["postgres_secret"], "Job secret ref %r" % ref)
-                c.expect(get("Secret", full + "-migrate") is None, "no hook Secret with an existing Secret")
-        c.done()
+                c.expect(get("Secret", full + "-migrate") is None, "a hook Secret with an existing Secret")
+    if job is not None:
+        ctr = job["spec"]["template"]["spec"]["containers"][0]
+        c.expect(ctr.get("command") == ["/usr/local/bin/recd"], "command %r" % ctr.get("command"))
+        c.expect(ctr.get("args") == want_args, "args %r" % ctr.get("args"))
+        ref = secret_of(ctr, "RECD_POSTGRES_URL")
+        c.expect([ref.get("name"), ref.get("key")] == ms["url"], "RECD_POSTGRES_URL ref %r, want %r" % (ref, ms["url"]))
+        ref = secret_of(ctr, "RECD_APP_ROLE_PASSWORD")
+        c.expect(([ref.get("name"), ref.get("key")] == ms["app"]) if ms["app"] else ("RECD_APP_ROLE_PASSWORD" not in env_of(ctr)),
+                 "RECD_APP_ROLE_PASSWORD ref %r, want %r" % (ref, ms["app"]))
+    c.done()
 
     # API replicas, HPA, PDBs.
     hpa = get("HorizontalPodAutoscaler", full + "-api")
@@ -466,7 +576,11 @@ def main(name, path, expect, release, ns):
         ini = configparser.ConfigParser(comment_prefixes=("#",))
         try:
             ini.read_string(conf)
-            c.expect("postgres" not in ini.sections(), "postgres section in a ConfigMap")
+            for sect in ini.sections():
+                for key in ini[sect]:
+                    c.expect(not (key == "url" and sect in ("postgres", "redis"))
+                             and not re.search(r"password|token|passphrase|secret|api_keys", key),
+                             "a secret's key %s.%s in a ConfigMap" % (sect, key))
         except configparser.Error as e:
             c.expect(False, "not INI: %s" % e)
         lines = [l.strip() for l in conf.splitlines()]
@@ -479,13 +593,25 @@ def main(name, path, expect, release, ns):
     sec = get("Secret", full)
     data = (sec or {}).get("data") or {}
     dec = lambda k: base64.b64decode(data[k]).decode() if k in data else None
-    c = Check("%s Secret %s holds the Redis URL%s" % (tag, full, "" if expect["postgres_secret"][0] != full else " and the database URL"))
+    c = Check("%s Secret %s holds the Redis URL%s" % (tag, full, "" if expect["postgres_secret"][0] != full
+              else " and the database URL of %s" % ("the app role " + app if app else "the one user")))
     c.expect(sec is not None, "no Secret " + full)
     c.expect(dec("redis-url") == expect["redis_url"], "redis-url %r" % dec("redis-url"))
     if expect["postgres_secret"][0] != full:
-        c.expect("postgres-url" not in data, "postgres-url rendered although an existing Secret is named")
-    elif not expect["bundled_postgresql"]:
-        c.expect(dec("postgres-url") == expect["postgres_url"], "postgres-url %r" % dec("postgres-url"))
+        c.expect("postgres-url" not in data and "app-role-password" not in data,
+                 "database secrets rendered although an existing Secret is named")
+    else:
+        pw = dec("app-role-password") or ""
+        if app:
+            c.expect(len(pw) >= 32 and pw.isalnum(), "generated app role password %r" % pw)
+        else:
+            c.expect("app-role-password" not in data, "an app role password without an app role")
+        c.expect(dec("postgres-url") == expect["postgres_url"].format(app=pw), "postgres-url %r" % dec("postgres-url"))
+        hook = get("Secret", full + "-migrate")
+        if hook is not None:
+            hdec = lambda k: base64.b64decode(hook["data"][k]).decode() if k in hook["data"] else None
+            c.expect(hdec("postgres-url") == expect["postgres_admin_url"], "hook Secret URL %r" % hdec("postgres-url"))
+            c.expect(hdec("app-role-password") == (pw or None), "hook Secret's app role password differs from %s's" % full)
     c.done()
 
     pg = get("StatefulSet", full + "-postgresql")
@@ -502,8 +628,11 @@ def main(name, path, expect, release, ns):
             if c.expect(psec is not None and "password" in psec["data"], "no password Secret"):
                 pw = base64.b64decode(psec["data"]["password"]).decode()
                 c.expect(len(pw) >= 16, "short generated password")
-                c.expect(dec("postgres-url") == "postgresql://recd:%s@%s-postgresql:5432/recd" % (pw, full),
-                         "postgres-url does not match the bundled database")
+                c.expect(base64.b64decode(psec["data"].get("admin-url", "")).decode()
+                         == "postgresql://recd:%s@%s-postgresql:5432/recd" % (pw, full),
+                         "admin-url does not match the bundled database's superuser")
+                ref = secret_of(ctr, "POSTGRES_PASSWORD")
+                c.expect([ref.get("name"), ref.get("key")] == [full + "-postgresql", "password"], "POSTGRES_PASSWORD ref %r" % ref)
         c.done()
     else:
         report(pg is None and get("Secret", full + "-postgresql") is None,
@@ -515,12 +644,243 @@ def main(name, path, expect, release, ns):
     else:
         report(rd is None, "%s no bundled Redis with an external one" % tag)
 
+    # ---- recd trust: checks over every object ----
+    workloads = [(k, n, d) for (k, n), d in objs.items() if k in ("Deployment", "StatefulSet", "Job")]
+    def pod_spec(d): return d["spec"]["template"]["spec"]
+    def all_containers(d):
+        p = pod_spec(d)
+        return (p.get("initContainers") or []) + (p.get("containers") or [])
+    release_sel = {"app.kubernetes.io/name": "recd", "app.kubernetes.io/instance": release}
+
+    # Secret values never in a ConfigMap, a container's command or args, or a plain env value.
+    secrets = set()
+    for (kind, n), d in objs.items():
+        if kind == "Secret":
+            for k, v in (d.get("data") or {}).items():
+                text = base64.b64decode(v).decode()
+                if k == "ca.crt" or k.endswith(".crt"): continue  # certificates are public
+                secrets.add(text)
+                if k == "api-keys":
+                    secrets.update(l.split(":", 1)[1] for l in text.splitlines() if ":" in l)
+                for u in re.findall(r"://[^:@/]*:([^@]+)@", text):
+                    secrets.add(u)
+    secrets.update(x for x in (expect.get("redis_password_value"),) if x)
+    for u in (expect.get("postgres_admin_url"), expect["redis_url"]):
+        secrets.update(re.findall(r"://[^:@/]*:([^@]+)@", u or ""))
+    secrets = {x for x in secrets if len(x) >= 6}
+    c = Check("%s no secret value (%d found in Secrets and values) in any ConfigMap, container command/args or plain env value" % (tag, len(secrets)))
+    c.expect(secrets, "no secret values found to look for")
+    for (kind, n), d in objs.items():
+        if kind == "ConfigMap":
+            for k, v in (d.get("data") or {}).items():
+                c.expect(not any(x in v for x in secrets), "ConfigMap %s key %s holds a secret" % (n, k))
+    for kind, n, d in workloads:
+        for ctr in all_containers(d):
+            words = " ".join((ctr.get("command") or []) + (ctr.get("args") or []))
+            c.expect(not any(x in words for x in secrets), "%s/%s container %s: a secret in command/args" % (kind, n, ctr["name"]))
+            for e in ctr.get("env") or []:
+                if "value" in e:
+                    c.expect(not any(x in str(e["value"]) for x in secrets), "%s/%s %s=%r holds a secret" % (kind, n, e["name"], e["value"]))
+                if re.search(r"PASSWORD|TOKEN|SECRET|_URL$|AUTH", e["name"]):
+                    c.expect("valueFrom" in e and "secretKeyRef" in e["valueFrom"],
+                             "%s/%s %s is not from a Secret" % (kind, n, e["name"]))
+    c.done()
+
+    # Least privilege: only the migration Job (and the database itself) reads the administrative credentials.
+    admin_refs = {full + "-postgresql": None, full + "-migrate": None}
+    if expect["postgres_secret"][0] != full:
+        admin_refs[expect["postgres_secret"][0]] = expect["migrate_secrets"]["url"][1]  # that Secret's admin key
+    c = Check("%s least privilege: only the migration Job%s reads the administrative database credentials; recd nodes connect as %s"
+              % (tag, " and PostgreSQL" if expect["bundled_postgresql"] else "", app or "the one configured user"))
+    for kind, n, d in workloads:
+        comp = d["metadata"]["labels"].get("app.kubernetes.io/component")
+        if comp in ("migrate", "postgresql"): continue
+        for ctr in all_containers(d):
+            for e in ctr.get("env") or []:
+                ref = (e.get("valueFrom") or {}).get("secretKeyRef") or {}
+                if ref.get("name") in admin_refs:
+                    key = admin_refs[ref["name"]]
+                    c.expect(key is not None and ref.get("key") != key,
+                             "%s/%s %s reads %s/%s" % (kind, n, e["name"], ref.get("name"), ref.get("key")))
+        for v in pod_spec(d).get("volumes") or []:
+            c.expect((v.get("secret") or {}).get("secretName") not in admin_refs, "%s/%s mounts %s" % (kind, n, v))
+    if app and expect["postgres_secret"][0] == full:
+        url = dec("postgres-url") or ""
+        c.expect(url.split("://", 1)[-1].startswith(app + ":"), "the nodes' URL is not the app role's: %r" % url)
+        c.expect(url != expect.get("postgres_admin_url"), "the nodes' URL is the administrative one")
+    c.done()
+
+    # Mutual TLS: the generated Secret (a CA and one certificate per role).
+    tls = expect["tls"]
+    tsec = get("Secret", full + "-tls")
+    if tls and tls["generated"]:
+        c = Check("%s generated TLS Secret %s-tls: ca.crt and a certificate + key per role, signed by that CA, for client and server auth%s"
+                  % (tag, full, "" if shutil.which("openssl") else " (PEM structure only: no openssl)"))
+        if c.expect(tsec is not None, "no Secret %s-tls" % full):
+            td = {k: base64.b64decode(v).decode() for k, v in tsec["data"].items()}
+            roles = ("coordinator", "shard", "api")
+            c.expect(set(td) == {"ca.crt"} | {r + x for r in roles for x in (".crt", ".key")}, "keys %r" % sorted(td))
+            with tempfile.TemporaryDirectory() as tmp:
+                for k, v in td.items():
+                    c.expect(("PRIVATE KEY-----" if k.endswith(".key") else "BEGIN CERTIFICATE-----") in v, "%s is not PEM" % k)
+                    open(os.path.join(tmp, k), "w").write(v)
+                if shutil.which("openssl"):
+                    for r in roles:
+                        crt = os.path.join(tmp, r + ".crt")
+                        v = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(tmp, "ca.crt"), crt],
+                                           capture_output=True, text=True)
+                        c.expect(v.returncode == 0, "%s.crt not signed by ca.crt: %s" % (r, v.stdout + v.stderr))
+                        t = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", crt], capture_output=True, text=True).stdout
+                        c.expect("TLS Web Server Authentication" in t and "TLS Web Client Authentication" in t,
+                                 "%s.crt lacks server or client auth usage" % r)
+                        c.expect("DNS:*.%s-%s.%s.svc.cluster.local" % (full, r, ns) in t, "%s.crt lacks its pods' DNS names" % r)
+                        pub = lambda args: subprocess.run(["openssl"] + args, capture_output=True, text=True).stdout
+                        c.expect(pub(["x509", "-noout", "-pubkey", "-in", crt]) ==
+                                 pub(["pkey", "-pubout", "-in", os.path.join(tmp, r + ".key")]), "%s.key does not match %s.crt" % (r, r))
+        c.done()
+    else:
+        report(tsec is None, "%s no generated TLS Secret (%s)" % (tag, "existing Secret " + tls["secret"] if tls else "TLS off"))
+
+    # NetworkPolicies.
+    pols = {n: d for (k, n), d in objs.items() if k == "NetworkPolicy"}
+    np_ = expect["netpol"]
+    if np_ is None:
+        report(not pols, "%s no NetworkPolicy with networkPolicy.enabled=false" % tag)
+    else:
+        pol = pols.get(full + "-nodes")
+        c = Check("%s NetworkPolicy %s-nodes: 4242 from this release's pods, 8080 from %s, admin 9090 from this release's pods%s"
+                  % (tag, full, "anywhere" if not np_["http_from"] else "httpFrom", " + adminFrom" if np_["admin_from"] else ""))
+        if c.expect(pol is not None, "none"):
+            sp = pol["spec"]
+            sel = sp["podSelector"]
+            c.expect(sel.get("matchLabels") == release_sel, "podSelector labels %r" % sel.get("matchLabels"))
+            c.expect(sel.get("matchExpressions") == [{"key": "app.kubernetes.io/component", "operator": "In",
+                                                      "values": ["coordinator", "shard", "api"]}], "podSelector expressions")
+            c.expect(sp.get("policyTypes") == ["Ingress"], "policyTypes %r" % sp.get("policyTypes"))
+            rules = {tuple(p["port"] for p in r["ports"]): r.get("from") for r in sp["ingress"]}
+            own = [{"podSelector": {"matchLabels": release_sel}}]
+            want = {(4242,): own, (8080,): np_["http_from"] or None}
+            if expect["admin"]:
+                want[(9090,)] = own + np_["admin_from"]
+            c.expect(rules == want, "ingress %r, want %r" % (rules, want))
+            # The selector of "this release's pods" must match every pod of the release.
+            for kind, n, d in workloads:
+                labels = d["spec"]["template"]["metadata"]["labels"]
+                c.expect(all(labels.get(k) == v for k, v in release_sel.items()), "%s/%s not matched by the release selector" % (kind, n))
+        c.done()
+        for dep, port, on in (("postgresql", 5432, expect["bundled_postgresql"]), ("redis", 6379, expect["bundled_redis"])):
+            pol = pols.get("%s-%s" % (full, dep))
+            if not on:
+                report(pol is None, "%s no NetworkPolicy for a %s the chart does not run" % (tag, dep)); continue
+            c = Check("%s NetworkPolicy %s-%s: port %d only from this release's pods" % (tag, full, dep, port))
+            if c.expect(pol is not None, "none"):
+                sp = pol["spec"]
+                c.expect(sp["podSelector"].get("matchLabels") == dict(release_sel, **{"app.kubernetes.io/component": dep}),
+                         "podSelector %r" % sp["podSelector"])
+                c.expect(sp["ingress"] == [{"ports": [{"port": port, "protocol": "TCP"}],
+                                            "from": [{"podSelector": {"matchLabels": release_sel}}]}], "ingress %r" % sp["ingress"])
+            c.done()
+
+    # Bundled Redis: password from a Secret through a config file, memory cap, LRU.
+    if expect["bundled_redis"]:
+        rcm = get("ConfigMap", full + "-redis")
+        rdep = get("Deployment", full + "-redis")
+        c = Check("%s bundled Redis: requirepass from Secret %s-redis via env into a config file, maxmemory 256mb, allkeys-lru" % (tag, full))
+        if c.expect(rcm is not None and rdep is not None, "no ConfigMap or Deployment"):
+            lines = [l.strip() for l in rcm["data"]["redis.conf"].splitlines()]
+            for want in ("maxmemory 256mb", "maxmemory-policy allkeys-lru", "include /run/redis/auth.conf", 'save ""'):
+                c.expect(want in lines, "redis.conf lacks %r" % want)
+            ctr = pod_spec(rdep)["containers"][0]
+            script = " ".join(ctr.get("command") or [])
+            # The password is expanded only into the file: redis-server's argv (ps) holds the config path alone.
+            c.expect("requirepass" in script and '"$REDIS_PASSWORD" > /run/redis/auth.conf' in script
+                     and script.count("REDIS_PASSWORD") == 1
+                     and script.endswith("&& exec redis-server /etc/redis/redis.conf"), "command %r" % script)
+            c.expect(not ctr.get("args"), "args %r" % ctr.get("args"))
+            for k in ("REDIS_PASSWORD", "REDISCLI_AUTH"):
+                ref = secret_of(ctr, k)
+                c.expect([ref.get("name"), ref.get("key")] == [full + "-redis", "password"], "%s ref %r" % (k, ref))
+            rsec = get("Secret", full + "-redis")
+            c.expect(rsec is not None and len(base64.b64decode(rsec["data"]["password"])) >= 32, "no generated password")
+        c.done()
+    elif expect["redis_password"]:
+        rsec = get("Secret", full + "-redis")
+        report(rsec is not None and base64.b64decode(rsec["data"]["password"]).decode() == expect.get("redis_password_value"),
+               "%s Secret %s-redis holds redis.password" % (tag, full))
+
+    # Admin token Secret and Service.
+    adm = expect["admin"]
+    asec = get("Secret", full + "-admin")
+    if adm and adm["secret"][0] == full + "-admin":
+        tok = base64.b64decode((asec or {}).get("data", {}).get("token", "")).decode()
+        report(asec is not None and len(tok) >= 32 and tok.isalnum(), "%s admin token Secret %s-admin: a generated token of 48 characters" % (tag, full))
+    else:
+        report(asec is None, "%s no generated admin token Secret (%s)" % (tag, "existing Secret" if adm else "admin disabled"))
+    asvc = get("Service", full + "-admin")
+    if adm and adm["service"]:
+        report(asvc is not None and asvc["spec"]["selector"].get("app.kubernetes.io/component") == "coordinator"
+               and asvc["spec"]["ports"] == [{"name": "admin", "port": 9090, "targetPort": "admin", "protocol": "TCP"}],
+               "%s admin Service %s-admin: coordinator's admin port 9090" % (tag, full))
+    else:
+        report(asvc is None, "%s no admin Service unless admin.service.enabled" % tag)
+
+    # API keys Secret.
+    ak = expect["api_keys"]
+    if ak and ak.get("given") is not None:
+        ksec = get("Secret", ak["secret"][0])
+        c = Check("%s API keys Secret %s: name:key lines, given keys kept, empty ones generated" % (tag, ak["secret"][0]))
+        if c.expect(ksec is not None, "none"):
+            lines = base64.b64decode(ksec["data"]["api-keys"]).decode().splitlines()
+            kv = dict(l.split(":", 1) for l in lines)
+            for name, key in ak["given"].items():
+                c.expect(kv.get(name) == key, "%s: %r" % (name, kv.get(name)))
+            for name in ak["generated"]:
+                c.expect(len(kv.get(name) or "") >= 32, "%s not generated" % name)
+            c.expect(len(kv) == len(ak["given"]) + len(ak["generated"]), "lines %d" % len(kv))
+        c.done()
+
+    # The admin port is published by no Service but <fullname>-admin.
+    c = Check("%s no Service but %s-admin publishes the admin port" % (tag, full))
+    for (kind, n), d in objs.items():
+        if kind == "Service" and n != full + "-admin":
+            for p in d["spec"].get("ports") or []:
+                c.expect(p.get("targetPort") not in ("admin", 9090) and p.get("port") != 9090, "Service %s port %r" % (n, p))
+    c.done()
+
+    # Pod security: every pod and container of the release.
+    c = Check("%s every pod runs as non-root with seccomp RuntimeDefault; every container drops ALL capabilities, no privilege escalation, read-only root filesystem" % tag)
+    for kind, n, d in workloads:
+        psc = pod_spec(d).get("securityContext") or {}
+        c.expect(psc.get("runAsNonRoot") is True, "%s/%s runAsNonRoot" % (kind, n))
+        c.expect((psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", "%s/%s seccomp" % (kind, n))
+        c.expect(isinstance(psc.get("runAsUser"), int) and psc["runAsUser"] > 0, "%s/%s runAsUser" % (kind, n))
+        for ctr in all_containers(d):
+            sc = ctr.get("securityContext") or {}
+            w = "%s/%s container %s" % (kind, n, ctr["name"])
+            c.expect("ALL" in ((sc.get("capabilities") or {}).get("drop") or []), w + " keeps capabilities")
+            c.expect(sc.get("allowPrivilegeEscalation") is False, w + " allowPrivilegeEscalation")
+            c.expect(sc.get("readOnlyRootFilesystem") is True, w + " readOnlyRootFilesystem")
+    c.done()
+
     # NOTES.txt (from `helm install --dry-run=client`).
     notes = open(path[:-len(".yaml")] + ".notes").read()
     c = Check("%s NOTES.txt: port-forward, curl lines, how to scale shards" % tag)
     for want in ("port-forward service/%s-api" % full, "/api/recommend/1", "/api/behavior",
                  "kubectl -n %s scale statefulset %s-shard --replicas N" % (ns, full), "--set shards=N"):
         c.expect(want in notes, "missing %r" % want)
+    c.done()
+    c = Check("%s NOTES.txt: how TLS, the admin token and the app role are set up" % tag)
+    if expect["tls"]:
+        c.expect("mutual TLS" in notes and expect["tls"]["secret"] in notes, "no TLS line naming " + expect["tls"]["secret"])
+    else:
+        c.expect("TLS between nodes is OFF" in notes, "no warning that TLS is off")
+    if expect["admin"]:
+        c.expect("get secret %s" % expect["admin"]["secret"][0] in notes and "Authorization: Bearer $TOKEN" in notes,
+                 "no admin token command")
+    else:
+        c.expect("Admin endpoints stay on each pod's loopback" in notes, "no admin line")
+    if app:
+        c.expect("as the role %s" % app in notes, "no app role line")
     c.done()
 
 if __name__ == "__main__":
@@ -566,7 +926,7 @@ must_fail "terminationGracePeriodSeconds below 25 is refused by values.schema.js
 must_fail "a misspelled top-level value is refused by values.schema.json" "shard_count" "${external[@]}" --set shard_count=4
 must_fail "a database URL in config (a ConfigMap) is refused" \
   "config.postgres: the database URL must not land in a ConfigMap" "${external[@]}" --set config.postgres.url=postgresql://x/y
-must_fail "a config value holding '#' is refused" "may not contain '#'" "${external[@]}" --set 'config.redis.url=redis://a#b'
+must_fail "a config value holding '#' is refused" "may not contain '#'" "${external[@]}" --set 'config.redis.prefix=a#b'
 must_fail "bundled and external PostgreSQL at once is refused" \
   "set either postgresql.enabled" "${external[@]}" --set postgresql.enabled=true
 must_fail "a role without CPU limit, request or schedulerThreads is refused" \
@@ -575,6 +935,28 @@ must_fail "a role without CPU limit, request or schedulerThreads is refused" \
 must_fail "API autoscaling without a CPU request is refused" \
   "api.autoscaling needs api.resources.requests.cpu" "${external[@]}" \
   --set api.autoscaling.enabled=true --set api.resources.requests=null
+
+# recd trust: what the chart must refuse.
+must_fail "tls.enabled=false without tls.insecureAcknowledged is refused" \
+  "set tls.insecureAcknowledged=true to run without it" "${external[@]}" --set tls.enabled=false
+must_fail "tls.existingSecret together with tls.enabled=false is refused" \
+  "tls.existingSecret is set but tls.enabled=false" "${external[@]}" --set tls.enabled=false \
+  --set tls.insecureAcknowledged=true --set tls.existingSecret=x
+must_fail "an admin token in config (a ConfigMap) is refused" \
+  "config.admin.token: secrets must not land in a ConfigMap" "${external[@]}" --set config.admin.token=abc
+must_fail "a Redis password in config (a ConfigMap) is refused" \
+  "config.redis.password: secrets must not land in a ConfigMap" "${external[@]}" --set config.redis.password=abc
+must_fail "a Redis URL in config (a ConfigMap) is refused" \
+  "config.redis.url: the Redis URL" "${external[@]}" --set config.redis.url=redis://:pw@x:6379/0
+must_fail "the bundled PostgreSQL without the app role is refused" \
+  "the bundled PostgreSQL always uses the app role" --set postgresql.enabled=true --set redis.enabled=true \
+  --set postgres.appRole.enabled=false
+must_fail "an app role with a postgres.url that is not a URL is refused" \
+  "postgres.url must be a postgresql:// URL when postgres.appRole.enabled" \
+  --set 'postgres.url=host=db user=recd' --set redis.url=redis://cache:6379/0
+must_fail "admin.service.enabled without admin.enabled is refused" \
+  "admin.service.enabled needs admin.enabled" "${external[@]}" --set admin.enabled=false --set admin.service.enabled=true
+must_fail "an API key name with ':' is refused by values.schema.json" "invalid propertyName 'a:b'" "${external[@]}" --set 'apiKeys.keys.a:b=k'
 
 # A few renders that must succeed with a specific result.
 if out=$("$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" \
@@ -596,6 +978,23 @@ if out=$("$helm" template "$release" "$chart" --namespace "$namespace" "${extern
   pass "api.replicas=1 renders no API PodDisruptionBudget"
 else
   fail "api.replicas=1 renders no API PodDisruptionBudget"
+fi
+
+# tls.secretName, the former name of tls.existingSecret, still mounts that Secret.
+if out=$("$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" \
+    --set tls.secretName=old-node-tls 2>&1) && grep -q 'secretName: old-node-tls' <<<"$out" \
+  && ! grep -q "name: $release-recd-tls\$" <<<"$out"; then
+  pass "tls.secretName (former name of tls.existingSecret) mounts that Secret, no generated one"
+else
+  fail "tls.secretName (former name of tls.existingSecret) mounts that Secret, no generated one"
+fi
+# Without a cluster (helm template) the lookup finds nothing: a new CA each render, as documented.
+ca_of() { "$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" --show-only templates/secret.yaml \
+  | grep -m1 'ca.crt:'; }
+if [[ -n $(ca_of) && $(ca_of) != "$(ca_of)" ]]; then
+  pass "helm template generates a new CA each render (documented: upgrades reuse the live Secret via lookup)"
+else
+  fail "helm template generates a new CA each render (documented: upgrades reuse the live Secret via lookup)"
 fi
 
 echo "$passed passed, $failed failed"

@@ -60,8 +60,13 @@ app.kubernetes.io/part-of: recd
 {{- end }}
 
 {{/*
-Database and Redis. The Secret "<fullname>" carries redis-url and, unless
-postgres.existingSecret is used, postgres-url.
+Database, Redis and the other secrets. Every secret value reaches a pod from a
+Secret, as an env var (secretKeyRef) or a mounted file, never in args or a
+ConfigMap. The Secret "<fullname>" holds what recd's nodes need: redis-url,
+and unless postgres.existingSecret is used, postgres-url (the app role's URL)
+and app-role-password. The administrative database URL is only in
+"<fullname>-postgresql" (bundled) or the hook Secret "<fullname>-migrate"
+(external), which only the migration Job reads.
 */}}
 {{- define "recd.postgresSecretName" -}}
 {{- if .Values.postgres.existingSecret }}
@@ -71,12 +76,35 @@ postgres.existingSecret is used, postgres-url.
 {{- end }}
 {{- end }}
 
+{{/* Key of the URL the nodes connect with (the app role's when appRole.enabled). */}}
 {{- define "recd.postgresSecretKey" -}}
 {{- if .Values.postgres.existingSecret }}
+{{- if .Values.postgres.appRole.enabled }}
+{{- .Values.postgres.existingSecretAppUrlKey }}
+{{- else }}
 {{- .Values.postgres.existingSecretKey }}
+{{- end }}
 {{- else -}}
 postgres-url
 {{- end }}
+{{- end }}
+
+{{/*
+A generated secret value, stable across upgrades: the given value, else the
+one in the live Secret (lookup; empty under `helm template`), else
+randAlphaNum. Call with (dict "root" $ "secret" NAME "key" KEY "value" GIVEN).
+*/}}
+{{- define "recd.secretValue" -}}
+{{- $v := .value | default "" }}
+{{- if not $v }}
+{{- with lookup "v1" "Secret" .root.Release.Namespace .secret }}
+{{- $v = index (.data | default dict) $.key | default "" | b64dec }}
+{{- end }}
+{{- end }}
+{{- if not $v }}
+{{- $v = randAlphaNum (int (.length | default 32)) }}
+{{- end }}
+{{- $v }}
 {{- end }}
 
 {{/*
@@ -87,12 +115,90 @@ Only called when postgresql.enabled is false and no existingSecret is named.
 {{- required "recd needs a PostgreSQL database: set postgres.url, or postgres.existingSecret (+ postgres.existingSecretKey), or postgresql.enabled=true for the bundled development database" .Values.postgres.url }}
 {{- end }}
 
+{{/*
+A PostgreSQL URL with its user and password replaced (for the app role);
+call with (dict "url" URL "user" NAME "password" PASSWORD).
+*/}}
+{{- define "recd.postgresUrlAs" -}}
+{{- if not (regexMatch "^postgres(ql)?://" .url) }}
+{{- fail "postgres.url must be a postgresql:// URL when postgres.appRole.enabled (the chart derives the app role's URL from it); or set postgres.appRole.enabled=false" }}
+{{- end }}
+{{- $u := urlParse .url }}
+{{- $_ := set $u "userinfo" (printf "%s:%s" (urlquery .user) (urlquery .password)) }}
+{{- urlJoin $u }}
+{{- end }}
+
 {{- define "recd.redisUrl" -}}
 {{- if .Values.redis.enabled }}
 {{- printf "redis://%s-redis:6379/0" (include "recd.fullname" .) }}
 {{- else }}
 {{- required "recd needs a Redis for its cache: set redis.url (redis://host:port/db), or redis.enabled=true for the bundled development Redis" .Values.redis.url }}
 {{- end }}
+{{- end }}
+
+{{/* Secret and key of the Redis password ("" when there is none). */}}
+{{- define "recd.redisPasswordSecret" -}}
+{{- if .Values.redis.existingSecret }}
+{{- .Values.redis.existingSecret }}
+{{- else if or .Values.redis.enabled .Values.redis.password }}
+{{- printf "%s-redis" (include "recd.fullname" .) }}
+{{- end }}
+{{- end }}
+{{- define "recd.redisPasswordKey" -}}
+{{- if .Values.redis.existingSecret }}{{ .Values.redis.existingSecretKey }}{{ else }}password{{ end }}
+{{- end }}
+
+{{/* Secret and key of the admin token ("" when admin is disabled). */}}
+{{- define "recd.adminSecretName" -}}
+{{- if .Values.admin.enabled }}
+{{- .Values.admin.existingSecret | default (printf "%s-admin" (include "recd.fullname" .)) }}
+{{- end }}
+{{- end }}
+{{- define "recd.adminSecretKey" -}}
+{{- if .Values.admin.existingSecret }}{{ .Values.admin.existingSecretKey }}{{ else }}token{{ end }}
+{{- end }}
+
+{{/* Secret and key of the API keys file ("" when there are no API keys). */}}
+{{- define "recd.apiKeysSecretName" -}}
+{{- if .Values.apiKeys.existingSecret }}
+{{- .Values.apiKeys.existingSecret }}
+{{- else if .Values.apiKeys.keys }}
+{{- printf "%s-api-keys" (include "recd.fullname" .) }}
+{{- end }}
+{{- end }}
+{{- define "recd.apiKeysSecretKey" -}}
+{{- if .Values.apiKeys.existingSecret }}{{ .Values.apiKeys.existingSecretKey }}{{ else }}api-keys{{ end }}
+{{- end }}
+
+{{/* The Secret of the nodes' certificates ("" with tls.enabled=false). */}}
+{{- define "recd.tlsSecretName" -}}
+{{- if .Values.tls.enabled }}
+{{- .Values.tls.existingSecret | default .Values.tls.secretName | default (printf "%s-tls" (include "recd.fullname" .)) }}
+{{- end }}
+{{- end }}
+
+{{/* true when the chart generates the CA and certificates itself. */}}
+{{- define "recd.tlsGenerated" -}}
+{{- if and .Values.tls.enabled (not (or .Values.tls.existingSecret .Values.tls.secretName)) }}true{{ end }}
+{{- end }}
+
+{{/* Pod and container securityContext of the bundled PostgreSQL and Redis (their images' user 999). */}}
+{{- define "recd.dependencyPodSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 999
+runAsGroup: 999
+fsGroup: 999
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- define "recd.dependencySecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
 {{- end }}
 
 {{/*
@@ -145,11 +251,19 @@ Call with (dict "root" $ "role" "shard").
 # Rendered by the recd chart from .Values.config; see `recd config` for every key.
 # Environment variables set by the chart (RECD_*) take precedence over this file.
 {{- range $section, $keys := .Values.config }}
-{{- if eq $section "postgres" }}
-{{- fail "config.postgres: the database URL must not land in a ConfigMap; set postgres.url or postgres.existingSecret instead" }}
-{{- end }}
 {{- if not (kindIs "map" $keys) }}
 {{- fail (printf "config.%s must be a map of key -> value (one INI section)" $section) }}
+{{- end }}
+{{- if and (eq $section "postgres") (hasKey $keys "url") }}
+{{- fail "config.postgres: the database URL must not land in a ConfigMap; set postgres.url or postgres.existingSecret instead" }}
+{{- end }}
+{{- if and (eq $section "redis") (hasKey $keys "url") }}
+{{- fail "config.redis.url: the Redis URL (which may hold a password) must not land in a ConfigMap; set redis.url instead" }}
+{{- end }}
+{{- range $key, $_ := $keys }}
+{{- if regexMatch "(?i)(password|token|passphrase|secret|api_keys)" $key }}
+{{- fail (printf "config.%s.%s: secrets must not land in a ConfigMap; use the chart's values for them (redis.password, admin, apiKeys, tls) or extraEnv with a secretKeyRef" $section $key) }}
+{{- end }}
 {{- end }}
 
 [{{ $section }}]
@@ -197,6 +311,37 @@ that every render runs them.
 {{- range $role := list "coordinator" "shard" "api" }}
 {{- $_ := include "recd.schedulerThreads" (dict "root" $ "role" $role) }}
 {{- end }}
+{{- with .Values.tls }}
+{{- if and (not .enabled) (not .insecureAcknowledged) }}
+{{- fail "tls.enabled=false sends the actor protocol between recd nodes in plain TCP, which any pod that reaches port 4242 can join or read: keep TLS on (the chart generates certificates, or name tls.existingSecret), or set tls.insecureAcknowledged=true to run without it" }}
+{{- end }}
+{{- if and (not .enabled) (or .existingSecret .secretName) }}
+{{- fail "tls.existingSecret is set but tls.enabled=false: drop one of them" }}
+{{- end }}
+{{- if and .existingSecret .secretName (ne .existingSecret .secretName) }}
+{{- fail "set tls.existingSecret (tls.secretName is its former name), not both" }}
+{{- end }}
+{{- end }}
+{{- if and .Values.postgresql.enabled (not .Values.postgres.appRole.enabled) }}
+{{- fail "the bundled PostgreSQL always uses the app role (postgres.appRole.enabled=true): its superuser is for the migration Job only" }}
+{{- end }}
+{{- if and .Values.postgres.url .Values.postgres.appRole.enabled }}
+{{- $_ := include "recd.postgresUrlAs" (dict "url" .Values.postgres.url "user" "u" "password" "p") }}
+{{- end }}
+{{- if and .Values.redis.password .Values.redis.existingSecret }}
+{{- fail "set either redis.password or redis.existingSecret, not both" }}
+{{- end }}
+{{- if and .Values.admin.service.enabled (not .Values.admin.enabled) }}
+{{- fail "admin.service.enabled needs admin.enabled: without a token the admin port stays on the pods' loopback" }}
+{{- end }}
+{{- if and .Values.apiKeys.existingSecret .Values.apiKeys.keys }}
+{{- fail "set either apiKeys.existingSecret or apiKeys.keys, not both" }}
+{{- end }}
+{{- range $name, $key := .Values.apiKeys.keys }}
+{{- if or (contains ":" $name) (contains "\n" (toString $key)) (contains "\n" $name) }}
+{{- fail (printf "apiKeys.keys.%s: a name may not contain ':' and neither a name nor a key a newline (the file is name:key lines)" $name) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Environment shared by all recd nodes; call with (dict "root" $ "role" "shard"). */}}
@@ -225,6 +370,13 @@ that every render runs them.
     secretKeyRef:
       name: {{ $fullname }}
       key: redis-url
+{{- with include "recd.redisPasswordSecret" $root }}
+- name: RECD_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ include "recd.redisPasswordKey" $root }}
+{{- end }}
 - name: RECD_HTTP_ADDR
   value: {{ printf "0.0.0.0:%d" (int $root.Values.ports.http) | quote }}
 - name: RECD_CLUSTER_APP_ID
@@ -251,13 +403,34 @@ StatefulSet pod's stable DNS name.
 {{- end }}
 - name: RECD_CLUSTER_SCHEDULER_THREADS
   value: {{ include "recd.schedulerThreads" . | quote }}
-{{- if $root.Values.tls.secretName }}
+{{- if $root.Values.tls.enabled }}
 - name: RECD_CLUSTER_TLS_CERTIFICATE
   value: /etc/recd-tls/tls.crt
 - name: RECD_CLUSTER_TLS_KEY
   value: /etc/recd-tls/tls.key
 - name: RECD_CLUSTER_TLS_CAFILE
   value: /etc/recd-tls/ca.crt
+{{- else }}
+{{- /* Acknowledged by tls.insecureAcknowledged (recd.validate). */}}
+- name: RECD_CLUSTER_INSECURE
+  value: "1"
+{{- end }}
+{{- if and $root.Values.admin.enabled (ne .role "shard") }}
+{{- /*
+The admin endpoints leave the pod's loopback only with a token: the chart
+always sets one (generated or from admin.existingSecret).
+*/}}
+- name: RECD_ADMIN_ADDR
+  value: {{ printf "0.0.0.0:%d" (int $root.Values.admin.port) | quote }}
+- name: RECD_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "recd.adminSecretName" $root }}
+      key: {{ include "recd.adminSecretKey" $root }}
+{{- end }}
+{{- if and (eq .role "api") (include "recd.apiKeysSecretName" $root) }}
+- name: RECD_HTTP_API_KEYS_FILE
+  value: /etc/recd-secrets/api-keys
 {{- end }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . }}
@@ -265,33 +438,36 @@ StatefulSet pod's stable DNS name.
 {{- end }}
 
 {{/*
-Init containers of recd pods with the bundled database: wait until it accepts
-connections, then migrate (idempotent and serialized by an advisory lock, so
-every pod may run it).
+Init container of recd pods with the bundled database: wait until the
+migration Job has run, i.e. until the app role can log in and read recd's
+tables (the role and the tables are the migration's). psql takes the
+credentials from PG* variables, so no password is in its arguments.
 */}}
-{{- define "recd.migrateInitContainers" -}}
-- name: wait-for-postgresql
+{{- define "recd.waitForMigrationInitContainer" -}}
+{{- $fullname := include "recd.fullname" . -}}
+- name: wait-for-migration
   image: {{ printf "%s:%s" .Values.postgresql.image.repository .Values.postgresql.image.tag }}
   imagePullPolicy: {{ .Values.postgresql.image.pullPolicy }}
   command:
     - sh
     - -c
-    - until pg_isready -q -h {{ include "recd.fullname" . }}-postgresql -p 5432; do echo waiting for postgresql; sleep 2; done
-  {{- with .Values.securityContext }}
-  securityContext:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-- name: migrate
-  image: {{ include "recd.image" . }}
-  imagePullPolicy: {{ .Values.image.pullPolicy }}
-  command: ["/usr/local/bin/recd"]
-  args: ["migrate", "--partitions", {{ .Values.partitions | int | quote }}]
+    - until psql -Atq -c 'SELECT 1 FROM recd_meta LIMIT 1' >/dev/null 2>&1; do echo waiting for the migration Job; sleep 2; done
   env:
-    - name: RECD_POSTGRES_URL
+    - name: PGHOST
+      value: {{ $fullname }}-postgresql
+    - name: PGPORT
+      value: "5432"
+    - name: PGDATABASE
+      value: {{ .Values.postgresql.auth.database | quote }}
+    - name: PGUSER
+      value: {{ .Values.postgres.appRole.name | quote }}
+    - name: PGPASSWORD
       valueFrom:
         secretKeyRef:
-          name: {{ include "recd.postgresSecretName" . }}
-          key: {{ include "recd.postgresSecretKey" . }}
+          name: {{ $fullname }}
+          key: app-role-password
+    - name: PGCONNECT_TIMEOUT
+      value: "5"
   resources:
     {{- toYaml .Values.migration.resources | nindent 4 }}
   {{- with .Values.securityContext }}
@@ -329,7 +505,7 @@ spec:
   {{- end }}
   {{- if $root.Values.postgresql.enabled }}
   initContainers:
-    {{- include "recd.migrateInitContainers" $root | nindent 4 }}
+    {{- include "recd.waitForMigrationInitContainer" $root | nindent 4 }}
   {{- end }}
   containers:
     - name: recd
@@ -346,6 +522,11 @@ spec:
         - name: http
           containerPort: {{ $root.Values.ports.http }}
           protocol: TCP
+        {{- if and $root.Values.admin.enabled (ne .role "shard") }}
+        - name: admin
+          containerPort: {{ $root.Values.admin.port }}
+          protocol: TCP
+        {{- end }}
       env:
         {{- include "recd.nodeEnv" . | nindent 8 }}
       startupProbe:
@@ -378,19 +559,56 @@ spec:
         - name: config
           mountPath: /etc/recd
           readOnly: true
-        {{- if $root.Values.tls.secretName }}
+        # The root filesystem is read-only (securityContext).
+        - name: tmp
+          mountPath: /tmp
+        {{- if $root.Values.tls.enabled }}
         - name: tls
           mountPath: /etc/recd-tls
+          readOnly: true
+        {{- end }}
+        {{- if and (eq .role "api") (include "recd.apiKeysSecretName" $root) }}
+        - name: api-keys
+          mountPath: /etc/recd-secrets
           readOnly: true
         {{- end }}
   volumes:
     - name: config
       configMap:
         name: {{ include "recd.fullname" $root }}
-    {{- if $root.Values.tls.secretName }}
+    - name: tmp
+      emptyDir: {}
+    {{- if $root.Values.tls.enabled }}
     - name: tls
       secret:
-        secretName: {{ $root.Values.tls.secretName }}
+        secretName: {{ include "recd.tlsSecretName" $root }}
+        # 0440 (decimal: YAML readers disagree on octal): read-only, for the owner and the pod's fsGroup.
+        defaultMode: 288
+        items:
+          - key: ca.crt
+            path: ca.crt
+          {{- if include "recd.tlsGenerated" $root }}
+          {{- /* One certificate per role in the generated Secret. */}}
+          - key: {{ .role }}.crt
+            path: tls.crt
+          - key: {{ .role }}.key
+            path: tls.key
+          {{- else }}
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
+          {{- end }}
+    {{- end }}
+    {{- if and (eq .role "api") (include "recd.apiKeysSecretName" $root) }}
+    - name: api-keys
+      secret:
+        secretName: {{ include "recd.apiKeysSecretName" $root }}
+        # 0440 (decimal: YAML readers disagree on octal): read-only, for the owner and the pod's fsGroup.
+        defaultMode: 288
+        items:
+          - key: {{ include "recd.apiKeysSecretKey" $root }}
+            path: api-keys
     {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:
