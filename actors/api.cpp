@@ -249,7 +249,12 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
         req.recent = ctx.recent;
         req.similar = ctx.similar;
         req.vector = ctx.vector;
-        req.exclude = ctx.bought;
+        // A heavy buyer's whole set would make every recall request large:
+        // shards block at most limits::max_exclude items (the smallest ids);
+        // the merge still drops every bought item (ranking uses ctx.bought).
+        req.exclude.assign(ctx.bought.begin(),
+                           ctx.bought.begin() + static_cast<long>(std::min(
+                                                  ctx.bought.size(), limits::max_exclude)));
         req.per_route = std::max(st.cfg.recommend.per_route, limit);
         req.now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())

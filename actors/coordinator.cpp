@@ -1,4 +1,3 @@
-#include "actors/census.hpp"
 #include "actors/coordinator.hpp"
 
 #include <set>
@@ -7,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/census.hpp"
+#include "actors/coordinator_state.hpp"
 #include "actors/job_driver.hpp"
 #include "actors/run_watcher.hpp"
 #include "protocol/errors.hpp"
@@ -17,177 +18,8 @@
 
 namespace recd {
 
-std::vector<std::int32_t> rebalance(const std::vector<std::int32_t>& current,
-                                    const std::vector<std::int32_t>& alive) {
-  const auto P = current.size();
-  std::vector<std::int32_t> next(P, -1);
-  if (alive.empty())
-    return next;
-  std::map<std::int32_t, std::vector<std::size_t>> owned;
-  for (auto m : alive)
-    owned[m];
-  std::vector<std::size_t> pool;
-  for (std::size_t p = 0; p < P; ++p)
-    if (auto it = owned.find(current[p]); it != owned.end())
-      it->second.push_back(p);
-    else
-      pool.push_back(p);
-  // Targets: P / n each; the remainder goes to the members that hold most now.
-  std::vector<std::int32_t> order(alive.begin(), alive.end());
-  std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
-    return owned[a].size() > owned[b].size();
-  });
-  std::map<std::int32_t, std::size_t> target;
-  for (std::size_t k = 0; k < order.size(); ++k)
-    target[order[k]] = P / order.size() + (k < P % order.size() ? 1 : 0);
-  for (auto m : order) {
-    auto& mine = owned[m];
-    while (mine.size() > target[m]) {
-      pool.push_back(mine.back());
-      mine.pop_back();
-    }
-  }
-  std::sort(pool.begin(), pool.end());
-  std::size_t next_free = 0;
-  for (auto m : order) {
-    auto& mine = owned[m];
-    while (mine.size() < target[m] && next_free < pool.size())
-      mine.push_back(pool[next_free++]);
-    for (auto p : mine)
-      next[p] = m;
-  }
-  return next;
-}
+namespace coordination {
 
-namespace {
-
-constexpr auto load_timeout = std::chrono::seconds{7200};
-constexpr auto job_timeout = std::chrono::seconds{86400};
-// After all API actors confirmed a new map: time for requests sent by the old
-// map to arrive before the old owners forget the moved partitions.
-constexpr auto drop_grace = std::chrono::milliseconds{500};
-
-struct member {
-  std::string name;
-  caf::actor shard;     // invalid once the shard is gone
-  std::string address;  // host:port where API nodes dial it ("" for local shards)
-  bool leaving = false; // stopping: its partitions move to the others first
-  std::vector<caf::typed_response_promise<bool>> left; // answered once it owns nothing
-};
-
-struct coordinator_state {
-  static inline const char* name = "coordinator";
-  coordinator_options opt;
-  std::vector<member> members;
-  std::vector<std::int32_t> owner;       // partition -> member index, -1 unassigned
-  std::uint64_t epoch = 0;
-  bool moving = false;                   // a rebalance is loading partitions
-  bool again = false;                    // membership changed during the move
-  bool deferred = false;                 // a rebalance waits for the running job
-  // After a restart: the shard names of the persisted map, awaited until the deadline.
-  std::vector<std::string> rejoin_expected;
-  std::chrono::steady_clock::time_point rejoin_deadline{};
-  // Drops due once every API actor routes by the map of an epoch: per shard,
-  // the partitions that map gives to others.
-  std::map<std::uint64_t, std::vector<std::pair<caf::actor, std::vector<std::uint32_t>>>> drops;
-  // Run when that actor goes down: fails requests it may never answer.
-  std::map<std::uint64_t, std::pair<caf::actor_addr, std::function<void()>>> on_down;
-  std::uint64_t next_watch = 0;
-  std::vector<caf::actor> subscribers;   // API actors
-  caf::actor watcher;
-  caf::actor driver;
-  std::vector<std::int64_t> published;   // newest run id per kind, as served
-  bool job_running = false;
-  bool polling = false;
-  std::vector<std::function<void()>> ready_waiters; // run at the next flip that leaves the map ready
-  std::vector<std::function<void()>> after_move;    // run when no move is in progress
-
-  std::vector<std::int32_t> alive() const {
-    std::vector<std::int32_t> out;
-    for (std::size_t m = 0; m < members.size(); ++m)
-      if (members[m].shard)
-        out.push_back(static_cast<std::int32_t>(m));
-    return out;
-  }
-
-  // The members partitions may move to: alive and not leaving.
-  std::vector<std::int32_t> targets() const {
-    auto out = alive();
-    std::erase_if(out, [&](std::int32_t m) { return members[static_cast<std::size_t>(m)].leaving; });
-    return out;
-  }
-
-  // Answers the leave requests of members that own nothing any more.
-  void release_leavers() {
-    for (std::size_t m = 0; m < members.size(); ++m)
-      if (members[m].leaving && partitions_of_member(static_cast<std::int32_t>(m)).empty())
-        for (auto& rp : std::exchange(members[m].left, {}))
-          rp.deliver(true);
-  }
-
-  // Every partition has a live, loaded owner (a move may be under way).
-  bool ready() const {
-    if (owner.empty())
-      return false;
-    for (auto m : owner)
-      if (m < 0 || !members[static_cast<std::size_t>(m)].shard)
-        return false;
-    return true;
-  }
-
-  bool in_rejoin_grace() const {
-    if (std::chrono::steady_clock::now() >= rejoin_deadline)
-      return false;
-    for (const auto& name : rejoin_expected)
-      if (std::none_of(members.begin(), members.end(),
-                       [&](const member& m) { return m.name == name && m.shard; }))
-        return true;
-    return false;
-  }
-
-  // A map as API actors see it: live shards and an index per partition.
-  std::pair<std::vector<caf::actor>, std::vector<std::uint32_t>>
-  routing(const std::vector<std::int32_t>& assignment) const {
-    std::vector<caf::actor> shards;
-    std::vector<std::int32_t> slot(members.size(), -1);
-    for (std::size_t m = 0; m < members.size(); ++m)
-      if (members[m].shard) {
-        slot[m] = static_cast<std::int32_t>(shards.size());
-        shards.push_back(members[m].shard);
-      }
-    std::vector<std::uint32_t> index(assignment.size(), no_shard);
-    for (std::size_t p = 0; p < assignment.size(); ++p)
-      if (assignment[p] >= 0 && slot[static_cast<std::size_t>(assignment[p])] >= 0)
-        index[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(assignment[p])]);
-    return {std::move(shards), std::move(index)};
-  }
-
-  caf::message map_message() const {
-    auto [shards, index] = routing(owner);
-    return caf::make_message(map_atom_v, epoch, std::move(shards), std::move(index));
-  }
-
-  std::vector<caf::actor> live_shards() const {
-    std::vector<caf::actor> out;
-    for (const auto& m : members)
-      if (m.shard)
-        out.push_back(m.shard);
-    return out;
-  }
-
-  std::vector<std::uint32_t> partitions_of_member(std::int32_t m) const {
-    std::vector<std::uint32_t> out;
-    for (std::size_t p = 0; p < owner.size(); ++p)
-      if (owner[p] == m)
-        out.push_back(static_cast<std::uint32_t>(p));
-    return out;
-  }
-};
-
-using coordinator_actor = caf::stateful_actor<coordinator_state>;
-
-// Errors that mean a shard went away during a request (its node died or
-// was cut off), as opposed to a failure of the job itself.
 bool lost_shard(const caf::error& err) {
   if (err == caf::sec::request_receiver_down || err == caf::sec::request_timeout ||
       err.category() == caf::atom("exit")) // e.g. exit_reason::remote_link_unreachable
@@ -230,241 +62,18 @@ void poll(coordinator_actor* self) {
       });
 }
 
-// Sends `msg` to every subscribed API actor and calls `done` once all have
-// answered (or failed to within a few seconds: a node that is gone or cut off
-// must not hold the cluster up).
-void tell_apis(coordinator_actor* self, const caf::message& msg, std::function<void()> done) {
-  auto& st = self->state;
-  if (st.subscribers.empty()) {
-    done();
-    return;
-  }
-  auto remaining = std::make_shared<std::size_t>(st.subscribers.size());
-  auto one = [=]() mutable {
-    if (--*remaining == 0)
-      done();
-  };
-  for (auto& api : st.subscribers)
-    self->request(api, std::chrono::seconds{3}, msg)
-      .then([=](bool) mutable { one(); },
-            [=](caf::error& err) mutable {
-              spdlog::warn("an API actor did not confirm a map change: {}", describe(err));
-              one();
-            });
-}
-
-void persist_map(coordinator_actor* self) {
-  auto& st = self->state;
-  if (!st.opt.persist_map)
-    return;
-  std::vector<std::string> names;
-  for (auto m : st.owner)
-    names.push_back(m >= 0 ? st.members[static_cast<std::size_t>(m)].name : "");
-  self->request(st.watcher, std::chrono::seconds{30}, map_atom_v, st.epoch, names)
-    .then([](bool) {},
-          [](caf::error& err) { spdlog::error("persisting the map failed: {}", describe(err)); });
-}
-
-// The map changed: a new epoch goes to PostgreSQL, to every live shard (what it
-// owns now) and to every API actor. Once all API actors route by it, after a
-// grace period for requests still in flight, shards drop what they do not own.
-void flip_map(coordinator_actor* self) {
-  auto& st = self->state;
-  ++st.epoch;
-  const auto epoch = st.epoch;
-  spdlog::info("partition map epoch {}: {} shards", epoch, st.alive().size());
-  persist_map(self);
-  for (auto m : st.alive())
-    self->send(st.members[static_cast<std::size_t>(m)].shard, flip_atom_v, epoch,
-               st.partitions_of_member(m));
-  auto& due = st.drops[epoch];
-  for (auto m : st.alive()) {
-    std::vector<std::uint32_t> foreign;
-    for (std::size_t p = 0; p < st.owner.size(); ++p)
-      if (st.owner[p] != m)
-        foreign.push_back(static_cast<std::uint32_t>(p));
-    due.emplace_back(st.members[static_cast<std::size_t>(m)].shard, std::move(foreign));
-  }
-  tell_apis(self, st.map_message(), [=] {
-    self->delayed_send(self, drop_grace, drop_atom_v, epoch);
-  });
-  if (st.ready())
-    for (auto& waiter : std::exchange(st.ready_waiters, {}))
-      waiter();
-}
-
-// Moves partitions to the balanced assignment without stopping service:
-//  1. announce the next map to the API actors, which from then on apply each
-//     committed event on the old and the new owner of its partition;
-//  2. once all have confirmed, the new owners load what they gain: their
-//     snapshot holds every event the old owner alone received;
-//  3. flip the map at a new epoch (flip_map), then drop.
-void start_rebalance(coordinator_actor* self) {
-  auto& st = self->state;
-  if (!st.opt.serving) {
-    // Jobs only: assign and hand out partitions, nothing to load.
-    st.owner = rebalance(st.owner, st.targets());
-    ++st.epoch;
-    for (auto m : st.alive())
-      self->send(st.members[static_cast<std::size_t>(m)].shard, map_atom_v,
-                 st.partitions_of_member(m), st.opt.partitions);
-    return;
-  }
-  if (st.moving) {
-    st.again = true;
-    return;
-  }
-  // No move starts: jobs waiting for the map to settle may run.
-  auto settled = [&] {
-    for (auto& waiter : std::exchange(st.after_move, {}))
-      waiter();
-  };
-  if (st.job_running && st.ready()) {
-    // A job computes on the current owners; moves that nothing needs wait for it.
-    st.deferred = true;
-    settled();
-    return;
-  }
-  if (st.in_rejoin_grace()) {
-    // A restarted coordinator waits for the shards of its last map to rejoin.
-    settled();
-    return;
-  }
-  auto next = rebalance(st.owner, st.targets());
-  std::map<std::int32_t, std::vector<std::uint32_t>> gains;
-  bool changed = false;
-  for (std::size_t p = 0; p < next.size(); ++p)
-    if (next[p] != st.owner[p]) {
-      changed = true;
-      if (next[p] >= 0)
-        gains[next[p]].push_back(static_cast<std::uint32_t>(p));
-    }
-  if (!changed) {
-    settled();
-    return;
-  }
-  st.moving = true;
-  const auto target = st.epoch + 1;
-  auto failed = std::make_shared<bool>(false);
-  auto finish = [=]() {
-    auto& st = self->state;
-    st.moving = false;
-    if (!*failed) {
-      // Only the moved partitions: a claim (a rejoining shard) may have
-      // settled others meanwhile.
-      for (auto& [m, parts] : gains)
-        for (auto p : parts)
-          st.owner[p] = m;
-      for (std::size_t p = 0; p < next.size(); ++p)
-        if (next[p] < 0)
-          st.owner[p] = -1;
-      flip_map(self);
-    }
-    if (std::exchange(st.again, false) || *failed)
-      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v,
-                         caf::unit); // the internal trigger: no reply
-    else
-      for (auto& waiter : std::exchange(st.after_move, {}))
-        waiter();
-  };
-  auto load = [=]() {
-    auto& st = self->state;
-    if (gains.empty()) {
-      finish();
-      return;
-    }
-    auto remaining = std::make_shared<std::size_t>(gains.size());
-    for (auto& [m, parts] : gains) {
-      auto& shard = st.members[static_cast<std::size_t>(m)].shard;
-      auto name = st.members[static_cast<std::size_t>(m)].name;
-      // Once per shard: its answer, or its death (a dying shard may never
-      // answer a request it already took).
-      auto settled = std::make_shared<bool>(false);
-      auto watch = ++st.next_watch;
-      auto settle = [=](bool ok) {
-        if (std::exchange(*settled, true))
-          return;
-        self->state.on_down.erase(watch);
-        *failed = *failed || !ok;
-        if (--*remaining == 0)
-          finish();
-      };
-      if (!shard) { // died while the move was announced
-        settle(false);
-        continue;
-      }
-      st.on_down.emplace(watch, std::make_pair(shard.address(), [=] {
-                           spdlog::error("shard {} died while loading partitions", name);
-                           settle(false);
-                         }));
-      self->request(shard, load_timeout, load_atom_v, parts, st.opt.partitions, target)
-        .then(
-          [=](std::uint64_t users, std::uint64_t items) {
-            spdlog::info("shard {} holds {} users, {} items", name, users, items);
-            settle(true);
-          },
-          [=](caf::error& err) {
-            spdlog::error("shard {} could not load partitions: {}", name, describe(err));
-            settle(false);
-          });
-    }
-  };
-  // Step 1: the API actors learn the next map before anything is loaded.
-  auto [shards, index] = st.routing(next);
-  tell_apis(self, caf::make_message(move_atom_v, target, std::move(shards), std::move(index)), load);
-}
-
-// Asks every live shard what it holds and repairs the difference with the
-// map: partitions the map gives a shard that it does not hold (lost, for
-// whatever reason) move again (reassigned and loaded like any move), and
-// partitions it holds that the map gives elsewhere are dropped. Runs with
-// every poll, only on a settled map (no move, no job, no drop pending).
-void reconcile(coordinator_actor* self) {
-  auto& st = self->state;
-  if (!st.opt.serving || st.moving || st.job_running || !st.drops.empty() || !st.ready())
-    return;
-  const auto epoch = st.epoch;
-  for (auto m : st.alive()) {
-    auto shard = st.members[static_cast<std::size_t>(m)].shard;
-    self->request(shard, std::chrono::seconds{2}, map_atom_v)
-      .then(
-        [=](const std::vector<std::uint32_t>& held) {
-          auto& st = self->state;
-          const auto& member = st.members[static_cast<std::size_t>(m)];
-          if (st.moving || st.epoch != epoch || !st.drops.empty() || member.shard != shard)
-            return; // the map changed meanwhile: the next poll looks again
-          std::set<std::uint32_t> holds(held.begin(), held.end());
-          std::vector<std::uint32_t> lost, extra;
-          for (std::size_t p = 0; p < st.owner.size(); ++p)
-            if (st.owner[p] == m && holds.count(static_cast<std::uint32_t>(p)) == 0)
-              lost.push_back(static_cast<std::uint32_t>(p));
-          for (auto p : held)
-            if (p < st.owner.size() && st.owner[p] != m)
-              extra.push_back(p);
-          if (!extra.empty()) {
-            spdlog::warn("shard {} holds {} partitions the map gives elsewhere: dropping them",
-                         member.name, extra.size());
-            self->request(shard, std::chrono::seconds{60}, drop_atom_v, extra, epoch)
-              .then([](bool) {}, [](caf::error&) {});
-          }
-          if (!lost.empty()) {
-            spdlog::warn("shard {} lost {} partitions of the map: moving them again", member.name,
-                         lost.size());
-            for (auto p : lost)
-              st.owner[p] = -1;
-            start_rebalance(self);
-          }
-        },
-        [](caf::error&) {}); // a dead shard's down message does the rest
-  }
-}
-
 void job_finished(coordinator_actor* self) {
   auto& st = self->state;
   st.job_running = false;
   if (std::exchange(st.deferred, false))
     start_rebalance(self);
 }
+
+} // namespace coordination
+
+namespace {
+
+using namespace coordination;
 
 caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                           std::vector<caf::actor> shards) {
@@ -812,3 +421,4 @@ caf::actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
 }
 
 } // namespace recd
+

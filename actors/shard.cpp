@@ -26,6 +26,9 @@ namespace {
 
 constexpr auto load_timeout = std::chrono::seconds{7200};
 constexpr auto job_timeout = std::chrono::seconds{86400};
+// Committed events held for partitions being loaded. Beyond this many, new
+// ones are not held: the flip's catch-up reads them back from PostgreSQL.
+constexpr std::size_t max_pending = 100000;
 
 struct pending_event {
   behavior_event event;
@@ -349,7 +352,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       if (item_vec.size() > limits::max_vector_dim)
         return refuse(self, "apply", "vector too long");
       if (st.is_incoming(e.user)) {
-        st.pending.push_back({e, id, std::move(item_vec), true});
+        if (st.pending.size() < max_pending)
+          st.pending.push_back({e, id, std::move(item_vec), true});
         return std::uint64_t{0};
       }
       if (!st.holds(e.user))
@@ -364,7 +368,8 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       if (auto err = limits::check_event(e))
         return refuse(self, "apply", describe(err));
       if (st.is_incoming(e.item)) {
-        st.pending.push_back({e, id, {}, false});
+        if (st.pending.size() < max_pending)
+          st.pending.push_back({e, id, {}, false});
         return true;
       }
       if (!st.holds(e.item))

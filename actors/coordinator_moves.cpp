@@ -1,0 +1,128 @@
+#include "actors/coordinator_state.hpp"
+
+#include <set>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd::coordination {
+
+void start_rebalance(coordinator_actor* self) {
+  auto& st = self->state;
+  if (!st.opt.serving) {
+    // Jobs only: assign and hand out partitions, nothing to load.
+    st.owner = rebalance(st.owner, st.targets());
+    ++st.epoch;
+    for (auto m : st.alive())
+      self->send(st.members[static_cast<std::size_t>(m)].shard, map_atom_v,
+                 st.partitions_of_member(m), st.opt.partitions);
+    return;
+  }
+  if (st.moving) {
+    st.again = true;
+    return;
+  }
+  // No move starts: jobs waiting for the map to settle may run.
+  auto settled = [&] {
+    for (auto& waiter : std::exchange(st.after_move, {}))
+      waiter();
+  };
+  if (st.job_running && st.ready()) {
+    // A job computes on the current owners; moves that nothing needs wait for it.
+    st.deferred = true;
+    settled();
+    return;
+  }
+  if (st.in_rejoin_grace()) {
+    // A restarted coordinator waits for the shards of its last map to rejoin.
+    settled();
+    return;
+  }
+  auto next = rebalance(st.owner, st.targets());
+  std::map<std::int32_t, std::vector<std::uint32_t>> gains;
+  bool changed = false;
+  for (std::size_t p = 0; p < next.size(); ++p)
+    if (next[p] != st.owner[p]) {
+      changed = true;
+      if (next[p] >= 0)
+        gains[next[p]].push_back(static_cast<std::uint32_t>(p));
+    }
+  if (!changed) {
+    settled();
+    return;
+  }
+  st.moving = true;
+  const auto target = st.epoch + 1;
+  auto failed = std::make_shared<bool>(false);
+  auto finish = [=]() {
+    auto& st = self->state;
+    st.moving = false;
+    if (!*failed) {
+      // Only the moved partitions: a claim (a rejoining shard) may have
+      // settled others meanwhile.
+      for (auto& [m, parts] : gains)
+        for (auto p : parts)
+          st.owner[p] = m;
+      for (std::size_t p = 0; p < next.size(); ++p)
+        if (next[p] < 0)
+          st.owner[p] = -1;
+      flip_map(self);
+    }
+    if (std::exchange(st.again, false) || *failed)
+      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v,
+                         caf::unit); // the internal trigger: no reply
+    else
+      for (auto& waiter : std::exchange(st.after_move, {}))
+        waiter();
+  };
+  auto load = [=]() {
+    auto& st = self->state;
+    if (gains.empty()) {
+      finish();
+      return;
+    }
+    auto remaining = std::make_shared<std::size_t>(gains.size());
+    for (auto& [m, parts] : gains) {
+      auto& shard = st.members[static_cast<std::size_t>(m)].shard;
+      auto name = st.members[static_cast<std::size_t>(m)].name;
+      // Once per shard: its answer, or its death (a dying shard may never
+      // answer a request it already took).
+      auto settled = std::make_shared<bool>(false);
+      auto watch = ++st.next_watch;
+      auto settle = [=](bool ok) {
+        if (std::exchange(*settled, true))
+          return;
+        self->state.on_down.erase(watch);
+        *failed = *failed || !ok;
+        if (--*remaining == 0)
+          finish();
+      };
+      if (!shard) { // died while the move was announced
+        settle(false);
+        continue;
+      }
+      st.on_down.emplace(watch, std::make_pair(shard.address(), [=] {
+                           spdlog::error("shard {} died while loading partitions", name);
+                           settle(false);
+                         }));
+      self->request(shard, load_timeout, load_atom_v, parts, st.opt.partitions, target)
+        .then(
+          [=](std::uint64_t users, std::uint64_t items) {
+            spdlog::info("shard {} holds {} users, {} items", name, users, items);
+            settle(true);
+          },
+          [=](caf::error& err) {
+            spdlog::error("shard {} could not load partitions: {}", name, describe(err));
+            settle(false);
+          });
+    }
+  };
+  // Step 1: the API actors learn the next map before anything is loaded.
+  auto [shards, index] = st.routing(next);
+  tell_apis(self, caf::make_message(move_atom_v, target, std::move(shards), std::move(index)), load);
+}
+
+} // namespace recd::coordination
