@@ -521,7 +521,9 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
   self->state.near = near_cache{
     static_cast<std::size_t>(self->state.cfg.redis.near_cache_mb) << 20,
     std::chrono::seconds{self->state.cfg.redis.ttl_seconds}};
-  self->state.unavailable = self->spawn([](caf::event_based_actor* dead) {
+  // Linked: it ends with this actor (an actor nobody stops keeps the actor
+  // system, and so the node's shutdown, waiting for ever).
+  self->state.unavailable = self->spawn<caf::linked>([](caf::event_based_actor* dead) {
     dead->set_default_handler([](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
       return make_error(ec::shard_unavailable, "no shard serves this partition right now");
     });

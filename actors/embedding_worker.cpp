@@ -103,9 +103,10 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
     // Before make_response_promise, which takes the sender out of the request.
     auto driver = caf::actor_cast<caf::actor>(self->current_sender());
     auto from = sender_node(self);
+    auto refused = check_control(self, control, "solve");
     auto rp = self->make_response_promise<bulk_handle>();
-    if (auto err = check_control(self, control, "solve")) {
-      rp.deliver(std::move(err));
+    if (refused) {
+      rp.deliver(std::move(refused));
       return rp;
     }
     auto& st = self->state;

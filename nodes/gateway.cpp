@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/census.hpp"
 #include "nodes/http_api.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
@@ -44,6 +45,8 @@ template <class OnOk, class... Ts>
 void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::milliseconds timeout,
          http::reply_fn reply, OnOk on_ok, Ts... xs) {
   sys.spawn([=](caf::event_based_actor* self) {
+    census_enter(self->id(), "gateway_request");
+    self->attach_functor([id = self->id()] { census_leave(id); });
     self->request(dest, timeout, xs...)
       .then(on_ok, [=](caf::error& err) { reply(error_response(err)); });
   });

@@ -42,7 +42,9 @@ void stop_all(const std::vector<caf::actor>& actors) {
 // A coordinator has been seen to hang there (an actor that never terminates;
 // cause not found, see docs/cluster.md); nothing of the node's work is left
 // then, so the process ends with a logged error instead of hanging.
-void bound_teardown() {
+void bound_teardown(caf::actor_system& sys) {
+  spdlog::info("stopping the actor system: {} actors running, recd's: {}", sys.registry().running(),
+               census_report().empty() ? std::string{"none"} : census_report());
   std::thread{[] {
     std::this_thread::sleep_for(std::chrono::seconds{5});
     spdlog::error("the actor system did not stop within 5 s of the shutdown: exiting; "
@@ -104,7 +106,7 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   stop_all(apis);
   stop_all(shards);
   stop_all({coordinator, cache, writer});
-  bound_teardown();
+  bound_teardown(sys);
   return status;
 }
 
@@ -130,7 +132,7 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   // The node exits if its coordinator actor dies, so that it gets restarted.
   auto status = serve_http(sys, cfg, gw, signals, coordinator, "coordinator");
   stop_all({coordinator});
-  bound_teardown();
+  bound_teardown(sys);
   return status;
 }
 
@@ -212,7 +214,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   server->stop();
   spdlog::info("shutting down");
   stop_all({shard});
-  bound_teardown();
+  bound_teardown(sys);
   return 0;
 }
 
@@ -257,7 +259,7 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     server->stop();
   stop_all(apis);
   stop_all({cache, writer, dialer});
-  bound_teardown();
+  bound_teardown(sys);
   return status;
 }
 

@@ -1759,8 +1759,6 @@ TEST(CoordinatorRestart, AnswersStayTheSameWhenTheRestartedCoordinatorAssignsPar
                          << examples << "before: " << before.raw << "\nafter:  " << after.map->raw;
 }
 
-} // namespace
-} // namespace recd::test
 
 // ---- 6. an adversary on the actor port -----------------------------------------------------------
 //
@@ -1934,3 +1932,6 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   EXPECT_NE(log.find("refused drop"), std::string::npos) << "refusals are not logged";
   info(std::to_string(answers.size()) + " hostile messages refused");
 }
+
+} // namespace
+} // namespace recd::test

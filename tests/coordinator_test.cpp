@@ -30,6 +30,11 @@ namespace {
 using namespace std::chrono_literals;
 using partitions = std::vector<std::uint32_t>;
 
+template <class T>
+T or_else(caf::expected<T>&& x, T fallback) {
+  return x ? std::move(*x) : std::move(fallback);
+}
+
 struct in_process_cluster {
   caf::actor_system_config acfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -82,7 +87,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
   test_database db{"coordinator_reconcile", 8};
   import_small_shop(db);
   in_process_cluster c{db, 8};
-  ASSERT_TRUE(c.wait([&] { return c.ask<bool>(c.local.coordinator, ready_atom_v).value_or(false); },
+  ASSERT_TRUE(c.wait([&] { return or_else(c.ask<bool>(c.local.coordinator, ready_atom_v), false); },
                      30s));
   auto shard = c.local.shards.at(0);
   auto held = c.ask<partitions>(shard, map_atom_v);
@@ -95,7 +100,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
 
   // A drop of partitions the newest flip gives to this shard is ignored.
   ASSERT_TRUE(c.ask<bool>(shard, drop_atom_v, *held, std::uint64_t{1} << 40));
-  EXPECT_EQ(c.ask<partitions>(shard, map_atom_v).value_or(partitions{}), *held);
+  EXPECT_EQ(or_else(c.ask<partitions>(shard, map_atom_v), partitions{}), *held);
 
   // Lose them anyway (a flip that gives this shard nothing, then the drop),
   // as a shard could for whatever reason: the coordinator notices within a
@@ -122,10 +127,10 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
     [&] {
       std::vector<int> holders(8, 0);
       for (const auto& s : c.local.shards)
-        for (auto p : c.ask<partitions>(s, map_atom_v).value_or(partitions{}))
+        for (auto p : or_else(c.ask<partitions>(s, map_atom_v), partitions{}))
           ++holders.at(p);
       return std::all_of(holders.begin(), holders.end(), [](int n) { return n == 1; }) &&
-             c.ask<bool>(c.local.coordinator, ready_atom_v).value_or(false);
+             or_else(c.ask<bool>(c.local.coordinator, ready_atom_v), false);
     },
     20s))
     << "the lost partitions were not loaded again";

@@ -1,0 +1,45 @@
+#include "nodes/liveness.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+namespace recd {
+
+std::string liveness::cause() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  return cause_;
+}
+
+void liveness::mark_dead(std::string cause) {
+  {
+    std::lock_guard<std::mutex> lock{mutex_};
+    if (!cause_.empty())
+      return;
+    cause_ = std::move(cause);
+  }
+  dead_.store(true, std::memory_order_release);
+}
+
+std::shared_ptr<liveness> watch_essentials(caf::actor_system& sys,
+                                           std::vector<std::pair<std::string, caf::actor>> essentials) {
+  auto state = std::make_shared<liveness>();
+  // Hidden: the actor system does not wait for it when it stops (it would
+  // otherwise keep every node's teardown waiting).
+  sys.spawn<caf::hidden>([state, essentials](caf::event_based_actor* self) -> caf::behavior {
+    for (const auto& [name, actor] : essentials)
+      if (actor)
+        self->monitor(actor);
+    self->set_down_handler([=](caf::down_msg& dm) {
+      for (const auto& [name, actor] : essentials)
+        if (actor && actor.address() == dm.source) {
+          auto why = name + " terminated (" + caf::to_string(dm.reason) + ")";
+          spdlog::error("essential actor {}: /healthz fails from now on", why);
+          state->mark_dead(why);
+        }
+    });
+    return {[](caf::unit_t) {}}; // nothing to receive: it only watches
+  });
+  return state;
+}
+
+} // namespace recd
