@@ -23,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -34,82 +35,6 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
-
-// ---------------------------------------------------------------------------
-// Small public helpers
-
-std::optional<std::string_view> request::param(std::string_view key) const {
-  for (const auto& [k, v] : query)
-    if (k == key)
-      return std::string_view{v};
-  return std::nullopt;
-}
-
-std::optional<std::string_view> request::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (k == name)
-      return std::string_view{v};
-  return std::nullopt;
-}
-
-std::string json_error(unsigned status, std::string_view message) {
-  const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-namespace {
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-} // namespace
-
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (text.size() - i < 3)
-        return std::nullopt;
-      const int hi = hex_digit(text[i + 1]);
-      const int lo = hex_digit(text[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!raw.empty()) {
-    const auto amp = raw.find('&');
-    const auto piece = raw.substr(0, amp);
-    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-    if (piece.empty())
-      continue;
-    const auto eq = piece.find('=');
-    auto key = percent_decode(piece.substr(0, eq), true);
-    auto value = percent_decode(
-        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
-    if (!key || !value)
-      return std::nullopt;
-    out.emplace_back(std::move(*key), std::move(*value));
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // Shared state
@@ -125,6 +50,11 @@ constexpr std::chrono::milliseconds stop_grace{1000};
 constexpr std::chrono::milliseconds linger_time{1000};
 constexpr std::size_t linger_max_bytes = 1 << 20;
 
+// At most this many connections at once are being answered the 503 of a
+// full server; beyond that a new connection is closed without a reply, so a
+// connection flood cannot grow the refusals themselves without bound.
+constexpr std::size_t max_refusing = 64;
+
 class session;
 
 struct context {
@@ -138,27 +68,105 @@ struct context {
   std::mutex post_mu;
   bool stopped = false;
 
-  // Live sessions, so that stop() can close them and wait for them.
-  std::mutex sessions_mu;
+  // What admit() decided for a new connection.
+  enum class admission { serve, refuse, drop };
+
+  // Live sessions (so that stop() can close them and wait for them), the
+  // max_connections slots, and the idle sessions oldest first (for eviction).
+  // All under sessions_mu.
+  struct entry {
+    std::weak_ptr<session> weak;
+    bool holds_slot = false;
+    bool evicted = false;
+    std::uint64_t idle_key = 0; // its key in `idle`, 0 if not idle
+  };
+  mutable std::mutex sessions_mu;
   std::condition_variable sessions_cv;
   bool stopping = false;
-  std::unordered_map<const session*, std::weak_ptr<session>> sessions;
+  std::unordered_map<const session*, entry> sessions;
+  std::map<std::uint64_t, const session*> idle;
+  std::uint64_t idle_seq = 0;
+  std::size_t slots_used = 0;
+  std::size_t refusing = 0;
 
-  // Registers a new session; false once stopping (the caller drops it).
-  bool add(const std::shared_ptr<session>& s) {
+  // Registers a new session and decides whether it is served. At the cap the
+  // longest-idle session gives its slot to the new one and is returned in
+  // `victim` for the caller to close.
+  admission admit(const std::shared_ptr<session>& s, std::shared_ptr<session>& victim) {
     std::lock_guard lock{sessions_mu};
     if (stopping)
-      return false;
-    sessions.emplace(s.get(), s);
-    return true;
+      return admission::drop;
+    if (slots_used >= opt.max_connections && !idle.empty()) {
+      auto oldest = idle.begin();
+      auto& e = sessions.at(oldest->second);
+      idle.erase(oldest);
+      e.idle_key = 0;
+      e.evicted = true;
+      e.holds_slot = false;
+      --slots_used;
+      victim = e.weak.lock();
+    }
+    if (slots_used < opt.max_connections) {
+      // Idle from the start (it has sent nothing yet), and so in accept
+      // order: the next admission at the cap may already evict it.
+      const auto key = ++idle_seq;
+      sessions.emplace(s.get(), entry{s, true, false, key});
+      idle.emplace(key, s.get());
+      ++slots_used;
+      return admission::serve;
+    }
+    if (refusing >= max_refusing)
+      return admission::drop;
+    sessions.emplace(s.get(), entry{s, false, false, 0});
+    ++refusing;
+    return admission::refuse;
+  }
+
+  // The session waits for the first byte of a request: it may be evicted.
+  void mark_idle(const session* s) {
+    std::lock_guard lock{sessions_mu};
+    auto it = sessions.find(s);
+    if (it == sessions.end() || it->second.evicted || !it->second.holds_slot ||
+        it->second.idle_key != 0)
+      return;
+    it->second.idle_key = ++idle_seq;
+    idle.emplace(it->second.idle_key, s);
+  }
+
+  // The session's idle wait ended. True if it was chosen for eviction
+  // meanwhile (it must then close).
+  bool mark_busy(const session* s) {
+    std::lock_guard lock{sessions_mu};
+    auto it = sessions.find(s);
+    if (it == sessions.end())
+      return true;
+    if (it->second.idle_key != 0) {
+      idle.erase(it->second.idle_key);
+      it->second.idle_key = 0;
+    }
+    return it->second.evicted;
   }
 
   void remove(const session* s) {
     {
       std::lock_guard lock{sessions_mu};
-      sessions.erase(s);
+      auto it = sessions.find(s);
+      if (it != sessions.end()) {
+        if (it->second.idle_key != 0)
+          idle.erase(it->second.idle_key);
+        if (it->second.holds_slot)
+          --slots_used;
+        else if (!it->second.evicted)
+          --refusing;
+        sessions.erase(it);
+      }
     }
     sessions_cv.notify_all();
+  }
+
+  std::size_t connections() const {
+    std::lock_guard lock{sessions_mu};
+    return slots_used;
   }
 
   // Refuses new sessions from now on and returns the live ones.
@@ -166,8 +174,8 @@ struct context {
     std::lock_guard lock{sessions_mu};
     stopping = true;
     std::vector<std::shared_ptr<session>> live;
-    for (auto& [_, weak] : sessions)
-      if (auto s = weak.lock())
+    for (auto& [_, e] : sessions)
+      if (auto s = e.weak.lock())
         live.push_back(std::move(s));
     return live;
   }
@@ -192,7 +200,22 @@ public:
   net::any_io_executor executor() { return stream_.get_executor(); }
 
   void start() {
-    net::dispatch(executor(), [self = shared_from_this()] { self->read_request(); });
+    net::dispatch(executor(), [self = shared_from_this()] { self->wait_request(); });
+  }
+
+  // Answers 503 (the server is full) and closes.
+  void refuse() {
+    net::dispatch(executor(), [self = shared_from_this()] {
+      self->write_error(503, "too many connections, retry later");
+    });
+  }
+
+  // From any thread: this session gave its slot to a new connection.
+  void evict() {
+    net::post(executor(), [self = shared_from_this()] {
+      if (self->phase_ == phase::idle)
+        self->close_now(); // the pending read ends with operation_aborted
+    });
   }
 
   // From any thread: close now if idle, else right after the pending reply.
@@ -209,15 +232,37 @@ public:
   }
 
 private:
-  enum class phase { reading, handling, writing, lingering, closed };
+  enum class phase { idle, reading, handling, writing, lingering, closed };
 
-  void read_request() {
+  // Between requests: bytes of the next one may already be buffered
+  // (pipelining); if not, the session is idle until its first byte arrives.
+  void wait_request() {
     if (stopping_)
       return close_now();
-    phase_ = phase::reading;
     parser_.emplace();
     parser_->body_limit(ctx_->opt.max_body_bytes);
-    stream_.expires_after(ctx_->opt.read_timeout); // covers header and body together
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(ctx_->opt.max_header_bytes, UINT32_MAX)));
+    if (buffer_.size() > 0)
+      return read_header();
+    phase_ = phase::idle;
+    ctx_->mark_idle(this);
+    stream_.expires_after(ctx_->opt.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec,
+                                                                            std::size_t n) {
+      const bool evicted = self->ctx_->mark_busy(self.get());
+      if (self->phase_ == phase::closed)
+        return;
+      if (ec || evicted || n == 0)
+        return self->close_now(); // idle timeout, client gone, or evicted
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    phase_ = phase::reading;
+    stream_.expires_after(ctx_->opt.header_timeout); // slow-loris: the whole header, not per byte
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&session::on_header, shared_from_this()));
   }
@@ -247,6 +292,7 @@ private:
   }
 
   void read_body() {
+    stream_.expires_after(ctx_->opt.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](error_code ec, std::size_t) {
                         if (self->phase_ == phase::closed)
@@ -367,6 +413,18 @@ private:
     if (!res.content_type.empty())
       out_.set(bhttp::field::content_type, res.content_type);
     out_.keep_alive(keep_alive);
+    for (const auto& [name, value] : res.headers) {
+      if (name.find_first_of("\r\n") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos)
+        continue;
+      const auto field = bhttp::string_to_field(name);
+      if (field == bhttp::field::content_length || field == bhttp::field::connection ||
+          field == bhttp::field::server || field == bhttp::field::transfer_encoding)
+        continue;
+      out_.set(name, value);
+    }
+    if (res.status == 503 && out_.find(bhttp::field::retry_after) == out_.end())
+      out_.set(bhttp::field::retry_after, "1"); // every 503 says when to come back
     if (res.status == 204 || res.status == 304) {
       // These must not have a body, nor (for 204) a Content-Length.
     } else if (head_) {
@@ -376,7 +434,7 @@ private:
       out_.prepare_payload();
     }
 
-    stream_.expires_after(ctx_->opt.read_timeout); // a client that does not read is dropped
+    stream_.expires_after(ctx_->opt.body_timeout); // a client that does not read is dropped
     bhttp::async_write(stream_, out_, [self = shared_from_this()](error_code ec, std::size_t) {
       self->on_write(ec);
     });
@@ -391,7 +449,7 @@ private:
       return close_now();
     if (!out_.keep_alive())
       return linger();
-    read_request();
+    wait_request();
   }
 
   // Half-close, then discard input until the client closes or time runs out.
@@ -399,7 +457,7 @@ private:
     phase_ = phase::lingering;
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min(linger_time, ctx_->opt.read_timeout));
+    stream_.expires_after(std::min(linger_time, ctx_->opt.body_timeout));
     drain();
   }
 
@@ -419,7 +477,7 @@ private:
     stopping_ = true;
     // Reading (idle keep-alive or half-sent request) and lingering end now;
     // handling and writing end in deliver()/on_write().
-    if (phase_ == phase::reading || phase_ == phase::lingering)
+    if (phase_ == phase::idle || phase_ == phase::reading || phase_ == phase::lingering)
       close_now();
   }
 
@@ -440,7 +498,7 @@ private:
   std::array<char, 4096> scratch_{};
   std::size_t lingered_ = 0;
 
-  phase phase_ = phase::reading;
+  phase phase_ = phase::idle;
   std::uint64_t seq_ = 0; // number of the request being handled
   unsigned version_ = 11;
   bool keep_alive_ = true;
@@ -473,8 +531,14 @@ struct server::impl {
       error_code ignored;
       socket.set_option(tcp::no_delay{true}, ignored);
       auto s = std::make_shared<session>(std::move(socket), ctx);
-      if (ctx->add(s))
-        s->start();
+      std::shared_ptr<session> victim;
+      switch (ctx->admit(s, victim)) {
+        case context::admission::serve: s->start(); break;
+        case context::admission::refuse: s->refuse(); break;
+        case context::admission::drop: break; // the socket closes with `s`
+      }
+      if (victim)
+        victim->evict();
       do_accept();
     });
   }
@@ -499,6 +563,10 @@ server::~server() {
 
 std::uint16_t server::port() const {
   return impl_->port;
+}
+
+std::size_t server::connections() const {
+  return impl_->ctx->connections();
 }
 
 std::optional<std::string> server::start() {
