@@ -3,10 +3,12 @@
 //   server::impl  owns the io_context, its threads and the acceptor;
 //   session       one per connection, all its work serialized on its strand;
 //   context       shared state that sessions and reply_fns keep alive: the
-//                 options, the handler, the live-session registry and the
+//                 options, the handler, the connection registry
+//                 (http_connections.hpp: slots, idle order, eviction) and the
 //                 "stopped" gate that keeps foreign threads off a dead io_context.
 
 #include "nodes/http_server.hpp"
+#include "nodes/http_connections.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -22,11 +24,8 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <map>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 namespace recd::http {
 
@@ -50,15 +49,12 @@ constexpr std::chrono::milliseconds stop_grace{1000};
 constexpr std::chrono::milliseconds linger_time{1000};
 constexpr std::size_t linger_max_bytes = 1 << 20;
 
-// At most this many connections at once are being answered the 503 of a
-// full server; beyond that a new connection is closed without a reply, so a
-// connection flood cannot grow the refusals themselves without bound.
-constexpr std::size_t max_refusing = 64;
-
 class session;
 
+// What the sessions and their reply_fns share; kept alive by both.
 struct context {
-  context(server_options o, handler_fn h) : opt(std::move(o)), handler(std::move(h)) {}
+  context(server_options o, handler_fn h)
+      : opt(std::move(o)), handler(std::move(h)), registry(opt.max_connections) {}
 
   const server_options opt;
   const handler_fn handler;
@@ -68,122 +64,7 @@ struct context {
   std::mutex post_mu;
   bool stopped = false;
 
-  // What admit() decided for a new connection.
-  enum class admission { serve, refuse, drop };
-
-  // Live sessions (so that stop() can close them and wait for them), the
-  // max_connections slots, and the idle sessions oldest first (for eviction).
-  // All under sessions_mu.
-  struct entry {
-    std::weak_ptr<session> weak;
-    bool holds_slot = false;
-    bool evicted = false;
-    std::uint64_t idle_key = 0; // its key in `idle`, 0 if not idle
-  };
-  mutable std::mutex sessions_mu;
-  std::condition_variable sessions_cv;
-  bool stopping = false;
-  std::unordered_map<const session*, entry> sessions;
-  std::map<std::uint64_t, const session*> idle;
-  std::uint64_t idle_seq = 0;
-  std::size_t slots_used = 0;
-  std::size_t refusing = 0;
-
-  // Registers a new session and decides whether it is served. At the cap the
-  // longest-idle session gives its slot to the new one and is returned in
-  // `victim` for the caller to close.
-  admission admit(const std::shared_ptr<session>& s, std::shared_ptr<session>& victim) {
-    std::lock_guard lock{sessions_mu};
-    if (stopping)
-      return admission::drop;
-    if (slots_used >= opt.max_connections && !idle.empty()) {
-      auto oldest = idle.begin();
-      auto& e = sessions.at(oldest->second);
-      idle.erase(oldest);
-      e.idle_key = 0;
-      e.evicted = true;
-      e.holds_slot = false;
-      --slots_used;
-      victim = e.weak.lock();
-    }
-    if (slots_used < opt.max_connections) {
-      // Idle from the start (it has sent nothing yet), and so in accept
-      // order: the next admission at the cap may already evict it.
-      const auto key = ++idle_seq;
-      sessions.emplace(s.get(), entry{s, true, false, key});
-      idle.emplace(key, s.get());
-      ++slots_used;
-      return admission::serve;
-    }
-    if (refusing >= max_refusing)
-      return admission::drop;
-    sessions.emplace(s.get(), entry{s, false, false, 0});
-    ++refusing;
-    return admission::refuse;
-  }
-
-  // The session waits for the first byte of a request: it may be evicted.
-  void mark_idle(const session* s) {
-    std::lock_guard lock{sessions_mu};
-    auto it = sessions.find(s);
-    if (it == sessions.end() || it->second.evicted || !it->second.holds_slot ||
-        it->second.idle_key != 0)
-      return;
-    it->second.idle_key = ++idle_seq;
-    idle.emplace(it->second.idle_key, s);
-  }
-
-  // The session's idle wait ended. True if it was chosen for eviction
-  // meanwhile (it must then close).
-  bool mark_busy(const session* s) {
-    std::lock_guard lock{sessions_mu};
-    auto it = sessions.find(s);
-    if (it == sessions.end())
-      return true;
-    if (it->second.idle_key != 0) {
-      idle.erase(it->second.idle_key);
-      it->second.idle_key = 0;
-    }
-    return it->second.evicted;
-  }
-
-  void remove(const session* s) {
-    {
-      std::lock_guard lock{sessions_mu};
-      auto it = sessions.find(s);
-      if (it != sessions.end()) {
-        if (it->second.idle_key != 0)
-          idle.erase(it->second.idle_key);
-        if (it->second.holds_slot)
-          --slots_used;
-        else if (!it->second.evicted)
-          --refusing;
-        sessions.erase(it);
-      }
-    }
-    sessions_cv.notify_all();
-  }
-
-  std::size_t connections() const {
-    std::lock_guard lock{sessions_mu};
-    return slots_used;
-  }
-
-  // Refuses new sessions from now on and returns the live ones.
-  std::vector<std::shared_ptr<session>> begin_stop() {
-    std::lock_guard lock{sessions_mu};
-    stopping = true;
-    std::vector<std::shared_ptr<session>> live;
-    for (auto& [_, e] : sessions)
-      if (auto s = e.weak.lock())
-        live.push_back(std::move(s));
-    return live;
-  }
-
-  void wait_for_sessions(std::chrono::milliseconds timeout) {
-    std::unique_lock lock{sessions_mu};
-    sessions_cv.wait_for(lock, timeout, [&] { return sessions.empty(); });
-  }
+  connection_registry<session> registry;
 };
 
 // ---------------------------------------------------------------------------
@@ -194,7 +75,7 @@ public:
   session(tcp::socket&& socket, std::shared_ptr<context> ctx)
       : stream_(std::move(socket)), timer_(stream_.get_executor()), ctx_(std::move(ctx)) {}
 
-  ~session() { ctx_->remove(this); }
+  ~session() { ctx_->registry.remove(this); }
 
   // The session's strand; constant after construction, so any thread may use it.
   net::any_io_executor executor() { return stream_.get_executor(); }
@@ -246,11 +127,11 @@ private:
     if (buffer_.size() > 0)
       return read_header();
     phase_ = phase::idle;
-    ctx_->mark_idle(this);
+    ctx_->registry.mark_idle(this);
     stream_.expires_after(ctx_->opt.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec,
                                                                             std::size_t n) {
-      const bool evicted = self->ctx_->mark_busy(self.get());
+      const bool evicted = self->ctx_->registry.mark_busy(self.get());
       if (self->phase_ == phase::closed)
         return;
       if (ec || evicted || n == 0)
@@ -532,10 +413,10 @@ struct server::impl {
       socket.set_option(tcp::no_delay{true}, ignored);
       auto s = std::make_shared<session>(std::move(socket), ctx);
       std::shared_ptr<session> victim;
-      switch (ctx->admit(s, victim)) {
-        case context::admission::serve: s->start(); break;
-        case context::admission::refuse: s->refuse(); break;
-        case context::admission::drop: break; // the socket closes with `s`
+      switch (ctx->registry.admit(s, victim)) {
+        case admission::serve: s->start(); break;
+        case admission::refuse: s->refuse(); break;
+        case admission::drop: break; // the socket closes with `s`
       }
       if (victim)
         victim->evict();
@@ -566,7 +447,7 @@ std::uint16_t server::port() const {
 }
 
 std::size_t server::connections() const {
-  return impl_->ctx->connections();
+  return impl_->ctx->registry.connections();
 }
 
 std::optional<std::string> server::start() {
@@ -633,11 +514,11 @@ void server::stop() {
       m.retry.cancel();
     });
     {
-      auto live = m.ctx->begin_stop();
+      auto live = m.ctx->registry.begin_stop();
       for (auto& s : live)
         s->request_shutdown();
     } // our references must go before we wait for the sessions to end
-    m.ctx->wait_for_sessions(stop_grace);
+    m.ctx->registry.wait_for_sessions(stop_grace);
     m.work.reset();
     m.ioc.stop();
     for (auto& t : m.threads)
