@@ -25,9 +25,11 @@
 //     without a reply (slow clients, slow-loris);
 //   * at most max_connections connections are served. A new one beyond that
 //     closes the connection that has been idle longest; with none idle it gets
-//     the 503 (Retry-After: 1) and is closed. An idle connection whose next
-//     request starts at the moment it is chosen is closed too: HTTP clients
-//     retry a request on a keep-alive connection the server closed.
+//     the 503 (Retry-After: 1) and is closed (with more than 64 such refusals
+//     in flight, closed without a reply). An idle connection whose next
+//     request starts at the moment it is chosen is closed too, exactly as when
+//     any server closes an idle keep-alive connection (the race HTTP/1.1
+//     clients handle by retrying idempotent requests).
 
 #include <chrono>
 #include <cstddef>
