@@ -11,7 +11,8 @@
 //   GET  /readyz                   200 once every shard holds its state, else 503
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
 //   POST /api/behavior             query parameters or a JSON body
-//   GET  /api/stats                (+ "api_keys": {name: requests} when keys are on)
+//   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
+//                                  when keys are on)
 //   /admin/*                       always 404 here, whatever the role
 // With API keys configured, every /api/* request needs one (401 otherwise).
 // The admin port (handle_admin), on coordinator nodes and --role all:
