@@ -187,7 +187,8 @@ start_recd_serve() { # dataset [extra env...]
   RECD_SERVE_PORT=$(free_port)
   env RECD_POSTGRES_URL="$(pg_url "$(dataset_db "$name")")" \
     RECD_REDIS_URL="redis://127.0.0.1:$RECD_REDIS_PORT/1" \
-    RECD_HTTP_ADDR="127.0.0.1:$RECD_SERVE_PORT" RECD_CLUSTER_PORT="$(free_port)" "$@" \
+    RECD_HTTP_ADDR="127.0.0.1:$RECD_SERVE_PORT" RECD_CLUSTER_PORT="$(free_port)" \
+    RECD_ADMIN_ADDR="127.0.0.1:$(free_port)" "$@" \
     "$recd" serve --role all > "$BENCH_OUT/recd-serve.log" 2>&1 &
   RECD_SERVE_PID=$!
   BENCH_PIDS+=("$RECD_SERVE_PID")
@@ -226,12 +227,17 @@ hwm_mib() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null 
 
 # ---- a cluster of separate processes (as scripts/cluster starts them) --------
 
-# Starts the coordinator on a data set; sets CL_COORD (host:port), CL_HTTP.
+# Starts the coordinator on a data set; sets CL_COORD (host:port), CL_HTTP,
+# CL_ADMIN (its admin port) and CL_ADMIN_TOKEN_FILE (a fresh random admin
+# token, mode 600: it never appears in a process's arguments).
 cluster_start() { # dataset [env for the coordinator...]
   CL_DB_URL=$(pg_url "$(dataset_db "$1")"); shift
   CL_COORD_PORT=$(free_port); CL_COORD="127.0.0.1:$CL_COORD_PORT"; CL_HTTP=$(free_port)
+  CL_ADMIN=$(free_port); CL_ADMIN_TOKEN_FILE="$BENCH_OUT/admin.token"
+  (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$CL_ADMIN_TOKEN_FILE")
   CL_APP="recd-bench-$$"; CL_SHARDS=(); CL_APIS=()
-  cluster_node coordinator coordinator "$CL_HTTP" RECD_CLUSTER_PORT="$CL_COORD_PORT" "$@"
+  cluster_node coordinator coordinator "$CL_HTTP" RECD_CLUSTER_PORT="$CL_COORD_PORT" \
+    RECD_ADMIN_ADDR="127.0.0.1:$CL_ADMIN" RECD_ADMIN_TOKEN_FILE="$CL_ADMIN_TOKEN_FILE" "$@"
   CL_COORD_PID=$CL_LAST_PID
   wait_http "$CL_HTTP" /healthz 150 || die "the coordinator did not start (see $BENCH_OUT/cl-coordinator.log)"
 }
@@ -249,8 +255,12 @@ cluster_add_shard() { # index -> CL_SHARDS += pid
   CL_SHARDS+=("$CL_LAST_PID")
 }
 cluster_add_api() { local p; p=$(free_port); cluster_node "api-${#CL_APIS[@]}" api "$p"; CL_APIS+=("$CL_LAST_PID"); CL_API_PORT=$p; }
-# The coordinator's map as JSON.
-cluster_map() { curl -fs "127.0.0.1:$CL_HTTP/admin/cluster"; }
+# The coordinator's map as JSON (admin port; the token goes to curl on stdin,
+# not in its arguments).
+cluster_map() {
+  printf 'header = "Authorization: Bearer %s"\n' "$(<"$CL_ADMIN_TOKEN_FILE")" |
+    curl -fs -K - "127.0.0.1:$CL_ADMIN/admin/cluster"
+}
 # Waits until the map is ready, not moving, and has n live shards each owning partitions.
 cluster_wait_shards() { # n [seconds]
   local n=$1 until=$((SECONDS + ${2:-600}))

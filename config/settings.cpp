@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace recd {
@@ -55,6 +56,14 @@ std::string trim(std::string s) {
       [](settings& s, const std::string& v) { return parse_value(v, s.section.key); }       \
   }
 
+// A setting whose value must never be printed (tokens, passphrases).
+#define RECD_SECRET(section, key, doc)                                                        \
+  setting_info {                                                                              \
+    #section "." #key, doc,                                                                   \
+      [](const settings& s) { return std::string{s.section.key.empty() ? "" : "(set)"}; },    \
+      [](settings& s, const std::string& v) { return parse_value(v, s.section.key); }, true   \
+  }
+
 } // namespace
 
 const std::vector<setting_info>& setting_table() {
@@ -70,6 +79,21 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(http, threads, "HTTP I/O threads"),
     RECD_SETTING(http, max_body_bytes, "largest accepted request body (413 above)"),
     RECD_SETTING(http, request_timeout_ms, "a request not answered in time gets 503"),
+    RECD_SETTING(http, max_connections,
+                 "open connections at most; at the cap the oldest idle one is closed, else a new one gets 503"),
+    RECD_SETTING(http, max_header_bytes, "largest accepted request line + headers (431 above)"),
+    RECD_SETTING(http, header_timeout_ms,
+                 "a request's header must be complete this long after its first byte (else the connection is dropped)"),
+    RECD_SETTING(http, body_timeout_ms,
+                 "a request's body must arrive, and a reply be taken by the client, within this (else dropped)"),
+    RECD_SETTING(http, idle_timeout_ms, "a connection waiting for its next request is closed after this"),
+    RECD_SETTING(http, api_keys_file,
+                 "file of name:key lines (# comments); when set, /api/* needs Authorization: Bearer KEY or X-Api-Key: KEY"),
+    RECD_SETTING(admin, addr,
+                 "admin HTTP listen address host:port (/admin/*, with /healthz and /readyz); port 0 = any free port"),
+    RECD_SECRET(admin, token,
+                "bearer token every admin request needs (unset: admin endpoints answer 403); prefer the env variable"),
+    RECD_SETTING(admin, token_file, "file holding admin.token (a trailing newline is dropped)"),
     RECD_SETTING(cluster, shards, "shard actors started by `serve --role all` and `compute`"),
     RECD_SETTING(cluster, partitions, "virtual partitions; fixed by the first `recd migrate`"),
     RECD_SETTING(cluster, api_actors, "API actors serving HTTP requests"),
@@ -85,7 +109,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, connection_timeout_ms, "a peer silent this long is considered dead"),
     RECD_SETTING(cluster, tls_certificate, "this node's PEM certificate: TLS between nodes is on when set"),
     RECD_SETTING(cluster, tls_key, "the PEM private key of tls_certificate"),
-    RECD_SETTING(cluster, tls_passphrase, "passphrase of an encrypted tls_key"),
+    RECD_SECRET(cluster, tls_passphrase, "passphrase of an encrypted tls_key"),
     RECD_SETTING(cluster, tls_cafile, "PEM CA file: peers must present a certificate it signed"),
     RECD_SETTING(cluster, insecure, "1 = allow an actor port bound beyond loopback without TLS (unsafe: anyone reaching it commands the node)"),
     RECD_SETTING(cluster, rejoin_grace_ms, "a restarted coordinator waits this long for the shards of its last map"),
@@ -194,6 +218,19 @@ std::optional<std::string> load_settings(settings& s, const std::string& file,
     if (auto err = assign(s, trim(o.substr(0, eq)), trim(o.substr(eq + 1)), "--set"))
       return err;
   }
+  if (!s.admin.token_file.empty()) {
+    if (!s.admin.token.empty())
+      return std::string{"set admin.token or admin.token_file, not both"};
+    std::ifstream in{s.admin.token_file, std::ios::binary};
+    if (!in)
+      return "admin.token_file: cannot read " + s.admin.token_file;
+    std::string token{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r'))
+      token.pop_back();
+    if (token.empty())
+      return "admin.token_file: " + s.admin.token_file + " is empty";
+    s.admin.token = std::move(token);
+  }
   return validate(s);
 }
 
@@ -205,6 +242,13 @@ std::optional<std::string> validate(const settings& s) {
   };
   if (auto e = positive(s.http.threads, "http.threads")) return e;
   if (auto e = positive(s.http.max_body_bytes, "http.max_body_bytes")) return e;
+  if (auto e = positive(s.http.max_connections, "http.max_connections")) return e;
+  if (auto e = positive(s.http.header_timeout_ms, "http.header_timeout_ms")) return e;
+  if (auto e = positive(s.http.body_timeout_ms, "http.body_timeout_ms")) return e;
+  if (auto e = positive(s.http.idle_timeout_ms, "http.idle_timeout_ms")) return e;
+  // Below ~1 KiB not even a browser's ordinary request line and headers fit.
+  if (s.http.max_header_bytes < 1024)
+    return std::string{"http.max_header_bytes must be at least 1024"};
   if (auto e = positive(s.cluster.shards, "cluster.shards")) return e;
   if (auto e = positive(s.cluster.partitions, "cluster.partitions")) return e;
   if (auto e = positive(s.cluster.api_actors, "cluster.api_actors")) return e;
@@ -215,8 +259,19 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"redis.near_cache_mb must be 0..1048576"};
   if (s.cluster.shards > s.cluster.partitions)
     return std::string{"cluster.shards must not exceed cluster.partitions"};
-  if (s.http.addr.rfind(':') == std::string::npos)
-    return std::string{"http.addr must be host:port"};
+  for (const auto& [name, addr] : {std::pair{"http.addr", &s.http.addr},
+                                    std::pair{"admin.addr", &s.admin.addr}}) {
+    const auto colon = addr->rfind(':');
+    std::int32_t port = -1;
+    if (colon != std::string::npos)
+      parse_value(addr->substr(colon + 1), port);
+    if (port < 0 || port > 65535)
+      return std::string{name} + " must be host:port with a port 0..65535";
+  }
+  // Whitespace or control bytes cannot be sent in an Authorization header.
+  for (unsigned char c : s.admin.token)
+    if (c <= ' ' || c == 0x7f)
+      return std::string{"admin.token must not contain spaces or control characters"};
   for (const auto* list : {&s.item_similarity.behavior_types, &s.user_similarity.behavior_types}) {
     std::stringstream ss{*list};
     std::string name;

@@ -28,8 +28,27 @@ struct redis_settings {
 struct http_settings {
   std::string addr = "127.0.0.1:8080";
   std::int32_t threads = 2;
-  std::int32_t max_body_bytes = 65536;
+  std::int32_t max_body_bytes = 65536;      // 413 above
   std::int32_t request_timeout_ms = 5000;
+  // Bounds that keep one client from exhausting the server (nodes/http_server.hpp):
+  std::int32_t max_connections = 4096;      // then the oldest idle one is closed, else 503
+  std::int32_t max_header_bytes = 8192;     // request line + headers; 431 above
+  std::int32_t header_timeout_ms = 10000;   // from a request's first byte to its last header byte
+  std::int32_t body_timeout_ms = 30000;     // a request's whole body (and writing a reply)
+  std::int32_t idle_timeout_ms = 30000;     // a connection waiting for its next request
+  // "" = the public API is open. Else a file of `name:key` lines (# comments):
+  // every /api/* request must present one key (nodes/api_keys.hpp).
+  std::string api_keys_file;
+};
+
+// The admin HTTP port: /admin/*, never served on http.addr. Each request
+// needs `Authorization: Bearer <token>`; with no token every admin endpoint
+// answers 403. The token is a secret: pass it by RECD_ADMIN_TOKEN or a file,
+// never on a command line; `recd config` does not print it.
+struct admin_settings {
+  std::string addr = "127.0.0.1:9090";      // host:port; port 0 = any free port (logged)
+  std::string token;                        // after load_settings: also what token_file held
+  std::string token_file;                   // a file holding the token (trailing newline dropped)
 };
 
 struct cluster_settings {
@@ -117,6 +136,7 @@ struct settings {
   postgres_settings postgres;
   redis_settings redis;
   http_settings http;
+  admin_settings admin;
   cluster_settings cluster;
   item_similarity_settings item_similarity;
   user_similarity_settings user_similarity;
@@ -132,6 +152,7 @@ struct setting_info {
   std::function<std::string(const settings&)> get;
   // Parses and assigns; returns an error text for a bad value.
   std::function<std::optional<std::string>(settings&, const std::string&)> set;
+  bool secret = false;                 // rendered as "(set)" / "", never its value
 };
 const std::vector<setting_info>& setting_table();
 
@@ -139,7 +160,8 @@ const std::vector<setting_info>& setting_table();
 std::string env_name(const std::string& name);
 
 // Applies the file (INI: [section] then key = value, # comments), then the
-// environment, then `overrides` ("section.key=value"). Returns an error text
+// environment, then `overrides` ("section.key=value"), then reads
+// admin.token_file into admin.token, then validate(). Returns an error text
 // naming the file line or variable on the first bad entry.
 std::optional<std::string> load_settings(settings& s, const std::string& file,
                                          const std::vector<std::string>& overrides);

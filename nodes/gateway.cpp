@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/census.hpp"
 #include "nodes/http_api.hpp"
@@ -19,26 +20,35 @@ http::response json_response(unsigned status, std::string body) {
   return r;
 }
 
-// Maps an error value to an HTTP status: the client's fault is 4xx, ours or a
-// dependency's is 5xx.
+} // namespace
+
+// The client's fault is 4xx with the error's own text; ours or a dependency's
+// is 5xx with a fixed text per code, the detail logged here instead.
 http::response error_response(const caf::error& err) {
   unsigned status = 500;
+  const char* text = "internal error";
   if (err.category() == error_category) {
     switch (static_cast<ec>(err.code())) {
-      case ec::invalid_argument: status = 422; break;
-      case ec::not_found: status = 404; break;
-      case ec::not_ready:
+      case ec::invalid_argument:
+        return json_response(422, http::json_error(422, describe(err)));
+      case ec::not_found:
+        return json_response(404, http::json_error(404, describe(err)));
+      case ec::not_ready: status = 503; text = "not ready"; break;
       case ec::database_unavailable:
-      case ec::database_error:
-      case ec::shard_unavailable:
-      case ec::timeout: status = 503; break;
-      default: status = 500;
+      case ec::database_error: status = 503; text = "database unavailable"; break;
+      case ec::shard_unavailable: status = 503; text = "shard unavailable"; break;
+      case ec::timeout: status = 503; text = "timeout"; break;
+      default: break;
     }
   } else if (err == caf::sec::request_timeout) {
     status = 503;
+    text = "timeout";
   }
-  return json_response(status, http::json_error(status, describe(err)));
+  spdlog::warn("HTTP {}: {}", status, describe(err));
+  return json_response(status, http::json_error(status, text));
 }
+
+namespace {
 
 // Sends one request from a short-lived actor; `on_ok` receives the reply.
 template <class OnOk, class... Ts>
@@ -68,38 +78,47 @@ const caf::actor& gateway::next_api() {
   return apis_[round_robin_.fetch_add(1, std::memory_order_relaxed) % apis_.size()];
 }
 
-void gateway::handle(http::request&& req, http::reply_fn reply) {
-  auto client_error = [&](unsigned status, const std::string& message) {
+bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
+  const auto& path = req.path;
+  if (path != "/healthz" && path != "/readyz")
+    return false;
+  if (req.method != "GET" && req.method != "HEAD") {
     ++metrics_->client_errors;
+    reply(json_response(405, http::json_error(405, "method " + req.method + " not allowed on " + path)));
+    return true;
+  }
+  if (path == "/healthz") {
+    reply(json_response(200, R"({"status":"ok"})"));
+    return true;
+  }
+  ask(
+    sys_, readiness_, timeout_, reply,
+    [reply](bool ready) {
+      reply(ready ? json_response(200, R"({"ready":true})")
+                  : json_response(503, R"({"ready":false})"));
+    },
+    ready_atom_v);
+  return true;
+}
+
+void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
+  if (handle_probe(req, reply))
+    return;
+  if (auto denied = http::check_admin_token(req, admin_token_))
+    return reply(std::move(*denied));
+  auto client_error = [&](unsigned status, const std::string& message) {
     reply(json_response(status, http::json_error(status, message)));
   };
-  auto method_is = [&](const char* m) { return req.method == m; };
   const auto& path = req.path;
-  if (path == "/healthz") {
-    if (!method_is("GET") && !method_is("HEAD"))
-      return client_error(405, "method " + req.method + " not allowed on " + path);
-    return reply(json_response(200, R"({"status":"ok"})"));
-  }
-  if (path == "/readyz") {
-    if (!method_is("GET") && !method_is("HEAD"))
-      return client_error(405, "method " + req.method + " not allowed on " + path);
-    return ask(
-      sys_, readiness_, timeout_, reply,
-      [reply](bool ready) {
-        reply(ready ? json_response(200, R"({"ready":true})")
-                    : json_response(503, R"({"ready":false})"));
-      },
-      ready_atom_v);
-  }
   if (admin_ && path == "/admin/cluster") {
-    if (!method_is("GET"))
+    if (req.method != "GET")
       return client_error(405, "method " + req.method + " not allowed on " + path);
     return ask(
       sys_, admin_, timeout_, reply,
       [reply](std::string& body) { reply(json_response(200, std::move(body))); }, map_atom_v);
   }
   if (admin_ && path == "/admin/rebalance") {
-    if (!method_is("POST"))
+    if (req.method != "POST")
       return client_error(405, "method " + req.method + " not allowed on " + path);
     return ask(
       sys_, admin_, timeout_, reply,
@@ -108,7 +127,27 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
       },
       rebalance_atom_v);
   }
-  if (apis_.empty() && path.rfind("/api/", 0) == 0)
+  client_error(404, "no such admin endpoint: " + req.method + " " + path);
+}
+
+void gateway::handle(http::request&& req, http::reply_fn reply) {
+  auto client_error = [&](unsigned status, const std::string& message) {
+    ++metrics_->client_errors;
+    reply(json_response(status, http::json_error(status, message)));
+  };
+  auto method_is = [&](const char* m) { return req.method == m; };
+  if (handle_probe(req, reply))
+    return;
+  const auto& path = req.path;
+  if (path.rfind("/api/", 0) != 0)
+    return client_error(404, "no such endpoint: " + req.method + " " + path);
+  if (api_keys_) {
+    if (auto denied = api_keys_->check(req)) {
+      ++metrics_->client_errors;
+      return reply(std::move(*denied));
+    }
+  }
+  if (apis_.empty())
     return client_error(404, "this node serves no API: send " + path + " to an API node");
   if (path.rfind("/api/recommend/", 0) == 0) {
     if (!method_is("GET"))
@@ -150,7 +189,16 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
       return client_error(405, "method " + req.method + " not allowed on " + path);
     return ask(
       sys_, next_api(), timeout_, reply,
-      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, stats_atom_v);
+      [reply, keys = api_keys_](std::string& body) {
+        if (!keys)
+          return reply(json_response(200, std::move(body)));
+        // This node's requests per key name, next to the API actors' stats.
+        auto j = nlohmann::json::parse(body, nullptr, false);
+        if (j.is_object())
+          j["api_keys"] = keys->counts();
+        reply(json_response(200, j.is_discarded() ? std::move(body) : j.dump()));
+      },
+      stats_atom_v);
   }
   client_error(404, "no such endpoint: " + req.method + " " + path);
 }

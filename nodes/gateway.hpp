@@ -6,17 +6,32 @@
 // function (which posts back to the connection's strand); the rarer routes
 // (/readyz, /api/stats, /admin) go through a short-lived actor's request.
 //
+// The public port (handle):
 //   GET  /healthz                  200 {"status":"ok"}
 //   GET  /readyz                   200 once every shard holds its state, else 503
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
 //   POST /api/behavior             query parameters or a JSON body
-//   GET  /api/stats
-//   GET  /admin/cluster            the partition map (coordinator nodes and --role all)
-//   POST /admin/rebalance          force a rebalance (same)
+//   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
+//                                  when keys are on)
+//   /admin/*                       always 404 here, whatever the role
+// With API keys configured, every /api/* request needs one (401 otherwise).
+// The admin port (handle_admin), on coordinator nodes and --role all:
+//   GET  /healthz, /readyz         as above, no token needed
+//   GET  /admin/cluster            the partition map
+//   POST /admin/rebalance          force a rebalance
+// Every other admin-port request needs `Authorization: Bearer <admin.token>`
+// (401 without or with a wrong one; 403 while no token is configured).
 // /readyz asks `readiness` (the coordinator, or a shard on a shard node).
 // Anything else: 404, or 405 for a known path with another method.
+//
+// Error bodies: a 4xx says what was wrong with the request; a 5xx carries a
+// fixed text per error code ("database unavailable", "shard unavailable",
+// "timeout", ...) and the detail (SQL, driver and actor texts) goes to the log
+// only, so internals never reach a client.
 
 #include <atomic>
+#include <chrono>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -24,21 +39,35 @@
 #include <caf/fwd.hpp>
 
 #include "actors/api_metrics.hpp"
+#include "nodes/http_auth.hpp"
 #include "nodes/http_server.hpp"
 
 namespace recd {
 
+// The JSON reply for an error value; 5xx bodies are fixed texts (see above).
+http::response error_response(const caf::error& err);
+
 class gateway {
 public:
-  // `admin`: the coordinator if this node may serve /admin routes, else invalid.
+  // `admin`: the coordinator if this node serves the admin port, else invalid.
   gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor readiness,
           caf::actor admin, std::shared_ptr<api_metrics> metrics,
           std::chrono::milliseconds timeout);
 
+  // Turns credentials on; call before serving. An empty token keeps the
+  // admin endpoints at 403; null `keys` leaves the public API open.
+  void set_admin_token(std::string token) { admin_token_ = std::move(token); }
+  void set_api_keys(std::shared_ptr<http::api_keys> keys) { api_keys_ = std::move(keys); }
+
+  // The public port.
   void handle(http::request&& req, http::reply_fn reply);
+  // The admin port.
+  void handle_admin(http::request&& req, http::reply_fn reply);
 
 private:
   const caf::actor& next_api();
+  // /healthz and /readyz; false if `req` is neither.
+  bool handle_probe(const http::request& req, http::reply_fn& reply);
 
   caf::actor_system& sys_;
   std::vector<caf::actor> apis_;
@@ -47,6 +76,8 @@ private:
   std::shared_ptr<api_metrics> metrics_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::size_t> round_robin_{0};
+  std::string admin_token_;
+  std::shared_ptr<http::api_keys> api_keys_;
 };
 
 } // namespace recd

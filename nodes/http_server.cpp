@@ -3,10 +3,12 @@
 //   server::impl  owns the io_context, its threads and the acceptor;
 //   session       one per connection, all its work serialized on its strand;
 //   context       shared state that sessions and reply_fns keep alive: the
-//                 options, the handler, the live-session registry and the
+//                 options, the handler, the connection registry
+//                 (http_connections.hpp: slots, idle order, eviction) and the
 //                 "stopped" gate that keeps foreign threads off a dead io_context.
 
 #include "nodes/http_server.hpp"
+#include "nodes/http_connections.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -22,10 +24,8 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 namespace recd::http {
 
@@ -34,82 +34,6 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
-
-// ---------------------------------------------------------------------------
-// Small public helpers
-
-std::optional<std::string_view> request::param(std::string_view key) const {
-  for (const auto& [k, v] : query)
-    if (k == key)
-      return std::string_view{v};
-  return std::nullopt;
-}
-
-std::optional<std::string_view> request::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (k == name)
-      return std::string_view{v};
-  return std::nullopt;
-}
-
-std::string json_error(unsigned status, std::string_view message) {
-  const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-namespace {
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-} // namespace
-
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (text.size() - i < 3)
-        return std::nullopt;
-      const int hi = hex_digit(text[i + 1]);
-      const int lo = hex_digit(text[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!raw.empty()) {
-    const auto amp = raw.find('&');
-    const auto piece = raw.substr(0, amp);
-    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-    if (piece.empty())
-      continue;
-    const auto eq = piece.find('=');
-    auto key = percent_decode(piece.substr(0, eq), true);
-    auto value = percent_decode(
-        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
-    if (!key || !value)
-      return std::nullopt;
-    out.emplace_back(std::move(*key), std::move(*value));
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // Shared state
@@ -127,8 +51,10 @@ constexpr std::size_t linger_max_bytes = 1 << 20;
 
 class session;
 
+// What the sessions and their reply_fns share; kept alive by both.
 struct context {
-  context(server_options o, handler_fn h) : opt(std::move(o)), handler(std::move(h)) {}
+  context(server_options o, handler_fn h)
+      : opt(std::move(o)), handler(std::move(h)), registry(opt.max_connections) {}
 
   const server_options opt;
   const handler_fn handler;
@@ -138,44 +64,7 @@ struct context {
   std::mutex post_mu;
   bool stopped = false;
 
-  // Live sessions, so that stop() can close them and wait for them.
-  std::mutex sessions_mu;
-  std::condition_variable sessions_cv;
-  bool stopping = false;
-  std::unordered_map<const session*, std::weak_ptr<session>> sessions;
-
-  // Registers a new session; false once stopping (the caller drops it).
-  bool add(const std::shared_ptr<session>& s) {
-    std::lock_guard lock{sessions_mu};
-    if (stopping)
-      return false;
-    sessions.emplace(s.get(), s);
-    return true;
-  }
-
-  void remove(const session* s) {
-    {
-      std::lock_guard lock{sessions_mu};
-      sessions.erase(s);
-    }
-    sessions_cv.notify_all();
-  }
-
-  // Refuses new sessions from now on and returns the live ones.
-  std::vector<std::shared_ptr<session>> begin_stop() {
-    std::lock_guard lock{sessions_mu};
-    stopping = true;
-    std::vector<std::shared_ptr<session>> live;
-    for (auto& [_, weak] : sessions)
-      if (auto s = weak.lock())
-        live.push_back(std::move(s));
-    return live;
-  }
-
-  void wait_for_sessions(std::chrono::milliseconds timeout) {
-    std::unique_lock lock{sessions_mu};
-    sessions_cv.wait_for(lock, timeout, [&] { return sessions.empty(); });
-  }
+  connection_registry<session> registry;
 };
 
 // ---------------------------------------------------------------------------
@@ -186,13 +75,28 @@ public:
   session(tcp::socket&& socket, std::shared_ptr<context> ctx)
       : stream_(std::move(socket)), timer_(stream_.get_executor()), ctx_(std::move(ctx)) {}
 
-  ~session() { ctx_->remove(this); }
+  ~session() { ctx_->registry.remove(this); }
 
   // The session's strand; constant after construction, so any thread may use it.
   net::any_io_executor executor() { return stream_.get_executor(); }
 
   void start() {
-    net::dispatch(executor(), [self = shared_from_this()] { self->read_request(); });
+    net::dispatch(executor(), [self = shared_from_this()] { self->wait_request(); });
+  }
+
+  // Answers 503 (the server is full) and closes.
+  void refuse() {
+    net::dispatch(executor(), [self = shared_from_this()] {
+      self->write_error(503, "too many connections, retry later");
+    });
+  }
+
+  // From any thread: this session gave its slot to a new connection.
+  void evict() {
+    net::post(executor(), [self = shared_from_this()] {
+      if (self->phase_ == phase::idle)
+        self->close_now(); // the pending read ends with operation_aborted
+    });
   }
 
   // From any thread: close now if idle, else right after the pending reply.
@@ -209,15 +113,37 @@ public:
   }
 
 private:
-  enum class phase { reading, handling, writing, lingering, closed };
+  enum class phase { idle, reading, handling, writing, lingering, closed };
 
-  void read_request() {
+  // Between requests: bytes of the next one may already be buffered
+  // (pipelining); if not, the session is idle until its first byte arrives.
+  void wait_request() {
     if (stopping_)
       return close_now();
-    phase_ = phase::reading;
     parser_.emplace();
     parser_->body_limit(ctx_->opt.max_body_bytes);
-    stream_.expires_after(ctx_->opt.read_timeout); // covers header and body together
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(ctx_->opt.max_header_bytes, UINT32_MAX)));
+    if (buffer_.size() > 0)
+      return read_header();
+    phase_ = phase::idle;
+    ctx_->registry.mark_idle(this);
+    stream_.expires_after(ctx_->opt.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](error_code ec,
+                                                                            std::size_t n) {
+      const bool evicted = self->ctx_->registry.mark_busy(self.get());
+      if (self->phase_ == phase::closed)
+        return;
+      if (ec || evicted || n == 0)
+        return self->close_now(); // idle timeout, client gone, or evicted
+      self->buffer_.commit(n);
+      self->read_header();
+    });
+  }
+
+  void read_header() {
+    phase_ = phase::reading;
+    stream_.expires_after(ctx_->opt.header_timeout); // slow-loris: the whole header, not per byte
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&session::on_header, shared_from_this()));
   }
@@ -247,6 +173,7 @@ private:
   }
 
   void read_body() {
+    stream_.expires_after(ctx_->opt.body_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](error_code ec, std::size_t) {
                         if (self->phase_ == phase::closed)
@@ -367,6 +294,18 @@ private:
     if (!res.content_type.empty())
       out_.set(bhttp::field::content_type, res.content_type);
     out_.keep_alive(keep_alive);
+    for (const auto& [name, value] : res.headers) {
+      if (name.find_first_of("\r\n") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos)
+        continue;
+      const auto field = bhttp::string_to_field(name);
+      if (field == bhttp::field::content_length || field == bhttp::field::connection ||
+          field == bhttp::field::server || field == bhttp::field::transfer_encoding)
+        continue;
+      out_.set(name, value);
+    }
+    if (res.status == 503 && out_.find(bhttp::field::retry_after) == out_.end())
+      out_.set(bhttp::field::retry_after, "1"); // every 503 says when to come back
     if (res.status == 204 || res.status == 304) {
       // These must not have a body, nor (for 204) a Content-Length.
     } else if (head_) {
@@ -376,7 +315,7 @@ private:
       out_.prepare_payload();
     }
 
-    stream_.expires_after(ctx_->opt.read_timeout); // a client that does not read is dropped
+    stream_.expires_after(ctx_->opt.body_timeout); // a client that does not read is dropped
     bhttp::async_write(stream_, out_, [self = shared_from_this()](error_code ec, std::size_t) {
       self->on_write(ec);
     });
@@ -391,7 +330,7 @@ private:
       return close_now();
     if (!out_.keep_alive())
       return linger();
-    read_request();
+    wait_request();
   }
 
   // Half-close, then discard input until the client closes or time runs out.
@@ -399,7 +338,7 @@ private:
     phase_ = phase::lingering;
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min(linger_time, ctx_->opt.read_timeout));
+    stream_.expires_after(std::min(linger_time, ctx_->opt.body_timeout));
     drain();
   }
 
@@ -419,7 +358,7 @@ private:
     stopping_ = true;
     // Reading (idle keep-alive or half-sent request) and lingering end now;
     // handling and writing end in deliver()/on_write().
-    if (phase_ == phase::reading || phase_ == phase::lingering)
+    if (phase_ == phase::idle || phase_ == phase::reading || phase_ == phase::lingering)
       close_now();
   }
 
@@ -440,7 +379,7 @@ private:
   std::array<char, 4096> scratch_{};
   std::size_t lingered_ = 0;
 
-  phase phase_ = phase::reading;
+  phase phase_ = phase::idle;
   std::uint64_t seq_ = 0; // number of the request being handled
   unsigned version_ = 11;
   bool keep_alive_ = true;
@@ -473,8 +412,14 @@ struct server::impl {
       error_code ignored;
       socket.set_option(tcp::no_delay{true}, ignored);
       auto s = std::make_shared<session>(std::move(socket), ctx);
-      if (ctx->add(s))
-        s->start();
+      std::shared_ptr<session> victim;
+      switch (ctx->registry.admit(s, victim)) {
+        case admission::serve: s->start(); break;
+        case admission::refuse: s->refuse(); break;
+        case admission::drop: break; // the socket closes with `s`
+      }
+      if (victim)
+        victim->evict();
       do_accept();
     });
   }
@@ -499,6 +444,10 @@ server::~server() {
 
 std::uint16_t server::port() const {
   return impl_->port;
+}
+
+std::size_t server::connections() const {
+  return impl_->ctx->registry.connections();
 }
 
 std::optional<std::string> server::start() {
@@ -565,11 +514,11 @@ void server::stop() {
       m.retry.cancel();
     });
     {
-      auto live = m.ctx->begin_stop();
+      auto live = m.ctx->registry.begin_stop();
       for (auto& s : live)
         s->request_shutdown();
     } // our references must go before we wait for the sessions to end
-    m.ctx->wait_for_sessions(stop_grace);
+    m.ctx->registry.wait_for_sessions(stop_grace);
     m.work.reset();
     m.ioc.stop();
     for (auto& t : m.threads)

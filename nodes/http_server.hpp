@@ -10,9 +10,26 @@
 //     pipelined) is read only after the previous reply has been written;
 //   * the server answers some requests itself, always with a JSON body
 //     {"error": ..., "status": ...}: 400 unparsable HTTP or bad percent-encoding,
-//     413 body over max_body_bytes, 431 header too large, 500 handler threw,
-//     503 handler did not reply within handler_timeout;
-//   * every response carries `Server: recd` and a Content-Length.
+//     413 body over max_body_bytes, 431 header over max_header_bytes, 500
+//     handler threw, 503 handler did not reply within handler_timeout, 503 to a
+//     new connection when max_connections are open and none is idle;
+//   * every response carries `Server: recd` and a Content-Length; every 503
+//     carries `Retry-After` (1 s unless the handler set one).
+//
+// Bounds on what one client can hold (server_options):
+//   * a connection is IDLE while it waits for the first byte of its next (or
+//     first) request; idle longer than idle_timeout, it is closed;
+//   * from a request's first byte its whole header must arrive within
+//     header_timeout, its body then within body_timeout, and the client must
+//     take the reply within body_timeout; otherwise the connection is dropped
+//     without a reply (slow clients, slow-loris);
+//   * at most max_connections connections are served. A new one beyond that
+//     closes the connection that has been idle longest; with none idle it gets
+//     the 503 (Retry-After: 1) and is closed (with more than 64 such refusals
+//     in flight, closed without a reply). An idle connection whose next
+//     request starts at the moment it is chosen is closed too, exactly as when
+//     any server closes an idle keep-alive connection (the race HTTP/1.1
+//     clients handle by retrying idempotent requests).
 
 #include <chrono>
 #include <cstddef>
@@ -46,9 +63,17 @@ struct request {
 };
 
 struct response {
+  response() = default;
+  response(unsigned s, std::string b, std::string type = "application/json")
+      : status(s), body(std::move(b)), content_type(std::move(type)) {}
+
   unsigned status = 200; // must be 200..599; anything else is replaced by a 500
   std::string body;
   std::string content_type = "application/json";
+  // Extra headers (WWW-Authenticate, Retry-After, ...). A name or value with
+  // CR or LF is dropped (no header injection); Content-Length, Connection and
+  // Server are the server's own and are ignored here.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Completes one request. Call exactly once, from any thread; later calls (and
@@ -65,9 +90,12 @@ struct server_options {
   std::string host = "127.0.0.1"; // an address or a resolvable name
   std::uint16_t port = 8080;      // 0 = pick a free port (see server::port())
   int threads = 2;                // io_context threads (at least 1 is used)
-  std::size_t max_body_bytes = 64 * 1024;
-  std::chrono::milliseconds read_timeout{30000};   // a whole request (or an idle keep-alive
-                                                   // connection's next one) must arrive in time
+  std::size_t max_body_bytes = 64 * 1024;          // 413 above
+  std::size_t max_header_bytes = 8 * 1024;         // request line + headers; 431 above
+  std::size_t max_connections = 4096;              // see "Bounds" above
+  std::chrono::milliseconds header_timeout{10000}; // first byte to end of header
+  std::chrono::milliseconds body_timeout{30000};   // the body; also writing a reply
+  std::chrono::milliseconds idle_timeout{30000};   // waiting for a request's first byte
   std::chrono::milliseconds handler_timeout{5000}; // no reply by then: 503 {"error":"timeout"}
 };
 
@@ -98,6 +126,10 @@ public:
 
   // The bound port (meaningful after a successful start()), else 0.
   std::uint16_t port() const;
+
+  // Connections holding one of the max_connections slots right now (for
+  // tests and metrics; a connection being refused with a 503 holds none).
+  std::size_t connections() const;
 
   // Stops accepting, closes idle connections at once, gives requests still
   // waiting for their reply a short grace (~1 s) to be written, then drops

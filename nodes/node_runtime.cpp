@@ -43,7 +43,22 @@ http::server_options http_options(const settings& cfg) {
   opt.port = static_cast<std::uint16_t>(port < 0 ? 0 : port);
   opt.threads = cfg.http.threads;
   opt.max_body_bytes = static_cast<std::size_t>(cfg.http.max_body_bytes);
+  opt.max_header_bytes = static_cast<std::size_t>(cfg.http.max_header_bytes);
+  opt.max_connections = static_cast<std::size_t>(cfg.http.max_connections);
+  opt.header_timeout = std::chrono::milliseconds{cfg.http.header_timeout_ms};
+  opt.body_timeout = std::chrono::milliseconds{cfg.http.body_timeout_ms};
+  opt.idle_timeout = std::chrono::milliseconds{cfg.http.idle_timeout_ms};
   opt.handler_timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms + 500};
+  return opt;
+}
+
+http::server_options admin_http_options(const settings& cfg) {
+  auto opt = http_options(cfg);
+  auto [host, port] = split_host_port(cfg.admin.addr);
+  opt.host = host;
+  opt.port = static_cast<std::uint16_t>(port < 0 ? 0 : port);
+  opt.threads = 1;
+  opt.max_connections = std::min<std::size_t>(opt.max_connections, 64);
   return opt;
 }
 

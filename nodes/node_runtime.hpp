@@ -18,6 +18,9 @@ namespace recd {
 sigset_t block_stop_signals();
 
 http::server_options http_options(const settings& cfg);
+// The admin port's server options: admin.addr with http.*'s limits (at most
+// 64 connections: operators and scrapers, not the public).
+http::server_options admin_http_options(const settings& cfg);
 
 enum class stop_reason { signal, watched_down };
 

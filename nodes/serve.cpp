@@ -1,11 +1,18 @@
 // `recd serve --role all|coordinator|shard|api`.
 //   all          coordinator, shards, API actors and HTTP in one process
-//   coordinator  the partition map and the jobs; actor port cluster.port; HTTP health + /admin
+//   coordinator  the partition map and the jobs; actor port cluster.port; HTTP health,
+//                and /admin on the admin port (admin.addr)
 //   shard        one shard actor published on cluster.port, joined to the coordinator
 //   api          API actors, cache, behavior writer and HTTP, following the coordinator's map
 // Every role stops cleanly on SIGINT/SIGTERM and serves /healthz and /readyz.
+// `all` and `coordinator` also serve the admin port (admin.addr, bearer token);
+// /admin is never served on the public port.
 #include <cstdio>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <optional>
+#include <variant>
 
 #include <thread>
 
@@ -54,27 +61,88 @@ void bound_teardown(caf::actor_system& sys) {
   }}.detach();
 }
 
-// The node's HTTP server routing to `gw`, started; nullptr (reason on stderr) on failure.
-std::unique_ptr<http::server> start_http(const settings& cfg, gateway& gw, const char* role) {
-  auto server = std::make_unique<http::server>(
+// Warns when the open-file limit leaves no room for http.max_connections
+// (each connection is a descriptor; the rest covers PostgreSQL, Redis, the
+// actor ports and the admin port).
+void check_fd_headroom(const settings& cfg) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
+    return;
+  constexpr rlim_t reserve = 256;
+  const auto wanted = static_cast<rlim_t>(cfg.http.max_connections) + reserve;
+  if (wanted > lim.rlim_cur)
+    spdlog::warn("http.max_connections = {} needs about {} file descriptors, but `ulimit -n` is {} "
+                 "(hard limit {}): raise it or lower http.max_connections",
+                 cfg.http.max_connections, wanted, lim.rlim_cur, lim.rlim_max);
+}
+
+// A node's HTTP servers: the public one, and the admin one on nodes that have
+// admin endpoints (coordinator, all).
+struct http_front {
+  std::unique_ptr<http::server> api;
+  std::unique_ptr<http::server> admin;
+  void stop() {
+    if (admin)
+      admin->stop();
+    if (api)
+      api->stop();
+  }
+};
+
+// Starts the node's HTTP servers routing to `gw` (credentials set from `cfg`);
+// nullopt (reason on stderr) on failure.
+std::optional<http_front> start_http(const settings& cfg, gateway& gw, const char* role,
+                                     bool with_admin) {
+  if (!cfg.http.api_keys_file.empty()) {
+    auto keys = http::api_keys::load(cfg.http.api_keys_file);
+    if (auto* err = std::get_if<std::string>(&keys)) {
+      std::fprintf(stderr, "recd: %s\n", err->c_str());
+      return std::nullopt;
+    }
+    auto& loaded = std::get<std::shared_ptr<http::api_keys>>(keys);
+    spdlog::info("API keys on: {} keys from {}", loaded->counts().size(), cfg.http.api_keys_file);
+    gw.set_api_keys(std::move(loaded));
+  }
+  gw.set_admin_token(cfg.admin.token);
+  check_fd_headroom(cfg);
+
+  http_front front;
+  front.api = std::make_unique<http::server>(
     http_options(cfg),
     [&gw](http::request&& req, http::reply_fn reply) { gw.handle(std::move(req), std::move(reply)); });
-  if (auto err = server->start()) {
+  if (auto err = front.api->start()) {
     std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
-    return nullptr;
+    return std::nullopt;
   }
-  spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, server->port());
-  return server;
+  spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, front.api->port());
+  if (with_admin) {
+    const auto opt = admin_http_options(cfg);
+    front.admin = std::make_unique<http::server>(opt, [&gw](http::request&& req, http::reply_fn reply) {
+      gw.handle_admin(std::move(req), std::move(reply));
+    });
+    if (auto err = front.admin->start()) {
+      std::fprintf(stderr, "recd: cannot listen on admin.addr %s: %s\n", cfg.admin.addr.c_str(),
+                   err->c_str());
+      front.stop();
+      return std::nullopt;
+    }
+    // Tests and scripts read the bound port from this line when admin.addr has port 0.
+    spdlog::info("admin on {}:{}", opt.host, front.admin->port());
+    if (cfg.admin.token.empty())
+      spdlog::warn("admin.token is not set: the admin endpoints answer 403 "
+                   "(set RECD_ADMIN_TOKEN or admin.token_file)");
+  }
+  return front;
 }
 
 // Serves HTTP with `gw` until a stop signal (or `watched` dies); returns the exit status.
 int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
                const caf::actor& watched, const char* role) {
-  auto server = start_http(cfg, gw, role);
-  if (!server)
+  auto front = start_http(cfg, gw, role, /*with_admin=*/true);
+  if (!front)
     return 1;
   auto why = wait_for_stop(sys, signals, watched);
-  server->stop();
+  front->stop();
   if (why == stop_reason::watched_down) {
     std::fprintf(stderr, "recd: the coordinator stopped; see the log above\n");
     return 1;
@@ -161,7 +229,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   }
   gateway gw{sys, {}, shard, caf::actor{}, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  auto server = start_http(cfg, gw, "shard");
+  auto server = start_http(cfg, gw, "shard", /*with_admin=*/false);
   if (!server) {
     stop_all({shard});
     return 1;
@@ -236,7 +304,7 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, caf::actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  auto server = start_http(cfg, gw, "api");
+  auto server = start_http(cfg, gw, "api", /*with_admin=*/false);
   int status = 0;
   if (!server) {
     status = 1;

@@ -223,6 +223,8 @@ cli_result run_cli(const std::vector<std::string>& args, const env_list& env,
 // ---- HTTP --------------------------------------------------------------------------
 
 const std::string loopback = "127.0.0.1";
+// The admin token of every coordinator the tests start (passed by environment).
+const std::string admin_token = "cluster-test-admin-token";
 
 std::string show(const http_reply& r) {
   return std::to_string(r.status) + " " + r.body.substr(0, 400) +
@@ -380,7 +382,8 @@ public:
       redis_(std::move(redis_url)),
       app_id_("recd-cluster-test-" + tag + "-" + std::to_string(::getpid())),
       coordinator_actor_(free_port()),
-      coordinator_http_(free_port()) {}
+      coordinator_http_(free_port()),
+      coordinator_admin_(free_port()) {}
 
   ~cluster() { shutdown(); }
 
@@ -392,6 +395,9 @@ public:
     return loopback + ":" + std::to_string(coordinator_actor_);
   }
   std::uint16_t coordinator_http() const { return coordinator_http_; }
+  // The coordinator's admin port (/admin/*) and the header its requests need.
+  std::uint16_t coordinator_admin() const { return coordinator_admin_; }
+  static header_list admin_auth() { return {{"Authorization", "Bearer " + admin_token}}; }
 
   // Settings every node started from now on gets (e.g. TLS).
   void set_node_env(env_list env) { node_env_ = std::move(env); }
@@ -410,8 +416,11 @@ public:
 
   // The coordinator node, always on the same actor and HTTP ports (a restart reuses them).
   node& start_coordinator() {
+    // The admin token reaches the node through its environment, never argv.
     return launch("coordinator", "coordinator", coordinator_http_, coordinator_actor_,
-                  {{"RECD_CLUSTER_PORT", std::to_string(coordinator_actor_)}});
+                  {{"RECD_CLUSTER_PORT", std::to_string(coordinator_actor_)},
+                   {"RECD_ADMIN_ADDR", loopback + ":" + std::to_string(coordinator_admin_)},
+                   {"RECD_ADMIN_TOKEN", admin_token}});
   }
 
   node& start_shard(int i, const env_list& extra = {}) {
@@ -462,7 +471,8 @@ public:
   }
 
   std::optional<cluster_map> map() const {
-    auto r = get(coordinator_http_, "/admin/cluster", 2s);
+    auto r = request("GET", loopback, coordinator_admin_, "/admin/cluster", "", "application/json",
+                     2s, admin_auth());
     if (r.status != 200)
       return std::nullopt;
     return parse_map(r.json);
@@ -600,6 +610,7 @@ private:
   std::string app_id_;
   std::uint16_t coordinator_actor_;
   std::uint16_t coordinator_http_;
+  std::uint16_t coordinator_admin_;
   std::vector<std::unique_ptr<node>> nodes_;
   std::set<std::string> logs_started_;
   env_list node_env_;
@@ -1243,8 +1254,8 @@ TEST(Resharding, AddingTwoShardNodesAndStoppingOneUnderLoadFailsNoRequestAndLose
   mark("shard-0's partitions moved (" + fmt(gone.seconds) + " s after its exit)");
   EXPECT_TRUE(gone.ok) << (gone.map ? gone.map->raw : "no map");
   sleep_until(7.5);
-  auto rebalance = request("POST", loopback, c.coordinator_http(), "/admin/rebalance", "",
-                           "application/json", 5s);
+  auto rebalance = request("POST", loopback, c.coordinator_admin(), "/admin/rebalance", "",
+                           "application/json", 5s, cluster::admin_auth());
   mark("POST /admin/rebalance -> " + show(rebalance));
   EXPECT_EQ(rebalance.status, 200u) << show(rebalance);
   EXPECT_TRUE(rebalance.json.is_object() && rebalance.json.contains("epoch")) << show(rebalance);

@@ -423,9 +423,9 @@ TEST(HttpServer, CustomContentTypeAndNoContentStatus) {
   EXPECT_EQ(c.get("/text").body(), "plain"); // still in sync
 }
 
-TEST(HttpServer, SlowRequestIsCutOffAfterReadTimeout) {
+TEST(HttpServer, SlowRequestIsCutOffAfterHeaderTimeout) {
   auto opt = test_options();
-  opt.read_timeout = 200ms;
+  opt.header_timeout = 200ms;
   auto srv = start_server(opt, echo);
   client c{srv->port()};
   c.send("GET /slow HTTP/1.1\r\nHost: t\r\n"); // never finished

@@ -6,6 +6,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <cctype>
+
 namespace recd::test {
 
 namespace net = boost::asio;
@@ -15,7 +17,8 @@ using tcp = net::ip::tcp;
 
 http_reply request(const std::string& method, const std::string& host, std::uint16_t port,
                    const std::string& target, const std::string& body,
-                   const std::string& content_type, std::chrono::milliseconds timeout) {
+                   const std::string& content_type, std::chrono::milliseconds timeout,
+                   const header_list& headers) {
   http_reply out;
   auto t0 = std::chrono::steady_clock::now();
   auto finish = [&] {
@@ -58,6 +61,8 @@ http_reply request(const std::string& method, const std::string& host, std::uint
   req.set(bhttp::field::host, host + ":" + std::to_string(port));
   req.set(bhttp::field::user_agent, "recd-contract-test");
   req.set(bhttp::field::connection, "close");
+  for (const auto& [name, value] : headers)
+    req.set(name, value);
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     if (!content_type.empty())
       req.set(bhttp::field::content_type, content_type);
@@ -86,6 +91,12 @@ http_reply request(const std::string& method, const std::string& host, std::uint
   out.status = res.result_int();
   out.body = std::move(res.body());
   out.content_type = std::string{res[bhttp::field::content_type]};
+  for (const auto& field : res) {
+    std::string name{field.name_string()};
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string{field.value()};
+  }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return finish();

@@ -410,6 +410,7 @@ recd_server::recd_server(const std::string& postgres_url, const std::string& red
   env_list env{{"RECD_POSTGRES_URL", postgres_url},
                {"RECD_REDIS_URL", redis_url},
                {"RECD_HTTP_ADDR", host_ + ":" + std::to_string(port_)},
+               {"RECD_ADMIN_ADDR", host_ + ":0"},
                {"RECD_JOBS_POLL_SECONDS", "1"}};
   for (const auto& [k, v] : extra_env) {
     bool replaced = false;
@@ -431,8 +432,14 @@ recd_server::recd_server(const std::string& postgres_url, const std::string& red
                                proc_->log_path() + ":\n" + proc_->log_tail());
     auto r = request("GET", host_, port_, "/readyz", "", "application/json",
                      std::chrono::milliseconds{1000});
-    if (r.status == 200)
+    if (r.status == 200) {
+      // The admin server starts before the node can be ready, so its line is logged.
+      const auto log = proc_->log_tail(1 << 20);
+      const std::string marker = "admin on " + host_ + ":";
+      if (auto at = log.find(marker); at != std::string::npos)
+        admin_port_ = static_cast<std::uint16_t>(std::atoi(log.c_str() + at + marker.size()));
       return;
+    }
     if (steady::now() >= deadline) {
       auto tail = proc_->log_tail();
       stop(2s);

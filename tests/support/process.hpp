@@ -105,9 +105,11 @@ private:
 };
 
 // `$RECD_BINARY serve` on 127.0.0.1:<free port> against the given database and
-// Redis, with RECD_JOBS_POLL_SECONDS=1 and `extra_env`. The constructor waits
-// until GET /readyz answers 200 (30 s) and throws std::runtime_error (with the
-// log's tail) if it does not. The destructor sends SIGTERM and records a
+// Redis, with RECD_JOBS_POLL_SECONDS=1 and `extra_env`, and its admin port on
+// 127.0.0.1:0 (the bound port is read from the log line "admin on HOST:PORT").
+// Secrets such as RECD_ADMIN_TOKEN go in `extra_env`, never in argv. The
+// constructor waits until GET /readyz answers 200 (30 s) and throws
+// std::runtime_error (with the log's tail) if it does not. The destructor sends SIGTERM and records a
 // GoogleTest failure unless the server exits with status 0 within 10 s.
 class recd_server {
 public:
@@ -119,6 +121,8 @@ public:
 
   const std::string& host() const { return host_; }
   std::uint16_t port() const { return port_; }
+  // The admin port (0 if the log did not name one).
+  std::uint16_t admin_port() const { return admin_port_; }
   const std::string& log_path() const { return proc_->log_path(); }
   std::string log_tail(std::size_t max_bytes = 4000) const { return proc_->log_tail(max_bytes); }
 
@@ -129,6 +133,7 @@ public:
 private:
   std::string host_ = "127.0.0.1";
   std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
   std::unique_ptr<child_process> proc_;
   std::optional<bool> stopped_ok_;
 };

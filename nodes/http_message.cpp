@@ -1,0 +1,83 @@
+// The message-level helpers of http_server.hpp: request accessors, JSON
+// error bodies, percent-decoding and query parsing (no I/O).
+
+#include "nodes/http_server.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace recd::http {
+
+std::optional<std::string_view> request::param(std::string_view key) const {
+  for (const auto& [k, v] : query)
+    if (k == key)
+      return std::string_view{v};
+  return std::nullopt;
+}
+
+std::optional<std::string_view> request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name)
+      return std::string_view{v};
+  return std::nullopt;
+}
+
+std::string json_error(unsigned status, std::string_view message) {
+  const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+namespace {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+} // namespace
+
+std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (text.size() - i < 3)
+        return std::nullopt;
+      const int hi = hex_digit(text[i + 1]);
+      const int lo = hex_digit(text[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!raw.empty()) {
+    const auto amp = raw.find('&');
+    const auto piece = raw.substr(0, amp);
+    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
+    if (piece.empty())
+      continue;
+    const auto eq = piece.find('=');
+    auto key = percent_decode(piece.substr(0, eq), true);
+    auto value = percent_decode(
+        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
+    if (!key || !value)
+      return std::nullopt;
+    out.emplace_back(std::move(*key), std::move(*value));
+  }
+  return out;
+}
+
+} // namespace recd::http
