@@ -22,12 +22,27 @@ std::string census_report();
 // Call first thing in an actor's behavior function: counts the actor in the
 // census, and makes an error that arrives as a message (an answer to a
 // message that was not a request, or one a peer sends on purpose) a logged
-// warning instead of CAF 0.17's default, which ends the receiving actor.
+// warning instead of CAF 0.17's default, which ends the receiving actor; and
+// an exit message from another node is ignored.
 inline void enroll(caf::scheduled_actor* self) {
   census_enter(self->id(), self->name());
   self->attach_functor([id = self->id()] { census_leave(id); });
   self->set_error_handler([self](caf::error& err) {
     spdlog::warn("{} ignored an error message: {}", self->name(), describe(err));
+  });
+  // An exit message ends the actor only if it comes from this node (a linked
+  // actor's end, or the node's own shutdown): a peer on the actor port cannot
+  // stop a shard or a coordinator by sending one (docs/security.md).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal)
+      return;
+    const auto& src = self->current_sender();
+    if ((src && src->node() != self->node()) || (msg.source && msg.source.node() != self->node())) {
+      spdlog::warn("{} ignored an exit message from another node ({})", self->name(),
+                   caf::to_string(msg.reason));
+      return;
+    }
+    self->quit(msg.reason);
   });
 }
 

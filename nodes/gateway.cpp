@@ -88,7 +88,10 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
     return true;
   }
   if (path == "/healthz") {
-    reply(json_response(200, R"({"status":"ok"})"));
+    if (liveness_ && !liveness_->alive())
+      reply(json_response(503, nlohmann::json{{"status", "dead"}, {"error", liveness_->cause()}}.dump()));
+    else
+      reply(json_response(200, R"({"status":"ok"})"));
     return true;
   }
   ask(

@@ -7,7 +7,8 @@
 // (/readyz, /api/stats, /admin) go through a short-lived actor's request.
 //
 // The public port (handle):
-//   GET  /healthz                  200 {"status":"ok"}
+//   GET  /healthz                  200 {"status":"ok"} while every essential actor of the
+//                                  node runs (nodes/liveness.hpp), else 503 naming the dead one
 //   GET  /readyz                   200 once every shard holds its state, else 503
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
 //   POST /api/behavior             query parameters or a JSON body
@@ -41,6 +42,7 @@
 #include "actors/api_metrics.hpp"
 #include "nodes/http_auth.hpp"
 #include "nodes/http_server.hpp"
+#include "nodes/liveness.hpp"
 
 namespace recd {
 
@@ -58,6 +60,8 @@ public:
   // admin endpoints at 403; null `keys` leaves the public API open.
   void set_admin_token(std::string token) { admin_token_ = std::move(token); }
   void set_api_keys(std::shared_ptr<http::api_keys> keys) { api_keys_ = std::move(keys); }
+  // /healthz answers from it (null: always alive).
+  void set_liveness(std::shared_ptr<liveness> alive) { liveness_ = std::move(alive); }
 
   // The public port.
   void handle(http::request&& req, http::reply_fn reply);
@@ -78,6 +82,7 @@ private:
   std::atomic<std::size_t> round_robin_{0};
   std::string admin_token_;
   std::shared_ptr<http::api_keys> api_keys_;
+  std::shared_ptr<liveness> liveness_;
 };
 
 } // namespace recd

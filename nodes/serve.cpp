@@ -170,6 +170,13 @@ int serve_all(const settings& cfg, sigset_t& signals) {
     apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, metrics}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  std::vector<std::pair<std::string, caf::actor>> essentials{
+    {"coordinator", coordinator}, {"cache", cache}, {"behavior_writer", writer}};
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    essentials.emplace_back("shard " + std::to_string(i), shards[i]);
+  for (std::size_t i = 0; i < apis.size(); ++i)
+    essentials.emplace_back("api " + std::to_string(i), apis[i]);
+  gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   auto status = serve_http(sys, cfg, gw, signals, coordinator, "all");
   stop_all(apis);
   stop_all(shards);
@@ -197,6 +204,7 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   spdlog::info("coordinator on actor port {}:{}, {} partitions", cfg.cluster.bind, *port, *counted);
   gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator}}));
   // The node exits if its coordinator actor dies, so that it gets restarted.
   auto status = serve_http(sys, cfg, gw, signals, coordinator, "coordinator");
   stop_all({coordinator});
@@ -229,6 +237,8 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   }
   gateway gw{sys, {}, shard, caf::actor{}, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  // A shard node whose shard actor died answers /healthz 503: Kubernetes restarts it.
+  gw.set_liveness(watch_essentials(sys, {{"shard", shard}}));
   auto server = start_http(cfg, gw, "shard", /*with_admin=*/false);
   if (!server) {
     stop_all({shard});
@@ -304,6 +314,11 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, caf::actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  std::vector<std::pair<std::string, caf::actor>> essentials{
+    {"cache", cache}, {"behavior_writer", writer}, {"shard_dialer", dialer}};
+  for (std::size_t i = 0; i < apis.size(); ++i)
+    essentials.emplace_back("api " + std::to_string(i), apis[i]);
+  gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   auto server = start_http(cfg, gw, "api", /*with_admin=*/false);
   int status = 0;
   if (!server) {

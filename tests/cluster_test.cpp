@@ -1921,6 +1921,15 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
                                               caf::actor{}));
   for (const auto& [what, err] : answers)
     EXPECT_TRUE(is_refused(err)) << what << " was not refused: " << describe(err);
+  // Exit messages and bare errors (CAF ends an actor that gets either by default).
+  self->send_exit(*shard, caf::exit_reason::user_shutdown);
+  self->send_exit(*coordinator, caf::exit_reason::kill);
+  self->send(*shard, make_error(ec::unspecified, "die"));
+  self->send(*coordinator, make_error(ec::unspecified, "die"));
+  // A request after them proves they were processed (one sender, one connection: in order).
+  auto still = send_hostile<std::vector<std::uint32_t>>(self, *shard, map_atom_v);
+  EXPECT_TRUE(is_refused(still)) << "the shard did not answer after an exit message: "
+                                 << describe(still);
 
   // Nothing crashed, nothing changed.
   for (const char* name : {"coordinator", "shard-0", "shard-1", "api-0"})
