@@ -322,17 +322,37 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
 // Commits the event (checking the item in the database if its shard could
 // not), then applies it on the user's and the item's shard and acknowledges.
 // Nothing changes in memory unless the row is committed.
+// An event whose id the writer already stored (fresh = false) is answered
+// with the first row's id and applied nowhere again.
 void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
                       behavior_event e, std::vector<float> item_vec, bool check_item,
-                      clock::time_point t0) {
+                      std::string event_id, clock::time_point t0) {
   auto fail = [=](caf::error& err) mutable {
     ++self->state.deps.metrics->behavior_failed;
     rp.deliver(std::move(err));
   };
-  ask(self, self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item)
+  auto& gate = *self->state.deps.gate;
+  if (!gate.try_enter()) {
+    ++self->state.deps.metrics->behavior_failed;
+    rp.deliver(make_error(ec::overloaded, "too many behaviors waiting for the database"));
+    return;
+  }
+  // The HTTP server answers 503 at t0 + request_timeout at the latest (its
+  // clock started a little earlier): an event still queued then is dropped.
+  auto deadline = t0 + std::chrono::milliseconds{self->state.cfg.http.request_timeout_ms};
+  auto deadline_ns =
+    std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  ask(self, self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item,
+      std::move(event_id), static_cast<std::int64_t>(deadline_ns))
     .then(
-      [=](std::int64_t id) mutable {
+      [=](std::int64_t id, bool fresh) mutable {
         auto& st = self->state;
+        if (!fresh) {
+          // A retry of a stored event: the first answer, nothing applied again.
+          st.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
+          rp.deliver(id);
+          return;
+        }
         st.near.erase(e.user);
         caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
         auto users = st.apply_targets(e.user);
@@ -461,7 +481,7 @@ void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t lim
 }
 
 // A behavior: the item is checked on its shard, then committed and applied.
-void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
+void record(api_actor* self, responder<std::int64_t> rp, behavior_event e, std::string event_id) {
   auto t0 = clock::now();
   auto& st = self->state;
   ++st.deps.metrics->behavior_requests;
@@ -472,7 +492,7 @@ void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
   ask(self, st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
     .then(
       [=](std::vector<float> item_vec) mutable {
-        commit_and_apply(self, rp, e, std::move(item_vec), false, t0);
+        commit_and_apply(self, rp, e, std::move(item_vec), false, event_id, t0);
       },
       [=](caf::error& err) mutable {
         if (err.category() == error_category &&
@@ -483,7 +503,7 @@ void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
         }
         // The item's shard is unavailable (moving or failed over): the
         // writer checks the item in the database instead.
-        commit_and_apply(self, rp, e, {}, true, t0);
+        commit_and_apply(self, rp, e, {}, true, event_id, t0);
       });
 }
 
@@ -521,11 +541,16 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
     },
     [=](behavior_atom, behavior_event e) {
       auto rp = self->make_response_promise<std::int64_t>();
-      record(self, responder<std::int64_t>{rp}, e);
+      record(self, responder<std::int64_t>{rp}, e, std::string{});
       return rp;
     },
-    [=](behavior_atom, behavior_event e, local_reply<std::int64_t> reply) {
-      record(self, responder<std::int64_t>{std::move(reply)}, e);
+    [=](behavior_atom, behavior_event e, std::string event_id) {
+      auto rp = self->make_response_promise<std::int64_t>();
+      record(self, responder<std::int64_t>{rp}, e, std::move(event_id));
+      return rp;
+    },
+    [=](behavior_atom, behavior_event e, std::string event_id, local_reply<std::int64_t> reply) {
+      record(self, responder<std::int64_t>{std::move(reply)}, e, std::move(event_id));
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();

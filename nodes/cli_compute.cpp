@@ -15,6 +15,7 @@
 #include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/database.hpp"
 
 namespace recd {
 
@@ -144,7 +145,7 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
   auto n = static_cast<std::uint32_t>(std::min<std::int32_t>(cfg.cluster.shards,
                                                              static_cast<std::int32_t>(partitions)));
   for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+    shards.push_back(spawn_shard(sys, i, store::conninfo(cfg.postgres, store::session::job), cfg.recommend));
   auto coordinator = spawn_coordinator(sys, {cfg, partitions, false, false}, shards);
   auto status = request_jobs(sys, coordinator, kinds);
   for (auto& a : shards)

@@ -30,13 +30,30 @@ http::response error_response(const caf::error& err) {
       case ec::database_unavailable:
       case ec::database_error:
       case ec::shard_unavailable:
-      case ec::timeout: status = 503; break;
+      case ec::timeout:
+      case ec::overloaded: status = 503; break;
       default: status = 500;
     }
   } else if (err == caf::sec::request_timeout) {
     status = 503;
   }
-  return json_response(status, http::json_error(status, describe(err)));
+  auto r = json_response(status, http::json_error(status, describe(err)));
+  if (err.category() == error_category && static_cast<ec>(err.code()) == ec::overloaded)
+    r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// POST /api/behavior's errors: as error_response, except that a database
+// failure says only "database unavailable" (the writer logs the details).
+// Every 5xx here means: the event may have been committed; retrying with the
+// same event_id is safe.
+http::response behavior_error_response(const caf::error& err) {
+  if (err.category() == error_category) {
+    auto code = static_cast<ec>(err.code());
+    if (code == ec::database_unavailable || code == ec::database_error)
+      return json_response(503, http::json_error(503, "database unavailable"));
+  }
+  return error_response(err);
 }
 
 // Sends one request from a short-lived actor; `on_ok` receives the reply.
@@ -134,11 +151,11 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
       cmd.event.ts = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-    caf::anon_send(next_api(), behavior_atom_v, cmd.event,
+    caf::anon_send(next_api(), behavior_atom_v, cmd.event, std::move(cmd.event_id),
                    make_local_reply<std::int64_t>([reply](caf::expected<std::int64_t> id) {
                      reply(id ? json_response(200, R"({"success":true,"behavior_id":)" +
                                                      std::to_string(*id) + "}")
-                              : error_response(id.error()));
+                              : behavior_error_response(id.error()));
                    }));
     return;
   }

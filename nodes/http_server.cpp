@@ -366,6 +366,8 @@ private:
     out_.set(bhttp::field::server, "recd");
     if (!res.content_type.empty())
       out_.set(bhttp::field::content_type, res.content_type);
+    for (const auto& [name, value] : res.headers)
+      out_.set(name, value);
     out_.keep_alive(keep_alive);
     if (res.status == 204 || res.status == 304) {
       // These must not have a body, nor (for 204) a Content-Length.

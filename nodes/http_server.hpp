@@ -49,6 +49,9 @@ struct response {
   unsigned status = 200; // must be 200..599; anything else is replaced by a 500
   std::string body;
   std::string content_type = "application/json";
+  // Extra header fields (e.g. {"Retry-After", "1"}); Server, Content-Type and
+  // Content-Length are the server's own.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 // Completes one request. Call exactly once, from any thread; later calls (and

@@ -24,6 +24,7 @@
 #include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/database.hpp"
 
 namespace recd {
 
@@ -89,14 +90,16 @@ int serve_all(const settings& cfg, sigset_t& signals) {
     std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
   std::vector<caf::actor> shards;
   for (std::uint32_t i = 0; i < n; ++i)
-    shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+    shards.push_back(spawn_shard(sys, i, store::conninfo(cfg.postgres, store::session::job), cfg.recommend));
   auto coordinator = spawn_coordinator(sys, {cfg, partitions, true, false}, shards);
   auto cache = spawn_cache(sys, cfg.redis);
-  auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
+  auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
+  auto writer = spawn_behavior_writer(
+    sys, store::conninfo(cfg.postgres, store::session::serving), gate);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   auto status = serve_http(sys, cfg, gw, signals, coordinator, "all");
@@ -147,7 +150,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
   auto name = node_name(cfg);
-  auto shard = spawn_shard(sys, 0, cfg.postgres.url, cfg.recommend);
+  auto shard = spawn_shard(sys, 0, store::conninfo(cfg.postgres, store::session::job), cfg.recommend);
   // Published so that API nodes connect to this node directly.
   auto port = publish_node(sys, shard, cfg);
   if (!port) {
@@ -220,12 +223,14 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   if (!coordinator)
     return 0;
   auto cache = spawn_cache(sys, cfg.redis);
-  auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
+  auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
+  auto writer = spawn_behavior_writer(
+    sys, store::conninfo(cfg.postgres, store::session::serving), gate);
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, caf::actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};

@@ -19,6 +19,7 @@ const char* to_string(ec x) {
     case ec::job_running: return "job_running";
     case ec::job_failed: return "job_failed";
     case ec::import_failed: return "import_failed";
+    case ec::overloaded: return "overloaded";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ enum class ec : std::uint8_t {
   job_running,          // another run of the same job holds its lock
   job_failed,           // a job part failed; the run is not published
   import_failed,        // bad input file; nothing was imported
+  overloaded,           // a bounded queue is full: refused at once, nothing stored; retry later
 };
 
 constexpr caf::atom_value error_category = caf::atom("recd");

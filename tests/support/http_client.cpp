@@ -1,5 +1,7 @@
 #include "support/http_client.hpp"
 
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -15,7 +17,8 @@ using tcp = net::ip::tcp;
 
 http_reply request(const std::string& method, const std::string& host, std::uint16_t port,
                    const std::string& target, const std::string& body,
-                   const std::string& content_type, std::chrono::milliseconds timeout) {
+                   const std::string& content_type, std::chrono::milliseconds timeout,
+                   const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   http_reply out;
   auto t0 = std::chrono::steady_clock::now();
   auto finish = [&] {
@@ -58,6 +61,8 @@ http_reply request(const std::string& method, const std::string& host, std::uint
   req.set(bhttp::field::host, host + ":" + std::to_string(port));
   req.set(bhttp::field::user_agent, "recd-contract-test");
   req.set(bhttp::field::connection, "close");
+  for (const auto& [name, value] : extra_headers)
+    req.set(name, value);
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     if (!content_type.empty())
       req.set(bhttp::field::content_type, content_type);
@@ -86,9 +91,22 @@ http_reply request(const std::string& method, const std::string& host, std::uint
   out.status = res.result_int();
   out.body = std::move(res.body());
   out.content_type = std::string{res[bhttp::field::content_type]};
+  for (const auto& field : res) {
+    std::string name{field.name_string()};
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers.emplace_back(std::move(name), std::string{field.value()});
+  }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return finish();
+}
+
+std::string header_of(const http_reply& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name)
+      return v;
+  return {};
 }
 
 } // namespace recd::test

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,7 @@ struct http_reply {
   std::string body;
   nlohmann::json json;   // the parsed body; discarded (is_discarded()) if it is not JSON
   std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers; // names lower-cased
   std::string error;     // transport error text, empty on success
   double elapsed_ms = 0; // connect to last byte
 };
@@ -25,6 +28,10 @@ struct http_reply {
 http_reply request(const std::string& method, const std::string& host, std::uint16_t port,
                    const std::string& target, const std::string& body = "",
                    const std::string& content_type = "application/json",
-                   std::chrono::milliseconds timeout = std::chrono::seconds{5});
+                   std::chrono::milliseconds timeout = std::chrono::seconds{5},
+                   const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
+
+// The first value of response header `name` (lower-case), "" if absent.
+std::string header_of(const http_reply& r, const std::string& name);
 
 } // namespace recd::test
