@@ -358,6 +358,8 @@ TEST(TrustOps, APostgresRestartLosesNoAcknowledgedBehaviorAndWritesResume) {
   stop = true;
   poster.join();
   ASSERT_TRUE(before) << "no behaviors before the restart; log:\n" << s.log_tail();
+  std::printf("[ restart  ] %d acknowledged before, %d after, %d refused while down\n", at_restart,
+              acked_count.load() - at_restart, failed_count.load());
   ASSERT_TRUE(resumed) << "writes did not resume within 60 s of the restart (" << failed_count
                        << " failures); log:\n"
                        << s.log_tail();
