@@ -1,5 +1,7 @@
 // The api actor's behavior path: item check, commit (bounded, idempotent on
 // the client's event id), apply on the shards, acknowledge. See api.hpp.
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "actors/api_state.hpp"
@@ -26,9 +28,12 @@ void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
     rp.deliver(make_error(ec::overloaded, "too many behaviors waiting for the database"));
     return;
   }
-  // The HTTP server answers 503 at t0 + request_timeout at the latest (its
-  // clock started a little earlier): an event still queued then is dropped.
-  auto deadline = t0 + std::chrono::milliseconds{self->state.cfg.http.request_timeout_ms};
+  // The HTTP server answers 503 at request_timeout after it read the request,
+  // a little before t0: an event still queued at the deadline is dropped
+  // unwritten. The deadline is set 50 ms early (or at half the timeout), so
+  // that by the time a client sees its 503 its queued event is past it.
+  auto timeout = std::chrono::milliseconds{self->state.cfg.http.request_timeout_ms};
+  auto deadline = t0 + std::max(timeout - std::chrono::milliseconds{50}, timeout / 2);
   auto deadline_ns =
     std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   ask(self, self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item,

@@ -270,5 +270,32 @@ TEST_F(BehaviorTrust, AFullWriterQueueIsRefusedAtOnceWith503AndRetryAfter) {
   EXPECT_EQ(after.status, 200u) << "the queue frees once the commit is done: " << show(after);
 }
 
+TEST_F(BehaviorTrust, AnEventWhoseRequestTimedOutWhileQueuedIsNeverWritten) {
+  recd_server quick{db_->url(), redis_->url(), {{"RECD_HTTP_REQUEST_TIMEOUT_MS", "1000"}}};
+  const std::int64_t user = 100010;
+  auto locker = db_->connect();
+  pqxx::work lock{locker};
+  lock.exec("LOCK TABLE user_behavior IN EXCLUSIVE MODE");
+  // A's batch is sent and waits on the lock; B queues behind it.
+  auto a = std::async(std::launch::async,
+                      [&] { return post("/api/behavior", event(user, 14, "view"), {}, &quick); });
+  auto lock_waits = [&] {
+    return count(*db_, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND query LIKE '%user_behavior%' AND datname = current_database()") > 0;
+  };
+  bool waiting = wait_until(lock_waits, 5s);
+  http_reply b;
+  if (waiting)
+    b = post("/api/behavior", event(user + 1, 14, "view"), {}, &quick); // times out: 503
+  lock.abort();
+  ASSERT_TRUE(waiting) << "the writer never waited on the lock";
+  EXPECT_EQ(b.status, 503u) << show(b);
+  a.get(); // 503 too, "maybe committed": its batch was in flight
+  // The writer answers in order: once C is acknowledged, B's batch is done.
+  auto c = post("/api/behavior", event(user + 2, 14, "view"), {}, &quick);
+  ASSERT_EQ(c.status, 200u) << show(c);
+  EXPECT_EQ(rows_of_user(user + 1), 0) << "B's client got 503 and B was still queued: not written";
+}
+
 } // namespace
 } // namespace recd::test
