@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "nodes/http_api.hpp"
 #include "protocol/errors.hpp"
@@ -19,7 +20,9 @@ http::response json_response(unsigned status, std::string body) {
 }
 
 // Maps an error value to an HTTP status: the client's fault is 4xx, ours or a
-// dependency's is 5xx.
+// dependency's is 5xx. A database failure is 503 "database unavailable" on
+// every route. On POST /api/behavior every 5xx means: the event may have been
+// committed; retrying with the same event_id is safe.
 http::response error_response(const caf::error& err) {
   unsigned status = 500;
   if (err.category() == error_category) {
@@ -37,23 +40,19 @@ http::response error_response(const caf::error& err) {
   } else if (err == caf::sec::request_timeout) {
     status = 503;
   }
+  if (err.category() == error_category) {
+    auto code = static_cast<ec>(err.code());
+    if (code == ec::database_unavailable || code == ec::database_error) {
+      // Database error text (SQL, relation names) never reaches a client;
+      // it goes to the log (connection errors arrive with passwords masked).
+      spdlog::warn("answered 503 database unavailable for: {}", describe(err));
+      return json_response(503, http::json_error(503, "database unavailable"));
+    }
+  }
   auto r = json_response(status, http::json_error(status, describe(err)));
   if (err.category() == error_category && static_cast<ec>(err.code()) == ec::overloaded)
     r.headers.emplace_back("Retry-After", "1");
   return r;
-}
-
-// POST /api/behavior's errors: as error_response, except that a database
-// failure says only "database unavailable" (the writer logs the details).
-// Every 5xx here means: the event may have been committed; retrying with the
-// same event_id is safe.
-http::response behavior_error_response(const caf::error& err) {
-  if (err.category() == error_category) {
-    auto code = static_cast<ec>(err.code());
-    if (code == ec::database_unavailable || code == ec::database_error)
-      return json_response(503, http::json_error(503, "database unavailable"));
-  }
-  return error_response(err);
 }
 
 // Sends one request from a short-lived actor; `on_ok` receives the reply.
@@ -155,7 +154,7 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
                    make_local_reply<std::int64_t>([reply](caf::expected<std::int64_t> id) {
                      reply(id ? json_response(200, R"({"success":true,"behavior_id":)" +
                                                      std::to_string(*id) + "}")
-                              : behavior_error_response(id.error()));
+                              : error_response(id.error()));
                    }));
     return;
   }
