@@ -21,10 +21,10 @@ using write_promise = caf::typed_response_promise<std::int64_t, bool>;
 
 struct pending_write {
   behavior_event event;
-  std::string event_id;     // "" = none
+  std::string event_id; // "" = none
   write_promise promise;
   clock::time_point deadline;
-  bool check_item = false;  // the item's shard could not vouch for it
+  bool check_item = false; // the item's shard could not vouch for it
   bool answered = false;
 };
 
@@ -35,22 +35,24 @@ struct pending_write {
 // counts no sale. Answers one row per input row in order: the row id (NULL
 // only after a conflict with a concurrent writer) and whether it is new.
 constexpr const char* write_behaviors_sql =
-  "WITH e AS (SELECT u, i, k, t, d, n, nextval(pg_get_serial_sequence('user_behavior', 'id')) AS id "
-  "           FROM unnest($1::int[], $2::int[], $3::text[], $4::bigint[], $5::text[]) "
-  "           WITH ORDINALITY AS x(u, i, k, t, d, n)), "
-  "old AS (SELECT b.event_id, b.id FROM user_behavior b WHERE b.event_id = ANY($5::text[])), "
-  "ins AS (INSERT INTO user_behavior (id, user_id, item_id, behavior_type, timestamp, event_id) "
-  "        SELECT id, u, i, k, to_timestamp(t), d FROM e "
-  "        WHERE d IS NULL OR d NOT IN (SELECT event_id FROM old) ORDER BY n "
-  "        ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING "
-  "        RETURNING id, user_id, item_id, behavior_type), "
-  "new_users AS (INSERT INTO users (user_id) SELECT DISTINCT user_id FROM ins ON CONFLICT DO NOTHING), "
-  "sales AS (UPDATE items SET sales_count = sales_count + x.c "
-  "          FROM (SELECT item_id, count(*) AS c FROM ins WHERE behavior_type IN ('buy', 'cart') "
-  "                GROUP BY item_id) x "
-  "          WHERE items.item_id = x.item_id) "
-  "SELECT coalesce(ins.id, old.id), ins.id IS NOT NULL FROM e "
-  "LEFT JOIN ins ON ins.id = e.id LEFT JOIN old ON old.event_id = e.d ORDER BY e.n";
+    "WITH e AS (SELECT u, i, k, t, d, n, nextval(pg_get_serial_sequence('user_behavior', 'id')) AS "
+    "id "
+    "           FROM unnest($1::int[], $2::int[], $3::text[], $4::bigint[], $5::text[]) "
+    "           WITH ORDINALITY AS x(u, i, k, t, d, n)), "
+    "old AS (SELECT b.event_id, b.id FROM user_behavior b WHERE b.event_id = ANY($5::text[])), "
+    "ins AS (INSERT INTO user_behavior (id, user_id, item_id, behavior_type, timestamp, event_id) "
+    "        SELECT id, u, i, k, to_timestamp(t), d FROM e "
+    "        WHERE d IS NULL OR d NOT IN (SELECT event_id FROM old) ORDER BY n "
+    "        ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING "
+    "        RETURNING id, user_id, item_id, behavior_type), "
+    "new_users AS (INSERT INTO users (user_id) SELECT DISTINCT user_id FROM ins ON CONFLICT DO "
+    "NOTHING), "
+    "sales AS (UPDATE items SET sales_count = sales_count + x.c "
+    "          FROM (SELECT item_id, count(*) AS c FROM ins WHERE behavior_type IN ('buy', 'cart') "
+    "                GROUP BY item_id) x "
+    "          WHERE items.item_id = x.item_id) "
+    "SELECT coalesce(ins.id, old.id), ins.id IS NOT NULL FROM e "
+    "LEFT JOIN ins ON ins.id = e.id LEFT JOIN old ON old.event_id = e.d ORDER BY e.n";
 
 // A SQL text[] literal element: quoted, with " and \ escaped.
 void append_quoted(std::string& out, const std::string& text) {
@@ -91,9 +93,9 @@ struct writer_state {
     spdlog::error("behavior writer: {} events not written: {}", events,
                   redact(describe(err), conninfo));
     auto code = err.category() == error_category &&
-                    err.code() == static_cast<std::uint8_t>(ec::database_unavailable)
-                  ? ec::database_unavailable
-                  : ec::database_error;
+                        err.code() == static_cast<std::uint8_t>(ec::database_unavailable)
+                    ? ec::database_unavailable
+                    : ec::database_error;
     return make_error(code, "database unavailable");
   }
 
@@ -110,8 +112,9 @@ struct writer_state {
     if (!err)
       err = store::guard([&] {
         pqxx::read_transaction tx{**c};
-        for (const auto& r : tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
-                                            store::int_array_literal(asked)))
+        for (const auto& r :
+             tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
+                            store::int_array_literal(asked)))
           known.push_back(r[0].as<std::int32_t>());
       });
     if (err) {
@@ -223,7 +226,7 @@ struct writer_state {
           list += "}";
           std::unordered_map<std::string, std::int64_t> found;
           for (const auto& r : tx.exec_params(
-                 "SELECT event_id, id FROM user_behavior WHERE event_id = ANY($1::text[])", list))
+                   "SELECT event_id, id FROM user_behavior WHERE event_id = ANY($1::text[])", list))
             found.emplace(r[0].c_str(), r[1].as<std::int64_t>());
           for (std::size_t j = 0; j < rows.size() && j < leaders.size(); ++j)
             if (rows[j].first == 0)
@@ -257,20 +260,21 @@ caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::stri
   self->state.conninfo = std::move(conninfo);
   self->state.gate = std::move(gate);
   return {
-    [=](write_atom, const behavior_event& e, bool check_item, const std::string& event_id,
-        std::int64_t deadline_ns) {
-      auto& st = self->state;
-      st.pending.push_back({e, event_id, self->make_response_promise<std::int64_t, bool>(),
-                            clock::time_point{std::chrono::nanoseconds{deadline_ns}}, check_item});
-      // The flush message queues behind every write already in the mailbox,
-      // which is exactly the batch that arrived during the previous commit.
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom_v);
-      }
-      return st.pending.back().promise;
-    },
-    [=](flush_atom) { self->state.flush(); },
+      [=](write_atom, const behavior_event& e, bool check_item, const std::string& event_id,
+          std::int64_t deadline_ns) {
+        auto& st = self->state;
+        st.pending.push_back({e, event_id, self->make_response_promise<std::int64_t, bool>(),
+                              clock::time_point{std::chrono::nanoseconds{deadline_ns}},
+                              check_item});
+        // The flush message queues behind every write already in the mailbox,
+        // which is exactly the batch that arrived during the previous commit.
+        if (!st.flush_scheduled) {
+          st.flush_scheduled = true;
+          self->send(self, flush_atom_v);
+        }
+        return st.pending.back().promise;
+      },
+      [=](flush_atom) { self->state.flush(); },
   };
 }
 

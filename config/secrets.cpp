@@ -18,7 +18,8 @@ std::string lower(std::string_view s) {
 void replace_all(std::string& text, std::string_view what, std::string_view with) {
   if (what.empty())
     return;
-  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + with.size()))
+  for (auto pos = text.find(what); pos != std::string::npos;
+       pos = text.find(what, pos + with.size()))
     text.replace(pos, what.size(), with);
 }
 
@@ -47,7 +48,8 @@ void mask_keyword_passwords(std::string& text) {
   auto lowered = lower(text);
   for (std::size_t pos = lowered.find("password="); pos != std::string::npos;
        pos = lowered.find("password=", pos + 1)) {
-    if (pos > 0 && (std::isalnum(static_cast<unsigned char>(lowered[pos - 1])) || lowered[pos - 1] == '_'))
+    if (pos > 0 &&
+        (std::isalnum(static_cast<unsigned char>(lowered[pos - 1])) || lowered[pos - 1] == '_'))
       continue; // e.g. "nopassword="
     auto start = pos + 9;
     auto end = start;

@@ -21,8 +21,8 @@ caf::error grant_app_role(pqxx::connection& admin, const std::string& role,
     tx.exec((exists.empty() ? "CREATE ROLE " : "ALTER ROLE ") + name +
             " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD " +
             tx.quote(password));
-    tx.exec("GRANT CONNECT ON DATABASE " + tx.quote_name(tx.exec("SELECT current_database()")[0][0].c_str()) +
-            " TO " + name);
+    tx.exec("GRANT CONNECT ON DATABASE " +
+            tx.quote_name(tx.exec("SELECT current_database()")[0][0].c_str()) + " TO " + name);
     tx.exec("GRANT USAGE, CREATE ON SCHEMA public TO " + name);
     // Tables (with their indexes and the sequences their columns own), then
     // free-standing sequences; ALTER TABLE refuses an owned sequence.
@@ -30,10 +30,11 @@ caf::error grant_app_role(pqxx::connection& admin, const std::string& role,
                                  "WHERE c.relnamespace = 'public'::regnamespace "
                                  "AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1"))
       tx.exec("ALTER TABLE " + tx.quote_name(r[0].c_str()) + " OWNER TO " + name);
-    for (const auto& r : tx.exec("SELECT c.relname FROM pg_class c "
-                                 "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S' "
-                                 "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid "
-                                 "                AND d.deptype IN ('a', 'i')) ORDER BY 1"))
+    for (const auto& r :
+         tx.exec("SELECT c.relname FROM pg_class c "
+                 "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S' "
+                 "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid "
+                 "                AND d.deptype IN ('a', 'i')) ORDER BY 1"))
       tx.exec("ALTER SEQUENCE " + tx.quote_name(r[0].c_str()) + " OWNER TO " + name);
     tx.commit();
   });

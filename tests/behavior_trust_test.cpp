@@ -51,7 +51,8 @@ std::int64_t count(const test_database& db, const std::string& sql) {
 }
 
 std::string show(const http_reply& r) {
-  return std::to_string(r.status) + " " + r.body.substr(0, 400) + (r.error.empty() ? "" : " [" + r.error + "]");
+  return std::to_string(r.status) + " " + r.body.substr(0, 400) +
+         (r.error.empty() ? "" : " [" + r.error + "]");
 }
 
 std::int64_t behavior_id(const http_reply& r) {
@@ -61,8 +62,7 @@ std::int64_t behavior_id(const http_reply& r) {
 }
 
 // Polls `done` every 20 ms until it holds or `limit` passes.
-template <class F>
-bool wait_until(F done, std::chrono::milliseconds limit) {
+template <class F> bool wait_until(F done, std::chrono::milliseconds limit) {
   auto deadline = steady::now() + limit;
   while (!done()) {
     if (steady::now() >= deadline)
@@ -106,7 +106,8 @@ protected:
     return json{{"user_id", user}, {"item_id", item}, {"behavior_type", kind}};
   }
   static std::int64_t rows_of_user(std::int64_t user) {
-    return count(*db_, "SELECT count(*) FROM user_behavior WHERE user_id = " + std::to_string(user));
+    return count(*db_,
+                 "SELECT count(*) FROM user_behavior WHERE user_id = " + std::to_string(user));
   }
   static std::int64_t sales_of(std::int64_t item) {
     return count(*db_, "SELECT sales_count FROM items WHERE item_id = " + std::to_string(item));
@@ -129,7 +130,8 @@ TEST_F(BehaviorTrust, TheSameEventIdTwiceStoresOneRowAndAnswersTheSameBehaviorId
   ASSERT_EQ(second.status, 200u) << show(second);
   EXPECT_EQ(first.body, second.body) << "a retry gets the first answer";
   EXPECT_EQ(rows_of_user(user), 1);
-  EXPECT_EQ(count(*db_, "SELECT count(*) FROM user_behavior WHERE event_id = 'order-17/line-1'"), 1);
+  EXPECT_EQ(count(*db_, "SELECT count(*) FROM user_behavior WHERE event_id = 'order-17/line-1'"),
+            1);
   EXPECT_EQ(sales_of(item), sales + 1) << "a retried buy counts one sale";
 }
 
@@ -199,12 +201,14 @@ TEST_F(BehaviorTrust, InvalidEventIdsAre400AndWriteNothing) {
   for (const auto& b : bodies) {
     auto r = post("/api/behavior", b);
     EXPECT_EQ(r.status, 400u) << b.dump() << " -> " << show(r);
-    EXPECT_TRUE(r.json.is_object() && r.json.value("error", "").find("event_id") != std::string::npos)
-      << show(r);
+    EXPECT_TRUE(r.json.is_object() &&
+                r.json.value("error", "").find("event_id") != std::string::npos)
+        << show(r);
   }
   auto q = post("/api/behavior?event_id=", event(user, 11, "view"));
   EXPECT_EQ(q.status, 400u) << show(q);
-  auto h = post("/api/behavior", event(user, 11, "view"), {{"Idempotency-Key", std::string(200, 'k')}});
+  auto h =
+      post("/api/behavior", event(user, 11, "view"), {{"Idempotency-Key", std::string(200, 'k')}});
   EXPECT_EQ(h.status, 400u) << show(h);
   auto longest = event(user, 11, "view");
   longest["event_id"] = std::string(128, '~');
@@ -217,7 +221,8 @@ TEST_F(BehaviorTrust, AFailingDatabaseWriteIsA503SayingDatabaseUnavailableWithou
   {
     auto c = db_->connect();
     pqxx::nontransaction tx{c};
-    tx.exec("ALTER TABLE user_behavior ADD CONSTRAINT recd_test_refuse_all CHECK (user_id < 0) NOT VALID");
+    tx.exec("ALTER TABLE user_behavior ADD CONSTRAINT recd_test_refuse_all CHECK (user_id < 0) NOT "
+            "VALID");
   }
   auto body = event(user, 12, "view");
   body["event_id"] = "fails-then-works";
@@ -230,14 +235,15 @@ TEST_F(BehaviorTrust, AFailingDatabaseWriteIsA503SayingDatabaseUnavailableWithou
   EXPECT_EQ(failed.status, 503u) << show(failed);
   EXPECT_EQ(failed.json.value("error", ""), "database unavailable") << show(failed);
   for (const char* sql : {"user_behavior", "constraint", "INSERT", "recd_test_refuse_all", "SQL"})
-    EXPECT_EQ(failed.body.find(sql), std::string::npos) << "body leaks '" << sql << "': " << failed.body;
+    EXPECT_EQ(failed.body.find(sql), std::string::npos)
+        << "body leaks '" << sql << "': " << failed.body;
   EXPECT_EQ(rows_of_user(user), 0);
   // 503 means "maybe committed": the retry with the same event id is safe.
   auto retried = post("/api/behavior", body);
   EXPECT_EQ(retried.status, 200u) << show(retried);
   EXPECT_EQ(rows_of_user(user), 1);
   EXPECT_NE(server_->log_tail(20000).find("recd_test_refuse_all"), std::string::npos)
-    << "the details are in the log";
+      << "the details are in the log";
 }
 
 TEST_F(BehaviorTrust, AFullWriterQueueIsRefusedAtOnceWith503AndRetryAfter) {
@@ -247,14 +253,15 @@ TEST_F(BehaviorTrust, AFullWriterQueueIsRefusedAtOnceWith503AndRetryAfter) {
   auto locker = db_->connect();
   pqxx::work lock{locker};
   lock.exec("LOCK TABLE user_behavior IN EXCLUSIVE MODE");
-  auto held = std::async(std::launch::async,
-                         [&] { return post("/api/behavior", event(user, 13, "view"), {}, &small); });
+  auto held = std::async(std::launch::async, [&] {
+    return post("/api/behavior", event(user, 13, "view"), {}, &small);
+  });
   bool waiting = wait_until(
-    [&] {
-      return count(*db_, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                         "AND query LIKE '%user_behavior%' AND datname = current_database()") > 0;
-    },
-    5s);
+      [&] {
+        return count(*db_, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND query LIKE '%user_behavior%' AND datname = current_database()") > 0;
+      },
+      5s);
   http_reply refused;
   if (waiting)
     refused = post("/api/behavior", event(user + 1, 13, "view"), {}, &small);

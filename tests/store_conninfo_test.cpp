@@ -24,16 +24,19 @@ TEST(StoreConninfo, AUriGetsTimeoutsAndKeepalivesAsQueryParameters) {
   auto s = store::conninfo(with_url("postgresql://recd@db:5432/recd"), store::session::serving);
   EXPECT_EQ(s, "postgresql://recd@db:5432/recd?connect_timeout=5&keepalives=1&keepalives_idle=30"
                "&keepalives_interval=10&keepalives_count=3&options=-c%20statement_timeout%3D30000");
-  auto job = store::conninfo(with_url("postgresql://recd@db/recd?sslmode=disable"), store::session::job);
+  auto job =
+      store::conninfo(with_url("postgresql://recd@db/recd?sslmode=disable"), store::session::job);
   EXPECT_NE(job.find("?sslmode=disable&connect_timeout=5&"), std::string::npos) << job;
   EXPECT_NE(job.find("options=-c%20statement_timeout%3D0"), std::string::npos) << job;
 }
 
 TEST(StoreConninfo, AParameterTheUrlSetsIsLeftAsTheUrlSaysIt) {
-  auto s = store::conninfo(with_url("postgresql://db/recd?connect_timeout=9"), store::session::serving);
+  auto s =
+      store::conninfo(with_url("postgresql://db/recd?connect_timeout=9"), store::session::serving);
   EXPECT_NE(s.find("connect_timeout=9"), std::string::npos);
   EXPECT_EQ(s.find("connect_timeout=5"), std::string::npos) << s;
-  auto kv = store::conninfo(with_url("host=db dbname=recd keepalives_idle=99"), store::session::serving);
+  auto kv =
+      store::conninfo(with_url("host=db dbname=recd keepalives_idle=99"), store::session::serving);
   EXPECT_EQ(kv, "host=db dbname=recd keepalives_idle=99 connect_timeout=5 keepalives=1 "
                 "keepalives_interval=10 keepalives_count=3 options='-c statement_timeout=30000'");
 }

@@ -77,8 +77,7 @@ void import_shop(const std::string& url) {
     throw std::runtime_error("import_synthetic: " + describe(report.error()));
 }
 
-template <class F>
-bool wait_until(F done, std::chrono::milliseconds limit) {
+template <class F> bool wait_until(F done, std::chrono::milliseconds limit) {
   auto deadline = steady::now() + limit;
   while (!done()) {
     if (steady::now() >= deadline)
@@ -89,10 +88,12 @@ bool wait_until(F done, std::chrono::milliseconds limit) {
 }
 
 std::string show(const http_reply& r) {
-  return std::to_string(r.status) + " " + r.body.substr(0, 400) + (r.error.empty() ? "" : " [" + r.error + "]");
+  return std::to_string(r.status) + " " + r.body.substr(0, 400) +
+         (r.error.empty() ? "" : " [" + r.error + "]");
 }
 
-http_reply behave(const recd_server& s, std::int64_t user, std::int64_t item, const std::string& id) {
+http_reply behave(const recd_server& s, std::int64_t user, std::int64_t item,
+                  const std::string& id) {
   json body{{"user_id", user}, {"item_id", item}, {"behavior_type", "view"}};
   if (!id.empty())
     body["event_id"] = id;
@@ -107,13 +108,15 @@ http_reply recommend(const recd_server& s, std::int64_t user) {
 // ---- secrets ------------------------------------------------------------------------
 
 TEST(TrustOps, RecdConfigMasksEverySecret) {
-  auto r = run_recd("config", {{"RECD_POSTGRES_URL", "postgresql://recd:pg-S3cret@db.example:5432/recd"},
-                               {"RECD_REDIS_URL", "redis://:redis-S3cret@cache.example:6379/2"},
-                               {"RECD_REDIS_PASSWORD", "other-S3cret"},
-                               {"RECD_CLUSTER_TLS_PASSPHRASE", "tls-S3cret"}});
+  auto r =
+      run_recd("config", {{"RECD_POSTGRES_URL", "postgresql://recd:pg-S3cret@db.example:5432/recd"},
+                          {"RECD_REDIS_URL", "redis://:redis-S3cret@cache.example:6379/2"},
+                          {"RECD_REDIS_PASSWORD", "other-S3cret"},
+                          {"RECD_CLUSTER_TLS_PASSPHRASE", "tls-S3cret"}});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output.find("S3cret"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("postgresql://recd:****@db.example:5432/recd"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("postgresql://recd:****@db.example:5432/recd"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("redis://:****@cache.example:6379/2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("tls_passphrase = ****"), std::string::npos) << r.output;
 }
@@ -125,8 +128,9 @@ TEST(TrustOps, AFailedConnectionNamesNoPassword) {
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("database_unavailable"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("S3cret"), std::string::npos) << r.output;
-  auto kv = run_recd("migrate", {{"RECD_POSTGRES_URL", "host=127.0.0.1 port=" + std::to_string(port) +
-                                                          " dbname=recd password=pg-S3cret"}});
+  auto kv =
+      run_recd("migrate", {{"RECD_POSTGRES_URL", "host=127.0.0.1 port=" + std::to_string(port) +
+                                                     " dbname=recd password=pg-S3cret"}});
   EXPECT_NE(kv.status, 0);
   EXPECT_EQ(kv.output.find("S3cret"), std::string::npos) << kv.output;
 }
@@ -140,16 +144,17 @@ protected:
     import_shop(db_->url());
     port_ = free_port();
     redis_ = std::make_unique<child_process>(
-      std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--requirepass", password_},
-      env_list{}, temp_path("redis_auth.log"));
+        std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind",
+                                 "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass",
+                                 password_},
+        env_list{}, temp_path("redis_auth.log"));
     ASSERT_TRUE(wait_until(
-      [&] {
-        auto r = redis_command(port_, {"PING"});
-        return r && (r->type == '+' || r->type == '-'); // -NOAUTH: up, wants a password
-      },
-      10s))
-      << redis_->log_tail();
+        [&] {
+          auto r = redis_command(port_, {"PING"});
+          return r && (r->type == '+' || r->type == '-'); // -NOAUTH: up, wants a password
+        },
+        10s))
+        << redis_->log_tail();
   }
   std::string plain_url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
 
@@ -164,11 +169,11 @@ void expect_cached(const recd_server& s, std::int64_t user) {
   auto first = recommend(s, user);
   ASSERT_EQ(first.status, 200u) << show(first);
   bool hit = wait_until(
-    [&] {
-      auto again = recommend(s, user);
-      return again.status == 200 && again.json.value("from_cache", false);
-    },
-    10s);
+      [&] {
+        auto again = recommend(s, user);
+        return again.status == 200 && again.json.value("from_cache", false);
+      },
+      10s);
   EXPECT_TRUE(hit) << "no Redis hit; log:\n" << s.log_tail();
 }
 
@@ -181,14 +186,16 @@ TEST_F(TrustRedisAuth, ThePasswordInTheUrlOrInRedisPasswordIsSentOnConnect) {
     EXPECT_EQ(s.log_tail(100000).find(password_), std::string::npos);
   }
   {
-    recd_server s{db_->url(), plain_url(),
+    recd_server s{db_->url(),
+                  plain_url(),
                   {{"RECD_REDIS_NEAR_CACHE_MB", "0"}, {"RECD_REDIS_PASSWORD", password_}}};
     expect_cached(s, 4);
   }
 }
 
 TEST_F(TrustRedisAuth, AWrongPasswordIsLoggedClearlyAndServesUncached) {
-  recd_server s{db_->url(), plain_url(),
+  recd_server s{db_->url(),
+                plain_url(),
                 {{"RECD_REDIS_NEAR_CACHE_MB", "0"}, {"RECD_REDIS_PASSWORD", "wrong-pw-4711"}}};
   for (int k = 0; k < 3; ++k) {
     auto r = recommend(s, 5);
@@ -218,21 +225,22 @@ TEST(TrustOps, MigrateAppRoleMakesARoleThatRunsRecdAndNothingMore) {
   const std::string password = "app-pw-2024";
   {
     test_database db{"app_role", 16, false};
-    auto migrate = run_recd("migrate --app-role " + role,
-                            {{"RECD_POSTGRES_URL", db.url()}, {"RECD_APP_ROLE_PASSWORD", password}});
+    auto migrate = run_recd("migrate --app-role " + role, {{"RECD_POSTGRES_URL", db.url()},
+                                                           {"RECD_APP_ROLE_PASSWORD", password}});
     ASSERT_EQ(migrate.status, 0) << migrate.output;
     EXPECT_EQ(migrate.output.find(password), std::string::npos);
     // Again: updates the role, still fine.
     ASSERT_EQ(run_recd("migrate --app-role " + role,
                        {{"RECD_POSTGRES_URL", db.url()}, {"RECD_APP_ROLE_PASSWORD", password}})
-                .status,
+                  .status,
               0);
     EXPECT_NE(run_recd("migrate --app-role " + role, {{"RECD_POSTGRES_URL", db.url()}}).status, 0)
-      << "no password, no role";
+        << "no password, no role";
 
     auto app_url = as_user(db.url(), role, password);
     env_list as_app{{"RECD_POSTGRES_URL", app_url}};
-    auto imported = run_recd("import synthetic --users 200 --items 40 --events 3000 --seed 3", as_app);
+    auto imported =
+        run_recd("import synthetic --users 200 --items 40 --events 3000 --seed 3", as_app);
     ASSERT_EQ(imported.status, 0) << imported.output;
     auto computed = run_recd("compute", as_app);
     ASSERT_EQ(computed.status, 0) << computed.output;
@@ -246,19 +254,20 @@ TEST(TrustOps, MigrateAppRoleMakesARoleThatRunsRecdAndNothingMore) {
     }
     pqxx::connection app{app_url};
     EXPECT_THROW(
-      {
-        pqxx::nontransaction tx{app};
-        tx.exec("CREATE DATABASE recd_app_role_must_fail");
-      },
-      pqxx::sql_error);
+        {
+          pqxx::nontransaction tx{app};
+          tx.exec("CREATE DATABASE recd_app_role_must_fail");
+        },
+        pqxx::sql_error);
     EXPECT_THROW(
-      {
-        pqxx::nontransaction tx{app};
-        tx.exec("SELECT rolpassword FROM pg_authid");
-      },
-      pqxx::sql_error);
+        {
+          pqxx::nontransaction tx{app};
+          tx.exec("SELECT rolpassword FROM pg_authid");
+        },
+        pqxx::sql_error);
     pqxx::nontransaction tx{app};
-    auto attrs = tx.exec1("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user");
+    auto attrs = tx.exec1(
+        "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user");
     EXPECT_FALSE(attrs[0].as<bool>());
     EXPECT_FALSE(attrs[1].as<bool>());
     EXPECT_FALSE(attrs[2].as<bool>());
@@ -279,14 +288,16 @@ public:
     std::filesystem::create_directories(dir_);
     if (::geteuid() == 0)
       sh("chown postgres:postgres " + shell_quote(dir_) + " && chmod 700 " + shell_quote(dir_));
-    sh(as_pg(bin("initdb") + " -D " + shell_quote(dir_ + "/data") + " -U postgres -A trust -E UTF8") +
+    sh(as_pg(bin("initdb") + " -D " + shell_quote(dir_ + "/data") +
+             " -U postgres -A trust -E UTF8") +
        " >/dev/null");
     ctl("start");
   }
   ~private_postgres() {
-    std::system((as_pg(bin("pg_ctl") + " -D " + shell_quote(dir_ + "/data") + " -m immediate -w stop") +
-                 " >/dev/null 2>&1")
-                  .c_str());
+    std::system(
+        (as_pg(bin("pg_ctl") + " -D " + shell_quote(dir_ + "/data") + " -m immediate -w stop") +
+         " >/dev/null 2>&1")
+            .c_str());
     std::filesystem::remove_all(dir_);
   }
   // pg_ctl restart -m immediate: a crash and recovery, as far as clients can tell.
@@ -307,8 +318,8 @@ private:
   void ctl(const std::string& what) {
     sh(as_pg(bin("pg_ctl") + " -D " + shell_quote(dir_ + "/data") + " -l " +
              shell_quote(dir_ + "/log") + " -w -t 60 -o " +
-             shell_quote("-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " + dir_ +
-                         " -c fsync=on") +
+             shell_quote("-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " +
+                         dir_ + " -c fsync=on") +
              " " + what) +
        " >/dev/null");
   }
@@ -367,7 +378,8 @@ TEST(TrustOps, APostgresRestartLosesNoAcknowledgedBehaviorAndWritesResume) {
   pqxx::connection c{url};
   pqxx::nontransaction tx{c};
   std::map<std::string, std::int64_t> stored;
-  for (const auto& row : tx.exec("SELECT event_id, id FROM user_behavior WHERE event_id LIKE 'restart-%'"))
+  for (const auto& row :
+       tx.exec("SELECT event_id, id FROM user_behavior WHERE event_id LIKE 'restart-%'"))
     stored[row[0].c_str()] = row[1].as<std::int64_t>();
   for (const auto& [id, behavior] : acked) {
     auto it = stored.find(id);
@@ -382,11 +394,11 @@ TEST(TrustOps, APostgresRestartLosesNoAcknowledgedBehaviorAndWritesResume) {
   for (int item = 1001; item <= 1008; ++item) {
     http_reply last;
     bool accepted = wait_until(
-      [&] {
-        last = behave(s, 42, item, "new-item-" + std::to_string(item));
-        return last.status == 200 || last.status == 404;
-      },
-      30s);
+        [&] {
+          last = behave(s, 42, item, "new-item-" + std::to_string(item));
+          return last.status == 200 || last.status == 404;
+        },
+        30s);
     EXPECT_TRUE(accepted && last.status == 200) << "item " << item << ": " << show(last);
   }
   // Recommendations work after the restart too.
