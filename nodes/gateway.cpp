@@ -45,7 +45,9 @@ http::response error_response(const caf::error& err) {
     if (code == ec::database_unavailable || code == ec::database_error) {
       // Database error text (SQL, relation names) never reaches a client;
       // it goes to the log (connection errors arrive with passwords masked).
-      spdlog::warn("answered 503 database unavailable for: {}", describe(err));
+      // (The behavior writer sanitizes its errors and logs the details itself.)
+      if (auto text = describe(err); text.find(": database unavailable") == std::string::npos)
+        spdlog::warn("answered 503 database unavailable for: {}", text);
       return json_response(503, http::json_error(503, "database unavailable"));
     }
   }

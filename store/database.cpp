@@ -1,5 +1,7 @@
 #include "store/database.hpp"
 
+#include <poll.h>
+
 #include <charconv>
 
 #include "config/secrets.hpp"
@@ -68,9 +70,23 @@ caf::expected<connection_ptr> connect(const std::string& url) {
   }
 }
 
+namespace {
+// An idle connection has nothing to read unless the server closed it (a
+// restart, an idle-session timeout) or sent a notice: reconnecting then costs
+// one connect, while using a dead one fails the caller's request.
+bool server_hung_up(pqxx::connection& c) {
+  int fd = c.sock();
+  if (fd < 0)
+    return true;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+} // namespace
+
 caf::expected<pqxx::connection*> lazy_connection::get() {
-  if (conn_ && conn_->is_open())
+  if (conn_ && conn_->is_open() && !server_hung_up(*conn_))
     return conn_.get();
+  conn_.reset();
   auto c = connect(url_);
   if (!c)
     return c.error();

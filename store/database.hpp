@@ -41,7 +41,9 @@ caf::expected<connection_ptr> connect(const std::string& url);
 
 // The connection of a long-lived blocking component: opened on first use and
 // reopened after reset() (call it after any failure: the server may have
-// restarted, and libpqxx leaves a broken connection unusable).
+// restarted, and libpqxx leaves a broken connection unusable). get() also
+// reopens a connection the server has hung up on while it was idle, so the
+// first use after a server restart usually succeeds.
 class lazy_connection {
 public:
   explicit lazy_connection(std::string url) : url_(std::move(url)) {}
