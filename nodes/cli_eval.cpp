@@ -181,7 +181,10 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
     shards.push_back(spawn_shard(sys, i, store::conninfo(cfg.postgres, store::session::job), cfg.recommend));
   auto coordinator = spawn_coordinator(sys, {cfg, partitions, true, false}, shards);
   // Cache and writer are never reached with use_cache = false and no behaviors.
-  auto api = spawn_api(sys, cfg, {coordinator, caf::actor{}, caf::actor{}, std::make_shared<writer_gate>(1), std::make_shared<api_metrics>()});
+  // No writer: eval never posts behaviors.
+  auto api = spawn_api(sys, cfg,
+                       {coordinator, caf::actor{}, caf::actor{}, std::make_shared<writer_gate>(1),
+                        std::make_shared<api_metrics>()});
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

@@ -9,7 +9,10 @@
 //   GET  /healthz                  200 {"status":"ok"}
 //   GET  /readyz                   200 once every shard holds its state, else 503
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
-//   POST /api/behavior             query parameters or a JSON body
+//   POST /api/behavior             query parameters or a JSON body; optional event id
+//                                  (event_id or Idempotency-Key): a retry answers the first
+//                                  answer. Any 5xx: maybe committed, safe to retry with the
+//                                  same event id; a full writer queue: 503 + Retry-After: 1
 //   GET  /api/stats
 //   GET  /admin/cluster            the partition map (coordinator nodes and --role all)
 //   POST /admin/rebalance          force a rebalance (same)
