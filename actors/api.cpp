@@ -1,5 +1,6 @@
-#include "actors/census.hpp"
 #include "actors/api.hpp"
+#include "actors/api_state.hpp"
+#include "actors/census.hpp"
 
 #include <charconv>
 #include <chrono>
@@ -23,142 +24,7 @@ namespace recd {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-using json = nlohmann::json;
-
-constexpr auto apply_timeout = std::chrono::seconds{1};
-
-
-struct api_state {
-  static inline const char* name = "api";
-  settings cfg;
-  api_deps deps;
-  std::vector<caf::actor> shards;
-  std::vector<std::uint32_t> owner; // partition -> shard index
-  std::vector<caf::actor> recall_shards; // the shards owning a partition: recall asks these
-
-  caf::actor unavailable;            // answers every request with shard_unavailable
-  std::uint64_t epoch = 0;           // of the map in use
-  // A move announced by the coordinator and not yet flipped: the map that
-  // will hold at `next_epoch`. Committed events go to both owners meanwhile.
-  std::vector<caf::actor> next_shards;
-  std::vector<std::uint32_t> next_owner;
-  std::uint64_t next_epoch = 0;
-  deadlines timers; // of every request this actor makes (see ask)
-  merge_scratch merging;
-  near_cache near; // in front of Redis (deps.cache)
-
-  explicit api_state(caf::local_actor*) : near(0, std::chrono::seconds{0}) {}
-
-  bool has_map() const { return !shards.empty() && !owner.empty(); }
-  // The shard serving `id`'s partition, or `unavailable` while none does.
-  const caf::actor& shard_of(std::int32_t id) const {
-    auto index = owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))];
-    return index < shards.size() ? shards[index] : unavailable;
-  }
-  // The shards a committed event of `id`'s partition is applied on: the
-  // owner, and during a move the next owner as well.
-  std::vector<caf::actor> apply_targets(std::int32_t id) const {
-    std::vector<caf::actor> out{shard_of(id)};
-    if (next_owner.size() == owner.size()) {
-      auto index = next_owner[partition_of(id, static_cast<std::uint32_t>(next_owner.size()))];
-      if (index < next_shards.size() && next_shards[index] != out.front())
-        out.push_back(next_shards[index]);
-    }
-    return out;
-  }
-  std::chrono::milliseconds shard_timeout() const {
-    return std::chrono::milliseconds{cfg.cluster.shard_timeout_ms};
-  }
-};
-
-using api_actor = caf::stateful_actor<api_state>;
-
-// How late a deadline may fire: the tick of api_state::timers.
-constexpr auto deadline_granularity = std::chrono::milliseconds{10};
-
-// Wraps an answer handler so that it runs only if its deadline did not fire
-// first. Keeps the handler's exact signature (CAF dispatches on it).
-template <class F, class R, class... Args>
-auto guarded(deadlines::settle token, F f, R (F::*)(Args...)) {
-  return [token, f](Args... xs) mutable {
-    if (token.first())
-      f(std::forward<Args>(xs)...);
-  };
-}
-template <class F, class R, class... Args>
-auto guarded(deadlines::settle token, F f, R (F::*)(Args...) const) {
-  return [token, f](Args... xs) {
-    if (token.first())
-      f(std::forward<Args>(xs)...);
-  };
-}
-
-// A request with a deadline kept by the actor (actors/deadlines.hpp), not by
-// a CAF timer: `ask(self, dest, timeout, xs...).then(on_answer, on_error)`,
-// where on_error receives sec::request_timeout when the deadline passes.
-struct ask_handle {
-  api_actor* self;
-  caf::actor dest;
-  deadlines::clock::duration timeout;
-  caf::message msg;
-
-  template <class OnAnswer, class OnError>
-  void then(OnAnswer on_answer, OnError on_error) {
-    deadlines::settle token;
-    auto expired = [on_error]() mutable {
-      caf::error err = caf::make_error(caf::sec::request_timeout);
-      on_error(err);
-    };
-    if (self->state.timers.arm(timeout, token, expired))
-      self->delayed_send(self, std::max<deadlines::clock::duration>(timeout, deadline_granularity),
-                         deadline_atom_v);
-    self->request(dest, caf::infinite, std::move(msg))
-      .then(guarded(token, std::move(on_answer), &OnAnswer::operator()),
-            [token, on_error](caf::error& err) mutable {
-              if (token.first())
-                on_error(err);
-            });
-  }
-};
-
-template <class... Ts>
-ask_handle ask(api_actor* self, const caf::actor& dest, deadlines::clock::duration timeout,
-               Ts&&... xs) {
-  return {self, dest, timeout, caf::make_message(std::forward<Ts>(xs)...)};
-}
-
-double ms_since(clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-}
-
-
-// Where an answer goes: the promise of an actor's request, or the local
-// reply of the HTTP gateway (protocol/local_reply.hpp). Copies share it.
-template <class T>
-class responder {
-public:
-  explicit responder(caf::typed_response_promise<T> rp) : rp_(std::move(rp)) {}
-  explicit responder(local_reply<T> local) : local_(std::move(local)) {}
-  void deliver(T x) {
-    if (local_.fn)
-      local_(std::move(x));
-    else
-      rp_.deliver(std::move(x));
-  }
-  void deliver(caf::error err) {
-    if (local_.fn)
-      local_(std::move(err));
-    else
-      rp_.deliver(std::move(err));
-  }
-
-private:
-  caf::typed_response_promise<T> rp_;
-  local_reply<T> local_;
-};
-
-using reply_promise = responder<std::string>;
+using namespace api_detail;
 
 void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t version,
             std::int32_t limit, bool use_cache, std::vector<merged_item> ranked, bool degraded,
@@ -327,60 +193,6 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
       });
 }
 
-// Commits the event (checking the item in the database if its shard could
-// not), then applies it on the user's and the item's shard and acknowledges.
-// Nothing changes in memory unless the row is committed.
-void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
-                      behavior_event e, std::vector<float> item_vec, bool check_item,
-                      clock::time_point t0) {
-  auto fail = [=](caf::error& err) mutable {
-    ++self->state.deps.metrics->behavior_failed;
-    rp.deliver(std::move(err));
-  };
-  ask(self, self->state.deps.writer, std::chrono::seconds{10}, write_atom_v, e, check_item)
-    .then(
-      [=](std::int64_t id) mutable {
-        auto& st = self->state;
-        st.near.erase(e.user);
-        caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
-        auto users = st.apply_targets(e.user);
-        auto items = st.apply_targets(e.item);
-        auto pending = std::make_shared<std::size_t>(users.size() + items.size());
-        auto ack = [=]() mutable {
-          if (--*pending == 0) {
-            self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
-            rp.deliver(id);
-          }
-        };
-        auto log_err = [=](caf::error& err) mutable {
-          // Committed already: an owner that missed it reads it back when it
-          // loads or when its move flips.
-          spdlog::warn("behavior {} committed but not applied on one shard: {}", id, describe(err));
-          ack();
-        };
-        // Applying is a few microseconds of memory work; a shard that does not
-        // answer within a second has died (a request it already took is never
-        // answered) or is overloaded and applies it late: the row is committed
-        // either way, so the answer does not wait longer.
-        for (auto& shard : users)
-          ask(self, shard, apply_timeout, apply_atom_v, e, id, item_vec)
-            .then([=](std::uint64_t) mutable { ack(); }, log_err);
-        for (auto& shard : items)
-          ask(self, shard, apply_timeout, apply_atom_v, e, id)
-            .then([=](bool) mutable { ack(); }, log_err);
-      },
-      fail);
-}
-
-// True once a partition map is known; until then `rp` is answered not_ready.
-template <class T>
-bool routable(const api_state& st, responder<T>& rp) {
-  if (st.has_map())
-    return true;
-  rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
-  return false;
-}
-
 // Answers from a cache entry ("<version>\n<limit>\n<body>", from the near
 // cache or Redis) if the user has done nothing since it was stored; else
 // computes. A valid Redis entry is kept in the near cache.
@@ -468,33 +280,6 @@ void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t lim
       [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
 }
 
-// A behavior: the item is checked on its shard, then committed and applied.
-void record(api_actor* self, responder<std::int64_t> rp, behavior_event e) {
-  auto t0 = clock::now();
-  auto& st = self->state;
-  ++st.deps.metrics->behavior_requests;
-  if (!routable(st, rp))
-    return;
-  // 1. The item must exist; its embedding feeds the user's taste vector.
-  // Shorter than the HTTP deadline, so a lost shard is a clear answer.
-  ask(self, st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
-    .then(
-      [=](std::vector<float> item_vec) mutable {
-        commit_and_apply(self, rp, e, std::move(item_vec), false, t0);
-      },
-      [=](caf::error& err) mutable {
-        if (err.category() == error_category &&
-            err.code() == static_cast<std::uint8_t>(ec::not_found)) {
-          ++self->state.deps.metrics->behavior_failed;
-          rp.deliver(std::move(err));
-          return;
-        }
-        // The item's shard is unavailable (moving or failed over): the
-        // writer checks the item in the database instead.
-        commit_and_apply(self, rp, e, {}, true, t0);
-      });
-}
-
 // A pushed map (or the map of a move) comes from the coordinator's node and is
 // well formed: every partition's owner is a listed shard (or no_shard).
 caf::error check_map(api_actor* self, const char* what, const std::vector<caf::actor>& shards,
@@ -550,11 +335,16 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
     },
     [=](behavior_atom, behavior_event e) {
       auto rp = self->make_response_promise<std::int64_t>();
-      record(self, responder<std::int64_t>{rp}, e);
+      record(self, responder<std::int64_t>{rp}, e, std::string{});
       return rp;
     },
-    [=](behavior_atom, behavior_event e, local_reply<std::int64_t> reply) {
-      record(self, responder<std::int64_t>{std::move(reply)}, e);
+    [=](behavior_atom, behavior_event e, std::string event_id) {
+      auto rp = self->make_response_promise<std::int64_t>();
+      record(self, responder<std::int64_t>{rp}, e, std::move(event_id));
+      return rp;
+    },
+    [=](behavior_atom, behavior_event e, std::string event_id, local_reply<std::int64_t> reply) {
+      record(self, responder<std::int64_t>{std::move(reply)}, e, std::move(event_id));
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();

@@ -3,6 +3,9 @@
 //
 //   (recommend_atom, user_id, limit, use_cache) -> string   the JSON response body
 //   (behavior_atom, behavior_event)             -> int64    committed row id
+//   (behavior_atom, behavior_event, event_id)   -> int64    same, idempotent on a non-empty
+//                                                           event_id: a repeat answers the first
+//                                                           row id and changes nothing
 //   (stats_atom)                                -> string   the JSON of /api/stats
 //   (map_atom, epoch, shards, owner)            -> bool     the coordinator's newest partition map
 //   (move_atom, epoch, shards, owner)           -> bool     a move starts: the map that will hold at epoch
@@ -25,6 +28,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/api_metrics.hpp"
+#include "actors/behavior_writer.hpp"
 #include "config/settings.hpp"
 
 namespace recd {
@@ -33,6 +37,7 @@ struct api_deps {
   caf::actor coordinator;
   caf::actor cache;
   caf::actor writer;
+  std::shared_ptr<writer_gate> gate; // shared with `writer`: bounds its queue
   std::shared_ptr<api_metrics> metrics;
 };
 

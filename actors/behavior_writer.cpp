@@ -1,10 +1,15 @@
-#include "actors/census.hpp"
 #include "actors/behavior_writer.hpp"
 
-#include <caf/all.hpp>
+#include <chrono>
+#include <unordered_map>
 
-#include "protocol/errors.hpp"
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/census.hpp"
 #include "actors/unexpected.hpp"
+#include "config/secrets.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
 
@@ -12,30 +17,88 @@ namespace recd {
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+using write_promise = caf::typed_response_promise<std::int64_t, bool>;
+
 struct pending_write {
   behavior_event event;
-  caf::typed_response_promise<std::int64_t> promise;
+  std::string event_id; // "" = none
+  write_promise promise;
+  clock::time_point deadline;
   bool check_item = false; // the item's shard could not vouch for it
+  bool answered = false;
 };
 
-// Stores a batch: $1 users, $2 items, $3 kinds, $4 unix seconds, in order.
-// Items first seen here were validated by their shard against the catalog.
-// RETURNING gives the ids in insertion order, which follows the ORDINALITY.
+// Stores a batch: $1 users, $2 items, $3 kinds, $4 unix seconds, $5 event ids
+// (NULL for none; unique within the batch). Row ids are drawn first so that
+// each input row finds its own row; an event id already stored (`old`, or
+// committed meanwhile by another writer: the ON CONFLICT) inserts nothing and
+// counts no sale. Answers one row per input row in order: the row id (NULL
+// only after a conflict with a concurrent writer) and whether it is new.
 constexpr const char* write_behaviors_sql =
-  "WITH e AS (SELECT u, i, k, t, n FROM unnest($1::int[], $2::int[], $3::text[], $4::bigint[]) "
-  "           WITH ORDINALITY AS x(u, i, k, t, n)), "
-  "new_users AS (INSERT INTO users (user_id) SELECT DISTINCT u FROM e ON CONFLICT DO NOTHING), "
-  "sales AS (UPDATE items SET sales_count = sales_count + x.n "
-  "          FROM (SELECT i, count(*) AS n FROM e WHERE k IN ('buy', 'cart') GROUP BY i) x "
-  "          WHERE items.item_id = x.i) "
-  "INSERT INTO user_behavior (user_id, item_id, behavior_type, timestamp) "
-  "SELECT u, i, k, to_timestamp(t) FROM e ORDER BY n RETURNING id";
+    "WITH e AS (SELECT u, i, k, t, d, n, nextval(pg_get_serial_sequence('user_behavior', 'id')) AS "
+    "id "
+    "           FROM unnest($1::int[], $2::int[], $3::text[], $4::bigint[], $5::text[]) "
+    "           WITH ORDINALITY AS x(u, i, k, t, d, n)), "
+    "old AS (SELECT b.event_id, b.id FROM user_behavior b WHERE b.event_id = ANY($5::text[])), "
+    "ins AS (INSERT INTO user_behavior (id, user_id, item_id, behavior_type, timestamp, event_id) "
+    "        SELECT id, u, i, k, to_timestamp(t), d FROM e "
+    "        WHERE d IS NULL OR d NOT IN (SELECT event_id FROM old) ORDER BY n "
+    "        ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING "
+    "        RETURNING id, user_id, item_id, behavior_type), "
+    "new_users AS (INSERT INTO users (user_id) SELECT DISTINCT user_id FROM ins ON CONFLICT DO "
+    "NOTHING), "
+    "sales AS (UPDATE items SET sales_count = sales_count + x.c "
+    "          FROM (SELECT item_id, count(*) AS c FROM ins WHERE behavior_type IN ('buy', 'cart') "
+    "                GROUP BY item_id) x "
+    "          WHERE items.item_id = x.item_id) "
+    "SELECT coalesce(ins.id, old.id), ins.id IS NOT NULL FROM e "
+    "LEFT JOIN ins ON ins.id = e.id LEFT JOIN old ON old.event_id = e.d ORDER BY e.n";
+
+// A SQL text[] literal element: quoted, with " and \ escaped.
+void append_quoted(std::string& out, const std::string& text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
+}
 
 struct writer_state {
   static inline const char* name = "behavior_writer";
   store::lazy_connection conn{""};
+  std::string conninfo;
+  std::shared_ptr<writer_gate> gate;
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
+
+  void answer(pending_write& p, std::int64_t id, bool fresh) {
+    if (p.answered)
+      return;
+    p.answered = true;
+    p.promise.deliver(id, fresh);
+    gate->leave();
+  }
+  void answer(pending_write& p, caf::error err) {
+    if (p.answered)
+      return;
+    p.answered = true;
+    p.promise.deliver(std::move(err));
+    gate->leave();
+  }
+
+  // The error callers see for a failed batch; the details go to the log only.
+  caf::error database_failed(const caf::error& err, std::size_t events) {
+    spdlog::error("behavior writer: {} events not written: {}", events,
+                  redact(describe(err), conninfo));
+    auto code = err.category() == error_category &&
+                        err.code() == static_cast<std::uint8_t>(ec::database_unavailable)
+                    ? ec::database_unavailable
+                    : ec::database_error;
+    return make_error(code, "database unavailable");
+  }
 
   // Answers not_found for checked events whose item is not in the catalog
   // and removes them from the batch (nothing of theirs is stored).
@@ -50,51 +113,90 @@ struct writer_state {
     if (!err)
       err = store::guard([&] {
         pqxx::read_transaction tx{**c};
-        for (const auto& r : tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
-                                            store::int_array_literal(asked)))
+        for (const auto& r :
+             tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
+                            store::int_array_literal(asked)))
           known.push_back(r[0].as<std::int32_t>());
       });
+    if (err) {
+      conn.reset();
+      err = database_failed(err, asked.size());
+    }
     std::erase_if(batch, [&](pending_write& p) {
       if (!p.check_item)
         return false;
       if (err) {
-        p.promise.deliver(err);
+        answer(p, err);
         return true;
       }
       if (std::find(known.begin(), known.end(), p.event.item) == known.end()) {
-        p.promise.deliver(make_error(ec::not_found, "unknown item_id " + std::to_string(p.event.item)));
+        answer(p, make_error(ec::not_found, "unknown item_id " + std::to_string(p.event.item)));
         return true;
       }
       return false;
     });
   }
 
-  // Commits the whole batch in one transaction and answers every promise.
+  // Events whose HTTP request has already timed out are dropped unwritten.
+  void drop_expired(std::vector<pending_write>& batch) {
+    auto now = clock::now();
+    std::erase_if(batch, [&](pending_write& p) {
+      if (p.deadline > now)
+        return false;
+      answer(p, make_error(ec::timeout, "the request timed out before its event was written; "
+                                        "nothing was stored"));
+      return true;
+    });
+  }
+
+  // Commits the whole batch in one statement and answers every promise.
   void flush() {
     flush_scheduled = false;
     if (pending.empty())
       return;
     auto batch = std::move(pending);
     pending.clear();
+    drop_expired(batch);
     if (std::any_of(batch.begin(), batch.end(), [](const auto& p) { return p.check_item; }))
       reject_unknown_items(batch);
     if (batch.empty())
       return;
-    std::vector<std::int32_t> users, items;
-    std::vector<std::int64_t> times;
-    std::string kinds = "{";
+    // Repeats of an event id within the batch follow the first occurrence
+    // (the leader): only leaders are sent, followers get the leader's answer.
+    std::vector<std::size_t> leader_of(batch.size());
+    std::vector<std::size_t> leaders;
+    std::unordered_map<std::string, std::size_t> first_with_id;
     for (std::size_t k = 0; k < batch.size(); ++k) {
-      users.push_back(batch[k].event.user);
-      items.push_back(batch[k].event.item);
-      times.push_back(batch[k].event.ts);
-      kinds += (k ? "," : "") + std::string{to_string(batch[k].event.kind)};
+      leader_of[k] = k;
+      if (!batch[k].event_id.empty()) {
+        auto [it, added] = first_with_id.emplace(batch[k].event_id, k);
+        if (!added) {
+          leader_of[k] = it->second;
+          continue;
+        }
+      }
+      leaders.push_back(k);
+    }
+    std::string kinds = "{", times = "{", ids = "{";
+    std::vector<std::int32_t> users, items;
+    for (std::size_t j = 0; j < leaders.size(); ++j) {
+      const auto& p = batch[leaders[j]];
+      users.push_back(p.event.user);
+      items.push_back(p.event.item);
+      auto sep = j ? "," : "";
+      kinds += sep + std::string{to_string(p.event.kind)};
+      times += sep + std::to_string(p.event.ts);
+      ids += sep;
+      if (p.event_id.empty())
+        ids += "NULL";
+      else
+        append_quoted(ids, p.event_id);
     }
     kinds += "}";
-    std::string time_list = "{";
-    for (std::size_t k = 0; k < times.size(); ++k)
-      time_list += (k ? "," : "") + std::to_string(times[k]);
-    time_list += "}";
-    std::vector<std::int64_t> ids;
+    times += "}";
+    ids += "}";
+    std::vector<std::pair<std::int64_t, bool>> rows; // per leader: id (0 = look up), fresh
+    std::vector<std::string> lookup;
     caf::error err;
     auto c = conn.get();
     if (!c)
@@ -107,50 +209,82 @@ struct writer_state {
         // reset); libpqxx ignores a repeat with the same text.
         (*c)->prepare("recd_write_behaviors", write_behaviors_sql);
         pqxx::nontransaction tx{**c};
-        auto rows = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),
-                                     store::int_array_literal(items), kinds, time_list);
-        for (const auto& r : rows)
-          ids.push_back(r[0].as<std::int64_t>());
+        auto result = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),
+                                       store::int_array_literal(items), kinds, times, ids);
+        for (const auto& r : result) {
+          rows.emplace_back(r[0].is_null() ? 0 : r[0].as<std::int64_t>(), r[1].as<bool>());
+          if (r[0].is_null() && rows.size() <= leaders.size())
+            lookup.push_back(batch[leaders[rows.size() - 1]].event_id);
+        }
+        if (!lookup.empty()) {
+          // Conflicts with a writer that committed the same event ids while
+          // this statement ran: their rows are visible now.
+          std::string list = "{";
+          for (std::size_t k = 0; k < lookup.size(); ++k) {
+            list += k ? "," : "";
+            append_quoted(list, lookup[k]);
+          }
+          list += "}";
+          std::unordered_map<std::string, std::int64_t> found;
+          for (const auto& r : tx.exec_params(
+                   "SELECT event_id, id FROM user_behavior WHERE event_id = ANY($1::text[])", list))
+            found.emplace(r[0].c_str(), r[1].as<std::int64_t>());
+          for (std::size_t j = 0; j < rows.size() && j < leaders.size(); ++j)
+            if (rows[j].first == 0)
+              rows[j].first = found[batch[leaders[j]].event_id];
+        }
       });
-    if (err || ids.size() != batch.size()) {
-      if (!err)
-        err = make_error(ec::database_error, "insert returned an unexpected row count");
+    if (!err && (rows.size() != leaders.size() ||
+                 std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.first == 0; })))
+      err = make_error(ec::database_error, "the insert returned unexpected rows");
+    if (err) {
       conn.reset();
+      auto shown = database_failed(err, batch.size());
       for (auto& p : batch)
-        p.promise.deliver(err);
+        answer(p, shown);
       return;
     }
-    // RETURNING gives ids in insertion order, which follows the ORDINALITY.
-    std::sort(ids.begin(), ids.end());
-    for (std::size_t k = 0; k < batch.size(); ++k)
-      batch[k].promise.deliver(ids[k]);
+    std::vector<std::size_t> row_of(batch.size());
+    for (std::size_t j = 0; j < leaders.size(); ++j)
+      row_of[leaders[j]] = j;
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      const auto& row = rows[row_of[leader_of[k]]];
+      answer(batch[k], row.first, leader_of[k] == k && row.second);
+    }
   }
 };
 
-caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string url) {
+caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string conninfo,
+                              std::shared_ptr<writer_gate> gate) {
   enroll(self);
   self->set_default_handler(log_and_drop);
-  self->state.conn = store::lazy_connection{std::move(url)};
+  self->state.conn = store::lazy_connection{conninfo};
+  self->state.conninfo = std::move(conninfo);
+  self->state.gate = std::move(gate);
   return {
-    [=](write_atom, const behavior_event& e, bool check_item) {
-      auto& st = self->state;
-      st.pending.push_back({e, self->make_response_promise<std::int64_t>(), check_item});
-      // The flush message queues behind every write already in the mailbox,
-      // which is exactly the batch that arrived during the previous commit.
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, flush_atom_v);
-      }
-      return st.pending.back().promise;
-    },
-    [=](flush_atom) { self->state.flush(); },
+      [=](write_atom, const behavior_event& e, bool check_item, const std::string& event_id,
+          std::int64_t deadline_ns) {
+        auto& st = self->state;
+        st.pending.push_back({e, event_id, self->make_response_promise<std::int64_t, bool>(),
+                              clock::time_point{std::chrono::nanoseconds{deadline_ns}},
+                              check_item});
+        // The flush message queues behind every write already in the mailbox,
+        // which is exactly the batch that arrived during the previous commit.
+        if (!st.flush_scheduled) {
+          st.flush_scheduled = true;
+          self->send(self, flush_atom_v);
+        }
+        return st.pending.back().promise;
+      },
+      [=](flush_atom) { self->state.flush(); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_behavior_writer(caf::actor_system& sys, std::string postgres_url) {
-  return sys.spawn<caf::detached>(behavior_writer, std::move(postgres_url));
+caf::actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
+                                 std::shared_ptr<writer_gate> gate) {
+  return sys.spawn<caf::detached>(behavior_writer, std::move(conninfo), std::move(gate));
 }
 
 } // namespace recd

@@ -1,6 +1,7 @@
 #include "actors/census.hpp"
 #include "actors/cache.hpp"
 
+#include <cctype>
 #include <chrono>
 
 #include <caf/all.hpp>
@@ -21,15 +22,43 @@ struct redis_endpoint {
   std::string host = "127.0.0.1";
   int port = 6379;
   int db = 0;
+  std::string user;     // "" = the default user
+  std::string password; // "" = no AUTH
 };
 
-redis_endpoint parse_redis_url(const std::string& url) {
+// %XX escapes in the user info; text that is not a valid escape stays as is.
+std::string percent_decoded(const std::string& text) {
+  std::string out;
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    if (text[k] == '%' && k + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[k + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[k + 2]))) {
+      out += static_cast<char>(std::stoi(text.substr(k + 1, 2), nullptr, 16));
+      k += 2;
+    } else {
+      out += text[k];
+    }
+  }
+  return out;
+}
+
+// redis://[[user]:password@]host[:port][/db]; "redis://user@host" names a
+// user whose password is redis.password.
+redis_endpoint parse_redis_url(const std::string& url, const std::string& password) {
   redis_endpoint ep;
+  ep.password = password;
   std::string rest = url;
   if (rest.rfind("redis://", 0) == 0)
     rest = rest.substr(8);
-  if (auto at = rest.find('@'); at != std::string::npos)
+  if (auto at = rest.rfind('@', rest.find('/')); at != std::string::npos) {
+    auto info = rest.substr(0, at);
     rest = rest.substr(at + 1);
+    if (auto colon = info.find(':'); colon != std::string::npos) {
+      ep.user = percent_decoded(info.substr(0, colon));
+      ep.password = percent_decoded(info.substr(colon + 1)); // the URL's password wins
+    } else {
+      ep.user = percent_decoded(info);
+    }
+  }
   if (auto slash = rest.find('/'); slash != std::string::npos) {
     ep.db = std::atoi(rest.c_str() + slash + 1);
     rest = rest.substr(0, slash);
@@ -93,6 +122,16 @@ struct cache_state {
       return nullptr;
     }
     redisSetTimeout(ctx, tv);
+    if (!ep.password.empty()) {
+      reply_ptr r{static_cast<redisReply*>(
+        ep.user.empty() ? redisCommand(ctx, "AUTH %s", ep.password.c_str())
+                        : redisCommand(ctx, "AUTH %s %s", ep.user.c_str(), ep.password.c_str()))};
+      if (!r || r->type == REDIS_REPLY_ERROR) {
+        failed("AUTH failed (" + (r ? std::string{r->str, r->len} : std::string{ctx->errstr}) +
+               "): check redis.password or the password in redis.url");
+        return nullptr;
+      }
+    }
     if (ep.db != 0) {
       reply_ptr r{static_cast<redisReply*>(redisCommand(ctx, "SELECT %d", ep.db))};
       if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -118,7 +157,10 @@ struct cache_state {
       return nullptr;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-      failed(std::string{r->str, r->len});
+      std::string text{r->str, r->len};
+      if (text.rfind("NOAUTH", 0) == 0)
+        text += " (Redis wants a password: set redis.password or put it in redis.url)";
+      failed(text);
       return nullptr;
     }
     return r;
@@ -131,7 +173,7 @@ caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.cfg = cfg;
-  self->state.ep = parse_redis_url(cfg.url);
+  self->state.ep = parse_redis_url(cfg.url, cfg.password);
   return {
     [=](cache_get_atom, user_id u) -> std::string {
       auto& st = self->state;

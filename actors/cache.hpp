@@ -9,7 +9,10 @@
 //
 // The cache never fails a request: every Redis error or timeout counts as a
 // miss, is logged, and marks the cache degraded; Redis is then skipped for
-// redis.retry_ms before the next connection attempt.
+// redis.retry_ms before the next connection attempt. Every (re)connect sends
+// AUTH (redis.url's [user]:password, else redis.password) and SELECT db; a
+// refused AUTH is logged once ("AUTH failed ...", never the password) and
+// degrades the cache like any other failure.
 
 #include <caf/fwd.hpp>
 

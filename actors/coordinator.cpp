@@ -15,6 +15,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/database.hpp"
 
 namespace recd {
 
@@ -82,8 +83,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
   auto& st = self->state;
   st.opt = std::move(opt);
   st.owner.assign(st.opt.partitions, -1);
-  st.watcher = spawn_run_watcher(self->system(), st.opt.cfg.postgres.url);
-  st.driver = spawn_job_driver(self->system(), st.opt.cfg.postgres.url, st.opt.cfg);
+  st.watcher = spawn_run_watcher(self->system(), store::conninfo(st.opt.cfg.postgres, store::session::serving));
+  st.driver = spawn_job_driver(self->system(), store::conninfo(st.opt.cfg.postgres, store::session::job), st.opt.cfg);
   self->link_to(st.watcher);
   self->link_to(st.driver);
   // A shard that dies leaves the map; its partitions move to the others.

@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include "config/secrets.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -68,8 +70,19 @@ std::string trim(std::string s) {
 
 const std::vector<setting_info>& setting_table() {
   static const std::vector<setting_info> table = {
-    RECD_SETTING(postgres, url, "PostgreSQL connection (libpq URI or key=value string)"),
-    RECD_SETTING(redis, url, "Redis for the recommendation cache: redis://host:port[/db]"),
+    RECD_SETTING(postgres, url, "PostgreSQL connection (libpq URI or key=value string); a password in it is a secret"),
+    RECD_SETTING(postgres, connect_timeout_s, "give up connecting to PostgreSQL after this many seconds"),
+    RECD_SETTING(postgres, keepalives_idle_s, "TCP keepalive probes start after this many idle seconds"),
+    RECD_SETTING(postgres, keepalives_interval_s, "seconds between TCP keepalive probes"),
+    RECD_SETTING(postgres, keepalives_count, "unanswered keepalive probes before the connection counts as broken"),
+    RECD_SETTING(postgres, statement_timeout_ms,
+                 "statement_timeout of serving connections (behavior writer, shard loads, run watcher; 0 = none)"),
+    RECD_SETTING(postgres, job_statement_timeout_ms,
+                 "statement_timeout of migrate, import and the compute jobs, which legitimately run long (0 = none)"),
+    RECD_SETTING(postgres, writer_queue_max,
+                 "behaviors queued and not yet committed per node; beyond it POST /api/behavior answers 503 at once"),
+    RECD_SETTING(redis, url, "Redis for the recommendation cache: redis://[[user]:password@]host:port[/db]"),
+    RECD_SETTING(redis, password, "Redis AUTH password if redis.url has none (the URL's wins); a secret"),
     RECD_SETTING(redis, ttl_seconds, "lifetime of a cached recommendation"),
     RECD_SETTING(redis, timeout_ms, "per-command Redis timeout; a slower Redis counts as down"),
     RECD_SETTING(redis, retry_ms, "after a Redis failure, the cache is bypassed this long"),
@@ -255,6 +268,13 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.embedding.dim, "embedding.dim")) return e;
   if (auto e = positive(s.embedding.iterations, "embedding.iterations")) return e;
   if (auto e = positive(s.redis.ttl_seconds, "redis.ttl_seconds")) return e;
+  if (auto e = positive(s.postgres.connect_timeout_s, "postgres.connect_timeout_s")) return e;
+  if (auto e = positive(s.postgres.keepalives_idle_s, "postgres.keepalives_idle_s")) return e;
+  if (auto e = positive(s.postgres.keepalives_interval_s, "postgres.keepalives_interval_s")) return e;
+  if (auto e = positive(s.postgres.keepalives_count, "postgres.keepalives_count")) return e;
+  if (auto e = positive(s.postgres.writer_queue_max, "postgres.writer_queue_max")) return e;
+  if (s.postgres.statement_timeout_ms < 0 || s.postgres.job_statement_timeout_ms < 0)
+    return std::string{"postgres statement timeouts must be >= 0"};
   if (s.redis.near_cache_mb < 0 || s.redis.near_cache_mb > 1 << 20)
     return std::string{"redis.near_cache_mb must be 0..1048576"};
   if (s.cluster.shards > s.cluster.partitions)
@@ -309,7 +329,7 @@ std::string render_settings(const settings& s) {
       section = sec;
     }
     out += "# " + info.doc + " (env " + env_name(info.name) + ")\n";
-    out += info.name.substr(dot + 1) + " = " + info.get(s) + "\n";
+    out += info.name.substr(dot + 1) + " = " + shown_value(info.name, info.get(s)) + "\n";
   }
   return out;
 }

@@ -13,12 +13,22 @@
 
 namespace recd {
 
+// Applied to every connection string by store::conninfo (store/database.hpp),
+// the one place recd builds them.
 struct postgres_settings {
   std::string url = "postgresql://postgres@127.0.0.1:5432/recd";
+  std::int32_t connect_timeout_s = 5;      // libpq connect_timeout
+  std::int32_t keepalives_idle_s = 30;     // TCP keepalives: a dead server is noticed
+  std::int32_t keepalives_interval_s = 10; //   after idle + interval * count seconds
+  std::int32_t keepalives_count = 3;
+  std::int32_t statement_timeout_ms = 30000;   // serving connections (0 = none)
+  std::int32_t job_statement_timeout_ms = 0;   // migrate, import, compute jobs (0 = none)
+  std::int32_t writer_queue_max = 10000;   // behaviors queued, uncommitted; beyond: 503
 };
 
 struct redis_settings {
-  std::string url = "redis://127.0.0.1:6379/0";
+  std::string url = "redis://127.0.0.1:6379/0"; // redis://[[user]:password@]host:port[/db]
+  std::string password;                // AUTH password when the URL has none (the URL's wins)
   std::int32_t ttl_seconds = 300;      // recommendation cache lifetime
   std::int32_t timeout_ms = 50;        // per command; slower counts as down
   std::int32_t retry_ms = 1000;        // after a failure, Redis is skipped this long
@@ -169,7 +179,8 @@ std::optional<std::string> load_settings(settings& s, const std::string& file,
 // Checks ranges (ports, positive sizes, weights); returns the first problem.
 std::optional<std::string> validate(const settings& s);
 
-// The whole table rendered as an INI file with docs (config/recd.conf.example).
+// The whole table rendered as an INI file with docs (config/recd.conf.example);
+// secrets are shown as **** (config/secrets.hpp).
 std::string render_settings(const settings& s);
 
 } // namespace recd

@@ -16,6 +16,7 @@
 #include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/database.hpp"
 
 namespace recd {
 

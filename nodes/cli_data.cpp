@@ -1,7 +1,9 @@
 // `recd migrate` and `recd import ...`: blocking database work on the main thread.
 #include <cstdio>
+#include <cstdlib>
 
 #include "nodes/commands.hpp"
+#include "store/app_role.hpp"
 #include "store/database.hpp"
 #include "store/importer.hpp"
 
@@ -15,7 +17,7 @@ int fail(const caf::error& err) {
 }
 
 caf::expected<store::connection_ptr> open_migrated(const settings& cfg) {
-  auto conn = store::connect(cfg.postgres.url);
+  auto conn = store::connect(store::conninfo(cfg.postgres, store::session::job));
   if (!conn)
     return conn.error();
   auto partitions = store::read_partitions(**conn);
@@ -36,7 +38,7 @@ int report(const caf::expected<store::import_report>& r) {
 } // namespace
 
 std::optional<std::uint32_t> partition_count(const settings& cfg) {
-  auto conn = store::connect(cfg.postgres.url);
+  auto conn = store::connect(store::conninfo(cfg.postgres, store::session::job));
   if (!conn) {
     fail(conn.error());
     return std::nullopt;
@@ -49,8 +51,8 @@ std::optional<std::uint32_t> partition_count(const settings& cfg) {
   return *p;
 }
 
-int run_migrate(const settings& cfg, std::uint32_t partitions) {
-  auto conn = store::connect(cfg.postgres.url);
+int run_migrate(const settings& cfg, std::uint32_t partitions, const std::string& app_role) {
+  auto conn = store::connect(store::conninfo(cfg.postgres, store::session::job));
   if (!conn)
     return fail(conn.error());
   auto r = store::migrate(**conn, partitions != 0 ? partitions
@@ -59,6 +61,13 @@ int run_migrate(const settings& cfg, std::uint32_t partitions) {
     return fail(r.error());
   std::printf("schema at version %d (was %d), %u partitions\n", r->to_version, r->from_version,
               r->partitions);
+  if (!app_role.empty()) {
+    const char* password = std::getenv("RECD_APP_ROLE_PASSWORD");
+    if (auto err = store::grant_app_role(**conn, app_role, password ? password : ""))
+      return fail(err);
+    std::printf("role %s owns recd's tables and sequences (LOGIN NOSUPERUSER NOCREATEDB "
+                "NOCREATEROLE)\n", app_role.c_str());
+  }
   return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "nodes/commands.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "config/secrets.hpp"
 #include "store/database.hpp"
 #include "store/importer.hpp"
 
@@ -90,7 +91,7 @@ std::optional<std::string> read_movielens(const std::string& dir,
 // Refuses a database that already holds behaviors (eval imports into it),
 // then migrates it and imports `train` through the CSV importer.
 std::optional<std::string> import_train(const settings& cfg, const std::vector<behavior_event>& train) {
-  auto conn = store::connect(cfg.postgres.url);
+  auto conn = store::connect(store::conninfo(cfg.postgres, store::session::job));
   if (!conn)
     return describe(conn.error());
   std::int64_t existing = 0;
@@ -103,7 +104,7 @@ std::optional<std::string> import_train(const settings& cfg, const std::vector<b
   if (err)
     return describe(err);
   if (existing > 0)
-    return "eval imports the train split into an empty database, but " + cfg.postgres.url +
+    return "eval imports the train split into an empty database, but " + redact_url(cfg.postgres.url) +
            " already holds " + std::to_string(existing) + " behaviors";
   // An already migrated (empty) database keeps its partition count.
   auto partitions = static_cast<std::uint32_t>(cfg.cluster.partitions);
@@ -173,7 +174,10 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   auto local = spawn_local_cluster(sys, cfg, partitions, true);
   const auto& coordinator = local.coordinator;
   // Cache and writer are never reached with use_cache = false and no behaviors.
-  auto api = spawn_api(sys, cfg, {coordinator, caf::actor{}, caf::actor{}, std::make_shared<api_metrics>()});
+  // No writer: eval never posts behaviors.
+  auto api = spawn_api(sys, cfg,
+                       {coordinator, caf::actor{}, caf::actor{}, std::make_shared<writer_gate>(1),
+                        std::make_shared<api_metrics>()});
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

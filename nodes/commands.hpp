@@ -13,7 +13,9 @@ namespace recd {
 // The partition count fixed at migrate time, or a one-line reason on stderr.
 std::optional<std::uint32_t> partition_count(const settings& cfg);
 
-int run_migrate(const settings& cfg, std::uint32_t partitions);
+// app_role: "" or a role to create/update and hand recd's tables to
+// (store/app_role.hpp); its password is read from RECD_APP_ROLE_PASSWORD.
+int run_migrate(const settings& cfg, std::uint32_t partitions, const std::string& app_role);
 int run_import_synthetic(const settings& cfg, const engine::synthetic_options& opt);
 int run_import_movielens(const settings& cfg, const std::string& dir, bool rebase_time);
 int run_import_csv(const settings& cfg, const std::string& file);

@@ -23,7 +23,9 @@ http::response json_response(unsigned status, std::string body) {
 } // namespace
 
 // The client's fault is 4xx with the error's own text; ours or a dependency's
-// is 5xx with a fixed text per code, the detail logged here instead.
+// is 5xx with a fixed text per code, the detail logged here instead. On POST
+// /api/behavior every 5xx means: the event may have been committed; retrying
+// with the same event_id is safe.
 http::response error_response(const caf::error& err) {
   unsigned status = 500;
   const char* text = "internal error";
@@ -38,6 +40,7 @@ http::response error_response(const caf::error& err) {
       case ec::database_error: status = 503; text = "database unavailable"; break;
       case ec::shard_unavailable: status = 503; text = "shard unavailable"; break;
       case ec::timeout: status = 503; text = "timeout"; break;
+      case ec::overloaded: status = 503; text = "overloaded: retry later"; break;
       default: break;
     }
   } else if (err == caf::sec::request_timeout) {
@@ -179,7 +182,7 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
       cmd.event.ts = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-    caf::anon_send(next_api(), behavior_atom_v, cmd.event,
+    caf::anon_send(next_api(), behavior_atom_v, cmd.event, std::move(cmd.event_id),
                    make_local_reply<std::int64_t>([reply](caf::expected<std::int64_t> id) {
                      reply(id ? json_response(200, R"({"success":true,"behavior_id":)" +
                                                      std::to_string(*id) + "}")

@@ -11,7 +11,10 @@
 //                                  node runs (nodes/liveness.hpp), else 503 naming the dead one
 //   GET  /readyz                   200 once every shard holds its state, else 503
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
-//   POST /api/behavior             query parameters or a JSON body
+//   POST /api/behavior             query parameters or a JSON body; optional event id
+//                                  (event_id or Idempotency-Key): a retry answers the first
+//                                  answer. Any 5xx: maybe committed, safe to retry with the
+//                                  same event id; a full writer queue: 503 + Retry-After: 1
 //   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
 //                                  when keys are on)
 //   /admin/*                       always 404 here, whatever the role

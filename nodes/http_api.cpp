@@ -147,6 +147,15 @@ std::variant<std::int32_t, api_error> id_field(const json& body, const request& 
   return *id;
 }
 
+bool valid_event_id(std::string_view id) {
+  if (id.empty() || id.size() > 128)
+    return false;
+  for (char c : id)
+    if (c < 0x20 || c > 0x7e)
+      return false;
+  return true;
+}
+
 } // namespace
 
 response error_response(const api_error& e) {
@@ -220,6 +229,23 @@ std::variant<behavior_command, api_error> parse_behavior(const request& r, unix_
   if (!kind)
     return invalid("behavior_type", "must be one of view, click, cart, buy");
   cmd.event.kind = *kind;
+
+  const auto id_field = lookup(body, r, "event_id");
+  std::optional<std::string_view> event_id;
+  if (id_field.body) {
+    if (!id_field.body->is_string())
+      return api_error{400, "event_id: must be a string of 1 to 128 printable ASCII characters"};
+    event_id = id_field.body->get_ref<const std::string&>();
+  } else if (id_field.query) {
+    event_id = *id_field.query;
+  } else {
+    event_id = r.header("idempotency-key");
+  }
+  if (event_id) {
+    if (!valid_event_id(*event_id))
+      return api_error{400, "event_id: must be a string of 1 to 128 printable ASCII characters"};
+    cmd.event_id = std::string{*event_id};
+  }
 
   const auto ts_field = lookup(body, r, "timestamp");
   if (ts_field.present()) {

@@ -44,6 +44,7 @@ std::variant<recommend_query, api_error> parse_recommend(const request& r);
 struct behavior_command {
   behavior_event event;
   bool has_timestamp = false; // event.ts is valid only if set
+  std::string event_id;       // the client's idempotency key, "" = none
 };
 
 // Accepts the old form (query params user_id, item_id, behavior_type) and the
@@ -55,6 +56,9 @@ struct behavior_command {
 // behavior_type: exactly view/click/cart/buy. timestamp (body or query):
 // a JSON number or any text parse_timestamp() accepts; rejected (422) when
 // before 1970 or more than one day after `now`.
+// event_id (optional idempotency key): the JSON field "event_id", else the
+// query parameter event_id, else the Idempotency-Key header; 1..128 printable
+// ASCII characters (0x20..0x7E), a JSON string; anything else is 400.
 std::variant<behavior_command, api_error> parse_behavior(const request& r, unix_seconds now);
 std::variant<behavior_command, api_error> parse_behavior(const request& r); // now = system clock
 

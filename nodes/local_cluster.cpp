@@ -6,6 +6,7 @@
 
 #include "actors/coordinator.hpp"
 #include "actors/shard.hpp"
+#include "store/database.hpp"
 
 namespace recd {
 
@@ -22,7 +23,8 @@ local_cluster spawn_local_cluster(caf::actor_system& sys, const settings& cfg,
   auto n = static_cast<std::uint32_t>(
     std::min<std::int32_t>(cfg.cluster.shards, static_cast<std::int32_t>(partitions)));
   for (std::uint32_t i = 0; i < n; ++i)
-    out.shards.push_back(spawn_shard(sys, i, cfg.postgres.url, cfg.recommend));
+    out.shards.push_back(
+      spawn_shard(sys, i, store::conninfo(cfg.postgres, store::session::job), cfg.recommend));
   out.coordinator = spawn_coordinator(sys, {cfg, partitions, serving, false}, out.shards);
   return out;
 }

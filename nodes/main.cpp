@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   std::uint32_t partitions = 0;
   migrate->add_option("--partitions", partitions,
                       "virtual partitions (first migrate only; default cluster.partitions)");
+  std::string app_role;
+  migrate->add_option("--app-role", app_role,
+                      "create/update this LOGIN role (password from env RECD_APP_ROLE_PASSWORD) "
+                      "and make it own recd's tables; then run recd as that role");
 
   auto* import = app.add_subcommand("import", "load behavior data (all or nothing)");
   import->require_subcommand(1);
@@ -135,7 +139,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*migrate)
-    return recd::run_migrate(cfg, partitions);
+    return recd::run_migrate(cfg, partitions, app_role);
   if (*synthetic) {
     syn.now = std::time(nullptr);
     return recd::run_import_synthetic(cfg, syn);

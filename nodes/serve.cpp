@@ -33,6 +33,7 @@
 #include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/database.hpp"
 
 namespace recd {
 
@@ -163,11 +164,13 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   const auto& coordinator = local.coordinator;
   const auto& shards = local.shards;
   auto cache = spawn_cache(sys, cfg.redis);
-  auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
+  auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
+  auto writer = spawn_behavior_writer(
+    sys, store::conninfo(cfg.postgres, store::session::serving), gate);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor>> essentials{
@@ -226,7 +229,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
   auto name = node_name(cfg);
-  auto shard = spawn_shard(sys, 0, cfg.postgres.url, cfg.recommend);
+  auto shard = spawn_shard(sys, 0, store::conninfo(cfg.postgres, store::session::job), cfg.recommend);
   // Published so that API nodes connect to this node directly.
   auto port = publish_node(sys, shard, cfg);
   if (!port) {
@@ -305,12 +308,14 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   if (!coordinator)
     return 0;
   auto cache = spawn_cache(sys, cfg.redis);
-  auto writer = spawn_behavior_writer(sys, cfg.postgres.url);
+  auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
+  auto writer = spawn_behavior_writer(
+    sys, store::conninfo(cfg.postgres, store::session::serving), gate);
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<caf::actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, caf::actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};

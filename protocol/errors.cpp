@@ -20,6 +20,7 @@ const char* to_string(ec x) {
     case ec::job_failed: return "job_failed";
     case ec::import_failed: return "import_failed";
     case ec::refused: return "refused";
+    case ec::overloaded: return "overloaded";
   }
   return "unknown";
 }

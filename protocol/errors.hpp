@@ -26,6 +26,7 @@ enum class ec : std::uint8_t {
   job_failed,           // a job part failed; the run is not published
   import_failed,        // bad input file; nothing was imported
   refused,              // the sender may not send this message (actors/trust.hpp)
+  overloaded,           // a bounded queue is full: refused at once, nothing stored; retry later
 };
 
 constexpr caf::atom_value error_category = caf::atom("recd");

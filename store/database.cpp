@@ -1,7 +1,10 @@
 #include "store/database.hpp"
 
+#include <poll.h>
+
 #include <charconv>
 
+#include "config/secrets.hpp"
 #include "store/migrations.hpp"
 
 namespace recd::store {
@@ -24,17 +27,66 @@ std::string one_line(std::string msg) {
 }
 } // namespace
 
+std::string conninfo(const postgres_settings& pg, session kind) {
+  std::string out = pg.url;
+  const bool uri = out.rfind("postgresql://", 0) == 0 || out.rfind("postgres://", 0) == 0;
+  auto has = [&](const std::string& key) {
+    auto pos = out.find(key + "=");
+    while (pos != std::string::npos) {
+      char before = pos == 0 ? ' ' : out[pos - 1];
+      if (before == ' ' || before == '?' || before == '&')
+        return true;
+      pos = out.find(key + "=", pos + 1);
+    }
+    return false;
+  };
+  auto add = [&](const std::string& key, const std::string& value, const std::string& uri_value) {
+    if (has(key))
+      return;
+    if (uri)
+      out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + uri_value;
+    else
+      out += (out.empty() ? "" : " ") + key + "=" + value;
+  };
+  auto num = [](std::int32_t v) { return std::to_string(v); };
+  add("connect_timeout", num(pg.connect_timeout_s), num(pg.connect_timeout_s));
+  add("keepalives", "1", "1");
+  add("keepalives_idle", num(pg.keepalives_idle_s), num(pg.keepalives_idle_s));
+  add("keepalives_interval", num(pg.keepalives_interval_s), num(pg.keepalives_interval_s));
+  add("keepalives_count", num(pg.keepalives_count), num(pg.keepalives_count));
+  auto timeout = kind == session::serving ? pg.statement_timeout_ms : pg.job_statement_timeout_ms;
+  add("options", "'-c statement_timeout=" + num(timeout) + "'",
+      "-c%20statement_timeout%3D" + num(timeout));
+  return out;
+}
+
 caf::expected<connection_ptr> connect(const std::string& url) {
   try {
     return std::make_unique<pqxx::connection>(url);
   } catch (const std::exception& e) {
-    return make_error(ec::database_unavailable, one_line(e.what()));
+    // libpq's messages name the host, never the password; pqxx may quote
+    // the whole connection string: mask it either way.
+    return make_error(ec::database_unavailable, redact(one_line(e.what()), url));
   }
 }
 
+namespace {
+// An idle connection has nothing to read unless the server closed it (a
+// restart, an idle-session timeout) or sent a notice: reconnecting then costs
+// one connect, while using a dead one fails the caller's request.
+bool server_hung_up(pqxx::connection& c) {
+  int fd = c.sock();
+  if (fd < 0)
+    return true;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+} // namespace
+
 caf::expected<pqxx::connection*> lazy_connection::get() {
-  if (conn_ && conn_->is_open())
+  if (conn_ && conn_->is_open() && !server_hung_up(*conn_))
     return conn_.get();
+  conn_.reset();
   auto c = connect(url_);
   if (!c)
     return c.error();

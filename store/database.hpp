@@ -13,19 +13,37 @@
 #include <caf/expected.hpp>
 #include <pqxx/pqxx>
 
+#include "config/settings.hpp"
 #include "protocol/errors.hpp"
 
 namespace recd::store {
 
 using connection_ptr = std::unique_ptr<pqxx::connection>;
 
-// Opens a connection (libpq URL or key=value string). Errors become
-// ec::database_unavailable with libpq's message.
+// What a connection is for; decides its statement_timeout.
+enum class session {
+  serving, // behavior writer, shard loader, run watcher: postgres.statement_timeout_ms
+  job,     // migrate, import, compute jobs (job driver, similarity workers), eval:
+           // postgres.job_statement_timeout_ms (default none: they legitimately run long)
+};
+
+// THE place recd builds connection strings: postgres.url plus libpq's
+// connect_timeout, TCP keepalives (keepalives_idle/interval/count) and
+// `options=-c statement_timeout=...` for `kind`. A parameter the URL already
+// sets is left as the URL says (including its own `options`). Works for
+// URIs (postgresql://...) and key=value strings.
+std::string conninfo(const postgres_settings& pg, session kind);
+
+// Opens a connection (a string from conninfo(), or any libpq URL or key=value
+// string). Errors become ec::database_unavailable with libpq's message, any
+// password in it masked.
 caf::expected<connection_ptr> connect(const std::string& url);
 
 // The connection of a long-lived blocking component: opened on first use and
 // reopened after reset() (call it after any failure: the server may have
-// restarted, and libpqxx leaves a broken connection unusable).
+// restarted, and libpqxx leaves a broken connection unusable). get() also
+// reopens a connection the server has hung up on while it was idle, so the
+// first use after a server restart usually succeeds.
 class lazy_connection {
 public:
   explicit lazy_connection(std::string url) : url_(std::move(url)) {}

@@ -1,5 +1,7 @@
 #include "support/http_client.hpp"
 
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -100,6 +102,18 @@ http_reply request(const std::string& method, const std::string& host, std::uint
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   return finish();
+}
+
+std::string header_of(const http_reply& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name)
+      return v;
+  return {};
+}
+
+std::string header_of(const http_reply& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? std::string{} : it->second;
 }
 
 } // namespace recd::test

@@ -34,4 +34,7 @@ http_reply request(const std::string& method, const std::string& host, std::uint
                    std::chrono::milliseconds timeout = std::chrono::seconds{5},
                    const header_list& headers = {});
 
+// The value of response header `name` (lower-case), "" if absent.
+std::string header_of(const http_reply& r, const std::string& name);
+
 } // namespace recd::test

@@ -1,0 +1,172 @@
+#pragma once
+// Internal to the api actor (api.cpp, api_behavior.cpp): its state, the
+// deadline-keeping request helper and where answers go. Not part of the
+// protocol; nothing else includes it.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "actors/api.hpp"
+#include "actors/deadlines.hpp"
+#include "actors/near_cache.hpp"
+#include "actors/ranking.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd::api_detail {
+
+using clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+constexpr auto apply_timeout = std::chrono::seconds{1};
+
+struct api_state {
+  static inline const char* name = "api";
+  settings cfg;
+  api_deps deps;
+  std::vector<caf::actor> shards;
+  std::vector<std::uint32_t> owner; // partition -> shard index
+  std::vector<caf::actor> recall_shards; // the shards owning a partition: recall asks these
+
+  caf::actor unavailable;            // answers every request with shard_unavailable
+  std::uint64_t epoch = 0;           // of the map in use
+  // A move announced by the coordinator and not yet flipped: the map that
+  // will hold at `next_epoch`. Committed events go to both owners meanwhile.
+  std::vector<caf::actor> next_shards;
+  std::vector<std::uint32_t> next_owner;
+  std::uint64_t next_epoch = 0;
+  deadlines timers; // of every request this actor makes (see ask)
+  merge_scratch merging;
+  near_cache near; // in front of Redis (deps.cache)
+
+  explicit api_state(caf::local_actor*) : near(0, std::chrono::seconds{0}) {}
+
+  bool has_map() const { return !shards.empty() && !owner.empty(); }
+  // The shard serving `id`'s partition, or `unavailable` while none does.
+  const caf::actor& shard_of(std::int32_t id) const {
+    auto index = owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))];
+    return index < shards.size() ? shards[index] : unavailable;
+  }
+  // The shards a committed event of `id`'s partition is applied on: the
+  // owner, and during a move the next owner as well.
+  std::vector<caf::actor> apply_targets(std::int32_t id) const {
+    std::vector<caf::actor> out{shard_of(id)};
+    if (next_owner.size() == owner.size()) {
+      auto index = next_owner[partition_of(id, static_cast<std::uint32_t>(next_owner.size()))];
+      if (index < next_shards.size() && next_shards[index] != out.front())
+        out.push_back(next_shards[index]);
+    }
+    return out;
+  }
+  std::chrono::milliseconds shard_timeout() const {
+    return std::chrono::milliseconds{cfg.cluster.shard_timeout_ms};
+  }
+};
+
+using api_actor = caf::stateful_actor<api_state>;
+
+// How late a deadline may fire: the tick of api_state::timers.
+constexpr auto deadline_granularity = std::chrono::milliseconds{10};
+
+// Wraps an answer handler so that it runs only if its deadline did not fire
+// first. Keeps the handler's exact signature (CAF dispatches on it).
+template <class F, class R, class... Args>
+auto guarded(deadlines::settle token, F f, R (F::*)(Args...)) {
+  return [token, f](Args... xs) mutable {
+    if (token.first())
+      f(std::forward<Args>(xs)...);
+  };
+}
+template <class F, class R, class... Args>
+auto guarded(deadlines::settle token, F f, R (F::*)(Args...) const) {
+  return [token, f](Args... xs) {
+    if (token.first())
+      f(std::forward<Args>(xs)...);
+  };
+}
+
+// A request with a deadline kept by the actor (actors/deadlines.hpp), not by
+// a CAF timer: `ask(self, dest, timeout, xs...).then(on_answer, on_error)`,
+// where on_error receives sec::request_timeout when the deadline passes.
+struct ask_handle {
+  api_actor* self;
+  caf::actor dest;
+  deadlines::clock::duration timeout;
+  caf::message msg;
+
+  template <class OnAnswer, class OnError>
+  void then(OnAnswer on_answer, OnError on_error) {
+    deadlines::settle token;
+    auto expired = [on_error]() mutable {
+      caf::error err = caf::make_error(caf::sec::request_timeout);
+      on_error(err);
+    };
+    if (self->state.timers.arm(timeout, token, expired))
+      self->delayed_send(self, std::max<deadlines::clock::duration>(timeout, deadline_granularity),
+                         deadline_atom_v);
+    self->request(dest, caf::infinite, std::move(msg))
+      .then(guarded(token, std::move(on_answer), &OnAnswer::operator()),
+            [token, on_error](caf::error& err) mutable {
+              if (token.first())
+                on_error(err);
+            });
+  }
+};
+
+template <class... Ts>
+ask_handle ask(api_actor* self, const caf::actor& dest, deadlines::clock::duration timeout,
+               Ts&&... xs) {
+  return {self, dest, timeout, caf::make_message(std::forward<Ts>(xs)...)};
+}
+
+inline double ms_since(clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+}
+
+
+// Where an answer goes: the promise of an actor's request, or the local
+// reply of the HTTP gateway (protocol/local_reply.hpp). Copies share it.
+template <class T>
+class responder {
+public:
+  explicit responder(caf::typed_response_promise<T> rp) : rp_(std::move(rp)) {}
+  explicit responder(local_reply<T> local) : local_(std::move(local)) {}
+  void deliver(T x) {
+    if (local_.fn)
+      local_(std::move(x));
+    else
+      rp_.deliver(std::move(x));
+  }
+  void deliver(caf::error err) {
+    if (local_.fn)
+      local_(std::move(err));
+    else
+      rp_.deliver(std::move(err));
+  }
+
+private:
+  caf::typed_response_promise<T> rp_;
+  local_reply<T> local_;
+};
+
+using reply_promise = responder<std::string>;
+
+// True once a partition map is known; until then `rp` is answered not_ready.
+template <class T>
+bool routable(const api_state& st, responder<T>& rp) {
+  if (st.has_map())
+    return true;
+  rp.deliver(make_error(ec::not_ready, "the partition map is not known yet"));
+  return false;
+}
+
+// POST /api/behavior (api_behavior.cpp): the item is checked on its shard,
+// then the event is committed by the behavior writer and applied.
+void record(api_actor* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
+
+} // namespace recd::api_detail
