@@ -105,13 +105,6 @@ http_reply request(const std::string& method, const std::string& host, std::uint
 }
 
 std::string header_of(const http_reply& r, const std::string& name) {
-  for (const auto& [k, v] : r.headers)
-    if (k == name)
-      return v;
-  return {};
-}
-
-std::string header_of(const http_reply& r, const std::string& name) {
   auto it = r.headers.find(name);
   return it == r.headers.end() ? std::string{} : it->second;
 }
