@@ -58,11 +58,12 @@ std::string trim(std::string s) {
       [](settings& s, const std::string& v) { return parse_value(v, s.section.key); }       \
   }
 
-// A setting whose value must never be printed (tokens, passphrases).
+// A setting whose value must never be printed (tokens, passphrases): `get`
+// gives the value (config/secrets.cpp needs it to redact error texts);
+// render_settings and `recd config` show it masked (shown_value).
 #define RECD_SECRET(section, key, doc)                                                        \
   setting_info {                                                                              \
-    #section "." #key, doc,                                                                   \
-      [](const settings& s) { return std::string{s.section.key.empty() ? "" : "(set)"}; },    \
+    #section "." #key, doc, [](const settings& s) { return show(s.section.key); },            \
       [](settings& s, const std::string& v) { return parse_value(v, s.section.key); }, true   \
   }
 

@@ -162,7 +162,7 @@ struct setting_info {
   std::function<std::string(const settings&)> get;
   // Parses and assigns; returns an error text for a bad value.
   std::function<std::optional<std::string>(settings&, const std::string&)> set;
-  bool secret = false;                 // rendered as "(set)" / "", never its value
+  bool secret = false;                 // rendered masked ("****"), never its value
 };
 const std::vector<setting_info>& setting_table();
 

@@ -72,8 +72,19 @@ int request_jobs(caf::actor_system& sys, const caf::actor& coordinator,
   int status = 0;
   {
     caf::scoped_actor self{sys};
-    self->request(coordinator, caf::infinite, compute_atom_v, kinds, printer)
-      .receive(
+    // Watched while it works: a coordinator that dies (or a node cut off)
+    // ends the wait with an error instead of leaving the command hanging.
+    // The answer to this plain send comes back as an ordinary message.
+    self->monitor(coordinator);
+    self->send(coordinator, compute_atom_v, kinds, printer);
+    self->receive(
+        [&](caf::down_msg& down) {
+          if (::isatty(STDERR_FILENO))
+            std::fputc('\n', stderr);
+          std::fprintf(stderr, "recd: the coordinator went away before the jobs finished (%s)\n",
+                       caf::to_string(down.reason).c_str());
+          status = 1;
+        },
         [&](const std::vector<job_summary>& summaries) {
           if (::isatty(STDERR_FILENO))
             std::fputc('\n', stderr);

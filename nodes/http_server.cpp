@@ -293,8 +293,6 @@ private:
     out_.set(bhttp::field::server, "recd");
     if (!res.content_type.empty())
       out_.set(bhttp::field::content_type, res.content_type);
-    for (const auto& [name, value] : res.headers)
-      out_.set(name, value);
     out_.keep_alive(keep_alive);
     for (const auto& [name, value] : res.headers) {
       if (name.find_first_of("\r\n") != std::string::npos ||
