@@ -102,6 +102,9 @@ def fault_shard_kill_move(dep, load, a):
     dep.start(new)
     t0, seen = time.time(), False
     while time.time() - t0 < 30:
+        code, secs, line = dep.compute(a.job_timeout)
+        dep.first_compute = f'exit {code} after {secs:.1f} s ("{line}")'
+        log(f'first `recd compute --coordinator` on the cluster: {dep.first_compute}')
         m = dep.cluster_map()
         if m and m.get('moving'):
             seen = True
@@ -310,6 +313,9 @@ def main():
     results = []
     try:
         dep.start_cluster()
+        code, secs, line = dep.compute(a.job_timeout)
+        dep.first_compute = f'exit {code} after {secs:.1f} s ("{line}")'
+        log(f'first `recd compute --coordinator` on the cluster: {dep.first_compute}')
         m = dep.cluster_map()
         dep.admin_source = (f'the admin port {a.admin_url} (bearer token)' if dep.admin_used
                             else 'GET /admin/cluster on the coordinator HTTP port (old path)')
