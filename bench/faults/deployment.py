@@ -195,6 +195,7 @@ class Deployment:
 
     def pg_restart_immediate(self):
         subprocess.run(self._as_pg([f'{self.pg_bin}/pg_ctl', '-D', self.pg_data, '-m', 'immediate',
+                                    '-l', os.path.join(os.path.dirname(self.pg_data), 'log'),
                                     '-w', '-t', '60', 'restart']),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=90)
 

@@ -169,7 +169,9 @@ class Load:
         self.threads = [threading.Thread(target=t, daemon=True) for t in targets]
         for t in self.threads:
             t.start()
-        threading.Timer(self.max_seconds, self.stop_flag.set).start()
+        timer = threading.Timer(self.max_seconds, self.stop_flag.set)
+        timer.daemon = True
+        timer.start()
 
     def stop(self):
         self.stop_flag.set()
