@@ -125,22 +125,32 @@ def fault_shard_kill_move(dep, load, a):
     m = dep.cluster_map() or {}
     notes.append(f'map settled {healed:.2f} s after the kill (epoch {m.get("epoch")})' if healed is not None
                  else 'map did not settle within 90 s')
-    return start, start, notes
+    # The fault lasts until the map has settled without the dead shard.
+    return start, start + (healed if healed is not None else 90), notes
 
 
 def fault_coordinator_kill_job(dep, load, a):
     last_run = int(dep.sql('SELECT coalesce(max(run_id), 0) FROM job_runs')[0][0])
-    job = dep.start_compute()
-    t0, running = time.time(), False
-    while time.time() - t0 < 30 and job.poll() is None:
-        if dep.sql(f"SELECT 1 FROM job_runs WHERE run_id > {last_run} AND status = 'running'"):
-            running = True
+    notes = []
+    # A compute that ends by itself before the kill (it can fail on its own)
+    # is noted and started again, three times at most.
+    for attempt in range(3):
+        seen = int(dep.sql('SELECT coalesce(max(run_id), 0) FROM job_runs')[0][0])
+        job = dep.start_compute()
+        t0, running = time.time(), False
+        while time.time() - t0 < 30 and job.poll() is None:
+            if dep.sql(f"SELECT 1 FROM job_runs WHERE run_id > {seen} AND status = 'running'"):
+                running = True
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        if job.poll() is None:
             break
-        time.sleep(0.1)
-    time.sleep(0.5)
+        notes.append(f'compute attempt {attempt + 1} ended before the kill: exit {job.returncode} '
+                     f'("{last_line(job.communicate()[0])}")')
     start = time.time()
     dep.kill9(dep.coordinator)
-    notes = [f'job running when killed: {running and job.poll() is None}']
+    notes.append(f'job running when the coordinator was killed: {running and job.poll() is None}')
     time.sleep(2)
     dep.start(dep.coordinator)
     end = time.time()
@@ -148,13 +158,17 @@ def fault_coordinator_kill_job(dep, load, a):
     notes.append(f'coordinator restarted, ready after {ready:.2f} s' if ready is not None
                  else 'restarted coordinator not ready within 60 s')
     try:
+        if job.returncode is not None:
+            raise ValueError('collected already')
         out, _ = job.communicate(timeout=a.job_timeout)
         notes.append(f'`recd compute` exited {job.returncode} {time.time() - start:.1f} s after the kill: '
                      f'"{last_line(out)}"')
+    except ValueError:
+        pass  # every attempt ended before the kill (noted above)
     except Exception:  # noqa: BLE001 (subprocess.TimeoutExpired): bounded
         job.kill()
         job.communicate()
-        notes.append(f'`recd compute` still running {a.job_timeout} s after the kill: stopped')
+        notes.append(f'`recd compute` still running {a.job_timeout:.0f} s after the kill: stopped')
     code, secs, line = dep.compute(a.job_timeout)
     notes.append(f'a new `recd compute` after the restart: exit {code} after {secs:.1f} s ("{line}")')
     runs = dep.sql(f'SELECT status, count(*) FROM job_runs WHERE run_id > {last_run} GROUP BY 1 ORDER BY 1')
@@ -240,8 +254,8 @@ def table(results, mode):
 
 def report(results, mode, a, dep, started):
     lines = [BEGIN, '',
-             f'Run of {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))}, '
-             f'{time.time() - started:.0f} s in all, on {machine()}; {a.machine_note}',
+             f'Run of {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))} (the driver: '
+             f'{time.time() - started:.0f} s), on {machine()}; {a.machine_note}',
              '', f'event_id mode: **{mode}**; acknowledged writes checked by '
              + (results[0][1]['check'] if results else 'n/a')
              + f'; load: {a.writers} writers at <= {a.rate} behaviors/s each (at most {a.max_events} '
