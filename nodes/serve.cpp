@@ -8,6 +8,7 @@
 // `all` and `coordinator` also serve the admin port (admin.addr, bearer token);
 // /admin is never served on the public port.
 #include <cstdio>
+#include <cstdlib>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -58,6 +59,13 @@ void bound_teardown(caf::actor_system& sys) {
     spdlog::error("the actor system did not stop within 5 s of the shutdown: exiting; "
                   "recd actors still alive: {}",
                   census_report().empty() ? std::string{"none"} : census_report());
+    // RECD_DEBUG_HANG=<file>: every thread's stack goes there first (gdb).
+    if (const char* path = std::getenv("RECD_DEBUG_HANG"); path != nullptr && *path != '\0') {
+      auto cmd = "gdb -p " + std::to_string(::getpid()) +
+                 " -batch -ex 'thread apply all bt' >> '" + std::string{path} + "' 2>&1";
+      if (std::system(cmd.c_str()) != 0)
+        spdlog::warn("could not save the stacks with gdb");
+    }
     std::_Exit(0);
   }}.detach();
 }

@@ -598,6 +598,9 @@ private:
     n->log = "/tmp/recd_e2e_" + std::to_string(::getpid()) + "_" + tag_ + "_" + name + ".log";
     if (logs_started_.insert(n->log).second)
       std::remove(n->log.c_str());
+    // A node whose teardown hangs saves its threads' stacks next to its log.
+    if (std::getenv("RECD_DEBUG_HANG"))
+      env.emplace_back("RECD_DEBUG_HANG", n->log + ".stacks");
     n->proc = std::make_unique<child_process>(
       std::vector<std::string>{recd_binary(), "serve", "--role", role}, env, n->log);
     nodes_.push_back(std::move(n));
