@@ -33,17 +33,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-void import_shop(const test_database& db) {
-  engine::synthetic_options opt;
-  opt.users = 300;
-  opt.items = 60;
-  opt.events = 4000;
-  opt.seed = 7;
-  auto c = db.connect();
-  auto report = store::import_synthetic(c, opt);
-  if (!report)
-    throw std::runtime_error("import_synthetic: " + describe(report.error()));
-}
 
 std::int64_t count(const test_database& db, const std::string& sql) {
   auto s = db.scalar(sql);
@@ -77,7 +66,7 @@ protected:
   static void SetUpTestSuite() {
     try {
       db_ = std::make_unique<test_database>("behavior_trust");
-      import_shop(*db_);
+      import_small_shop(*db_, 300, 60, 4000);
       redis_ = std::make_unique<redis_server>();
       server_ = std::make_unique<recd_server>(db_->url(), redis_->url());
     } catch (const std::exception& e) {

@@ -71,21 +71,10 @@ struct in_process_cluster {
   }
 };
 
-void import_small_shop(const test_database& db) {
-  engine::synthetic_options opt;
-  opt.users = 300;
-  opt.items = 80;
-  opt.events = 6000;
-  opt.seed = 11;
-  opt.now = static_cast<unix_seconds>(std::time(nullptr));
-  auto c = db.connect();
-  auto report = store::import_synthetic(c, opt);
-  ASSERT_TRUE(report) << describe(report.error());
-}
 
 TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) {
   test_database db{"coordinator_reconcile", 8};
-  import_small_shop(db);
+  import_small_shop(db, 300, 80, 6000, 11);
   in_process_cluster c{db, 8};
   ASSERT_TRUE(c.wait([&] { return or_else(c.ask<bool>(c.local.coordinator, ready_atom_v), false); },
                      30s));

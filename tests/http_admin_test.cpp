@@ -49,23 +49,12 @@ void expect_json_error(const http_reply& r, unsigned status) {
   EXPECT_EQ(r.json.value("status", 0u), status) << show(r);
 }
 
-void import_small_shop(const test_database& db) {
-  engine::synthetic_options opt;
-  opt.users = 200;
-  opt.items = 50;
-  opt.events = 3000;
-  opt.seed = 7;
-  auto c = db.connect();
-  auto report = store::import_synthetic(c, opt);
-  if (!report)
-    throw std::runtime_error("import_synthetic: " + describe(report.error()));
-}
 
 class HttpAdmin : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
     db_ = std::make_unique<test_database>("http_admin");
-    import_small_shop(*db_);
+    import_small_shop(*db_, 200, 50, 3000);
     redis_ = std::make_unique<redis_server>();
   }
   static void TearDownTestSuite() {

@@ -5,7 +5,9 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "engine/synthetic.hpp"
 #include "store/database.hpp"
+#include "store/importer.hpp"
 
 namespace recd::test {
 
@@ -64,6 +66,19 @@ std::string test_database::scalar(const std::string& sql) const {
   if (r.empty() || r[0].empty() || r[0][0].is_null())
     return "";
   return r[0][0].c_str();
+}
+
+void import_small_shop(const test_database& db, int users, int items, long events,
+                       unsigned long seed) {
+  engine::synthetic_options opt;
+  opt.users = users;
+  opt.items = items;
+  opt.events = events;
+  opt.seed = seed;
+  auto c = db.connect();
+  auto report = store::import_synthetic(c, opt);
+  if (!report)
+    throw std::runtime_error("import_synthetic: " + describe(report.error()));
 }
 
 } // namespace recd::test

@@ -28,6 +28,11 @@ private:
   std::string url_;
 };
 
+// A small synthetic shop (store::import_synthetic with these sizes and seed,
+// timestamps up to now); throws std::runtime_error if the import fails.
+void import_small_shop(const test_database& db, int users, int items, long events,
+                       unsigned long seed = 7);
+
 // RECD_TEST_POSTGRES_ADMIN_URL, or skips the calling test with GTEST_SKIP-like failure.
 std::string admin_url();
 
