@@ -26,7 +26,16 @@ std::string census_report();
 // an exit message from another node is ignored.
 inline void enroll(caf::scheduled_actor* self) {
   census_enter(self->id(), self->name());
-  self->attach_functor([id = self->id()] { census_leave(id); });
+  // When it ends: out of the census, and its pending request timeouts are
+  // cancelled. CAF 0.17's clock keeps a strong reference to the requester of
+  // every timeout until it is due, even after the answer came (a job driver's
+  // 24 h part timeout, a chunk's 120 s): a detached actor whose object is not
+  // destroyed keeps its thread, and actor_system's destructor waits for that
+  // thread (await_detached_threads). That was the coordinator's teardown hang.
+  self->attach_functor([self, id = self->id()] {
+    census_leave(id);
+    self->home_system().clock().cancel_timeouts(self);
+  });
   self->set_error_handler([self](caf::error& err) {
     spdlog::warn("{} ignored an error message: {}", self->name(), describe(err));
   });

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/bulk_sender.hpp"
+#include "actors/census.hpp"
 #include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "engine/als.hpp"
@@ -77,6 +78,7 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
 caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self,
                                std::vector<char> encoded, std::vector<std::uint32_t> partitions,
                                std::uint32_t count, caf::node_id control) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   embedding_task task;
   auto err = decode_bulk(encoded, task);

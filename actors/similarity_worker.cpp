@@ -11,6 +11,7 @@
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
+#include "actors/census.hpp"
 #include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
@@ -25,6 +26,7 @@ using clock = std::chrono::steady_clock;
 
 caf::behavior similarity_worker(caf::event_based_actor* self, std::string url,
                                 caf::actor_addr parent) {
+  enroll(self);
   self->set_default_handler(log_and_drop);
   return {
     [=](job_atom, const std::vector<char>& encoded, const std::vector<std::uint32_t>& partitions,
