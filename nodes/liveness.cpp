@@ -23,15 +23,21 @@ void liveness::mark_dead(std::string cause) {
 std::shared_ptr<liveness> watch_essentials(caf::actor_system& sys,
                                            std::vector<std::pair<std::string, caf::actor>> essentials) {
   auto state = std::make_shared<liveness>();
-  // Hidden: the actor system does not wait for it when it stops (it would
-  // otherwise keep every node's teardown waiting).
-  sys.spawn<caf::hidden>([state, essentials](caf::event_based_actor* self) -> caf::behavior {
-    for (const auto& [name, actor] : essentials)
-      if (actor)
+  // Hidden: the actor system does not wait for it when it stops. It keeps
+  // only the essentials' addresses (weak): a strong handle would keep a dead
+  // detached actor's object, and so its thread, alive, and actor_system's
+  // destructor waits for every detached actor's thread.
+  std::vector<std::pair<std::string, caf::actor_addr>> watched;
+  for (const auto& [name, actor] : essentials)
+    if (actor)
+      watched.emplace_back(name, actor.address());
+  sys.spawn<caf::hidden>([state, watched](caf::event_based_actor* self) -> caf::behavior {
+    for (const auto& [name, addr] : watched)
+      if (auto actor = caf::actor_cast<caf::actor>(addr)) // strong only for this call
         self->monitor(actor);
     self->set_down_handler([=](caf::down_msg& dm) {
-      for (const auto& [name, actor] : essentials)
-        if (actor && actor.address() == dm.source) {
+      for (const auto& [name, addr] : watched)
+        if (addr == dm.source) {
           auto why = name + " terminated (" + caf::to_string(dm.reason) + ")";
           spdlog::error("essential actor {}: /healthz fails from now on", why);
           state->mark_dead(why);
