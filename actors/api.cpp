@@ -369,6 +369,9 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
                                    {"client_errors", m.client_errors.load()}};
                   j["latency_ms"] = {{"recommend", m.recommend_latency.to_json()},
                                      {"behavior", m.behavior_latency.to_json()}};
+                  // This node's behavior writer: events waiting to be committed.
+                  if (const auto& gate = self->state.deps.gate)
+                    j["behavior_queue"] = {{"queued", gate->queued()}, {"max", gate->max()}};
                   rp.deliver(j.dump());
                 },
                 [=](caf::error& err) mutable { rp.deliver(std::move(err)); });

@@ -198,8 +198,7 @@ def find_queue_depth(body):
         j = json.loads(body)
     except ValueError:
         return None
-    for path in (('behavior_writer', 'queue_depth'), ('behavior_writer', 'queue'),
-                 ('writer', 'queue_depth'), ('behavior_queue_depth',)):
+    for path in (('behavior_queue', 'queued'),):
         v = j
         for k in path:
             v = v.get(k) if isinstance(v, dict) else None
