@@ -7,6 +7,7 @@
 //                 "stopped" gate that keeps foreign threads off a dead io_context.
 
 #include "nodes/http_server.hpp"
+#include "nodes/http_request.hpp" // request parsing and conversion, shared with the fuzzer
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,7 +19,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 
 #include <array>
 #include <atomic>
@@ -34,82 +34,6 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
-
-// ---------------------------------------------------------------------------
-// Small public helpers
-
-std::optional<std::string_view> request::param(std::string_view key) const {
-  for (const auto& [k, v] : query)
-    if (k == key)
-      return std::string_view{v};
-  return std::nullopt;
-}
-
-std::optional<std::string_view> request::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (k == name)
-      return std::string_view{v};
-  return std::nullopt;
-}
-
-std::string json_error(unsigned status, std::string_view message) {
-  const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-namespace {
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-} // namespace
-
-std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (text.size() - i < 3)
-        return std::nullopt;
-      const int hi = hex_digit(text[i + 1]);
-      const int lo = hex_digit(text[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view raw) {
-  std::vector<std::pair<std::string, std::string>> out;
-  while (!raw.empty()) {
-    const auto amp = raw.find('&');
-    const auto piece = raw.substr(0, amp);
-    raw = amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
-    if (piece.empty())
-      continue;
-    const auto eq = piece.find('=');
-    auto key = percent_decode(piece.substr(0, eq), true);
-    auto value = percent_decode(
-        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
-    if (!key || !value)
-      return std::nullopt;
-    out.emplace_back(std::move(*key), std::move(*value));
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // Shared state
@@ -216,7 +140,7 @@ private:
       return close_now();
     phase_ = phase::reading;
     parser_.emplace();
-    parser_->body_limit(ctx_->opt.max_body_bytes);
+    apply_limits(*parser_, ctx_->opt);
     stream_.expires_after(ctx_->opt.read_timeout); // covers header and body together
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&session::on_header, shared_from_this()));
@@ -258,23 +182,17 @@ private:
   }
 
   void on_read_error(error_code ec) {
-    if (ec == bhttp::error::body_limit)
-      return write_error(413, "request body too large");
-    if (ec == bhttp::error::header_limit)
-      return write_error(431, "request header too large");
-    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
-      return close_now(); // the client went away (between or during requests)
-    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category())
-      return write_error(400, "malformed HTTP request");
-    close_now(); // timeout (Beast already closed the socket), reset, aborted, ...
+    if (auto reply = read_error_reply(ec))
+      return write_error(std::move(*reply));
+    close_now();
   }
 
   // Error replies before the handler saw the request: always close afterwards,
   // since the rest of the input cannot be trusted to be framed.
-  void write_error(unsigned status, std::string_view message) {
+  void write_error(response reply) {
     version_ = 11;
     head_ = false;
-    write_response(response{status, json_error(status, message)}, false);
+    write_response(std::move(reply), false);
   }
 
   void on_request() {
@@ -283,37 +201,16 @@ private:
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
 
-    request req;
-    req.method = std::string{msg.method_string()};
-    const std::string_view target{msg.target().data(), msg.target().size()};
-    if (target.empty() || target.front() != '/')
-      return write_response({400, json_error(400, "invalid request target")}, keep_alive_);
-    const auto qmark = target.find('?');
-    auto path = percent_decode(target.substr(0, qmark), false);
-    if (!path)
-      return write_response({400, json_error(400, "invalid percent-encoding in path")},
-                            keep_alive_);
-    auto query = parse_query(qmark == std::string_view::npos ? std::string_view{}
-                                                             : target.substr(qmark + 1));
-    if (!query)
-      return write_response({400, json_error(400, "invalid percent-encoding in query")},
-                            keep_alive_);
-    req.path = std::move(*path);
-    req.query = std::move(*query);
-    req.content_type = std::string{msg[bhttp::field::content_type]};
+    auto converted = to_request(std::move(msg));
+    if (auto* reply = std::get_if<response>(&converted))
+      return write_response(std::move(*reply), keep_alive_);
+    auto& req = std::get<request>(converted);
     {
       error_code ignored;
       auto peer = stream_.socket().remote_endpoint(ignored);
       if (!ignored)
         req.peer = peer.address().to_string();
     }
-    for (const auto& field : msg) {
-      std::string name{field.name_string()};
-      for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string{field.value()});
-    }
-    req.body = std::move(msg.body());
 
     phase_ = phase::handling;
     const auto seq = ++seq_;

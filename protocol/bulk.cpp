@@ -52,14 +52,20 @@ caf::expected<std::vector<char>> bulk_inbox::take(const bulk_handle& handle) {
     return make_error(ec::invalid_argument, "bulk transfer " + std::to_string(handle.id) + ": " +
                                               std::to_string(parts.size()) + " of " +
                                               std::to_string(handle.count) + " chunks arrived");
+  // The size check comes before the allocation: handle.bytes is the sender's
+  // word, and reserving it unchecked threw std::length_error (or asked for
+  // terabytes) on a bad handle.
+  std::uint64_t total = 0;
+  for (const auto& p : parts)
+    total += p.bytes.size();
+  if (total != handle.bytes)
+    return make_error(ec::invalid_argument, "bulk transfer " + std::to_string(handle.id) + ": " +
+                                              std::to_string(total) + " bytes, expected " +
+                                              std::to_string(handle.bytes));
   std::vector<char> out;
-  out.reserve(handle.bytes);
+  out.reserve(total);
   for (auto& p : parts)
     out.insert(out.end(), p.bytes.begin(), p.bytes.end());
-  if (out.size() != handle.bytes)
-    return make_error(ec::invalid_argument, "bulk transfer " + std::to_string(handle.id) + ": " +
-                                              std::to_string(out.size()) + " bytes, expected " +
-                                              std::to_string(handle.bytes));
   return out;
 }
 

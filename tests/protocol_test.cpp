@@ -226,6 +226,17 @@ TEST_F(protocol_test, a_bulk_transfer_with_a_missing_chunk_is_refused) {
   EXPECT_TRUE(decode_bulk(garbage, back));
 }
 
+// Found by tests/fuzz/bulk.cpp: take() reserved the handle's byte count
+// before checking it, so a bad handle threw std::length_error.
+TEST_F(protocol_test, a_bulk_handle_claiming_an_impossible_size_is_refused) {
+  bulk_inbox inbox;
+  ASSERT_FALSE(inbox.add(bulk_chunk{5, 0, 1, {'a', 'b'}}));
+  auto bytes = inbox.take(bulk_handle{5, 1, std::uint64_t{1} << 63});
+  ASSERT_FALSE(bytes);
+  EXPECT_NE(describe(bytes.error()).find("2 bytes, expected"), std::string::npos)
+      << describe(bytes.error());
+}
+
 TEST_F(protocol_test, recd_errors_round_trip_with_their_context) {
   auto err = make_error(ec::not_found, "unknown item_id 5");
   auto back = round_trip(caf::make_message(err));
