@@ -120,8 +120,8 @@ std::variant<request, response> to_request(request_message&& msg) {
   auto path = percent_decode(target.substr(0, qmark), false);
   if (!path)
     return response{400, json_error(400, "invalid percent-encoding in path")};
-  auto query = parse_query(qmark == std::string_view::npos ? std::string_view{}
-                                                           : target.substr(qmark + 1));
+  auto query =
+      parse_query(qmark == std::string_view::npos ? std::string_view{} : target.substr(qmark + 1));
   if (!query)
     return response{400, json_error(400, "invalid percent-encoding in query")};
   req.path = std::move(*path);

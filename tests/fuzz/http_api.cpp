@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto target = input.substr(0, eol);
   const auto body = eol == std::string_view::npos ? std::string_view{} : input.substr(eol + 1);
 
-  recd::http::request_message msg{bhttp::verb::post, boost::beast::string_view{target.data(), target.size()}, 11};
+  recd::http::request_message msg{bhttp::verb::post,
+                                  boost::beast::string_view{target.data(), target.size()}, 11};
   msg.set(bhttp::field::content_type, "application/json");
   msg.body() = std::string{body};
   auto converted = recd::http::to_request(std::move(msg));

@@ -39,13 +39,13 @@ public:
       ec = net::error::eof;
       return 0;
     }
-    const auto n = net::buffer_copy(buffers, net::buffer(data_.data(), std::min(piece_, data_.size())));
+    const auto n =
+        net::buffer_copy(buffers, net::buffer(data_.data(), std::min(piece_, data_.size())));
     data_.remove_prefix(n);
     return n;
   }
 
-  template <class MutableBuffers>
-  std::size_t read_some(const MutableBuffers& buffers) {
+  template <class MutableBuffers> std::size_t read_some(const MutableBuffers& buffers) {
     error_code ec;
     const auto n = read_some(buffers, ec);
     if (ec)

@@ -35,7 +35,8 @@ void check_movies(const recd::store::movie_list& movies) {
   check(movies.order.size() == movies.by_id.size());
   for (const auto& [id, m] : movies.by_id) {
     check(id >= 0);
-    check(m.category >= -1 && m.category < static_cast<int>(std::size(recd::store::movielens_genres)));
+    check(m.category >= -1 &&
+          m.category < static_cast<int>(std::size(recd::store::movielens_genres)));
     check(m.title.find('\0') == std::string::npos);
   }
 }
@@ -51,23 +52,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const int reader = static_cast<std::uint8_t>(data[0] - '0') % 5;
   try {
     switch (reader) {
-      case 0:
-        recd::store::read_behavior_csv(file, name, now, check_event);
-        break;
-      case 1:
-      case 2:
-        recd::store::read_ratings(file, name, reader == 2,
-                                  [](const recd::behavior_event& e, double rating) {
-                                    check_event(e);
-                                    check(rating >= 0 && rating <= 5);
-                                  });
-        break;
-      case 3:
-        check_movies(recd::store::read_u_item(file, name));
-        break;
-      default:
-        check_movies(recd::store::read_movies_csv(file, name));
-        break;
+    case 0:
+      recd::store::read_behavior_csv(file, name, now, check_event);
+      break;
+    case 1:
+    case 2:
+      recd::store::read_ratings(file, name, reader == 2,
+                                [](const recd::behavior_event& e, double rating) {
+                                  check_event(e);
+                                  check(rating >= 0 && rating <= 5);
+                                });
+      break;
+    case 3:
+      check_movies(recd::store::read_u_item(file, name));
+      break;
+    default:
+      check_movies(recd::store::read_movies_csv(file, name));
+      break;
     }
   } catch (const recd::store::import_error& e) {
     const std::string what = e.what();
