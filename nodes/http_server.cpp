@@ -9,6 +9,7 @@
 
 #include "nodes/http_server.hpp"
 #include "nodes/http_connections.hpp"
+#include "nodes/http_request.hpp" // request parsing and conversion, shared with the fuzzer
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,7 +21,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 
 #include <array>
 #include <atomic>
@@ -121,9 +121,7 @@ private:
     if (stopping_)
       return close_now();
     parser_.emplace();
-    parser_->body_limit(ctx_->opt.max_body_bytes);
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(ctx_->opt.max_header_bytes, UINT32_MAX)));
+    apply_limits(*parser_, ctx_->opt);
     if (buffer_.size() > 0)
       return read_header();
     phase_ = phase::idle;
@@ -185,23 +183,17 @@ private:
   }
 
   void on_read_error(error_code ec) {
-    if (ec == bhttp::error::body_limit)
-      return write_error(413, "request body too large");
-    if (ec == bhttp::error::header_limit)
-      return write_error(431, "request header too large");
-    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message)
-      return close_now(); // the client went away (between or during requests)
-    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category())
-      return write_error(400, "malformed HTTP request");
-    close_now(); // timeout (Beast already closed the socket), reset, aborted, ...
+    if (auto reply = read_error_reply(ec))
+      return write_error(std::move(*reply));
+    close_now();
   }
 
   // Error replies before the handler saw the request: always close afterwards,
   // since the rest of the input cannot be trusted to be framed.
-  void write_error(unsigned status, std::string_view message) {
+  void write_error(response reply) {
     version_ = 11;
     head_ = false;
-    write_response(response{status, json_error(status, message)}, false);
+    write_response(std::move(reply), false);
   }
 
   void on_request() {
@@ -210,37 +202,16 @@ private:
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
 
-    request req;
-    req.method = std::string{msg.method_string()};
-    const std::string_view target{msg.target().data(), msg.target().size()};
-    if (target.empty() || target.front() != '/')
-      return write_response({400, json_error(400, "invalid request target")}, keep_alive_);
-    const auto qmark = target.find('?');
-    auto path = percent_decode(target.substr(0, qmark), false);
-    if (!path)
-      return write_response({400, json_error(400, "invalid percent-encoding in path")},
-                            keep_alive_);
-    auto query = parse_query(qmark == std::string_view::npos ? std::string_view{}
-                                                             : target.substr(qmark + 1));
-    if (!query)
-      return write_response({400, json_error(400, "invalid percent-encoding in query")},
-                            keep_alive_);
-    req.path = std::move(*path);
-    req.query = std::move(*query);
-    req.content_type = std::string{msg[bhttp::field::content_type]};
+    auto converted = to_request(std::move(msg));
+    if (auto* reply = std::get_if<response>(&converted))
+      return write_response(std::move(*reply), keep_alive_);
+    auto& req = std::get<request>(converted);
     {
       error_code ignored;
       auto peer = stream_.socket().remote_endpoint(ignored);
       if (!ignored)
         req.peer = peer.address().to_string();
     }
-    for (const auto& field : msg) {
-      std::string name{field.name_string()};
-      for (auto& c : name)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      req.headers.emplace_back(std::move(name), std::string{field.value()});
-    }
-    req.body = std::move(msg.body());
 
     phase_ = phase::handling;
     const auto seq = ++seq_;

@@ -29,9 +29,12 @@ ensure_packages() {
   fi
 }
 
+# RECD_CMAKE_ARGS: extra configure arguments (scripts/test --sanitize, scripts/fuzz).
 build_recd() { # [cmake --build args, e.g. --target recd]
   log "building in $RECD_BUILD"
-  cmake -S "$RECD_ROOT" -B "$RECD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # shellcheck disable=SC2086
+  cmake -S "$RECD_ROOT" -B "$RECD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    ${RECD_CMAKE_ARGS:-} >/dev/null
   cmake --build "$RECD_BUILD" -j "$(nproc)" "$@"
 }
 

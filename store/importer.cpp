@@ -25,35 +25,6 @@ namespace recd::store {
 
 namespace {
 
-// ---- errors -------------------------------------------------------------------
-
-// Thrown while reading input; carries the finished one-line message. The
-// importer's single catch turns it into ec::import_failed after the rollback.
-struct bad_input : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// A line of an input file, for error messages: "<file> line <n>: <what>".
-struct position {
-  const std::string& file;
-  std::int64_t line = 0;
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw bad_input{file + " line " + std::to_string(line) + ": " + what};
-  }
-};
-
-// Input text quoted in a message, cut short so a message stays one short line.
-std::string excerpt(std::string_view s) {
-  constexpr std::size_t max = 40;
-  std::string out = "'";
-  out += s.substr(0, max);
-  if (s.size() > max)
-    out += "...";
-  out += "'";
-  return out;
-}
-
 // First line of a library message (libpq's are multi-line).
 std::string first_line(std::string_view s) {
   auto end = s.find('\n');
@@ -63,231 +34,28 @@ std::string first_line(std::string_view s) {
   return std::string{line};
 }
 
-// ---- reading lines ------------------------------------------------------------
+// ---- input files --------------------------------------------------------------
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// Lines of a file or of stdin, numbered from 1, without '\n', a trailing '\r'
-// or a leading UTF-8 byte order mark.
-class line_source {
+// An input for the readers: a file, or standard input for "-".
+class input_file {
 public:
-  // path "-" = standard input; `name` is what messages call the input.
-  line_source(const std::string& path, std::string name) : name_(std::move(name)) {
-    if (path == "-") {
-      in_ = &std::cin;
+  input_file(const std::string& path, const std::string& name) {
+    if (path == "-")
       return;
-    }
     std::error_code fs_error;
     if (std::filesystem::is_directory(path, fs_error))
-      throw bad_input{name_ + ": is a directory, not a file"};
+      throw import_error{name + ": is a directory, not a file"};
     file_.open(path, std::ios::binary);
     if (!file_)
-      throw bad_input{name_ + ": cannot open (" + std::strerror(errno) + ")"};
+      throw import_error{name + ": cannot open (" + std::strerror(errno) + ")"};
     in_ = &file_;
   }
-
-  bool next(std::string& line) {
-    if (!std::getline(*in_, line)) {
-      if (in_->bad())
-        throw bad_input{name_ + ": read error after line " + std::to_string(line_no_)};
-      return false;
-    }
-    ++line_no_;
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line_no_ == 1 && line.starts_with("\xEF\xBB\xBF"))
-      line.erase(0, 3);
-    return true;
-  }
-
-  position at() const { return {name_, line_no_}; }
+  std::istream& stream() { return *in_; }
 
 private:
-  std::string name_;
   std::ifstream file_;
-  std::istream* in_ = nullptr;
-  std::int64_t line_no_ = 0;
+  std::istream* in_ = &std::cin;
 };
-
-// Splits on a separator that never occurs inside a field (u.data, u.item).
-void split_plain(std::string_view line, char sep, std::vector<std::string_view>& out) {
-  out.clear();
-  for (;;) {
-    auto end = line.find(sep);
-    out.push_back(trim(line.substr(0, end)));
-    if (end == std::string_view::npos)
-      return;
-    line.remove_prefix(end + 1);
-  }
-}
-
-// Splits one CSV line: fields separated by ',', optionally double-quoted with
-// "" for a quote inside; spaces around fields are dropped. Quoted fields
-// cannot span lines (no MovieLens or behavior file needs that).
-void split_csv(std::string_view line, std::vector<std::string>& out, const position& at) {
-  out.clear();
-  std::size_t i = 0;
-  auto skip_blanks = [&] {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t'))
-      ++i;
-  };
-  for (;;) {
-    std::string& field = out.emplace_back();
-    skip_blanks();
-    if (i < line.size() && line[i] == '"') {
-      for (++i;; ++i) {
-        if (i >= line.size())
-          at.fail("a quoted field is not closed on its line");
-        if (line[i] == '"') {
-          if (i + 1 < line.size() && line[i + 1] == '"') {
-            field += '"';
-            ++i;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        field += line[i];
-      }
-      skip_blanks();
-      if (i < line.size() && line[i] != ',')
-        at.fail("unexpected text after the quoted field " + excerpt(field));
-    } else {
-      auto end = std::min(line.find(',', i), line.size());
-      field = trim(line.substr(i, end - i));
-      i = end;
-    }
-    if (i >= line.size())
-      return;
-    ++i; // the ','
-  }
-}
-
-// ---- fields -------------------------------------------------------------------
-
-bool is_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// A header is a first line whose first field is text (not empty, not an
-// optionally negative integer); anything else is data and validated as such.
-bool is_header(const std::vector<std::string>& fields) {
-  std::string_view s = fields.front();
-  if (s.empty())
-    return false;
-  if (s.starts_with('-'))
-    s.remove_prefix(1);
-  return !is_digits(s);
-}
-
-// A user or item id: a non-negative 32-bit integer.
-std::int32_t parse_id(std::string_view s, std::string_view column, const position& at) {
-  const std::string name{column};
-  if (s.empty())
-    at.fail(name + " is empty");
-  if (s.front() == '-' && is_digits(s.substr(1)))
-    at.fail(name + " " + std::string{s} + " is negative");
-  if (!is_digits(s))
-    at.fail(name + " " + excerpt(s) + " is not an integer");
-  std::int64_t v = 0;
-  auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (err != std::errc{} || end != s.data() + s.size() ||
-      v > std::numeric_limits<std::int32_t>::max())
-    at.fail(name + " " + excerpt(s) + " is out of range (at most 2147483647)");
-  return static_cast<std::int32_t>(v);
-}
-
-behavior_kind parse_kind(std::string_view s, const position& at) {
-  auto kind = parse_behavior_kind(s);
-  if (!kind)
-    at.fail("behavior_type " + excerpt(s) + " is not one of view, click, cart, buy");
-  return *kind;
-}
-
-unix_seconds parse_time(std::string_view s, const position& at) {
-  auto ts = engine::parse_timestamp(s);
-  if (!ts)
-    at.fail("timestamp " + excerpt(s) + " is neither Unix seconds nor ISO-8601");
-  return *ts;
-}
-
-// A MovieLens rating: a number from 0 to 5 (halves in ml-latest).
-double parse_rating(std::string_view s, const position& at) {
-  double v = 0;
-  auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || err != std::errc{} || end != s.data() + s.size() || !(v >= 0 && v <= 5))
-    at.fail("rating " + excerpt(s) + " is not a number from 0 to 5");
-  return v;
-}
-
-behavior_kind kind_for_rating(double r) {
-  if (r >= 5)
-    return behavior_kind::buy;
-  if (r >= 4)
-    return behavior_kind::cart;
-  if (r >= 3)
-    return behavior_kind::click;
-  return behavior_kind::view;
-}
-
-std::string latin1_to_utf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x80) {
-      out += ch;
-    } else {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
-  return out;
-}
-
-// Well-formed UTF-8 without NUL bytes (which PostgreSQL text cannot hold).
-bool valid_text(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0)
-      return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    // The lead byte gives the number of continuation bytes and the smallest
-    // code point that needs them (anything smaller is an overlong encoding).
-    std::size_t n = 0;
-    std::uint32_t cp = 0, min = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1, cp = c & 0x1F, min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2, cp = c & 0x0F, min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n)
-      return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80)
-        return false;
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 // ---- staging ------------------------------------------------------------------
 
@@ -412,7 +180,7 @@ caf::expected<import_report> run_import(pqxx::connection& c, const std::string& 
     const unix_seconds shift = fill(st);
     report = st.merge(shift);
     tx.commit();
-  } catch (const bad_input& e) {
+  } catch (const import_error& e) {
     return make_error(ec::import_failed, e.what());
   } catch (const pqxx::broken_connection& e) {
     return make_error(ec::import_failed,
@@ -428,172 +196,6 @@ caf::expected<import_report> run_import(pqxx::connection& c, const std::string& 
   } catch (const std::exception&) {
   }
   return report;
-}
-
-// ---- MovieLens ----------------------------------------------------------------
-
-struct movie {
-  std::string title;
-  std::int32_t category = -1;
-};
-
-struct movie_list {
-  std::vector<item_id> order; // ids in file order (first occurrence)
-  std::unordered_map<item_id, movie> by_id;
-
-  void add(item_id id, movie m) {
-    if (by_id.emplace(id, std::move(m)).second) // a repeated id keeps its first row
-      order.push_back(id);
-  }
-};
-
-constexpr std::size_t ml100k_genres = 19;
-
-// u.item: id|title|release date|video release date|IMDb URL|19 genre flags, latin-1.
-movie_list read_u_item(const std::string& path) {
-  line_source in{path, path};
-  movie_list movies;
-  std::string raw;
-  std::vector<std::string_view> f;
-  while (in.next(raw)) {
-    const auto at = in.at();
-    if (trim(raw).empty())
-      continue;
-    const std::string line = latin1_to_utf8(raw);
-    split_plain(line, '|', f);
-    if (f.size() < 2 + ml100k_genres)
-      at.fail("expected at least " + std::to_string(2 + ml100k_genres) +
-              " '|'-separated fields (id|title|...|19 genre flags), found " +
-              std::to_string(f.size()));
-    movie m;
-    m.title = std::string{f[1]};
-    if (!valid_text(m.title))
-      at.fail("the title contains a NUL byte");
-    for (std::size_t g = 0; g < ml100k_genres; ++g) {
-      auto flag = f[f.size() - ml100k_genres + g];
-      if (flag != "0" && flag != "1")
-        at.fail("genre flag " + excerpt(flag) + " is not 0 or 1");
-      if (flag == "1" && m.category < 0)
-        m.category = static_cast<std::int32_t>(g);
-    }
-    movies.add(parse_id(f[0], "movie id", at), std::move(m));
-  }
-  return movies;
-}
-
-std::int32_t genre_index(std::string_view name) {
-  if (name == "Children")
-    return 4;
-  if (name == "(no genres listed)")
-    return 0;
-  for (std::size_t g = 0; g < std::size(movielens_genres); ++g)
-    if (name == movielens_genres[g])
-      return static_cast<std::int32_t>(g);
-  return -1;
-}
-
-// movies.csv: movieId,title,genres with an optional header; genres '|'-separated.
-movie_list read_movies_csv(const std::string& path) {
-  line_source in{path, path};
-  movie_list movies;
-  std::string line;
-  std::vector<std::string> f;
-  std::vector<std::string_view> genres;
-  bool first = true;
-  while (in.next(line)) {
-    const auto at = in.at();
-    if (trim(line).empty())
-      continue;
-    split_csv(line, f, at);
-    if (std::exchange(first, false) && is_header(f))
-      continue; // the header
-    if (f.size() != 3)
-      at.fail("expected 3 fields (movieId,title,genres), found " + std::to_string(f.size()));
-    movie m;
-    m.title = f[1];
-    if (!valid_text(m.title))
-      at.fail("the title is not valid UTF-8");
-    split_plain(f[2], '|', genres);
-    for (auto g : genres)
-      if (auto index = genre_index(g); index >= 0) {
-        m.category = index;
-        break;
-      }
-    movies.add(parse_id(f[0], "movieId", at), std::move(m));
-  }
-  return movies;
-}
-
-// Streams a ratings file into the staging table; the per-movie rating sums
-// feed the items' mean ratings.
-struct rating_sum {
-  double sum = 0;
-  std::int64_t count = 0;
-};
-using rating_sums = std::unordered_map<item_id, rating_sum>;
-
-void stage_ratings(const std::string& path, bool csv, staging& st, rating_sums& sums) {
-  line_source in{path, path};
-  std::string line;
-  std::vector<std::string_view> plain;
-  std::vector<std::string> quoted_fields;
-  std::vector<std::string_view> f;
-  bool first = true;
-  const std::string_view user_col = csv ? "userId" : "user id";
-  const std::string_view item_col = csv ? "movieId" : "item id";
-  while (in.next(line)) {
-    const auto at = in.at();
-    if (trim(line).empty())
-      continue;
-    if (csv) {
-      split_csv(line, quoted_fields, at);
-      if (std::exchange(first, false) && is_header(quoted_fields))
-        continue; // the header
-      f.assign(quoted_fields.begin(), quoted_fields.end());
-    } else {
-      split_plain(line, '\t', plain);
-      f = plain;
-    }
-    if (f.size() != 4)
-      at.fail(csv ? "expected 4 fields (userId,movieId,rating,timestamp), found " +
-                        std::to_string(f.size())
-                  : "expected 4 tab-separated fields (user item rating timestamp), found " +
-                        std::to_string(f.size()));
-    behavior_event e;
-    e.user = parse_id(f[0], user_col, at);
-    e.item = parse_id(f[1], item_col, at);
-    const double rating = parse_rating(f[2], at);
-    e.kind = kind_for_rating(rating);
-    e.ts = parse_time(f[3], at);
-    st.add_event(e);
-    auto& s = sums[e.item];
-    s.sum += rating;
-    ++s.count;
-  }
-}
-
-// ---- behavior CSV -------------------------------------------------------------
-
-constexpr std::string_view csv_columns[] = {"user_id", "item_id", "behavior_type", "timestamp"};
-
-std::string lower(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-// A header may name the columns; known names in other places would swap data.
-void check_header(const std::vector<std::string>& f, const position& at) {
-  for (std::size_t i = 0; i < f.size() && i < std::size(csv_columns); ++i) {
-    const auto name = lower(f[i]);
-    const bool known =
-        std::find(std::begin(csv_columns), std::end(csv_columns), name) != std::end(csv_columns);
-    if (known && name != csv_columns[i])
-      at.fail("the header names column " + std::to_string(i + 1) + " " + excerpt(f[i]) +
-              "; the columns must be user_id,item_id,behavior_type[,timestamp]");
-  }
 }
 
 } // namespace
@@ -633,10 +235,23 @@ caf::expected<import_report> import_movielens(pqxx::connection& c, const moviele
   const std::string ratings = (dir / (ml100k ? "u.data" : "ratings.csv")).string();
   const std::string movies = (dir / (ml100k ? "u.item" : "movies.csv")).string();
   return run_import(c, ratings, [&](staging& st) -> unix_seconds {
-    const movie_list list = ml100k ? read_u_item(movies) : read_movies_csv(movies);
-    rating_sums sums;
+    input_file movies_in{movies, movies};
+    const movie_list list = ml100k ? read_u_item(movies_in.stream(), movies)
+                                   : read_movies_csv(movies_in.stream(), movies);
+    // Per-movie rating sums, for the items' mean ratings.
+    struct rating_sum {
+      double sum = 0;
+      std::int64_t count = 0;
+    };
+    std::unordered_map<item_id, rating_sum> sums;
+    input_file ratings_in{ratings, ratings};
     st.begin_events();
-    stage_ratings(ratings, !ml100k, st, sums);
+    read_ratings(ratings_in.stream(), ratings, !ml100k, [&](const behavior_event& e, double r) {
+      st.add_event(e);
+      auto& s = sums[e.item];
+      s.sum += r;
+      ++s.count;
+    });
     st.end_events();
 
     std::vector<catalog_row> rows;
@@ -659,7 +274,7 @@ caf::expected<import_report> import_movielens(pqxx::connection& c, const moviele
     const unix_seconds now = opt.now != 0 ? opt.now : current_time();
     const unix_seconds shift = now - st.max_ts();
     if (st.min_ts() + shift < engine::min_timestamp || now > engine::max_timestamp)
-      throw bad_input{ratings + ": the rebased timestamps would fall outside the years 0001..9999"};
+      throw import_error{ratings + ": the rebased timestamps would fall outside the years 0001..9999"};
     return shift;
   });
 }
@@ -668,30 +283,9 @@ caf::expected<import_report> import_csv(pqxx::connection& c, const std::string& 
   const std::string name = path == "-" ? "stdin" : path;
   const unix_seconds now = current_time(); // for rows without a timestamp
   return run_import(c, name, [&](staging& st) -> unix_seconds {
-    line_source in{path, name};
-    std::string line;
-    std::vector<std::string> f;
-    bool first = true;
+    input_file in{path, name};
     st.begin_events();
-    while (in.next(line)) {
-      const auto at = in.at();
-      if (trim(line).empty())
-        continue;
-      split_csv(line, f, at);
-      if (std::exchange(first, false) && is_header(f)) {
-        check_header(f, at);
-        continue;
-      }
-      if (f.size() < 3 || f.size() > 4)
-        at.fail("expected 3 or 4 fields (user_id,item_id,behavior_type[,timestamp]), found " +
-                std::to_string(f.size()));
-      behavior_event e;
-      e.user = parse_id(f[0], "user_id", at);
-      e.item = parse_id(f[1], "item_id", at);
-      e.kind = parse_kind(f[2], at);
-      e.ts = f.size() == 4 && !f[3].empty() ? parse_time(f[3], at) : now;
-      st.add_event(e);
-    }
+    read_behavior_csv(in.stream(), name, now, [&](const behavior_event& e) { st.add_event(e); });
     st.end_events();
     return 0;
   });

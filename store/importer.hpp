@@ -27,6 +27,7 @@
 #include "engine/synthetic.hpp"
 #include "engine/types.hpp"
 #include "protocol/errors.hpp"
+#include "store/import_readers.hpp" // the pure readers, movielens_genres
 
 namespace recd::store {
 
@@ -60,13 +61,6 @@ struct movielens_options {
 // movielens_genres (u.item: its first set flag; NULL if none), no brand.
 // Rated movies missing from the list get the generic item row.
 caf::expected<import_report> import_movielens(pqxx::connection& c, const movielens_options& opt);
-
-// Genre names in category_id order (ml-100k's u.genre, then ml-latest's IMAX;
-// ml-latest's "Children" and "(no genres listed)" map to 4 and 0).
-inline constexpr const char* movielens_genres[] = {
-    "unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
-    "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
-    "Romance",     "Sci-Fi", "Thriller",  "War",       "Western",    "IMAX"};
 
 // A behavior CSV: user_id,item_id,behavior_type[,timestamp] per line.
 //  - An optional header: a first line whose first field is text (not empty,
