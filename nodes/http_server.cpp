@@ -87,7 +87,7 @@ public:
   // Answers 503 (the server is full) and closes.
   void refuse() {
     net::dispatch(executor(), [self = shared_from_this()] {
-      self->write_error(503, "too many connections, retry later");
+      self->write_error({503, json_error(503, "too many connections, retry later")});
     });
   }
 

@@ -291,6 +291,8 @@ TEST_F(protocol_test, job_inputs_with_indices_out_of_range_are_refused_before_us
   EXPECT_TRUE(limits::check_event({1, 2, static_cast<behavior_kind>(9), 0}));
   EXPECT_TRUE(limits::check_node_name("x'; DROP TABLE"));
   EXPECT_FALSE(limits::check_node_name("shard-0.recd"));
+}
+
 // Found by tests/fuzz/bulk.cpp: take() reserved the handle's byte count
 // before checking it, so a bad handle threw std::length_error.
 TEST_F(protocol_test, a_bulk_handle_claiming_an_impossible_size_is_refused) {
@@ -298,7 +300,7 @@ TEST_F(protocol_test, a_bulk_handle_claiming_an_impossible_size_is_refused) {
   ASSERT_FALSE(inbox.add(bulk_chunk{5, 0, 1, {'a', 'b'}}));
   auto bytes = inbox.take(bulk_handle{5, 1, std::uint64_t{1} << 63});
   ASSERT_FALSE(bytes);
-  EXPECT_NE(describe(bytes.error()).find("2 bytes, expected"), std::string::npos)
+  EXPECT_NE(describe(bytes.error()).find("2 bytes, declared"), std::string::npos)
       << describe(bytes.error());
 }
 
