@@ -45,6 +45,8 @@ free_port() {
 # PostgreSQL refuses to run as root: run it as the 'postgres' user the package creates.
 pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# RECD_PG_PRELOAD: shared_preload_libraries for the server (scripts/test:
+# pg_stat_statements, so a test can see which statements ran).
 start_postgres() {
   local dir="$RECD_RUN/pg"
   mkdir -p "$RECD_RUN"
@@ -53,7 +55,7 @@ start_postgres() {
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" && chmod 700 "$dir"
   pg_as "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 >/dev/null
   pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $RECD_PG_PORT -k $dir -c fsync=on -c max_connections=200" start >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -p $RECD_PG_PORT -k $dir -c fsync=on -c max_connections=200${RECD_PG_PRELOAD:+ -c shared_preload_libraries=$RECD_PG_PRELOAD}" start >/dev/null \
     || { cat "$dir/log" >&2; die "PostgreSQL did not start"; }
   export RECD_PG_PORT
   export RECD_PG_ADMIN_URL="postgresql://postgres@127.0.0.1:$RECD_PG_PORT/postgres"

@@ -1846,6 +1846,18 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   const auto behaviors = count(db, "SELECT count(*) FROM user_behavior");
   const auto runs = count(db, "SELECT count(*) FROM job_runs");
   const auto tables = count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'");
+  // Statements that change anything, as PostgreSQL counted them
+  // (pg_stat_statements, preloaded by scripts/test): none may run because of
+  // the messages below.
+  db.scalar("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+  auto writes = [&] {
+    return count(db, "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d "
+                     "ON d.oid = s.dbid WHERE d.datname = current_database() AND s.query ~* "
+                     "'^\\s*(insert|update|delete|create|drop|copy|alter|truncate|with|select "
+                     "pg_advisory)'");
+  };
+  const auto writes_before = writes();
+  ASSERT_GE(writes_before, 0) << "pg_stat_statements is not available";
 
   // Another application id cannot even connect.
   {
@@ -1935,7 +1947,8 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   EXPECT_TRUE(is_refused(still)) << "the shard did not answer after an exit message: "
                                  << describe(still);
 
-  // Nothing crashed, nothing changed.
+  // Nothing crashed, nothing changed, no statement that writes ran.
+  EXPECT_EQ(writes(), writes_before);
   for (const char* name : {"coordinator", "shard-0", "shard-1", "api-0"})
     EXPECT_TRUE(c[name].proc->running()) << name << " died, log:\n" << tail(slurp(c[name].log));
   auto after_map = c.map();
@@ -1954,7 +1967,8 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), tables);
   auto log = slurp(c["shard-0"].log);
   EXPECT_NE(log.find("refused drop"), std::string::npos) << "refusals are not logged";
-  info(std::to_string(answers.size()) + " hostile messages refused");
+  info(std::to_string(answers.size()) + " hostile messages refused; writing statements run " +
+       "before them (migration, import, map): " + std::to_string(writes_before));
 }
 
 } // namespace
