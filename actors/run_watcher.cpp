@@ -125,6 +125,12 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
           "coalesce(finished_at::text, ''), rows, extract(epoch from (coalesce(finished_at, now()) - "
           "started_at))::float8, coalesce(error, '') FROM job_runs ORDER BY kind, run_id DESC");
         nlohmann::json jobs = nlohmann::json::object();
+        // /api/stats is on the public port: a failed run shows its error code
+        // ("database_error", "job_failed", ...) only; the text (which may hold
+        // SQL) stays in job_runs.error for operators.
+        auto error_code = [](std::string_view text) {
+          return std::string{text.substr(0, text.find(':'))};
+        };
         for (const auto& run : runs)
           jobs[run[0].c_str()] = {{"run_id", run[1].as<std::int64_t>()},
                                   {"status", run[2].c_str()},
@@ -132,7 +138,7 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
                                   {"finished_at", run[4].c_str()},
                                   {"rows", run[5].as<std::int64_t>()},
                                   {"seconds", run[6].as<double>()},
-                                  {"error", run[7].c_str()}};
+                                  {"error", error_code(run[7].c_str())}};
         j["last_jobs"] = jobs;
       });
       if (err) {
