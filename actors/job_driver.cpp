@@ -27,8 +27,6 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr auto part_timeout = std::chrono::seconds{86400};
 
-const char* table_of(job_kind k) { return store::similarity_table(k); }
-
 // "'buy','cart'": every name is checked against the four behavior kinds.
 caf::expected<std::string> kinds_sql(const std::string& list) {
   std::string out;
@@ -186,7 +184,7 @@ struct driver_state {
     std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
     auto err = store::guard([&] {
       pqxx::work tx{*conn};
-      tx.exec("CREATE TABLE " + staging + " (LIKE " + table_of(kind) + " INCLUDING DEFAULTS)");
+      tx.exec("CREATE TABLE " + staging + " (LIKE " + store::similarity_table(kind) + " INCLUDING DEFAULTS)");
       std::unordered_set<std::int32_t> eligible;
       std::vector<std::string_view> f;
       if (items) {
@@ -242,7 +240,7 @@ struct driver_state {
 
   // Swaps the staging table in for the live one inside one transaction.
   caf::error publish_similarity(std::uint64_t rows) {
-    std::string live = table_of(kind);
+    std::string live = store::similarity_table(kind);
     std::string key = kind == job_kind::item_similarity ? "item_id, similar_item_id"
                                                         : "user_id, similar_user_id";
     return store::guard([&] {

@@ -33,14 +33,6 @@ bool all_digits(std::string_view s) {
   return true;
 }
 
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t\r\n\f\v";
-  const auto first = s.find_first_not_of(ws);
-  if (first == std::string_view::npos)
-    return {};
-  return s.substr(first, s.find_last_not_of(ws) - first + 1);
-}
-
 // Plain digits only (no sign, no spaces), value within [0, INT32_MAX].
 std::optional<std::int32_t> parse_id_text(std::string_view s) {
   if (!all_digits(s))

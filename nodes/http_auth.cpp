@@ -11,14 +11,6 @@ namespace recd::http {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view ws = " \t\r\n\f\v";
-  const auto first = s.find_first_not_of(ws);
-  if (first == std::string_view::npos)
-    return {};
-  return s.substr(first, s.find_last_not_of(ws) - first + 1);
-}
-
 response unauthorized(std::string_view message, bool challenge) {
   response r{401, json_error(401, message)};
   if (challenge)

@@ -21,6 +21,14 @@ std::optional<std::string_view> request::header(std::string_view name) const {
   return std::nullopt;
 }
 
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view ws = " \t\r\n\f\v";
+  const auto first = s.find_first_not_of(ws);
+  if (first == std::string_view::npos)
+    return {};
+  return s.substr(first, s.find_last_not_of(ws) - first + 1);
+}
+
 std::string json_error(unsigned status, std::string_view message) {
   const nlohmann::json j{{"error", std::string{message}}, {"status", status}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

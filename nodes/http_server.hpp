@@ -107,6 +107,9 @@ std::string json_error(unsigned status, std::string_view message);
 // nullopt if a '%' is not followed by two hex digits.
 std::optional<std::string> percent_decode(std::string_view text, bool plus_as_space);
 
+// `s` without leading and trailing ASCII whitespace (header values, key files).
+std::string_view trim(std::string_view s);
+
 // Splits a raw query string ("a=1&b=x+y") into decoded pairs, in order. Empty
 // pieces are skipped; a piece without '=' has an empty value. nullopt on bad
 // percent-encoding.

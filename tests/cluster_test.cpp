@@ -1824,14 +1824,7 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   import_shop(db, shop_spec{}, now);
   redis_server redis;
   cluster c{"adversary", db.url(), redis.url()};
-  c.start_coordinator();
-  c.start_shard(0);
-  c.start_shard(1);
-  c.start_api(0);
-  c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  auto balanced = c.wait_balanced({"shard-0", "shard-1"}, 20s);
-  ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+  const auto initial = start_two_shard_cluster(c);
   const auto port = c.api_ports().at(0);
   auto users = column(db, "SELECT user_id FROM user_behavior GROUP BY user_id "
                           "ORDER BY count(*) DESC, user_id LIMIT 5");
@@ -1953,9 +1946,9 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
     EXPECT_TRUE(c[name].proc->running()) << name << " died, log:\n" << tail(slurp(c[name].log));
   auto after_map = c.map();
   ASSERT_TRUE(after_map.has_value());
-  EXPECT_EQ(after_map->epoch, balanced.map->epoch) << after_map->raw;
+  EXPECT_EQ(after_map->epoch, initial.epoch) << after_map->raw;
   EXPECT_EQ(balance_problem(*after_map, {"shard-0", "shard-1"}), "") << after_map->raw;
-  EXPECT_EQ(after_map->shard("shard-0")->partitions, balanced.map->shard("shard-0")->partitions);
+  EXPECT_EQ(after_map->shard("shard-0")->partitions, initial.shard("shard-0")->partitions);
   for (auto u : users) {
     auto r = recommend(port, u, 10, false);
     ASSERT_EQ(r.status, 200u) << show(r);
