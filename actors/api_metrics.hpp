@@ -21,22 +21,37 @@ public:
     counts_[std::min(b, buckets - 1)].fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Upper bound of the bucket holding quantile q, in milliseconds (0 if empty).
-  double quantile_ms(double q) const {
+  using counts_type = std::array<std::uint64_t, buckets>;
+
+  // The bucket counts now (each read atomically; the set is not a snapshot
+  // of one instant, which a sampler of rates does not need).
+  counts_type counts() const {
+    counts_type out{};
+    for (std::size_t b = 0; b < buckets; ++b)
+      out[b] = counts_[b].load(std::memory_order_relaxed);
+    return out;
+  }
+
+  // Upper bound of the bucket holding quantile q of `counts`, in milliseconds
+  // (0 if empty). Also used on the difference of two counts() (an interval).
+  static double quantile_ms(const counts_type& counts, double q) {
     std::uint64_t total = 0;
-    for (const auto& c : counts_)
-      total += c.load(std::memory_order_relaxed);
+    for (auto c : counts)
+      total += c;
     if (total == 0)
       return 0;
     auto rank = static_cast<std::uint64_t>(std::ceil(q * double(total)));
     std::uint64_t seen = 0;
     for (std::size_t b = 0; b < buckets; ++b) {
-      seen += counts_[b].load(std::memory_order_relaxed);
+      seen += counts[b];
       if (seen >= rank && seen > 0)
         return std::exp2(double(b) / 4) / 1000.0;
     }
     return std::exp2(double(buckets) / 4) / 1000.0;
   }
+
+  // Upper bound of the bucket holding quantile q, in milliseconds (0 if empty).
+  double quantile_ms(double q) const { return quantile_ms(counts(), q); }
 
   nlohmann::json to_json() const {
     return {{"p50", quantile_ms(0.5)}, {"p95", quantile_ms(0.95)}, {"p99", quantile_ms(0.99)}};

@@ -108,6 +108,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SECRET(admin, token,
                 "bearer token every admin request needs (unset: admin endpoints answer 403); prefer the env variable"),
     RECD_SETTING(admin, token_file, "file holding admin.token (a trailing newline is dropped)"),
+    RECD_SETTING(admin, eval_report,
+                 "JSON file written by `recd eval --json FILE`; the dashboard (/ui) shows it as its quality panel"),
     RECD_SETTING(cluster, shards, "shard actors started by `serve --role all` and `compute`"),
     RECD_SETTING(cluster, partitions, "virtual partitions; fixed by the first `recd migrate`"),
     RECD_SETTING(cluster, api_actors, "API actors serving HTTP requests"),

@@ -59,6 +59,7 @@ struct admin_settings {
   std::string addr = "127.0.0.1:9090";      // host:port; port 0 = any free port (logged)
   std::string token;                        // after load_settings: also what token_file held
   std::string token_file;                   // a file holding the token (trailing newline dropped)
+  std::string eval_report;                  // `recd eval --json` output shown by /ui ("" = none)
 };
 
 struct cluster_settings {

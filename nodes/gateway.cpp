@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/census.hpp"
+#include "nodes/dashboard.hpp"
 #include "nodes/http_api.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
@@ -110,8 +111,13 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
 void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
   if (handle_probe(req, reply))
     return;
+  // The page holds no data: it asks for the token and sends it with each fetch.
+  if (dashboard_ && dashboard::is_page(req.path))
+    return dashboard_->serve_page(req, std::move(reply));
   if (auto denied = http::check_admin_token(req, admin_token_))
     return reply(std::move(*denied));
+  if (dashboard_ && dashboard_->handle(req, reply))
+    return;
   auto client_error = [&](unsigned status, const std::string& message) {
     reply(json_response(status, http::json_error(status, message)));
   };

@@ -23,6 +23,7 @@
 //   GET  /healthz, /readyz         as above, no token needed
 //   GET  /admin/cluster            the partition map
 //   POST /admin/rebalance          force a rebalance
+//   /ui, /admin/{stats,jobs,serving,quality,try,similar}   the dashboard (nodes/dashboard.hpp)
 // Every other admin-port request needs `Authorization: Bearer <admin.token>`
 // (401 without or with a wrong one; 403 while no token is configured).
 // /readyz asks `readiness` (the coordinator, or a shard on a shard node).
@@ -49,6 +50,8 @@
 
 namespace recd {
 
+class dashboard;
+
 // The JSON reply for an error value; 5xx bodies are fixed texts (see above).
 http::response error_response(const caf::error& err);
 
@@ -65,6 +68,8 @@ public:
   void set_api_keys(std::shared_ptr<http::api_keys> keys) { api_keys_ = std::move(keys); }
   // /healthz answers from it (null: always alive).
   void set_liveness(std::shared_ptr<liveness> alive) { liveness_ = std::move(alive); }
+  // The admin port's dashboard (/ui and its endpoints); null: none.
+  void set_dashboard(std::shared_ptr<dashboard> ui) { dashboard_ = std::move(ui); }
 
   // The public port.
   void handle(http::request&& req, http::reply_fn reply);
@@ -86,6 +91,7 @@ private:
   std::string admin_token_;
   std::shared_ptr<http::api_keys> api_keys_;
   std::shared_ptr<liveness> liveness_;
+  std::shared_ptr<dashboard> dashboard_;
 };
 
 } // namespace recd

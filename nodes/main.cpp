@@ -23,6 +23,8 @@ int fail(const std::string& reason) {
 int main(int argc, char** argv) {
   CLI::App app{"recd: a real-time recommendation engine on an actor cluster"};
   app.require_subcommand(1);
+  // The image test (scripts/image) runs it inside the image's root file system.
+  app.set_version_flag("--version", std::string{"recd "} + RECD_VERSION);
   app.fallthrough(); // global options may follow the subcommand
   // Usage errors are one line on stderr, like every other failure.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {

@@ -26,10 +26,12 @@
 #include "actors/behavior_writer.hpp"
 #include "actors/cache.hpp"
 #include "actors/coordinator.hpp"
+#include "actors/dashboard_reader.hpp"
 #include "actors/shard.hpp"
 #include "nodes/local_cluster.hpp"
 #include "nodes/actor_system.hpp"
 #include "nodes/commands.hpp"
+#include "nodes/dashboard.hpp"
 #include "nodes/gateway.hpp"
 #include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
@@ -144,6 +146,13 @@ std::optional<http_front> start_http(const settings& cfg, gateway& gw, const cha
   return front;
 }
 
+dashboard_deps dashboard_options(const settings& cfg, caf::actor coordinator,
+                                 std::vector<caf::actor> apis, caf::actor reader,
+                                 std::shared_ptr<api_metrics> metrics) {
+  return {std::move(coordinator), std::move(apis), std::move(reader), std::move(metrics),
+          cfg.admin.eval_report, std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+}
+
 // Serves HTTP with `gw` until a stop signal (or `watched` dies); returns the exit status.
 int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
                const caf::actor& watched, const char* role) {
@@ -188,10 +197,13 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i]);
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
+  auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
+  gw.set_dashboard(std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, apis, reader, metrics)));
   auto status = serve_http(sys, cfg, gw, signals, coordinator, "all");
+  gw.set_dashboard(nullptr);
   stop_all(apis);
   stop_all(shards);
-  stop_all({coordinator, cache, writer});
+  stop_all({coordinator, cache, writer, reader});
   bound_teardown(sys);
   return status;
 }
@@ -216,9 +228,12 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator}}));
+  auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
+  gw.set_dashboard(std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
   // The node exits if its coordinator actor dies, so that it gets restarted.
   auto status = serve_http(sys, cfg, gw, signals, coordinator, "coordinator");
-  stop_all({coordinator});
+  gw.set_dashboard(nullptr);
+  stop_all({coordinator, reader});
   bound_teardown(sys);
   return status;
 }

@@ -1,0 +1,336 @@
+#include "nodes/dashboard.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/census.hpp"
+#include "nodes/gateway.hpp"
+#include "nodes/http_api.hpp"
+#include "nodes/ui_assets.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/type_ids.hpp"
+
+namespace recd {
+
+namespace {
+
+using json = nlohmann::json;
+
+// One point every 5 s for an hour.
+constexpr auto history_period = std::chrono::seconds{5};
+constexpr std::size_t history_points = 720;
+constexpr std::int32_t runs_shown = 20;
+// As long as the coordinator gives a run (CAF 0.17's duration knows no hours).
+constexpr auto job_timeout = std::chrono::seconds{86400};
+// A run request waits this long for the run to start (first progress report)
+// or be refused before answering 202: a run queued behind a move starts later.
+constexpr auto start_wait = std::chrono::seconds{3};
+// Bounds what the quality panel reads from disk.
+constexpr std::size_t max_report_bytes = 4 << 20;
+
+http::response json_reply(unsigned status, std::string body) {
+  return http::response{status, std::move(body)};
+}
+
+http::response client_error(unsigned status, const std::string& message) {
+  return json_reply(status, http::json_error(status, message));
+}
+
+// A short-lived actor's request; `on_ok` gets the reply, errors become HTTP errors.
+template <class OnOk, class... Ts>
+void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::milliseconds timeout,
+         http::reply_fn reply, OnOk on_ok, Ts... xs) {
+  sys.spawn([=](caf::event_based_actor* self) {
+    census_enter(self->id(), "dashboard_request");
+    self->attach_functor([id = self->id()] { census_leave(id); });
+    self->request(dest, timeout, xs...)
+      .then(on_ok, [=](caf::error& err) { reply(error_response(err)); });
+  });
+}
+
+// "/admin/similar/42" -> 42: plain digits, 0..2147483647; nullopt otherwise.
+std::optional<std::int64_t> id_segment(std::string_view path, std::string_view prefix) {
+  auto text = path.substr(prefix.size());
+  if (text.empty() || text.size() > 10)
+    return std::nullopt;
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < 0 || v > 2147483647)
+    return std::nullopt;
+  return v;
+}
+
+// ?limit= within 1..100 (default `fallback`); nullopt if given and bad.
+std::optional<std::int32_t> limit_param(const http::request& req, std::int32_t fallback) {
+  auto given = req.param("limit");
+  if (!given)
+    return fallback;
+  std::int32_t v = 0;
+  auto [end, ec] = std::from_chars(given->data(), given->data() + given->size(), v);
+  if (ec != std::errc{} || end != given->data() + given->size() || v < 1 || v > 100)
+    return std::nullopt;
+  return v;
+}
+
+std::optional<job_kind> parse_kind(std::string_view name) {
+  for (auto k : {job_kind::item_similarity, job_kind::user_similarity, job_kind::embeddings})
+    if (name == to_string(k))
+      return k;
+  return std::nullopt;
+}
+
+// The coordinator's refusals are the caller's to act on: 409 and 503 with
+// their own text; anything else is an internal error (error_response).
+http::response run_refused(const caf::error& err) {
+  if (err.category() == error_category) {
+    if (static_cast<ec>(err.code()) == ec::job_running)
+      return client_error(409, "a job is already running in this cluster");
+    if (static_cast<ec>(err.code()) == ec::not_ready) {
+      auto r = json_reply(503, http::json_error(503, "the shards are not ready"));
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+  }
+  return error_response(err);
+}
+
+} // namespace
+
+// --- admin_run ---------------------------------------------------------------
+
+void admin_run::progress(const std::string& kind, std::chrono::steady_clock::time_point since,
+                         std::uint64_t done, std::uint64_t total, std::uint64_t rows) {
+  std::lock_guard lock{mutex_};
+  kind_ = kind;
+  started_ = since;
+  done_ = done;
+  total_ = total;
+  rows_ = rows;
+}
+
+void admin_run::ended() {
+  std::lock_guard lock{mutex_};
+  kind_.clear();
+}
+
+json admin_run::to_json() const {
+  std::lock_guard lock{mutex_};
+  if (kind_.empty())
+    return nullptr;
+  return {{"kind", kind_},
+          {"done", done_},
+          {"total", total_},
+          {"rows", rows_},
+          {"progress", total_ > 0 ? std::min(1.0, double(done_) / double(total_)) : 0.0},
+          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()}};
+}
+
+// --- dashboard ---------------------------------------------------------------
+
+dashboard::dashboard(caf::actor_system& sys, dashboard_deps deps)
+  : sys_(sys), deps_(std::move(deps)) {
+  if (!deps_.apis.empty() && deps_.metrics)
+    history_ = std::make_unique<serving_history>(deps_.metrics, history_period, history_points);
+}
+
+bool dashboard::is_page(const std::string& path) {
+  return path == "/ui" || path.rfind("/ui/", 0) == 0;
+}
+
+void dashboard::serve_page(const http::request& req, http::reply_fn reply) const {
+  if (req.method != "GET" && req.method != "HEAD")
+    return reply(client_error(405, "method " + req.method + " not allowed on " + req.path));
+  std::string name = req.path == "/ui" || req.path == "/ui/" ? "index.html" : req.path.substr(4);
+  const auto* file = find_ui_file(name);
+  if (file == nullptr)
+    return reply(client_error(404, "no such page: " + req.path));
+  http::response r{200, std::string{file->content}, std::string{file->content_type}};
+  // Scripts, styles and fetches from this origin only; no inline code, no
+  // framing (clickjacking), nothing cached or sent on as a referrer.
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'none'; script-src 'self'; style-src 'self'; "
+                         "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+                         "form-action 'self'; frame-ancestors 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  reply(std::move(r));
+}
+
+bool dashboard::handle(const http::request& req, http::reply_fn reply) {
+  const auto& path = req.path;
+  auto only = [&](const char* method) {
+    if (req.method == method)
+      return true;
+    reply(client_error(405, "method " + req.method + " not allowed on " + path));
+    return false;
+  };
+  if (path == "/admin/stats") {
+    if (only("GET"))
+      ask(
+        sys_, deps_.coordinator, deps_.timeout, reply,
+        [reply](std::string& body) { reply(json_reply(200, std::move(body))); }, stats_atom_v);
+    return true;
+  }
+  if (path == "/admin/jobs") {
+    if (req.method == "POST")
+      run_job(req, reply);
+    else if (only("GET"))
+      ask(
+        sys_, deps_.reader, deps_.timeout, reply,
+        [reply, run = run_](std::string& text) {
+          auto runs = json::parse(text);
+          auto running = run->to_json();
+          // The run id is job_runs' (the driver's progress reports carry none).
+          if (running.is_object())
+            for (const auto& r : runs)
+              if (r["status"] == "running" && r["kind"] == running["kind"]) {
+                running["run_id"] = r["run_id"];
+                break;
+              }
+          reply(json_reply(200, json{{"running", running}, {"runs", runs}}.dump()));
+        },
+        job_atom_v, runs_shown);
+    return true;
+  }
+  if (path == "/admin/serving") {
+    if (!only("GET"))
+      return true;
+    if (!history_)
+      reply(client_error(404, "this node serves no API: serving figures are on the API nodes"));
+    else
+      reply(json_reply(200, history_->to_json().dump()));
+    return true;
+  }
+  if (path == "/admin/quality") {
+    if (only("GET"))
+      quality(reply);
+    return true;
+  }
+  if (path.rfind("/admin/try/", 0) == 0) {
+    if (!only("GET"))
+      return true;
+    if (deps_.apis.empty()) {
+      reply(client_error(404, "this node serves no API: try /api/recommend on an API node"));
+      return true;
+    }
+    auto parsed = http::parse_recommend(req);
+    if (auto* e = std::get_if<http::api_error>(&parsed)) {
+      reply(client_error(e->status, e->message));
+      return true;
+    }
+    auto q = std::get<http::recommend_query>(parsed);
+    // Fresh answers: the cache would show what was served before, maybe
+    // without the newest behavior's reasons.
+    caf::anon_send(deps_.apis[q.user % deps_.apis.size()], recommend_atom_v, q.user, q.limit,
+                   false, make_local_reply<std::string>([reply](caf::expected<std::string> body) {
+                     reply(body ? json_reply(200, std::move(*body)) : error_response(body.error()));
+                   }));
+    return true;
+  }
+  if (path.rfind("/admin/similar/", 0) == 0) {
+    if (!only("GET"))
+      return true;
+    auto item = id_segment(path, "/admin/similar/");
+    if (!item) {
+      reply(client_error(422, "item_id must be an integer 0..2147483647"));
+      return true;
+    }
+    auto limit = limit_param(req, 10);
+    if (!limit) {
+      reply(client_error(422, "limit must be an integer 1..100"));
+      return true;
+    }
+    ask(
+      sys_, deps_.reader, deps_.timeout, reply,
+      [reply](std::string& body) { reply(json_reply(200, std::move(body))); }, item_atom_v,
+      *item, *limit);
+    return true;
+  }
+  return false;
+}
+
+void dashboard::run_job(const http::request& req, http::reply_fn reply) {
+  auto given = req.param("kind");
+  auto kind = given ? parse_kind(*given) : std::nullopt;
+  if (!kind)
+    return reply(client_error(400, "kind must be item_similarity, user_similarity or embeddings"));
+  auto run = run_;
+  auto coordinator = deps_.coordinator;
+  const std::string name = to_string(*kind);
+  const auto requested = std::chrono::steady_clock::now();
+  // Listens to the run's progress (the job driver reports to the starter) and
+  // answers the HTTP request once the run started, was refused or ended;
+  // reply_fn ignores every call after the first. Lives as long as the run.
+  sys_.spawn([=, k = *kind](caf::event_based_actor* self) -> caf::behavior {
+    census_enter(self->id(), "dashboard_job");
+    self->attach_functor([id = self->id()] { census_leave(id); });
+    self->request(coordinator, job_timeout, compute_atom_v, std::vector<job_kind>{k},
+                  caf::actor_cast<caf::actor>(self))
+      .then(
+        [=](const std::vector<job_summary>& summaries) {
+          run->ended();
+          json runs = json::array();
+          for (const auto& s : summaries)
+            runs.push_back({{"kind", to_string(s.kind)}, {"run_id", s.run_id},
+                            {"inputs", s.inputs}, {"rows", s.rows}, {"seconds", s.seconds}});
+          spdlog::info("admin run of {} finished", name);
+          reply(json_reply(200, json{{"kind", name}, {"finished", true}, {"runs", runs}}.dump()));
+          self->quit();
+        },
+        [=](caf::error& err) {
+          run->ended();
+          spdlog::warn("admin run of {}: {}", name, describe(err));
+          reply(run_refused(err));
+          self->quit();
+        });
+    self->delayed_send(self, start_wait, deadline_atom_v);
+    return {
+      [=](progress_atom, job_kind reported, std::uint64_t done, std::uint64_t total,
+          std::uint64_t rows) {
+        if (reported != k)
+          return;
+        // The coordinator accepted the run and its driver works.
+        run->progress(name, requested, done, total, rows);
+        reply(json_reply(202, json{{"kind", name}, {"started", true}}.dump()));
+      },
+      [=](deadline_atom) {
+        reply(json_reply(202, json{{"kind", name}, {"started", true}}.dump()));
+      },
+    };
+  });
+}
+
+void dashboard::quality(http::reply_fn reply) const {
+  json j = {{"source", deps_.eval_report}, {"report", nullptr}};
+  if (deps_.eval_report.empty()) {
+    j["reason"] = "admin.eval_report is not set";
+    return reply(json_reply(200, j.dump()));
+  }
+  std::ifstream in{deps_.eval_report, std::ios::binary};
+  if (!in) {
+    j["reason"] = "cannot read " + deps_.eval_report;
+    return reply(json_reply(200, j.dump()));
+  }
+  std::string text(max_report_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > max_report_bytes) {
+    j["reason"] = deps_.eval_report + " is larger than 4 MiB";
+    return reply(json_reply(200, j.dump()));
+  }
+  auto report = json::parse(text, nullptr, false);
+  if (report.is_discarded() || !report.is_object()) {
+    j["reason"] = deps_.eval_report + " is not the JSON of `recd eval --json`";
+    return reply(json_reply(200, j.dump()));
+  }
+  j["report"] = std::move(report);
+  reply(json_reply(200, j.dump()));
+}
+
+} // namespace recd
