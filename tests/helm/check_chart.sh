@@ -877,6 +877,7 @@ def main(name, path, expect, release, ns):
     if expect["admin"]:
         c.expect("get secret %s" % expect["admin"]["secret"][0] in notes and "Authorization: Bearer $TOKEN" in notes,
                  "no admin token command")
+        c.expect("http://127.0.0.1:9090/ui" in notes, "no dashboard line")
     else:
         c.expect("Admin endpoints stay on each pod's loopback" in notes, "no admin line")
     if app:
@@ -995,6 +996,37 @@ if [[ -n $(ca_of) && $(ca_of) != "$(ca_of)" ]]; then
   pass "helm template generates a new CA each render (documented: upgrades reuse the live Secret via lookup)"
 else
   fail "helm template generates a new CA each render (documented: upgrades reuse the live Secret via lookup)"
+fi
+
+# --- the image the chart runs --------------------------------------------------
+# deploy/docker/Dockerfile and scripts/image build it; the chart's pods must be
+# able to run it as they are configured: the same binary path, the image's
+# user the pods' runAsUser/runAsGroup, and nothing written outside /tmp.
+dockerfile=$repo/deploy/docker/Dockerfile
+image_script=$repo/scripts/image
+defaults=$("$helm" template "$release" "$chart" --namespace "$namespace" "${external[@]}" \
+  --show-only templates/coordinator.yaml 2>&1)
+uid=$(grep -m1 'runAsUser:' <<<"$defaults" | awk '{print $2}')
+gid=$(grep -m1 'runAsGroup:' <<<"$defaults" | awk '{print $2}')
+if [[ -n $uid ]] && grep -q "^USER $uid:$gid\$" "$dockerfile" && grep -q "^IMAGE_UID=$uid\$" "$image_script" \
+  && grep -q -- "--uid $uid --gid $gid" "$dockerfile"; then
+  pass "the image's user ($uid:$gid in the Dockerfile and scripts/image) is the pods' runAsUser:runAsGroup"
+else
+  fail "the image's user matches the pods' runAsUser:runAsGroup ($uid:$gid)"
+fi
+if grep -q 'command: \["/usr/local/bin/recd"\]' <<<"$defaults" \
+  && grep -q '^COPY --from=build /build/recd /usr/local/bin/recd$' "$dockerfile" \
+  && grep -q '^ENTRYPOINT \["/usr/local/bin/recd"\]$' "$dockerfile" \
+  && grep -q 'copy-in .*STAGE/recd.* /usr/local/bin"' "$image_script"; then
+  pass "the pods run /usr/local/bin/recd, where both image builds put it"
+else
+  fail "the pods run /usr/local/bin/recd, where both image builds put it"
+fi
+if grep -q 'readOnlyRootFilesystem: true' <<<"$defaults" && grep -q 'mountPath: /tmp' <<<"$defaults" \
+  && grep -q 'touch /usr/local/bin/probe' "$image_script"; then
+  pass "pods: read-only root file system with /tmp an emptyDir; scripts/image tests recd on a read-only root"
+else
+  fail "pods: read-only root file system with /tmp an emptyDir; scripts/image tests recd on a read-only root"
 fi
 
 echo "$passed passed, $failed failed"
