@@ -202,7 +202,11 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
     if (!only("GET"))
       return true;
     if (!history_)
-      reply(client_error(404, "this node serves no API: serving figures are on the API nodes"));
+      // 200: the page polls it, and the node is fine; it just has nothing to show.
+      reply(json_reply(200, json{{"api", false},
+                                 {"reason", "this node serves no API: serving figures are on "
+                                            "the API nodes (/api/stats, /metrics)"}}
+                              .dump()));
     else
       reply(json_reply(200, history_->to_json().dump()));
     return true;

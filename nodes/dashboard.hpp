@@ -14,8 +14,8 @@
 //                                 while the shards are not ready; 400 for another kind
 //   (The metrics branch serves the same two endpoints with the same JSON, its
 //   "running" fed by the job driver for every run; the page needs only this contract.)
-//   GET  /admin/serving           serving_history: the last hour of rates and latencies
-//                                 (404 on a node without API actors)
+//   GET  /admin/serving           serving_history: the last hour of rates and latencies;
+//                                 {"api": false, "reason"} on a node without API actors
 //   GET  /admin/quality           {"report": the admin.eval_report JSON or null, "source", "reason"}
 //   GET  /admin/try/{user_id}     ?limit=1..100: the user's recommendations (API actor, cache
 //                                 off), with their reasons (404 on a node without API actors)

@@ -117,7 +117,8 @@ nlohmann::json serving_history::to_json() const {
     {"client_errors", m.client_errors.load()},
     {"latency_ms", {{"recommend", m.recommend_latency.to_json()},
                     {"behavior", m.behavior_latency.to_json()}}}};
-  return {{"period_seconds", std::chrono::duration<double>(period_).count()},
+  return {{"api", true},
+          {"period_seconds", std::chrono::duration<double>(period_).count()},
           {"capacity", capacity_},
           {"points", std::move(points)},
           {"totals", std::move(totals)}};

@@ -1023,7 +1023,7 @@ else
   fail "the pods run /usr/local/bin/recd, where both image builds put it"
 fi
 if grep -q 'readOnlyRootFilesystem: true' <<<"$defaults" && grep -q 'mountPath: /tmp' <<<"$defaults" \
-  && grep -q 'touch /usr/local/bin/probe' "$image_script"; then
+  && grep -q 'touch /tmp/probe' "$image_script"; then
   pass "pods: read-only root file system with /tmp an emptyDir; scripts/image tests recd on a read-only root"
 else
   fail "pods: read-only root file system with /tmp an emptyDir; scripts/image tests recd on a read-only root"

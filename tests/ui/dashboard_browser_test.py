@@ -119,22 +119,29 @@ class Server:
             self.proc.kill()
 
 
-class Load(threading.Thread):
-    """A light, steady load on the public port: recommendations and behaviors."""
+def ids(url, sql):
+    out = subprocess.run(["psql", url, "-Atc", sql], check=True, capture_output=True, text=True)
+    return out.stdout.split()
 
-    def __init__(self, port):
+
+class Load(threading.Thread):
+    """A light, steady load on the public port: recommendations and views, by
+    existing users of existing items (so the counts the page shows stay put)."""
+
+    def __init__(self, port, users, items):
         super().__init__(daemon=True)
-        self.port, self.stop, self.sent = port, threading.Event(), 0
+        self.port, self.users, self.items = port, users, items
+        self.stop, self.sent = threading.Event(), 0
 
     def run(self):
         i = 0
         while not self.stop.is_set():
             i += 1
-            user = i % 150
-            http("GET", self.port, "/api/recommend/%d?limit=10" % user)
+            user = self.users[i % len(self.users)]
+            http("GET", self.port, "/api/recommend/%s?limit=10" % user)
             if i % 5 == 0:
-                http("POST", self.port, "/api/behavior?user_id=%d&item_id=%d&behavior_type=view"
-                     % (user, (i * 7) % 120))
+                http("POST", self.port, "/api/behavior?user_id=%s&item_id=%s&behavior_type=view"
+                     % (user, self.items[(i * 7) % len(self.items)]))
             self.sent += 1
             self.stop.wait(0.01)
 
@@ -187,7 +194,8 @@ def main():
         print("      data and eval ready after %.1f s" % (time.monotonic() - started), flush=True)
 
         server = Server(url, report)
-        load = Load(server.port)
+        load = Load(server.port, ids(url, "SELECT user_id FROM users ORDER BY user_id LIMIT 150"),
+                    ids(url, "SELECT item_id FROM items ORDER BY item_id LIMIT 120"))
         load.start()
 
         opts = webdriver.ChromeOptions()
@@ -279,9 +287,8 @@ def main():
 
         # Try it: the recommendations of the user with the most behaviors, with
         # reasons, and an item's neighbours.
-        user = subprocess.run(["psql", url, "-Atc", "SELECT user_id FROM user_behavior GROUP BY "
-                               "user_id ORDER BY count(*) DESC, user_id LIMIT 1"],
-                              check=True, capture_output=True, text=True).stdout.strip()
+        user = ids(url, "SELECT user_id FROM user_behavior GROUP BY user_id "
+                        "ORDER BY count(*) DESC, user_id LIMIT 1")[0]
         box = driver.find_element(By.ID, "try-user")
         box.clear()
         box.send_keys(user)
