@@ -235,5 +235,49 @@ TEST_F(HttpDashboard, QualityShowsTheEvalReportOrSaysWhyNot) {
   }
 }
 
+TEST_F(HttpDashboard, ACoordinatorWithoutShardsShowsNoServingAndRefusesARun) {
+  // A cluster's coordinator node: admin port, no API actors, no shard joined yet.
+  const auto http_port = free_port();
+  child_process coordinator{{recd_binary(), "serve", "--role", "coordinator"},
+                            {{"RECD_POSTGRES_URL", db_->url()},
+                             {"RECD_REDIS_URL", redis_->url()},
+                             {"RECD_HTTP_ADDR", "127.0.0.1:" + std::to_string(http_port)},
+                             {"RECD_ADMIN_ADDR", "127.0.0.1:0"},
+                             {"RECD_ADMIN_TOKEN", admin_token},
+                             {"RECD_CLUSTER_PORT", std::to_string(free_port())},
+                             {"RECD_CLUSTER_APP_ID", "dashboard-test"}},
+                            temp_path("coordinator.log")};
+  std::uint16_t admin = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (admin == 0 && coordinator.running() && std::chrono::steady_clock::now() < deadline) {
+    const auto log = coordinator.log_tail(1 << 20);
+    if (auto at = log.find("admin on 127.0.0.1:"); at != std::string::npos)
+      admin = static_cast<std::uint16_t>(std::stoi(log.substr(at + 19)));
+    else
+      std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_NE(admin, 0) << coordinator.log_tail();
+  EXPECT_EQ(call(admin, "GET", "/ui").status, 200u);
+  // The page polls /admin/serving: a 200 that says why there is nothing.
+  auto serving = call(admin, "GET", "/admin/serving", bearer());
+  ASSERT_EQ(serving.status, 200u) << show(serving);
+  EXPECT_EQ(serving.json["api"], false) << show(serving);
+  EXPECT_TRUE(serving.json["reason"].is_string()) << show(serving);
+  expect_json_error(call(admin, "GET", "/admin/try/1", bearer()), 404);
+  auto map = call(admin, "GET", "/admin/cluster", bearer());
+  ASSERT_EQ(map.status, 200u) << show(map);
+  EXPECT_EQ(map.json["ready"], false);
+  EXPECT_TRUE(map.json["shards"].empty());
+  // No shard: the run is refused at once and nothing is recorded.
+  const auto before = runs();
+  auto refused = call(admin, "POST", "/admin/jobs?kind=user_similarity", bearer());
+  expect_json_error(refused, 503);
+  EXPECT_EQ(refused.headers["retry-after"], "5") << show(refused);
+  EXPECT_EQ(runs(), before);
+  auto jobs = call(admin, "GET", "/admin/jobs", bearer());
+  ASSERT_EQ(jobs.status, 200u) << show(jobs);
+  EXPECT_TRUE(jobs.json["running"].is_null()) << show(jobs);
+}
+
 } // namespace
 } // namespace recd::test
