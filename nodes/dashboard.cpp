@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <fstream>
-#include <sstream>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -310,6 +309,8 @@ void dashboard::run_job(const http::request& req, http::reply_fn reply) {
   });
 }
 
+// Reads the file on the HTTP thread: a local file of at most 4 MiB, read when
+// an operator opens the page (not on every refresh).
 void dashboard::quality(http::reply_fn reply) const {
   json j = {{"source", deps_.eval_report}, {"report", nullptr}};
   if (deps_.eval_report.empty()) {
