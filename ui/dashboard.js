@@ -120,7 +120,7 @@ function renderJobs(jobs) {
     el('td', { class: 'num' }, String(r.run_id)), el('td', {}, r.kind),
     el('td', { class: 'status-' + r.status }, r.status),
     el('td', {}, r.started_at.replace('T', ' ').replace('Z', '')),
-    el('td', { class: 'num' }, duration(r.seconds)), el('td', { class: 'num' }, fmt(r.rows)),
+    el('td', { class: 'num' }, duration(r.seconds)), el('td', { class: 'num', 'data-rows': String(r.rows) }, fmt(r.rows)),
     el('td', { class: 'error' }, r.error))));
   if (!runs.length)
     $('runs-table').tBodies[0].replaceChildren(el('tr', {}, el('td', { colspan: '7', class: 'muted' }, 'no job has run yet')));

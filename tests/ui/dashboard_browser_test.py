@@ -269,9 +269,10 @@ def main():
 
         def new_run(d):
             for row in d.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr[data-run]"):
-                cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+                tds = row.find_elements(By.TAG_NAME, "td")
+                cells = [c.text for c in tds]
                 if int(cells[0]) > before and cells[1] == "item_similarity" and cells[2] == "published":
-                    return cells
+                    return cells + [tds[5].get_attribute("data-rows")]
             return None
         cells = wait_for(driver, "the run started by the button is published", new_run)
         if cells:
@@ -279,8 +280,8 @@ def main():
             run = [r for r in jobs["runs"] if r["run_id"] == int(cells[0])][0]
             check(run["status"] == "published" and run["kind"] == "item_similarity",
                   "job_runs holds run %s as a published item_similarity run" % cells[0])
-            shown_rows = str(run["rows"]) if run["rows"] < 1e4 else "%.1fk" % (run["rows"] / 1e3)
-            check(cells[5] == shown_rows, "rows column %s = %d rows" % (cells[5], run["rows"]))
+            check(cells[7] == str(run["rows"]) and cells[5] != "",
+                  "rows column %s (%s) = %d rows" % (cells[5], cells[7], run["rows"]))
         check(re.search(r"item_similarity: (started|finished)", text(driver, "#job-message")) is not None,
               "the button's message names the run's state (%s)" % text(driver, "#job-message"))
         shoot(driver, "dashboard-jobs", "jobs")
