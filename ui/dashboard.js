@@ -49,6 +49,14 @@ function duration(s) {
   return (s / 3600).toFixed(1) + ' h';
 }
 
+// "2026-11-27T05:06:19Z" or PostgreSQL's "2026-11-27 05:06:19.123+00" ->
+// "2026-11-27 05:06:19 UTC" / "... +00": to the second, the zone kept.
+function when(text) {
+  const m = /^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?(.*)$/.exec(text || '');
+  if (!m) return text || '';
+  return m[1] + ' ' + m[2] + (m[3] === 'Z' ? ' UTC' : m[3] ? ' ' + m[3] : '');
+}
+
 function tile(label, value, id) {
   const attrs = { class: 'tile' };
   if (id) attrs['data-figure'] = id;
@@ -119,7 +127,7 @@ function renderJobs(jobs) {
   $('runs-table').tBodies[0].replaceChildren(...runs.map((r) => el('tr', { 'data-run': String(r.run_id) },
     el('td', { class: 'num' }, String(r.run_id)), el('td', {}, r.kind),
     el('td', { class: 'status-' + r.status }, r.status),
-    el('td', {}, r.started_at.replace('T', ' ').replace('Z', '')),
+    el('td', {}, when(r.started_at)),
     el('td', { class: 'num' }, duration(r.seconds)), el('td', { class: 'num', 'data-rows': String(r.rows) }, fmt(r.rows)),
     el('td', { class: 'error' }, r.error))));
   if (!runs.length)
