@@ -203,7 +203,7 @@ def main():
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                     "--window-size=1280,2400", "--no-first-run", "--disable-extensions"):
             opts.add_argument(arg)
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         admin = "http://127.0.0.1:%d" % server.admin
 
@@ -313,6 +313,20 @@ def main():
         # The console stayed clean throughout.
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         check(not errors, "no console errors: %s" % errors)
+        # Every request the page sent: the token only ever in the header of
+        # /admin/* requests, never in a URL, and no cookie at all.
+        sent = []
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg["method"] == "Network.requestWillBeSent":
+                sent.append(msg["params"]["request"])
+        admin_calls = [r for r in sent if urllib.parse.urlsplit(r["url"]).path.startswith("/admin/")]
+        check(len(admin_calls) >= 10, "the page called the admin endpoints (%d requests)" % len(admin_calls))
+        check(all(TOKEN not in r["url"] for r in sent), "the token is in no URL")
+        check(all(r["headers"].get("Authorization") == "Bearer " + TOKEN for r in admin_calls),
+              "every /admin/ request carries the bearer header")
+        check(all("Cookie" not in r["headers"] for r in sent) and not driver.get_cookies(),
+              "no cookie")
         print("      dashboard test took %.1f s" % (time.monotonic() - started), flush=True)
     finally:
         if load:
