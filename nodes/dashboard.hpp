@@ -12,8 +12,8 @@
 //   POST /admin/jobs?kind=K       run item_similarity | user_similarity | embeddings: 202 once it
 //                                 started (200 if it ended first); 409 while a job runs; 503
 //                                 while the shards are not ready; 400 for another kind
-//   (The metrics branch serves the same two endpoints with the same JSON, its
-//   "running" fed by the job driver for every run; the page needs only this contract.)
+//   (The page relies on this JSON only: an implementation of the two endpoints
+//   whose "running" comes from the job driver for every run can replace these.)
 //   GET  /admin/serving           serving_history: the last hour of rates and latencies;
 //                                 {"api": false, "reason"} on a node without API actors
 //   GET  /admin/quality           {"report": the admin.eval_report JSON or null, "source", "reason"}
