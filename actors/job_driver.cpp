@@ -15,6 +15,7 @@
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
 #include "actors/bulk_sender.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -71,6 +72,17 @@ struct driver_state {
 
   // Replies from shards that belong to an earlier, already finished run are ignored.
   bool is_current(std::int64_t run) const { return active && run == run_id; }
+  // Bulk chunks and progress come from the workers of the running job: only
+  // the nodes of its shards (or this node) may send them.
+  bool from_a_shard_node(caf::local_actor* self) const {
+    const auto& src = self->current_sender();
+    if (!active || !src)
+      return false;
+    if (src->node() == self->node())
+      return true;
+    return std::any_of(shards.begin(), shards.end(),
+                       [&](const shard_actor& s) { return s && s.node() == src->node(); });
+  }
   // Embedding runs.
   embedding_task emb;
   std::vector<embedding_worker_actor> workers;
@@ -456,7 +468,7 @@ void half_step(driver_actor* self, bool users_side) {
           if (!st.is_current(run))
             return;
           factor_block block;
-          auto bytes = st.inbox.take(solved);
+          auto bytes = st.inbox.take(solved, sender_node(self));
           caf::error err = bytes ? decode_bulk(*bytes, block) : bytes.error();
           if (err) {
             fail(err);
@@ -568,13 +580,17 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
       return st.promise;
     },
     [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
-      if (auto err = self->state.inbox.add(std::move(chunk)))
-        return err;
+      // Solved factor blocks from the ALS workers, kept per sending node.
+      auto& st = self->state;
+      if (!st.from_a_shard_node(self))
+        return refuse(self, "bulk", "not from a shard node of the running job");
+      if (auto err = st.inbox.add(std::move(chunk), sender_node(self)))
+        return refuse(self, "bulk", describe(err));
       return true;
     },
     [=](part_progress_atom, const part_progress& p) {
       auto& st = self->state;
-      if (p.run_id != st.run_id)
+      if (p.run_id != st.run_id || !st.from_a_shard_node(self))
         return;
       st.progress[caf::actor_cast<caf::actor_addr>(self->current_sender())] = p;
       std::uint64_t done = 0, rows = 0;
