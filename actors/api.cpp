@@ -26,12 +26,12 @@ namespace {
 
 using namespace api_detail;
 
-void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t version,
+void finish(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
             std::int32_t limit, bool use_cache, std::vector<merged_item> ranked, bool degraded,
             clock::time_point t0) {
   auto& st = self->state;
   // Step 3: details from the owning shards.
-  std::map<caf::actor, std::vector<item_id>> by_shard;
+  std::map<shard_actor, std::vector<item_id>> by_shard;
   for (const auto& m : ranked)
     by_shard[st.shard_of(m.item)].push_back(m.item);
   auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
@@ -99,7 +99,7 @@ void finish(api_actor* self, reply_promise rp, user_id user, std::uint64_t versi
         });
 }
 
-void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
+void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
              clock::time_point t0) {
   auto& st = self->state;
   const auto& rc = st.cfg.recommend;
@@ -125,7 +125,6 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
         req.now = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-        auto msg = caf::make_message(recall_atom_v, std::move(req));
         auto all = std::make_shared<std::vector<candidate>>();
         auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
         auto degraded = std::make_shared<bool>(false);
@@ -141,7 +140,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
           return;
         }
         for (auto& shard : st.recall_shards)
-          ask_handle{self, shard, st.shard_timeout(), msg}
+          ask(self, shard, st.shard_timeout(), recall_atom_v, req)
             .then(
               [=](const std::vector<candidate>& found) mutable {
                 all->insert(all->end(), found.begin(), found.end());
@@ -196,7 +195,7 @@ void compute(api_actor* self, reply_promise rp, user_id user, std::int32_t limit
 // Answers from a cache entry ("<version>\n<limit>\n<body>", from the near
 // cache or Redis) if the user has done nothing since it was stored; else
 // computes. A valid Redis entry is kept in the near cache.
-void serve_cached(api_actor* self, reply_promise rp, user_id user, std::int32_t limit,
+void serve_cached(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
                   near_cache::value_ptr entry, bool from_redis, clock::time_point t0) {
   const auto& cached = *entry;
   auto nl1 = cached.find('\n');
@@ -251,7 +250,7 @@ void serve_cached(api_actor* self, reply_promise rp, user_id user, std::int32_t 
 }
 
 // A recommendation: from the cache if the user did nothing since, else computed.
-void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t limit,
+void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
                bool use_cache) {
   auto t0 = clock::now();
   auto& st = self->state;
@@ -282,8 +281,8 @@ void recommend(api_actor* self, reply_promise rp, user_id user, std::int32_t lim
 
 // A pushed map (or the map of a move) comes from the coordinator's node and is
 // well formed: every partition's owner is a listed shard (or no_shard).
-caf::error check_map(api_actor* self, const char* what, const std::vector<caf::actor>& shards,
-                     const std::vector<std::uint32_t>& owner) {
+caf::error check_map(api_self* self, const char* what, const partition_map& map) {
+  const auto& [epoch, shards, owner] = map;
   const auto& coordinator = self->state.deps.coordinator;
   if (auto err = check_control(self, coordinator ? coordinator.node() : caf::node_id{}, what))
     return err;
@@ -298,7 +297,7 @@ caf::error check_map(api_actor* self, const char* what, const std::vector<caf::a
   return {};
 }
 
-caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
+api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.cfg = std::move(cfg);
@@ -308,12 +307,13 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
     std::chrono::seconds{self->state.cfg.redis.ttl_seconds}};
   // Linked: it ends with this actor (an actor nobody stops keeps the actor
   // system, and so the node's shutdown, waiting for ever).
-  self->state.unavailable = self->spawn<caf::linked>([](caf::event_based_actor* dead) {
+  auto dead = self->spawn<caf::linked>([](caf::event_based_actor* dead) {
     dead->set_default_handler([](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
       return make_error(ec::shard_unavailable, "no shard serves this partition right now");
     });
     return caf::behavior{[](caf::unit_t) {}};
   });
+  self->state.unavailable = caf::actor_cast<shard_actor>(dead);
   // A shard that dies is answered for at once (degraded) until the next map.
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto* list : {&self->state.shards, &self->state.next_shards, &self->state.recall_shards})
@@ -322,28 +322,24 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
           shard = self->state.unavailable;
   });
   // The coordinator pushes the partition map now and whenever it changes.
-  self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
+  self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<map_subscriber>(self));
   return {
     [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache) {
       auto rp = self->make_response_promise<std::string>();
       recommend(self, reply_promise{rp}, user, limit, use_cache);
       return rp;
     },
-    [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache,
+    [=](recommend_local_atom, user_id user, std::int32_t limit, bool use_cache,
         local_reply<std::string> reply) {
       recommend(self, reply_promise{std::move(reply)}, user, limit, use_cache);
-    },
-    [=](behavior_atom, behavior_event e) {
-      auto rp = self->make_response_promise<std::int64_t>();
-      record(self, responder<std::int64_t>{rp}, e, std::string{});
-      return rp;
     },
     [=](behavior_atom, behavior_event e, std::string event_id) {
       auto rp = self->make_response_promise<std::int64_t>();
       record(self, responder<std::int64_t>{rp}, e, std::move(event_id));
       return rp;
     },
-    [=](behavior_atom, behavior_event e, std::string event_id, local_reply<std::int64_t> reply) {
+    [=](behavior_local_atom, behavior_event e, std::string event_id,
+        local_reply<std::int64_t> reply) {
       record(self, responder<std::int64_t>{std::move(reply)}, e, std::move(event_id));
     },
     [=](stats_atom) {
@@ -380,28 +376,30 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
       return rp;
     },
     [=](deadline_atom) {
+      if (check_self(self, "deadline"))
+        return;
       auto next = self->state.timers.expire(deadline_granularity);
       if (next != deadlines::clock::duration::zero())
         self->delayed_send(self, next, deadline_atom_v);
     },
-    [=](join_atom, const caf::actor& coordinator) -> caf::result<void> {
+    [=](follow_atom, const coordinator_actor& coordinator) -> caf::result<void> {
       // The node reconnected to a (restarted) coordinator: follow its map.
       // Keep routing by the last map until the coordinator pushes a newer one.
       const auto& src = self->current_sender();
       if (!coordinator || !src || src->node() != self->node())
-        return refuse(self, "join", "only the API node itself names its coordinator");
+        return refuse(self, "follow", "only the API node itself names its coordinator");
       self->state.deps.coordinator = coordinator;
-      self->send(coordinator, subscribe_atom_v, caf::actor_cast<caf::actor>(self));
+      self->send(coordinator, subscribe_atom_v, caf::actor_cast<map_subscriber>(self));
       return caf::unit;
     },
-    [=](move_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
-        std::vector<std::uint32_t> owner) -> caf::result<bool> {
+    [=](move_atom, partition_map& map) -> caf::result<bool> {
       // A move starts: until the map of `epoch` arrives, committed events are
       // applied on their partition's next owner too. The reply tells the
       // coordinator that no event is routed by the old map alone any more.
       auto& st = self->state;
-      if (auto err = check_map(self, "move", shards, owner))
+      if (auto err = check_map(self, "move", map))
         return err;
+      auto& [epoch, shards, owner] = map;
       if (epoch <= st.epoch)
         return true; // that map is already in use
       st.next_epoch = epoch;
@@ -411,12 +409,12 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
         self->monitor(shard);
       return true;
     },
-    [=](map_atom, std::uint64_t epoch, std::vector<caf::actor> shards,
-        std::vector<std::uint32_t> owner) -> caf::result<bool> {
+    [=](map_atom, partition_map& map) -> caf::result<bool> {
       // The reply tells the coordinator that this node routes by this map.
       auto& st = self->state;
-      if (auto err = check_map(self, "map", shards, owner))
+      if (auto err = check_map(self, "map", map))
         return err;
+      auto& [epoch, shards, owner] = map;
       if (epoch < st.epoch)
         return true; // a late push of an older map
       st.epoch = epoch;
@@ -443,7 +441,7 @@ caf::behavior api(api_actor* self, settings cfg, api_deps deps) {
 
 } // namespace
 
-caf::actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps) {
+api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps) {
   return sys.spawn(api, std::move(cfg), std::move(deps));
 }
 

@@ -1,15 +1,6 @@
 #pragma once
-// api: serves recommend and behavior requests by talking to the shards.
-//
-//   (recommend_atom, user_id, limit, use_cache) -> string   the JSON response body
-//   (behavior_atom, behavior_event)             -> int64    committed row id
-//   (behavior_atom, behavior_event, event_id)   -> int64    same, idempotent on a non-empty
-//                                                           event_id: a repeat answers the first
-//                                                           row id and changes nothing
-//   (stats_atom)                                -> string   the JSON of /api/stats
-//   (map_atom, epoch, shards, owner)            -> bool     the coordinator's newest partition map
-//   (move_atom, epoch, shards, owner)           -> bool     a move starts: the map that will hold at epoch
-//   (join_atom, coordinator)                    -> void     follow a (restarted) coordinator
+// api: serves recommend and behavior requests by talking to the shards. Its
+// messages: api_actor in protocol/interfaces.hpp.
 //
 // A recommendation: cache lookup (valid only if the user's version on its
 // shard is unchanged) -> user context from the user's shard -> recall on every
@@ -29,18 +20,20 @@
 
 #include "actors/api_metrics.hpp"
 #include "actors/behavior_writer.hpp"
+#include "actors/cache.hpp"
 #include "config/settings.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
 struct api_deps {
-  caf::actor coordinator;
-  caf::actor cache;
-  caf::actor writer;
+  coordinator_actor coordinator;
+  cache_actor cache;
+  behavior_writer_actor writer;
   std::shared_ptr<writer_gate> gate; // shared with `writer`: bounds its queue
   std::shared_ptr<api_metrics> metrics;
 };
 
-caf::actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);
+api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);
 
 } // namespace recd

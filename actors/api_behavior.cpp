@@ -15,7 +15,7 @@ namespace {
 // Nothing changes in memory unless the row is committed.
 // An event whose id the writer already stored (fresh = false) is answered
 // with the first row's id and applied nowhere again.
-void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
+void commit_and_apply(api_self* self, responder<std::int64_t> rp,
                       behavior_event e, std::vector<float> item_vec, bool check_item,
                       std::string event_id, clock::time_point t0) {
   auto fail = [=](caf::error& err) mutable {
@@ -69,10 +69,10 @@ void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
         // answered) or is overloaded and applies it late: the row is committed
         // either way, so the answer does not wait longer.
         for (auto& shard : users)
-          ask(self, shard, apply_timeout, apply_atom_v, e, id, item_vec)
+          ask(self, shard, apply_timeout, apply_user_atom_v, e, id, item_vec)
             .then([=](std::uint64_t) mutable { ack(); }, log_err);
         for (auto& shard : items)
-          ask(self, shard, apply_timeout, apply_atom_v, e, id)
+          ask(self, shard, apply_timeout, apply_item_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);
       },
       fail);
@@ -81,7 +81,7 @@ void commit_and_apply(api_actor* self, responder<std::int64_t> rp,
 } // namespace
 
 // A behavior: the item is checked on its shard, then committed and applied.
-void record(api_actor* self, responder<std::int64_t> rp, behavior_event e, std::string event_id) {
+void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::string event_id) {
   auto t0 = clock::now();
   auto& st = self->state;
   ++st.deps.metrics->behavior_requests;

@@ -29,15 +29,18 @@ struct api_state {
   static inline const char* name = "api";
   settings cfg;
   api_deps deps;
-  std::vector<caf::actor> shards;
+  std::vector<shard_actor> shards;
   std::vector<std::uint32_t> owner; // partition -> shard index
-  std::vector<caf::actor> recall_shards; // the shards owning a partition: recall asks these
+  std::vector<shard_actor> recall_shards; // the shards owning a partition: recall asks these
 
-  caf::actor unavailable;            // answers every request with shard_unavailable
+  // Stands in for a shard while none serves a partition: answers every
+  // request with shard_unavailable (an untyped actor with a default handler,
+  // so it answers every message of shard_actor's interface alike).
+  shard_actor unavailable;
   std::uint64_t epoch = 0;           // of the map in use
   // A move announced by the coordinator and not yet flipped: the map that
   // will hold at `next_epoch`. Committed events go to both owners meanwhile.
-  std::vector<caf::actor> next_shards;
+  std::vector<shard_actor> next_shards;
   std::vector<std::uint32_t> next_owner;
   std::uint64_t next_epoch = 0;
   deadlines timers; // of every request this actor makes (see ask)
@@ -48,14 +51,14 @@ struct api_state {
 
   bool has_map() const { return !shards.empty() && !owner.empty(); }
   // The shard serving `id`'s partition, or `unavailable` while none does.
-  const caf::actor& shard_of(std::int32_t id) const {
+  const shard_actor& shard_of(std::int32_t id) const {
     auto index = owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))];
     return index < shards.size() ? shards[index] : unavailable;
   }
   // The shards a committed event of `id`'s partition is applied on: the
   // owner, and during a move the next owner as well.
-  std::vector<caf::actor> apply_targets(std::int32_t id) const {
-    std::vector<caf::actor> out{shard_of(id)};
+  std::vector<shard_actor> apply_targets(std::int32_t id) const {
+    std::vector<shard_actor> out{shard_of(id)};
     if (next_owner.size() == owner.size()) {
       auto index = next_owner[partition_of(id, static_cast<std::uint32_t>(next_owner.size()))];
       if (index < next_shards.size() && next_shards[index] != out.front())
@@ -68,7 +71,7 @@ struct api_state {
   }
 };
 
-using api_actor = caf::stateful_actor<api_state>;
+using api_self = api_actor::stateful_base<api_state>;
 
 // How late a deadline may fire: the tick of api_state::timers.
 constexpr auto deadline_granularity = std::chrono::milliseconds{10};
@@ -93,11 +96,12 @@ auto guarded(deadlines::settle token, F f, R (F::*)(Args...) const) {
 // A request with a deadline kept by the actor (actors/deadlines.hpp), not by
 // a CAF timer: `ask(self, dest, timeout, xs...).then(on_answer, on_error)`,
 // where on_error receives sec::request_timeout when the deadline passes.
+template <class Handle, class... Ts>
 struct ask_handle {
-  api_actor* self;
-  caf::actor dest;
+  api_self* self;
+  Handle dest;
   deadlines::clock::duration timeout;
-  caf::message msg;
+  std::tuple<Ts...> args;
 
   template <class OnAnswer, class OnError>
   void then(OnAnswer on_answer, OnError on_error) {
@@ -109,19 +113,25 @@ struct ask_handle {
     if (self->state.timers.arm(timeout, token, expired))
       self->delayed_send(self, std::max<deadlines::clock::duration>(timeout, deadline_granularity),
                          deadline_atom_v);
-    self->request(dest, caf::infinite, std::move(msg))
-      .then(guarded(token, std::move(on_answer), &OnAnswer::operator()),
-            [token, on_error](caf::error& err) mutable {
-              if (token.first())
-                on_error(err);
-            });
+    std::apply(
+      [&](auto&... xs) {
+        self->request(dest, caf::infinite, std::move(xs)...)
+          .then(guarded(token, std::move(on_answer), &OnAnswer::operator()),
+                [token, on_error](caf::error& err) mutable {
+                  if (token.first())
+                    on_error(err);
+                });
+      },
+      args);
   }
 };
 
-template <class... Ts>
-ask_handle ask(api_actor* self, const caf::actor& dest, deadlines::clock::duration timeout,
-               Ts&&... xs) {
-  return {self, dest, timeout, caf::make_message(std::forward<Ts>(xs)...)};
+// `dest`'s interface must accept (xs...): the compiler checks it, and that
+// the answer handler takes what it replies.
+template <class Handle, class... Ts>
+auto ask(api_self* self, const Handle& dest, deadlines::clock::duration timeout, Ts&&... xs) {
+  return ask_handle<Handle, std::decay_t<Ts>...>{self, dest, timeout,
+                                                 std::make_tuple(std::forward<Ts>(xs)...)};
 }
 
 inline double ms_since(clock::time_point t0) {
@@ -167,6 +177,6 @@ bool routable(const api_state& st, responder<T>& rp) {
 
 // POST /api/behavior (api_behavior.cpp): the item is checked on its shard,
 // then the event is committed by the behavior writer and applied.
-void record(api_actor* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
+void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
 
 } // namespace recd::api_detail

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/census.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "config/secrets.hpp"
 #include "protocol/errors.hpp"
@@ -254,8 +255,9 @@ struct writer_state {
   }
 };
 
-caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::string conninfo,
-                              std::shared_ptr<writer_gate> gate) {
+behavior_writer_actor::behavior_type
+behavior_writer(behavior_writer_actor::stateful_pointer<writer_state> self, std::string conninfo,
+                std::shared_ptr<writer_gate> gate) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{conninfo};
@@ -276,13 +278,17 @@ caf::behavior behavior_writer(caf::stateful_actor<writer_state>* self, std::stri
         }
         return st.pending.back().promise;
       },
-      [=](flush_atom) { self->state.flush(); },
+      [=](flush_atom) {
+        if (check_self(self, "flush"))
+          return;
+        self->state.flush();
+      },
   };
 }
 
 } // namespace
 
-caf::actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
+behavior_writer_actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
                                  std::shared_ptr<writer_gate> gate) {
   return sys.spawn<caf::detached>(behavior_writer, std::move(conninfo), std::move(gate));
 }

@@ -33,6 +33,8 @@
 
 #include <caf/fwd.hpp>
 
+#include "protocol/interfaces.hpp"
+
 namespace recd {
 
 class writer_gate {
@@ -57,7 +59,7 @@ private:
 };
 
 // `conninfo`: from store::conninfo(..., session::serving).
-caf::actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
+behavior_writer_actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
                                  std::shared_ptr<writer_gate> gate);
 
 } // namespace recd

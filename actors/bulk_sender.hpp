@@ -11,7 +11,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "protocol/bulk.hpp"
-#include "protocol/type_ids.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
@@ -21,8 +21,9 @@ inline std::uint64_t new_bulk_id() {
   return gen();
 }
 
-template <class Self>
-void send_chunks(Self* self, caf::actor dest, std::shared_ptr<const bulk_payload> payload,
+// `Dest`: any handle whose interface includes bulk_sink's.
+template <class Self, class Dest>
+void send_chunks(Self* self, Dest dest, std::shared_ptr<const bulk_payload> payload,
                  std::function<void()> done, std::function<void(caf::error&)> fail,
                  std::size_t next = 0) {
   if (next >= payload->chunks.size()) {

@@ -169,7 +169,7 @@ struct cache_state {
 
 std::string key_of(user_id u) { return "recommend:" + std::to_string(u); }
 
-caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings cfg) {
+cache_actor::behavior_type cache(cache_actor::stateful_pointer<cache_state> self, redis_settings cfg) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.cfg = cfg;
@@ -214,8 +214,8 @@ caf::behavior cache_actor(caf::stateful_actor<cache_state>* self, redis_settings
 
 } // namespace
 
-caf::actor spawn_cache(caf::actor_system& sys, redis_settings cfg) {
-  return sys.spawn<caf::detached>(cache_actor, std::move(cfg));
+cache_actor spawn_cache(caf::actor_system& sys, redis_settings cfg) {
+  return sys.spawn<caf::detached>(cache, std::move(cfg));
 }
 
 } // namespace recd

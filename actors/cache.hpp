@@ -2,10 +2,7 @@
 // cache: a detached actor (hiredis' blocking API on its own thread) holding
 // the per-user recommendation cache in Redis under "recommend:<user_id>".
 //
-//   (cache_get_atom, user_id)               -> string   "" on a miss or when Redis is down
-//   (cache_put_atom, user_id, string)       -> void     SETEX with the configured TTL
-//   (cache_del_atom, user_id)               -> bool     false if Redis could not be told
-//   (stats_atom)                            -> string   JSON: hits, misses, errors, degraded
+// Its messages: cache_actor in protocol/interfaces.hpp.
 //
 // The cache never fails a request: every Redis error or timeout counts as a
 // miss, is logged, and marks the cache degraded; Redis is then skipped for
@@ -16,10 +13,12 @@
 
 #include <caf/fwd.hpp>
 
+#include "protocol/interfaces.hpp"
+
 #include "config/settings.hpp"
 
 namespace recd {
 
-caf::actor spawn_cache(caf::actor_system& sys, redis_settings cfg);
+cache_actor spawn_cache(caf::actor_system& sys, redis_settings cfg);
 
 } // namespace recd

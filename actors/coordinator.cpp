@@ -29,12 +29,12 @@ bool lost_shard(const caf::error& err) {
          err.code() == static_cast<std::uint8_t>(ec::shard_unavailable);
 }
 
-void poll(coordinator_actor* self) {
+void poll(coordinator_self* self) {
   auto& st = self->state;
   if (st.polling)
     return;
   st.polling = true;
-  self->request(st.watcher, std::chrono::seconds{30}, poll_atom_v)
+  self->request(st.watcher, std::chrono::seconds{30}, published_atom_v)
     .then(
       [=](const std::vector<std::int64_t>& latest) {
         auto& st = self->state;
@@ -63,7 +63,7 @@ void poll(coordinator_actor* self) {
       });
 }
 
-void job_finished(coordinator_actor* self) {
+void job_finished(coordinator_self* self) {
   auto& st = self->state;
   st.job_running = false;
   if (std::exchange(st.deferred, false))
@@ -76,8 +76,8 @@ namespace {
 
 using namespace coordination;
 
-caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
-                          std::vector<caf::actor> shards) {
+coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator_options opt,
+                                             std::vector<shard_actor> shards) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
@@ -95,7 +95,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       if (m.shard && m.shard.address() == dm.source) {
         spdlog::warn("shard {} is down ({}): reassigning its partitions", m.name,
                      caf::to_string(dm.reason));
-        m.shard = caf::actor{};
+        m.shard = shard_actor{};
         m.left.clear();
         was_member = true;
       }
@@ -109,7 +109,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       start_rebalance(self);
       return;
     }
-    std::erase_if(st.subscribers, [&](const caf::actor& a) { return a.address() == dm.source; });
+    std::erase_if(st.subscribers,
+                  [&](const map_subscriber& a) { return a.address() == dm.source; });
   });
   // Local shards (one process) join at once, partition p on shard p mod N,
   // exactly the balanced assignment.
@@ -122,12 +123,12 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
     self->delayed_send(self, std::chrono::seconds{st.opt.cfg.jobs.poll_seconds}, poll_atom_v);
     if (st.opt.cfg.jobs.interval_seconds > 0)
       self->delayed_send(self, std::chrono::seconds{st.opt.cfg.jobs.interval_seconds},
-                         compute_atom_v);
+                         scheduled_atom_v);
   }
   if (st.opt.persist_map) {
     // Resume the epoch of the persisted map and wait for its shards to rejoin
     // (they keep serving meanwhile). Awaited: joins wait for it.
-    self->request(st.watcher, std::chrono::seconds{30}, map_atom_v)
+    self->request(st.watcher, std::chrono::seconds{30}, load_map_atom_v)
       .await(
         [=](std::uint64_t epoch, const std::vector<std::string>& names) {
           auto& st = self->state;
@@ -141,7 +142,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           auto grace = std::chrono::milliseconds{st.opt.cfg.cluster.rejoin_grace_ms};
           st.rejoin_deadline = std::chrono::steady_clock::now() + grace;
           if (!distinct.empty())
-            self->delayed_send(self, grace, rebalance_atom_v, caf::unit);
+            self->delayed_send(self, grace, regroup_atom_v);
           spdlog::info("resuming the partition map after epoch {} ({} shards expected)", epoch,
                        distinct.size());
         },
@@ -150,9 +151,11 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
   if (!shards.empty())
     start_rebalance(self);
   return {
-    [=](join_atom, const std::string& name, const caf::actor& shard,
-        const std::string& address) -> caf::result<std::uint32_t> {
+    [=](join_atom, const shard_join& join) -> caf::result<std::uint32_t> {
       auto& st = self->state;
+      const auto name = join.name;
+      const auto shard = join.shard;
+      const auto address = join.address;
       // A node joins with a shard of its own, under a name no live shard of
       // another node holds: nobody takes over a live shard's place in the map.
       if (auto err = limits::check_node_name(name))
@@ -170,9 +173,9 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           st.members[index].shard.node() != shard.node())
         return refuse(self, "join", "shard " + name + " is alive on another node");
       self->monitor(shard);
-      // The API actors it will serve (before anything else is sent to it).
+      // The nodes of the API actors it will serve (before anything else is sent to it).
       for (const auto& api : st.subscribers)
-        self->send(shard, subscribe_atom_v, api);
+        self->send(shard, admit_atom_v, api.node());
       if (index == st.members.size()) {
         st.members.push_back({name, shard, address, false, {}});
       } else {
@@ -183,7 +186,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       spdlog::info("shard {} joined", name);
       // A shard that still holds partitions (the coordinator restarted) keeps
       // those nobody else serves; then the map is balanced as usual.
-      self->request(shard, std::chrono::seconds{5}, map_atom_v)
+      self->request(shard, std::chrono::seconds{5}, held_atom_v)
         .then(
           [=](const std::vector<std::uint32_t>& held) {
             auto& st = self->state;
@@ -211,7 +214,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           });
       return st.opt.partitions;
     },
-    [=](subscribe_atom, const caf::actor& api) -> caf::result<void> {
+    [=](subscribe_atom, const map_subscriber& api) -> caf::result<void> {
       auto& st = self->state;
       const auto& src = self->current_sender();
       if (!api || !src || api.node() != src->node())
@@ -221,18 +224,18 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       // Shards take serving requests only from subscribed API nodes.
       for (const auto& m : st.members)
         if (m.shard)
-          self->send(m.shard, subscribe_atom_v, api);
+          self->send(m.shard, admit_atom_v, api.node());
       // Only a complete map: a restarted coordinator pushes nothing until every
       // partition is served again, and the API keeps routing by its last map.
       if (st.ready())
-        self->request(api, std::chrono::seconds{3}, st.map_message())
+        self->request(api, std::chrono::seconds{3}, map_atom_v, st.current_map())
           .then([](bool) {}, [](caf::error&) {}); // else: the next flip pushes it
       return caf::unit;
     },
-    [=](drop_atom, std::uint64_t epoch) -> caf::result<void> {
+    [=](drop_due_atom, std::uint64_t epoch) -> caf::result<void> {
       // Every API actor routes by the map of `epoch` (or did not answer in time).
       auto& st = self->state;
-      if (auto err = check_self(self, "drop"))
+      if (auto err = check_self(self, "drop_due"))
         return err;
       auto it = st.drops.find(epoch);
       if (it == st.drops.end())
@@ -268,7 +271,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       return rp;
     },
     [=](ready_atom) { return self->state.ready(); },
-    [=](map_atom) {
+    [=](cluster_atom) {
       auto& st = self->state;
       nlohmann::json shards = nlohmann::json::array();
       for (std::size_t m = 0; m < st.members.size(); ++m) {
@@ -289,8 +292,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       start_rebalance(self);
       return self->state.epoch;
     },
-    [=](rebalance_atom, caf::unit_t) -> caf::result<void> {
-      if (auto err = check_self(self, "rebalance"))
+    [=](regroup_atom) -> caf::result<void> {
+      if (auto err = check_self(self, "regroup"))
         return err;
       start_rebalance(self);
       return caf::unit;
@@ -304,7 +307,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                          poll_atom_v);
       return caf::unit;
     },
-    [=](compute_atom, std::vector<job_kind> kinds, caf::actor listener) {
+    [=](compute_atom, std::vector<job_kind> kinds, run_progress_sink listener) {
       auto rp = self->make_response_promise<std::vector<job_summary>>();
       auto& st = self->state;
       for (auto k : kinds)
@@ -336,7 +339,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         }
         auto kind = queue->back();
         queue->pop_back();
-        self->request(self->state.driver, job_timeout, compute_atom_v, kind, listener,
+        self->request(self->state.driver, job_timeout, run_atom_v, kind, listener,
                       self->state.live_shards())
           .then(
             [=](const job_summary& s) mutable {
@@ -354,7 +357,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
                 queue->push_back(kind);
                 auto& st = self->state;
                 if (st.ready() && !st.alive().empty())
-                  self->delayed_send(self, std::chrono::seconds{1}, compute_atom_v, caf::unit);
+                  self->delayed_send(self, std::chrono::seconds{1}, redo_atom_v);
                 st.ready_waiters.push_back([=] { (*next)(); });
                 return;
               }
@@ -370,9 +373,9 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         (*next)();
       return rp;
     },
-    [=](compute_atom, caf::unit_t) -> caf::result<void> {
+    [=](redo_atom) -> caf::result<void> {
       // A redo waiting for a ready map, when no flip is coming.
-      if (auto err = check_self(self, "compute"))
+      if (auto err = check_self(self, "redo"))
         return err;
       auto& st = self->state;
       if (st.ready())
@@ -380,18 +383,18 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
           waiter();
       return caf::unit;
     },
-    [=](compute_atom) -> caf::result<void> {
+    [=](scheduled_atom) -> caf::result<void> {
       // Scheduled runs (jobs.interval_seconds).
-      if (auto err = check_self(self, "compute"))
+      if (auto err = check_self(self, "scheduled"))
         return err;
       std::vector<job_kind> all{job_kind::item_similarity, job_kind::user_similarity,
                                 job_kind::embeddings};
-      self->request(caf::actor_cast<caf::actor>(self), job_timeout, compute_atom_v, all,
-                    caf::actor{})
+      self->request(caf::actor_cast<coordinator_actor>(self), job_timeout, compute_atom_v, all,
+                    run_progress_sink{})
         .then([](const std::vector<job_summary>&) { spdlog::info("scheduled jobs done"); },
               [](caf::error& err) { spdlog::warn("scheduled jobs: {}", describe(err)); });
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.interval_seconds},
-                         compute_atom_v);
+                         scheduled_atom_v);
       return caf::unit;
     },
     [=](stats_atom) {
@@ -416,8 +419,8 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
 
 } // namespace
 
-caf::actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
-                             std::vector<caf::actor> shards) {
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
+                                    std::vector<shard_actor> shards) {
   return sys.spawn(coordinator, std::move(opt), std::move(shards));
 }
 

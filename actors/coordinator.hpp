@@ -1,16 +1,6 @@
 #pragma once
-// coordinator: owns the partition map and the offline jobs.
-//
-//   (join_atom, name, shard, address)     -> uint32          a shard node joins; reply: partition count
-//   (subscribe_atom, api)                 -> void            api gets (map_atom, epoch, shards, owner) now and on
-//                                                            change, and (move_atom, ...) when a move starts
-//   (ready_atom)                          -> bool            every partition is served by a live shard
-//   (map_atom)                            -> string          JSON of the map (recd admin cluster), with
-//                                                            each shard's address for API nodes to dial
-//   (leave_atom, name)                    -> bool            a stopping shard: answered once it owns nothing
-//   (rebalance_atom)                      -> uint64          force a rebalance; reply: the new epoch
-//   (compute_atom, [job_kind], listener)  -> [job_summary]   run jobs in order on the current shards
-//   (stats_atom)                          -> string          JSON: database counts, last jobs, map
+// coordinator: owns the partition map and the offline jobs. Its messages:
+// coordinator_actor in protocol/interfaces.hpp.
 //
 // A join is refused unless the shard lives on the joining node and no live
 // shard of another node has its name; a leave unless it comes from the
@@ -22,14 +12,14 @@
 // differ by at most one) and sticky (a partition moves only when needed).
 // A change (join, a shard's death, rebalance) moves partitions without
 // stopping service:
-//  1. announce: every API actor gets (move_atom, epoch+1, shards, owner) and
+//  1. announce: every API actor gets (move_atom, partition_map of epoch+1) and
 //     from then on applies each committed event on both the current and the
 //     next owner of its partitions; the move waits for all to confirm;
 //  2. load: the new owners load what they gain; their snapshots hold every
 //     event that reached the old owners alone (those were committed before
 //     the announcement was confirmed), later ones arrive directly;
 //  3. flip: the map gets a new epoch, persisted in PostgreSQL, sent to every
-//     shard (flip_atom: what it owns now) and API actor (map_atom);
+//     shard (flip_atom: what it owns now) and API actor (map_atom, partition_map);
 //  4. drop: once every API actor confirmed the new map, and a short grace
 //     for requests still in flight, the old owners drop what moved away.
 // A dead shard's partitions are reassigned the same way; until they are
@@ -53,6 +43,7 @@
 #include <caf/fwd.hpp>
 
 #include "config/settings.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
@@ -65,8 +56,8 @@ struct coordinator_options {
 
 // `shards` join at once under the names local-0..N-1 (one process); a cluster
 // coordinator starts with none and shard nodes join over the network.
-caf::actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
-                             std::vector<caf::actor> shards);
+coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
+                                    std::vector<shard_actor> shards);
 
 // Balanced, sticky assignment: `current[p]` is the member index owning p or -1;
 // members listed in `alive`. Returns the new owner of every partition (-1 if

@@ -54,7 +54,8 @@ std::vector<std::int32_t> rebalance(const std::vector<std::int32_t>& current,
 
 namespace coordination {
 
-void tell_apis(coordinator_actor* self, const caf::message& msg, std::function<void()> done) {
+void tell_apis(coordinator_self* self, map_news news, const partition_map& map,
+               std::function<void()> done) {
   auto& st = self->state;
   if (st.subscribers.empty()) {
     done();
@@ -65,28 +66,32 @@ void tell_apis(coordinator_actor* self, const caf::message& msg, std::function<v
     if (--*remaining == 0)
       done();
   };
+  auto failed = [=](caf::error& err) mutable {
+    spdlog::warn("an API actor did not confirm a map change: {}", describe(err));
+    one();
+  };
   for (auto& api : st.subscribers)
-    self->request(api, std::chrono::seconds{3}, msg)
-      .then([=](bool) mutable { one(); },
-            [=](caf::error& err) mutable {
-              spdlog::warn("an API actor did not confirm a map change: {}", describe(err));
-              one();
-            });
+    if (news == map_news::flipped)
+      self->request(api, std::chrono::seconds{3}, map_atom_v, map)
+        .then([=](bool) mutable { one(); }, failed);
+    else
+      self->request(api, std::chrono::seconds{3}, move_atom_v, map)
+        .then([=](bool) mutable { one(); }, failed);
 }
 
-void persist_map(coordinator_actor* self) {
+void persist_map(coordinator_self* self) {
   auto& st = self->state;
   if (!st.opt.persist_map)
     return;
   std::vector<std::string> names;
   for (auto m : st.owner)
     names.push_back(m >= 0 ? st.members[static_cast<std::size_t>(m)].name : "");
-  self->request(st.watcher, std::chrono::seconds{30}, map_atom_v, st.epoch, names)
+  self->request(st.watcher, std::chrono::seconds{30}, save_map_atom_v, st.epoch, names)
     .then([](bool) {},
           [](caf::error& err) { spdlog::error("persisting the map failed: {}", describe(err)); });
 }
 
-void flip_map(coordinator_actor* self) {
+void flip_map(coordinator_self* self) {
   auto& st = self->state;
   ++st.epoch;
   const auto epoch = st.epoch;
@@ -103,22 +108,22 @@ void flip_map(coordinator_actor* self) {
         foreign.push_back(static_cast<std::uint32_t>(p));
     due.emplace_back(st.members[static_cast<std::size_t>(m)].shard, std::move(foreign));
   }
-  tell_apis(self, st.map_message(), [=] {
-    self->delayed_send(self, drop_grace, drop_atom_v, epoch);
+  tell_apis(self, map_news::flipped, st.current_map(), [=] {
+    self->delayed_send(self, drop_grace, drop_due_atom_v, epoch);
   });
   if (st.ready())
     for (auto& waiter : std::exchange(st.ready_waiters, {}))
       waiter();
 }
 
-void reconcile(coordinator_actor* self) {
+void reconcile(coordinator_self* self) {
   auto& st = self->state;
   if (!st.opt.serving || st.moving || st.job_running || !st.drops.empty() || !st.ready())
     return;
   const auto epoch = st.epoch;
   for (auto m : st.alive()) {
     auto shard = st.members[static_cast<std::size_t>(m)].shard;
-    self->request(shard, std::chrono::seconds{2}, map_atom_v)
+    self->request(shard, std::chrono::seconds{2}, held_atom_v)
       .then(
         [=](const std::vector<std::uint32_t>& held) {
           auto& st = self->state;

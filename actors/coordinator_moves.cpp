@@ -10,14 +10,14 @@
 
 namespace recd::coordination {
 
-void start_rebalance(coordinator_actor* self) {
+void start_rebalance(coordinator_self* self) {
   auto& st = self->state;
   if (!st.opt.serving) {
     // Jobs only: assign and hand out partitions, nothing to load.
     st.owner = rebalance(st.owner, st.targets());
     ++st.epoch;
     for (auto m : st.alive())
-      self->send(st.members[static_cast<std::size_t>(m)].shard, map_atom_v,
+      self->send(st.members[static_cast<std::size_t>(m)].shard, own_atom_v,
                  st.partitions_of_member(m), st.opt.partitions);
     return;
   }
@@ -72,8 +72,7 @@ void start_rebalance(coordinator_actor* self) {
       flip_map(self);
     }
     if (std::exchange(st.again, false) || *failed)
-      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, rebalance_atom_v,
-                         caf::unit); // the internal trigger: no reply
+      self->delayed_send(self, std::chrono::seconds{*failed ? 1 : 0}, regroup_atom_v);
     else
       for (auto& waiter : std::exchange(st.after_move, {}))
         waiter();
@@ -121,8 +120,7 @@ void start_rebalance(coordinator_actor* self) {
     }
   };
   // Step 1: the API actors learn the next map before anything is loaded.
-  auto [shards, index] = st.routing(next);
-  tell_apis(self, caf::make_message(move_atom_v, target, std::move(shards), std::move(index)), load);
+  tell_apis(self, map_news::moving, st.routing(target, next), load);
 }
 
 } // namespace recd::coordination

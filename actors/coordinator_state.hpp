@@ -16,7 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/coordinator.hpp"
-#include "protocol/messages.hpp"
+#include "protocol/interfaces.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd::coordination {
@@ -29,7 +29,7 @@ inline constexpr auto drop_grace = std::chrono::milliseconds{500};
 
 struct member {
   std::string name;
-  caf::actor shard;     // invalid once the shard is gone
+  shard_actor shard;    // invalid once the shard is gone
   std::string address;  // host:port where API nodes dial it ("" for local shards)
   bool leaving = false; // stopping: its partitions move to the others first
   std::vector<caf::typed_response_promise<bool>> left; // answered once it owns nothing
@@ -49,13 +49,13 @@ struct coordinator_state {
   std::chrono::steady_clock::time_point rejoin_deadline{};
   // Drops due once every API actor routes by the map of an epoch: per shard,
   // the partitions that map gives to others.
-  std::map<std::uint64_t, std::vector<std::pair<caf::actor, std::vector<std::uint32_t>>>> drops;
+  std::map<std::uint64_t, std::vector<std::pair<shard_actor, std::vector<std::uint32_t>>>> drops;
   // Run when that actor goes down: fails requests it may never answer.
   std::map<std::uint64_t, std::pair<caf::actor_addr, std::function<void()>>> on_down;
   std::uint64_t next_watch = 0;
-  std::vector<caf::actor> subscribers;   // API actors
-  caf::actor watcher;
-  caf::actor driver;
+  std::vector<map_subscriber> subscribers; // API actors
+  run_watcher_actor watcher;
+  job_driver_actor driver;
   std::vector<std::int64_t> published;   // newest run id per kind, as served
   bool job_running = false;
   bool polling = false;
@@ -106,9 +106,8 @@ struct coordinator_state {
   }
 
   // A map as API actors see it: live shards and an index per partition.
-  std::pair<std::vector<caf::actor>, std::vector<std::uint32_t>>
-  routing(const std::vector<std::int32_t>& assignment) const {
-    std::vector<caf::actor> shards;
+  partition_map routing(std::uint64_t at, const std::vector<std::int32_t>& assignment) const {
+    std::vector<shard_actor> shards;
     std::vector<std::int32_t> slot(members.size(), -1);
     for (std::size_t m = 0; m < members.size(); ++m)
       if (members[m].shard) {
@@ -119,16 +118,14 @@ struct coordinator_state {
     for (std::size_t p = 0; p < assignment.size(); ++p)
       if (assignment[p] >= 0 && slot[static_cast<std::size_t>(assignment[p])] >= 0)
         index[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(assignment[p])]);
-    return {std::move(shards), std::move(index)};
+    return {at, std::move(shards), std::move(index)};
   }
 
-  caf::message map_message() const {
-    auto [shards, index] = routing(owner);
-    return caf::make_message(map_atom_v, epoch, std::move(shards), std::move(index));
-  }
+  // The current map.
+  partition_map current_map() const { return routing(epoch, owner); }
 
-  std::vector<caf::actor> live_shards() const {
-    std::vector<caf::actor> out;
+  std::vector<shard_actor> live_shards() const {
+    std::vector<shard_actor> out;
     for (const auto& m : members)
       if (m.shard)
         out.push_back(m.shard);
@@ -144,24 +141,27 @@ struct coordinator_state {
   }
 };
 
-using coordinator_actor = caf::stateful_actor<coordinator_state>;
+using coordinator_self = coordinator_actor::stateful_base<coordinator_state>;
 
 // Errors that mean a shard went away during a request (its node died or
 // was cut off), as opposed to a failure of the job itself.
 bool lost_shard(const caf::error& err);
 
-// Sends `msg` to every subscribed API actor and calls `done` once all have
-// answered (or failed to within a few seconds: a node that is gone or cut off
-// must not hold the cluster up).
-void tell_apis(coordinator_actor* self, const caf::message& msg, std::function<void()> done);
+// Tells every subscribed API actor `map` (map_atom: it is the map now;
+// move_atom: a move to it starts) and calls `done` once all have answered (or
+// failed to within a few seconds: a node that is gone or cut off must not
+// hold the cluster up).
+enum class map_news { flipped, moving };
+void tell_apis(coordinator_self* self, map_news news, const partition_map& map,
+               std::function<void()> done);
 
 // Writes the map and its epoch to PostgreSQL (cluster mode only).
-void persist_map(coordinator_actor* self);
+void persist_map(coordinator_self* self);
 
 // The map changed: a new epoch goes to PostgreSQL, to every live shard (what it
 // owns now) and to every API actor. Once all API actors route by it, after a
 // grace period for requests still in flight, shards drop what they do not own.
-void flip_map(coordinator_actor* self);
+void flip_map(coordinator_self* self);
 
 // Moves partitions to the balanced assignment without stopping service:
 //  1. announce the next map to the API actors, which from then on apply each
@@ -169,16 +169,16 @@ void flip_map(coordinator_actor* self);
 //  2. once all have confirmed, the new owners load what they gain: their
 //     snapshot holds every event the old owner alone received;
 //  3. flip the map at a new epoch (flip_map), then drop.
-void start_rebalance(coordinator_actor* self);
+void start_rebalance(coordinator_self* self);
 
 // Asks every live shard what it holds and repairs the difference with the
 // map: partitions the map gives a shard that it does not hold (lost, for
 // whatever reason) move again (reassigned and loaded like any move), and
 // partitions it holds that the map gives elsewhere are dropped. Runs with
 // every poll, only on a settled map (no move, no job, no drop pending).
-void reconcile(coordinator_actor* self);
+void reconcile(coordinator_self* self);
 
 // The running job ended: a rebalance that waited for it starts.
-void job_finished(coordinator_actor* self);
+void job_finished(coordinator_self* self);
 
 } // namespace recd::coordination

@@ -17,9 +17,11 @@ struct reader_state {
   store::lazy_connection conn{""};
 };
 
+using reader_pointer = dashboard_reader_actor::stateful_pointer<reader_state>;
+
 // Runs `query` on the connection; the JSON text, or the error (connection reset).
 template <class Query>
-caf::result<std::string> answer(caf::stateful_actor<reader_state>* self, Query query) {
+caf::result<std::string> answer(reader_pointer self, Query query) {
   auto conn = self->state.conn.get();
   if (!conn)
     return conn.error();
@@ -32,15 +34,15 @@ caf::result<std::string> answer(caf::stateful_actor<reader_state>* self, Query q
   return out;
 }
 
-caf::behavior dashboard_reader(caf::stateful_actor<reader_state>* self, std::string url) {
+dashboard_reader_actor::behavior_type dashboard_reader(reader_pointer self, std::string url) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {
-    [=](job_atom, std::int32_t limit) {
+    [=](job_runs_atom, std::int32_t limit) -> caf::result<std::string> {
       return answer(self, [=](pqxx::connection& c) { return store::job_runs_json(c, limit); });
     },
-    [=](item_atom, std::int64_t item, std::int32_t limit) {
+    [=](neighbours_atom, item_id item, std::int32_t limit) -> caf::result<std::string> {
       return answer(self,
                     [=](pqxx::connection& c) { return store::item_neighbours(c, item, limit); });
     },
@@ -49,7 +51,7 @@ caf::behavior dashboard_reader(caf::stateful_actor<reader_state>* self, std::str
 
 } // namespace
 
-caf::actor spawn_dashboard_reader(caf::actor_system& sys, std::string postgres_url) {
+dashboard_reader_actor spawn_dashboard_reader(caf::actor_system& sys, std::string postgres_url) {
   return sys.spawn<caf::detached>(dashboard_reader, std::move(postgres_url));
 }
 

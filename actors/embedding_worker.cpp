@@ -75,9 +75,10 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
   return factor_block{side.dense, std::move(x.values)};
 }
 
-caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self,
-                               std::vector<char> encoded, std::vector<std::uint32_t> partitions,
-                               std::uint32_t count, caf::node_id control) {
+embedding_worker_actor::behavior_type
+embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state> self,
+                 std::vector<char> encoded, std::vector<std::uint32_t> partitions,
+                 std::uint32_t count, caf::node_id control) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   embedding_task task;
@@ -87,7 +88,8 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
   if (err) {
     spdlog::error("embedding worker: {}", describe(err));
     self->quit(err); // the job driver monitors the worker and fails the run
-    return {};
+    using behavior = embedding_worker_actor::behavior_type;
+    return behavior{behavior::unsafe_init{}, caf::behavior{}};
   }
   encoded = {};
   std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
@@ -103,7 +105,7 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
   // sends the solved rows back in chunks too.
   auto solve_side = [=](bool users, const bulk_handle& fixed, std::vector<double>& gram) {
     // Before make_response_promise, which takes the sender out of the request.
-    auto driver = caf::actor_cast<caf::actor>(self->current_sender());
+    auto driver = caf::actor_cast<bulk_sink>(self->current_sender());
     auto from = sender_node(self);
     auto refused = check_control(self, control, "solve");
     auto rp = self->make_response_promise<bulk_handle>();
@@ -141,10 +143,10 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
         return err;
       return true;
     },
-    [=](solve_atom, users_atom, const bulk_handle& item_factors, std::vector<double>& gram) {
+    [=](solve_users_atom, const bulk_handle& item_factors, std::vector<double>& gram) {
       return solve_side(true, item_factors, gram);
     },
-    [=](solve_atom, items_atom, const bulk_handle& user_factors, std::vector<double>& gram) {
+    [=](solve_items_atom, const bulk_handle& user_factors, std::vector<double>& gram) {
       return solve_side(false, user_factors, gram);
     },
   };
@@ -152,7 +154,7 @@ caf::behavior embedding_worker(caf::stateful_actor<embedding_worker_state>* self
 
 } // namespace
 
-caf::actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
+embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
                                   std::vector<std::uint32_t> partitions,
                                   std::uint32_t partition_count, caf::node_id control) {
   return sys.spawn<caf::detached>(embedding_worker, std::move(encoded_task), std::move(partitions),

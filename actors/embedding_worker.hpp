@@ -3,9 +3,7 @@
 // the interaction rows of the shard's users and items and solves them on
 // request, while the job driver gathers the factors between half-steps.
 //
-//   (bulk_atom, bulk_chunk)                           -> bool         a piece of a factor matrix
-//   (solve_atom, users_atom, item_factors, item_gram) -> bulk_handle  solved owned users
-//   (solve_atom, items_atom, user_factors, user_gram) -> bulk_handle  solved owned items
+// Its messages: embedding_worker_actor in protocol/interfaces.hpp.
 //
 // Factors travel as row-major float vectors over the run's dense indices, in
 // chunks both ways (protocol/bulk.hpp): the fixed side's factors are named by
@@ -22,14 +20,16 @@
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
 
-#include "protocol/messages.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
 // `encoded_task`: an embedding_task encoded with encode_bulk; decoded on the
 // worker's own thread.
-caf::actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
-                                  std::vector<std::uint32_t> partitions,
-                                  std::uint32_t partition_count, caf::node_id control);
+embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys,
+                                              std::vector<char> encoded_task,
+                                              std::vector<std::uint32_t> partitions,
+                                              std::uint32_t partition_count,
+                                              caf::node_id control);
 
 } // namespace recd

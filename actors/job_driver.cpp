@@ -15,6 +15,7 @@
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
 #include "actors/bulk_sender.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -53,27 +54,38 @@ std::int64_t to_i64(std::string_view s) {
 struct driver_state {
   static inline const char* name = "job_driver";
   settings cfg;
-  std::vector<caf::actor> shards;
+  std::vector<shard_actor> shards;
   store::lazy_connection db{""};
   pqxx::connection* conn = nullptr; // db's connection during a run
   // The run in progress.
   job_kind kind = job_kind::item_similarity;
   std::int64_t run_id = 0;
   std::string staging;
-  caf::actor listener;
+  run_progress_sink listener;
   clock::time_point started;
   clock::time_point last_report;
   std::uint64_t total = 0;
-  std::map<caf::actor_addr, job_progress> progress;
-  caf::response_promise promise;
+  std::map<caf::actor_addr, part_progress> progress;
+  caf::typed_response_promise<job_summary> promise;
   bool active = false; // a run is in progress (its promise is pending)
   bulk_inbox inbox;    // solved factor blocks arriving from ALS workers
 
   // Replies from shards that belong to an earlier, already finished run are ignored.
   bool is_current(std::int64_t run) const { return active && run == run_id; }
+  // Bulk chunks and progress come from the workers of the running job: only
+  // the nodes of its shards (or this node) may send them.
+  bool from_a_shard_node(caf::local_actor* self) const {
+    const auto& src = self->current_sender();
+    if (!active || !src)
+      return false;
+    if (src->node() == self->node())
+      return true;
+    return std::any_of(shards.begin(), shards.end(),
+                       [&](const shard_actor& s) { return s && s.node() == src->node(); });
+  }
   // Embedding runs.
   embedding_task emb;
-  std::vector<caf::actor> workers;
+  std::vector<embedding_worker_actor> workers;
   engine::factor_matrix user_factors, item_factors;
   std::int32_t iteration = 0;
 
@@ -83,7 +95,7 @@ struct driver_state {
     if (!listener || (!force && clock::now() - last_report < std::chrono::milliseconds{500}))
       return;
     last_report = clock::now();
-    caf::anon_send(listener, progress_atom_v, kind, done, total, rows);
+    caf::anon_send(listener, progress_atom_v, run_progress{kind, done, total, rows});
   }
 
   // Takes the lock and records the run. Blocking.
@@ -362,7 +374,7 @@ struct driver_state {
   }
 };
 
-using driver_actor = caf::stateful_actor<driver_state>;
+using driver_actor = job_driver_actor::stateful_base<driver_state>;
 
 void run_similarity(driver_actor* self) {
   auto& st = self->state;
@@ -391,7 +403,8 @@ void run_similarity(driver_actor* self) {
   auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& shard : st.shards)
     send_chunks(self, shard, payload, [=] {
-      self->request(shard, part_timeout, job_atom_v, payload->handle, caf::actor{self})
+      self->request(shard, part_timeout, similarity_atom_v, payload->handle,
+                    caf::actor_cast<part_progress_sink>(self))
         .then(
           [=](std::uint64_t done, std::uint64_t pairs) {
             if (!self->state.is_current(run))
@@ -450,16 +463,12 @@ void half_step(driver_actor* self, bool users_side) {
   auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& w : st.workers)
     send_chunks(self, w, payload, [=] {
-      auto solve = users_side ? caf::make_message(solve_atom_v, users_atom_v, payload->handle, gram)
-                              : caf::make_message(solve_atom_v, items_atom_v, payload->handle, gram);
-      self->request(w, part_timeout, std::move(solve))
-      .then(
-        [=](const bulk_handle& solved) {
+      auto solved = [=](const bulk_handle& solved) {
           auto& st = self->state;
           if (!st.is_current(run))
             return;
           factor_block block;
-          auto bytes = st.inbox.take(solved);
+          auto bytes = st.inbox.take(solved, sender_node(self));
           caf::error err = bytes ? decode_bulk(*bytes, block) : bytes.error();
           if (err) {
             fail(err);
@@ -479,8 +488,11 @@ void half_step(driver_actor* self, bool users_side) {
               next_iteration(self);
             }
           }
-        },
-        fail);
+      };
+      if (users_side)
+        self->request(w, part_timeout, solve_users_atom_v, payload->handle, gram).then(solved, fail);
+      else
+        self->request(w, part_timeout, solve_items_atom_v, payload->handle, gram).then(solved, fail);
     }, fail);
 }
 
@@ -513,9 +525,9 @@ void run_embeddings(driver_actor* self) {
   auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& shard : st.shards)
     send_chunks(self, shard, payload, [=] {
-    self->request(shard, part_timeout, job_atom_v, job_kind::embeddings, payload->handle)
+    self->request(shard, part_timeout, embedding_atom_v, payload->handle)
       .then(
-        [=](const caf::actor& worker) {
+        [=](const embedding_worker_actor& worker) {
           if (!self->state.is_current(run)) {
             caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
             return;
@@ -529,14 +541,14 @@ void run_embeddings(driver_actor* self) {
     }, fail);
 }
 
-caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
+job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, settings cfg) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.active)
       return;
-    auto gone = [&](const caf::actor& a) { return a && a.address() == dm.source; };
+    auto gone = [&](const auto& a) { return a && a.address() == dm.source; };
     if (std::any_of(st.shards.begin(), st.shards.end(), gone) ||
         std::any_of(st.workers.begin(), st.workers.end(), gone))
       st.fail(dm.reason ? dm.reason : caf::error{caf::exit_reason::remote_link_unreachable});
@@ -544,10 +556,11 @@ caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
   self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {
-    [=](compute_atom, job_kind kind, const caf::actor& listener, std::vector<caf::actor> shards) {
+    [=](run_atom, job_kind kind, const run_progress_sink& listener,
+        std::vector<shard_actor> shards) {
       auto& st = self->state;
       st.shards = std::move(shards);
-      st.promise = self->make_response_promise();
+      st.promise = self->make_response_promise<job_summary>();
       st.kind = kind;
       st.listener = listener;
       st.total = 0;
@@ -567,13 +580,17 @@ caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
       return st.promise;
     },
     [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
-      if (auto err = self->state.inbox.add(std::move(chunk)))
-        return err;
+      // Solved factor blocks from the ALS workers, kept per sending node.
+      auto& st = self->state;
+      if (!st.from_a_shard_node(self))
+        return refuse(self, "bulk", "not from a shard node of the running job");
+      if (auto err = st.inbox.add(std::move(chunk), sender_node(self)))
+        return refuse(self, "bulk", describe(err));
       return true;
     },
-    [=](progress_atom, const job_progress& p) {
+    [=](part_progress_atom, const part_progress& p) {
       auto& st = self->state;
-      if (p.run_id != st.run_id)
+      if (p.run_id != st.run_id || !st.from_a_shard_node(self))
         return;
       st.progress[caf::actor_cast<caf::actor_addr>(self->current_sender())] = p;
       std::uint64_t done = 0, rows = 0;
@@ -588,7 +605,7 @@ caf::behavior job_driver(driver_actor* self, std::string url, settings cfg) {
 
 } // namespace
 
-caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg) {
+job_driver_actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg) {
   return sys.spawn<caf::detached>(job_driver, std::move(postgres_url), std::move(cfg));
 }
 

@@ -2,7 +2,7 @@
 // job_driver: a detached actor (own thread, own PostgreSQL connection) that
 // runs one offline job over the shards and publishes its result atomically.
 //
-//   (compute_atom, job_kind, listener, shards) -> job_summary   (shards: the live ones now)
+// Its messages: job_driver_actor in protocol/interfaces.hpp.
 //
 // Steps: take the job's advisory lock (one run of a kind at a time across the
 // cluster), record the run in job_runs, load the input with COPY, send each
@@ -11,8 +11,7 @@
 // staging table that replaces the live table by renames inside one
 // transaction; embeddings are written with one UPDATE ... FROM in one
 // transaction. On any failure nothing is published and the run is marked
-// failed. The listener (may be invalid) receives
-//   (progress_atom, job_kind, done, total, result_rows)
+// failed. The listener (may be invalid) receives (progress_atom, run_progress)
 // about twice a second.
 
 #include <string>
@@ -21,9 +20,10 @@
 #include <caf/fwd.hpp>
 
 #include "config/settings.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
-caf::actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg);
+job_driver_actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg);
 
 } // namespace recd

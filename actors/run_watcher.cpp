@@ -17,12 +17,13 @@ struct watcher_state {
   store::lazy_connection conn{""};
 };
 
-caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string url) {
+run_watcher_actor::behavior_type
+run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string url) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {
-    [=](poll_atom) -> caf::result<std::vector<std::int64_t>> {
+    [=](published_atom) -> caf::result<std::vector<std::int64_t>> {
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -48,7 +49,7 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
       }
       return latest;
     },
-    [=](map_atom) -> caf::result<std::uint64_t, std::vector<std::string>> {
+    [=](load_map_atom) -> caf::result<std::uint64_t, std::vector<std::string>> {
       // The persisted partition map: its epoch and each partition's shard name.
       auto conn = self->state.conn.get();
       if (!conn)
@@ -71,7 +72,8 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
       }
       return {epoch, std::move(owners)};
     },
-    [=](map_atom, std::uint64_t epoch, const std::vector<std::string>& owners) -> caf::result<bool> {
+    [=](save_map_atom, std::uint64_t epoch,
+        const std::vector<std::string>& owners) -> caf::result<bool> {
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -152,7 +154,7 @@ caf::behavior run_watcher(caf::stateful_actor<watcher_state>* self, std::string 
 
 } // namespace
 
-caf::actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url) {
+run_watcher_actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url) {
   return sys.spawn<caf::detached>(run_watcher, std::move(postgres_url));
 }
 

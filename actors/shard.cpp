@@ -43,7 +43,7 @@ struct shard_actor_state {
   std::uint32_t index = 0;
   std::string url;
   shard_state data;
-  caf::actor loader;
+  shard_loader_actor loader;
   std::uint32_t partition_count = 0;
   bool ready = false;                  // the first load finished
   // Held partitions (served and used by jobs), each with the epoch of the map
@@ -113,7 +113,7 @@ struct shard_actor_state {
   }
 };
 
-using shard_actor_type = caf::stateful_actor<shard_actor_state>;
+using shard_actor_type = shard_actor::stateful_base<shard_actor_state>;
 
 // Serving requests: from an API node that subscribed to the coordinator, the
 // coordinator's node or this one (actors/trust.hpp).
@@ -174,8 +174,8 @@ void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::
   settle_memory(st.data, "loaded");
 }
 
-caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::string url,
-                          recommend_settings cfg) {
+shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, std::string url,
+                                 recommend_settings cfg) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
@@ -205,7 +205,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       const bool first = !st.ready && st.held.empty();
       st.partition_count = count;
       st.incoming.insert(partitions.begin(), partitions.end());
-      self->request(st.loader, load_timeout, load_atom_v, partitions, count)
+      self->request(st.loader, load_timeout, snapshot_atom_v, partitions, count)
         .then(
           [=](const shard_snapshot_ptr& snap) mutable {
             land(self, std::move(*snap), partitions, epoch, first);
@@ -251,21 +251,21 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       }
       return true;
     },
-    [=](map_atom) -> caf::result<std::vector<std::uint32_t>> {
+    [=](held_atom) -> caf::result<std::vector<std::uint32_t>> {
       // What this shard holds, for a (restarted) coordinator it joins.
-      if (auto err = check_control(self, self->state.control, "map"))
+      if (auto err = check_control(self, self->state.control, "held"))
         return err;
       return self->state.partitions();
     },
-    [=](map_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) -> caf::result<void> {
+    [=](own_atom, std::vector<std::uint32_t> partitions, std::uint32_t count) -> caf::result<void> {
       // Jobs-only mode (`recd compute`): own the partitions without loading them.
       auto& st = self->state;
-      if (auto err = check_control(self, st.control, "map"))
+      if (auto err = check_control(self, st.control, "own"))
         return err;
       if (auto err = limits::check_partitions(partitions, count))
-        return refuse(self, "map", describe(err));
+        return refuse(self, "own", describe(err));
       if (st.ready || !st.incoming.empty())
-        return refuse(self, "map", "a serving shard's partitions change by load and drop only");
+        return refuse(self, "own", "a serving shard's partitions change by load and drop only");
       st.held.clear();
       for (auto p : partitions)
         st.held[p] = 0;
@@ -331,7 +331,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       // Not in memory: the catalog may have grown since the load (an import
       // while serving). Ask the database once, through the loader.
       auto rp = self->make_response_promise<std::vector<float>>();
-      self->request(st.loader, std::chrono::seconds{5}, item_atom_v, i)
+      self->request(st.loader, std::chrono::seconds{5}, lookup_atom_v, i)
         .then(
           [=](const item_details& details, std::vector<float> embedding) mutable {
             self->state.data.add_item(details, embedding);
@@ -340,7 +340,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
-    [=](apply_atom, const behavior_event& e, std::int64_t id,
+    [=](apply_user_atom, const behavior_event& e, std::int64_t id,
         std::vector<float> item_vec) -> caf::result<std::uint64_t> {
       // User side of a committed event: kept for later if the user's
       // partition is loading here, refused if it is held elsewhere.
@@ -361,7 +361,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       st.note_applied(id, true);
       return st.data.apply_user(e, item_vec);
     },
-    [=](apply_atom, const behavior_event& e, std::int64_t id) -> caf::result<bool> {
+    [=](apply_item_atom, const behavior_event& e, std::int64_t id) -> caf::result<bool> {
       auto& st = self->state;
       if (auto err = check_data(self, "apply"))
         return err;
@@ -407,7 +407,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       auto partitions = std::exchange(st.landed, {});
       auto since = std::exchange(st.landed_floor, -1);
       st.catching_up = true;
-      self->request(st.loader, std::chrono::seconds{300}, apply_atom_v, partitions,
+      self->request(st.loader, std::chrono::seconds{300}, tail_atom_v, partitions,
                     st.partition_count, since)
         .then(
           [=](const std::vector<std::int64_t>& ids, const std::vector<behavior_event>& events) {
@@ -456,27 +456,24 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         rp.deliver(false); // the initial load reads the newest runs anyway
         return rp;
       }
-      // The loader answers with an embedding_update_ptr for embeddings and a
-      // neighbour_update_ptr for the similarity kinds.
-      auto req = self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions(),
-                               st.partition_count);
-      auto failed = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
-      if (kind == job_kind::embeddings)
-        req.then(
-          [=](const embedding_update_ptr& update) mutable {
-            self->state.data.install(std::move(*update));
-            settle_memory(self->state.data, "embeddings installed");
-            rp.deliver(true);
+      // The loader answers with embeddings for embeddings and neighbours for
+      // the similarity kinds (the other pointer is null).
+      self->request(st.loader, load_timeout, read_run_atom_v, kind, st.partitions(),
+                    st.partition_count)
+        .then(
+          [=](const neighbour_update_ptr& neighbours,
+              const embedding_update_ptr& embeddings) mutable {
+            auto& data = self->state.data;
+            if (embeddings) {
+              data.install(std::move(*embeddings));
+              settle_memory(data, "embeddings installed");
+            } else if (neighbours) {
+              data.install(std::move(*neighbours));
+              settle_memory(data, "neighbours installed");
+            }
+            rp.deliver(embeddings || neighbours);
           },
-          failed);
-      else
-        req.then(
-          [=](const neighbour_update_ptr& update) mutable {
-            self->state.data.install(std::move(*update));
-            settle_memory(self->state.data, "neighbours installed");
-            rp.deliver(true);
-          },
-          failed);
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
@@ -486,11 +483,11 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         return refuse(self, "bulk", describe(err));
       return true;
     },
-    [=](job_atom, const bulk_handle& task,
-        const caf::actor& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
+    [=](similarity_atom, const bulk_handle& task,
+        const part_progress_sink& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
       // A similarity job: the task (graph and options) arrived in chunks.
       auto& st = self->state;
-      if (auto err = check_control(self, st.control, "job"))
+      if (auto err = check_control(self, st.control, "similarity"))
         return caf::result<std::uint64_t, std::uint64_t>{err};
       // Before make_response_promise, which takes the sender out of the request.
       auto bytes = st.inbox.take(task, sender_node(self));
@@ -500,7 +497,7 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         return rp;
       }
       auto worker = spawn_similarity_worker(self->system(), st.url, self->address());
-      self->request(worker, job_timeout, job_atom_v, std::move(*bytes), st.owned(),
+      self->request(worker, job_timeout, work_atom_v, std::move(*bytes), st.owned(),
                     st.partition_count, progress_to)
         .then(
           [=](std::uint64_t rows, std::uint64_t pairs) mutable {
@@ -513,11 +510,11 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
           });
       return caf::result<std::uint64_t, std::uint64_t>{rp};
     },
-    [=](job_atom, job_kind, const bulk_handle& task) -> caf::result<caf::actor> {
+    [=](embedding_atom, const bulk_handle& task) -> caf::result<embedding_worker_actor> {
       // An embedding run: the interactions arrived in chunks; a worker
       // decodes them and solves this shard's rows on request.
       auto& st = self->state;
-      if (auto err = check_control(self, st.control, "job"))
+      if (auto err = check_control(self, st.control, "embedding"))
         return err;
       auto bytes = st.inbox.take(task, sender_node(self));
       if (!bytes)
@@ -525,25 +522,25 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
       return spawn_embedding_worker(self->system(), std::move(*bytes), st.owned(),
                                     st.partition_count, st.control);
     },
-    [=](join_atom, const caf::actor& coordinator) -> caf::result<void> {
-      // The shard node joined `coordinator`: its node may send control
-      // messages from now on. Only this node's own main thread says so.
+    [=](controller_atom, const caf::node_id& coordinator) -> caf::result<void> {
+      // The shard node joined the coordinator of that node: it may send
+      // control messages from now on. Only this node's own main thread says so.
       const auto& src = self->current_sender();
       if (!src || src->node() != self->node())
-        return refuse(self, "join", "only the shard's own node names its coordinator");
-      self->state.control = coordinator ? coordinator.node() : caf::node_id{};
+        return refuse(self, "controller", "only the shard's own node names its coordinator");
+      self->state.control = coordinator;
       return caf::unit;
     },
-    [=](subscribe_atom, const caf::actor& api) -> caf::result<void> {
-      // An API actor subscribed to the coordinator: its node may send
-      // serving requests.
-      if (auto err = check_control(self, self->state.control, "subscribe"))
+    [=](admit_atom, const caf::node_id& api_node) -> caf::result<void> {
+      // An API actor of that node subscribed to the coordinator: the node may
+      // send serving requests.
+      if (auto err = check_control(self, self->state.control, "admit"))
         return err;
-      if (api)
-        self->state.api_nodes.insert(api.node());
+      if (api_node && self->state.api_nodes.size() < limits::max_api_nodes)
+        self->state.api_nodes.insert(api_node);
       return caf::unit;
     },
-    [=](stats_atom) -> caf::result<std::uint64_t, std::uint64_t> {
+    [=](counts_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {std::uint64_t{self->state.data.user_count()},
               std::uint64_t{self->state.data.item_count()}};
     },
@@ -552,9 +549,9 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
 
 } // namespace
 
-caf::actor spawn_shard(caf::actor_system& sys, std::uint32_t index, std::string postgres_url,
-                       recommend_settings cfg) {
-  return sys.spawn(shard_actor, index, std::move(postgres_url), std::move(cfg));
+shard_actor spawn_shard(caf::actor_system& sys, std::uint32_t index, std::string postgres_url,
+                        recommend_settings cfg) {
+  return sys.spawn(shard, index, std::move(postgres_url), std::move(cfg));
 }
 
 } // namespace recd

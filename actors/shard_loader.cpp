@@ -263,16 +263,17 @@ struct shard_loader_state {
   store::lazy_connection conn{""};
 };
 
-caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::string url,
-                           recommend_settings cfg, caf::actor_addr parent) {
+shard_loader_actor::behavior_type
+shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std::string url,
+             recommend_settings cfg, caf::actor_addr parent) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   return {
-    [=](load_atom, const std::vector<std::uint32_t>& partitions,
+    [=](snapshot_atom, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<shard_snapshot_ptr> {
-      if (auto err = check_from(self, parent, "load"))
+      if (auto err = check_from(self, parent, "snapshot"))
         return err;
       if (auto err = limits::check_partitions(partitions, count))
         return err;
@@ -286,8 +287,8 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
       }
       return *snap;
     },
-    [=](item_atom, item_id i) -> caf::result<item_details, std::vector<float>> {
-      if (auto err = check_from(self, parent, "item"))
+    [=](lookup_atom, item_id i) -> caf::result<item_details, std::vector<float>> {
+      if (auto err = check_from(self, parent, "lookup"))
         return err;
       auto conn = self->state.conn.get();
       if (!conn)
@@ -314,10 +315,10 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
         return make_error(ec::not_found, "unknown item_id " + std::to_string(i));
       return {std::move(*found), std::move(embedding)};
     },
-    [=](apply_atom, const std::vector<std::uint32_t>& partitions, std::uint32_t count,
+    [=](tail_atom, const std::vector<std::uint32_t>& partitions, std::uint32_t count,
         std::int64_t since) -> caf::result<std::vector<std::int64_t>, std::vector<behavior_event>> {
       // Behaviors of these partitions committed after `since` (a move's snapshot).
-      if (auto err = check_from(self, parent, "apply"))
+      if (auto err = check_from(self, parent, "tail"))
         return err;
       if (auto err = limits::check_partitions(partitions, count))
         return err;
@@ -346,9 +347,9 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
       }
       return {std::move(ids), std::move(events)};
     },
-    [=](reload_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
-        std::uint32_t count) -> caf::result<caf::message> {
-      if (auto err = check_from(self, parent, "reload"))
+    [=](read_run_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
+        std::uint32_t count) -> caf::result<neighbour_update_ptr, embedding_update_ptr> {
+      if (auto err = check_from(self, parent, "read_run"))
         return err;
       if (auto err = limits::check_partitions(partitions, count))
         return err;
@@ -359,13 +360,14 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
         return conn.error();
       auto filter = std::to_string(count) + " IN " + in_list(partitions);
       auto cap = static_cast<std::size_t>(std::max(self->state.cfg.neighbours, 1));
-      caf::message result;
+      neighbour_update_ptr neighbours;
+      embedding_update_ptr embeddings;
       auto err = store::guard([&] {
         read_tx tx{**conn};
         if (kind == job_kind::embeddings) {
           auto update = std::make_shared<embedding_update>();
           read_embeddings(tx, partitions, count, *update);
-          result = caf::make_message(update);
+          embeddings = std::move(update);
         } else {
           auto update = std::make_shared<neighbour_update>();
           update->kind = kind;
@@ -375,7 +377,7 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
                            : read_neighbour_rows(tx, "user_similarity", "user_id",
                                                  "similar_user_id", filter,
                                                  similar_user_cap(self->state.cfg));
-          result = caf::make_message(update);
+          neighbours = std::move(update);
         }
         tx.commit();
       });
@@ -383,14 +385,14 @@ caf::behavior shard_loader(caf::stateful_actor<shard_loader_state>* self, std::s
         self->state.conn.reset();
         return err;
       }
-      return result;
+      return {std::move(neighbours), std::move(embeddings)};
     },
   };
 }
 
 } // namespace
 
-caf::actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
+shard_loader_actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
                               recommend_settings cfg, caf::actor_addr parent) {
   return sys.spawn<caf::detached>(shard_loader, std::move(postgres_url), std::move(cfg),
                                   std::move(parent));

@@ -1,12 +1,8 @@
 #pragma once
 // shard_loader: a detached actor (own thread, own PostgreSQL connection) that
-// reads a shard's partitions from the database. It BLOCKS on libpqxx, which
+// reads a shard's partitions from the database (its messages:
+// shard_loader_actor in protocol/interfaces.hpp). It BLOCKS on libpqxx, which
 // is why it never runs on the cooperative scheduler.
-//
-//   (load_atom, partitions, partition_count)        -> shard_snapshot_ptr
-//   (reload_atom, job_kind, partitions, count)      -> neighbour_update_ptr | embedding_update_ptr
-//   (item_atom, item_id)                            -> (item_details, [float])  an item added later
-//   (apply_atom, partitions, count, since_id)       -> ([id], [behavior_event]) behaviors after a snapshot
 //
 // The snapshot pointers are local-only messages: a loader always runs on the
 // same node as its shard (each shard node reads its own partitions).
@@ -17,18 +13,14 @@
 
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
-#include <caf/allowed_unsafe_message_type.hpp>
 
 #include "actors/shard_state.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
-using shard_snapshot_ptr = std::shared_ptr<shard_snapshot>;
-using neighbour_update_ptr = std::shared_ptr<neighbour_update>;
-using embedding_update_ptr = std::shared_ptr<embedding_update>;
-
 // Only `parent` (its shard) may send to it.
-caf::actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
+shard_loader_actor spawn_shard_loader(caf::actor_system& sys, std::string postgres_url,
                               recommend_settings cfg, caf::actor_addr parent);
 
 // The same work as the actor, callable directly (tests, tools).
@@ -41,7 +33,3 @@ caf::expected<shard_snapshot_ptr> load_snapshot(const std::string& postgres_url,
 std::vector<float> parse_float_array(std::string_view text);
 
 } // namespace recd
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(recd::shard_snapshot_ptr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(recd::neighbour_update_ptr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(recd::embedding_update_ptr)

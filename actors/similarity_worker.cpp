@@ -24,15 +24,15 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-caf::behavior similarity_worker(caf::event_based_actor* self, std::string url,
-                                caf::actor_addr parent) {
+similarity_worker_actor::behavior_type similarity_worker(similarity_worker_actor::pointer self,
+                                                         std::string url, caf::actor_addr parent) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   return {
-    [=](job_atom, const std::vector<char>& encoded, const std::vector<std::uint32_t>& partitions,
+    [=](work_atom, const std::vector<char>& encoded, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count,
-        const caf::actor& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
-      if (auto err = check_from(self, parent, "job"))
+        const part_progress_sink& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
+      if (auto err = check_from(self, parent, "work"))
         return err;
       similarity_task task;
       if (auto err = decode_bulk(encoded, task))
@@ -93,7 +93,7 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url,
           ++done;
           if (progress_to && clock::now() - last_report > std::chrono::milliseconds{500}) {
             last_report = clock::now();
-            self->send(progress_to, progress_atom_v, job_progress{task.run_id, done, pairs});
+            self->send(progress_to, part_progress_atom_v, part_progress{task.run_id, done, pairs});
           }
         }
         out.complete();
@@ -102,7 +102,7 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url,
       if (err)
         return err;
       if (progress_to)
-        self->send(progress_to, progress_atom_v, job_progress{task.run_id, done, pairs});
+        self->send(progress_to, part_progress_atom_v, part_progress{task.run_id, done, pairs});
       return {std::uint64_t{rows.size()}, pairs};
     },
   };
@@ -110,7 +110,7 @@ caf::behavior similarity_worker(caf::event_based_actor* self, std::string url,
 
 } // namespace
 
-caf::actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url,
+similarity_worker_actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url,
                                    caf::actor_addr parent) {
   return sys.spawn<caf::detached>(similarity_worker, std::move(postgres_url), std::move(parent));
 }

@@ -1,13 +1,16 @@
 #pragma once
-// Who may send what. Each actor sorts its messages into
+// Who may send what. What an actor accepts at all is its typed interface
+// (protocol/interfaces.hpp; anything else is dropped and logged); within it,
+// each message is one of
 //   control: change what it holds or serves, start work, read its state
 //            (load, drop, flip, jobs, map pushes): only from the node of the
 //            coordinator it follows, or from its own node;
 //   internal: reminders an actor sends itself (ticks, redo, delayed drops):
 //            only from itself;
-//   data:    serving requests (context, recall, apply, ...): from any node
-//            that could connect, after their contents are checked
-//            (protocol/limits.hpp).
+//   data:    serving requests (context, recall, apply, ...): a shard takes
+//            them only from API nodes the coordinator admitted (and the
+//            coordinator's node and its own), after their contents are
+//            checked (protocol/limits.hpp).
 // A refused message is answered with ec::refused, logged, and changes nothing.
 //
 // What this is worth depends on the transport (docs/security.md). With mutual

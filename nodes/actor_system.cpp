@@ -50,7 +50,8 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
-caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::actor& whom,
+template <class Handle>
+caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const Handle& whom,
                                           const settings& cfg) {
   auto port = static_cast<std::uint16_t>(cfg.cluster.port);
   // The actor port commands the node (docs/security.md): beyond loopback only
@@ -71,11 +72,21 @@ caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::act
   return sys.middleman().publish(whom, port, cfg.cluster.bind.c_str(), true);
 }
 
-caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host,
-                                       std::uint16_t port, const settings& cfg) {
+template <class Handle>
+caf::expected<Handle> connect_node(caf::actor_system& sys, const std::string& host,
+                                   std::uint16_t port, const settings& cfg) {
   if (tls_enabled(cfg))
-    return caf::openssl::remote_actor<caf::actor>(sys, host, port);
-  return sys.middleman().remote_actor(host, port);
+    return caf::openssl::remote_actor<Handle>(sys, host, port);
+  return sys.middleman().remote_actor<Handle>(host, port);
 }
+
+template caf::expected<std::uint16_t> publish_node(caf::actor_system&, const coordinator_actor&,
+                                                   const settings&);
+template caf::expected<std::uint16_t> publish_node(caf::actor_system&, const shard_actor&,
+                                                   const settings&);
+template caf::expected<coordinator_actor> connect_node(caf::actor_system&, const std::string&,
+                                                       std::uint16_t, const settings&);
+template caf::expected<shard_actor> connect_node(caf::actor_system&, const std::string&,
+                                                 std::uint16_t, const settings&);
 
 } // namespace recd

@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 
 #include "config/settings.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
@@ -24,14 +25,20 @@ bool tls_enabled(const settings& cfg);
 // "127.0.0.1", "localhost", "::1": an address only this machine reaches.
 bool is_loopback(const std::string& host);
 
-// Publishes `whom` on cluster.bind:cluster.port (TLS if enabled); the port.
-// Refused (ec::invalid_argument) for a bind beyond loopback without TLS,
-// unless cluster.insecure = 1.
-caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const caf::actor& whom,
+// Publishes `whom` (a coordinator_actor or a shard_actor) on
+// cluster.bind:cluster.port (TLS if enabled); the port. Refused
+// (ec::invalid_argument) for a bind beyond loopback without TLS, unless
+// cluster.insecure = 1.
+template <class Handle>
+caf::expected<std::uint16_t> publish_node(caf::actor_system& sys, const Handle& whom,
                                           const settings& cfg);
 
-// The actor another node published at host:port (TLS if enabled). Blocks.
-caf::expected<caf::actor> connect_node(caf::actor_system& sys, const std::string& host,
-                                       std::uint16_t port, const settings& cfg);
+// The actor another node published at host:port (TLS if enabled), as a
+// coordinator_actor or a shard_actor. Blocks. Refused by CAF
+// (sec::unexpected_actor_messaging_interface) unless the published actor's
+// interface is exactly `Handle`'s: a node of another protocol version.
+template <class Handle>
+caf::expected<Handle> connect_node(caf::actor_system& sys, const std::string& host,
+                                   std::uint16_t port, const settings& cfg);
 
 } // namespace recd

@@ -24,15 +24,16 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Prints (progress_atom, kind, done, total, rows) as percent, rate and ETA:
-// in place on a terminal, a line every few seconds otherwise.
-caf::behavior progress_printer(caf::event_based_actor* self) {
+// Prints (progress_atom, run_progress) as percent, rate and ETA: in place on
+// a terminal, a line every few seconds otherwise.
+run_progress_sink::behavior_type progress_printer(run_progress_sink::pointer self) {
   auto tty = ::isatty(STDERR_FILENO) != 0;
   auto start = std::make_shared<clock::time_point>(clock::now());
   auto last_line = std::make_shared<clock::time_point>(clock::now() - std::chrono::hours{1});
   auto current = std::make_shared<int>(-1);
   return {
-    [=](progress_atom, job_kind kind, std::uint64_t done, std::uint64_t total, std::uint64_t rows) {
+    [=](progress_atom, const run_progress& p) {
+      const auto& [kind, done, total, rows] = p;
       if (static_cast<int>(kind) != *current) {
         if (*current >= 0 && tty)
           std::fputc('\n', stderr);
@@ -66,7 +67,7 @@ caf::behavior progress_printer(caf::event_based_actor* self) {
 namespace {
 
 // Sends the request to the coordinator and prints the summary table.
-int request_jobs(caf::actor_system& sys, const caf::actor& coordinator,
+int request_jobs(caf::actor_system& sys, const coordinator_actor& coordinator,
                  const std::vector<job_kind>& kinds) {
   auto printer = sys.spawn(progress_printer);
   int status = 0;
@@ -109,15 +110,16 @@ int request_jobs(caf::actor_system& sys, const caf::actor& coordinator,
 
 // One attempt to reach a cluster's coordinator (CLI commands: no retries);
 // nullopt with a one-line reason on stderr.
-std::optional<caf::actor> reach_coordinator(caf::actor_system& sys, const std::string& addr,
-                                            const settings& cfg) {
+std::optional<coordinator_actor> reach_coordinator(caf::actor_system& sys,
+                                                   const std::string& addr, const settings& cfg) {
   auto [host, port] = split_host_port(addr);
   if (port <= 0) {
     std::fprintf(stderr, "recd: the coordinator address must be host:port, not '%s'\n",
                  addr.c_str());
     return std::nullopt;
   }
-  auto coordinator = connect_node(sys, host, static_cast<std::uint16_t>(port), cfg);
+  auto coordinator =
+    connect_node<coordinator_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
   if (!coordinator) {
     std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n", addr.c_str(),
                  sys.render(coordinator.error()).c_str());
@@ -180,7 +182,7 @@ int run_admin(const settings& cfg, const std::string& command, const std::string
                                                       static_cast<unsigned long long>(epoch)); },
                fail);
   else
-    self->request(*coordinator, std::chrono::seconds{30}, map_atom_v)
+    self->request(*coordinator, std::chrono::seconds{30}, cluster_atom_v)
       .receive([&](const std::string& map) { std::printf("%s\n", map.c_str()); }, fail);
   return status;
 }

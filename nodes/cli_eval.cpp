@@ -142,7 +142,7 @@ std::optional<std::string> run_jobs(const settings& cfg, std::uint32_t partition
     caf::scoped_actor self{sys};
     std::vector<job_kind> kinds{job_kind::item_similarity, job_kind::user_similarity,
                                 job_kind::embeddings};
-    self->request(coordinator, caf::infinite, compute_atom_v, kinds, caf::actor{})
+    self->request(coordinator, caf::infinite, compute_atom_v, kinds, run_progress_sink{})
       .receive(
         [&](const std::vector<job_summary>& summaries) {
           for (const auto& s : summaries)
@@ -176,7 +176,8 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   // Cache and writer are never reached with use_cache = false and no behaviors.
   // No writer: eval never posts behaviors.
   auto api = spawn_api(sys, cfg,
-                       {coordinator, caf::actor{}, caf::actor{}, std::make_shared<writer_gate>(1),
+                       {coordinator, cache_actor{}, behavior_writer_actor{},
+                        std::make_shared<writer_gate>(1),
                         std::make_shared<api_metrics>()});
   std::optional<std::string> failure;
   auto stop = [&] {

@@ -40,8 +40,8 @@ http::response client_error(unsigned status, const std::string& message) {
 }
 
 // A short-lived actor's request; `on_ok` gets the reply, errors become HTTP errors.
-template <class OnOk, class... Ts>
-void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::milliseconds timeout,
+template <class Handle, class OnOk, class... Ts>
+void ask(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
          http::reply_fn reply, OnOk on_ok, Ts... xs) {
   sys.spawn([=](caf::event_based_actor* self) {
     census_enter(self->id(), "dashboard_request");
@@ -52,7 +52,7 @@ void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::millisecon
 }
 
 // "/admin/similar/42" -> 42: plain digits, 0..2147483647; nullopt otherwise.
-std::optional<std::int64_t> id_segment(std::string_view path, std::string_view prefix) {
+std::optional<item_id> id_segment(std::string_view path, std::string_view prefix) {
   auto text = path.substr(prefix.size());
   if (text.empty() || text.size() > 10)
     return std::nullopt;
@@ -60,7 +60,7 @@ std::optional<std::int64_t> id_segment(std::string_view path, std::string_view p
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || end != text.data() + text.size() || v < 0 || v > 2147483647)
     return std::nullopt;
-  return v;
+  return static_cast<item_id>(v);
 }
 
 // ?limit= within 1..100 (default `fallback`); nullopt if given and bad.
@@ -74,6 +74,10 @@ std::optional<std::int32_t> limit_param(const http::request& req, std::int32_t f
     return std::nullopt;
   return v;
 }
+
+// A run's starter: the coordinator sends it progress (run_progress_sink); its
+// own reminder says the run did not report within start_wait.
+using run_listener = run_progress_sink::extend<caf::reacts_to<deadline_atom>>;
 
 std::optional<job_kind> parse_kind(std::string_view name) {
   for (auto k : {job_kind::item_similarity, job_kind::user_similarity, job_kind::embeddings})
@@ -194,7 +198,7 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
               }
           reply(json_reply(200, json{{"running", running}, {"runs", runs}}.dump()));
         },
-        job_atom_v, runs_shown);
+        job_runs_atom_v, runs_shown);
     return true;
   }
   if (path == "/admin/serving") {
@@ -230,7 +234,8 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
     auto q = std::get<http::recommend_query>(parsed);
     // Fresh answers: the cache would show what was served before, maybe
     // without the newest behavior's reasons.
-    caf::anon_send(deps_.apis[q.user % deps_.apis.size()], recommend_atom_v, q.user, q.limit,
+    caf::anon_send(deps_.apis[static_cast<std::size_t>(q.user) % deps_.apis.size()],
+                   recommend_local_atom_v, q.user, q.limit,
                    false, make_local_reply<std::string>([reply](caf::expected<std::string> body) {
                      reply(body ? json_reply(200, std::move(*body)) : error_response(body.error()));
                    }));
@@ -251,7 +256,7 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
     }
     ask(
       sys_, deps_.reader, deps_.timeout, reply,
-      [reply](std::string& body) { reply(json_reply(200, std::move(body))); }, item_atom_v,
+      [reply](std::string& body) { reply(json_reply(200, std::move(body))); }, neighbours_atom_v,
       *item, *limit);
     return true;
   }
@@ -270,11 +275,11 @@ void dashboard::run_job(const http::request& req, http::reply_fn reply) {
   // Listens to the run's progress (the job driver reports to the starter) and
   // answers the HTTP request once the run started, was refused or ended;
   // reply_fn ignores every call after the first. Lives as long as the run.
-  sys_.spawn([=, k = *kind](caf::event_based_actor* self) -> caf::behavior {
+  sys_.spawn([=, k = *kind](run_listener::pointer self) -> run_listener::behavior_type {
     census_enter(self->id(), "dashboard_job");
     self->attach_functor([id = self->id()] { census_leave(id); });
     self->request(coordinator, job_timeout, compute_atom_v, std::vector<job_kind>{k},
-                  caf::actor_cast<caf::actor>(self))
+                  caf::actor_cast<run_progress_sink>(self))
       .then(
         [=](const std::vector<job_summary>& summaries) {
           run->ended();
@@ -294,12 +299,11 @@ void dashboard::run_job(const http::request& req, http::reply_fn reply) {
         });
     self->delayed_send(self, start_wait, deadline_atom_v);
     return {
-      [=](progress_atom, job_kind reported, std::uint64_t done, std::uint64_t total,
-          std::uint64_t rows) {
-        if (reported != k)
+      [=](progress_atom, const run_progress& p) {
+        if (p.kind != k)
           return;
         // The coordinator accepted the run and its driver works.
-        run->progress(name, requested, done, total, rows);
+        run->progress(name, requested, p.done, p.total, p.rows);
         reply(json_reply(202, json{{"kind", name}, {"started", true}}.dump()));
       },
       [=](deadline_atom) {
@@ -309,8 +313,6 @@ void dashboard::run_job(const http::request& req, http::reply_fn reply) {
   });
 }
 
-// Reads the file on the HTTP thread: a local file of at most 4 MiB, read when
-// an operator opens the page (not on every refresh).
 void dashboard::quality(http::reply_fn reply) const {
   json j = {{"source", deps_.eval_report}, {"report", nullptr}};
   if (deps_.eval_report.empty()) {

@@ -34,13 +34,13 @@
 #include <string>
 #include <vector>
 
-#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/api_metrics.hpp"
 #include "nodes/http_server.hpp"
 #include "nodes/serving_history.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
@@ -63,9 +63,9 @@ private:
 };
 
 struct dashboard_deps {
-  caf::actor coordinator;        // stats, jobs
-  std::vector<caf::actor> apis;  // empty on a coordinator-only node
-  caf::actor reader;             // actors/dashboard_reader
+  coordinator_actor coordinator;   // stats, map, jobs
+  std::vector<api_actor> apis;     // empty on a coordinator-only node
+  dashboard_reader_actor reader;   // actors/dashboard_reader
   std::shared_ptr<api_metrics> metrics;
   std::string eval_report;       // admin.eval_report
   std::chrono::milliseconds timeout{5000};

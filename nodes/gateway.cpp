@@ -55,8 +55,8 @@ http::response error_response(const caf::error& err) {
 namespace {
 
 // Sends one request from a short-lived actor; `on_ok` receives the reply.
-template <class OnOk, class... Ts>
-void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::milliseconds timeout,
+template <class Handle, class OnOk, class... Ts>
+void ask(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
          http::reply_fn reply, OnOk on_ok, Ts... xs) {
   sys.spawn([=](caf::event_based_actor* self) {
     census_enter(self->id(), "gateway_request");
@@ -68,8 +68,8 @@ void ask(caf::actor_system& sys, const caf::actor& dest, std::chrono::millisecon
 
 } // namespace
 
-gateway::gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor readiness,
-                 caf::actor admin, std::shared_ptr<api_metrics> metrics,
+gateway::gateway(caf::actor_system& sys, std::vector<api_actor> apis, readiness_probe readiness,
+                 coordinator_actor admin, std::shared_ptr<api_metrics> metrics,
                  std::chrono::milliseconds timeout)
   : sys_(sys),
     apis_(std::move(apis)),
@@ -78,7 +78,7 @@ gateway::gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::acto
     metrics_(std::move(metrics)),
     timeout_(timeout) {}
 
-const caf::actor& gateway::next_api() {
+const api_actor& gateway::next_api() {
   return apis_[round_robin_.fetch_add(1, std::memory_order_relaxed) % apis_.size()];
 }
 
@@ -127,7 +127,7 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
       return client_error(405, "method " + req.method + " not allowed on " + path);
     return ask(
       sys_, admin_, timeout_, reply,
-      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, map_atom_v);
+      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, cluster_atom_v);
   }
   if (admin_ && path == "/admin/rebalance") {
     if (req.method != "POST")
@@ -170,7 +170,7 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
     auto q = std::get<http::recommend_query>(parsed);
     // Straight to the API actor, which answers through `reply` (no actor or
     // CAF timer per request; the HTTP server's deadline covers a lost answer).
-    caf::anon_send(next_api(), recommend_atom_v, q.user, q.limit, q.use_cache,
+    caf::anon_send(next_api(), recommend_local_atom_v, q.user, q.limit, q.use_cache,
                    make_local_reply<std::string>([reply](caf::expected<std::string> body) {
                      reply(body ? json_response(200, std::move(*body))
                                 : error_response(body.error()));
@@ -188,7 +188,7 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
       cmd.event.ts = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-    caf::anon_send(next_api(), behavior_atom_v, cmd.event, std::move(cmd.event_id),
+    caf::anon_send(next_api(), behavior_local_atom_v, cmd.event, std::move(cmd.event_id),
                    make_local_reply<std::int64_t>([reply](caf::expected<std::int64_t> id) {
                      reply(id ? json_response(200, R"({"success":true,"behavior_id":)" +
                                                      std::to_string(*id) + "}")

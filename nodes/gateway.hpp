@@ -47,6 +47,7 @@
 #include "nodes/http_auth.hpp"
 #include "nodes/http_server.hpp"
 #include "nodes/liveness.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
@@ -58,8 +59,8 @@ http::response error_response(const caf::error& err);
 class gateway {
 public:
   // `admin`: the coordinator if this node serves the admin port, else invalid.
-  gateway(caf::actor_system& sys, std::vector<caf::actor> apis, caf::actor readiness,
-          caf::actor admin, std::shared_ptr<api_metrics> metrics,
+  gateway(caf::actor_system& sys, std::vector<api_actor> apis, readiness_probe readiness,
+          coordinator_actor admin, std::shared_ptr<api_metrics> metrics,
           std::chrono::milliseconds timeout);
 
   // Turns credentials on; call before serving. An empty token keeps the
@@ -77,14 +78,14 @@ public:
   void handle_admin(http::request&& req, http::reply_fn reply);
 
 private:
-  const caf::actor& next_api();
+  const api_actor& next_api();
   // /healthz and /readyz; false if `req` is neither.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
 
   caf::actor_system& sys_;
-  std::vector<caf::actor> apis_;
-  caf::actor readiness_;
-  caf::actor admin_;
+  std::vector<api_actor> apis_;
+  readiness_probe readiness_;
+  coordinator_actor admin_;
   std::shared_ptr<api_metrics> metrics_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::size_t> round_robin_{0};

@@ -21,16 +21,16 @@ void liveness::mark_dead(std::string cause) {
 }
 
 std::shared_ptr<liveness> watch_essentials(caf::actor_system& sys,
-                                           std::vector<std::pair<std::string, caf::actor>> essentials) {
+                                           std::vector<std::pair<std::string, caf::actor_addr>> essentials) {
   auto state = std::make_shared<liveness>();
   // Hidden: the actor system does not wait for it when it stops. It keeps
   // only the essentials' addresses (weak): a strong handle would keep a dead
   // detached actor's object, and so its thread, alive, and actor_system's
   // destructor waits for every detached actor's thread.
   std::vector<std::pair<std::string, caf::actor_addr>> watched;
-  for (const auto& [name, actor] : essentials)
-    if (actor)
-      watched.emplace_back(name, actor.address());
+  for (auto& [name, addr] : essentials)
+    if (addr)
+      watched.emplace_back(std::move(name), std::move(addr));
   sys.spawn<caf::hidden>([state, watched](caf::event_based_actor* self) -> caf::behavior {
     for (const auto& [name, addr] : watched)
       if (auto actor = caf::actor_cast<caf::actor>(addr)) // strong only for this call

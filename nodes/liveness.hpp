@@ -32,6 +32,6 @@ private:
 
 // Watches `essentials` (name, actor) until the system stops.
 std::shared_ptr<liveness> watch_essentials(caf::actor_system& sys,
-                                           std::vector<std::pair<std::string, caf::actor>> essentials);
+                                           std::vector<std::pair<std::string, caf::actor_addr>> essentials);
 
 } // namespace recd

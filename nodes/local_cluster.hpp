@@ -10,12 +10,13 @@
 #include <caf/fwd.hpp>
 
 #include "config/settings.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd {
 
 struct local_cluster {
-  caf::actor coordinator;
-  std::vector<caf::actor> shards;
+  coordinator_actor coordinator;
+  std::vector<shard_actor> shards;
 
   // Tells every actor of it to exit.
   void stop() const;

@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/census.hpp"
+#include "actors/trust.hpp"
+#include "actors/unexpected.hpp"
 #include "nodes/actor_system.hpp"
 #include "protocol/type_ids.hpp"
 
@@ -99,15 +101,16 @@ stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::
   return stop_reason::signal;
 }
 
-std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
-                                              sigset_t& signals) {
+std::optional<coordinator_actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
+                                                     sigset_t& signals) {
   auto [host, port] = split_host_port(cfg.cluster.coordinator);
   if (port <= 0) {
     spdlog::critical("cluster.coordinator must be host:port, not '{}'", cfg.cluster.coordinator);
     return std::nullopt;
   }
   for (int attempt = 0;; ++attempt) {
-    auto coordinator = connect_node(sys, host, static_cast<std::uint16_t>(port), cfg);
+    auto coordinator =
+      connect_node<coordinator_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
     if (coordinator)
       return *coordinator;
     if (attempt % 10 == 0)
@@ -124,22 +127,35 @@ namespace {
 
 struct dialer_state {
   static inline const char* name = "shard_dialer";
-  caf::actor coordinator;
+  // Not an aggregate: CAF would construct it from the actor pointer.
+  dialer_state() = default;
+  coordinator_actor coordinator;
   std::set<std::string> connected; // addresses dialed successfully
   bool ready = false;              // the map is ready and every live shard node dialed
 };
 
-caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg,
-                           caf::actor coordinator) {
+shard_dialer_actor::behavior_type
+shard_dialer(shard_dialer_actor::stateful_pointer<dialer_state> self, settings cfg,
+             coordinator_actor coordinator) {
   enroll(self);
+  self->set_default_handler(log_and_drop);
   self->state.coordinator = std::move(coordinator);
   self->send(self, poll_atom_v);
   return {
-    [=](join_atom, const caf::actor& coordinator) { self->state.coordinator = coordinator; },
+    [=](follow_atom, const coordinator_actor& coordinator) {
+      const auto& src = self->current_sender();
+      if (!src || src->node() != self->node()) {
+        refuse(self, "follow", "only the API node itself names its coordinator");
+        return;
+      }
+      self->state.coordinator = coordinator;
+    },
     [=](ready_atom) { return self->state.ready; },
     [=](poll_atom) {
+      if (check_self(self, "poll"))
+        return;
       self->delayed_send(self, std::chrono::seconds{1}, poll_atom_v);
-      self->request(self->state.coordinator, std::chrono::seconds{2}, map_atom_v)
+      self->request(self->state.coordinator, std::chrono::seconds{2}, cluster_atom_v)
         .then(
           [=](const std::string& map) {
             auto j = nlohmann::json::parse(map, nullptr, false);
@@ -160,7 +176,8 @@ caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg
               if (port <= 0)
                 continue;
               // Blocking: this actor has its own thread.
-              auto shard = connect_node(self->system(), host, static_cast<std::uint16_t>(port), cfg);
+              auto shard = connect_node<shard_actor>(self->system(), host,
+                                                     static_cast<std::uint16_t>(port), cfg);
               if (shard) {
                 connected.insert(addr);
                 spdlog::info("connected to shard node {}", addr);
@@ -182,7 +199,8 @@ caf::behavior shard_dialer(caf::stateful_actor<dialer_state>* self, settings cfg
 
 } // namespace
 
-caf::actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg, caf::actor coordinator) {
+shard_dialer_actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg,
+                                      coordinator_actor coordinator) {
   return sys.spawn<caf::detached>(shard_dialer, cfg, std::move(coordinator));
 }
 

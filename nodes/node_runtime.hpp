@@ -9,6 +9,7 @@
 #include <caf/fwd.hpp>
 
 #include "config/settings.hpp"
+#include "protocol/interfaces.hpp"
 #include "nodes/http_server.hpp"
 
 namespace recd {
@@ -30,17 +31,16 @@ stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::
 // Connects to the coordinator node (cluster.coordinator), retrying every
 // second until it answers or a stop signal arrives (nullopt). Blocking: main
 // thread only.
-std::optional<caf::actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
-                                              sigset_t& signals);
+std::optional<coordinator_actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
+                                                     sigset_t& signals);
 
 // An API node's dialer: a detached actor that asks the coordinator every
 // second for the live shard nodes' addresses and connects to each one it is
 // not connected to (TLS when on), so recommend and behavior requests go to
 // shard nodes directly instead of through the coordinator node.
-//   (join_atom, coordinator) -> void   follow a restarted coordinator
-//   (ready_atom)             -> bool   the map is ready and every live shard node
-//                                      is connected directly: the API node's /readyz
-caf::actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg, caf::actor coordinator);
+// Its messages: shard_dialer_actor in protocol/interfaces.hpp.
+shard_dialer_actor spawn_shard_dialer(caf::actor_system& sys, const settings& cfg,
+                                      coordinator_actor coordinator);
 
 // "host:port" -> (host, port); port -1 if malformed.
 std::pair<std::string, int> split_host_port(const std::string& addr);

@@ -42,10 +42,16 @@ namespace recd {
 
 namespace {
 
-void stop_all(const std::vector<caf::actor>& actors) {
+template <class Handle>
+void stop_all(const std::vector<Handle>& actors) {
   for (const auto& a : actors)
     if (a)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+template <class... Handles>
+void stop_each(const Handles&... actors) {
+  (stop_all(std::vector<Handles>{actors}), ...);
 }
 
 // Called once a node has done its part of a shutdown (HTTP stopped, partitions
@@ -146,8 +152,8 @@ std::optional<http_front> start_http(const settings& cfg, gateway& gw, const cha
   return front;
 }
 
-dashboard_deps dashboard_options(const settings& cfg, caf::actor coordinator,
-                                 std::vector<caf::actor> apis, caf::actor reader,
+dashboard_deps dashboard_options(const settings& cfg, coordinator_actor coordinator,
+                                 std::vector<api_actor> apis, dashboard_reader_actor reader,
                                  std::shared_ptr<api_metrics> metrics) {
   return {std::move(coordinator), std::move(apis), std::move(reader), std::move(metrics),
           cfg.admin.eval_report, std::chrono::milliseconds{cfg.http.request_timeout_ms}};
@@ -185,25 +191,29 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   auto writer = spawn_behavior_writer(
     sys, store::conninfo(cfg.postgres, store::session::serving), gate);
   auto metrics = std::make_shared<api_metrics>();
-  std::vector<caf::actor> apis;
+  std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
     apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  std::vector<std::pair<std::string, caf::actor>> essentials{
-    {"coordinator", coordinator}, {"cache", cache}, {"behavior_writer", writer}};
+  std::vector<std::pair<std::string, caf::actor_addr>> essentials{
+    {"coordinator", coordinator.address()},
+    {"cache", cache.address()},
+    {"behavior_writer", writer.address()}};
   for (std::size_t i = 0; i < shards.size(); ++i)
-    essentials.emplace_back("shard " + std::to_string(i), shards[i]);
+    essentials.emplace_back("shard " + std::to_string(i), shards[i].address());
   for (std::size_t i = 0; i < apis.size(); ++i)
-    essentials.emplace_back("api " + std::to_string(i), apis[i]);
+    essentials.emplace_back("api " + std::to_string(i), apis[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
-  gw.set_dashboard(std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, apis, reader, metrics)));
-  auto status = serve_http(sys, cfg, gw, signals, coordinator, "all");
+  gw.set_dashboard(
+    std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, apis, reader, metrics)));
+  auto status =
+    serve_http(sys, cfg, gw, signals, caf::actor_cast<caf::actor>(coordinator), "all");
   gw.set_dashboard(nullptr);
   stop_all(apis);
   stop_all(shards);
-  stop_all({coordinator, cache, writer, reader});
+  stop_each(coordinator, cache, writer, reader);
   bound_teardown(sys);
   return status;
 }
@@ -221,19 +231,21 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   if (!port) {
     std::fprintf(stderr, "recd: cannot publish the coordinator on %s:%d: %s\n",
                  cfg.cluster.bind.c_str(), cfg.cluster.port, sys.render(port.error()).c_str());
-    stop_all({coordinator});
+    stop_each(coordinator);
     return 1;
   }
   spdlog::info("coordinator on actor port {}:{}, {} partitions", cfg.cluster.bind, *port, *counted);
   gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator}}));
+  gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator.address()}}));
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
-  gw.set_dashboard(std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
+  gw.set_dashboard(
+    std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
   // The node exits if its coordinator actor dies, so that it gets restarted.
-  auto status = serve_http(sys, cfg, gw, signals, coordinator, "coordinator");
+  auto status = serve_http(sys, cfg, gw, signals, caf::actor_cast<caf::actor>(coordinator),
+                           "coordinator");
   gw.set_dashboard(nullptr);
-  stop_all({coordinator, reader});
+  stop_each(coordinator, reader);
   bound_teardown(sys);
   return status;
 }
@@ -258,16 +270,16 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   if (!port) {
     std::fprintf(stderr, "recd: cannot publish the shard on %s:%d: %s\n", cfg.cluster.bind.c_str(),
                  cfg.cluster.port, sys.render(port.error()).c_str());
-    stop_all({shard});
+    stop_each(shard);
     return 1;
   }
-  gateway gw{sys, {}, shard, caf::actor{}, std::make_shared<api_metrics>(),
+  gateway gw{sys, {}, shard, coordinator_actor{}, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   // A shard node whose shard actor died answers /healthz 503: Kubernetes restarts it.
-  gw.set_liveness(watch_essentials(sys, {{"shard", shard}}));
+  gw.set_liveness(watch_essentials(sys, {{"shard", shard.address()}}));
   auto server = start_http(cfg, gw, "shard", /*with_admin=*/false);
   if (!server) {
-    stop_all({shard});
+    stop_each(shard);
     return 1;
   }
   // Where API nodes dial this node.
@@ -284,10 +296,11 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
     // The shard takes control messages from this coordinator's node from now
     // on (actors/trust.hpp). Sent first: the coordinator asks the shard what
     // it holds as soon as the join arrives.
-    self->send(shard, join_atom_v, *coordinator);
+    self->send(shard, controller_atom_v, coordinator->node());
     bool joined = false;
     // Short: a coordinator that is shutting down must not hold the rejoin up.
-    self->request(*coordinator, std::chrono::seconds{2}, join_atom_v, name, shard, address)
+    self->request(*coordinator, std::chrono::seconds{2}, join_atom_v,
+                  shard_join{name, shard, address})
       .receive([&](std::uint32_t partitions) {
                  joined = true;
                  spdlog::info("joined the coordinator ({} partitions)", partitions);
@@ -299,7 +312,8 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
         break;
       continue;
     }
-    if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal) {
+    if (wait_for_stop(sys, signals, caf::actor_cast<caf::actor>(*coordinator)) ==
+        stop_reason::signal) {
       // Hand the partitions over before going: no request for them degrades.
       // Bounded well inside the node's shutdown deadline.
       spdlog::info("stopping: asking the coordinator to move this shard's partitions");
@@ -317,7 +331,7 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   }
   server->stop();
   spdlog::info("shutting down");
-  stop_all({shard});
+  stop_each(shard);
   bound_teardown(sys);
   return 0;
 }
@@ -336,16 +350,18 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     sys, store::conninfo(cfg.postgres, store::session::serving), gate);
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
-  std::vector<caf::actor> apis;
+  std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
     apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics}));
   // Ready once the map is ready and this node is connected to every shard node.
-  gateway gw{sys, apis, dialer, caf::actor{}, metrics,
+  gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-  std::vector<std::pair<std::string, caf::actor>> essentials{
-    {"cache", cache}, {"behavior_writer", writer}, {"shard_dialer", dialer}};
+  std::vector<std::pair<std::string, caf::actor_addr>> essentials{
+    {"cache", cache.address()},
+    {"behavior_writer", writer.address()},
+    {"shard_dialer", dialer.address()}};
   for (std::size_t i = 0; i < apis.size(); ++i)
-    essentials.emplace_back("api " + std::to_string(i), apis[i]);
+    essentials.emplace_back("api " + std::to_string(i), apis[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   auto server = start_http(cfg, gw, "api", /*with_admin=*/false);
   int status = 0;
@@ -353,7 +369,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     status = 1;
   } else {
     for (;;) {
-      if (wait_for_stop(sys, signals, *coordinator) == stop_reason::signal)
+      if (wait_for_stop(sys, signals, caf::actor_cast<caf::actor>(*coordinator)) ==
+          stop_reason::signal)
         break;
       spdlog::warn("lost the coordinator: serving with the last map while reconnecting");
       coordinator = connect_coordinator(sys, cfg, signals);
@@ -362,14 +379,14 @@ int serve_api(const settings& cfg, sigset_t& signals) {
       // From this node's own (scoped) actor: API actors refuse anonymous joins.
       caf::scoped_actor self{sys};
       for (auto& api : apis)
-        self->send(api, join_atom_v, *coordinator);
-      self->send(dialer, join_atom_v, *coordinator);
+        self->send(api, follow_atom_v, *coordinator);
+      self->send(dialer, follow_atom_v, *coordinator);
     }
   }
   if (server)
     server->stop();
   stop_all(apis);
-  stop_all({cache, writer, dialer});
+  stop_each(cache, writer, dialer);
   bound_teardown(sys);
   return status;
 }

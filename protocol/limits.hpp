@@ -24,6 +24,7 @@ constexpr std::size_t max_vector_dim = 4096;          // embedding.dim
 constexpr std::size_t max_details = 10000;            // items per details request
 constexpr std::size_t max_name = 128;                 // a shard node's name
 constexpr std::size_t max_address = 300;              // host:port
+constexpr std::size_t max_api_nodes = 4096;           // API nodes a shard admits
 
 // Bulk transfers (protocol/bulk.hpp): one value at most this large, and at most
 // this many bytes held per sending node before its value is used or expires.

@@ -1,8 +1,10 @@
 #pragma once
 // The message payloads of recd's actors, top to bottom in the order a request
 // meets them. Every struct here is plain data with a 0.17-style `inspect`, so
-// it can cross nodes (see type_ids.hpp for the registration and
-// tests/protocol_test.cpp for the serialization round trips).
+// it can cross nodes (see interfaces.hpp for who accepts which, type_ids.hpp
+// for the registration and tests/protocol_test.cpp for the round trips).
+// Payloads that hold actor handles (partition_map, shard_join) live in
+// interfaces.hpp, after the interfaces they name.
 
 #include <cstdint>
 #include <string>
@@ -168,15 +170,28 @@ typename Inspector::result_type inspect(Inspector& f, factor_block& x) {
   return f(caf::meta::type_name("factor_block"), x.rows, x.values);
 }
 
-// Progress of a job part, sent by shard workers to the job driver.
-struct job_progress {
+// Progress of a job part, sent by similarity workers to the job driver.
+struct part_progress {
   std::int64_t run_id = 0;
   std::uint64_t done = 0;              // rows finished so far by this worker
   std::uint64_t pairs = 0;             // result rows written so far
 };
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, job_progress& x) {
-  return f(caf::meta::type_name("job_progress"), x.run_id, x.done, x.pairs);
+typename Inspector::result_type inspect(Inspector& f, part_progress& x) {
+  return f(caf::meta::type_name("part_progress"), x.run_id, x.done, x.pairs);
+}
+
+// Progress of a job run, sent by the job driver to whoever follows the run
+// (`recd compute`, possibly on another node).
+struct run_progress {
+  job_kind kind = job_kind::item_similarity;
+  std::uint64_t done = 0;              // input rows finished (or ALS half-steps)
+  std::uint64_t total = 0;             // of this many
+  std::uint64_t rows = 0;              // result rows written so far
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_progress& x) {
+  return f(caf::meta::type_name("run_progress"), x.kind, x.done, x.total, x.rows);
 }
 
 // The outcome of one job run, as `recd compute` prints it.

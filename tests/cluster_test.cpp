@@ -1796,8 +1796,15 @@ struct attacker {
     configure_network(cfg, s);
     sys = std::make_unique<caf::actor_system>(cfg);
   }
+  // Connected as the typed handle a node of this deployment would use (CAF
+  // refuses the connection unless the published interface is exactly that);
+  // the test then sends through an untyped handle, as an attacker could.
+  template <class Handle>
   caf::expected<caf::actor> connect(std::uint16_t port) {
-    return sys->middleman().remote_actor(loopback, port);
+    auto x = sys->middleman().remote_actor<Handle>(loopback, port);
+    if (!x)
+      return x.error();
+    return caf::actor_cast<caf::actor>(*x);
   }
 };
 
@@ -1855,13 +1862,17 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   // Another application id cannot even connect.
   {
     attacker stranger{"another-deployment"};
-    EXPECT_FALSE(stranger.connect(c["shard-0"].actor)) << "a client of another app id connected";
+    EXPECT_FALSE(stranger.connect<shard_actor>(c["shard-0"].actor))
+      << "a client of another app id connected";
   }
 
   attacker evil{c.app_id()};
-  auto shard = evil.connect(c["shard-0"].actor);
+  // A node expecting another interface (another protocol version) is refused.
+  EXPECT_FALSE(evil.connect<coordinator_actor>(c["shard-0"].actor))
+    << "a shard node was taken for a coordinator";
+  auto shard = evil.connect<shard_actor>(c["shard-0"].actor);
   ASSERT_TRUE(shard) << evil.sys->render(shard.error());
-  auto coordinator = evil.connect(c["coordinator"].actor);
+  auto coordinator = evil.connect<coordinator_actor>(c["coordinator"].actor);
   ASSERT_TRUE(coordinator) << evil.sys->render(coordinator.error());
   caf::scoped_actor self{*evil.sys};
   auto me = caf::actor_cast<caf::actor>(self);
@@ -1883,23 +1894,24 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   note("shard load", send_hostile<u64, u64>(self, *shard, load_atom_v, all, std::uint32_t{64}, huge));
   note("shard load count 0",
        send_hostile<u64, u64>(self, *shard, load_atom_v, all, std::uint32_t{0}, huge));
-  note("shard holdings", send_hostile<std::vector<std::uint32_t>>(self, *shard, map_atom_v));
-  note("shard set map", send_hostile<>(self, *shard, map_atom_v, std::vector<std::uint32_t>{},
-                                       std::uint32_t{0}));
+  note("shard holdings", send_hostile<std::vector<std::uint32_t>>(self, *shard, held_atom_v));
+  note("shard own", send_hostile<>(self, *shard, own_atom_v, std::vector<std::uint32_t>{},
+                                   std::uint32_t{0}));
   note("shard flip", send_hostile<>(self, *shard, flip_atom_v, huge, std::vector<std::uint32_t>{}));
   note("shard reload", send_hostile<bool>(self, *shard, reload_atom_v, job_kind::item_similarity));
   note("shard bulk", send_hostile<bool>(self, *shard, bulk_atom_v,
                                         bulk_chunk{1, 0, 1, std::vector<char>(16, 'x')}));
-  note("shard similarity job", send_hostile<u64, u64>(self, *shard, job_atom_v,
-                                                      bulk_handle{1, 1, 16}, caf::actor{}));
-  note("shard embedding job", send_hostile<caf::actor>(self, *shard, job_atom_v,
-                                                       job_kind::embeddings, bulk_handle{1, 1, 16}));
-  note("shard subscribe", send_hostile<>(self, *shard, subscribe_atom_v, me));
-  note("shard join", send_hostile<>(self, *shard, join_atom_v, me));
-  note("shard apply user side", send_hostile<u64>(self, *shard, apply_atom_v, fake,
+  note("shard similarity job",
+       send_hostile<u64, u64>(self, *shard, similarity_atom_v, bulk_handle{1, 1, 16},
+                              part_progress_sink{}));
+  note("shard embedding job", send_hostile<embedding_worker_actor>(self, *shard, embedding_atom_v,
+                                                                   bulk_handle{1, 1, 16}));
+  note("shard admit", send_hostile<>(self, *shard, admit_atom_v, self->node()));
+  note("shard controller", send_hostile<>(self, *shard, controller_atom_v, self->node()));
+  note("shard apply user side", send_hostile<u64>(self, *shard, apply_user_atom_v, fake,
                                                   std::int64_t{1} << 40, std::vector<float>{}));
   note("shard apply item side",
-       send_hostile<bool>(self, *shard, apply_atom_v, fake, std::int64_t{1} << 40));
+       send_hostile<bool>(self, *shard, apply_item_atom_v, fake, std::int64_t{1} << 40));
   note("shard context", send_hostile<user_context>(self, *shard, context_atom_v, user,
                                                    std::int32_t{200}, std::int32_t{50}));
   note("shard version", send_hostile<u64>(self, *shard, version_atom_v, user));
@@ -1909,24 +1921,26 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   note("shard item", send_hostile<std::vector<float>>(self, *shard, item_atom_v, item_id{1}));
   // To the coordinator: take a live shard's place, make it leave, and its
   // own reminders; a malformed join and job list.
+  // The shard handle of a join is whatever the sender claims: here the
+  // attacker's own actor, as a shard_actor (CAF does not check it).
+  auto fake_shard = caf::actor_cast<shard_actor>(me);
   note("coordinator join as shard-0",
-       send_hostile<std::uint32_t>(self, *coordinator, join_atom_v, std::string{"shard-0"}, me,
-                                   std::string{"127.0.0.1:1"}));
+       send_hostile<std::uint32_t>(self, *coordinator, join_atom_v,
+                                   shard_join{"shard-0", fake_shard, "127.0.0.1:1"}));
   note("coordinator join with a bad name",
-       send_hostile<std::uint32_t>(self, *coordinator, join_atom_v, std::string{"x'; DROP"}, me,
-                                   std::string{"127.0.0.1:1"}));
+       send_hostile<std::uint32_t>(self, *coordinator, join_atom_v,
+                                   shard_join{"x'; DROP", fake_shard, "127.0.0.1:1"}));
   note("coordinator leave", send_hostile<bool>(self, *coordinator, leave_atom_v,
                                                std::string{"shard-0"}));
-  note("coordinator drop", send_hostile<>(self, *coordinator, drop_atom_v, u64{1}));
-  note("coordinator rebalance reminder",
-       send_hostile<>(self, *coordinator, rebalance_atom_v, caf::unit));
+  note("coordinator drop", send_hostile<>(self, *coordinator, drop_due_atom_v, u64{1}));
+  note("coordinator rebalance reminder", send_hostile<>(self, *coordinator, regroup_atom_v));
   note("coordinator poll", send_hostile<>(self, *coordinator, poll_atom_v));
-  note("coordinator redo", send_hostile<>(self, *coordinator, compute_atom_v, caf::unit));
-  note("coordinator scheduled run", send_hostile<>(self, *coordinator, compute_atom_v));
+  note("coordinator redo", send_hostile<>(self, *coordinator, redo_atom_v));
+  note("coordinator scheduled run", send_hostile<>(self, *coordinator, scheduled_atom_v));
   note("coordinator unknown job",
        send_hostile<std::vector<job_summary>>(self, *coordinator, compute_atom_v,
                                               std::vector<job_kind>{static_cast<job_kind>(9)},
-                                              caf::actor{}));
+                                              run_progress_sink{}));
   for (const auto& [what, err] : answers)
     EXPECT_TRUE(is_refused(err)) << what << " was not refused: " << describe(err);
   // Exit messages and bare errors (CAF ends an actor that gets either by default).
@@ -1935,8 +1949,14 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   self->send_exit(*coordinator, caf::exit_reason::user_shutdown);
   self->send(*shard, make_error(ec::unspecified, "die"));
   self->send(*coordinator, make_error(ec::unspecified, "die"));
+  // Messages of no interface (the tuples of the protocol before typed
+  // interfaces, and nonsense): dropped and logged.
+  self->send(*shard, caf::make_message(map_atom_v, std::vector<std::uint32_t>{}, std::uint32_t{0}));
+  self->send(*shard, caf::make_message(std::string{"hello"}, u64{42}));
+  self->send(*coordinator, caf::make_message(join_atom_v, std::string{"shard-0"}, me,
+                                             std::string{"127.0.0.1:1"}));
   // A request after them proves they were processed (one sender, one connection: in order).
-  auto still = send_hostile<std::vector<std::uint32_t>>(self, *shard, map_atom_v);
+  auto still = send_hostile<std::vector<std::uint32_t>>(self, *shard, held_atom_v);
   EXPECT_TRUE(is_refused(still)) << "the shard did not answer after an exit message: "
                                  << describe(still);
 
@@ -1960,6 +1980,8 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), tables);
   auto log = slurp(c["shard-0"].log);
   EXPECT_NE(log.find("refused drop"), std::string::npos) << "refusals are not logged";
+  EXPECT_NE(log.find("dropped an unexpected message"), std::string::npos)
+    << "messages of no interface are not logged";
   info(std::to_string(answers.size()) + " hostile messages refused; writing statements run " +
        "before them (migration, import, map): " + std::to_string(writes_before));
 }

@@ -51,8 +51,8 @@ struct in_process_cluster {
   }
   ~in_process_cluster() { local.stop(); }
 
-  template <class T, class... Ts>
-  caf::expected<T> ask(const caf::actor& whom, Ts&&... xs) {
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& whom, Ts&&... xs) {
     caf::scoped_actor self{*sys};
     caf::expected<T> out = make_error(ec::timeout, "no answer");
     self->request(whom, 5s, std::forward<Ts>(xs)...)
@@ -79,7 +79,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
   ASSERT_TRUE(c.wait([&] { return or_else(c.ask<bool>(c.local.coordinator, ready_atom_v), false); },
                      30s));
   auto shard = c.local.shards.at(0);
-  auto held = c.ask<partitions>(shard, map_atom_v);
+  auto held = c.ask<partitions>(shard, held_atom_v);
   ASSERT_TRUE(held) << describe(held.error());
   ASSERT_EQ(held->size(), 4u); // 8 partitions on 2 shards
   auto user_in = [&](std::uint32_t p) { return static_cast<user_id>(p == 0 ? 8 : p); };
@@ -89,7 +89,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
 
   // A drop of partitions the newest flip gives to this shard is ignored.
   ASSERT_TRUE(c.ask<bool>(shard, drop_atom_v, *held, std::uint64_t{1} << 40));
-  EXPECT_EQ(or_else(c.ask<partitions>(shard, map_atom_v), partitions{}), *held);
+  EXPECT_EQ(or_else(c.ask<partitions>(shard, held_atom_v), partitions{}), *held);
 
   // Lose them anyway (a flip that gives this shard nothing, then the drop),
   // as a shard could for whatever reason: the coordinator notices within a
@@ -97,7 +97,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
   auto epoch_now = std::uint64_t{0};
   {
     caf::scoped_actor self{*c.sys};
-    self->request(c.local.coordinator, 5s, map_atom_v)
+    self->request(c.local.coordinator, 5s, cluster_atom_v)
       .receive([&](const std::string& map) {
                  epoch_now = nlohmann::json::parse(map).at("epoch").get<std::uint64_t>();
                },
@@ -107,7 +107,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
   self->request(shard, 5s, flip_atom_v, epoch_now, partitions{})
     .receive([] {}, [&](caf::error& err) { FAIL() << describe(err); });
   ASSERT_TRUE(c.ask<bool>(shard, drop_atom_v, *held, epoch_now));
-  auto gone = c.ask<partitions>(shard, map_atom_v);
+  auto gone = c.ask<partitions>(shard, held_atom_v);
   ASSERT_TRUE(gone);
   ASSERT_TRUE(gone->empty());
 
@@ -116,7 +116,7 @@ TEST(Coordinator, ReloadsPartitionsAShardLostAndRefusesToDropWhatTheMapGivesIt) 
     [&] {
       std::vector<int> holders(8, 0);
       for (const auto& s : c.local.shards)
-        for (auto p : or_else(c.ask<partitions>(s, map_atom_v), partitions{}))
+        for (auto p : or_else(c.ask<partitions>(s, held_atom_v), partitions{}))
           ++holders.at(p);
       return std::all_of(holders.begin(), holders.end(), [](int n) { return n == 1; }) &&
              or_else(c.ask<bool>(c.local.coordinator, ready_atom_v), false);

@@ -3,6 +3,10 @@
 // up across the network, as sec::unknown_type).
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <string>
+
 #include <caf/all.hpp>
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
@@ -108,9 +112,9 @@ TEST_F(protocol_test, job_messages_round_trip) {
   task.min_score = 0.1;
   task.top_k = 7;
   task.regularization = 250;
-  auto back = round_trip(caf::make_message(job_atom_v, task));
-  ASSERT_TRUE((back.match_elements<job_atom, similarity_task>()));
-  const auto& t = back.get_as<similarity_task>(1);
+  auto back = round_trip(caf::make_message(task));
+  ASSERT_TRUE((back.match_elements<similarity_task>()));
+  const auto& t = back.get_as<similarity_task>(0);
   EXPECT_EQ(t.graph, task.graph);
   EXPECT_EQ(t.kind, job_kind::user_similarity);
   EXPECT_EQ(t.regularization, 250);
@@ -122,30 +126,46 @@ TEST_F(protocol_test, job_messages_round_trip) {
   emb.i = {0, 0};
   emb.w = {1.5f, 2.0f};
   emb.dim = 8;
-  auto e = round_trip(caf::make_message(job_atom_v, emb));
-  ASSERT_TRUE((e.match_elements<job_atom, embedding_task>()));
-  EXPECT_EQ(e.get_as<embedding_task>(1).w, emb.w);
+  auto e = round_trip(caf::make_message(emb));
+  ASSERT_TRUE((e.match_elements<embedding_task>()));
+  EXPECT_EQ(e.get_as<embedding_task>(0).w, emb.w);
 
   auto f = round_trip(caf::make_message(
     factor_block{{0, 2}, {1, 2, 3, 4}}, std::vector<double>{1.0, 2.0}));
   ASSERT_TRUE((f.match_elements<factor_block, std::vector<double>>()));
   EXPECT_EQ(f.get_as<factor_block>(0).values.size(), 4u);
 
-  auto p = round_trip(caf::make_message(progress_atom_v, job_progress{1, 2, 3}));
-  ASSERT_TRUE((p.match_elements<progress_atom, job_progress>()));
+  auto p = round_trip(caf::make_message(part_progress_atom_v, part_progress{1, 2, 3}));
+  ASSERT_TRUE((p.match_elements<part_progress_atom, part_progress>()));
+  auto r = round_trip(
+    caf::make_message(progress_atom_v, run_progress{job_kind::embeddings, 4, 10, 99}));
+  ASSERT_TRUE((r.match_elements<progress_atom, run_progress>()));
+  EXPECT_EQ(r.get_as<run_progress>(1).kind, job_kind::embeddings);
+  EXPECT_EQ(r.get_as<run_progress>(1).rows, 99u);
   auto s = round_trip(caf::make_message(std::vector<job_summary>{{job_kind::embeddings, 3, 4, 5, 1.5}}));
   ASSERT_TRUE(s.match_elements<std::vector<job_summary>>());
   EXPECT_EQ(s.get_as<std::vector<job_summary>>(0)[0].rows, 5u);
-  auto k = round_trip(caf::make_message(compute_atom_v, std::vector<job_kind>{job_kind::item_similarity}));
-  ASSERT_TRUE((k.match_elements<compute_atom, std::vector<job_kind>>()));
+  auto k = round_trip(caf::make_message(compute_atom_v,
+                                        std::vector<job_kind>{job_kind::item_similarity},
+                                        run_progress_sink{}));
+  ASSERT_TRUE((k.match_elements<compute_atom, std::vector<job_kind>, run_progress_sink>()));
 }
 
 TEST_F(protocol_test, cluster_messages_round_trip) {
-  auto m = round_trip(caf::make_message(move_atom_v, std::uint64_t{7}, std::vector<caf::actor>{},
-                                        std::vector<std::uint32_t>{0, 1, no_shard}));
-  ASSERT_TRUE((m.match_elements<move_atom, std::uint64_t, std::vector<caf::actor>,
-                                std::vector<std::uint32_t>>()));
-  EXPECT_EQ(m.get_as<std::vector<std::uint32_t>>(3)[2], no_shard);
+  auto m = round_trip(caf::make_message(
+    move_atom_v, partition_map{7, {shard_actor{}}, std::vector<std::uint32_t>{0, 0, no_shard}}));
+  ASSERT_TRUE((m.match_elements<move_atom, partition_map>()));
+  EXPECT_EQ(m.get_as<partition_map>(1).epoch, 7u);
+  EXPECT_EQ(m.get_as<partition_map>(1).shards.size(), 1u);
+  EXPECT_EQ(m.get_as<partition_map>(1).owner[2], no_shard);
+  auto j = round_trip(
+    caf::make_message(join_atom_v, shard_join{"shard-a", shard_actor{}, "10.0.0.7:4242"}));
+  ASSERT_TRUE((j.match_elements<join_atom, shard_join>()));
+  EXPECT_EQ(j.get_as<shard_join>(1).name, "shard-a");
+  EXPECT_EQ(j.get_as<shard_join>(1).address, "10.0.0.7:4242");
+  auto a = round_trip(caf::make_message(admit_atom_v, sys->node()));
+  ASSERT_TRUE((a.match_elements<admit_atom, caf::node_id>()));
+  EXPECT_EQ(a.get_as<caf::node_id>(1), sys->node());
   auto f = round_trip(caf::make_message(flip_atom_v, std::uint64_t{8}, std::vector<std::uint32_t>{3}));
   ASSERT_TRUE((f.match_elements<flip_atom, std::uint64_t, std::vector<std::uint32_t>>()));
   auto d = round_trip(caf::make_message(drop_atom_v, std::vector<std::uint32_t>{1, 2}, std::uint64_t{8}));
@@ -156,9 +176,61 @@ TEST_F(protocol_test, cluster_messages_round_trip) {
   ASSERT_TRUE((b.match_elements<bulk_atom, bulk_chunk>()));
   EXPECT_EQ(b.get_as<bulk_chunk>(1).bytes, (std::vector<char>{'a', 'b'}));
   EXPECT_EQ(b.get_as<bulk_chunk>(1).count, 3u);
-  auto h = round_trip(caf::make_message(job_atom_v, job_kind::embeddings, bulk_handle{9, 3, 2048}));
-  ASSERT_TRUE((h.match_elements<job_atom, job_kind, bulk_handle>()));
-  EXPECT_EQ(h.get_as<bulk_handle>(2).bytes, 2048u);
+  auto h = round_trip(caf::make_message(embedding_atom_v, bulk_handle{9, 3, 2048}));
+  ASSERT_TRUE((h.match_elements<embedding_atom, bulk_handle>()));
+  EXPECT_EQ(h.get_as<bulk_handle>(1).bytes, 2048u);
+  auto w = round_trip(caf::make_message(embedding_worker_actor{}));
+  ASSERT_TRUE((w.match_elements<embedding_worker_actor>()));
+}
+
+// Each atom names one message: across every interface in
+// protocol/interfaces.hpp, no atom heads two different signatures (argument
+// lists or replies), so a handler's atom says what it receives.
+TEST_F(protocol_test, each_atom_names_one_message) {
+  std::vector<std::pair<const char*, std::set<std::string>>> interfaces{
+    {"run_progress_sink", sys->message_types<run_progress_sink>()},
+    {"part_progress_sink", sys->message_types<part_progress_sink>()},
+    {"bulk_sink", sys->message_types<bulk_sink>()},
+    {"embedding_worker_actor", sys->message_types<embedding_worker_actor>()},
+    {"similarity_worker_actor", sys->message_types<similarity_worker_actor>()},
+    {"shard_loader_actor", sys->message_types<shard_loader_actor>()},
+    {"shard_actor", sys->message_types<shard_actor>()},
+    {"map_subscriber", sys->message_types<map_subscriber>()},
+    {"run_watcher_actor", sys->message_types<run_watcher_actor>()},
+    {"job_driver_actor", sys->message_types<job_driver_actor>()},
+    {"coordinator_actor", sys->message_types<coordinator_actor>()},
+    {"api_actor", sys->message_types<api_actor>()},
+    {"behavior_writer_actor", sys->message_types<behavior_writer_actor>()},
+    {"cache_actor", sys->message_types<cache_actor>()},
+    {"shard_dialer_actor", sys->message_types<shard_dialer_actor>()},
+    {"readiness_probe", sys->message_types<readiness_probe>()},
+    {"dashboard_reader_actor", sys->message_types<dashboard_reader_actor>()},
+  };
+  // A signature reads "caf::replies_to<ATOM,...>::with<...>"; the atom is
+  // its first input.
+  std::map<std::string, std::set<std::string>> by_atom;
+  std::size_t signatures = 0;
+  for (const auto& [name, mpi] : interfaces) {
+    ASSERT_FALSE(mpi.empty()) << name;
+    for (const auto& sig : mpi) {
+      ++signatures;
+      auto open = sig.find('<');
+      ASSERT_NE(open, std::string::npos) << sig;
+      auto end = sig.find_first_of(",>", open + 1);
+      by_atom[sig.substr(open + 1, end - open - 1)].insert(sig);
+      // Every type in it is registered (an unregistered one has no portable
+      // name, and remote_actor could not compare interfaces); the loader's
+      // snapshot pointers are local by design (never serialized).
+      if (std::string{name} != "shard_loader_actor") {
+        EXPECT_EQ(sig.find("invalid-type"), std::string::npos) << name << ": " << sig;
+      }
+    }
+  }
+  EXPECT_GT(signatures, 60u);
+  for (const auto& [atom, sigs] : by_atom)
+    EXPECT_EQ(sigs.size(), 1u) << "atom '" << atom << "' heads " << sigs.size()
+                               << " signatures, e.g. " << *sigs.begin() << " and "
+                               << *std::next(sigs.begin());
 }
 
 // A bulk value survives encoding, cutting into small chunks that arrive out

@@ -1,0 +1,84 @@
+#pragma once
+// recd's atoms: one per message. Each atom names exactly one message (one
+// argument list and one reply) in protocol/interfaces.hpp, where every
+// handler is listed with its contract; tests/protocol_test.cpp checks that no
+// atom heads two different signatures.
+//
+// Atom text: at most 10 characters of [A-Za-z0-9_ ] (other characters
+// silently become 0 in CAF 0.17), and unique: two atoms with the same text
+// would be the same type.
+
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+// -- serving (API actors, shards) ---------------------------------------------
+CAF_ADD_ATOM(recd, recd, recommend_atom, "recommend")
+CAF_ADD_ATOM(recd, recd, recommend_local_atom, "rec_local")
+CAF_ADD_ATOM(recd, recd, behavior_atom, "behavior")
+CAF_ADD_ATOM(recd, recd, behavior_local_atom, "beh_local")
+CAF_ADD_ATOM(recd, recd, context_atom, "context")
+CAF_ADD_ATOM(recd, recd, version_atom, "version")
+CAF_ADD_ATOM(recd, recd, recall_atom, "recall")
+CAF_ADD_ATOM(recd, recd, details_atom, "details")
+CAF_ADD_ATOM(recd, recd, item_atom, "item")
+CAF_ADD_ATOM(recd, recd, apply_user_atom, "apply_user")
+CAF_ADD_ATOM(recd, recd, apply_item_atom, "apply_item")
+CAF_ADD_ATOM(recd, recd, counts_atom, "counts")
+CAF_ADD_ATOM(recd, recd, stats_atom, "stats")
+CAF_ADD_ATOM(recd, recd, ready_atom, "ready")
+CAF_ADD_ATOM(recd, recd, deadline_atom, "deadline")
+// -- the behavior writer and the cache (local) ----------------------------------
+CAF_ADD_ATOM(recd, recd, write_atom, "write")
+CAF_ADD_ATOM(recd, recd, flush_atom, "flush")
+CAF_ADD_ATOM(recd, recd, cache_get_atom, "cache_get")
+CAF_ADD_ATOM(recd, recd, cache_put_atom, "cache_put")
+CAF_ADD_ATOM(recd, recd, cache_del_atom, "cache_del")
+// -- partitions: map pushes, moves, loading ----------------------------------------
+CAF_ADD_ATOM(recd, recd, map_atom, "map")
+CAF_ADD_ATOM(recd, recd, move_atom, "move")
+CAF_ADD_ATOM(recd, recd, load_atom, "load")
+CAF_ADD_ATOM(recd, recd, flip_atom, "flip")
+CAF_ADD_ATOM(recd, recd, drop_atom, "drop")
+CAF_ADD_ATOM(recd, recd, held_atom, "held")
+CAF_ADD_ATOM(recd, recd, own_atom, "own")
+CAF_ADD_ATOM(recd, recd, reload_atom, "reload")
+// -- the shard loader (local) ------------------------------------------------------
+CAF_ADD_ATOM(recd, recd, snapshot_atom, "snapshot")
+CAF_ADD_ATOM(recd, recd, read_run_atom, "read_run")
+CAF_ADD_ATOM(recd, recd, lookup_atom, "lookup")
+CAF_ADD_ATOM(recd, recd, tail_atom, "tail")
+// -- cluster membership -----------------------------------------------------------
+CAF_ADD_ATOM(recd, recd, join_atom, "join")
+CAF_ADD_ATOM(recd, recd, follow_atom, "follow")
+CAF_ADD_ATOM(recd, recd, controller_atom, "controller")
+CAF_ADD_ATOM(recd, recd, leave_atom, "leave")
+CAF_ADD_ATOM(recd, recd, subscribe_atom, "subscribe")
+CAF_ADD_ATOM(recd, recd, admit_atom, "admit")
+CAF_ADD_ATOM(recd, recd, cluster_atom, "cluster")
+CAF_ADD_ATOM(recd, recd, rebalance_atom, "rebalance")
+// -- the coordinator's reminders to itself ------------------------------------------
+CAF_ADD_ATOM(recd, recd, poll_atom, "poll")
+CAF_ADD_ATOM(recd, recd, regroup_atom, "regroup")
+CAF_ADD_ATOM(recd, recd, drop_due_atom, "drop_due")
+CAF_ADD_ATOM(recd, recd, redo_atom, "redo")
+CAF_ADD_ATOM(recd, recd, scheduled_atom, "scheduled")
+// -- the coordinator's database questions (run watcher, local) -----------------------
+CAF_ADD_ATOM(recd, recd, published_atom, "published")
+CAF_ADD_ATOM(recd, recd, load_map_atom, "load_map")
+CAF_ADD_ATOM(recd, recd, save_map_atom, "save_map")
+// -- jobs ---------------------------------------------------------------------------
+CAF_ADD_ATOM(recd, recd, compute_atom, "compute")
+CAF_ADD_ATOM(recd, recd, run_atom, "run")
+CAF_ADD_ATOM(recd, recd, progress_atom, "progress")
+CAF_ADD_ATOM(recd, recd, part_progress_atom, "part_prog")
+CAF_ADD_ATOM(recd, recd, similarity_atom, "similarity")
+CAF_ADD_ATOM(recd, recd, embedding_atom, "embedding")
+CAF_ADD_ATOM(recd, recd, work_atom, "work")
+CAF_ADD_ATOM(recd, recd, solve_users_atom, "solve_user")
+CAF_ADD_ATOM(recd, recd, solve_items_atom, "solve_item")
+CAF_ADD_ATOM(recd, recd, bulk_atom, "bulk")
+// -- the admin dashboard's database questions (local) ---------------------------------
+CAF_ADD_ATOM(recd, recd, job_runs_atom, "job_runs")
+CAF_ADD_ATOM(recd, recd, neighbours_atom, "neighbours")
+// -- node helpers (nodes/) -------------------------------------------------------------
+CAF_ADD_ATOM(recd, recd, stop_atom, "stop")

@@ -1,0 +1,309 @@
+#pragma once
+// What each of recd's actors accepts: one typed interface per role, every
+// handler with its contract. The compiler checks each actor's behaviour
+// against its interface and every send and request against the receiver's,
+// so this file is the whole protocol, read top to bottom (payloads in
+// messages.hpp, atoms in atoms.hpp, bounds in limits.hpp).
+//
+// Marks: [C] control, accepted only from the followed coordinator's node or
+// the actor's own node; [S] serving, only from API nodes subscribed to that
+// coordinator (or those two nodes); [self] a reminder the actor sends itself,
+// refused from anyone else; [local] never sent by another node (the handle
+// never leaves its process); [parent] only from the actor that spawned it.
+// Every message is checked (actors/trust.hpp, protocol/limits.hpp) before it
+// acts; a refused one is answered with ec::refused and logged.
+//
+// An actor handle received in a message is only as trustworthy as its sender:
+// CAF deserializes a typed handle without checking the remote actor's
+// interface, so a handle only ever serves to send to (never to authorize).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/node_id.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "protocol/atoms.hpp"
+#include "protocol/bulk.hpp"
+#include "protocol/local_reply.hpp"
+#include "protocol/messages.hpp"
+
+namespace recd {
+
+// ---- Reply sinks ---------------------------------------------------------------
+
+// Whoever follows a job run (`recd compute`'s progress printer): about twice a second.
+using run_progress_sink = caf::typed_actor<
+  caf::reacts_to<progress_atom, run_progress>>;
+
+// A job driver gathering its parts' progress (sent by similarity workers).
+using part_progress_sink = caf::typed_actor<
+  caf::reacts_to<part_progress_atom, part_progress>>;
+
+// The receiver of a bulk value (protocol/bulk.hpp): one chunk, kept in its
+// bulk_inbox under (sender's node, transfer id); false never happens, an
+// invalid or excess chunk is refused.
+using bulk_sink = caf::typed_actor<
+  caf::replies_to<bulk_atom, bulk_chunk>::with<bool>>;
+
+// ---- Job workers (spawned by a shard for one run) ----------------------------------
+
+// One ALS run's rows of a shard. [C] from the job driver's node; the fixed
+// side's factors arrive first as bulk chunks, the solved block goes back to
+// the requester in chunks, then the handle naming it.
+using embedding_worker_actor = bulk_sink::extend<
+  // Solve the owned users against the item factors named by the handle and the items' Gram matrix.
+  caf::replies_to<solve_users_atom, bulk_handle, std::vector<double>>::with<bulk_handle>,
+  // Solve the owned items against the user factors and the users' Gram matrix.
+  caf::replies_to<solve_items_atom, bulk_handle, std::vector<double>>::with<bulk_handle>>;
+
+// One similarity task of a shard. [parent]
+using similarity_worker_actor = caf::typed_actor<
+  // (encoded similarity_task, owned partitions, partition count, progress sink):
+  // computes the owned rows and COPYs them into the run's staging table in one
+  // transaction -> (rows computed, result rows written).
+  caf::replies_to<work_atom, std::vector<char>, std::vector<std::uint32_t>, std::uint32_t,
+                  part_progress_sink>::with<std::uint64_t, std::uint64_t>>;
+
+// ---- Shard loader (one per shard, same node, blocking on PostgreSQL) ------------------
+
+// Local-only payloads: the loaded state is handed over by pointer.
+struct shard_snapshot;
+struct neighbour_update;
+struct embedding_update;
+using shard_snapshot_ptr = std::shared_ptr<shard_snapshot>;
+using neighbour_update_ptr = std::shared_ptr<neighbour_update>;
+using embedding_update_ptr = std::shared_ptr<embedding_update>;
+
+// [parent] every handler.
+using shard_loader_actor = caf::typed_actor<
+  // (partitions, partition count) -> everything the shard serves for them.
+  caf::replies_to<snapshot_atom, std::vector<std::uint32_t>, std::uint32_t>::with<
+    shard_snapshot_ptr>,
+  // (kind, partitions, count) -> the newest published run of `kind` for them:
+  // neighbours for the similarity kinds, embeddings for embeddings (the other null).
+  caf::replies_to<read_run_atom, job_kind, std::vector<std::uint32_t>, std::uint32_t>::with<
+    neighbour_update_ptr, embedding_update_ptr>,
+  // An item added to the catalog after the load -> its details and embedding; not_found.
+  caf::replies_to<lookup_atom, item_id>::with<item_details, std::vector<float>>,
+  // (partitions, count, since id) -> the behaviors of those partitions committed
+  // after row `since` (a move's snapshot): their ids and events, in id order.
+  caf::replies_to<tail_atom, std::vector<std::uint32_t>, std::uint32_t, std::int64_t>::with<
+    std::vector<std::int64_t>, std::vector<behavior_event>>>;
+
+// ---- Shard ------------------------------------------------------------------------
+
+// Owns the users and items of some partitions and serves from memory. A
+// request for a user or item of a partition it does not hold is answered
+// with ec::shard_unavailable (an API node with an old map degrades).
+using shard_actor = bulk_sink::extend<
+  // [C] (partitions, partition count, map epoch) -> (users, items): load (the
+  // first time) or add partitions for the map of `epoch`; refused for an epoch
+  // older than the newest flip.
+  caf::replies_to<load_atom, std::vector<std::uint32_t>, std::uint32_t, std::uint64_t>::with<
+    std::uint64_t, std::uint64_t>,
+  // [C] (epoch, owned): the map flipped; serve `owned`, catch up the landed ones.
+  caf::reacts_to<flip_atom, std::uint64_t, std::vector<std::uint32_t>>,
+  // [C] (partitions, epoch) -> true: forget those on standby that the map of
+  // `epoch` gives away; never one the newest flip gives to this shard.
+  caf::replies_to<drop_atom, std::vector<std::uint32_t>, std::uint64_t>::with<bool>,
+  // [C] -> the partitions this shard holds (for a restarted coordinator).
+  caf::replies_to<held_atom>::with<std::vector<std::uint32_t>>,
+  // [C] (partitions, count): own them without loading (`recd compute`'s shards).
+  caf::reacts_to<own_atom, std::vector<std::uint32_t>, std::uint32_t>,
+  // [C] (node): an API actor of that node subscribed; it may send [S] requests.
+  caf::reacts_to<admit_atom, caf::node_id>,
+  // [C] (kind) -> whether anything was installed: serve a newly published run.
+  caf::replies_to<reload_atom, job_kind>::with<bool>,
+  // [C] (task handle, progress sink) -> (rows, pairs): compute the owned rows of
+  // the similarity task that arrived in bulk chunks, COPY them.
+  caf::replies_to<similarity_atom, bulk_handle, part_progress_sink>::with<std::uint64_t,
+                                                                          std::uint64_t>,
+  // [C] (task handle) -> an ALS worker for the owned rows of the embedding task.
+  caf::replies_to<embedding_atom, bulk_handle>::with<embedding_worker_actor>,
+  // [local] (node): follow the coordinator of that node; only this node says so.
+  caf::reacts_to<controller_atom, caf::node_id>,
+  // [S] (user, recent, similar) -> step 1 of a recommendation.
+  caf::replies_to<context_atom, user_id, std::int32_t, std::int32_t>::with<user_context>,
+  // [S] (user) -> behaviors seen: guards cached answers.
+  caf::replies_to<version_atom, user_id>::with<std::uint64_t>,
+  // [S] step 2: candidates from owned seeds and items.
+  caf::replies_to<recall_atom, recall_request>::with<std::vector<candidate>>,
+  // [S] step 3: details of owned items (at most limits::max_details).
+  caf::replies_to<details_atom, std::vector<item_id>>::with<std::vector<item_details>>,
+  // [S] (item) -> its embedding: validates an item before its behavior is written.
+  caf::replies_to<item_atom, item_id>::with<std::vector<float>>,
+  // [S] (event, row id, item embedding) -> the user's new version: user side of a committed event.
+  caf::replies_to<apply_user_atom, behavior_event, std::int64_t, std::vector<float>>::with<
+    std::uint64_t>,
+  // [S] (event, row id) -> true: item side of a committed event.
+  caf::replies_to<apply_item_atom, behavior_event, std::int64_t>::with<bool>,
+  // -> (users, items) in memory.
+  caf::replies_to<counts_atom>::with<std::uint64_t, std::uint64_t>,
+  // -> the first load finished.
+  caf::replies_to<ready_atom>::with<bool>>;
+
+// ---- Cross-node tuples with handles ---------------------------------------------------
+
+// A partition map as the coordinator pushes it to API actors.
+struct partition_map {
+  std::uint64_t epoch = 0;
+  std::vector<shard_actor> shards;      // the live shards of this map
+  std::vector<std::uint32_t> owner;     // partition -> index into shards, or no_shard
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_map& x) {
+  return f(caf::meta::type_name("partition_map"), x.epoch, x.shards, x.owner);
+}
+
+// A shard node joining the coordinator with its own shard.
+struct shard_join {
+  std::string name;                     // stable across restarts (limits::check_node_name)
+  shard_actor shard;                    // must live on the joining node
+  std::string address;                  // host:port API nodes dial
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_join& x) {
+  return f(caf::meta::type_name("shard_join"), x.name, x.shard, x.address);
+}
+
+// ---- API actors, as the coordinator sees them --------------------------------------------
+
+// [C] from the coordinator it subscribed to.
+using map_subscriber = caf::typed_actor<
+  // -> true: this node routes by the map (or a newer one) from now on.
+  caf::replies_to<map_atom, partition_map>::with<bool>,
+  // -> true: a move starts; committed events go to the next owners of their
+  // partitions too, until the map of that epoch arrives.
+  caf::replies_to<move_atom, partition_map>::with<bool>>;
+
+// ---- Coordinator's local helpers ---------------------------------------------------
+
+// The coordinator's database questions. [local]
+using run_watcher_actor = caf::typed_actor<
+  // -> newest published run id per job_kind (0 = none).
+  caf::replies_to<published_atom>::with<std::vector<std::int64_t>>,
+  // -> JSON: the seed's counts plus the last runs per kind.
+  caf::replies_to<stats_atom>::with<std::string>,
+  // -> (epoch, shard name per partition): the persisted partition map.
+  caf::replies_to<load_map_atom>::with<std::uint64_t, std::vector<std::string>>,
+  // (epoch, shard name per partition) -> true: persisted in one transaction.
+  caf::replies_to<save_map_atom, std::uint64_t, std::vector<std::string>>::with<bool>>;
+
+// Runs one job over the shards and publishes it atomically. Bulk chunks come
+// from ALS workers, progress from similarity workers (of the current run only).
+using job_driver_actor = bulk_sink::extend_with<part_progress_sink>::extend<
+  // [local] (kind, listener (may be invalid), live shards) -> the run's summary.
+  caf::replies_to<run_atom, job_kind, run_progress_sink, std::vector<shard_actor>>::with<
+    job_summary>>;
+
+// ---- Coordinator --------------------------------------------------------------------------
+
+using coordinator_actor = caf::typed_actor<
+  // A shard node joins with its own shard, under a name no live shard of
+  // another node holds -> the partition count.
+  caf::replies_to<join_atom, shard_join>::with<std::uint32_t>,
+  // An API actor of the sending node subscribes: it gets the map now (if
+  // complete) and on every change, and its node is admitted to the shards.
+  caf::reacts_to<subscribe_atom, map_subscriber>,
+  // (shard name) -> true once it owns nothing: only from that shard's node.
+  caf::replies_to<leave_atom, std::string>::with<bool>,
+  // -> every partition is served by a live shard.
+  caf::replies_to<ready_atom>::with<bool>,
+  // -> JSON of the map, with each shard's address (recd admin cluster, API dialers).
+  caf::replies_to<cluster_atom>::with<std::string>,
+  // -> the epoch: force a rebalance.
+  caf::replies_to<rebalance_atom>::with<std::uint64_t>,
+  // (kinds, listener) -> one summary per kind: run the jobs in order.
+  caf::replies_to<compute_atom, std::vector<job_kind>, run_progress_sink>::with<
+    std::vector<job_summary>>,
+  // -> JSON: database counts, last jobs, map.
+  caf::replies_to<stats_atom>::with<std::string>,
+  // [self] every jobs.poll_seconds: published runs, reconciliation.
+  caf::reacts_to<poll_atom>,
+  // [self] rebalance: the rejoin grace after a restart ended, or a move
+  // changed or failed and the map needs another one.
+  caf::reacts_to<regroup_atom>,
+  // [self] (epoch) every API routes by the map of `epoch`: drop what moved away.
+  caf::reacts_to<drop_due_atom, std::uint64_t>,
+  // [self] a job redo waits for a ready map.
+  caf::reacts_to<redo_atom>,
+  // [self] jobs.interval_seconds passed: run every job.
+  caf::reacts_to<scheduled_atom>>;
+
+// ---- API actor -------------------------------------------------------------------------------
+
+// Serves recommend and behavior requests (actors/api.hpp for the steps).
+using api_actor = map_subscriber::extend<
+  // (user, limit, use cache) -> the JSON response body.
+  caf::replies_to<recommend_atom, user_id, std::int32_t, bool>::with<std::string>,
+  // [local] the same, answered through `reply` (the HTTP gateway).
+  caf::reacts_to<recommend_local_atom, user_id, std::int32_t, bool, local_reply<std::string>>,
+  // (event, event id or "") -> the committed row id; a repeated event id
+  // answers the first row id and changes nothing.
+  caf::replies_to<behavior_atom, behavior_event, std::string>::with<std::int64_t>,
+  // [local] the same, answered through `reply`.
+  caf::reacts_to<behavior_local_atom, behavior_event, std::string, local_reply<std::int64_t>>,
+  // -> the JSON of /api/stats.
+  caf::replies_to<stats_atom>::with<std::string>,
+  // [self] expire request deadlines.
+  caf::reacts_to<deadline_atom>,
+  // [local] follow a (restarted) coordinator.
+  caf::reacts_to<follow_atom, coordinator_actor>>;
+
+// ---- The API node's local helpers ------------------------------------------------------------------
+
+// Commits behavior events (group commit). [local]
+using behavior_writer_actor = caf::typed_actor<
+  // (event, check item, event id, deadline ns) -> (row id, fresh): fresh is
+  // false for a repeated event id (the first event's row id).
+  caf::replies_to<write_atom, behavior_event, bool, std::string, std::int64_t>::with<
+    std::int64_t, bool>,
+  // [self] commit what queued meanwhile.
+  caf::reacts_to<flush_atom>>;
+
+// The Redis recommendation cache; never fails a request. [local]
+using cache_actor = caf::typed_actor<
+  // (user) -> the cached body, "" on a miss or when Redis is down.
+  caf::replies_to<cache_get_atom, user_id>::with<std::string>,
+  // (user, body): SETEX with the configured TTL.
+  caf::reacts_to<cache_put_atom, user_id, std::string>,
+  // (user) -> false if Redis could not be told.
+  caf::replies_to<cache_del_atom, user_id>::with<bool>,
+  // -> JSON: hits, misses, errors, degraded.
+  caf::replies_to<stats_atom>::with<std::string>>;
+
+// Connects an API node to every live shard node directly. [local]
+using shard_dialer_actor = caf::typed_actor<
+  // Follow a restarted coordinator.
+  caf::reacts_to<follow_atom, coordinator_actor>,
+  // -> the map is ready and every live shard node is connected: /readyz.
+  caf::replies_to<ready_atom>::with<bool>,
+  // [self] once a second: dial the shard nodes not connected yet.
+  caf::reacts_to<poll_atom>>;
+
+// ---- The admin node's local helpers ------------------------------------------------------
+
+// The admin dashboard's database questions (nodes/dashboard.hpp). [local]
+using dashboard_reader_actor = caf::typed_actor<
+  // (limit) -> JSON: the newest `limit` job runs, with their error text.
+  caf::replies_to<job_runs_atom, std::int32_t>::with<std::string>,
+  // (item, limit) -> JSON: the item and its published neighbours, best first.
+  caf::replies_to<neighbours_atom, item_id, std::int32_t>::with<std::string>>;
+
+// ---- Views: what a caller needs of several roles -----------------------------------------
+
+// /readyz asks a node's coordinator, shard or dialer (each converts to it).
+using readiness_probe = caf::typed_actor<
+  caf::replies_to<ready_atom>::with<bool>>;
+
+} // namespace recd
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(recd::shard_snapshot_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(recd::neighbour_update_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(recd::embedding_update_ptr)
