@@ -10,6 +10,9 @@
 //   (map_atom, epoch, shards, owner)            -> bool     the coordinator's newest partition map
 //   (move_atom, epoch, shards, owner)           -> bool     a move starts: the map that will hold at epoch
 //   (join_atom, coordinator)                    -> void     follow a (restarted) coordinator
+//   (flush_atom, user)                          -> uint64   forget the cached answers of `user`
+//                                                           (all when < 0) here and in Redis;
+//                                                           reply: Redis keys deleted (1 for a user)
 //
 // A recommendation: cache lookup (valid only if the user's version on its
 // shard is unchanged) -> user context from the user's shard -> recall on every

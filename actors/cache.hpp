@@ -5,6 +5,8 @@
 //   (cache_get_atom, user_id)               -> string   "" on a miss or when Redis is down
 //   (cache_put_atom, user_id, string)       -> void     SETEX with the configured TTL
 //   (cache_del_atom, user_id)               -> bool     false if Redis could not be told
+//   (cache_del_atom)                        -> uint64   delete every cached answer (SCAN + DEL;
+//                                                       this node only); reply: keys deleted
 //   (stats_atom)                            -> string   JSON: hits, misses, errors, degraded
 //
 // The cache never fails a request: every Redis error or timeout counts as a

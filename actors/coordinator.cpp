@@ -70,6 +70,86 @@ void job_finished(coordinator_actor* self) {
     start_rebalance(self);
 }
 
+// Asks every live shard what it holds and how many users and items; the
+// JSON lists them by name (a shard that does not answer gets an "error").
+caf::typed_response_promise<std::string> shard_holdings(coordinator_actor* self) {
+  auto rp = self->make_response_promise<std::string>();
+  auto& st = self->state;
+  auto out = std::make_shared<nlohmann::json>(nlohmann::json{{"epoch", st.epoch},
+                                                             {"moving", st.moving},
+                                                             {"partitions", st.opt.partitions},
+                                                             {"shards", nlohmann::json::array()}});
+  std::vector<std::size_t> live;
+  for (std::size_t m = 0; m < st.members.size(); ++m)
+    if (st.members[m].shard)
+      live.push_back(m);
+  auto remaining = std::make_shared<std::size_t>(live.size() * 2);
+  if (live.empty()) {
+    rp.deliver(out->dump());
+    return rp;
+  }
+  auto& shards = (*out)["shards"];
+  for (auto m : live)
+    shards.push_back({{"name", st.members[m].name}});
+  auto done = [=]() mutable {
+    if (--*remaining == 0)
+      rp.deliver(out->dump());
+  };
+  for (std::size_t k = 0; k < live.size(); ++k) {
+    const auto& shard = st.members[live[k]].shard;
+    auto failed = [=](caf::error& err) mutable {
+      (*out)["shards"][k]["error"] = describe(err);
+      done();
+    };
+    self->request(shard, std::chrono::seconds{5}, map_atom_v)
+      .then(
+        [=](const std::vector<std::uint32_t>& held) mutable {
+          (*out)["shards"][k]["partitions"] = held;
+          done();
+        },
+        failed);
+    self->request(shard, std::chrono::seconds{5}, stats_atom_v)
+      .then(
+        [=](std::uint64_t users, std::uint64_t items) mutable {
+          (*out)["shards"][k]["users"] = users;
+          (*out)["shards"][k]["items"] = items;
+          done();
+        },
+        failed);
+  }
+  return rp;
+}
+
+// Tells every subscribed API actor to forget cached answers; the JSON counts
+// those that did and the Redis keys deleted.
+caf::typed_response_promise<std::string> flush_caches(coordinator_actor* self, std::int32_t user) {
+  auto rp = self->make_response_promise<std::string>();
+  const auto& apis = self->state.subscribers;
+  auto out = std::make_shared<nlohmann::json>(
+    nlohmann::json{{"api_actors", apis.size()}, {"flushed", 0}, {"deleted", 0}, {"errors", 0}});
+  auto remaining = std::make_shared<std::size_t>(apis.size());
+  if (apis.empty()) {
+    rp.deliver(out->dump());
+    return rp;
+  }
+  for (const auto& api : apis)
+    self->request(api, std::chrono::seconds{35}, flush_atom_v, user)
+      .then(
+        [=](std::uint64_t deleted) mutable {
+          (*out)["flushed"] = (*out)["flushed"].get<std::uint64_t>() + 1;
+          (*out)["deleted"] = (*out)["deleted"].get<std::uint64_t>() + deleted;
+          if (--*remaining == 0)
+            rp.deliver(out->dump());
+        },
+        [=](caf::error& err) mutable {
+          spdlog::warn("cache flush: an API actor failed: {}", describe(err));
+          (*out)["errors"] = (*out)["errors"].get<std::uint64_t>() + 1;
+          if (--*remaining == 0)
+            rp.deliver(out->dump());
+        });
+  return rp;
+}
+
 } // namespace coordination
 
 namespace {
@@ -252,8 +332,10 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       auto& st = self->state;
       auto it = std::find_if(st.members.begin(), st.members.end(),
                              [&](const member& m) { return m.name == name && m.shard; });
+      // Or this node: `recd admin drain` through the admin port.
       const auto& src = self->current_sender();
-      if (it != st.members.end() && (!src || src->node() != it->shard.node()))
+      if (it != st.members.end() &&
+          (!src || (src->node() != it->shard.node() && src->node() != self->node())))
         return refuse(self, "leave", "only shard " + name + "'s own node may say it leaves");
       auto rp = self->make_response_promise<bool>();
       if (it == st.members.end() || st.targets().size() <= (it->leaving ? 0u : 1u)) {
@@ -276,6 +358,7 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
         shards.push_back({{"name", st.members[m].name},
                           {"address", st.members[m].address},
                           {"alive", static_cast<bool>(st.members[m].shard)},
+                          {"leaving", st.members[m].leaving},
                           {"partitions", parts}});
       }
       nlohmann::json j = {{"epoch", st.epoch},
@@ -393,6 +476,20 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.interval_seconds},
                          compute_atom_v);
       return caf::unit;
+    },
+    [=](check_atom) -> caf::result<std::string> {
+      // recd admin check: what each live shard holds (partitions, users,
+      // items), to be compared with PostgreSQL by the caller. Own node only.
+      if (auto err = check_control(self, caf::node_id{}, "check"))
+        return err;
+      return shard_holdings(self);
+    },
+    [=](flush_atom, std::int32_t user) -> caf::result<std::string> {
+      // recd admin cache flush [USER]: every subscribed API actor forgets the
+      // cached answers (all when user < 0). Own node only.
+      if (auto err = check_control(self, caf::node_id{}, "flush"))
+        return err;
+      return flush_caches(self, user);
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();

@@ -11,6 +11,11 @@
 //   (rebalance_atom)                      -> uint64          force a rebalance; reply: the new epoch
 //   (compute_atom, [job_kind], listener)  -> [job_summary]   run jobs in order on the current shards
 //   (stats_atom)                          -> string          JSON: database counts, last jobs, map
+//   (check_atom)                          -> string          JSON: each live shard's held partitions,
+//                                                            users and items (own node: the admin port)
+//   (flush_atom, user)                    -> string          every API actor forgets cached answers
+//                                                            of user (all if < 0); own node only
+// (leave_atom also comes from this node: `recd admin drain`.)
 //
 // A join is refused unless the shard lives on the joining node and no live
 // shard of another node has its name; a leave unless it comes from the

@@ -15,6 +15,7 @@
 #include "engine/similarity.hpp"
 #include "protocol/errors.hpp"
 #include "actors/bulk_sender.hpp"
+#include "actors/telemetry.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -80,6 +81,7 @@ struct driver_state {
   std::int64_t lock_key() const { return 0x72656364'6a6f6200 + static_cast<std::int64_t>(kind); }
 
   void report(std::uint64_t done, std::uint64_t rows, bool force = false) {
+    node_telemetry().job.progress(done, total, rows);
     if (!listener || (!force && clock::now() - last_report < std::chrono::milliseconds{500}))
       return;
     last_report = clock::now();
@@ -119,6 +121,7 @@ struct driver_state {
       return err;
     if (!locked)
       return make_error(ec::job_running, std::string{to_string(kind)} + " is already running");
+    node_telemetry().job.begin(to_string(kind), run_id);
     return caf::none;
   }
 
@@ -127,6 +130,7 @@ struct driver_state {
     if (!active)
       return;
     active = false;
+    node_telemetry().job.end();
     store::guard([&] {
       pqxx::nontransaction tx{*conn};
       if (!staging.empty())
@@ -156,6 +160,7 @@ struct driver_state {
     active = false;
     unlock();
     report(total, rows, true);
+    node_telemetry().job.end();
     job_summary s{kind, run_id, inputs, rows,
                   std::chrono::duration<double>(clock::now() - started).count()};
     promise.deliver(s);

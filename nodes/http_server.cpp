@@ -193,6 +193,10 @@ private:
   void write_error(response reply) {
     version_ = 11;
     head_ = false;
+    method_.clear();
+    path_.clear();
+    id_.clear();
+    started_ = std::chrono::steady_clock::now();
     write_response(std::move(reply), false);
   }
 
@@ -201,11 +205,19 @@ private:
     version_ = msg.version();
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
+    method_.clear();
+    path_.clear();
+    id_.clear();
+    started_ = std::chrono::steady_clock::now();
 
     auto converted = to_request(std::move(msg));
     if (auto* reply = std::get_if<response>(&converted))
       return write_response(std::move(*reply), keep_alive_);
     auto& req = std::get<request>(converted);
+    req.id = request_id_for(req.header("x-request-id"));
+    method_ = req.method;
+    path_ = req.path;
+    id_ = req.id;
     {
       error_code ignored;
       auto peer = stream_.socket().remote_endpoint(ignored);
@@ -277,6 +289,14 @@ private:
     }
     if (res.status == 503 && out_.find(bhttp::field::retry_after) == out_.end())
       out_.set(bhttp::field::retry_after, "1"); // every 503 says when to come back
+    if (id_.empty())
+      id_ = new_request_id(); // a reply before any request was parsed
+    out_.set("X-Request-Id", id_);
+    if (ctx_->opt.on_exchange)
+      ctx_->opt.on_exchange({method_, path_, id_, res.status, res.detail,
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                           started_)
+                               .count()});
     if (res.status == 204 || res.status == 304) {
       // These must not have a body, nor (for 204) a Content-Length.
     } else if (head_) {
@@ -352,6 +372,9 @@ private:
 
   phase phase_ = phase::idle;
   std::uint64_t seq_ = 0; // number of the request being handled
+  // The request being answered, for on_exchange and X-Request-Id.
+  std::string method_, path_, id_;
+  std::chrono::steady_clock::time_point started_{};
   unsigned version_ = 11;
   bool keep_alive_ = true;
   bool head_ = false;

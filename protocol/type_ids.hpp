@@ -82,6 +82,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_ATOM(recd, recd, deadline_atom, "deadline")
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::string>))
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::int64_t>))
+  // -- operations (the admin port's commands) ------------------------------------
+  CAF_ADD_ATOM(recd, recd, check_atom, "check")
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

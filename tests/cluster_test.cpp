@@ -426,12 +426,18 @@ public:
   node& start_shard(int i, const env_list& extra = {}) {
     auto name = "shard-" + std::to_string(i);
     auto port = free_port();
-    env_list env{{"RECD_CLUSTER_PORT", std::to_string(port)}, {"RECD_CLUSTER_NODE_NAME", name}};
+    // Every node has an admin port (/metrics): any free one here.
+    env_list env{{"RECD_CLUSTER_PORT", std::to_string(port)},
+                 {"RECD_CLUSTER_NODE_NAME", name},
+                 {"RECD_ADMIN_ADDR", loopback + ":0"}};
     env.insert(env.end(), extra.begin(), extra.end());
     return launch(name, "shard", free_port(), port, env);
   }
 
-  node& start_api(int i) { return launch("api-" + std::to_string(i), "api", free_port(), 0, {}); }
+  node& start_api(int i) {
+    return launch("api-" + std::to_string(i), "api", free_port(), 0,
+                  {{"RECD_ADMIN_ADDR", loopback + ":0"}});
+  }
 
   // The newest node of that name.
   node& operator[](const std::string& name) {
