@@ -107,12 +107,12 @@ void print_jobs(const json& j) {
                 running.value("seconds", 0.0));
   else
     std::printf("running: none\n");
-  std::printf("%-8s %-16s %-10s %-26s %12s %10s  %s\n", "run", "kind", "status", "started",
+  std::printf("%-8s %-16s %-10s %-19s %12s %10s  %s\n", "run", "kind", "status", "started",
               "rows", "seconds", "error");
   for (const auto& r : j.value("runs", json::array()))
-    std::printf("%-8lld %-16s %-10s %-26s %12lld %10.1f  %s\n", r.value("run_id", 0LL),
+    std::printf("%-8lld %-16s %-10s %-19s %12lld %10.1f  %s\n", r.value("run_id", 0LL),
                 r.value("kind", "").c_str(), r.value("status", "").c_str(),
-                r.value("started_at", "").substr(0, 26).c_str(), r.value("rows", 0LL),
+                r.value("started_at", "").substr(0, 19).c_str(), r.value("rows", 0LL),
                 r.value("seconds", 0.0), r.value("error", "").c_str());
 }
 
@@ -202,10 +202,14 @@ int run_admin_http(const settings& cfg, const admin_command& cmd) {
                   (cmd.argument.empty() ? std::string{} : "?user=" + percent_encode(cmd.argument)));
     if (!j)
       return 1;
-    std::printf("flushed %s: %llu API actors, %llu Redis keys deleted%s\n",
-                cmd.argument.empty() ? "every cached answer" : ("user " + cmd.argument).c_str(),
-                j->value("flushed", 0ULL), j->value("deleted", 0ULL),
-                j->value("errors", 0ULL) > 0 ? " (some API actors failed: see their logs)" : "");
+    if (cmd.argument.empty())
+      std::printf("flushed every cached answer: %llu API actors, %llu Redis keys deleted%s\n",
+                  j->value("flushed", 0ULL), j->value("deleted", 0ULL),
+                  j->value("errors", 0ULL) > 0 ? " (some API actors failed: see their logs)" : "");
+    else
+      std::printf("flushed user %s's cached answer: %llu API actors%s\n", cmd.argument.c_str(),
+                  j->value("flushed", 0ULL),
+                  j->value("errors", 0ULL) > 0 ? " (some API actors failed: see their logs)" : "");
     return j->value("errors", 0ULL) > 0 ? 1 : 0;
   }
   if (cmd.name == "check") {

@@ -252,34 +252,39 @@ void gateway::admin_drain(const http::request& req, http::reply_fn reply) {
   auto name = req.param("shard");
   if (!name || name->empty())
     return reply(json_error_response(400, "name the shard node: ?shard=NAME"));
-  ask(
-    sys_, admin_, timeout_, reply,
-    [=, sys = &sys_, coordinator = admin_, shard = std::string{*name}](std::string& body) {
-      auto map = json::parse(body, nullptr, false);
-      std::size_t others = 0, partitions = 0;
-      bool found = false;
-      for (const auto& s : map.value("shards", json::array())) {
-        const bool alive = s.value("alive", false);
-        if (s.value("name", "") == shard && alive) {
-          found = true;
-          partitions = s.value("partitions", json::array()).size();
-        } else if (alive && !s.value("leaving", false)) {
-          ++others;
-        }
-      }
-      if (!found)
-        return reply(json_error_response(404, "no live shard node named " + shard));
-      if (others == 0)
-        return reply(json_error_response(409, "no other shard node can take its partitions"));
-      // The coordinator answers the leave once the shard owns nothing; the
-      // reply to the client does not wait for that.
-      caf::anon_send(coordinator, leave_atom_v, shard);
-      spdlog::info("admin: draining shard {} ({} partitions)", shard, partitions);
-      reply(json_response(
-        202, json{{"shard", shard}, {"draining", true}, {"partitions", partitions}}.dump()));
-      (void)sys;
-    },
-    map_atom_v);
+  sys_.spawn([=, coordinator = admin_, timeout = timeout_,
+              shard = std::string{*name}](caf::event_based_actor* self) {
+    census_enter(self->id(), "gateway_request");
+    self->attach_functor([id = self->id()] { census_leave(id); });
+    self->request(coordinator, timeout, map_atom_v)
+      .then(
+        [=](const std::string& body) {
+          auto map = json::parse(body, nullptr, false);
+          std::size_t others = 0, partitions = 0;
+          bool found = false;
+          for (const auto& s : map.value("shards", json::array())) {
+            const bool alive = s.value("alive", false);
+            if (s.value("name", "") == shard && alive) {
+              found = true;
+              partitions = s.value("partitions", json::array()).size();
+            } else if (alive && !s.value("leaving", false)) {
+              ++others;
+            }
+          }
+          if (!found)
+            return reply(json_error_response(404, "no live shard node named " + shard));
+          if (others == 0)
+            return reply(json_error_response(409, "no other shard node can take its partitions"));
+          // Sent as this actor (the coordinator takes a leave from its own
+          // node); it answers once the shard owns nothing, which the client
+          // does not wait for: /admin/cluster shows the partitions leave.
+          self->send(coordinator, leave_atom_v, shard);
+          spdlog::info("admin: draining shard {} ({} partitions)", shard, partitions);
+          reply(json_response(
+            202, json{{"shard", shard}, {"draining", true}, {"partitions", partitions}}.dump()));
+        },
+        [=](caf::error& err) { reply(error_response(err)); });
+  });
 }
 
 void gateway::admin_flush(const http::request& req, http::reply_fn reply) {
