@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-# Writes deploy/grafana/recd.json (python3 deploy/grafana/make_dashboard.py > deploy/grafana/recd.json).
+# Writes deploy/grafana/recd.json and the Helm chart's copy
+# (deploy/helm/recd/dashboards/recd.json): python3 deploy/grafana/make_dashboard.py
 # Every query must name metrics recd exports: tests/operate_test.cpp checks them
 # against a running node.
-import json
+import json, os
 panels = []
 pid = [0]
 def panel(title, exprs, x, y, w=12, h=8, unit="short", kind="timeseries", desc=""):
@@ -113,4 +114,8 @@ dash = {
   "annotations": {"list": []},
   "panels": panels,
 }
-print(json.dumps(dash, indent=2))
+here = os.path.dirname(os.path.abspath(__file__))
+text = json.dumps(dash, indent=2) + "\n"
+for path in (os.path.join(here, "recd.json"), os.path.join(here, "..", "helm", "recd", "dashboards", "recd.json")):
+    with open(path, "w") as out:
+        out.write(text)
