@@ -14,7 +14,8 @@ namespace recd {
 using namespace gateway_detail;
 
 // The client's fault is 4xx with the error's own text; ours or a dependency's
-// is 5xx with a fixed text per code, the detail logged here instead. On POST
+// is 5xx with a fixed text per code, the detail going to the log instead
+// (response::detail, logged once with the request id by serve.cpp). On POST
 // /api/behavior every 5xx means: the event may have been committed; retrying
 // with the same event_id is safe.
 http::response error_response(const caf::error& err) {

@@ -135,6 +135,8 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
 
 void gateway::serve_metrics(http::reply_fn reply) {
   auto local = std::make_shared<metrics::families>(metrics::collect_local(node_));
+  if (api_keys_)
+    metrics::add_api_keys(*local, api_keys_->counts());
   auto send = [reply](const metrics::families& all) {
     reply(http::response{200, metrics::render(all), metrics::content_type});
   };

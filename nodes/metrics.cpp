@@ -307,6 +307,13 @@ void add_cluster(families& out, const nlohmann::json& stats, const nlohmann::jso
   }
 }
 
+void add_api_keys(families& out, const std::map<std::string, std::uint64_t>& counts) {
+  auto& f = family(out, "recd_api_key_requests_total",
+                   "/api/* requests accepted with each API key, by the key's name", MetricType::Counter);
+  for (const auto& [name, n] : counts)
+    sample(f, double(n), {{"key", name}});
+}
+
 std::string render(const families& all) {
   std::ostringstream out;
   prometheus::TextSerializer{}.Serialize(out, std::vector<MetricFamily>(all.begin(), all.end()));

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,9 @@ families collect_local(const node_view& node);
 // `runs`: job_runs counts per kind and status ({kind: {status: n}}), may be null.
 void add_cluster(families& out, const nlohmann::json& stats, const nlohmann::json& map,
                  const nlohmann::json& runs);
+
+// Accepted /api/* requests per API key name (http.api_keys_file), when keys are on.
+void add_api_keys(families& out, const std::map<std::string, std::uint64_t>& counts);
 
 // The text exposition format (Content-Type: text/plain; version=0.0.4).
 std::string render(const families& all);

@@ -102,11 +102,13 @@ struct http_front {
 };
 
 // What both ports do with every finished exchange: count it for /metrics
-// and log a failed one (5xx) once, with its request id and the detail the
-// client never sees.
+// and log a failed request (5xx) once, with its request id and the detail the
+// client never sees. The server's 503 to a connection over
+// http.max_connections (no request was read) is counted, not logged: a flood
+// of connections must not become a flood of log lines.
 void observe(const http::exchange& e) {
   node_telemetry().http.record(metrics::endpoint_of(e.path), e.status, e.seconds);
-  if (e.status >= 500)
+  if (e.status >= 500 && !e.method.empty())
     spdlog::warn("request {} {} {} failed: {} in {:.1f} ms: {}", e.id,
                  e.method.empty() ? std::string_view{"-"} : e.method,
                  e.path.empty() ? std::string_view{"-"} : e.path, e.status, e.seconds * 1000,

@@ -392,6 +392,26 @@ TEST_F(Operate, MetricsFollowTheTrafficInTheTextFormat) {
   EXPECT_GT(m.value("recd_job_last_finished_timestamp_seconds", {{"kind", "embeddings"}}), 1.7e9);
 }
 
+TEST_F(Operate, WithApiKeysTheRequestsOfEachKeyAreCountedByName) {
+  auto keys = temp_path("api-keys");
+  {
+    std::ofstream out{keys};
+    out << "shop-web:key-one-4f1d9a\npartner:key-two-77b0c2\n";
+  }
+  auto server = serve({{"RECD_HTTP_API_KEYS_FILE", keys}});
+  for (const char* key : {"key-one-4f1d9a", "key-one-4f1d9a", "key-two-77b0c2"})
+    ASSERT_EQ(call(server->port(), "GET", "/api/recommend/8", {{"X-Api-Key", key}}).status, 200u);
+  EXPECT_EQ(call(server->port(), "GET", "/api/recommend/8").status, 401u);
+  auto r = admin_call(*server, "GET", "/metrics");
+  auto m = parse_exposition(r.body);
+  EXPECT_TRUE(m.problems.empty()) << joined(m.problems);
+  EXPECT_EQ(m.value("recd_api_key_requests_total", {{"key", "shop-web"}}), 2);
+  EXPECT_EQ(m.value("recd_api_key_requests_total", {{"key", "partner"}}), 1);
+  EXPECT_EQ(r.body.find("key-one-4f1d9a"), std::string::npos) << "a key in /metrics";
+  EXPECT_EQ(m.value("recd_http_requests_total", {{"endpoint", "/api/recommend"}, {"status", "401"}}), 1);
+  std::remove(keys.c_str());
+}
+
 TEST_F(Operate, TheGrafanaDashboardUsesOnlyMetricsTheNodeExports) {
   const char* root = std::getenv("RECD_SOURCE_DIR");
   ASSERT_NE(root, nullptr);
