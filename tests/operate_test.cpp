@@ -298,6 +298,12 @@ TEST_F(Operate, EveryResponseCarriesARequestIdAndAFailureIsLoggedOnceWithIt) {
       EXPECT_NE(line.find("database"), std::string::npos) << line;
     }
   EXPECT_EQ(lines, 1u) << log;
+  // Every line of the (text) log is one event: "<UTC time> <level> <message>".
+  static const std::regex event{
+    "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z (trace|debug|info|warning|error|critical) .+"};
+  std::istringstream all{log};
+  for (std::string line; std::getline(all, line);)
+    EXPECT_TRUE(std::regex_match(line, event)) << "not one event per line: " << line;
   auto m = scrape_metrics(*server);
   EXPECT_EQ(m.value("recd_http_requests_total", {{"endpoint", "/api/behavior"}, {"status", "503"}}), 1);
   EXPECT_EQ(m.value("recd_behavior_failed_batches_total"), 1);
