@@ -60,6 +60,11 @@ void finish(api_self* self, reply_promise rp, user_id user, std::uint64_t versio
       body += ",\"reasons\":";
       append_reasons(body, m);
       body += '}';
+      auto& metrics = *self->state.deps.metrics;
+      ++metrics.recommend_items;
+      for (std::size_t r = 0; r < recall_route_count; ++r)
+        if (m.routes[r].score > 0) // as in its reasons
+          metrics.route_items[r].fetch_add(1, std::memory_order_relaxed);
     }
     body += "],\"count\":" + std::to_string(count);
     if (use_cache && !*incomplete) {
@@ -373,6 +378,32 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
                 [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](forget_atom, std::int32_t user) -> caf::result<std::uint64_t> {
+      // recd admin cache flush [USER]: forget cached answers (all: user < 0),
+      // here and in Redis. From the coordinator's node or this one.
+      auto& st = self->state;
+      const auto& coordinator = st.deps.coordinator;
+      if (auto err = check_control(self, coordinator ? coordinator.node() : caf::node_id{}, "forget"))
+        return err;
+      auto rp = self->make_response_promise<std::uint64_t>();
+      auto failed = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
+      if (user >= 0) {
+        st.near.erase(user);
+        self->request(st.deps.cache, std::chrono::seconds{5}, cache_del_atom_v, user)
+          .then([=](bool done) mutable {
+                  if (done)
+                    rp.deliver(std::uint64_t{1});
+                  else
+                    rp.deliver(make_error(ec::cache_unavailable, "redis did not answer DEL"));
+                },
+                failed);
+      } else {
+        st.near.clear();
+        self->request(st.deps.cache, std::chrono::seconds{30}, cache_clear_atom_v)
+          .then([=](std::uint64_t deleted) mutable { rp.deliver(deleted); }, failed);
+      }
       return rp;
     },
     [=](deadline_atom) {

@@ -69,6 +69,10 @@ struct api_metrics {
   std::atomic<std::uint64_t> behavior_requests{0};
   std::atomic<std::uint64_t> behavior_failed{0};
   std::atomic<std::uint64_t> client_errors{0};      // 4xx, counted by the HTTP gateway
+  // Items in computed (not cached) answers, per recall route that proposed
+  // them (index: recall_route); an item several routes proposed counts for each.
+  std::array<std::atomic<std::uint64_t>, 4> route_items{};
+  std::atomic<std::uint64_t> recommend_items{0}; // items in computed answers
   latency_histogram recommend_latency;
   latency_histogram behavior_latency;
 };

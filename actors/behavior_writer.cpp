@@ -1,4 +1,5 @@
 #include "actors/behavior_writer.hpp"
+#include "actors/telemetry.hpp"
 
 #include <chrono>
 #include <unordered_map>
@@ -199,6 +200,7 @@ struct writer_state {
     std::vector<std::pair<std::int64_t, bool>> rows; // per leader: id (0 = look up), fresh
     std::vector<std::string> lookup;
     caf::error err;
+    const auto started = clock::now();
     auto c = conn.get();
     if (!c)
       err = c.error();
@@ -238,7 +240,11 @@ struct writer_state {
     if (!err && (rows.size() != leaders.size() ||
                  std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.first == 0; })))
       err = make_error(ec::database_error, "the insert returned unexpected rows");
+    auto& figures = node_telemetry().writer;
+    figures.batch_size.observe(double(batch.size()));
+    figures.commit.observe(std::chrono::duration<double>(clock::now() - started).count());
     if (err) {
+      ++figures.failed_batches;
       conn.reset();
       auto shown = database_failed(err, batch.size());
       for (auto& p : batch)

@@ -9,7 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/telemetry.hpp"
+#include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
+#include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
@@ -97,6 +100,8 @@ struct cache_state {
 
   void failed(const std::string& what) {
     ++errors;
+    ++node_telemetry().cache.errors;
+    node_telemetry().cache.degraded = true;
     if (!degraded)
       spdlog::warn("redis {}:{} unavailable ({}); serving uncached", ep.host, ep.port, what);
     degraded = true;
@@ -142,6 +147,7 @@ struct cache_state {
     if (degraded)
       spdlog::info("redis {}:{} is back", ep.host, ep.port);
     degraded = false;
+    node_telemetry().cache.degraded = false;
     return ctx;
   }
 
@@ -181,9 +187,11 @@ cache_actor::behavior_type cache(cache_actor::stateful_pointer<cache_state> self
       auto r = st.command("GET %s", key.c_str());
       if (r && r->type == REDIS_REPLY_STRING) {
         ++st.hits;
+        ++node_telemetry().cache.hits;
         return std::string{r->str, r->len};
       }
       ++st.misses;
+      ++node_telemetry().cache.misses;
       return {};
     },
     [=](cache_put_atom, user_id u, const std::string& value) {
@@ -194,6 +202,29 @@ cache_actor::behavior_type cache(cache_actor::stateful_pointer<cache_state> self
     [=](cache_del_atom, user_id u) -> bool {
       auto key = key_of(u);
       return self->state.command("DEL %s", key.c_str()) != nullptr;
+    },
+    [=](cache_clear_atom) -> caf::result<std::uint64_t> {
+      // Every cached answer (recd admin cache flush): SCAN, not KEYS, so
+      // Redis keeps serving others meanwhile. Only from this node.
+      if (auto err = check_control(self, caf::node_id{}, "cache_del"))
+        return err;
+      auto& st = self->state;
+      std::uint64_t deleted = 0;
+      std::string cursor = "0";
+      do {
+        auto r = st.command("SCAN %s MATCH recommend:* COUNT 1000", cursor.c_str());
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+          return make_error(ec::cache_unavailable, "redis did not answer SCAN");
+        cursor.assign(r->element[0]->str, r->element[0]->len);
+        const auto* keys = r->element[1];
+        for (std::size_t k = 0; k < keys->elements; ++k) {
+          auto d = st.command("DEL %b", keys->element[k]->str, keys->element[k]->len);
+          if (!d)
+            return make_error(ec::cache_unavailable, "redis did not answer DEL");
+          deleted += d->type == REDIS_REPLY_INTEGER ? static_cast<std::uint64_t>(d->integer) : 0;
+        }
+      } while (cursor != "0");
+      return deleted;
     },
     [=](stats_atom) -> std::string {
       auto& st = self->state;

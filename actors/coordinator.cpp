@@ -255,8 +255,10 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       auto& st = self->state;
       auto it = std::find_if(st.members.begin(), st.members.end(),
                              [&](const member& m) { return m.name == name && m.shard; });
+      // Or this node: `recd admin drain` through the admin port.
       const auto& src = self->current_sender();
-      if (it != st.members.end() && (!src || src->node() != it->shard.node()))
+      if (it != st.members.end() &&
+          (!src || (src->node() != it->shard.node() && src->node() != self->node())))
         return refuse(self, "leave", "only shard " + name + "'s own node may say it leaves");
       auto rp = self->make_response_promise<bool>();
       if (it == st.members.end() || st.targets().size() <= (it->leaving ? 0u : 1u)) {
@@ -279,6 +281,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
         shards.push_back({{"name", st.members[m].name},
                           {"address", st.members[m].address},
                           {"alive", static_cast<bool>(st.members[m].shard)},
+                          {"leaving", st.members[m].leaving},
                           {"partitions", parts}});
       }
       nlohmann::json j = {{"epoch", st.epoch},
@@ -396,6 +399,20 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       self->delayed_send(self, std::chrono::seconds{self->state.opt.cfg.jobs.interval_seconds},
                          scheduled_atom_v);
       return caf::unit;
+    },
+    [=](check_atom) -> caf::result<std::string> {
+      // recd admin check: what each live shard holds (partitions, users,
+      // items), to be compared with PostgreSQL by the caller. Own node only.
+      if (auto err = check_control(self, caf::node_id{}, "check"))
+        return err;
+      return shard_holdings(self);
+    },
+    [=](cache_flush_atom, std::int32_t user) -> caf::result<std::string> {
+      // recd admin cache flush [USER]: every subscribed API actor forgets the
+      // cached answers (all when user < 0). Own node only.
+      if (auto err = check_control(self, caf::node_id{}, "cache_flush"))
+        return err;
+      return flush_caches(self, user);
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();

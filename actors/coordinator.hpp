@@ -1,6 +1,7 @@
 #pragma once
 // coordinator: owns the partition map and the offline jobs. Its messages:
-// coordinator_actor in protocol/interfaces.hpp.
+// coordinator_actor in protocol/interfaces.hpp (the operator's commands,
+// check and cache flush, in coordinator_operations.cpp).
 //
 // A join is refused unless the shard lives on the joining node and no live
 // shard of another node has its name; a leave unless it comes from the

@@ -4,6 +4,7 @@
 //   coordinator_map.cpp    the partition map: balanced assignment, flips,
 //                          persistence, reconciliation with the shards
 //   coordinator_moves.cpp  moving partitions to a new assignment
+//   coordinator_operations.cpp  the admin port's check and cache flush
 // (actors/coordinator.hpp has the protocol and the contract.)
 
 #include <chrono>
@@ -180,5 +181,12 @@ void reconcile(coordinator_self* self);
 
 // The running job ended: a rebalance that waited for it starts.
 void job_finished(coordinator_self* self);
+
+// coordinator_operations.cpp, for the admin port:
+// JSON of every live shard's held partitions, users and items (check_atom).
+caf::typed_response_promise<std::string> shard_holdings(coordinator_self* self);
+// Every subscribed API actor forgets cached answers of `user` (all if < 0);
+// JSON: API actors, those flushed, Redis keys deleted, errors (flush_atom).
+caf::typed_response_promise<std::string> flush_caches(coordinator_self* self, std::int32_t user);
 
 } // namespace recd::coordination

@@ -39,9 +39,6 @@ dashboard_reader_actor::behavior_type dashboard_reader(reader_pointer self, std:
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
   return {
-    [=](job_runs_atom, std::int32_t limit) -> caf::result<std::string> {
-      return answer(self, [=](pqxx::connection& c) { return store::job_runs_json(c, limit); });
-    },
     [=](neighbours_atom, item_id item, std::int32_t limit) -> caf::result<std::string> {
       return answer(self,
                     [=](pqxx::connection& c) { return store::item_neighbours(c, item, limit); });

@@ -1,6 +1,7 @@
 #pragma once
 // dashboard_reader: a detached actor with its own PostgreSQL connection that
-// answers the admin dashboard's questions (store/dashboard_queries.hpp). Local
+// answers the admin dashboard's question, an item's published neighbours
+// (store/dashboard_queries.hpp). Local
 // to the admin node: it is never published and only the gateway talks to it.
 //
 // Its interface: dashboard_reader_actor (protocol/interfaces.hpp). A broken

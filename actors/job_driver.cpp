@@ -16,6 +16,7 @@
 #include "protocol/errors.hpp"
 #include "actors/bulk_sender.hpp"
 #include "actors/trust.hpp"
+#include "actors/telemetry.hpp"
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -92,6 +93,7 @@ struct driver_state {
   std::int64_t lock_key() const { return 0x72656364'6a6f6200 + static_cast<std::int64_t>(kind); }
 
   void report(std::uint64_t done, std::uint64_t rows, bool force = false) {
+    node_telemetry().job.progress(done, total, rows);
     if (!listener || (!force && clock::now() - last_report < std::chrono::milliseconds{500}))
       return;
     last_report = clock::now();
@@ -131,6 +133,7 @@ struct driver_state {
       return err;
     if (!locked)
       return make_error(ec::job_running, std::string{to_string(kind)} + " is already running");
+    node_telemetry().job.begin(to_string(kind), run_id);
     return caf::none;
   }
 
@@ -139,6 +142,7 @@ struct driver_state {
     if (!active)
       return;
     active = false;
+    node_telemetry().job.end();
     store::guard([&] {
       pqxx::nontransaction tx{*conn};
       if (!staging.empty())
@@ -168,6 +172,7 @@ struct driver_state {
     active = false;
     unlock();
     report(total, rows, true);
+    node_telemetry().job.end();
     job_summary s{kind, run_id, inputs, rows,
                   std::chrono::duration<double>(clock::now() - started).count()};
     promise.deliver(s);

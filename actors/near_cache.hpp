@@ -58,6 +58,12 @@ public:
       erase(it);
   }
 
+  void clear() {
+    entries_.clear();
+    lru_.clear();
+    bytes_ = 0;
+  }
+
   std::size_t size() const { return entries_.size(); }
   std::size_t bytes() const { return bytes_; }
 

@@ -125,7 +125,9 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
         auto runs = tx.exec(
           "SELECT DISTINCT ON (kind) kind, run_id, status, started_at::text, "
           "coalesce(finished_at::text, ''), rows, extract(epoch from (coalesce(finished_at, now()) - "
-          "started_at))::float8, coalesce(error, '') FROM job_runs ORDER BY kind, run_id DESC");
+          "started_at))::float8, coalesce(error, ''), "
+          "coalesce(extract(epoch from finished_at), 0)::float8 FROM job_runs "
+          "ORDER BY kind, run_id DESC");
         nlohmann::json jobs = nlohmann::json::object();
         // /api/stats is on the public port: a failed run shows its error code
         // ("database_error", "job_failed", ...) only; the text (which may hold
@@ -140,7 +142,8 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
                                   {"finished_at", run[4].c_str()},
                                   {"rows", run[5].as<std::int64_t>()},
                                   {"seconds", run[6].as<double>()},
-                                  {"error", error_code(run[7].c_str())}};
+                                  {"error", error_code(run[7].c_str())},
+                                  {"finished_unix", run[8].as<double>()}};
         j["last_jobs"] = jobs;
       });
       if (err) {

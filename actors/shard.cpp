@@ -13,6 +13,7 @@
 #include "actors/embedding_worker.hpp"
 #include "actors/shard_loader.hpp"
 #include "actors/similarity_worker.hpp"
+#include "actors/telemetry.hpp"
 #include "protocol/bulk.hpp"
 #include "protocol/errors.hpp"
 #include "actors/trust.hpp"
@@ -131,9 +132,28 @@ caf::error check_data(shard_actor_type* self, const char* what) {
 // loader's transients, partitions moved away, the previous results), which
 // glibc otherwise keeps in its arenas: a node that loaded every partition
 // before half of them moved away stayed at twice its share of memory.
-void settle_memory(const shard_state& data, const char* after) {
+// The footprint also goes to the node's figures (actors/telemetry.hpp).
+void settle_memory(const shard_actor_state& st, const char* after) {
   malloc_trim(0);
-  spdlog::info("state {}: {}", after, describe(data.footprint()));
+  auto f = st.data.footprint();
+  spdlog::info("state {}: {}", after, describe(f));
+  auto& out = node_telemetry().shard(st.index);
+  const std::size_t sizes[] = {f.user_table, f.history,    f.bought,     f.similar,
+                               f.user_vectors, f.item_table, f.titles,   f.neighbours,
+                               f.item_vectors, f.vector_index};
+  static_assert(std::size(sizes) == shard_figures::structures.size());
+  for (std::size_t k = 0; k < std::size(sizes); ++k)
+    out.bytes[k].store(sizes[k], std::memory_order_relaxed);
+  out.partitions.store(st.held.size(), std::memory_order_relaxed);
+  out.users.store(f.users, std::memory_order_relaxed);
+  out.items.store(f.items, std::memory_order_relaxed);
+}
+
+// The counts after an event or a new item (cheap: two sizes).
+void note_counts(const shard_actor_state& st) {
+  auto& out = node_telemetry().shard(st.index);
+  out.users.store(st.data.user_count(), std::memory_order_relaxed);
+  out.items.store(st.data.item_count(), std::memory_order_relaxed);
 }
 
 // A snapshot of `partitions` arrived: install it (first load) or merge it,
@@ -171,7 +191,7 @@ void land(shard_actor_type* self, shard_snapshot&& snap, const std::vector<std::
   for (std::size_t k = 0; k < replay.size(); ++k)
     if (wanted[k])
       st.apply(replay[k]);
-  settle_memory(st.data, "loaded");
+  settle_memory(st, "loaded");
 }
 
 shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, std::string url,
@@ -247,7 +267,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       if (!gone.empty()) {
         st.data.drop(gone, st.partition_count);
         spdlog::info("dropped {} partitions moved away (map epoch {})", gone.size(), epoch);
-        settle_memory(st.data, "after the drop");
+        settle_memory(st, "after the drop");
       }
       return true;
     },
@@ -299,8 +319,14 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return err;
       if (auto err = limits::check_recall(req))
         return refuse(self, "recall", describe(err));
+      const auto t0 = std::chrono::steady_clock::now();
+      auto timed = [&](std::vector<candidate> out) {
+        node_telemetry().shard(st.index).recall.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        return out;
+      };
       if (st.standby.empty())
-        return st.data.recall(req);
+        return timed(st.data.recall(req));
       // Seeds and owned items of standby partitions are another shard's to recall.
       std::erase_if(req.recent, [&](const recent_item& r) { return st.on_standby(r.item); });
       std::erase_if(req.similar, [&](const scored_user& u) { return st.on_standby(u.user); });
@@ -309,7 +335,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return (c.route == recall_route::vector || c.route == recall_route::popular) &&
                st.on_standby(c.item);
       });
-      return out;
+      return timed(std::move(out));
     },
     [=](details_atom, const std::vector<item_id>& items) -> caf::result<std::vector<item_details>> {
       if (auto err = check_data(self, "details"))
@@ -335,6 +361,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         .then(
           [=](const item_details& details, std::vector<float> embedding) mutable {
             self->state.data.add_item(details, embedding);
+            note_counts(self->state);
             rp.deliver(std::move(embedding));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -359,7 +386,10 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       if (!st.holds(e.user))
         return st.not_held(e.user, "user");
       st.note_applied(id, true);
-      return st.data.apply_user(e, item_vec);
+      auto version = st.data.apply_user(e, item_vec);
+      if (version == 1)
+        note_counts(st); // a new user
+      return version;
     },
     [=](apply_item_atom, const behavior_event& e, std::int64_t id) -> caf::result<bool> {
       auto& st = self->state;
@@ -466,10 +496,10 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
             auto& data = self->state.data;
             if (embeddings) {
               data.install(std::move(*embeddings));
-              settle_memory(data, "embeddings installed");
+              settle_memory(self->state, "embeddings installed");
             } else if (neighbours) {
               data.install(std::move(*neighbours));
-              settle_memory(data, "neighbours installed");
+              settle_memory(self->state, "neighbours installed");
             }
             rp.deliver(embeddings || neighbours);
           },

@@ -245,7 +245,7 @@ cluster_node() { # name role http-port [env...]
   local name=$1 role=$2 http=$3; shift 3
   env RECD_POSTGRES_URL="$CL_DB_URL" RECD_REDIS_URL="redis://127.0.0.1:$RECD_REDIS_PORT/2" \
     RECD_CLUSTER_COORDINATOR="$CL_COORD" RECD_CLUSTER_APP_ID="$CL_APP" \
-    RECD_HTTP_ADDR="127.0.0.1:$http" "$@" "$recd" serve --role "$role" > "$BENCH_OUT/cl-$name.log" 2>&1 &
+    RECD_HTTP_ADDR="127.0.0.1:$http" RECD_ADMIN_ADDR=127.0.0.1:0 "$@" "$recd" serve --role "$role" > "$BENCH_OUT/cl-$name.log" 2>&1 &
   CL_LAST_PID=$!
   BENCH_PIDS+=("$CL_LAST_PID")
 }

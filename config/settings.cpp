@@ -110,6 +110,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(admin, token_file, "file holding admin.token (a trailing newline is dropped)"),
     RECD_SETTING(admin, eval_report,
                  "JSON file written by `recd eval --json FILE`; the dashboard (/ui) shows it as its quality panel"),
+    RECD_SETTING(log, format, "log lines: text (\"<UTC time> <level> <message>\") or json (one object per line, for log shippers)"),
+    RECD_SETTING(log, level, "least severe level logged: trace, debug, info, warn, error, critical or off"),
     RECD_SETTING(cluster, shards, "shard actors started by `serve --role all` and `compute`"),
     RECD_SETTING(cluster, partitions, "virtual partitions; fixed by the first `recd migrate`"),
     RECD_SETTING(cluster, api_actors, "API actors serving HTTP requests"),
@@ -256,6 +258,15 @@ std::optional<std::string> validate(const settings& s) {
       return std::string{name} + " must be positive";
     return std::nullopt;
   };
+  if (s.log.format != "text" && s.log.format != "json")
+    return "log.format must be text or json, not '" + s.log.format + "'";
+  {
+    static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (std::none_of(std::begin(levels), std::end(levels),
+                     [&](const char* l) { return s.log.level == l; }))
+      return "log.level must be trace, debug, info, warn, error, critical or off, not '" +
+             s.log.level + "'";
+  }
   if (auto e = positive(s.http.threads, "http.threads")) return e;
   if (auto e = positive(s.http.max_body_bytes, "http.max_body_bytes")) return e;
   if (auto e = positive(s.http.max_connections, "http.max_connections")) return e;

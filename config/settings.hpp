@@ -62,6 +62,13 @@ struct admin_settings {
   std::string eval_report;                  // `recd eval --json` output shown by /ui ("" = none)
 };
 
+// The log: one line per event on stdout. `text`: "<UTC time> <level> <message>";
+// `json`: {"ts":..,"level":..,"msg":..} for log shippers (nodes/logging.hpp).
+struct log_settings {
+  std::string format = "text"; // text | json
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+};
+
 struct cluster_settings {
   std::int32_t shards = 2;             // shard actors in `serve --role all`
   std::int32_t partitions = 64;        // fixed at `recd migrate`
@@ -148,6 +155,7 @@ struct settings {
   redis_settings redis;
   http_settings http;
   admin_settings admin;
+  log_settings log;
   cluster_settings cluster;
   item_similarity_settings item_similarity;
   user_similarity_settings user_similarity;

@@ -22,12 +22,6 @@ using json = nlohmann::json;
 // One point every 5 s for an hour.
 constexpr auto history_period = std::chrono::seconds{5};
 constexpr std::size_t history_points = 720;
-constexpr std::int32_t runs_shown = 20;
-// As long as the coordinator gives a run (CAF 0.17's duration knows no hours).
-constexpr auto job_timeout = std::chrono::seconds{86400};
-// A run request waits this long for the run to start (first progress report)
-// or be refused before answering 202: a run queued behind a move starts later.
-constexpr auto start_wait = std::chrono::seconds{3};
 // Bounds what the quality panel reads from disk.
 constexpr std::size_t max_report_bytes = 4 << 20;
 
@@ -75,62 +69,7 @@ std::optional<std::int32_t> limit_param(const http::request& req, std::int32_t f
   return v;
 }
 
-// A run's starter: the coordinator sends it progress (run_progress_sink); its
-// own reminder says the run did not report within start_wait.
-using run_listener = run_progress_sink::extend<caf::reacts_to<deadline_atom>>;
-
-std::optional<job_kind> parse_kind(std::string_view name) {
-  for (auto k : {job_kind::item_similarity, job_kind::user_similarity, job_kind::embeddings})
-    if (name == to_string(k))
-      return k;
-  return std::nullopt;
-}
-
-// The coordinator's refusals are the caller's to act on: 409 and 503 with
-// their own text; anything else is an internal error (error_response).
-http::response run_refused(const caf::error& err) {
-  if (err.category() == error_category) {
-    if (static_cast<ec>(err.code()) == ec::job_running)
-      return client_error(409, "a job is already running in this cluster");
-    if (static_cast<ec>(err.code()) == ec::not_ready) {
-      auto r = json_reply(503, http::json_error(503, "the shards are not ready"));
-      r.headers.emplace_back("Retry-After", "5");
-      return r;
-    }
-  }
-  return error_response(err);
-}
-
 } // namespace
-
-// --- admin_run ---------------------------------------------------------------
-
-void admin_run::progress(const std::string& kind, std::chrono::steady_clock::time_point since,
-                         std::uint64_t done, std::uint64_t total, std::uint64_t rows) {
-  std::lock_guard lock{mutex_};
-  kind_ = kind;
-  started_ = since;
-  done_ = done;
-  total_ = total;
-  rows_ = rows;
-}
-
-void admin_run::ended() {
-  std::lock_guard lock{mutex_};
-  kind_.clear();
-}
-
-json admin_run::to_json() const {
-  std::lock_guard lock{mutex_};
-  if (kind_.empty())
-    return nullptr;
-  return {{"kind", kind_},
-          {"done", done_},
-          {"total", total_},
-          {"rows", rows_},
-          {"progress", total_ > 0 ? std::min(1.0, double(done_) / double(total_)) : 0.0},
-          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()}};
-}
 
 // --- dashboard ---------------------------------------------------------------
 
@@ -178,27 +117,6 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
       ask(
         sys_, deps_.coordinator, deps_.timeout, reply,
         [reply](std::string& body) { reply(json_reply(200, std::move(body))); }, stats_atom_v);
-    return true;
-  }
-  if (path == "/admin/jobs") {
-    if (req.method == "POST")
-      run_job(req, reply);
-    else if (only("GET"))
-      ask(
-        sys_, deps_.reader, deps_.timeout, reply,
-        [reply, run = run_](std::string& text) {
-          auto runs = json::parse(text);
-          auto running = run->to_json();
-          // The run id is job_runs' (the driver's progress reports carry none).
-          if (running.is_object())
-            for (const auto& r : runs)
-              if (r["status"] == "running" && r["kind"] == running["kind"]) {
-                running["run_id"] = r["run_id"];
-                break;
-              }
-          reply(json_reply(200, json{{"running", running}, {"runs", runs}}.dump()));
-        },
-        job_runs_atom_v, runs_shown);
     return true;
   }
   if (path == "/admin/serving") {
@@ -263,56 +181,8 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
   return false;
 }
 
-void dashboard::run_job(const http::request& req, http::reply_fn reply) {
-  auto given = req.param("kind");
-  auto kind = given ? parse_kind(*given) : std::nullopt;
-  if (!kind)
-    return reply(client_error(400, "kind must be item_similarity, user_similarity or embeddings"));
-  auto run = run_;
-  auto coordinator = deps_.coordinator;
-  const std::string name = to_string(*kind);
-  const auto requested = std::chrono::steady_clock::now();
-  // Listens to the run's progress (the job driver reports to the starter) and
-  // answers the HTTP request once the run started, was refused or ended;
-  // reply_fn ignores every call after the first. Lives as long as the run.
-  sys_.spawn([=, k = *kind](run_listener::pointer self) -> run_listener::behavior_type {
-    census_enter(self->id(), "dashboard_job");
-    self->attach_functor([id = self->id()] { census_leave(id); });
-    self->request(coordinator, job_timeout, compute_atom_v, std::vector<job_kind>{k},
-                  caf::actor_cast<run_progress_sink>(self))
-      .then(
-        [=](const std::vector<job_summary>& summaries) {
-          run->ended();
-          json runs = json::array();
-          for (const auto& s : summaries)
-            runs.push_back({{"kind", to_string(s.kind)}, {"run_id", s.run_id},
-                            {"inputs", s.inputs}, {"rows", s.rows}, {"seconds", s.seconds}});
-          spdlog::info("admin run of {} finished", name);
-          reply(json_reply(200, json{{"kind", name}, {"finished", true}, {"runs", runs}}.dump()));
-          self->quit();
-        },
-        [=](caf::error& err) {
-          run->ended();
-          spdlog::warn("admin run of {}: {}", name, describe(err));
-          reply(run_refused(err));
-          self->quit();
-        });
-    self->delayed_send(self, start_wait, deadline_atom_v);
-    return {
-      [=](progress_atom, const run_progress& p) {
-        if (p.kind != k)
-          return;
-        // The coordinator accepted the run and its driver works.
-        run->progress(name, requested, p.done, p.total, p.rows);
-        reply(json_reply(202, json{{"kind", name}, {"started", true}}.dump()));
-      },
-      [=](deadline_atom) {
-        reply(json_reply(202, json{{"kind", name}, {"started", true}}.dump()));
-      },
-    };
-  });
-}
-
+// Reads the file on the HTTP thread: a local file of at most 4 MiB, read when
+// an operator opens the page (not on every refresh).
 void dashboard::quality(http::reply_fn reply) const {
   json j = {{"source", deps_.eval_report}, {"report", nullptr}};
   if (deps_.eval_report.empty()) {

@@ -1,30 +1,21 @@
 #include "nodes/gateway.hpp"
+#include "nodes/gateway_detail.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/census.hpp"
-#include "nodes/dashboard.hpp"
 #include "nodes/http_api.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
 namespace recd {
 
-namespace {
-
-http::response json_response(unsigned status, std::string body) {
-  http::response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-} // namespace
+using namespace gateway_detail;
 
 // The client's fault is 4xx with the error's own text; ours or a dependency's
-// is 5xx with a fixed text per code, the detail logged here instead. On POST
+// is 5xx with a fixed text per code, the detail going to the log instead
+// (response::detail, logged once with the request id by serve.cpp). On POST
 // /api/behavior every 5xx means: the event may have been committed; retrying
 // with the same event_id is safe.
 http::response error_response(const caf::error& err) {
@@ -42,31 +33,20 @@ http::response error_response(const caf::error& err) {
       case ec::shard_unavailable: status = 503; text = "shard unavailable"; break;
       case ec::timeout: status = 503; text = "timeout"; break;
       case ec::overloaded: status = 503; text = "overloaded: retry later"; break;
+      case ec::cache_unavailable: status = 503; text = "cache unavailable"; break;
+      case ec::job_running:
+        return json_response(409, http::json_error(409, describe(err)));
       default: break;
     }
   } else if (err == caf::sec::request_timeout) {
     status = 503;
     text = "timeout";
   }
-  spdlog::warn("HTTP {}: {}", status, describe(err));
-  return json_response(status, http::json_error(status, text));
+  // Logged once, with the request id, by the server's on_exchange (serve.cpp).
+  auto r = json_response(status, http::json_error(status, text));
+  r.detail = describe(err);
+  return r;
 }
-
-namespace {
-
-// Sends one request from a short-lived actor; `on_ok` receives the reply.
-template <class Handle, class OnOk, class... Ts>
-void ask(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
-         http::reply_fn reply, OnOk on_ok, Ts... xs) {
-  sys.spawn([=](caf::event_based_actor* self) {
-    census_enter(self->id(), "gateway_request");
-    self->attach_functor([id = self->id()] { census_leave(id); });
-    self->request(dest, timeout, xs...)
-      .then(on_ok, [=](caf::error& err) { reply(error_response(err)); });
-  });
-}
-
-} // namespace
 
 gateway::gateway(caf::actor_system& sys, std::vector<api_actor> apis, readiness_probe readiness,
                  coordinator_actor admin, std::shared_ptr<api_metrics> metrics,
@@ -106,40 +86,6 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
     },
     ready_atom_v);
   return true;
-}
-
-void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
-  if (handle_probe(req, reply))
-    return;
-  // The page holds no data: it asks for the token and sends it with each fetch.
-  if (dashboard_ && dashboard::is_page(req.path))
-    return dashboard_->serve_page(req, std::move(reply));
-  if (auto denied = http::check_admin_token(req, admin_token_))
-    return reply(std::move(*denied));
-  if (dashboard_ && dashboard_->handle(req, reply))
-    return;
-  auto client_error = [&](unsigned status, const std::string& message) {
-    reply(json_response(status, http::json_error(status, message)));
-  };
-  const auto& path = req.path;
-  if (admin_ && path == "/admin/cluster") {
-    if (req.method != "GET")
-      return client_error(405, "method " + req.method + " not allowed on " + path);
-    return ask(
-      sys_, admin_, timeout_, reply,
-      [reply](std::string& body) { reply(json_response(200, std::move(body))); }, cluster_atom_v);
-  }
-  if (admin_ && path == "/admin/rebalance") {
-    if (req.method != "POST")
-      return client_error(405, "method " + req.method + " not allowed on " + path);
-    return ask(
-      sys_, admin_, timeout_, reply,
-      [reply](std::uint64_t epoch) {
-        reply(json_response(200, nlohmann::json{{"epoch", epoch}}.dump()));
-      },
-      rebalance_atom_v);
-  }
-  client_error(404, "no such admin endpoint: " + req.method + " " + path);
 }
 
 void gateway::handle(http::request&& req, http::reply_fn reply) {

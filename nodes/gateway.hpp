@@ -19,12 +19,21 @@
 //                                  when keys are on)
 //   /admin/*                       always 404 here, whatever the role
 // With API keys configured, every /api/* request needs one (401 otherwise).
-// The admin port (handle_admin), on coordinator nodes and --role all:
+// The admin port (handle_admin), on every node (gateway_admin.cpp):
 //   GET  /healthz, /readyz         as above, no token needed
+//   GET  /metrics                  Prometheus text format (nodes/metrics.hpp)
+// and on the coordinator and --role all (404 elsewhere):
 //   GET  /admin/cluster            the partition map
 //   POST /admin/rebalance          force a rebalance
-//   /ui, /admin/{stats,jobs,serving,quality,try,similar}   the dashboard (nodes/dashboard.hpp)
-// Every other admin-port request needs `Authorization: Bearer <admin.token>`
+//   GET  /admin/jobs               recent runs (job_runs) and the running one's progress
+//   POST /admin/jobs?kind=K        start a run of K: 202 once accepted, 409 while one runs
+//   POST /admin/drain?shard=NAME   move every partition off that shard node: 202, then
+//                                  /admin/cluster shows its partitions leave
+//   POST /admin/cache/flush        every API actor forgets cached answers (?user=ID: one user's)
+//   GET  /admin/check              each shard's users and items in memory vs PostgreSQL
+//   /ui, /admin/{stats,serving,quality,try,similar}  the dashboard (nodes/dashboard.hpp);
+//                                  the page itself needs no token
+// Every admin-port request but the probes and the page needs `Authorization: Bearer <admin.token>`
 // (401 without or with a wrong one; 403 while no token is configured).
 // /readyz asks `readiness` (the coordinator, or a shard on a shard node).
 // Anything else: 404, or 405 for a known path with another method.
@@ -45,6 +54,7 @@
 
 #include "actors/api_metrics.hpp"
 #include "nodes/http_auth.hpp"
+#include "nodes/metrics.hpp"
 #include "nodes/http_server.hpp"
 #include "nodes/liveness.hpp"
 #include "protocol/interfaces.hpp"
@@ -69,6 +79,13 @@ public:
   void set_api_keys(std::shared_ptr<http::api_keys> keys) { api_keys_ = std::move(keys); }
   // /healthz answers from it (null: always alive).
   void set_liveness(std::shared_ptr<liveness> alive) { liveness_ = std::move(alive); }
+  // What /metrics shows of this node (its role, API actors, writer queue).
+  void set_node(metrics::node_view node) { node_ = std::move(node); }
+  // Open connections of this node's HTTP servers, once they run.
+  void set_connections(std::function<std::size_t()> count) { node_.connections = std::move(count); }
+  // The PostgreSQL connection string for the admin port's reads (jobs,
+  // check, job counts in /metrics); "" leaves them out.
+  void set_database(std::string conninfo);
   // The admin port's dashboard (/ui and its endpoints); null: none.
   void set_dashboard(std::shared_ptr<dashboard> ui) { dashboard_ = std::move(ui); }
 
@@ -77,10 +94,20 @@ public:
   // The admin port.
   void handle_admin(http::request&& req, http::reply_fn reply);
 
+  // One blocking database session shared by the admin port's reads (few and
+  // rare: one at a time is enough).
+  struct database_link;
+
 private:
   const api_actor& next_api();
   // /healthz and /readyz; false if `req` is neither.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
+  // The admin endpoints (gateway_admin.cpp).
+  void serve_metrics(http::reply_fn reply);
+  void admin_jobs(const http::request& req, http::reply_fn reply);
+  void admin_drain(const http::request& req, http::reply_fn reply);
+  void admin_flush(const http::request& req, http::reply_fn reply);
+  void admin_check(http::reply_fn reply);
 
   caf::actor_system& sys_;
   std::vector<api_actor> apis_;
@@ -92,6 +119,8 @@ private:
   std::string admin_token_;
   std::shared_ptr<http::api_keys> api_keys_;
   std::shared_ptr<liveness> liveness_;
+  metrics::node_view node_;
+  std::shared_ptr<database_link> db_;
   std::shared_ptr<dashboard> dashboard_;
 };
 

@@ -3,9 +3,40 @@
 
 #include "nodes/http_server.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
 #include <nlohmann/json.hpp>
 
 namespace recd::http {
+
+std::string new_request_id() {
+  // A random 32-bit prefix per process and a counter: unique within the
+  // process, and two processes collide only if their prefixes do.
+  static const std::uint32_t prefix = [] {
+    std::random_device entropy;
+    return entropy() ^ static_cast<std::uint32_t>(
+                         std::chrono::steady_clock::now().time_since_epoch().count());
+  }();
+  static std::atomic<std::uint32_t> counter{0};
+  char out[17];
+  std::snprintf(out, sizeof out, "%08x%08x", prefix, counter.fetch_add(1, std::memory_order_relaxed));
+  return out;
+}
+
+std::string request_id_for(std::optional<std::string_view> header) {
+  if (header && !header->empty() && header->size() <= 64) {
+    bool plain = true;
+    for (char c : *header)
+      plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
+    if (plain)
+      return std::string{*header};
+  }
+  return new_request_id();
+}
 
 std::optional<std::string_view> request::param(std::string_view key) const {
   for (const auto& [k, v] : query)

@@ -55,6 +55,10 @@ struct request {
   // Every header as sent, names lower-cased, in order (Content-Type included).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string peer;         // the client's address ("127.0.0.1"), for logs and limits
+  // The request id: the client's X-Request-Id if it is 1..64 characters of
+  // [A-Za-z0-9._-], else a fresh one. The server sends it back in the
+  // response's X-Request-Id; logs of this request carry it.
+  std::string id;
 
   // The first value given for `key`, if any. The view points into `query`.
   std::optional<std::string_view> param(std::string_view key) const;
@@ -74,7 +78,28 @@ struct response {
   // CR or LF is dropped (no header injection); Content-Length, Connection and
   // Server are the server's own and are ignored here.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Never sent: why a 5xx happened (a driver's or actor's error text), for
+  // the one log line of the failed request (server_options::on_exchange).
+  std::string detail;
 };
+
+// One finished exchange, as server_options::on_exchange sees it: the request
+// (method and path empty when it could not be parsed), the response's status
+// and detail, and the time from the complete request to its response.
+struct exchange {
+  std::string_view method;
+  std::string_view path;
+  std::string_view id;
+  unsigned status = 0;
+  std::string_view detail;
+  double seconds = 0;
+};
+
+// A fresh request id: 16 hex digits, random per process and counted.
+std::string new_request_id();
+
+// The id to use for a request carrying `header` (its X-Request-Id, if any).
+std::string request_id_for(std::optional<std::string_view> header);
 
 // Completes one request. Call exactly once, from any thread; later calls (and
 // calls after the timeout reply, after the connection closed, or after the
@@ -97,6 +122,10 @@ struct server_options {
   std::chrono::milliseconds body_timeout{30000};   // the body; also writing a reply
   std::chrono::milliseconds idle_timeout{30000};   // waiting for a request's first byte
   std::chrono::milliseconds handler_timeout{5000}; // no reply by then: 503 {"error":"timeout"}
+  // Called once per response, on the connection's thread as the response is
+  // written (also for the server's own error replies): metrics and the log
+  // line of a failed request. Must not block; may be empty.
+  std::function<void(const exchange&)> on_exchange;
 };
 
 // {"error": message, "status": status} as compact JSON. Invalid UTF-8 in the

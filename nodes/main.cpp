@@ -10,6 +10,7 @@
 
 #include "nodes/cli_eval.hpp"
 #include "nodes/commands.hpp"
+#include "nodes/logging.hpp"
 
 namespace {
 
@@ -84,15 +85,42 @@ int main(int argc, char** argv) {
   serve->add_option("--shards", shards, "shard actors (default cluster.shards)");
   serve->add_option("--addr", http_addr, "HTTP listen address (default http.addr)");
 
-  auto* admin = app.add_subcommand("admin", "operate a cluster through its coordinator");
+  auto* admin = app.add_subcommand(
+    "admin", "operate recd through a node's admin port (token: RECD_ADMIN_TOKEN or admin.token_file)");
   admin->require_subcommand(1);
   admin->fallthrough();
+  recd::admin_command admin_cmd;
   auto* admin_cluster = admin->add_subcommand("cluster", "show the partition map (JSON)");
   auto* admin_rebalance = admin->add_subcommand("rebalance", "force a rebalance of the partitions");
   for (auto* leaf : {admin_cluster, admin_rebalance}) {
     leaf->fallthrough();
-    leaf->add_option("--coordinator", coordinator_addr, "host:port (default cluster.coordinator)");
+    leaf->add_option("--coordinator", coordinator_addr,
+                     "ask the coordinator over its actor port at host:port (without it: the admin port)");
   }
+  auto* admin_jobs = admin->add_subcommand("jobs", "recent job runs and the running one's progress");
+  auto* admin_run = admin->add_subcommand("run-job", "start a job run now (answers once it started)");
+  admin_run->add_option("KIND", admin_cmd.argument, "item_similarity, user_similarity or embeddings")
+    ->required()
+    ->check(CLI::IsMember({"item_similarity", "user_similarity", "embeddings"}));
+  auto* admin_drain = admin->add_subcommand("drain", "move every partition off a shard node");
+  admin_drain->add_option("SHARD", admin_cmd.argument, "the shard node's name (recd admin cluster)")
+    ->required();
+  admin_drain->add_option("--wait", admin_cmd.wait_seconds,
+                          "seconds to wait until it holds nothing (0: return at once)");
+  auto* admin_cache = admin->add_subcommand("cache", "the cache of recommendations");
+  admin_cache->require_subcommand(1);
+  admin_cache->fallthrough();
+  auto* admin_flush = admin_cache->add_subcommand("flush", "forget cached answers (all, or one user's)");
+  admin_flush->add_option("USER", admin_cmd.argument, "a user id (default: every user)");
+  auto* admin_check =
+    admin->add_subcommand("check", "compare each shard's users and items in memory with PostgreSQL");
+  for (auto* leaf : {admin_cluster, admin_rebalance, admin_jobs, admin_run, admin_drain, admin_flush,
+                     admin_check}) {
+    leaf->fallthrough();
+    leaf->add_option("--admin", admin_cmd.admin_addr, "the admin port host:port (default admin.addr)");
+  }
+  for (auto* leaf : {admin_jobs, admin_check})
+    leaf->add_flag("--json", admin_cmd.json, "print the JSON answer");
 
   auto* eval = app.add_subcommand("eval", "offline quality of the served recommendations vs baselines");
   eval->require_subcommand(1);
@@ -135,6 +163,7 @@ int main(int argc, char** argv) {
   recd::settings cfg;
   if (auto err = recd::load_settings(cfg, config_file, overrides))
     return fail(*err);
+  recd::configure_logging(cfg.log);
 
   if (*config) {
     std::cout << recd::render_settings(cfg);
@@ -152,10 +181,18 @@ int main(int argc, char** argv) {
     return recd::run_import_csv(cfg, csv_file);
   if (*compute)
     return recd::run_compute(cfg, jobs, coordinator_addr);
-  if (*admin_cluster)
-    return recd::run_admin(cfg, "cluster", coordinator_addr);
-  if (*admin_rebalance)
-    return recd::run_admin(cfg, "rebalance", coordinator_addr);
+  if ((*admin_cluster || *admin_rebalance) && !coordinator_addr.empty())
+    return recd::run_admin(cfg, *admin_cluster ? "cluster" : "rebalance", coordinator_addr);
+  if (*admin) {
+    admin_cmd.name = *admin_cluster   ? "cluster"
+                     : *admin_rebalance ? "rebalance"
+                     : *admin_jobs      ? "jobs"
+                     : *admin_run       ? "run-job"
+                     : *admin_drain     ? "drain"
+                     : *admin_flush     ? "cache-flush"
+                                        : "check";
+    return recd::run_admin_http(cfg, admin_cmd);
+  }
   if (*serve)
     return recd::run_serve(cfg, role);
   if (*eval_ml || *eval_syn) {

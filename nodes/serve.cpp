@@ -4,9 +4,10 @@
 //                and /admin on the admin port (admin.addr)
 //   shard        one shard actor published on cluster.port, joined to the coordinator
 //   api          API actors, cache, behavior writer and HTTP, following the coordinator's map
-// Every role stops cleanly on SIGINT/SIGTERM and serves /healthz and /readyz.
-// `all` and `coordinator` also serve the admin port (admin.addr, bearer token);
-// /admin is never served on the public port.
+// Every role stops cleanly on SIGINT/SIGTERM, serves /healthz and /readyz, and
+// an admin port (admin.addr, bearer token) with /metrics; `all` and
+// `coordinator` serve the /admin endpoints there. /admin is never served on the
+// public port.
 #include <cstdio>
 #include <cstdlib>
 #include <sys/resource.h>
@@ -28,11 +29,13 @@
 #include "actors/coordinator.hpp"
 #include "actors/dashboard_reader.hpp"
 #include "actors/shard.hpp"
+#include "actors/telemetry.hpp"
 #include "nodes/local_cluster.hpp"
 #include "nodes/actor_system.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/dashboard.hpp"
 #include "nodes/gateway.hpp"
+#include "nodes/metrics.hpp"
 #include "nodes/node_runtime.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
@@ -106,6 +109,20 @@ struct http_front {
   }
 };
 
+// What both ports do with every finished exchange: count it for /metrics
+// and log a failed request (5xx) once, with its request id and the detail the
+// client never sees. The server's 503 to a connection over
+// http.max_connections (no request was read) is counted, not logged: a flood
+// of connections must not become a flood of log lines.
+void observe(const http::exchange& e) {
+  node_telemetry().http.record(metrics::endpoint_of(e.path), e.status, e.seconds);
+  if (e.status >= 500 && !e.method.empty())
+    spdlog::warn("request {} {} {} failed: {} in {:.1f} ms: {}", e.id,
+                 e.method.empty() ? std::string_view{"-"} : e.method,
+                 e.path.empty() ? std::string_view{"-"} : e.path, e.status, e.seconds * 1000,
+                 e.detail.empty() ? std::string_view{"(no detail)"} : e.detail);
+}
+
 // Starts the node's HTTP servers routing to `gw` (credentials set from `cfg`);
 // nullopt (reason on stderr) on failure.
 std::optional<http_front> start_http(const settings& cfg, gateway& gw, const char* role,
@@ -124,19 +141,28 @@ std::optional<http_front> start_http(const settings& cfg, gateway& gw, const cha
   check_fd_headroom(cfg);
 
   http_front front;
+  auto public_opt = http_options(cfg);
+  public_opt.on_exchange = observe;
   front.api = std::make_unique<http::server>(
-    http_options(cfg),
+    public_opt,
     [&gw](http::request&& req, http::reply_fn reply) { gw.handle(std::move(req), std::move(reply)); });
+  auto admin_opt = admin_http_options(cfg);
+  admin_opt.on_exchange = observe;
+  if (with_admin)
+    front.admin = std::make_unique<http::server>(admin_opt, [&gw](http::request&& req, http::reply_fn reply) {
+      gw.handle_admin(std::move(req), std::move(reply));
+    });
+  // Set before either server runs: /metrics reads it from their threads.
+  gw.set_connections([api = front.api.get(), admin = front.admin.get()] {
+    return api->connections() + (admin != nullptr ? admin->connections() : 0);
+  });
   if (auto err = front.api->start()) {
     std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
     return std::nullopt;
   }
   spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, front.api->port());
-  if (with_admin) {
-    const auto opt = admin_http_options(cfg);
-    front.admin = std::make_unique<http::server>(opt, [&gw](http::request&& req, http::reply_fn reply) {
-      gw.handle_admin(std::move(req), std::move(reply));
-    });
+  if (front.admin) {
+    const auto& opt = admin_opt;
     if (auto err = front.admin->start()) {
       std::fprintf(stderr, "recd: cannot listen on admin.addr %s: %s\n", cfg.admin.addr.c_str(),
                    err->c_str());
@@ -205,6 +231,8 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
+  gw.set_node({"all", metrics, gate, {}});
+  gw.set_database(store::conninfo(cfg.postgres, store::session::serving));
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   gw.set_dashboard(
     std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, apis, reader, metrics)));
@@ -238,6 +266,8 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(),
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator.address()}}));
+  gw.set_node({"coordinator", nullptr, nullptr, {}});
+  gw.set_database(store::conninfo(cfg.postgres, store::session::serving));
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   gw.set_dashboard(
     std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
@@ -277,7 +307,8 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   // A shard node whose shard actor died answers /healthz 503: Kubernetes restarts it.
   gw.set_liveness(watch_essentials(sys, {{"shard", shard.address()}}));
-  auto server = start_http(cfg, gw, "shard", /*with_admin=*/false);
+  gw.set_node({"shard", nullptr, nullptr, {}});
+  auto server = start_http(cfg, gw, "shard", /*with_admin=*/true);
   if (!server) {
     stop_each(shard);
     return 1;
@@ -363,7 +394,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
-  auto server = start_http(cfg, gw, "api", /*with_admin=*/false);
+  gw.set_node({"api", metrics, gate, {}});
+  auto server = start_http(cfg, gw, "api", /*with_admin=*/true);
   int status = 0;
   if (!server) {
     status = 1;

@@ -33,6 +33,8 @@ CAF_ADD_ATOM(recd, recd, flush_atom, "flush")
 CAF_ADD_ATOM(recd, recd, cache_get_atom, "cache_get")
 CAF_ADD_ATOM(recd, recd, cache_put_atom, "cache_put")
 CAF_ADD_ATOM(recd, recd, cache_del_atom, "cache_del")
+CAF_ADD_ATOM(recd, recd, cache_clear_atom, "cacheclear")
+CAF_ADD_ATOM(recd, recd, forget_atom, "forget")
 // -- partitions: map pushes, moves, loading ----------------------------------------
 CAF_ADD_ATOM(recd, recd, map_atom, "map")
 CAF_ADD_ATOM(recd, recd, move_atom, "move")
@@ -56,6 +58,9 @@ CAF_ADD_ATOM(recd, recd, subscribe_atom, "subscribe")
 CAF_ADD_ATOM(recd, recd, admit_atom, "admit")
 CAF_ADD_ATOM(recd, recd, cluster_atom, "cluster")
 CAF_ADD_ATOM(recd, recd, rebalance_atom, "rebalance")
+// -- the operator's commands (admin port) -------------------------------------------
+CAF_ADD_ATOM(recd, recd, check_atom, "check")
+CAF_ADD_ATOM(recd, recd, cache_flush_atom, "cacheflush")
 // -- the coordinator's reminders to itself ------------------------------------------
 CAF_ADD_ATOM(recd, recd, poll_atom, "poll")
 CAF_ADD_ATOM(recd, recd, regroup_atom, "regroup")
@@ -77,8 +82,7 @@ CAF_ADD_ATOM(recd, recd, work_atom, "work")
 CAF_ADD_ATOM(recd, recd, solve_users_atom, "solve_user")
 CAF_ADD_ATOM(recd, recd, solve_items_atom, "solve_item")
 CAF_ADD_ATOM(recd, recd, bulk_atom, "bulk")
-// -- the admin dashboard's database questions (local) ---------------------------------
-CAF_ADD_ATOM(recd, recd, job_runs_atom, "job_runs")
+// -- the admin dashboard's database question (local) ----------------------------------
 CAF_ADD_ATOM(recd, recd, neighbours_atom, "neighbours")
 // -- node helpers (nodes/) -------------------------------------------------------------
 CAF_ADD_ATOM(recd, recd, stop_atom, "stop")

@@ -180,7 +180,10 @@ using map_subscriber = caf::typed_actor<
   caf::replies_to<map_atom, partition_map>::with<bool>,
   // -> true: a move starts; committed events go to the next owners of their
   // partitions too, until the map of that epoch arrives.
-  caf::replies_to<move_atom, partition_map>::with<bool>>;
+  caf::replies_to<move_atom, partition_map>::with<bool>,
+  // (user, or -1 for all) -> Redis keys deleted: forget cached answers, in
+  // this node's near cache and in Redis (recd admin cache flush).
+  caf::replies_to<forget_atom, std::int32_t>::with<std::uint64_t>>;
 
 // ---- Coordinator's local helpers ---------------------------------------------------
 
@@ -224,6 +227,12 @@ using coordinator_actor = caf::typed_actor<
     std::vector<job_summary>>,
   // -> JSON: database counts, last jobs, map.
   caf::replies_to<stats_atom>::with<std::string>,
+  // [local] -> JSON of each live shard's held partitions, users and items
+  // (recd admin check compares them with PostgreSQL).
+  caf::replies_to<check_atom>::with<std::string>,
+  // [local] (user, or -1 for all) -> JSON: API actors told, keys deleted,
+  // errors: every subscribed API actor forgets cached answers.
+  caf::replies_to<cache_flush_atom, std::int32_t>::with<std::string>,
   // [self] every jobs.poll_seconds: published runs, reconciliation.
   caf::reacts_to<poll_atom>,
   // [self] rebalance: the rejoin grace after a restart ended, or a move
@@ -275,6 +284,8 @@ using cache_actor = caf::typed_actor<
   caf::reacts_to<cache_put_atom, user_id, std::string>,
   // (user) -> false if Redis could not be told.
   caf::replies_to<cache_del_atom, user_id>::with<bool>,
+  // [local] -> keys deleted: every cached answer (SCAN + DEL).
+  caf::replies_to<cache_clear_atom>::with<std::uint64_t>,
   // -> JSON: hits, misses, errors, degraded.
   caf::replies_to<stats_atom>::with<std::string>>;
 
@@ -289,10 +300,8 @@ using shard_dialer_actor = caf::typed_actor<
 
 // ---- The admin node's local helpers ------------------------------------------------------
 
-// The admin dashboard's database questions (nodes/dashboard.hpp). [local]
+// The admin dashboard's database question (nodes/dashboard.hpp). [local]
 using dashboard_reader_actor = caf::typed_actor<
-  // (limit) -> JSON: the newest `limit` job runs, with their error text.
-  caf::replies_to<job_runs_atom, std::int32_t>::with<std::string>,
   // (item, limit) -> JSON: the item and its published neighbours, best first.
   caf::replies_to<neighbours_atom, item_id, std::int32_t>::with<std::string>>;
 

@@ -55,6 +55,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   // -- local only: never sent to another node (protocol/local_reply.hpp) ----------------
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::string>))
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::int64_t>))
+  // -- operations (the admin port's commands) ------------------------------------
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

@@ -10,7 +10,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 
 APT_PACKAGES="cmake ninja-build ccache g++ pkg-config libcaf-dev libpqxx-dev libpq-dev libhiredis-dev
   libboost-dev libboost-system-dev libmsgpack-cxx-dev nlohmann-json3-dev libhnswlib-dev libeigen3-dev
-  libspdlog-dev libfmt-dev libcli11-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
+  libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-contrib redis-server curl python3 procps unzip wrk openssl
   chromium chromium-driver python3-selenium mmdebstrap umoci skopeo"
 

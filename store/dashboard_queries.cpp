@@ -2,28 +2,6 @@
 
 namespace recd::store {
 
-nlohmann::json job_runs_json(pqxx::connection& c, std::int32_t limit) {
-  pqxx::read_transaction tx{c};
-  auto rows = tx.exec_params(
-    "SELECT run_id, kind, status, "
-    "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-    "coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), "
-    "extract(epoch from (coalesce(finished_at, now()) - started_at))::float8, rows, "
-    "coalesce(error, '') FROM job_runs ORDER BY run_id DESC LIMIT $1",
-    limit);
-  auto runs = nlohmann::json::array();
-  for (const auto& r : rows)
-    runs.push_back({{"run_id", r[0].as<std::int64_t>()},
-                    {"kind", r[1].c_str()},
-                    {"status", r[2].c_str()},
-                    {"started_at", r[3].c_str()},
-                    {"finished_at", r[4].c_str()},
-                    {"seconds", r[5].as<double>()},
-                    {"rows", r[6].as<std::int64_t>()},
-                    {"error", r[7].c_str()}});
-  return runs;
-}
-
 nlohmann::json item_neighbours(pqxx::connection& c, std::int64_t item_id, std::int32_t limit) {
   pqxx::read_transaction tx{c};
   nlohmann::json j;

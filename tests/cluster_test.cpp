@@ -426,12 +426,19 @@ public:
   node& start_shard(int i, const env_list& extra = {}) {
     auto name = "shard-" + std::to_string(i);
     auto port = free_port();
-    env_list env{{"RECD_CLUSTER_PORT", std::to_string(port)}, {"RECD_CLUSTER_NODE_NAME", name}};
+    // Every node has an admin port (/metrics): any free one here.
+    env_list env{{"RECD_CLUSTER_PORT", std::to_string(port)},
+                 {"RECD_CLUSTER_NODE_NAME", name},
+                 {"RECD_ADMIN_ADDR", loopback + ":0"},
+                 {"RECD_ADMIN_TOKEN", admin_token}};
     env.insert(env.end(), extra.begin(), extra.end());
     return launch(name, "shard", free_port(), port, env);
   }
 
-  node& start_api(int i) { return launch("api-" + std::to_string(i), "api", free_port(), 0, {}); }
+  node& start_api(int i) {
+    return launch("api-" + std::to_string(i), "api", free_port(), 0,
+                  {{"RECD_ADMIN_ADDR", loopback + ":0"}, {"RECD_ADMIN_TOKEN", admin_token}});
+  }
 
   // The newest node of that name.
   node& operator[](const std::string& name) {
@@ -1184,6 +1191,65 @@ TEST_F(ThreeShardCluster, EveryApiNodeServesAndSeesABehaviorPostedThroughAnother
     EXPECT_FALSE(contains(item_ids(fresh), item)) << show(fresh);
     auto other = recommend(writer, user, 10, false);
     EXPECT_FALSE(contains(item_ids(other), item)) << show(other);
+  }
+}
+
+// The admin port a node logged ("admin on 127.0.0.1:PORT"), 0 if none.
+std::uint16_t admin_port_of(const std::string& log_path) {
+  const auto log = slurp(log_path);
+  const std::string marker = "admin on " + loopback + ":";
+  auto at = log.rfind(marker);
+  return at == std::string::npos ? 0 : static_cast<std::uint16_t>(std::atoi(log.c_str() + at + marker.size()));
+}
+
+// The value of the sample `series` (name{labels} exactly as exported); NaN if absent.
+double sample_of(const std::string& exposition, const std::string& series) {
+  std::istringstream in{exposition};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(series + " ", 0) == 0)
+      return std::stod(line.substr(series.size() + 1));
+  return std::nan("");
+}
+
+TEST_F(ThreeShardCluster, EveryNodeServesItsMetricsOnItsAdminPort) {
+  for (auto port : cluster_->api_ports())
+    ASSERT_EQ(recommend(port, 1, 5, false).status, 200u);
+  auto scrape = [&](const std::string& name) {
+    auto port = admin_port_of((*cluster_)[name].log);
+    EXPECT_NE(port, 0) << name << " logged no admin port";
+    auto r = request("GET", loopback, port, "/metrics", "", "application/json", 10s,
+                     {{"Authorization", "Bearer " + admin_token}});
+    EXPECT_EQ(r.status, 200u) << name << ": " << show(r);
+    EXPECT_EQ(request("GET", loopback, port, "/metrics").status, 401u) << name;
+    return r.body;
+  };
+  auto coordinator = scrape("coordinator");
+  EXPECT_EQ(sample_of(coordinator, "recd_node_info{role=\"coordinator\"}"), 1);
+  EXPECT_EQ(sample_of(coordinator, "recd_cluster_live_shards"), 3);
+  EXPECT_EQ(sample_of(coordinator, "recd_cluster_ready"), 1);
+  double users = 0, partitions = 0;
+  for (const char* shard : {"shard-0", "shard-1", "shard-2"}) {
+    auto m = scrape(shard);
+    EXPECT_EQ(sample_of(m, "recd_node_info{role=\"shard\"}"), 1) << shard;
+    EXPECT_EQ(sample_of(m, "recd_shard_partitions{shard=\"0\"}"),
+              sample_of(coordinator, "recd_cluster_shard_partitions{shard=\"" + std::string{shard} + "\"}"))
+      << shard;
+    users += sample_of(m, "recd_shard_users{shard=\"0\"}");
+    partitions += sample_of(m, "recd_shard_partitions{shard=\"0\"}");
+    // The operator commands are the coordinator's.
+    auto cluster = request("GET", loopback, admin_port_of((*cluster_)[shard].log), "/admin/cluster", "",
+                           "application/json", 10s, {{"Authorization", "Bearer " + admin_token}});
+    EXPECT_EQ(cluster.status, 404u) << show(cluster);
+  }
+  EXPECT_EQ(partitions, 16);
+  EXPECT_EQ(users, double(count(*db_, "SELECT count(*) FROM (SELECT user_id FROM user_behavior UNION "
+                                      "SELECT user_id FROM user_similarity) u")));
+  for (const char* api : {"api-0", "api-1"}) {
+    auto m = scrape(api);
+    EXPECT_EQ(sample_of(m, "recd_node_info{role=\"api\"}"), 1) << api;
+    EXPECT_GE(sample_of(m, "recd_recommend_requests_total"), 1) << api;
+    EXPECT_EQ(sample_of(m, "recd_behavior_queue_depth"), 0) << api;
+    EXPECT_TRUE(std::isnan(sample_of(m, "recd_shard_users{shard=\"0\"}"))) << api << " has no shard";
   }
 }
 

@@ -272,7 +272,7 @@ TEST_F(HttpDashboard, ACoordinatorWithoutShardsShowsNoServingAndRefusesARun) {
   const auto before = runs();
   auto refused = call(admin, "POST", "/admin/jobs?kind=user_similarity", bearer());
   expect_json_error(refused, 503);
-  EXPECT_EQ(refused.headers["retry-after"], "5") << show(refused);
+  EXPECT_FALSE(refused.headers["retry-after"].empty()) << show(refused);
   EXPECT_EQ(runs(), before);
   auto jobs = call(admin, "GET", "/admin/jobs", bearer());
   ASSERT_EQ(jobs.status, 200u) << show(jobs);

@@ -99,6 +99,8 @@ class Deployment:
             env.update(self.admin_env)
         elif self.admin_env:
             env.update({'RECD_ADMIN_ADDR': '127.0.0.1:0', 'RECD_ADMIN_TOKEN': self.admin_token})
+        else:
+            env['RECD_ADMIN_ADDR'] = '127.0.0.1:0'  # every node has an admin port (/metrics)
         log = open(node.log_path, 'a')
         log.write(f'---- start {node.starts + 1} at {time.time():.3f}\n')
         log.flush()

@@ -133,6 +133,7 @@ cat >"$work/expect.json" <<'EOF'
                "redis_password_value": "redis-pw-7d1e",
                "tls": {"secret": "prod-recd-tls", "generated": true},
                "admin": {"secret": ["prod-recd-admin", "token"], "service": true},
+               "monitoring": {"interval": "15s", "labels": {"release": "prometheus"}, "dashboard": true},
                "api_keys": {"secret": ["prod-recd-api-keys", "api-keys"], "given": {"partner": "partner-key-4b8c0e"}, "generated": ["shop-web"]},
                "netpol": {"http_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
                           "admin_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
@@ -359,7 +360,7 @@ def main(name, path, expect, release, ns):
         c.expect(mounts.get("config") == "/etc/recd", "config not mounted at /etc/recd")
         c.expect(vols.get("config", {}).get("configMap", {}).get("name") == full, "config volume is not ConfigMap " + full)
         want_ports = {"http": 8080} if role == "api" else {"caf": 4242, "http": 8080}
-        if expect["admin"] and role != "shard":
+        if expect["admin"]:
             want_ports["admin"] = 9090
         c.expect(ports == want_ports, "ports %r, want %r" % (ports, want_ports))
         c.done()
@@ -400,9 +401,9 @@ def main(name, path, expect, release, ns):
 
         adm = expect["admin"]
         c = Check("%s %s admin port: %s" % (tag, role,
-            "0.0.0.0:9090 with RECD_ADMIN_TOKEN from Secret %s" % adm["secret"][0] if adm and role != "shard"
+            "0.0.0.0:9090 with RECD_ADMIN_TOKEN from Secret %s" % adm["secret"][0] if adm
             else "not exposed (recd's loopback default, no token)"))
-        if adm and role != "shard":
+        if adm:
             c.expect((env.get("RECD_ADMIN_ADDR") or {}).get("value") == "0.0.0.0:9090", "RECD_ADMIN_ADDR %r" % env.get("RECD_ADMIN_ADDR"))
             ref = ((env.get("RECD_ADMIN_TOKEN") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
             c.expect([ref.get("name"), ref.get("key")] == adm["secret"], "RECD_ADMIN_TOKEN ref %r" % ref)
@@ -839,10 +840,53 @@ def main(name, path, expect, release, ns):
             c.expect(len(kv) == len(ak["given"]) + len(ak["generated"]), "lines %d" % len(kv))
         c.done()
 
-    # The admin port is published by no Service but <fullname>-admin.
-    c = Check("%s no Service but %s-admin publishes the admin port" % (tag, full))
+    # Prometheus: the ServiceMonitor, its per-role metrics Services, the dashboard.
+    mon = expect.get("monitoring")
+    metrics_services = ["%s-%s-metrics" % (full, r) for r in ("coordinator", "shard", "api")]
+    smon = get("ServiceMonitor", full)
+    if mon:
+        c = Check("%s ServiceMonitor %s scrapes /metrics on every role's admin port with the admin token" % (tag, full))
+        if c.expect(smon is not None, "no ServiceMonitor"):
+            sp = smon["spec"]
+            c.expect(smon["apiVersion"] == "monitoring.coreos.com/v1", "apiVersion %r" % smon["apiVersion"])
+            for k, v in mon["labels"].items():
+                c.expect(smon["metadata"]["labels"].get(k) == v, "label %s" % k)
+            c.expect(sp["selector"]["matchLabels"] == {"app.kubernetes.io/name": "recd", "app.kubernetes.io/instance": release,
+                                                       "recd.io/scrape": "admin"}, "selector %r" % sp["selector"])
+            c.expect(sp.get("jobLabel") == "recd.io/job", "jobLabel %r" % sp.get("jobLabel"))
+            c.expect(sp["namespaceSelector"] == {"matchNames": [ns]}, "namespaceSelector %r" % sp["namespaceSelector"])
+            ep = sp["endpoints"][0] if sp.get("endpoints") else {}
+            c.expect(ep.get("port") == "admin" and ep.get("path") == "/metrics" and ep.get("interval") == mon["interval"],
+                     "endpoint %r" % ep)
+            cred = (ep.get("authorization") or {}).get("credentials") or {}
+            c.expect((ep.get("authorization") or {}).get("type") == "Bearer" and [cred.get("name"), cred.get("key")] == adm["secret"],
+                     "authorization %r" % ep.get("authorization"))
+        for r, n in zip(("coordinator", "shard", "api"), metrics_services):
+            msvc = get("Service", n)
+            if not c.expect(msvc is not None, "no Service " + n): continue
+            lab = msvc["metadata"]["labels"]
+            c.expect(lab.get("recd.io/scrape") == "admin" and lab.get("recd.io/job") == full, n + " labels %r" % lab)
+            c.expect(msvc["spec"].get("clusterIP") == "None", n + " not headless")
+            c.expect(msvc["spec"]["selector"].get("app.kubernetes.io/component") == r, n + " selector")
+            c.expect(msvc["spec"]["ports"] == [{"name": "admin", "port": 9090, "targetPort": "admin", "protocol": "TCP"}],
+                     n + " ports %r" % msvc["spec"]["ports"])
+        c.done()
+        dcm = get("ConfigMap", full + "-grafana-dashboard")
+        c = Check("%s ConfigMap %s-grafana-dashboard holds deploy/grafana/recd.json, labelled for Grafana's sidecar" % (tag, full))
+        if c.expect(dcm is not None, "no ConfigMap"):
+            c.expect(dcm["metadata"]["labels"].get("grafana_dashboard") == "1", "label grafana_dashboard")
+            want = json.load(open(os.path.join(os.environ["RECD_REPO"], "deploy", "grafana", "recd.json")))
+            c.expect(json.loads(dcm["data"]["recd.json"]) == want, "dashboard differs from deploy/grafana/recd.json")
+        c.done()
+    else:
+        report(smon is None and all(get("Service", n) is None for n in metrics_services)
+               and get("ConfigMap", full + "-grafana-dashboard") is None,
+               "%s no ServiceMonitor, metrics Services or dashboard ConfigMap unless enabled (off by default)" % tag)
+
+    # The admin port is published by no Service but <fullname>-admin and the metrics Services.
+    c = Check("%s no Service but %s-admin and the ServiceMonitor's publishes the admin port" % (tag, full))
     for (kind, n), d in objs.items():
-        if kind == "Service" and n != full + "-admin":
+        if kind == "Service" and n != full + "-admin" and n not in metrics_services:
             for p in d["spec"].get("ports") or []:
                 c.expect(p.get("targetPort") not in ("admin", 9090) and p.get("port") != 9090, "Service %s port %r" % (n, p))
     c.done()
@@ -892,7 +936,7 @@ PY
 [[ -z ${RECD_CHECK_NO_PYYAML:-} ]] && python3 -c 'import yaml' 2>/dev/null && echo "check_chart: reading manifests with PyYAML (and cross-checking the fallback reader)" \
   || echo "check_chart: PyYAML not installed, reading manifests with the built-in reader"
 for name in "${rendered[@]}"; do
-  if ! python3 "$work/check.py" "$name" "$work/$name.yaml" "$work/expect.json" "$release" "$namespace" \
+  if ! RECD_REPO="$repo" python3 "$work/check.py" "$name" "$work/$name.yaml" "$work/expect.json" "$release" "$namespace" \
       >"$work/check-$name.tsv" 2>"$work/check-$name.err"; then
     fail "[$name] manifest checks ran to completion"; sed 's/^/     /' "$work/check-$name.err"
   fi
@@ -955,6 +999,14 @@ must_fail "the bundled PostgreSQL without the app role is refused" \
 must_fail "an app role with a postgres.url that is not a URL is refused" \
   "postgres.url must be a postgresql:// URL when postgres.appRole.enabled" \
   --set 'postgres.url=host=db user=recd' --set redis.url=redis://cache:6379/0
+must_fail "metrics.serviceMonitor.enabled without admin.enabled is refused" \
+  "metrics.serviceMonitor.enabled needs admin.enabled" "${external[@]}" --set admin.enabled=false \
+  --set metrics.serviceMonitor.enabled=true
+if cmp -s "$repo/deploy/grafana/recd.json" "$chart/dashboards/recd.json"; then
+  pass "the chart's dashboards/recd.json is deploy/grafana/recd.json"
+else
+  fail "the chart's dashboards/recd.json is deploy/grafana/recd.json (copy it after editing)"
+fi
 must_fail "admin.service.enabled without admin.enabled is refused" \
   "admin.service.enabled needs admin.enabled" "${external[@]}" --set admin.enabled=false --set admin.service.enabled=true
 must_fail "an API key name with ':' is refused by values.schema.json" "invalid propertyName 'a:b'" "${external[@]}" --set 'apiKeys.keys.a:b=k'

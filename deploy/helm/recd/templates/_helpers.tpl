@@ -331,6 +331,9 @@ that every render runs them.
 {{- if and .Values.redis.password .Values.redis.existingSecret }}
 {{- fail "set either redis.password or redis.existingSecret, not both" }}
 {{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.admin.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled needs admin.enabled: /metrics is on the admin port, behind its token" }}
+{{- end }}
 {{- if and .Values.admin.service.enabled (not .Values.admin.enabled) }}
 {{- fail "admin.service.enabled needs admin.enabled: without a token the admin port stays on the pods' loopback" }}
 {{- end }}
@@ -415,10 +418,11 @@ StatefulSet pod's stable DNS name.
 - name: RECD_CLUSTER_INSECURE
   value: "1"
 {{- end }}
-{{- if and $root.Values.admin.enabled (ne .role "shard") }}
+{{- if $root.Values.admin.enabled }}
 {{- /*
-The admin endpoints leave the pod's loopback only with a token: the chart
-always sets one (generated or from admin.existingSecret).
+Every node's admin port (/metrics; /admin/* on the coordinator) leaves the
+pod's loopback only with a token: the chart always sets one (generated or
+from admin.existingSecret).
 */}}
 - name: RECD_ADMIN_ADDR
   value: {{ printf "0.0.0.0:%d" (int $root.Values.admin.port) | quote }}
@@ -522,7 +526,7 @@ spec:
         - name: http
           containerPort: {{ $root.Values.ports.http }}
           protocol: TCP
-        {{- if and $root.Values.admin.enabled (ne .role "shard") }}
+        {{- if $root.Values.admin.enabled }}
         - name: admin
           containerPort: {{ $root.Values.admin.port }}
           protocol: TCP
