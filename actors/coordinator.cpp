@@ -384,8 +384,9 @@ caf::behavior coordinator(coordinator_actor* self, coordinator_options opt,
       // Scheduled runs (jobs.interval_seconds).
       if (auto err = check_self(self, "compute"))
         return err;
-      std::vector<job_kind> all{job_kind::item_similarity, job_kind::user_similarity,
-                                job_kind::embeddings};
+      std::vector<job_kind> all;
+      for (std::uint8_t k = 0; k < job_kind_count; ++k)
+        all.push_back(static_cast<job_kind>(k));
       self->request(caf::actor_cast<caf::actor>(self), job_timeout, compute_atom_v, all,
                     caf::actor{})
         .then([](const std::vector<job_summary>&) { spdlog::info("scheduled jobs done"); },

@@ -456,6 +456,10 @@ caf::behavior shard_actor(shard_actor_type* self, std::uint32_t index, std::stri
         rp.deliver(false); // the initial load reads the newest runs anyway
         return rp;
       }
+      if (!feeds_recall(cfg, kind)) {
+        rp.deliver(true); // a table recall does not read (recommend.*_neighbours)
+        return rp;
+      }
       // The loader answers with an embedding_update_ptr for embeddings and a
       // neighbour_update_ptr for the similarity kinds.
       auto req = self->request(st.loader, load_timeout, reload_atom_v, kind, st.partitions(),

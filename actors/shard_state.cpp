@@ -205,7 +205,7 @@ void shard_state::rebuild_index() {
 }
 
 void shard_state::install(neighbour_update&& update) {
-  if (update.kind == job_kind::item_similarity) {
+  if (item_side(update.kind)) {
     for (auto& [id, item] : items_) {
       auto it = update.rows.find(id);
       item.neighbours = it == update.rows.end() ? std::vector<neighbour_item>{} : std::move(it->second);
