@@ -145,16 +145,16 @@ struct recommend_settings {
   double weight_vector = 0.25;
   double weight_popular = 0.01;        // > 0: cold users get popular items, others a tie-break
   double view_weight = 1, click_weight = 1, cart_weight = 1, buy_weight = 1;
-  std::int32_t recent_items = 200;     // item-CF seeds: the user's newest distinct items
+  std::int32_t recent_items = 1000;    // item-CF seeds: the user's newest distinct items
   std::int32_t similar_users = 50;     // user-CF seeds, and similar users kept per user
   std::int32_t neighbours = 500;       // item and user neighbours kept in memory
   std::int32_t per_route = 100;        // candidates per route per shard
   double recency_half_life_days = 365; // item-CF seed weight halves this often
   double popularity_half_life_days = 7;
-  std::int32_t history_items = 200;    // recent distinct items kept per user
+  std::int32_t history_items = 1000;   // recent distinct items kept per user
   double user_cf_click_weight = 0.25;  // a similar user's click as user-CF evidence (buy = 1)
   double user_cf_view_weight = 0.1;    // a similar user's view as user-CF evidence
-  std::int32_t exclude_seen = 0;       // 1: never recommend an item in the user's history
+  std::int32_t exclude_seen = 1;       // 1: never recommend an item in the user's history (0: bought only)
   std::string item_neighbours = "item_weights";      // item-CF table: item_weights | item_similarity
   std::string user_neighbours = "user_neighbours";   // user-CF table: user_neighbours | user_similarity
 };
