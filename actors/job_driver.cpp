@@ -317,12 +317,13 @@ struct driver_state {
                     "WHEN 'cart' THEN %.6g ELSE %.6g END",
                     w.view_weight, w.click_weight, w.cart_weight, w.buy_weight);
       // Age decay: weight x 2^(-age / half_life), so years of history
-      // count without the newest months being drowned.
+      // count without the newest months being drowned. The exponent stops at
+      // -1000: PostgreSQL raises an error where pow() underflows to 0.
       std::string decay;
       if (e.half_life_days > 0) {
         char buf[160];
         std::snprintf(buf, sizeof buf,
-                      " * power(2.0, extract(epoch from (timestamp - now())) / %.9g)",
+                      " * power(2.0, greatest(extract(epoch from (timestamp - now())) / %.9g, -1000))",
                       e.half_life_days * 86400.0);
         decay = buf;
       }
@@ -330,7 +331,7 @@ struct driver_state {
       store::copy_out(tx,
                       std::string{"SELECT user_id, item_id, sum(("} + weights + ")" + decay +
                         ") FROM user_behavior WHERE true" + since(e.window_days) +
-                        " GROUP BY user_id, item_id",
+                        " GROUP BY user_id, item_id ORDER BY user_id, item_id",
                       [&](std::string_view line) {
                         store::split_copy_line(line, f);
                         us.push_back(static_cast<std::int32_t>(to_i64(f[0])));

@@ -131,8 +131,10 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
     std::string table = items ? "items" : "users";
     std::string id = items ? "item_id" : "user_id";
     store::copy_out(tx,
+                    // In id order: the vector index is built in this order, so
+                    // the same vectors give the same index in every database.
                     "SELECT " + id + ", embedding FROM " + table +
-                      " WHERE embedding IS NOT NULL AND " + id + " % " + filter,
+                      " WHERE embedding IS NOT NULL AND " + id + " % " + filter + " ORDER BY " + id,
                     [&](std::string_view line) {
                       store::split_copy_line(line, f);
                       auto v = parse_float_array(f[1]);

@@ -88,6 +88,15 @@ std::optional<std::string> read_movielens(const std::string& dir,
   return std::nullopt;
 }
 
+// `recd import csv` rows: user,item,behavior,unix seconds.
+std::string train_csv(const std::vector<behavior_event>& train) {
+  std::string out;
+  for (const auto& e : train)
+    out += std::to_string(e.user) + ',' + std::to_string(e.item) + ',' + to_string(e.kind) + ',' +
+           std::to_string(e.ts) + '\n';
+  return out;
+}
+
 // Refuses a database that already holds behaviors (eval imports into it),
 // then migrates it and imports `train` through the CSV importer.
 std::optional<std::string> import_train(const settings& cfg, const std::vector<behavior_event>& train) {
@@ -120,8 +129,7 @@ std::optional<std::string> import_train(const settings& cfg, const std::vector<b
   ::close(fd);
   {
     std::ofstream csv{path};
-    for (const auto& e : train)
-      csv << e.user << ',' << e.item << ',' << to_string(e.kind) << ',' << e.ts << '\n';
+    csv << train_csv(train);
   }
   auto imported = store::import_csv(**conn, path);
   std::remove(path);
@@ -375,6 +383,10 @@ int run_eval(const settings& base, const eval_options& opt) {
   auto t_train = clock::now();
   if (auto err = import_train(cfg, split.train))
     return fail(*err);
+  // The same rows the eval imported: `recd import csv` of this file into an
+  // empty database, `recd compute`, `recd serve` serve the same lists.
+  if (!opt.export_train_file.empty() && !write_file(opt.export_train_file, train_csv(split.train)))
+    return 1;
   auto partitions = partition_count(cfg);
   if (!partitions)
     return 1;

@@ -36,6 +36,7 @@ struct eval_options {
   std::string json_file;           // "" = none, "-" = stdout
   std::string report_file;         // HTML page with charts
   std::string export_file;         // "user item rank" lines of recd's lists
+  std::string export_train_file;   // the imported train part as `recd import csv` reads it
 };
 
 // One model's figures at one cutoff.

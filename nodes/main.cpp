@@ -121,6 +121,8 @@ int main(int argc, char** argv) {
     leaf->add_option("--json", ev.json_file, "write the figures as JSON to FILE (- = stdout, the table then goes to stderr)");
     leaf->add_option("--report", ev.report_file, "write an HTML page with charts to FILE");
     leaf->add_option("--export-recs", ev.export_file, "write recd's lists as 'user item rank' lines");
+    leaf->add_option("--export-train", ev.export_train_file,
+                     "write the train part as imported (user,item,behavior,unix time; newest = now) for `recd import csv`");
   }
 
   auto* config = app.add_subcommand("config", "print every setting with its value and docs");
