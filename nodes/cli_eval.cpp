@@ -92,7 +92,7 @@ std::optional<std::string> read_movielens(const std::string& dir,
 std::string train_csv(const std::vector<behavior_event>& train) {
   std::string out;
   for (const auto& e : train)
-    out += std::to_string(e.user) + ',' + std::to_string(e.item) + ',' + to_string(e.kind) + ',' +
+    out += std::to_string(e.user) + ',' + std::to_string(e.item) + ',' + std::string{to_string(e.kind)} + ',' +
            std::to_string(e.ts) + '\n';
   return out;
 }

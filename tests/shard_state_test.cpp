@@ -265,7 +265,9 @@ TEST(shard_state, items_without_recent_behavior_still_rank_as_popular_by_sales) 
 }
 
 TEST(shard_state, applying_a_buy_updates_history_bought_set_version_and_taste_vector) {
-  auto st = make_state();
+  recommend_settings cfg;
+  cfg.exclude_seen = 0; // the bought set alone
+  auto st = make_state(cfg);
   auto v = st.apply_user({7, 2, behavior_kind::buy, 1100}, {0.6f, 0.8f});
   EXPECT_EQ(v, 3u);
   auto ctx = st.context(7, 10, 10);
