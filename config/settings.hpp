@@ -148,7 +148,7 @@ struct recommend_settings {
   std::int32_t recent_items = 1000;    // item-CF seeds: the user's newest distinct items
   std::int32_t similar_users = 50;     // user-CF seeds, and similar users kept per user
   std::int32_t neighbours = 500;       // item and user neighbours kept in memory
-  std::int32_t per_route = 100;        // candidates per route per shard
+  std::int32_t per_route = 200;        // candidates per route per shard
   double recency_half_life_days = 365; // item-CF seed weight halves this often
   double popularity_half_life_days = 7;
   std::int32_t history_items = 1000;   // recent distinct items kept per user
