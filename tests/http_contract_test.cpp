@@ -220,12 +220,15 @@ protected:
       db_ = std::make_unique<test_database>("http_contract");
       import_shop(*db_);
       run_compute(*db_);
-      if (count(*db_, "SELECT count(*) FROM item_similarity") == 0)
-        throw std::runtime_error("recd compute published no item_similarity rows");
-      // Active buyers that have similar users: rich enough for every route.
+      // The seed's table and the one item CF reads by default (recommend.item_neighbours).
+      for (const char* table : {"item_similarity", "item_weights"})
+        if (count(*db_, std::string{"SELECT count(*) FROM "} + table) == 0)
+          throw std::runtime_error(std::string{"recd compute published no "} + table + " rows");
+      // Active buyers that have similar users (in user_neighbours, which user CF
+      // reads by default): rich enough for every route.
       active_ = column(*db_,
                        "SELECT b.user_id FROM user_behavior b WHERE b.behavior_type = 'buy' "
-                       "AND EXISTS (SELECT 1 FROM user_similarity s WHERE s.user_id = b.user_id) "
+                       "AND EXISTS (SELECT 1 FROM user_neighbours s WHERE s.user_id = b.user_id) "
                        "GROUP BY b.user_id ORDER BY count(*) DESC, b.user_id LIMIT 12");
       if (active_.size() < 12)
         throw std::runtime_error("the synthetic shop has too few active users with neighbours");
@@ -311,7 +314,7 @@ TEST_F(HttpContract, ReasonsNameTheHistoryItemOrSimilarUserThatLedToTheItem) {
     const auto history = column_set(
       *db_, "SELECT DISTINCT item_id FROM user_behavior WHERE user_id = " + std::to_string(user));
     const auto similar = column_set(
-      *db_, "SELECT similar_user_id FROM user_similarity WHERE user_id = " + std::to_string(user));
+      *db_, "SELECT similar_user_id FROM user_neighbours WHERE user_id = " + std::to_string(user));
     const auto bought = column_set(
       *db_, "SELECT DISTINCT item_id FROM user_behavior WHERE behavior_type = 'buy' AND user_id = " +
               std::to_string(user));
@@ -476,11 +479,11 @@ TEST_F(HttpContract, BoughtItemDisappearsFromTheVeryNextRecommendation) {
 TEST_F(HttpContract, ColdUserViewingAnItemGetsItsNeighboursAtOnce) {
   const std::int64_t user = 1900001; // not in the shop
   const auto y = count(*db_,
-                       "SELECT item_id FROM item_similarity GROUP BY item_id "
+                       "SELECT item_id FROM item_weights GROUP BY item_id "
                        "ORDER BY count(*) DESC, item_id LIMIT 1");
   ASSERT_GT(y, 0);
   const auto neighbours = column_set(
-    *db_, "SELECT similar_item_id FROM item_similarity WHERE item_id = " + std::to_string(y));
+    *db_, "SELECT similar_item_id FROM item_weights WHERE item_id = " + std::to_string(y));
   ASSERT_FALSE(neighbours.empty());
 
   auto cold = recommend(user, 10, true); // popular only, and cached
@@ -771,7 +774,8 @@ TEST_F(HttpContract, HealthReadinessAndStatsReportTheRealState) {
   }
 
   ASSERT_TRUE(s.contains("last_jobs") && s["last_jobs"].is_object()) << show(r);
-  for (const char* kind : {"item_similarity", "user_similarity", "embeddings"}) {
+  for (const char* kind :
+       {"item_similarity", "user_similarity", "item_weights", "user_neighbours", "embeddings"}) {
     SCOPED_TRACE(kind);
     ASSERT_TRUE(s["last_jobs"].contains(kind)) << s["last_jobs"].dump();
     EXPECT_EQ(s["last_jobs"][kind].value("status", ""), "published") << s["last_jobs"][kind].dump();
