@@ -361,12 +361,24 @@ TEST_F(HttpContract, UnknownUserGetsPopularItemsNotAnError) {
 TEST_F(HttpContract, CacheServesTheSameAnswerUntilTheUserActs) {
   const auto user = active_[1];
   const auto key = cache_key(user);
+  // The cache is written behind the answer (the API actor replies first):
+  // wait for the entry, as for its deletion below.
+  auto stored_within = [&](std::chrono::milliseconds limit) {
+    std::optional<redis_reply> got;
+    for (auto until = steady::now() + limit; steady::now() < until;) {
+      got = redis_->command({"GET", key});
+      if (got && !got->nil)
+        break;
+      std::this_thread::sleep_for(10ms);
+    }
+    return got;
+  };
   auto first = recommend(user, 10, true);
   expect_recommend_shape(first, user, 10);
   EXPECT_FALSE(from_cache(first)) << show(first);
-  auto stored = redis_->command({"GET", key});
+  auto stored = stored_within(1s);
   ASSERT_TRUE(stored.has_value());
-  EXPECT_FALSE(stored->nil) << "the answer was not stored under " << key;
+  EXPECT_FALSE(stored->nil) << "the answer was not stored under " << key << " within 1 s";
 
   auto second = recommend(user, 10, true);
   expect_recommend_shape(second, user, 10);
@@ -411,9 +423,9 @@ TEST_F(HttpContract, CacheServesTheSameAnswerUntilTheUserActs) {
   auto after = recommend(user, 10, true);
   expect_recommend_shape(after, user, 10);
   EXPECT_FALSE(from_cache(after)) << "served a cached answer older than the user's behavior";
-  auto replaced = redis_->command({"GET", key});
+  auto replaced = stored_within(1s);
   ASSERT_TRUE(replaced.has_value());
-  EXPECT_FALSE(replaced->nil) << "the fresh answer was not cached";
+  EXPECT_FALSE(replaced->nil) << "the fresh answer was not cached within 1 s";
   EXPECT_NE(replaced->text, before->text) << "the cache entry was not replaced";
   auto again = recommend(user, 10, true);
   EXPECT_TRUE(from_cache(again)) << show(again);
