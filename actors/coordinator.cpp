@@ -390,8 +390,9 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       // Scheduled runs (jobs.interval_seconds).
       if (auto err = check_self(self, "scheduled"))
         return err;
-      std::vector<job_kind> all{job_kind::item_similarity, job_kind::user_similarity,
-                                job_kind::embeddings};
+      std::vector<job_kind> all;
+      for (std::uint8_t k = 0; k < job_kind_count; ++k)
+        all.push_back(static_cast<job_kind>(k));
       self->request(caf::actor_cast<coordinator_actor>(self), job_timeout, compute_atom_v, all,
                     run_progress_sink{})
         .then([](const std::vector<job_summary>&) { spdlog::info("scheduled jobs done"); },

@@ -180,10 +180,39 @@ struct driver_state {
 
   // ---- similarity -------------------------------------------------------------
 
-  // Items a similarity run may compute: EASE's dense inverse is bounded apart.
-  std::int32_t candidate_limit() const {
-    const auto& is = cfg.item_similarity;
-    return is.measure == "ease" ? std::min(is.max_items, is.ease_max_items) : is.max_items;
+  // What one similarity kind reads and how it scores (the settings of its section).
+  struct similarity_definition {
+    const std::string* behavior_types = nullptr;
+    std::int32_t window_days = 0;      // 0 = the whole history
+    std::int32_t active_days = 0;      // user side: 0 = every user
+    std::int32_t min_sales = 0;        // item side: candidates need sales_count above this
+    std::int32_t max_items = 0;        // item side: at most this many candidates
+  };
+
+  similarity_definition definition() const {
+    switch (kind) {
+      case job_kind::item_similarity: {
+        const auto& s = cfg.item_similarity;
+        return {&s.behavior_types, s.window_days, 0, s.min_sales, s.max_items};
+      }
+      case job_kind::item_weights: {
+        const auto& s = cfg.item_weights;
+        return {&s.behavior_types, s.window_days, 0, s.min_sales, s.max_items};
+      }
+      case job_kind::user_neighbours: {
+        const auto& s = cfg.user_neighbours;
+        return {&s.behavior_types, s.window_days, s.active_days, 0, 0};
+      }
+      default: {
+        const auto& s = cfg.user_similarity;
+        return {&s.behavior_types, s.window_days, s.active_days, 0, 0};
+      }
+    }
+  }
+
+  // " AND timestamp > now() - N days", or nothing for the whole history.
+  static std::string since(std::int32_t days) {
+    return days > 0 ? " AND timestamp > now() - interval '1 day' * " + std::to_string(days) : "";
   }
 
   caf::expected<similarity_task> load_similarity() {
@@ -191,42 +220,42 @@ struct driver_state {
     task.run_id = run_id;
     task.kind = kind;
     staging = store::staging_table(kind, run_id);
-    const bool items = kind == job_kind::item_similarity;
-    auto kinds = kinds_sql(items ? cfg.item_similarity.behavior_types
-                                 : cfg.user_similarity.behavior_types);
+    const bool items = item_side(kind);
+    const auto def = definition();
+    auto kinds = kinds_sql(*def.behavior_types);
     if (!kinds)
       return kinds.error();
-    auto window = std::to_string(items ? cfg.item_similarity.window_days
-                                       : cfg.user_similarity.window_days);
     std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
     auto err = store::guard([&] {
       pqxx::work tx{*conn};
       tx.exec("CREATE TABLE " + staging + " (LIKE " + store::similarity_table(kind) + " INCLUDING DEFAULTS)");
       std::unordered_set<std::int32_t> eligible;
+      bool every_row = false;
       std::vector<std::string_view> f;
       if (items) {
         // Candidates: the best sellers, ties broken by id so runs are reproducible.
         auto rows = tx.exec_params("SELECT item_id FROM items WHERE sales_count > $1 "
                                    "ORDER BY sales_count DESC, item_id LIMIT $2",
-                                   cfg.item_similarity.min_sales, candidate_limit());
+                                   def.min_sales, def.max_items);
         for (const auto& r : rows)
           eligible.insert(r[0].as<std::int32_t>());
-      } else {
+      } else if (def.active_days > 0) {
         store::copy_out(tx,
-                        "SELECT DISTINCT user_id FROM user_behavior WHERE timestamp > now() - "
-                        "interval '1 day' * " + std::to_string(cfg.user_similarity.active_days),
+                        "SELECT DISTINCT user_id FROM user_behavior WHERE true" + since(def.active_days),
                         [&](std::string_view line) {
                           eligible.insert(static_cast<std::int32_t>(to_i64(line)));
                         });
+      } else {
+        every_row = true;
       }
       store::copy_out(tx,
                       "SELECT " + std::string{items ? "item_id, user_id" : "user_id, item_id"} +
-                        " FROM user_behavior WHERE behavior_type IN (" + *kinds +
-                        ") AND timestamp > now() - interval '1 day' * " + window,
+                        " FROM user_behavior WHERE behavior_type IN (" + *kinds + ")" +
+                        since(def.window_days),
                       [&](std::string_view line) {
                         store::split_copy_line(line, f);
                         auto row = static_cast<std::int32_t>(to_i64(f[0]));
-                        if (eligible.count(row) != 0)
+                        if (every_row || eligible.count(row) != 0)
                           pairs.emplace_back(row, static_cast<std::int32_t>(to_i64(f[1])));
                       });
       tx.commit();
@@ -234,22 +263,30 @@ struct driver_state {
     if (err)
       return err;
     task.graph = engine::bipartite_from_pairs(std::move(pairs));
-    if (items && cfg.item_similarity.measure == "ease") {
-      task.measure = ease_measure;
-      task.regularization = cfg.item_similarity.ease_lambda;
-      // All positive weights of a row would be about half the catalogue.
-      task.top_k = cfg.item_similarity.top_k > 0 ? cfg.item_similarity.top_k
-                                                 : cfg.recommend.neighbours;
-    } else if (items) {
-      task.measure = static_cast<std::uint8_t>(engine::set_measure::jaccard);
-      task.min_common = cfg.item_similarity.min_common;
-      task.min_score = 0;
-      task.top_k = cfg.item_similarity.top_k;
-    } else {
-      task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
-      task.min_common = cfg.user_similarity.min_common;
-      task.min_score = cfg.user_similarity.min_score;
-      task.top_k = cfg.user_similarity.top_k;
+    switch (kind) {
+      case job_kind::item_weights:
+        task.measure = ease_measure;
+        task.regularization = cfg.item_weights.lambda;
+        // All positive weights of a row would be about half the catalogue.
+        task.top_k = cfg.item_weights.top_k > 0 ? cfg.item_weights.top_k : cfg.recommend.neighbours;
+        break;
+      case job_kind::item_similarity:
+        task.measure = static_cast<std::uint8_t>(engine::set_measure::jaccard);
+        task.min_common = cfg.item_similarity.min_common;
+        task.min_score = 0;
+        task.top_k = cfg.item_similarity.top_k;
+        break;
+      case job_kind::user_neighbours:
+        task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
+        task.min_common = cfg.user_neighbours.min_common;
+        task.min_score = cfg.user_neighbours.min_score;
+        task.top_k = cfg.user_neighbours.top_k;
+        break;
+      default:
+        task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
+        task.min_common = cfg.user_similarity.min_common;
+        task.min_score = cfg.user_similarity.min_score;
+        task.top_k = cfg.user_similarity.top_k;
     }
     total = task.graph.rows();
     return task;
@@ -258,8 +295,8 @@ struct driver_state {
   // Swaps the staging table in for the live one inside one transaction.
   caf::error publish_similarity(std::uint64_t rows) {
     std::string live = store::similarity_table(kind);
-    std::string key = kind == job_kind::item_similarity ? "item_id, similar_item_id"
-                                                        : "user_id, similar_user_id";
+    std::string key = std::string{store::similarity_id_column(kind)} + ", " +
+                      store::similarity_other_column(kind);
     return store::guard([&] {
       {
         pqxx::nontransaction tx{*conn};
@@ -296,11 +333,22 @@ struct driver_state {
                     "CASE behavior_type WHEN 'view' THEN %.6g WHEN 'click' THEN %.6g "
                     "WHEN 'cart' THEN %.6g ELSE %.6g END",
                     w.view_weight, w.click_weight, w.cart_weight, w.buy_weight);
+      // Age decay: weight x 2^(-age / half_life), so years of history
+      // count without the newest months being drowned. The exponent stops at
+      // -1000: PostgreSQL raises an error where pow() underflows to 0.
+      std::string decay;
+      if (e.half_life_days > 0) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf,
+                      " * power(2.0, greatest(extract(epoch from (timestamp - now())) / %.9g, -1000))",
+                      e.half_life_days * 86400.0);
+        decay = buf;
+      }
       std::vector<std::string_view> f;
       store::copy_out(tx,
-                      std::string{"SELECT user_id, item_id, sum("} + weights +
-                        ") FROM user_behavior WHERE timestamp > now() - interval '1 day' * " +
-                        std::to_string(e.window_days) + " GROUP BY user_id, item_id",
+                      std::string{"SELECT user_id, item_id, sum(("} + weights + ")" + decay +
+                        ") FROM user_behavior WHERE true" + since(e.window_days) +
+                        " GROUP BY user_id, item_id ORDER BY user_id, item_id",
                       [&](std::string_view line) {
                         store::split_copy_line(line, f);
                         us.push_back(static_cast<std::int32_t>(to_i64(f[0])));

@@ -27,20 +27,14 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
-      std::vector<std::int64_t> latest(3, 0);
+      std::vector<std::int64_t> latest(job_kind_count, 0); // by job_kind
       auto err = store::guard([&] {
         pqxx::read_transaction tx{**conn};
         auto rows = tx.exec("SELECT kind, max(run_id) FROM job_runs WHERE status = 'published' "
                             "GROUP BY kind");
         for (const auto& r : rows) {
-          std::string kind = r[0].c_str();
-          auto id = r[1].as<std::int64_t>();
-          if (kind == "item_similarity")
-            latest[0] = id;
-          else if (kind == "user_similarity")
-            latest[1] = id;
-          else
-            latest[2] = id;
+          if (auto kind = parse_job_kind(r[0].c_str()))
+            latest[static_cast<std::size_t>(*kind)] = r[1].as<std::int64_t>();
         }
       });
       if (err) {

@@ -486,6 +486,10 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         rp.deliver(false); // the initial load reads the newest runs anyway
         return rp;
       }
+      if (!feeds_recall(cfg, kind)) {
+        rp.deliver(true); // a table recall does not read (recommend.*_neighbours)
+        return rp;
+      }
       // The loader answers with embeddings for embeddings and neighbours for
       // the similarity kinds (the other pointer is null).
       self->request(st.loader, load_timeout, read_run_atom_v, kind, st.partitions(),

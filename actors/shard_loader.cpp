@@ -13,6 +13,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/job_tables.hpp"
 
 namespace recd {
 
@@ -65,6 +66,15 @@ constexpr std::int64_t snapshot_tail_ids = 200'000;
 // default) would spend memory on the largest per-user structure for nothing.
 std::size_t similar_user_cap(const recommend_settings& cfg) {
   return static_cast<std::size_t>(std::max(std::min(cfg.neighbours, cfg.similar_users), 1));
+}
+
+// The job kind whose table recall reads on one side (settings are validated;
+// anything else falls back to the default).
+job_kind neighbour_source(const recommend_settings& cfg, bool items) {
+  auto kind = parse_job_kind(items ? cfg.item_neighbours : cfg.user_neighbours);
+  if (kind && kind != job_kind::embeddings && item_side(*kind) == items)
+    return *kind;
+  return items ? job_kind::item_weights : job_kind::user_neighbours;
 }
 
 // Reads (row id, neighbour id, score) rows ordered by row id then score desc
@@ -121,8 +131,10 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
     std::string table = items ? "items" : "users";
     std::string id = items ? "item_id" : "user_id";
     store::copy_out(tx,
+                    // In id order: the vector index is built in this order, so
+                    // the same vectors give the same index in every database.
                     "SELECT " + id + ", embedding FROM " + table +
-                      " WHERE embedding IS NOT NULL AND " + id + " % " + filter,
+                      " WHERE embedding IS NOT NULL AND " + id + " % " + filter + " ORDER BY " + id,
                     [&](std::string_view line) {
                       store::split_copy_line(line, f);
                       auto v = parse_float_array(f[1]);
@@ -177,9 +189,10 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
       item.details = {id, row[1].c_str(), row[2].as<double>(), row[3].as<double>(),
                       row[4].as<std::int32_t>()};
     }
-    // Item neighbours of the published item-similarity run.
+    // Item neighbours of the published run of the configured table.
     auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
-    read_neighbours(tx, "item_similarity", "item_id", "similar_item_id", filter, cap,
+    read_neighbours(tx, store::similarity_table(neighbour_source(cfg, true)), "item_id",
+                    "similar_item_id", filter, cap,
                     [&](std::int32_t id, const std::vector<neighbour_item>& row) {
                       if (auto it = snap->items.find(id); it != snap->items.end())
                         it->second.neighbours = row; // a copy: exact size
@@ -236,8 +249,8 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                         bought.push_back(e.item);
                     });
     user_done();
-    read_neighbours(tx, "user_similarity", "user_id", "similar_user_id", filter,
-                    similar_user_cap(cfg),
+    read_neighbours(tx, store::similarity_table(neighbour_source(cfg, false)), "user_id",
+                    "similar_user_id", filter, similar_user_cap(cfg),
                     [&](std::int32_t id, const std::vector<neighbour_item>& row) {
                       snap->users[id].similar = similar_users(row);
                     });
@@ -369,14 +382,16 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
           read_embeddings(tx, partitions, count, *update);
           embeddings = std::move(update);
         } else {
+          // The side's configured table, whichever kind was published (the
+          // shard asks only for kinds that feed recall: feeds_recall).
+          const bool items = item_side(kind);
+          auto source = neighbour_source(self->state.cfg, items);
           auto update = std::make_shared<neighbour_update>();
-          update->kind = kind;
-          update->rows = kind == job_kind::item_similarity
-                           ? read_neighbour_rows(tx, "item_similarity", "item_id",
-                                                 "similar_item_id", filter, cap)
-                           : read_neighbour_rows(tx, "user_similarity", "user_id",
-                                                 "similar_user_id", filter,
-                                                 similar_user_cap(self->state.cfg));
+          update->kind = source;
+          update->rows = read_neighbour_rows(tx, store::similarity_table(source),
+                                             store::similarity_id_column(source),
+                                             store::similarity_other_column(source), filter,
+                                             items ? cap : similar_user_cap(self->state.cfg));
           neighbours = std::move(update);
         }
         tx.commit();
@@ -396,6 +411,12 @@ shard_loader_actor spawn_shard_loader(caf::actor_system& sys, std::string postgr
                               recommend_settings cfg, caf::actor_addr parent) {
   return sys.spawn<caf::detached>(shard_loader, std::move(postgres_url), std::move(cfg),
                                   std::move(parent));
+}
+
+bool feeds_recall(const recommend_settings& cfg, job_kind kind) {
+  if (kind == job_kind::embeddings)
+    return true;
+  return neighbour_source(cfg, item_side(kind)) == kind;
 }
 
 caf::expected<shard_snapshot_ptr> load_snapshot(const std::string& postgres_url,

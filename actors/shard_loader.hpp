@@ -29,6 +29,11 @@ caf::expected<shard_snapshot_ptr> load_snapshot(const std::string& postgres_url,
                                                 std::uint32_t partition_count,
                                                 const recommend_settings& cfg);
 
+// Whether a published run of `kind` changes what recall serves under `cfg`:
+// embeddings always; a similarity kind when it is the table named by
+// recommend.item_neighbours or recommend.user_neighbours.
+bool feeds_recall(const recommend_settings& cfg, job_kind kind);
+
 // Parses a PostgreSQL real[] text ("{1,2.5,-3e-05}") into floats.
 std::vector<float> parse_float_array(std::string_view text);
 

@@ -205,7 +205,7 @@ void shard_state::rebuild_index() {
 }
 
 void shard_state::install(neighbour_update&& update) {
-  if (update.kind == job_kind::item_similarity) {
+  if (item_side(update.kind)) {
     for (auto& [id, item] : items_) {
       auto it = update.rows.find(id);
       item.neighbours = it == update.rows.end() ? std::vector<neighbour_item>{} : std::move(it->second);
@@ -313,11 +313,19 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
       acc.block(item);
   };
   start();
+  // Ages count from the user's newest seed, not from now: the merge divides
+  // each route by its best evidence, so a factor common to all seeds changes
+  // no ranking, and a user whose history is years old is not decayed to zero
+  // (a float underflows after about 126 half-lives). Every shard sees the
+  // same seeds, so every shard uses the same origin.
+  unix_seconds newest = 0;
+  for (const auto& r : req.recent)
+    newest = std::max(newest, r.ts);
   for (const auto& r : req.recent) {
     auto it = items_.find(r.item);
     if (it == items_.end())
       continue;
-    double age = std::max<double>(0, double(req.now - r.ts));
+    double age = std::max<double>(0, double(newest - r.ts));
     auto w = static_cast<float>(behavior_weight(cfg_, r.kind) * std::exp2(-age / recency_half_life));
     for (const auto& n : it->second.neighbours)
       acc.add(n.item, n.score * w, r.item);

@@ -70,7 +70,7 @@ similarity_worker_actor::behavior_type similarity_worker(similarity_worker_actor
       std::uint64_t pairs = 0, done = 0;
       auto err = store::guard([&] {
         pqxx::work tx{**conn};
-        const bool items = task.kind == job_kind::item_similarity;
+        const bool items = item_side(task.kind);
         std::vector<std::string> columns =
           items ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
                 : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};

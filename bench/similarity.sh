@@ -35,17 +35,15 @@ seed_job() { # dataset item|user
 }
 
 # recd compute on n shards; sets RECD_ITEM_S RECD_USER_S RECD_ITEM_ROWS RECD_USER_ROWS RECD_RSS_KIB.
-# The seed's job definitions, pinned: recd's own defaults (EASE item weights over
-# every behavior, docs/quality.md) compute a different job.
-SEED_JOB_SETTINGS=(--set item_similarity.measure=jaccard --set item_similarity.behavior_types=buy,cart
-                   --set item_similarity.min_sales=10 --set user_similarity.behavior_types=buy,cart
-                   --set user_similarity.top_k=0)
+# The seed's job definitions are the defaults of item_similarity and
+# user_similarity (docs/architecture.md); none to set.
+SEED_JOB_SETTINGS=()
 recd_jobs() { # dataset shards
   local url out; url=$(pg_url "$(dataset_db "$1")")
   out=$(RECD_POSTGRES_URL=$url /usr/bin/time -f "RSS %M" "$recd" compute --shards "$2" \
-    --jobs item_similarity,user_similarity "${SEED_JOB_SETTINGS[@]}" 2>&1) ||
+    --jobs item_similarity,user_similarity ${SEED_JOB_SETTINGS[@]+"${SEED_JOB_SETTINGS[@]}"} 2>&1) ||
     { echo "$out" >&2; die "recd compute failed"; }
-  record_cmd "RECD_POSTGRES_URL=.../$(dataset_db "$1") recd compute --shards $2 --jobs item_similarity,user_similarity ${SEED_JOB_SETTINGS[*]}"
+  record_cmd "RECD_POSTGRES_URL=.../$(dataset_db "$1") recd compute --shards $2 --jobs item_similarity,user_similarity${SEED_JOB_SETTINGS[*]:+ ${SEED_JOB_SETTINGS[*]}}"
   RECD_ITEM_S=$(echo "$out" | awk '$1 == "item_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $5}')
   RECD_USER_S=$(echo "$out" | awk '$1 == "user_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $5}')
   RECD_ITEM_ROWS=$(echo "$out" | awk '$1 == "item_similarity" && NF == 5 && $2 ~ /^[0-9]+$/ {print $4}')

@@ -131,26 +131,36 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, tls_cafile, "PEM CA file: peers must present a certificate it signed"),
     RECD_SETTING(cluster, insecure, "1 = allow an actor port bound beyond loopback without TLS (unsafe: anyone reaching it commands the node)"),
     RECD_SETTING(cluster, rejoin_grace_ms, "a restarted coordinator waits this long for the shards of its last map"),
-    RECD_SETTING(item_similarity, behavior_types, "behaviors that count (comma-separated)"),
-    RECD_SETTING(item_similarity, window_days, "only behaviors this recent count"),
+    RECD_SETTING(item_similarity, behavior_types, "the seed's item Jaccard: behaviors that count (comma-separated)"),
+    RECD_SETTING(item_similarity, window_days, "only behaviors this recent count (0 = all)"),
     RECD_SETTING(item_similarity, min_sales, "candidate items need sales_count above this"),
     RECD_SETTING(item_similarity, max_items, "at most this many candidates, by sales_count"),
     RECD_SETTING(item_similarity, min_common, "pairs need this many common users"),
-    RECD_SETTING(item_similarity, top_k, "neighbours kept per item (0 = all; ease: recommend.neighbours)"),
-    RECD_SETTING(item_similarity, measure, "jaccard (co-buy similarity) or ease (learned item-item weights)"),
-    RECD_SETTING(item_similarity, ease_lambda, "EASE L2 penalty (larger = smoother weights)"),
-    RECD_SETTING(item_similarity, ease_max_items, "EASE learns weights for at most this many best sellers"),
-    RECD_SETTING(user_similarity, behavior_types, "behaviors that count (comma-separated)"),
-    RECD_SETTING(user_similarity, window_days, "only behaviors this recent count"),
-    RECD_SETTING(user_similarity, active_days, "users need a behavior this recent"),
+    RECD_SETTING(item_similarity, top_k, "neighbours kept per item (0 = all)"),
+    RECD_SETTING(user_similarity, behavior_types, "the seed's user cosine: behaviors that count (comma-separated)"),
+    RECD_SETTING(user_similarity, window_days, "only behaviors this recent count (0 = all)"),
+    RECD_SETTING(user_similarity, active_days, "users need a behavior this recent (0 = every user)"),
     RECD_SETTING(user_similarity, min_common, "pairs need this many common items"),
     RECD_SETTING(user_similarity, min_score, "pairs need a cosine above this"),
     RECD_SETTING(user_similarity, top_k, "neighbours kept per user (0 = all)"),
+    RECD_SETTING(item_weights, behavior_types, "EASE item-item weights: behaviors that count"),
+    RECD_SETTING(item_weights, window_days, "only behaviors this recent count (0 = the whole history)"),
+    RECD_SETTING(item_weights, min_sales, "candidate items need sales_count above this"),
+    RECD_SETTING(item_weights, max_items, "weights for at most this many best sellers (an n x n inverse per shard)"),
+    RECD_SETTING(item_weights, lambda, "EASE L2 penalty (larger = smoother weights)"),
+    RECD_SETTING(item_weights, top_k, "weights kept per item (0 = recommend.neighbours)"),
+    RECD_SETTING(user_neighbours, behavior_types, "user cosine for user CF: behaviors that count"),
+    RECD_SETTING(user_neighbours, window_days, "only behaviors this recent count (0 = the whole history)"),
+    RECD_SETTING(user_neighbours, active_days, "users need a behavior this recent (0 = every user)"),
+    RECD_SETTING(user_neighbours, min_common, "pairs need this many common items"),
+    RECD_SETTING(user_neighbours, min_score, "pairs need a cosine above this"),
+    RECD_SETTING(user_neighbours, top_k, "neighbours kept per user (0 = all)"),
     RECD_SETTING(embedding, dim, "embedding dimension"),
     RECD_SETTING(embedding, iterations, "ALS sweeps"),
     RECD_SETTING(embedding, regularization, "ALS L2 regularization"),
     RECD_SETTING(embedding, alpha, "implicit-feedback confidence slope"),
-    RECD_SETTING(embedding, window_days, "only behaviors this recent are learned from"),
+    RECD_SETTING(embedding, window_days, "only behaviors this recent are learned from (0 = the whole history)"),
+    RECD_SETTING(embedding, half_life_days, "a behavior's ALS weight halves with this age (0 = no decay)"),
     RECD_SETTING(recommend, weight_user_cf, "weight of the user-CF route"),
     RECD_SETTING(recommend, weight_item_cf, "weight of the item-CF route"),
     RECD_SETTING(recommend, weight_vector, "weight of the vector route"),
@@ -169,6 +179,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, user_cf_click_weight, "a similar user's click as user-CF evidence (buy 1, cart 0.5)"),
     RECD_SETTING(recommend, user_cf_view_weight, "a similar user's view as user-CF evidence (buy 1, cart 0.5)"),
     RECD_SETTING(recommend, exclude_seen, "1: never recommend an item the user already touched (0: bought only)"),
+    RECD_SETTING(recommend, item_neighbours, "item-CF reads this table: item_weights (EASE) or item_similarity (the seed's Jaccard)"),
+    RECD_SETTING(recommend, user_neighbours, "user-CF reads this table: user_neighbours or user_similarity (the seed's cosine)"),
     RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
   };
@@ -306,7 +318,8 @@ std::optional<std::string> validate(const settings& s) {
   for (unsigned char c : s.admin.token)
     if (c <= ' ' || c == 0x7f)
       return std::string{"admin.token must not contain spaces or control characters"};
-  for (const auto* list : {&s.item_similarity.behavior_types, &s.user_similarity.behavior_types}) {
+  for (const auto* list : {&s.item_similarity.behavior_types, &s.user_similarity.behavior_types,
+                           &s.item_weights.behavior_types, &s.user_neighbours.behavior_types}) {
     std::stringstream ss{*list};
     std::string name;
     bool any = false;
@@ -319,16 +332,29 @@ std::optional<std::string> validate(const settings& s) {
     if (!any)
       return std::string{"behavior_types must name at least one behavior"};
   }
-  if (s.item_similarity.measure != "jaccard" && s.item_similarity.measure != "ease")
-    return "item_similarity.measure: '" + s.item_similarity.measure + "' is not one of jaccard, ease";
-  if (!(s.item_similarity.ease_lambda > 0))
-    return std::string{"item_similarity.ease_lambda must be positive"};
-  if (auto e = positive(s.item_similarity.ease_max_items, "item_similarity.ease_max_items")) return e;
+  if (!(s.item_weights.lambda > 0))
+    return std::string{"item_weights.lambda must be positive"};
+  if (auto e = positive(s.item_weights.max_items, "item_weights.max_items")) return e;
+  if (s.recommend.item_neighbours != "item_weights" && s.recommend.item_neighbours != "item_similarity")
+    return "recommend.item_neighbours: '" + s.recommend.item_neighbours +
+           "' is not one of item_weights, item_similarity";
+  if (s.recommend.user_neighbours != "user_neighbours" && s.recommend.user_neighbours != "user_similarity")
+    return "recommend.user_neighbours: '" + s.recommend.user_neighbours +
+           "' is not one of user_neighbours, user_similarity";
+  for (auto days : {s.item_similarity.window_days, s.user_similarity.window_days,
+                    s.user_similarity.active_days, s.item_weights.window_days,
+                    s.user_neighbours.window_days, s.user_neighbours.active_days,
+                    s.embedding.window_days})
+    if (days < 0)
+      return std::string{"window_days and active_days must be >= 0 (0 = the whole history)"};
+  if (!(s.embedding.half_life_days >= 0))
+    return std::string{"embedding.half_life_days must be >= 0 (0 = no decay)"};
   if (s.cluster.insecure != 0 && s.cluster.insecure != 1)
     return std::string{"cluster.insecure must be 0 or 1"};
   if (s.recommend.exclude_seen != 0 && s.recommend.exclude_seen != 1)
     return std::string{"recommend.exclude_seen must be 0 or 1"};
-  if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0)
+  if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0 || s.item_weights.top_k < 0 ||
+      s.user_neighbours.top_k < 0)
     return std::string{"top_k must be >= 0"};
   return std::nullopt;
 }

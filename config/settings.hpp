@@ -96,24 +96,43 @@ struct cluster_settings {
   std::int32_t insecure = 0;
 };
 
-// Defaults below were chosen with `recd eval` on ml-100k and generated shops
-// (docs/quality.md says from which runs).
+// The seed's tables: item_similarity and user_similarity hold what the seed
+// defined (exact Jaccard / cosine over buys and carts, hard windows); the
+// defaults below are its definitions, and tests/jobs_test.cpp pins them.
 struct item_similarity_settings {
-  std::string behavior_types = "view,click,cart,buy";
-  std::int32_t window_days = 90;
-  std::int32_t min_sales = 0;          // candidates need sales_count > min_sales
+  std::string behavior_types = "buy,cart";
+  std::int32_t window_days = 90;       // 0 = the whole history
+  std::int32_t min_sales = 10;         // candidates need sales_count > min_sales
   std::int32_t max_items = 10000;      // top items by sales_count
   std::int32_t min_common = 5;
-  std::int32_t top_k = 0;              // 0 = keep every pair (ease: recommend.neighbours)
-  std::string measure = "ease";        // jaccard | ease (learned item-item weights)
-  double ease_lambda = 500;            // EASE L2 penalty
-  std::int32_t ease_max_items = 3000;  // EASE inverts an n x n matrix per shard: bound n
+  std::int32_t top_k = 0;              // 0 = keep every pair
 };
 
 struct user_similarity_settings {
+  std::string behavior_types = "buy,cart";
+  std::int32_t window_days = 90;       // 0 = the whole history
+  std::int32_t active_days = 30;       // 0 = every user
+  std::int32_t min_common = 3;
+  double min_score = 0.1;
+  std::int32_t top_k = 0;              // 0 = keep every pair
+};
+
+// What recall reads by default (recommend.item_neighbours / user_neighbours):
+// learned from the whole history, no hard window. Defaults chosen with
+// `recd eval` (docs/quality.md says from which runs).
+struct item_weights_settings {
   std::string behavior_types = "view,click,cart,buy";
-  std::int32_t window_days = 90;
-  std::int32_t active_days = 30;
+  std::int32_t window_days = 0;        // 0 = the whole history
+  std::int32_t min_sales = 0;          // candidates need sales_count > min_sales
+  std::int32_t max_items = 3000;       // EASE inverts an n x n matrix per shard: bound n
+  double lambda = 500;                 // EASE L2 penalty
+  std::int32_t top_k = 0;              // 0 = recommend.neighbours
+};
+
+struct user_neighbours_settings {
+  std::string behavior_types = "view,click,cart,buy";
+  std::int32_t window_days = 0;        // 0 = the whole history
+  std::int32_t active_days = 0;        // 0 = every user
   std::int32_t min_common = 3;
   double min_score = 0.1;
   std::int32_t top_k = 100;            // 0 = keep every pair
@@ -124,7 +143,8 @@ struct embedding_settings {
   std::int32_t iterations = 10;
   double regularization = 0.05;
   double alpha = 3;                    // confidence = 1 + alpha * weight
-  std::int32_t window_days = 90;
+  std::int32_t window_days = 0;        // 0 = the whole history
+  double half_life_days = 0;           // > 0: a behavior's weight halves this often (0 = none)
 };
 
 struct recommend_settings {
@@ -133,16 +153,18 @@ struct recommend_settings {
   double weight_vector = 0.25;
   double weight_popular = 0.01;        // > 0: cold users get popular items, others a tie-break
   double view_weight = 1, click_weight = 1, cart_weight = 1, buy_weight = 1;
-  std::int32_t recent_items = 200;     // item-CF seeds: the user's newest distinct items
+  std::int32_t recent_items = 1000;    // item-CF seeds: the user's newest distinct items
   std::int32_t similar_users = 50;     // user-CF seeds, and similar users kept per user
   std::int32_t neighbours = 500;       // item and user neighbours kept in memory
-  std::int32_t per_route = 100;        // candidates per route per shard
+  std::int32_t per_route = 200;        // candidates per route per shard
   double recency_half_life_days = 365; // item-CF seed weight halves this often
   double popularity_half_life_days = 7;
-  std::int32_t history_items = 200;    // recent distinct items kept per user
+  std::int32_t history_items = 1000;   // recent distinct items kept per user
   double user_cf_click_weight = 0.25;  // a similar user's click as user-CF evidence (buy = 1)
   double user_cf_view_weight = 0.1;    // a similar user's view as user-CF evidence
-  std::int32_t exclude_seen = 0;       // 1: never recommend an item in the user's history
+  std::int32_t exclude_seen = 1;       // 1: never recommend an item in the user's history (0: bought only)
+  std::string item_neighbours = "item_weights";      // item-CF table: item_weights | item_similarity
+  std::string user_neighbours = "user_neighbours";   // user-CF table: user_neighbours | user_similarity
 };
 
 struct jobs_settings {
@@ -159,6 +181,8 @@ struct settings {
   cluster_settings cluster;
   item_similarity_settings item_similarity;
   user_similarity_settings user_similarity;
+  item_weights_settings item_weights;
+  user_neighbours_settings user_neighbours;
   embedding_settings embedding;
   recommend_settings recommend;
   jobs_settings jobs;

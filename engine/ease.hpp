@@ -8,7 +8,7 @@
 // neighbour list in the item-CF route. Pure C++ (Eigen).
 //
 // Cost: O(sum of user degree^2) for the Gram matrix, O(n^3) time and 8 n^2
-// bytes for the inverse (n = items): callers bound n (item_similarity.ease_max_items).
+// bytes for the inverse (n = items): callers bound n (item_weights.max_items).
 
 #include <cstddef>
 #include <cstdint>

@@ -61,6 +61,21 @@ data_split split_random(const std::vector<behavior_event>& events, double ratio,
   return assemble(events, std::move(test));
 }
 
+data_split split_temporal(const std::vector<behavior_event>& events, double ratio) {
+  std::map<user_id, std::vector<item_id>> test;
+  for (const auto& [user, items] : pairs_of(events)) {
+    std::vector<std::pair<unix_seconds, item_id>> by_time;
+    for (const auto& [item, ts] : items)
+      by_time.emplace_back(ts, item);
+    std::sort(by_time.begin(), by_time.end());
+    auto keep = static_cast<std::size_t>(std::llround(ratio * double(by_time.size())));
+    keep = std::clamp<std::size_t>(keep, 1, by_time.size());
+    for (std::size_t i = keep; i < by_time.size(); ++i)
+      test[user].push_back(by_time[i].second);
+  }
+  return assemble(events, std::move(test));
+}
+
 data_split split_leave_last(const std::vector<behavior_event>& events, std::size_t n) {
   std::map<user_id, std::vector<item_id>> test;
   for (const auto& [user, items] : pairs_of(events)) {

@@ -25,6 +25,12 @@ struct data_split {
 data_split split_random(const std::vector<behavior_event>& events, double ratio,
                         std::uint64_t seed);
 
+// Temporal per-user split: each user's distinct items ordered by the time of
+// the pair's latest event (ties: larger item id newer); the oldest
+// round(ratio * n) of them, at least one, go to train, the newest to test.
+// 0 < ratio < 1. Deterministic.
+data_split split_temporal(const std::vector<behavior_event>& events, double ratio);
+
 // Temporal leave-last-n split: each user's `n` most recent distinct items (by
 // the time of the pair's latest event, ties by larger item id) go to test,
 // provided the user keeps at least one item in train. n >= 1.

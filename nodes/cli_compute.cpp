@@ -134,9 +134,12 @@ int run_compute(const settings& cfg, const std::vector<std::string>& jobs,
                 const std::string& coordinator_addr) {
   std::vector<job_kind> kinds;
   for (const auto& j : jobs)
-    kinds.push_back(j == "item_similarity"   ? job_kind::item_similarity
-                    : j == "user_similarity" ? job_kind::user_similarity
-                                             : job_kind::embeddings);
+    if (auto kind = parse_job_kind(j))
+      kinds.push_back(*kind);
+    else {
+      std::fprintf(stderr, "recd: compute: unknown job '%s'\n", j.c_str());
+      return 2;
+    }
   if (!coordinator_addr.empty()) {
     // A cluster: the coordinator runs the jobs on its shard nodes.
     caf::actor_system_config acfg;

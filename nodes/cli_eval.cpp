@@ -88,6 +88,15 @@ std::optional<std::string> read_movielens(const std::string& dir,
   return std::nullopt;
 }
 
+// `recd import csv` rows: user,item,behavior,unix seconds.
+std::string train_csv(const std::vector<behavior_event>& train) {
+  std::string out;
+  for (const auto& e : train)
+    out += std::to_string(e.user) + ',' + std::to_string(e.item) + ',' + std::string{to_string(e.kind)} + ',' +
+           std::to_string(e.ts) + '\n';
+  return out;
+}
+
 // Refuses a database that already holds behaviors (eval imports into it),
 // then migrates it and imports `train` through the CSV importer.
 std::optional<std::string> import_train(const settings& cfg, const std::vector<behavior_event>& train) {
@@ -120,8 +129,7 @@ std::optional<std::string> import_train(const settings& cfg, const std::vector<b
   ::close(fd);
   {
     std::ofstream csv{path};
-    for (const auto& e : train)
-      csv << e.user << ',' << e.item << ',' << to_string(e.kind) << ',' << e.ts << '\n';
+    csv << train_csv(train);
   }
   auto imported = store::import_csv(**conn, path);
   std::remove(path);
@@ -140,8 +148,9 @@ std::optional<std::string> run_jobs(const settings& cfg, std::uint32_t partition
   std::optional<std::string> failure;
   {
     caf::scoped_actor self{sys};
-    std::vector<job_kind> kinds{job_kind::item_similarity, job_kind::user_similarity,
-                                job_kind::embeddings};
+    std::vector<job_kind> kinds; // `recd compute`'s default: every job
+    for (std::uint8_t k = 0; k < job_kind_count; ++k)
+      kinds.push_back(static_cast<job_kind>(k));
     self->request(coordinator, caf::infinite, compute_atom_v, kinds, run_progress_sink{})
       .receive(
         [&](const std::vector<job_summary>& summaries) {
@@ -164,9 +173,11 @@ struct served_list {
 
 // Starts the serving actors (as `serve --role all`, without HTTP and Redis),
 // waits until every partition is loaded, and asks the API actor for each
-// user's top max_k with the cache off. Requests run `in_flight` at a time.
+// user's top `limit` with the cache off; drops the user's train items from
+// each answer (`seen`) and keeps the first max_k.
 std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partitions,
-                                      const std::vector<user_id>& users,
+                                      const std::vector<user_id>& users, std::int32_t limit,
+                                      const std::map<user_id, std::set<item_id>>& seen,
                                       std::map<user_id, served_list>& out, std::size_t& degraded) {
   caf::actor_system_config acfg;
   configure(acfg, cfg);
@@ -203,13 +214,18 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
     auto u = users[next];
     for (int attempt = 0;; ++attempt) {
       bool retry = false;
-      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, static_cast<std::int32_t>(max_k), false)
+      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, limit, false)
         .receive(
           [&](const std::string& body) {
             auto j = json::parse(body);
             auto& list = out[u];
+            auto known = seen.find(u);
             for (const auto& r : j["recommendations"]) {
-              list.items.push_back(r["item_id"].get<item_id>());
+              auto item = r["item_id"].get<item_id>();
+              if (list.items.size() >= max_k ||
+                  (known != seen.end() && known->second.count(item) != 0))
+                continue;
+              list.items.push_back(item);
               const auto& reasons = r["reasons"];
               list.routes.push_back(reasons.empty() ? "none" : reasons[0]["route"].get<std::string>());
               auto& all = list.proposed.emplace_back();
@@ -295,8 +311,10 @@ int run_eval(const settings& base, const eval_options& opt) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("eval"));
   if (opt.split == "random" && !(opt.ratio > 0 && opt.ratio < 1))
     return fail("--ratio must lie strictly between 0 and 1");
-  if (opt.split == "temporal" && opt.leave_last < 1)
-    return fail("--leave-last must be at least 1");
+  if (opt.split == "temporal" && opt.leave_last < 1 && !(opt.ratio > 0 && opt.ratio < 1))
+    return fail("--ratio must lie strictly between 0 and 1");
+  if (opt.limit < static_cast<std::int32_t>(max_k) || opt.limit > 100)
+    return fail("--limit must lie between 20 and 100");
   eval_result result;
   std::vector<behavior_event> events;
   auto now = static_cast<unix_seconds>(std::time(nullptr));
@@ -317,41 +335,48 @@ int run_eval(const settings& base, const eval_options& opt) {
                      " seed=" + std::to_string(shop.seed);
   }
   auto split = opt.split == "random" ? engine::split_random(events, opt.ratio, opt.seed)
-                                     : engine::split_leave_last(events, static_cast<std::size_t>(opt.leave_last));
+               : opt.leave_last > 0
+                 ? engine::split_leave_last(events, static_cast<std::size_t>(opt.leave_last))
+                 : engine::split_temporal(events, opt.ratio);
   result.split = opt.split == "random"
                    ? "random ratio=" + std::to_string(opt.ratio).substr(0, 4) + " seed=" + std::to_string(opt.seed)
-                   : "temporal leave_last=" + std::to_string(opt.leave_last);
+                 : opt.leave_last > 0 ? "temporal leave_last=" + std::to_string(opt.leave_last)
+                                      : "temporal ratio=" + std::to_string(opt.ratio).substr(0, 4);
   result.events = events.size();
   result.train_events = split.train.size();
   result.test_users = split.test.size();
   if (split.train.empty() || split.test.empty())
     return fail("the split left no train events or no test users");
   // Rebase: the newest train event happens now, as if the shop were live.
-  unix_seconds newest = 0, oldest = split.train.front().ts;
+  unix_seconds newest = 0;
   std::map<user_id, std::set<item_id>> train_items;
   std::set<item_id> catalogue;
   for (const auto& e : split.train) {
     newest = std::max(newest, e.ts);
-    oldest = std::min(oldest, e.ts);
     train_items[e.user].insert(e.item);
     catalogue.insert(e.item);
   }
   for (auto& e : split.train)
     e.ts += now - newest;
   result.catalogue = catalogue.size();
-  // Protocol settings on top of the user's: learn from the whole train part,
-  // remember (and so exclude) every train item, no deadline pressure.
-  settings cfg = base;
-  auto span_days = static_cast<std::int32_t>((newest - oldest) / 86400 + 2);
-  for (auto* days : {&cfg.item_similarity.window_days, &cfg.user_similarity.window_days,
-                     &cfg.user_similarity.active_days, &cfg.embedding.window_days})
-    *days = std::max(*days, span_days);
-  std::size_t most = 0;
-  for (const auto& [u, items] : train_items)
-    most = std::max(most, items.size());
-  cfg.recommend.history_items = std::max<std::int32_t>(cfg.recommend.history_items, static_cast<std::int32_t>(most));
-  cfg.recommend.exclude_seen = 1;
-  cfg.cluster.shard_timeout_ms = std::max(cfg.cluster.shard_timeout_ms, 10000);
+  // No protocol settings: the jobs and the API run with the settings as
+  // given, so the figures are what `recd compute` + `recd serve` with the
+  // same settings serve. The report names every setting that differs from
+  // its default (connection settings and secrets aside).
+  const settings& cfg = base;
+  {
+    const settings defaults;
+    for (const auto& info : setting_table()) {
+      if (info.secret || info.name.rfind("postgres.", 0) == 0 || info.name.rfind("redis.", 0) == 0 ||
+          info.name.rfind("admin.", 0) == 0 || info.name.rfind("http.", 0) == 0)
+        continue;
+      auto value = info.get(cfg);
+      if (value != info.get(defaults))
+        result.changed_settings.push_back(info.name + "=" + value);
+    }
+  }
+  result.protocol = "top " + std::to_string(opt.limit) + " asked, train items dropped, first " +
+                    std::to_string(max_k) + " scored";
   std::fprintf(stderr, "eval: %s, %zu events, split %s: %zu train events, %zu test users\n",
                result.dataset.c_str(), events.size(), result.split.c_str(), split.train.size(),
                split.test.size());
@@ -359,6 +384,10 @@ int run_eval(const settings& base, const eval_options& opt) {
   auto t_train = clock::now();
   if (auto err = import_train(cfg, split.train))
     return fail(*err);
+  // The same rows the eval imported: `recd import csv` of this file into an
+  // empty database, `recd compute`, `recd serve` serve the same lists.
+  if (!opt.export_train_file.empty() && !write_file(opt.export_train_file, train_csv(split.train)))
+    return 1;
   auto partitions = partition_count(cfg);
   if (!partitions)
     return 1;
@@ -371,8 +400,11 @@ int run_eval(const settings& base, const eval_options& opt) {
   for (const auto& [u, items] : split.test)
     users.push_back(u);
   std::map<user_id, served_list> served;
-  if (auto err = ask_served(cfg, *partitions, users, served, result.degraded))
+  if (auto err = ask_served(cfg, *partitions, users, opt.limit, train_items, served, result.degraded))
     return fail(*err);
+  for (const auto& u : users)
+    if (served[u].items.size() < max_k)
+      ++result.short_lists;
   result.serve_seconds = seconds_since(t_serve);
   std::map<user_id, std::vector<item_id>> recd_lists;
   for (const auto& [u, list] : served)

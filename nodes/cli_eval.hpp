@@ -2,12 +2,16 @@
 // `recd eval`: offline quality of the served recommendations.
 //
 // Protocol (docs/quality.md): load a data set, split it per user (random
-// ratio or leave-last-n), import the train part into an EMPTY database,
-// run every job the serving path uses, start the serving actors in-process
-// and ask the API actor (the code behind /api/recommend, cache off) for each
-// test user's top 20 with all train items excluded; compute the same lists
-// with the built-in baselines from the same split; report NDCG, precision,
-// recall, hit rate and MAP at 10 and 20, catalogue coverage and route shares.
+// ratio, newest share, or leave-last-n), import the train part into an EMPTY
+// database with the newest event at now, run `recd compute`'s default jobs
+// with the settings as given (no protocol overrides: what a user of these
+// settings gets), start the serving actors in-process and ask the API actor
+// (the code behind /api/recommend, cache off) for each test user's top
+// `limit`; the user's train items are dropped from that list (as a client
+// scoring unseen items would) and the first 20 are scored. The same lists
+// come from the built-in baselines on the same split; the report gives NDCG,
+// precision, recall, hit rate and MAP at 10 and 20, catalogue coverage, route
+// shares, and every setting that differs from its default.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -24,13 +28,15 @@ struct eval_options {
   std::string movielens_dir;       // u.data, or ratings.csv
   engine::synthetic_options shop;  // source "synthetic"
   std::string split = "random";    // random | temporal
-  double ratio = 0.75;             // random: share of each user's items in train
+  double ratio = 0.75;             // share of each user's items in train (random: drawn; temporal: oldest)
   std::uint64_t seed = 1;          // random: split seed
-  std::int32_t leave_last = 1;     // temporal: newest items per user in test
+  std::int32_t leave_last = 0;     // temporal: > 0 = exactly this many newest items per user in test
+  std::int32_t limit = 50;         // items asked of the API per user (1..100)
   bool baselines = true;
   std::string json_file;           // "" = none, "-" = stdout
   std::string report_file;         // HTML page with charts
   std::string export_file;         // "user item rank" lines of recd's lists
+  std::string export_train_file;   // the imported train part as `recd import csv` reads it
 };
 
 // One model's figures at one cutoff.
@@ -51,6 +57,9 @@ struct eval_result {
   std::string split;
   std::size_t events = 0, train_events = 0, test_users = 0, catalogue = 0;
   std::size_t degraded = 0;        // served answers marked degraded (should be 0)
+  std::size_t short_lists = 0;     // users with fewer than 20 unseen items among the `limit` asked
+  std::string protocol;            // how the served lists were asked and filtered
+  std::vector<std::string> changed_settings; // "section.key=value" that differ from the defaults
   double train_seconds = 0, serve_seconds = 0, baseline_seconds = 0, total_seconds = 0;
   std::vector<model_result> models;
 };

@@ -39,13 +39,24 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+// "the defaults", or the settings that differ from them.
+std::string settings_line(const eval_result& r) {
+  if (r.changed_settings.empty())
+    return "the defaults";
+  std::string out = "the defaults except";
+  for (const auto& s : r.changed_settings)
+    out += " " + s;
+  return out;
+}
+
 } // namespace
 
 std::string eval_table(const eval_result& r) {
   std::string out = "data: " + r.dataset + "\nsplit: " + r.split + " (" +
                     std::to_string(r.train_events) + " train events, " +
                     std::to_string(r.test_users) + " test users, catalogue " +
-                    std::to_string(r.catalogue) + ")\n";
+                    std::to_string(r.catalogue) + ")\nrecd: " + r.protocol + "\nsettings: " +
+                    settings_line(r) + "\n";
   char line[256];
   if (!r.models.empty())
     for (const auto& [k, unused] : r.models.front().at) {
@@ -74,8 +85,9 @@ std::string eval_table(const eval_result& r) {
   }
   std::snprintf(line, sizeof line,
                 "\nseconds: train %.2f, recd recommendations %.2f, baselines %.2f, total %.2f; "
-                "degraded answers %zu\n",
-                r.train_seconds, r.serve_seconds, r.baseline_seconds, r.total_seconds, r.degraded);
+                "degraded answers %zu; users with under 20 unseen items served %zu\n",
+                r.train_seconds, r.serve_seconds, r.baseline_seconds, r.total_seconds, r.degraded,
+                r.short_lists);
   out += line;
   return out;
 }
@@ -89,6 +101,9 @@ std::string eval_json(const eval_result& r) {
   j["test_users"] = r.test_users;
   j["catalogue"] = r.catalogue;
   j["degraded"] = r.degraded;
+  j["short_lists"] = r.short_lists;
+  j["protocol"] = r.protocol;
+  j["changed_settings"] = r.changed_settings;
   j["seconds"] = {{"train", r.train_seconds},
                   {"recommend", r.serve_seconds},
                   {"baselines", r.baseline_seconds},
@@ -121,7 +136,8 @@ std::string eval_html(const eval_result& r) {
     "th:first-child,td:first-child{text-align:left}</style></head><body>\n"
     "<h1>recd eval</h1>\n<p>data: " + escape(r.dataset) + "<br>split: " + escape(r.split) + " (" +
     std::to_string(r.train_events) + " train events, " + std::to_string(r.test_users) +
-    " test users)<br>seconds: train " + fixed(r.train_seconds, 2) + ", recommendations " +
+    " test users)<br>recd: " + escape(r.protocol) + "<br>settings: " + escape(settings_line(r)) +
+    "<br>seconds: train " + fixed(r.train_seconds, 2) + ", recommendations " +
     fixed(r.serve_seconds, 2) + ", total " + fixed(r.total_seconds, 2) + "</p>\n";
   if (r.models.empty())
     return out + "</body></html>\n";

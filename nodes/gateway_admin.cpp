@@ -221,13 +221,13 @@ void gateway::admin_jobs(const http::request& req, http::reply_fn reply) {
   // job runs, 503 while the shards are not ready); otherwise the run goes on
   // after the reply, and its outcome is logged and shown by GET.
   auto kind_text = req.param("kind");
-  std::optional<job_kind> kind;
-  for (auto k : {job_kind::item_similarity, job_kind::user_similarity, job_kind::embeddings})
-    if (kind_text && *kind_text == to_string(k))
-      kind = k;
-  if (!kind)
-    return reply(json_error_response(
-      400, "kind must be item_similarity, user_similarity or embeddings"));
+  std::optional<job_kind> kind = kind_text ? parse_job_kind(*kind_text) : std::nullopt;
+  if (!kind) {
+    std::string names;
+    for (std::uint8_t k = 0; k < job_kind_count; ++k)
+      names += (k == 0 ? "" : ", ") + std::string{to_string(static_cast<job_kind>(k))};
+    return reply(json_error_response(400, "kind must be one of " + names));
+  }
   sys_.spawn([=, coordinator = admin_, kind = *kind](caf::event_based_actor* self) {
     // enroll: its 24 h request timeout is cancelled when it ends (see census.hpp).
     enroll(self);

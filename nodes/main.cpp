@@ -68,10 +68,13 @@ int main(int argc, char** argv) {
   csv->add_option("FILE", csv_file, "CSV file, or - for stdin")->required();
 
   auto* compute = app.add_subcommand("compute", "run the offline jobs now and wait");
-  std::vector<std::string> jobs{"item_similarity", "user_similarity", "embeddings"};
+  // The seed's two tables, then what recall reads (docs/quality.md).
+  std::vector<std::string> jobs{"item_similarity", "user_similarity", "item_weights",
+                                "user_neighbours", "embeddings"};
   compute->add_option("--jobs", jobs, "jobs to run, in order")
     ->delimiter(',')
-    ->check(CLI::IsMember({"item_similarity", "user_similarity", "embeddings"}));
+    ->check(CLI::IsMember({"item_similarity", "user_similarity", "item_weights",
+                           "user_neighbours", "embeddings"}));
   std::int32_t shards = 0;
   compute->add_option("--shards", shards, "shard actors doing the work (default cluster.shards)");
   std::string coordinator_addr;
@@ -99,7 +102,7 @@ int main(int argc, char** argv) {
   }
   auto* admin_jobs = admin->add_subcommand("jobs", "recent job runs and the running one's progress");
   auto* admin_run = admin->add_subcommand("run-job", "start a job run now (answers once it started)");
-  admin_run->add_option("KIND", admin_cmd.argument, "item_similarity, user_similarity or embeddings")
+  admin_run->add_option("KIND", admin_cmd.argument, "item_similarity, user_similarity, embeddings, item_weights or user_neighbours")
     ->required()
     ->check(CLI::IsMember({"item_similarity", "user_similarity", "embeddings"}));
   auto* admin_drain = admin->add_subcommand("drain", "move every partition off a shard node");
@@ -135,17 +138,21 @@ int main(int argc, char** argv) {
   eval_syn->add_option("--shop-seed", ev.shop.seed, "generator seed");
   for (auto* leaf : {eval_ml, eval_syn}) {
     leaf->fallthrough();
-    leaf->add_option("--split", ev.split, "random (per-user ratio) or temporal (leave last n)")
+    leaf->add_option("--split", ev.split, "random (per-user ratio) or temporal (each user's newest items)")
       ->check(CLI::IsMember({"random", "temporal"}));
-    leaf->add_option("--ratio", ev.ratio, "random split: share of each user's items in train")
+    leaf->add_option("--ratio", ev.ratio, "share of each user's items in train (temporal: the oldest)")
       ->check(CLI::Range(0.0, 1.0));
     leaf->add_option("--seed", ev.seed, "random split seed");
-    leaf->add_option("--leave-last", ev.leave_last, "temporal split: newest items per user in test")
+    leaf->add_option("--leave-last", ev.leave_last, "temporal split: exactly N newest items per user in test instead of a share")
       ->check(CLI::PositiveNumber);
+    leaf->add_option("--limit", ev.limit, "items asked of /api/recommend per user; train items are dropped, the first 20 scored")
+      ->check(CLI::Range(20, 100));
     leaf->add_flag("!--no-baselines", ev.baselines, "skip the built-in baselines");
     leaf->add_option("--json", ev.json_file, "write the figures as JSON to FILE (- = stdout, the table then goes to stderr)");
     leaf->add_option("--report", ev.report_file, "write an HTML page with charts to FILE");
     leaf->add_option("--export-recs", ev.export_file, "write recd's lists as 'user item rank' lines");
+    leaf->add_option("--export-train", ev.export_train_file,
+                     "write the train part as imported (user,item,behavior,unix time; newest = now) for `recd import csv`");
   }
 
   auto* config = app.add_subcommand("config", "print every setting with its value and docs");

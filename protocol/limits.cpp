@@ -80,7 +80,7 @@ caf::error check_address(const std::string& address) {
 }
 
 caf::error check_job_kind(job_kind kind) {
-  if (static_cast<std::uint8_t>(kind) > static_cast<std::uint8_t>(job_kind::embeddings))
+  if (static_cast<std::uint8_t>(kind) >= job_kind_count)
     return invalid("unknown job kind");
   return {};
 }

@@ -7,7 +7,9 @@
 // interfaces.hpp, after the interfaces they name.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -115,8 +117,24 @@ constexpr std::uint32_t no_shard = 0xFFFFFFFF;
 
 // ---- Offline jobs ----------------------------------------------------------
 
-enum class job_kind : std::uint8_t { item_similarity = 0, user_similarity = 1, embeddings = 2 };
+// item_similarity and user_similarity are the seed's tables (exact Jaccard
+// and cosine, its definitions); item_weights (EASE) and user_neighbours (cosine
+// over every behavior of the whole history) are what recall reads by default
+// (recommend.item_neighbours / user_neighbours); embeddings are ALS factors.
+enum class job_kind : std::uint8_t {
+  item_similarity = 0,
+  user_similarity = 1,
+  embeddings = 2,
+  item_weights = 3,
+  user_neighbours = 4,
+};
+constexpr std::uint8_t job_kind_count = 5;
 const char* to_string(job_kind k);
+std::optional<job_kind> parse_job_kind(std::string_view name);
+// The item side (rows = items) of a similarity kind; false for the user side.
+inline bool item_side(job_kind k) {
+  return k == job_kind::item_similarity || k == job_kind::item_weights;
+}
 
 // `similarity_task::measure` beyond engine::set_measure: EASE item-item
 // weights (engine/ease.hpp) with L2 penalty `regularization`.

@@ -19,8 +19,17 @@ const char* to_string(job_kind k) {
     case job_kind::item_similarity: return "item_similarity";
     case job_kind::user_similarity: return "user_similarity";
     case job_kind::embeddings: return "embeddings";
+    case job_kind::item_weights: return "item_weights";
+    case job_kind::user_neighbours: return "user_neighbours";
   }
   return "unknown";
+}
+
+std::optional<job_kind> parse_job_kind(std::string_view name) {
+  for (std::uint8_t k = 0; k < job_kind_count; ++k)
+    if (name == to_string(static_cast<job_kind>(k)))
+      return static_cast<job_kind>(k);
+  return std::nullopt;
 }
 
 void add_message_types(caf::actor_system_config& cfg) {

@@ -11,8 +11,18 @@
 
 namespace recd::store {
 
+// Every similarity kind has a table of its own name (sql/004_learned_tables.sql).
 inline const char* similarity_table(job_kind k) {
-  return k == job_kind::item_similarity ? "item_similarity" : "user_similarity";
+  return to_string(k);
+}
+
+// The key columns of a similarity table: (item_id, similar_item_id) on the
+// item side, (user_id, similar_user_id) on the user side.
+inline const char* similarity_id_column(job_kind k) {
+  return item_side(k) ? "item_id" : "user_id";
+}
+inline const char* similarity_other_column(job_kind k) {
+  return item_side(k) ? "similar_item_id" : "similar_user_id";
 }
 
 inline std::string staging_table(job_kind k, std::int64_t run_id) {

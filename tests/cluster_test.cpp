@@ -1088,7 +1088,8 @@ TEST_F(ThreeShardCluster, OwnsEveryPartitionOnceInABalancedMapOfLiveShards) {
 TEST_F(ThreeShardCluster, ComputeOnTheShardNodesGivesExactlyTheResultsOfAOneNodeRun) {
   ASSERT_EQ(cluster_compute_.status, 0) << show(cluster_compute_);
   ASSERT_EQ(single_compute_.status, 0) << show(single_compute_);
-  for (const char* kind : {"item_similarity", "user_similarity", "embeddings"}) {
+  for (const char* kind :
+       {"item_similarity", "user_similarity", "item_weights", "user_neighbours", "embeddings"}) {
     EXPECT_EQ(count(*db_, std::string{"SELECT count(*) FROM job_runs WHERE status = 'published' "
                                       "AND kind = '"} + kind + "'"),
               1)
@@ -1109,7 +1110,9 @@ TEST_F(ThreeShardCluster, ComputeOnTheShardNodesGivesExactlyTheResultsOfAOneNode
                           << d.examples;
   };
   expect_same_pairs("item_similarity", "item_id", "similar_item_id", 200);
-  expect_same_pairs("user_similarity", "user_id", "similar_user_id", 300);
+  expect_same_pairs("user_similarity", "user_id", "similar_user_id", 100);
+  expect_same_pairs("item_weights", "item_id", "similar_item_id", 200);
+  expect_same_pairs("user_neighbours", "user_id", "similar_user_id", 300);
   {
     auto cl = item_vectors(*db_);
     auto one = item_vectors(*single_db_);
@@ -1447,33 +1450,33 @@ TEST(ShardFailure, AJobFinishesWithTheFullResultWhenAShardNodeIsKilledInTheMiddl
 
   // The reference: a one-node run on the same data, kept aside.
   auto t0 = steady::now();
-  auto single = run_cli({"compute", "--shards", "1", "--jobs", "user_similarity"},
+  auto single = run_cli({"compute", "--shards", "1", "--jobs", "user_neighbours"},
                         {{"RECD_POSTGRES_URL", db.url()}}, 120s);
   ASSERT_EQ(single.status, 0) << show(single);
-  info("one-node user_similarity: " + fmt(seconds_since(t0)) + " s");
+  info("one-node user_neighbours: " + fmt(seconds_since(t0)) + " s");
   {
     auto conn = db.connect();
     pqxx::nontransaction tx{conn};
-    tx.exec("CREATE TABLE reference_user_similarity AS SELECT * FROM user_similarity");
+    tx.exec("CREATE TABLE reference_user_neighbours AS SELECT * FROM user_neighbours");
   }
-  const auto reference_rows = count(db, "SELECT count(*) FROM reference_user_similarity");
+  const auto reference_rows = count(db, "SELECT count(*) FROM reference_user_neighbours");
   ASSERT_GE(reference_rows, 300);
   const auto last_run = count(db, "SELECT coalesce(max(run_id), 0) FROM job_runs");
 
   auto differences = [&] {
-    return count(db, "SELECT count(*) FROM user_similarity l FULL JOIN reference_user_similarity "
+    return count(db, "SELECT count(*) FROM user_neighbours l FULL JOIN reference_user_neighbours "
                      "r USING (user_id, similar_user_id) WHERE l.user_id IS NULL OR "
                      "r.user_id IS NULL OR abs(l.similarity_score::float8 - "
                      "r.similarity_score::float8) > 1e-9");
   };
 
   // The cluster run; shard-2 dies as soon as the run is recorded as running.
-  cli_run job{{"compute", "--coordinator", c.coordinator_addr(), "--jobs", "user_similarity"},
+  cli_run job{{"compute", "--coordinator", c.coordinator_addr(), "--jobs", "user_neighbours"},
               c.common_env()};
   auto started = steady::now();
   bool seen_running = false;
   while (seconds_since(started) < 60 && job.process().running()) {
-    if (count(db, "SELECT count(*) FROM job_runs WHERE kind = 'user_similarity' AND status = "
+    if (count(db, "SELECT count(*) FROM job_runs WHERE kind = 'user_neighbours' AND status = "
                   "'running' AND run_id > " + std::to_string(last_run)) > 0) {
       seen_running = true;
       break;
@@ -1498,7 +1501,7 @@ TEST(ShardFailure, AJobFinishesWithTheFullResultWhenAShardNodeIsKilledInTheMiddl
   // What the live shards left in the run's staging table (if it still exists).
   for (const auto& id : column(db, "SELECT run_id FROM job_runs WHERE status = 'running' AND "
                                    "run_id > " + std::to_string(last_run))) {
-    auto table = "user_similarity_run_" + std::to_string(id);
+    auto table = "user_neighbours_run_" + std::to_string(id);
     if (count(db, "SELECT count(*) FROM pg_class WHERE relname = '" + table + "'") == 1)
       runs += "  staging table " + table + " holds " +
               std::to_string(count(db, "SELECT count(*) FROM " + table)) + " rows (the one-node "
@@ -1516,13 +1519,13 @@ TEST(ShardFailure, AJobFinishesWithTheFullResultWhenAShardNodeIsKilledInTheMiddl
                                << show(outcome) << "\njob_runs:\n"
                                << runs;
   if (outcome.status == 0) {
-    EXPECT_EQ(differences(), 0) << "the published user_similarity differs from the one-node run";
+    EXPECT_EQ(differences(), 0) << "the published user_neighbours differs from the one-node run";
   }
 
   // Either way, the cluster recovers and a rerun on the two live shards is complete.
   ASSERT_TRUE(c.wait_balanced({"shard-0", "shard-1"}, 15s).ok);
   auto rerun = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
-                        "user_similarity"},
+                        "user_neighbours"},
                        c.common_env(), 20s);
   ASSERT_EQ(rerun.status, 0) << show(rerun);
   EXPECT_EQ(differences(), 0) << "the rerun on the live shards differs from the one-node run";

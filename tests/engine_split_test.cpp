@@ -1,5 +1,5 @@
 // Train/test splits: per-user ratios, whole (user, item) pairs on one side,
-// reproducibility, and the temporal leave-last-n rule.
+// reproducibility, the temporal ratio split and the leave-last-n rule.
 
 #include "engine/split.hpp"
 
@@ -14,6 +14,7 @@ using recd::behavior_event;
 using recd::behavior_kind;
 using recd::engine::split_leave_last;
 using recd::engine::split_random;
+using recd::engine::split_temporal;
 
 std::vector<behavior_event> log_of(int users, int items_per_user) {
   std::vector<behavior_event> out;
@@ -66,6 +67,26 @@ TEST(SplitLeaveLast, TestsTheNewestItemsOfEachUser) {
   EXPECT_EQ(s.train.size(), 3u);
   auto two = split_leave_last(events, 2);
   EXPECT_EQ(two.test.at(1), (std::vector<recd::item_id>{10, 11}));
+}
+
+TEST(SplitTemporal, TestsTheNewestShareOfEachUsersItemsByTheirLatestEvent) {
+  // User 1: 8 items; item 7 has the oldest first event but a buy at the end,
+  // so it is the newest pair. User 2: one item stays in train.
+  std::vector<behavior_event> events;
+  for (int i = 0; i < 8; ++i)
+    events.push_back({1, i, behavior_kind::view, 100 + i * 10});
+  events.push_back({1, 7, behavior_kind::buy, 1000});
+  events.push_back({1, 0, behavior_kind::buy, 175}); // item 0's latest event: 175
+  events.push_back({2, 50, behavior_kind::view, 100});
+  auto s = split_temporal(events, 0.75);
+  ASSERT_EQ(s.test.size(), 1u) << "user 2 has a single item and stays in train";
+  // Latest times: 0->175, 1->110, 2->120, ..., 6->160, 7->1000. Ordered:
+  // 1,2,3,4,5,6,0,7: the oldest round(6) in train, items 0 and 7 in test.
+  EXPECT_EQ(s.test.at(1), (std::vector<recd::item_id>{0, 7}));
+  for (const auto& e : s.train)
+    EXPECT_TRUE(e.user == 2 || (e.item != 0 && e.item != 7)) << "whole pairs on one side";
+  EXPECT_EQ(s.train.size(), 7u) << "6 pairs of user 1 and user 2's pair";
+  EXPECT_EQ(split_temporal(events, 0.75).test, s.test) << "deterministic";
 }
 
 } // namespace

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -21,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/http_client.hpp"
+#include "support/process.hpp"
 #include "support/test_database.hpp"
 
 namespace {
@@ -81,8 +85,11 @@ outcome run_recd(const std::string& url, const std::vector<std::string>& args) {
 }
 
 // A shop small enough for a test, with enough events per user to split.
+// The eval runs the settings as given; the one set here (a recall deadline no
+// busy test machine misses, so no answer is degraded) must show in the report.
+const std::string deadline = "cluster.shard_timeout_ms=10000";
 const std::vector<std::string> shop_args{"eval", "synthetic", "--users", "400", "--items", "300",
-                                         "--events", "40000", "--shop-seed", "5"};
+                                         "--events", "40000", "--shop-seed", "5", "--set", deadline};
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
   a.insert(a.end(), more.begin(), more.end());
@@ -109,6 +116,8 @@ TEST(EvalCommand, OnAPlantedShopRecdBeatsPopularAndRandomByAClearMargin) {
   ASSERT_EQ(o.status, 0) << show(o);
   auto report = json::parse(slurp(json_file));
   EXPECT_EQ(report["degraded"].get<int>(), 0) << show(o);
+  EXPECT_EQ(report["changed_settings"], json::array({deadline})) << show(o);
+  EXPECT_NE(o.out.find("settings: the defaults except " + deadline), std::string::npos) << show(o);
   auto recd = figure(report, "recd", "ndcg"), popular = figure(report, "popular", "ndcg"),
        random = figure(report, "random", "ndcg");
   EXPECT_GT(recd, 1.2 * popular) << show(o);
@@ -161,6 +170,72 @@ TEST(EvalCommand, BaselineFiguresAreIdenticalAcrossRunsWithTheSameSeed) {
   for (const auto* name : {"popular", "item_knn_jaccard", "item_knn_cosine", "user_knn_cosine", "random"})
     EXPECT_EQ(model(reports[0], name)["at"], model(reports[1], name)["at"]) << name;
   EXPECT_EQ(reports[0]["test_users"], reports[1]["test_users"]);
+}
+
+// "user item rank" lines -> user -> items in rank order.
+std::map<int, std::vector<int>> read_lists(const std::string& path) {
+  std::map<int, std::vector<int>> lists;
+  std::ifstream in{path};
+  int user = 0, item = 0, rank = 0;
+  while (in >> user >> item >> rank)
+    lists[user].push_back(item);
+  return lists;
+}
+
+TEST(EvalCommand, APlainImportComputeServeOfItsTrainPartServesTheListsItScored) {
+  // What the eval scores is what a user of the same settings gets: its train
+  // part, imported again with `recd import csv` into another database,
+  // computed with plain `recd compute` and served by `recd serve`, gives
+  // through GET /api/recommend?limit=50 (train items dropped) the same lists.
+  test_database eval_db{"eval_same_a"}, plain_db{"eval_same_b"};
+  auto train_file = scratch("train.csv"), recs_file = scratch("recs.txt");
+  auto o = run_recd(eval_db.url(), with(shop_args, {"--seed", "2", "--no-baselines",
+                                                    "--export-train", train_file,
+                                                    "--export-recs", recs_file}));
+  ASSERT_EQ(o.status, 0) << show(o);
+  auto eval_lists = read_lists(recs_file);
+  ASSERT_GE(eval_lists.size(), 300u) << show(o);
+  std::map<int, std::set<int>> train;
+  {
+    std::ifstream in{train_file};
+    std::string line;
+    while (std::getline(in, line)) {
+      std::stringstream ss{line};
+      std::string user, item;
+      std::getline(ss, user, ',');
+      std::getline(ss, item, ',');
+      train[std::stoi(user)].insert(std::stoi(item));
+    }
+  }
+  // test_database hands out migrated databases (the eval's too, with the same
+  // partition count), so the plain flow starts at the import.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+         {"import", "csv", train_file}, {"compute"}}) {
+    auto step = run_recd(plain_db.url(), args);
+    ASSERT_EQ(step.status, 0) << show(step);
+  }
+  recd::test::redis_server redis;
+  recd::test::recd_server server{plain_db.url(), redis.url(),
+                                 {{"RECD_CLUSTER_SHARD_TIMEOUT_MS", "10000"}}};
+  std::size_t same = 0;
+  for (const auto& [user, expected] : eval_lists) {
+    auto r = recd::test::request("GET", server.host(), server.port(),
+                                 "/api/recommend/" + std::to_string(user) +
+                                   "?limit=50&use_cache=false",
+                                 "", "application/json", std::chrono::seconds{30});
+    ASSERT_EQ(r.status, 200u) << r.body;
+    std::vector<int> served;
+    for (const auto& rec : r.json["recommendations"]) {
+      auto item = rec["item_id"].get<int>();
+      if (served.size() < 20 && train[user].count(item) == 0)
+        served.push_back(item);
+    }
+    EXPECT_EQ(served, expected) << "user " << user;
+    same += served == expected;
+  }
+  std::printf("[   info   ] %zu of %zu users got the eval's list\n", same, eval_lists.size());
+  for (const auto& f : {train_file, recs_file})
+    fs::remove(f);
 }
 
 TEST(EvalCommand, RefusesADatabaseThatAlreadyHoldsBehaviors) {

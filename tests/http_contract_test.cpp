@@ -220,12 +220,15 @@ protected:
       db_ = std::make_unique<test_database>("http_contract");
       import_shop(*db_);
       run_compute(*db_);
-      if (count(*db_, "SELECT count(*) FROM item_similarity") == 0)
-        throw std::runtime_error("recd compute published no item_similarity rows");
-      // Active buyers that have similar users: rich enough for every route.
+      // The seed's table and the one item CF reads by default (recommend.item_neighbours).
+      for (const char* table : {"item_similarity", "item_weights"})
+        if (count(*db_, std::string{"SELECT count(*) FROM "} + table) == 0)
+          throw std::runtime_error(std::string{"recd compute published no "} + table + " rows");
+      // Active buyers that have similar users (in user_neighbours, which user CF
+      // reads by default): rich enough for every route.
       active_ = column(*db_,
                        "SELECT b.user_id FROM user_behavior b WHERE b.behavior_type = 'buy' "
-                       "AND EXISTS (SELECT 1 FROM user_similarity s WHERE s.user_id = b.user_id) "
+                       "AND EXISTS (SELECT 1 FROM user_neighbours s WHERE s.user_id = b.user_id) "
                        "GROUP BY b.user_id ORDER BY count(*) DESC, b.user_id LIMIT 12");
       if (active_.size() < 12)
         throw std::runtime_error("the synthetic shop has too few active users with neighbours");
@@ -311,7 +314,7 @@ TEST_F(HttpContract, ReasonsNameTheHistoryItemOrSimilarUserThatLedToTheItem) {
     const auto history = column_set(
       *db_, "SELECT DISTINCT item_id FROM user_behavior WHERE user_id = " + std::to_string(user));
     const auto similar = column_set(
-      *db_, "SELECT similar_user_id FROM user_similarity WHERE user_id = " + std::to_string(user));
+      *db_, "SELECT similar_user_id FROM user_neighbours WHERE user_id = " + std::to_string(user));
     const auto bought = column_set(
       *db_, "SELECT DISTINCT item_id FROM user_behavior WHERE behavior_type = 'buy' AND user_id = " +
               std::to_string(user));
@@ -358,12 +361,24 @@ TEST_F(HttpContract, UnknownUserGetsPopularItemsNotAnError) {
 TEST_F(HttpContract, CacheServesTheSameAnswerUntilTheUserActs) {
   const auto user = active_[1];
   const auto key = cache_key(user);
+  // The cache is written behind the answer (the API actor replies first):
+  // wait for the entry, as for its deletion below.
+  auto stored_within = [&](std::chrono::milliseconds limit) {
+    std::optional<redis_reply> got;
+    for (auto until = steady::now() + limit; steady::now() < until;) {
+      got = redis_->command({"GET", key});
+      if (got && !got->nil)
+        break;
+      std::this_thread::sleep_for(10ms);
+    }
+    return got;
+  };
   auto first = recommend(user, 10, true);
   expect_recommend_shape(first, user, 10);
   EXPECT_FALSE(from_cache(first)) << show(first);
-  auto stored = redis_->command({"GET", key});
+  auto stored = stored_within(1s);
   ASSERT_TRUE(stored.has_value());
-  EXPECT_FALSE(stored->nil) << "the answer was not stored under " << key;
+  EXPECT_FALSE(stored->nil) << "the answer was not stored under " << key << " within 1 s";
 
   auto second = recommend(user, 10, true);
   expect_recommend_shape(second, user, 10);
@@ -408,9 +423,9 @@ TEST_F(HttpContract, CacheServesTheSameAnswerUntilTheUserActs) {
   auto after = recommend(user, 10, true);
   expect_recommend_shape(after, user, 10);
   EXPECT_FALSE(from_cache(after)) << "served a cached answer older than the user's behavior";
-  auto replaced = redis_->command({"GET", key});
+  auto replaced = stored_within(1s);
   ASSERT_TRUE(replaced.has_value());
-  EXPECT_FALSE(replaced->nil) << "the fresh answer was not cached";
+  EXPECT_FALSE(replaced->nil) << "the fresh answer was not cached within 1 s";
   EXPECT_NE(replaced->text, before->text) << "the cache entry was not replaced";
   auto again = recommend(user, 10, true);
   EXPECT_TRUE(from_cache(again)) << show(again);
@@ -476,11 +491,11 @@ TEST_F(HttpContract, BoughtItemDisappearsFromTheVeryNextRecommendation) {
 TEST_F(HttpContract, ColdUserViewingAnItemGetsItsNeighboursAtOnce) {
   const std::int64_t user = 1900001; // not in the shop
   const auto y = count(*db_,
-                       "SELECT item_id FROM item_similarity GROUP BY item_id "
+                       "SELECT item_id FROM item_weights GROUP BY item_id "
                        "ORDER BY count(*) DESC, item_id LIMIT 1");
   ASSERT_GT(y, 0);
   const auto neighbours = column_set(
-    *db_, "SELECT similar_item_id FROM item_similarity WHERE item_id = " + std::to_string(y));
+    *db_, "SELECT similar_item_id FROM item_weights WHERE item_id = " + std::to_string(y));
   ASSERT_FALSE(neighbours.empty());
 
   auto cold = recommend(user, 10, true); // popular only, and cached
@@ -771,7 +786,8 @@ TEST_F(HttpContract, HealthReadinessAndStatsReportTheRealState) {
   }
 
   ASSERT_TRUE(s.contains("last_jobs") && s["last_jobs"].is_object()) << show(r);
-  for (const char* kind : {"item_similarity", "user_similarity", "embeddings"}) {
+  for (const char* kind :
+       {"item_similarity", "user_similarity", "item_weights", "user_neighbours", "embeddings"}) {
     SCOPED_TRACE(kind);
     ASSERT_TRUE(s["last_jobs"].contains(kind)) << s["last_jobs"].dump();
     EXPECT_EQ(s["last_jobs"][kind].value("status", ""), "published") << s["last_jobs"][kind].dump();

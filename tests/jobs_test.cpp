@@ -89,16 +89,9 @@ outcome run_recd(const std::string& url, const std::vector<std::string>& args,
               ("recd_jobs_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
   auto out_file = base.string() + ".out", err_file = base.string() + ".err";
   outcome o;
-  // The jobs as the seed defined them, which this file compares against: Jaccard
-  // over buys and carts of items with more than 10 sales, user cosine over buys
-  // and carts. (The product defaults differ since the quality work, see
-  // docs/quality.md.) Environment variables: a test's --set still wins.
-  const std::string seed_jobs = "RECD_ITEM_SIMILARITY_MEASURE=jaccard "
-                                "RECD_ITEM_SIMILARITY_BEHAVIOR_TYPES=buy,cart "
-                                "RECD_ITEM_SIMILARITY_MIN_SALES=10 "
-                                "RECD_USER_SIMILARITY_BEHAVIOR_TYPES=buy,cart";
-  o.cmd = "RECD_POSTGRES_URL=" + quote(url) + " " + seed_jobs + (env.empty() ? "" : " " + env) +
-          " " + quote(binary());
+  // No settings beyond the test's own: item_similarity and user_similarity
+  // are the seed's definitions under the defaults, which this file pins.
+  o.cmd = "RECD_POSTGRES_URL=" + quote(url) + (env.empty() ? "" : " " + env) + " " + quote(binary());
   for (const auto& a : args)
     o.cmd += " " + quote(a);
   auto full = o.cmd + " </dev/null >" + quote(out_file) + " 2>" + quote(err_file);
@@ -129,6 +122,16 @@ outcome compute(const test_database& db, const std::string& jobs,
     args.push_back(s);
   }
   return run_recd(db.url(), args, env);
+}
+
+// Plain `recd compute [--shards N]`: every job, every setting at its default.
+outcome compute_defaults(const test_database& db, int shards = 0) {
+  std::vector<std::string> args{"compute"};
+  if (shards > 0) {
+    args.push_back("--shards");
+    args.push_back(std::to_string(shards));
+  }
+  return run_recd(db.url(), args);
 }
 
 std::vector<std::string> nonempty_lines(const std::string& text) {
@@ -379,7 +382,7 @@ table_diff compare(const test_database& db, const std::string& live, const std::
 
 // ---- 1. item similarity = the seed's SQL -------------------------------------------
 
-TEST(ItemSimilarityJob, WithTopKZeroEqualsTheSeedsJaccardSqlRunAsOneBatch) {
+TEST(ItemSimilarityJob, UnderTheDefaultsEqualsTheSeedsJaccardSqlRunAsOneBatch) {
   for (int which : {0, 1}) {
     SCOPED_TRACE("shop " + std::to_string(which));
     const auto& db = shop(which);
@@ -390,7 +393,8 @@ TEST(ItemSimilarityJob, WithTopKZeroEqualsTheSeedsJaccardSqlRunAsOneBatch) {
     std::printf("[   info   ] seed item pairs: %lld\n", static_cast<long long>(expected));
     for (int shards : {1, 3}) {
       SCOPED_TRACE("--shards " + std::to_string(shards));
-      auto o = compute(db, "item_similarity", {"item_similarity.top_k=0"}, shards);
+      // Plain `recd compute` (every job) once, the item_similarity job alone once.
+      auto o = shards == 1 ? compute_defaults(db, shards) : compute(db, "item_similarity", {}, shards);
       ASSERT_EQ(o.status, 0) << show(o);
       auto d = compare(db, "item_similarity", "seed_item_similarity", "item_id",
                        "similar_item_id");
@@ -430,8 +434,9 @@ TEST(ItemSimilarityJob, HonoursItsSettingsLikeTheSeedsSqlWithTheSameParameters) 
   EXPECT_TRUE(d.same()) << d;
 }
 
-TEST(ItemSimilarityJob, EaseWritesTheEnginesWeightsWhateverTheShardCount) {
-  // Under this file's seed settings (buy + cart, sales_count > 10, 90 days).
+TEST(ItemWeightsJob, WritesTheEnginesEaseWeightsIntoItsOwnTableWhateverTheShardCount) {
+  // The seed's candidates and window (buy + cart, sales_count > 10, 90 days),
+  // set on item_weights, so the input is checkable against the seed's SQL.
   const auto& db = shop(1);
   std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
   {
@@ -460,20 +465,27 @@ TEST(ItemSimilarityJob, EaseWritesTheEnginesWeightsWhateverTheShardCount) {
   expected += ") e0 (item_id, similar_item_id, similarity_score)";
   auto rows_of = "(SELECT * FROM " + expected + " WHERE item_id <> 0)";
   ASSERT_GE(expected_rows, 100);
+  exec(db, seed_item_sql("seed_item_similarity_ease"));
   for (int shards : {1, 3}) {
     SCOPED_TRACE("--shards " + std::to_string(shards));
-    auto o = compute(db, "item_similarity",
-                     {"item_similarity.measure=ease", "item_similarity.top_k=5"}, shards);
+    auto o = compute(db, "item_similarity,item_weights",
+                     {"item_weights.behavior_types=buy,cart", "item_weights.min_sales=10",
+                      "item_weights.window_days=90", "item_weights.top_k=5"},
+                     shards);
     ASSERT_EQ(o.status, 0) << show(o);
-    auto d = compare(db, "item_similarity", rows_of, "item_id", "similar_item_id");
+    auto d = compare(db, "item_weights", rows_of, "item_id", "similar_item_id");
     EXPECT_TRUE(d.same()) << d;
     EXPECT_EQ(d.live_rows, expected_rows);
+    auto seed = compare(db, "item_similarity", "seed_item_similarity_ease", "item_id",
+                        "similar_item_id");
+    EXPECT_TRUE(seed.same()) << "item_similarity keeps the seed's Jaccard beside the weights\n"
+                             << seed;
   }
 }
 
 // ---- 2. user similarity = the seed's SQL, corrected -------------------------------
 
-TEST(UserSimilarityJob, WithTopKZeroEqualsTheSeedsCosineSqlWithDistinctItemsAndNoUserLimit) {
+TEST(UserSimilarityJob, UnderTheDefaultsEqualsTheSeedsCosineSqlWithDistinctItemsAndNoUserLimit) {
   for (int which : {0, 1}) {
     SCOPED_TRACE("shop " + std::to_string(which));
     const auto& db = shop(which);
@@ -483,7 +495,7 @@ TEST(UserSimilarityJob, WithTopKZeroEqualsTheSeedsCosineSqlWithDistinctItemsAndN
     std::printf("[   info   ] seed user pairs: %lld\n", static_cast<long long>(expected));
     for (int shards : {1, 3}) {
       SCOPED_TRACE("--shards " + std::to_string(shards));
-      auto o = compute(db, "user_similarity", {"user_similarity.top_k=0"}, shards);
+      auto o = compute(db, "user_similarity", {}, shards);
       ASSERT_EQ(o.status, 0) << show(o);
       auto d = compare(db, "user_similarity", "seed_user_similarity", "user_id",
                        "similar_user_id");
@@ -715,10 +727,10 @@ TEST(EmbeddingJob, GivesEveryItemWithRecentBehaviorALearnedDeterministicVector) 
   const auto& db = shop(0);
   auto first_run = count(db, "SELECT coalesce(max(run_id), 0) FROM job_runs") + 1;
   auto o = compute(db, "item_similarity,embeddings",
-                   {"embedding.dim=16", "item_similarity.top_k=0"}, 2);
+                   {"embedding.dim=16", "embedding.window_days=90"}, 2);
   ASSERT_EQ(o.status, 0) << show(o);
 
-  // Exactly the items (and users) with behavior in the 90-day window have 16 floats.
+  // With a 90-day window exactly the items (and users) with behavior in it have 16 floats.
   const std::string recent_item = "EXISTS (SELECT 1 FROM user_behavior b WHERE b.item_id = "
                                   "i.item_id AND b.timestamp > now() - interval '90 days')";
   const std::string recent_user = "EXISTS (SELECT 1 FROM user_behavior b WHERE b.user_id = "
@@ -796,7 +808,7 @@ TEST(EmbeddingJob, GivesEveryItemWithRecentBehaviorALearnedDeterministicVector) 
     << random_mean;
 
   // Deterministic: a second run, on a different number of shards, gives the same vectors.
-  auto o2 = compute(db, "embeddings", {"embedding.dim=16"}, 3);
+  auto o2 = compute(db, "embeddings", {"embedding.dim=16", "embedding.window_days=90"}, 3);
   ASSERT_EQ(o2.status, 0) << show(o2);
   auto second = item_vectors(db);
   ASSERT_EQ(second.size(), first.size());
@@ -813,6 +825,49 @@ TEST(EmbeddingJob, GivesEveryItemWithRecentBehaviorALearnedDeterministicVector) 
       }
   }
   EXPECT_LE(worst, 1e-4) << "largest difference between two runs, at item " << worst_item;
+}
+
+TEST(EmbeddingJob, UnderTheDefaultsLearnsFromTheWholeHistoryWithDecayedWeights) {
+  // No window by default: the item and the user whose only events are 95-120
+  // days old get vectors too; with a half-life the run still publishes them.
+  const auto& db = shop(0);
+  for (const auto& sets : {std::vector<std::string>{},
+                           std::vector<std::string>{"embedding.half_life_days=30"}}) {
+    SCOPED_TRACE(sets.empty() ? "defaults" : sets[0]);
+    auto o = compute(db, "embeddings", sets, 2);
+    ASSERT_EQ(o.status, 0) << show(o);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM items WHERE embedding IS NOT NULL AND item_id IN (" +
+                        std::to_string(item_with_old_behavior) + ", " +
+                        std::to_string(item_without_behavior) + ")"),
+              "1")
+      << "the item with only old events has a vector, the untouched one none";
+    EXPECT_EQ(db.scalar("SELECT embedding IS NOT NULL FROM users WHERE user_id = " +
+                        std::to_string(user_with_old_behavior)),
+              "t");
+    EXPECT_EQ(count(db, "SELECT count(*) FROM items i WHERE embedding IS NOT NULL AND NOT EXISTS "
+                        "(SELECT 1 FROM user_behavior b WHERE b.item_id = i.item_id)"),
+              0);
+  }
+}
+
+TEST(ComputeCommand, UnderTheDefaultsRecallsTablesAreFilledBesideTheSeeds) {
+  // Plain `recd compute`: the seed's two tables and the two recall reads,
+  // which count every behavior over the whole history.
+  auto db = small_shop("jobs_defaults");
+  auto o = compute_defaults(*db, 2);
+  ASSERT_EQ(o.status, 0) << show(o);
+  EXPECT_EQ(db->scalar("SELECT string_agg(kind || ' ' || status, ', ' ORDER BY run_id) FROM job_runs"),
+            "item_similarity published, user_similarity published, item_weights published, "
+            "user_neighbours published, embeddings published");
+  EXPECT_GT(count(*db, "SELECT count(*) FROM item_weights"), 100);
+  EXPECT_GT(count(*db, "SELECT count(*) FROM user_neighbours"), 100);
+  // Recall's user table counts views too: more users have neighbours there
+  // than in the seed's buy/cart table.
+  EXPECT_GT(count(*db, "SELECT count(DISTINCT user_id) FROM user_neighbours"),
+            count(*db, "SELECT count(DISTINCT user_id) FROM user_similarity"));
+  EXPECT_EQ(count(*db, "SELECT count(*) FROM user_neighbours WHERE similarity_score <= 0.1 OR "
+                       "similarity_score > 1.000001"),
+            0);
 }
 
 // ---- 6. bad settings, bad databases --------------------------------------------------
@@ -929,11 +984,12 @@ TEST(ComputeCommand, TakesGlobalOptionsBeforeOrAfterTheSubcommand) {
 
 TEST(ComputeCommand, OnAnEmptyDatabaseEveryJobPublishesAnEmptyResult) {
   test_database db{"jobs_empty", 4};
-  auto o = compute(db, "item_similarity,user_similarity,embeddings", {}, 3);
+  auto o = compute_defaults(db, 3);
   ASSERT_EQ(o.status, 0) << show(o);
   EXPECT_EQ(db.scalar("SELECT string_agg(kind || ' ' || status || ' ' || rows, ', ' ORDER BY "
                       "run_id) FROM job_runs"),
-            "item_similarity published 0, user_similarity published 0, embeddings published 0");
+            "item_similarity published 0, user_similarity published 0, item_weights published 0, "
+            "user_neighbours published 0, embeddings published 0");
   EXPECT_EQ(count(db, "SELECT count(*) FROM item_similarity"), 0);
   EXPECT_EQ(count(db, "SELECT count(*) FROM user_similarity"), 0);
 }

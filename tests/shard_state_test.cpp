@@ -125,7 +125,9 @@ TEST(shard_state, similar_users_of_a_published_run_are_held_at_their_exact_size)
 }
 
 TEST(shard_state, context_lists_recent_items_newest_first_and_the_bought_set) {
-  auto st = make_state();
+  recommend_settings cfg;
+  cfg.exclude_seen = 0; // the bought set alone (the default adds every remembered item)
+  auto st = make_state(cfg);
   auto ctx = st.context(7, 10, 10);
   EXPECT_TRUE(ctx.known);
   EXPECT_EQ(ctx.version, 2u);
@@ -145,6 +147,26 @@ TEST(shard_state, item_cf_proposes_neighbours_of_recent_items_and_names_the_seed
   EXPECT_EQ(cf[0].item, 2);
   EXPECT_EQ(cf[0].because, 1);
   EXPECT_GT(cf[0].score, cf[1].score);
+}
+
+TEST(shard_state, item_cf_weighs_seeds_by_age_from_the_users_newest_one_not_from_now) {
+  // A history decades old with a 30-day half-life: decayed from now, every
+  // seed would underflow to 0 and item CF would go silent.
+  recommend_settings cfg;
+  cfg.recency_half_life_days = 30;
+  auto st = make_state(cfg);
+  recall_request req;
+  req.recent = {{1, behavior_kind::view, 1000}};
+  req.now = 1000;
+  auto fresh = of_route(st.recall(req), recall_route::item_cf);
+  req.now = 1000 + std::int64_t{200} * 365 * 86400;
+  auto old = of_route(st.recall(req), recall_route::item_cf);
+  ASSERT_EQ(old.size(), fresh.size());
+  ASSERT_FALSE(old.empty());
+  for (std::size_t k = 0; k < old.size(); ++k) {
+    EXPECT_EQ(old[k].item, fresh[k].item);
+    EXPECT_FLOAT_EQ(old[k].score, fresh[k].score);
+  }
 }
 
 TEST(shard_state, user_cf_proposes_what_similar_users_bought_or_carted) {
@@ -193,10 +215,11 @@ TEST(shard_state, recall_never_proposes_an_excluded_item_on_any_route) {
 }
 
 TEST(shard_state, exclude_seen_puts_every_remembered_item_in_the_never_recommend_set) {
-  EXPECT_EQ(make_state().context(7, 10, 10).bought, std::vector<item_id>{3});
+  // On by default (docs/quality.md); 0 keeps only bought items out.
+  EXPECT_EQ(make_state().context(7, 10, 10).bought, (std::vector<item_id>{1, 3}));
   recommend_settings cfg;
-  cfg.exclude_seen = 1;
-  EXPECT_EQ(make_state(cfg).context(7, 10, 10).bought, (std::vector<item_id>{1, 3}));
+  cfg.exclude_seen = 0;
+  EXPECT_EQ(make_state(cfg).context(7, 10, 10).bought, std::vector<item_id>{3});
 }
 
 TEST(shard_state, vector_route_returns_the_nearest_items_by_cosine) {
@@ -242,7 +265,9 @@ TEST(shard_state, items_without_recent_behavior_still_rank_as_popular_by_sales) 
 }
 
 TEST(shard_state, applying_a_buy_updates_history_bought_set_version_and_taste_vector) {
-  auto st = make_state();
+  recommend_settings cfg;
+  cfg.exclude_seen = 0; // the bought set alone
+  auto st = make_state(cfg);
   auto v = st.apply_user({7, 2, behavior_kind::buy, 1100}, {0.6f, 0.8f});
   EXPECT_EQ(v, 3u);
   auto ctx = st.context(7, 10, 10);
