@@ -300,14 +300,32 @@ def main():
         check(all(r for r in reasons), "every recommended item says why")
         check(any("item CF" in r or "user CF" in r or "vector" in r for r in reasons),
               "personal routes among the reasons")
-        first = driver.find_element(By.CSS_SELECTOR, "#try-results li").get_attribute("data-item")
-        _, similar = http("GET", server.admin, "/admin/similar/%s?limit=10" % first, TOKEN)
-        wait_for(driver, "the first item's neighbours are listed",
-                 lambda d: len(d.find_elements(By.CSS_SELECTOR, "#similar-results li[data-item]"))
-                 == len(similar["neighbours"]) > 0)
-        shown = [e.get_attribute("data-item") for e in driver.find_elements(By.CSS_SELECTOR, "#similar-results li[data-item]")]
-        check(shown == [str(n["item_id"]) for n in similar["neighbours"]],
-              "neighbours in the order of the published item_similarity rows")
+        def shown_items(d):
+            return [e.get_attribute("data-item")
+                    for e in d.find_elements(By.CSS_SELECTOR, "#similar-results li[data-item]")]
+        # The first item's neighbours show at once (or the note that it has none);
+        # clicking a recommended item that has published neighbours lists them,
+        # in the order of the published rows.
+        items = [e.get_attribute("data-item") for e in driver.find_elements(By.CSS_SELECTOR, "#try-results li")]
+        neighbours = {}
+        for item in items:
+            _, body = http("GET", server.admin, "/admin/similar/%s?limit=10" % item, TOKEN)
+            neighbours[item] = [str(n["item_id"]) for n in body["neighbours"]]
+        if neighbours[items[0]]:
+            wait_for(driver, "the first item's neighbours are listed",
+                     lambda d: shown_items(d) == neighbours[items[0]])
+        else:
+            wait_for(driver, "the first item's lack of neighbours is said",
+                     lambda d: "no published neighbours" in text(d, "#similar-results"))
+        with_rows = [i for i in items if neighbours[i]]
+        check(bool(with_rows), "a recommended item has published neighbours")
+        if with_rows:
+            item = with_rows[-1]
+            driver.find_element(By.CSS_SELECTOR, '#try-results li[data-item="%s"] button' % item).click()
+            wait_for(driver, "clicking item %s lists its neighbours" % item,
+                     lambda d: shown_items(d) == neighbours[item] and ("item %s " % item) in text(d, "#similar-of"))
+            check(shown_items(driver) == neighbours[item],
+                  "neighbours of item %s in the order of the published item_similarity rows" % item)
         shoot(driver, "dashboard-try", "try")
 
         # The console stayed clean throughout.
