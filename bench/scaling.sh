@@ -10,8 +10,9 @@
 # Seconds between two coordinator log lines: first match of $1 after the
 # last match of $2 ... printed as "<seconds>".
 log_time() { # pattern -> epoch seconds (ms) of its last occurrence
+  # (log lines start with "2026-11-27T07:30:45.123Z <level> ", nodes/logging.cpp)
   grep -E "$1" "$BENCH_OUT/cl-coordinator.log" | tail -1 |
-    sed -n 's/^\[\([0-9-]* [0-9:.]*\)\].*/\1/p' | { read -r t && date -u -d "$t" +%s.%N; }
+    sed -n 's/^\([0-9-]*T[0-9:.]*\)Z .*/\1/p' | { read -r t && date -u -d "$t" +%s.%N; }
 }
 
 # Runs the jobs twice on the cluster and keeps the faster run (the first after
@@ -39,7 +40,7 @@ bench_scaling() {
   md "One coordinator process and 1, 2, then 3 shard processes on loopback (the cluster grows; each join moves partitions). Jobs: \`recd compute --coordinator\` (item + user similarity, top_k 0; the faster of two runs); each shard node computes its partitions' rows and COPYs them itself. **On $(nproc) cores, more shard processes than cores is overhead, not speed-up.**"
   # The coordinator reads the job settings; all pairs kept, as in benchmark 1.
   # The seed's job definitions, as in the similarity benchmark.
-  local jobs_env=(RECD_USER_SIMILARITY_TOP_K=0 RECD_ITEM_SIMILARITY_MEASURE=jaccard
+  local jobs_env=(RECD_USER_SIMILARITY_TOP_K=0
                   RECD_ITEM_SIMILARITY_BEHAVIOR_TYPES=buy,cart RECD_ITEM_SIMILARITY_MIN_SALES=10
                   RECD_USER_SIMILARITY_BEHAVIOR_TYPES=buy,cart)
   cluster_start "$set" "${jobs_env[@]}"
