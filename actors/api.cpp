@@ -26,9 +26,15 @@ namespace {
 
 using namespace api_detail;
 
-void finish(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
+// The guard stored with a cached answer: the user's version and the catalog
+// changes its shard knew when the answer was computed ("<version> <catalog>").
+std::string cache_stamp(std::uint64_t version, std::uint64_t catalog) {
+  return std::to_string(version) + " " + std::to_string(catalog);
+}
+
+void finish(api_self* self, reply_promise rp, user_id user, std::string stamp,
             std::int32_t limit, bool use_cache, std::vector<merged_item> ranked, bool degraded,
-            clock::time_point t0) {
+            clock::time_point t0, std::vector<std::string> categories = {}) {
   auto& st = self->state;
   // Step 3: details from the owning shards.
   std::map<shard_actor, std::vector<item_id>> by_shard;
@@ -58,7 +64,7 @@ void finish(api_self* self, reply_promise rp, user_id user, std::uint64_t versio
       body += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
       append_number(body, m.score);
       body += ",\"reasons\":";
-      append_reasons(body, m);
+      append_reasons(body, m, categories);
       body += '}';
       auto& metrics = *self->state.deps.metrics;
       ++metrics.recommend_items;
@@ -68,7 +74,7 @@ void finish(api_self* self, reply_promise rp, user_id user, std::uint64_t versio
     }
     body += "],\"count\":" + std::to_string(count);
     if (use_cache && !*incomplete) {
-      auto entry = std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body + "}";
+      auto entry = stamp + "\n" + std::to_string(limit) + "\n" + body + "}";
       self->state.near.put(user, std::make_shared<const std::string>(entry));
       caf::anon_send(self->state.deps.cache, cache_put_atom_v, user, std::move(entry));
     }
@@ -120,6 +126,7 @@ void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
         req.recent = ctx.recent;
         req.similar = ctx.similar;
         req.vector = ctx.vector;
+        req.categories = ctx.categories;
         // A heavy buyer's whole set would make every recall request large:
         // shards block at most limits::max_exclude items (the smallest ids);
         // the merge still drops every bought item (ranking uses ctx.bought).
@@ -137,7 +144,8 @@ void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
         auto done = [=]() mutable {
           auto ranked = merge(*all, *shared_ctx, self->state.cfg.recommend,
                               static_cast<std::size_t>(limit), self->state.merging);
-          finish(self, rp, user, shared_ctx->version, limit, use_cache, std::move(ranked), *degraded, t0);
+          finish(self, rp, user, cache_stamp(shared_ctx->version, shared_ctx->catalog_epoch), limit,
+                 use_cache, std::move(ranked), *degraded, t0, shared_ctx->categories);
         };
         if (st.recall_shards.empty()) {
           *degraded = true;
@@ -173,7 +181,7 @@ void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
         auto all = std::make_shared<std::vector<candidate>>();
         auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
         if (st.recall_shards.empty()) {
-          finish(self, rp, user, 0, limit, false, {}, true, t0);
+          finish(self, rp, user, "", limit, false, {}, true, t0);
           return;
         }
         for (auto& shard : st.recall_shards)
@@ -182,14 +190,14 @@ void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
               [=](const std::vector<candidate>& found) mutable {
                 all->insert(all->end(), found.begin(), found.end());
                 if (--*remaining == 0)
-                  finish(self, rp, user, 0, limit, false,
+                  finish(self, rp, user, "", limit, false,
                          merge(*all, cold, self->state.cfg.recommend,
                                static_cast<std::size_t>(limit), self->state.merging),
                          true, t0);
               },
               [=](caf::error&) mutable {
                 if (--*remaining == 0)
-                  finish(self, rp, user, 0, limit, false,
+                  finish(self, rp, user, "", limit, false,
                          merge(*all, cold, self->state.cfg.recommend,
                                static_cast<std::size_t>(limit), self->state.merging),
                          true, t0);
@@ -197,8 +205,9 @@ void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
       });
 }
 
-// Answers from a cache entry ("<version>\n<limit>\n<body>", from the near
-// cache or Redis) if the user has done nothing since it was stored; else
+// Answers from a cache entry ("<version> <catalog>\n<limit>\n<body>", from
+// the near cache or Redis) if the user has done nothing and the catalog has
+// not changed since it was stored (as the user's shard knows them); else
 // computes. A valid Redis entry is kept in the near cache.
 void serve_cached(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
                   near_cache::value_ptr entry, bool from_redis, clock::time_point t0) {
@@ -209,13 +218,14 @@ void serve_cached(api_self* self, reply_promise rp, user_id user, std::int32_t l
     compute(self, rp, user, limit, true, t0);
     return;
   }
-  auto version = std::strtoull(cached.c_str(), nullptr, 10);
+  // An entry without the catalog part (stored before it existed) never matches.
+  auto stamp = cached.substr(0, nl1);
   auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
   ask(self, self->state.shard_of(user), self->state.shard_timeout(), version_atom_v, user)
     .then(
-      [=](std::uint64_t current) mutable {
+      [=](std::uint64_t current, std::uint64_t catalog) mutable {
         const auto& cached = *entry;
-        if (current != version) {
+        if (cache_stamp(current, catalog) != stamp) {
           self->state.near.erase(user);
           compute(self, rp, user, limit, true, t0);
           return;
@@ -282,6 +292,14 @@ void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limi
                      true, t0);
       },
       [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
+}
+
+// The catalog routes come from this node's HTTP gateway only.
+caf::error check_local(api_self* self, const char* what) {
+  const auto& src = self->current_sender();
+  if (src && src->node() == self->node())
+    return {};
+  return refuse(self, what, "only this node's gateway sends catalog requests");
 }
 
 // A pushed map (or the map of a move) comes from the coordinator's node and is
@@ -412,6 +430,48 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       auto next = self->state.timers.expire(deadline_granularity);
       if (next != deadlines::clock::duration::zero())
         self->delayed_send(self, next, deadline_atom_v);
+    },
+    [=](items_write_atom, std::vector<item_write>& writes) -> caf::result<std::vector<item_details>> {
+      if (auto err = check_local(self, "items_write"))
+        return err;
+      auto rp = self->make_response_promise<std::vector<item_details>>();
+      write_items(self, rp, std::move(writes));
+      return rp;
+    },
+    [=](item_get_atom, item_id item) -> caf::result<item_details> {
+      if (auto err = check_local(self, "item_get"))
+        return err;
+      auto rp = self->make_response_promise<item_details>();
+      ask(self, self->state.deps.catalog, std::chrono::seconds{10}, item_get_atom_v, item)
+        .then([=](item_details& d) mutable { rp.deliver(std::move(d)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](user_put_atom, user_id user, std::vector<std::string>& labels) -> caf::result<std::string> {
+      if (auto err = check_local(self, "user_put"))
+        return err;
+      auto rp = self->make_response_promise<std::string>();
+      ask(self, self->state.deps.catalog, std::chrono::seconds{10}, user_put_atom_v, user,
+          std::move(labels))
+        .then([=](std::string& out) mutable { rp.deliver(std::move(out)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](user_get_atom, user_id user) -> caf::result<std::string> {
+      if (auto err = check_local(self, "user_get"))
+        return err;
+      auto rp = self->make_response_promise<std::string>();
+      ask(self, self->state.deps.catalog, std::chrono::seconds{10}, user_get_atom_v, user)
+        .then([=](std::string& out) mutable { rp.deliver(std::move(out)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](user_erase_atom, user_id user) -> caf::result<std::string> {
+      if (auto err = check_local(self, "user_erase"))
+        return err;
+      auto rp = self->make_response_promise<std::string>();
+      erase_user(self, rp, user);
+      return rp;
     },
     [=](follow_atom, const coordinator_actor& coordinator) -> caf::result<void> {
       // The node reconnected to a (restarted) coordinator: follow its map.

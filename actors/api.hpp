@@ -12,6 +12,11 @@
 // commits the row -> the user's and item's shards apply it (during a move,
 // the next owners as well) -> the user's cache entry is deleted -> reply.
 // Nothing is applied in memory unless committed.
+//
+// A catalog write (api_catalog.cpp): the catalog_writer commits it at a new
+// catalog epoch -> every shard is pushed the change -> reply. Cached answers
+// carry the catalog epoch of the user's shard and are served only while it
+// is unchanged.
 
 #include <memory>
 
@@ -32,6 +37,8 @@ struct api_deps {
   behavior_writer_actor writer;
   std::shared_ptr<writer_gate> gate; // shared with `writer`: bounds its queue
   std::shared_ptr<api_metrics> metrics;
+  catalog_writer_actor catalog;      // the catalog's writes (actors/catalog_writer.hpp); may be
+                                     // invalid (recd eval): catalog routes then fail
 };
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);

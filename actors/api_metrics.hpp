@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/messages.hpp"
+
 namespace recd {
 
 // Log-scale latency histogram: bucket b holds latencies below 2^(b/4) microseconds.
@@ -71,7 +73,7 @@ struct api_metrics {
   std::atomic<std::uint64_t> client_errors{0};      // 4xx, counted by the HTTP gateway
   // Items in computed (not cached) answers, per recall route that proposed
   // them (index: recall_route); an item several routes proposed counts for each.
-  std::array<std::atomic<std::uint64_t>, 4> route_items{};
+  std::array<std::atomic<std::uint64_t>, recall_route_count> route_items{};
   std::atomic<std::uint64_t> recommend_items{0}; // items in computed answers
   latency_histogram recommend_latency;
   latency_histogram behavior_latency;

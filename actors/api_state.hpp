@@ -179,4 +179,11 @@ bool routable(const api_state& st, responder<T>& rp) {
 // then the event is committed by the behavior writer and applied.
 void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
 
+// The catalog (api_catalog.cpp): items written in one transaction, then
+// pushed to every shard; a user erased in PostgreSQL, on every shard and in
+// every cache of the cluster.
+void write_items(api_self* self, caf::typed_response_promise<std::vector<item_details>> rp,
+                 std::vector<item_write> writes);
+void erase_user(api_self* self, caf::typed_response_promise<std::string> rp, user_id user);
+
 } // namespace recd::api_detail

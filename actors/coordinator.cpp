@@ -1,5 +1,6 @@
 #include "actors/coordinator.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <caf/all.hpp>
@@ -414,6 +415,22 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       if (auto err = check_control(self, caf::node_id{}, "cache_flush"))
         return err;
       return flush_caches(self, user);
+    },
+    [=](erased_atom, user_id user) -> caf::result<std::string> {
+      // DELETE /api/users/{id} on an API node: other users' cached answers
+      // may name the user (user CF reasons), so every subscribed API actor
+      // forgets every cached answer. From a subscribed API node or this one.
+      const auto& src = self->current_sender();
+      const auto& apis = self->state.subscribers;
+      bool from_api = src && (src->node() == self->node() ||
+                              std::any_of(apis.begin(), apis.end(), [&](const map_subscriber& a) {
+                                return a.node() == src->node();
+                              }));
+      if (!from_api)
+        return refuse(self, "erased", "not from an API node of this cluster");
+      if (user < 0)
+        return refuse(self, "erased", "a user id is >= 0");
+      return flush_caches(self, -1);
     },
     [=](stats_atom) {
       auto rp = self->make_response_promise<std::string>();

@@ -292,6 +292,22 @@ struct driver_state {
     return task;
   }
 
+  // Users erased since this run read its input (DELETE /api/users/{id}) are
+  // not brought back by it: the catalog epoch row is locked until the publish
+  // commits (an erasure waits for it and then deletes from the published
+  // table), and the rows of users erased before are dropped from `staging`
+  // (a user-side similarity table; "" for none). Embeddings need no drop:
+  // they only UPDATE users rows, which an erasure deleted.
+  void forget_erased(pqxx::work& tx, const std::string& user_staging) {
+    tx.exec("SELECT epoch FROM catalog_epoch FOR UPDATE");
+    if (user_staging.empty())
+      return;
+    tx.exec_params("DELETE FROM " + user_staging + " s USING erased_users e WHERE e.erased_at >= "
+                   "(SELECT started_at FROM job_runs WHERE run_id = $1) AND (s.user_id = e.user_id "
+                   "OR s.similar_user_id = e.user_id)",
+                   run_id);
+  }
+
   // Swaps the staging table in for the live one inside one transaction.
   caf::error publish_similarity(std::uint64_t rows) {
     std::string live = store::similarity_table(kind);
@@ -305,6 +321,7 @@ struct driver_state {
         tx.exec("ANALYZE " + staging);
       }
       pqxx::work tx{*conn};
+      forget_erased(tx, item_side(kind) ? std::string{} : staging);
       tx.exec("LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE");
       tx.exec("ALTER TABLE " + live + " RENAME TO " + live + "_old_" + std::to_string(run_id));
       tx.exec("ALTER TABLE " + staging + " RENAME TO " + live);
@@ -398,6 +415,7 @@ struct driver_state {
   caf::error publish_embeddings() {
     return store::guard([&] {
       pqxx::work tx{*conn};
+      forget_erased(tx, {});
       for (int side = 0; side < 2; ++side) {
         const bool items = side == 0;
         const auto& ids = items ? emb.items : emb.users;

@@ -35,7 +35,8 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
     for (std::size_t r = 0; r < recall_route_count; ++r)
       best[r] = std::max(best[r], m.routes[r].evidence);
   const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
-                                                      cfg.weight_vector, cfg.weight_popular};
+                                                      cfg.weight_vector, cfg.weight_popular,
+                                                      cfg.weight_category};
   for (auto& m : items)
     for (std::size_t r = 0; r < recall_route_count; ++r)
       if (m.routes[r].evidence > 0 && best[r] > 0) {
@@ -60,8 +61,9 @@ void append_string(std::string& out, const std::string& text) {
   out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void append_reasons(std::string& out, const merged_item& m) {
-  std::array<std::size_t, recall_route_count> order{0, 1, 2, 3};
+void append_reasons(std::string& out, const merged_item& m,
+                    const std::vector<std::string>& categories) {
+  std::array<std::size_t, recall_route_count> order{0, 1, 2, 3, 4};
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return m.routes[a].score > m.routes[b].score;
   });
@@ -91,6 +93,12 @@ void append_reasons(std::string& out, const merged_item& m) {
         append_number(out, p.evidence);
         break;
       case recall_route::popular:
+        break;
+      case recall_route::category: // because: the category's index among the user's top ones
+        if (p.because >= 0 && static_cast<std::size_t>(p.because) < categories.size()) {
+          out += ",\"category\":";
+          append_string(out, categories[static_cast<std::size_t>(p.because)]);
+        }
         break;
     }
     out += '}';

@@ -47,6 +47,8 @@ void append_number(std::string& out, double x);
 void append_string(std::string& out, const std::string& text);
 
 // {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first.
-void append_reasons(std::string& out, const merged_item& m);
+// `categories`: the user's top categories the category route's `because` indexes.
+void append_reasons(std::string& out, const merged_item& m,
+                    const std::vector<std::string>& categories = {});
 
 } // namespace recd

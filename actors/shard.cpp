@@ -32,6 +32,8 @@ unix_seconds unix_now() {
 }
 
 constexpr auto load_timeout = std::chrono::seconds{7200};
+// How often a shard reads the catalog changes a push did not bring.
+constexpr auto catalog_poll_interval = std::chrono::seconds{2};
 constexpr auto job_timeout = std::chrono::seconds{86400};
 // Committed events held for partitions being loaded. Beyond this many, new
 // ones are not held: the flip's catch-up reads them back from PostgreSQL.
@@ -210,6 +212,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
   st.data = shard_state{cfg};
   st.loader = spawn_shard_loader(self->system(), url, cfg, self->address());
   self->link_to(st.loader);
+  self->delayed_send(self, catalog_poll_interval, catalog_poll_atom_v);
   return {
     [=](load_atom, std::vector<std::uint32_t> partitions, std::uint32_t count,
         std::uint64_t epoch) -> caf::result<std::uint64_t, std::uint64_t> {
@@ -311,12 +314,71 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       return self->state.data.context(u, static_cast<std::size_t>(recent),
                                       static_cast<std::size_t>(similar));
     },
-    [=](version_atom, user_id u) -> caf::result<std::uint64_t> {
+    [=](version_atom, user_id u) -> caf::result<std::uint64_t, std::uint64_t> {
+      using result = caf::result<std::uint64_t, std::uint64_t>;
       if (auto err = check_data(self, "version"))
-        return err;
+        return result{err};
       if (!self->state.holds(u))
-        return self->state.not_held(u, "user");
-      return self->state.data.version(u);
+        return result{self->state.not_held(u, "user")};
+      return result{self->state.data.version(u), self->state.data.catalog_epoch()};
+    },
+    [=](catalog_atom, const std::vector<item_details>& items,
+        std::uint64_t epoch) -> caf::result<bool> {
+      // Item writes committed at `epoch` (an API node's push).
+      auto& st = self->state;
+      if (auto err = check_data(self, "catalog"))
+        return err;
+      if (items.size() > limits::max_item_batch || epoch == 0)
+        return refuse(self, "catalog", "1.." + std::to_string(limits::max_item_batch) +
+                                         " items at a positive epoch");
+      for (const auto& d : items)
+        if (auto err = limits::check_item_details(d))
+          return refuse(self, "catalog", describe(err));
+      for (const auto& d : items)
+        st.data.apply_catalog(d, epoch, st.holds(d.item));
+      note_counts(st);
+      return true;
+    },
+    [=](erase_atom, user_id u, std::uint64_t epoch) -> caf::result<bool> {
+      // A user erased at `epoch` (DELETE /api/users/{id}).
+      auto& st = self->state;
+      if (auto err = check_data(self, "erase"))
+        return err;
+      if (u < 0 || epoch == 0)
+        return refuse(self, "erase", "a user id >= 0 at a positive epoch");
+      st.data.erase_user(u, epoch);
+      std::erase_if(st.pending, [&](const pending_event& p) { return p.event.user == u; });
+      note_counts(st);
+      return true;
+    },
+    [=](catalog_poll_atom) {
+      // The backstop of the pushes: a shard that missed one (restarting,
+      // partitioned, a push lost) reads the changes after its synced epoch.
+      auto& st = self->state;
+      if (check_self(self, "catalog_poll"))
+        return;
+      auto again = [=] { self->delayed_send(self, catalog_poll_interval, catalog_poll_atom_v); };
+      if (!st.ready) {
+        again();
+        return;
+      }
+      self->request(st.loader, std::chrono::seconds{30}, catalog_since_atom_v,
+                    st.data.synced_epoch())
+        .then(
+          [=](const std::vector<item_details>& items, const std::vector<user_id>& erased,
+              std::uint64_t epoch) {
+            auto& st = self->state;
+            for (const auto& d : items)
+              st.data.apply_catalog(d, d.epoch, st.holds(d.item));
+            for (auto u : erased)
+              st.data.erase_user(u, 0);
+            st.data.synced_to(epoch);
+            again();
+          },
+          [=](caf::error& err) {
+            spdlog::warn("catalog poll: {}", describe(err));
+            again();
+          });
     },
     [=](ready_atom) { return self->state.ready; },
     [=](recall_atom, recall_request req) -> caf::result<std::vector<candidate>> {

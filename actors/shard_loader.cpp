@@ -192,6 +192,7 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
       snap->items[details.item].details = std::move(details);
     }
     snap->restricted = store::read_restricted(tx);
+    snap->categories = store::read_item_categories(tx);
     // Item neighbours of the published run of the configured table.
     auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
     read_neighbours(tx, store::similarity_table(neighbour_source(cfg, true)), "item_id",
@@ -329,6 +330,23 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       if (!found)
         return make_error(ec::not_found, "unknown item_id " + std::to_string(i));
       return {std::move(*found), std::move(embedding)};
+    },
+    [=](catalog_since_atom, std::uint64_t since)
+      -> caf::result<std::vector<item_details>, std::vector<user_id>, std::uint64_t> {
+      // The shard's catalog poll: the changes a push did not bring.
+      using result = caf::result<std::vector<item_details>, std::vector<user_id>, std::uint64_t>;
+      if (auto err = check_from(self, parent, "catalog_since"))
+        return result{err};
+      auto conn = self->state.conn.get();
+      if (!conn)
+        return result{conn.error()};
+      store::catalog_changes changes;
+      auto err = store::guard([&] { changes = store::read_changes_since(**conn, since); });
+      if (err) {
+        self->state.conn.reset();
+        return result{err};
+      }
+      return result{std::move(changes.items), std::move(changes.erased), changes.epoch};
     },
     [=](tail_atom, const std::vector<std::uint32_t>& partitions, std::uint32_t count,
         std::int64_t since) -> caf::result<std::vector<std::int64_t>, std::vector<behavior_event>> {

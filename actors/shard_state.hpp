@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -112,6 +113,8 @@ struct shard_snapshot {
   // The serving window of every restricted item of the catalog (all
   // partitions), with the catalog epoch of the item's last change.
   std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>> restricted;
+  // The categories of every item of the catalog that has any (all partitions).
+  std::unordered_map<item_id, std::vector<std::string>> categories;
 };
 
 // Results of a published job run, loaded for the shard's partitions.
@@ -168,8 +171,17 @@ public:
   std::vector<item_details> details(const std::vector<item_id>& items, unix_seconds now) const;
 
   // ---- Catalog ----
-  // The newest catalog epoch this shard has seen: guards cached answers.
-  std::uint64_t catalog_epoch() const { return catalog_epoch_; }
+  // How many catalog changes this shard knows (epochs are consecutive: all
+  // up to synced_epoch() and those pushed beyond it). It changes with every
+  // change the shard learns, so cached answers are guarded by it.
+  std::uint64_t catalog_epoch() const { return synced_epoch_ + ahead_.size(); }
+  // Every catalog change up to this epoch is known here (the catalog poll
+  // reads the changes after it).
+  std::uint64_t synced_epoch() const { return synced_epoch_; }
+  // The poll read every change up to `epoch` (and applied them).
+  void synced_to(std::uint64_t epoch);
+  // Forgets an erased user: its record and every mention as a similar user.
+  void erase_user(user_id u, std::uint64_t epoch);
   // Whether an item of any partition may be served at `now`, as far as this
   // shard knows (its own items' details; other items' restrictions).
   bool servable_item(item_id i, unix_seconds now) const;
@@ -178,8 +190,6 @@ public:
   // (kept for every item); an owned item created after the load is added.
   // Returns false if it was already known.
   bool apply_catalog(const item_details& details, std::uint64_t epoch, bool owned);
-  // Only raises the catalog epoch (a change that needs nothing else here).
-  void raise_catalog_epoch(std::uint64_t epoch) { catalog_epoch_ = std::max(catalog_epoch_, epoch); }
 
   // The item's unit embedding (empty if none); nullptr if the item is unknown.
   const std::vector<float>* item_embedding(item_id i) const;
@@ -209,9 +219,26 @@ private:
   // Catalog (sql/005_catalog.sql): the newest catalog epoch seen (loaded or
   // pushed), the newest loaded one (a push at or below it is in the
   // snapshot already), and the windows of restricted items of every partition.
-  std::uint64_t catalog_epoch_ = 0;
+  void note_epoch(std::uint64_t epoch);
+  std::uint64_t synced_epoch_ = 0;
+  std::set<std::uint64_t> ahead_;       // pushed epochs above synced_epoch_
   std::uint64_t loaded_epoch_ = 0;
   std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>> restricted_;
+  // The category route: category names interned per shard, every item's
+  // categories (all partitions: a user's top categories come from its
+  // history, whichever shard owns the items), and per category the owned
+  // items by score (new arrivals first, then popularity), rebuilt like popular_.
+  std::uint32_t intern(const std::string& name);
+  void set_categories(item_id i, const std::vector<std::string>& names);
+  std::vector<std::string> top_categories(const user_record& rec) const;
+  const std::vector<std::pair<item_id, float>>* category_items(std::uint32_t category,
+                                                                unix_seconds now);
+  std::unordered_map<std::string, std::uint32_t> category_ids_;
+  std::vector<std::string> category_names_;
+  std::unordered_map<item_id, std::vector<std::uint32_t>> item_categories_;
+  std::unordered_map<std::uint32_t, std::vector<std::pair<item_id, float>>> category_lists_;
+  std::int64_t category_lists_built_at_ms_ = 0;
+  bool category_lists_dirty_ = true;
   std::vector<std::pair<item_id, double>> popular_;   // cached, best first
   bool popular_dirty_ = true;
   std::int64_t popular_built_at_ms_ = 0;

@@ -165,6 +165,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, weight_item_cf, "weight of the item-CF route"),
     RECD_SETTING(recommend, weight_vector, "weight of the vector route"),
     RECD_SETTING(recommend, weight_popular, "weight of the popular route"),
+    RECD_SETTING(recommend, weight_category, "weight of the category route (new arrivals and popular items of the user's top categories)"),
+    RECD_SETTING(recommend, new_arrival_days, "an item created through the API counts as a new arrival for this many days"),
     RECD_SETTING(recommend, view_weight, "behavior weight of a view"),
     RECD_SETTING(recommend, click_weight, "behavior weight of a click"),
     RECD_SETTING(recommend, cart_weight, "behavior weight of a cart"),
@@ -351,6 +353,10 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"embedding.half_life_days must be >= 0 (0 = no decay)"};
   if (s.cluster.insecure != 0 && s.cluster.insecure != 1)
     return std::string{"cluster.insecure must be 0 or 1"};
+  if (!(s.recommend.weight_category >= 0))
+    return std::string{"recommend.weight_category must be >= 0"};
+  if (!(s.recommend.new_arrival_days >= 0 && s.recommend.new_arrival_days <= 3650))
+    return std::string{"recommend.new_arrival_days must be in 0..3650"};
   if (s.recommend.exclude_seen != 0 && s.recommend.exclude_seen != 1)
     return std::string{"recommend.exclude_seen must be 0 or 1"};
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0 || s.item_weights.top_k < 0 ||

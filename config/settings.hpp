@@ -152,6 +152,8 @@ struct recommend_settings {
   double weight_item_cf = 0.6;
   double weight_vector = 0.25;
   double weight_popular = 0.01;        // > 0: cold users get popular items, others a tie-break
+  double weight_category = 0.05;       // the category route: new and popular items of the user's categories
+  double new_arrival_days = 7;         // an item created through the API is a new arrival this long
   double view_weight = 1, click_weight = 1, cart_weight = 1, buy_weight = 1;
   std::int32_t recent_items = 1000;    // item-CF seeds: the user's newest distinct items
   std::int32_t similar_users = 50;     // user-CF seeds, and similar users kept per user

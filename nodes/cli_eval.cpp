@@ -185,11 +185,11 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   auto local = spawn_local_cluster(sys, cfg, partitions, true);
   const auto& coordinator = local.coordinator;
   // Cache and writer are never reached with use_cache = false and no behaviors.
-  // No writer: eval never posts behaviors.
+  // No writer: eval never posts behaviors, nor writes the catalog.
   auto api = spawn_api(sys, cfg,
                        {coordinator, cache_actor{}, behavior_writer_actor{},
                         std::make_shared<writer_gate>(1),
-                        std::make_shared<api_metrics>()});
+                        std::make_shared<api_metrics>(), catalog_writer_actor{}});
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

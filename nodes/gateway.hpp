@@ -17,6 +17,8 @@
 //                                  same event id; a full writer queue: 503 + Retry-After: 1
 //   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
 //                                  when keys are on)
+//   PUT|PATCH|GET|DELETE /api/items/{id}, POST /api/items, PUT|GET|DELETE /api/users/{id}
+//                                  the catalog (gateway_catalog.cpp, nodes/http_catalog.hpp)
 //   /admin/*                       always 404 here, whatever the role
 // With API keys configured, every /api/* request needs one (401 otherwise).
 // The admin port (handle_admin), on every node (gateway_admin.cpp):
@@ -102,6 +104,8 @@ private:
   const api_actor& next_api();
   // /healthz and /readyz; false if `req` is neither.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
+  // /api/items, /api/items/{id}, /api/users/{id} (gateway_catalog.cpp); false if none.
+  bool handle_catalog(const http::request& req, http::reply_fn& reply);
   // The admin endpoints (gateway_admin.cpp).
   void serve_metrics(http::reply_fn reply);
   void admin_jobs(const http::request& req, http::reply_fn reply);

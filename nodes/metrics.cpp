@@ -125,7 +125,8 @@ void add_api(families& out, const api_metrics& m) {
   auto& routes = family(out, "recd_recommend_route_items_total",
                         "items in computed recommendations, per recall route that proposed them",
                         MetricType::Counter);
-  static constexpr std::array<const char*, 4> names{"user_cf", "item_cf", "vector", "popular"};
+  static constexpr std::array<const char*, recall_route_count> names{"user_cf", "item_cf", "vector",
+                                                                    "popular", "category"};
   for (std::size_t r = 0; r < names.size(); ++r)
     sample(routes, double(load(m.route_items[r])), {{"route", names[r]}});
   counter(out, "recd_behavior_requests_total", "behavior events received by the API actors",

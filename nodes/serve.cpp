@@ -25,6 +25,7 @@
 #include "actors/api.hpp"
 #include "actors/census.hpp"
 #include "actors/behavior_writer.hpp"
+#include "actors/catalog_writer.hpp"
 #include "actors/cache.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/dashboard_reader.hpp"
@@ -216,16 +217,18 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
   auto writer = spawn_behavior_writer(
     sys, store::conninfo(cfg.postgres, store::session::serving), gate);
+  auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics, catalog}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"coordinator", coordinator.address()},
     {"cache", cache.address()},
-    {"behavior_writer", writer.address()}};
+    {"behavior_writer", writer.address()},
+    {"catalog_writer", catalog.address()}};
   for (std::size_t i = 0; i < shards.size(); ++i)
     essentials.emplace_back("shard " + std::to_string(i), shards[i].address());
   for (std::size_t i = 0; i < apis.size(); ++i)
@@ -379,17 +382,19 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
   auto writer = spawn_behavior_writer(
     sys, store::conninfo(cfg.postgres, store::session::serving), gate);
+  auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics, catalog}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"cache", cache.address()},
     {"behavior_writer", writer.address()},
+    {"catalog_writer", catalog.address()},
     {"shard_dialer", dialer.address()}};
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());

@@ -94,7 +94,11 @@ using shard_loader_actor = caf::typed_actor<
   // (partitions, count, since id) -> the behaviors of those partitions committed
   // after row `since` (a move's snapshot): their ids and events, in id order.
   caf::replies_to<tail_atom, std::vector<std::uint32_t>, std::uint32_t, std::int64_t>::with<
-    std::vector<std::int64_t>, std::vector<behavior_event>>>;
+    std::vector<std::int64_t>, std::vector<behavior_event>>,
+  // (since) -> (the items of every partition changed after catalog epoch
+  // `since`, the users erased after it, the catalog epoch of that snapshot).
+  caf::replies_to<catalog_since_atom, std::uint64_t>::with<std::vector<item_details>,
+                                                           std::vector<user_id>, std::uint64_t>>;
 
 // ---- Shard ------------------------------------------------------------------------
 
@@ -130,8 +134,8 @@ using shard_actor = bulk_sink::extend<
   caf::reacts_to<controller_atom, caf::node_id>,
   // [S] (user, recent, similar) -> step 1 of a recommendation.
   caf::replies_to<context_atom, user_id, std::int32_t, std::int32_t>::with<user_context>,
-  // [S] (user) -> behaviors seen: guards cached answers.
-  caf::replies_to<version_atom, user_id>::with<std::uint64_t>,
+  // [S] (user) -> (behaviors seen, catalog changes known): guard cached answers.
+  caf::replies_to<version_atom, user_id>::with<std::uint64_t, std::uint64_t>,
   // [S] step 2: candidates from owned seeds and items.
   caf::replies_to<recall_atom, recall_request>::with<std::vector<candidate>>,
   // [S] step 3: details of owned items (at most limits::max_details).
@@ -146,7 +150,16 @@ using shard_actor = bulk_sink::extend<
   // -> (users, items) in memory.
   caf::replies_to<counts_atom>::with<std::uint64_t, std::uint64_t>,
   // -> the first load finished.
-  caf::replies_to<ready_atom>::with<bool>>;
+  caf::replies_to<ready_atom>::with<bool>,
+  // [S] (items, epoch) -> true: catalog changes committed at `epoch` (item
+  // writes): owned items take the new details (an owned new item is added),
+  // every item's serving window is kept (recall drops unservable items).
+  caf::replies_to<catalog_atom, std::vector<item_details>, std::uint64_t>::with<bool>,
+  // [S] (user, epoch) -> true: the user was erased at `epoch`: its record and
+  // every mention of it as another user's similar user are forgotten.
+  caf::replies_to<erase_atom, user_id, std::uint64_t>::with<bool>,
+  // [self] every catalog poll: read the changes a push did not bring.
+  caf::reacts_to<catalog_poll_atom>>;
 
 // ---- Cross-node tuples with handles ---------------------------------------------------
 
@@ -227,6 +240,10 @@ using coordinator_actor = caf::typed_actor<
     std::vector<job_summary>>,
   // -> JSON: database counts, last jobs, map.
   caf::replies_to<stats_atom>::with<std::string>,
+  // [S] (user) -> JSON as cache_flush's: a user was erased; every subscribed API
+  // actor forgets every cached answer (near caches and Redis), since other
+  // users' answers may name it as a similar user.
+  caf::replies_to<erased_atom, user_id>::with<std::string>,
   // [local] -> JSON of each live shard's held partitions, users and items
   // (recd admin check compares them with PostgreSQL).
   caf::replies_to<check_atom>::with<std::string>,
@@ -263,7 +280,18 @@ using api_actor = map_subscriber::extend<
   // [self] expire request deadlines.
   caf::reacts_to<deadline_atom>,
   // [local] follow a (restarted) coordinator.
-  caf::reacts_to<follow_atom, coordinator_actor>>;
+  caf::reacts_to<follow_atom, coordinator_actor>,
+  // [local] (writes) -> the stored items, all or nothing: durable, then
+  // pushed to every shard (actors/api_catalog.cpp).
+  caf::replies_to<items_write_atom, std::vector<item_write>>::with<std::vector<item_details>>,
+  // [local] (item) -> its stored details; not_found.
+  caf::replies_to<item_get_atom, item_id>::with<item_details>,
+  // [local] (user, labels) -> JSON of the stored user.
+  caf::replies_to<user_put_atom, user_id, std::vector<std::string>>::with<std::string>,
+  // [local] (user) -> JSON of the stored user; not_found.
+  caf::replies_to<user_get_atom, user_id>::with<std::string>,
+  // [local] (user) -> JSON of what was erased: rows, every shard, every cache.
+  caf::replies_to<user_erase_atom, user_id>::with<std::string>>;
 
 // ---- The API node's local helpers ------------------------------------------------------------------
 
@@ -275,6 +303,16 @@ using behavior_writer_actor = caf::typed_actor<
     std::int64_t, bool>,
   // [self] commit what queued meanwhile.
   caf::reacts_to<flush_atom>>;
+
+// The catalog's PostgreSQL writes and reads (store/catalog.hpp). [local]
+using catalog_writer_actor = caf::typed_actor<
+  // (writes) -> the stored items with their catalog epoch, in one transaction.
+  caf::replies_to<items_write_atom, std::vector<item_write>>::with<std::vector<item_details>>,
+  caf::replies_to<item_get_atom, item_id>::with<item_details>,
+  caf::replies_to<user_put_atom, user_id, std::vector<std::string>>::with<std::string>,
+  caf::replies_to<user_get_atom, user_id>::with<std::string>,
+  // (user) -> (catalog epoch of the erasure, JSON of the rows deleted).
+  caf::replies_to<erase_rows_atom, user_id>::with<std::uint64_t, std::string>>;
 
 // The Redis recommendation cache; never fails a request. [local]
 using cache_actor = caf::typed_actor<

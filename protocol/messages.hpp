@@ -66,8 +66,11 @@ typename Inspector::result_type inspect(Inspector& f, user_context& x) {
 }
 
 // The recall routes; the numeric values are part of the wire protocol.
-enum class recall_route : std::uint8_t { user_cf = 0, item_cf = 1, vector = 2, popular = 3 };
-constexpr std::size_t recall_route_count = 4;
+// category: new arrivals and popular items of the user's top categories
+// (candidate::because is the category's index in recall_request::categories).
+enum class recall_route : std::uint8_t {
+  user_cf = 0, item_cf = 1, vector = 2, popular = 3, category = 4 };
+constexpr std::size_t recall_route_count = 5;
 const char* to_string(recall_route r);
 
 // Step 2: sent to every shard; each answers for the items and users it owns.

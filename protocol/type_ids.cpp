@@ -10,6 +10,7 @@ const char* to_string(recall_route r) {
     case recall_route::item_cf: return "item_cf";
     case recall_route::vector: return "vector";
     case recall_route::popular: return "popular";
+    case recall_route::category: return "category";
   }
   return "unknown";
 }

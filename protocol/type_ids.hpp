@@ -52,6 +52,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (std::vector<recd::shard_actor>))
   CAF_ADD_TYPE_ID(recd, (recd::map_subscriber))
   CAF_ADD_TYPE_ID(recd, (recd::coordinator_actor))
+  // -- the catalog (messages.hpp) ----------------------------------------------------------
+  CAF_ADD_TYPE_ID(recd, (recd::item_write))
+  CAF_ADD_TYPE_ID(recd, (std::vector<recd::item_write>))
+  CAF_ADD_TYPE_ID(recd, (std::vector<std::string>))
   // -- local only: never sent to another node (protocol/local_reply.hpp) ----------------
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::string>))
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::int64_t>))

@@ -56,6 +56,14 @@ read_restricted(pqxx::transaction_base& tx) {
   return out;
 }
 
+std::unordered_map<item_id, std::vector<std::string>> read_item_categories(pqxx::transaction_base& tx) {
+  std::unordered_map<item_id, std::vector<std::string>> out;
+  for (const auto& row :
+       tx.exec("SELECT item_id, array_to_json(categories)::text FROM items WHERE categories <> '{}'"))
+    out[row[0].as<item_id>()] = parse_text_array_json(row[1].c_str());
+  return out;
+}
+
 std::uint64_t read_catalog_epoch(pqxx::transaction_base& tx) {
   auto r = tx.exec("SELECT epoch FROM catalog_epoch");
   return r.empty() ? 0 : r[0][0].as<std::uint64_t>();
@@ -77,6 +85,24 @@ std::uint64_t next_epoch(pqxx::transaction_base& tx) {
 std::string index_of(std::size_t k) { return "items[" + std::to_string(k) + "]"; }
 
 } // namespace
+
+catalog_changes read_changes_since(pqxx::connection& c, std::uint64_t since) {
+  catalog_changes out;
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx{c};
+  out.epoch = read_catalog_epoch(tx);
+  if (out.epoch > since) {
+    auto from = static_cast<std::int64_t>(since);
+    for (const auto& row : tx.exec_params(std::string{"SELECT "} + item_columns +
+                                            " FROM items WHERE catalog_epoch > $1 ORDER BY catalog_epoch",
+                                          from))
+      out.items.push_back(read_item(row));
+    for (const auto& row :
+         tx.exec_params("SELECT user_id FROM erased_users WHERE epoch > $1 ORDER BY epoch", from))
+      out.erased.push_back(row[0].as<user_id>());
+  }
+  tx.commit();
+  return out;
+}
 
 std::string text_array_literal(const std::vector<std::string>& xs) {
   std::string out = "{";

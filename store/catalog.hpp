@@ -30,8 +30,21 @@ std::vector<std::string> parse_text_array_json(const char* json);
 std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>>
 read_restricted(pqxx::transaction_base& tx);
 
+// The categories of every item that has any, of every partition.
+std::unordered_map<item_id, std::vector<std::string>> read_item_categories(pqxx::transaction_base& tx);
+
 // The cluster-wide catalog epoch as the transaction sees it.
 std::uint64_t read_catalog_epoch(pqxx::transaction_base& tx);
+
+// The catalog changes after epoch `since`, in one snapshot: the items of
+// every partition changed after it, the users erased after it, and the epoch
+// the snapshot holds every change up to.
+struct catalog_changes {
+  std::vector<item_details> items;
+  std::vector<user_id> erased;
+  std::uint64_t epoch = 0;
+};
+catalog_changes read_changes_since(pqxx::connection& c, std::uint64_t since);
 
 // A text[] literal for a bind parameter: {"a","b\"c"} (tags are bounded and
 // hold no control characters: limits::check_tag).

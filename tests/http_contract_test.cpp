@@ -48,7 +48,7 @@ constexpr int shop_users = 2000; // user ids 1..2000
 constexpr int shop_items = 400;  // item ids 1..400
 constexpr std::int64_t shop_events = 60000;
 
-const std::set<std::string> known_routes{"user_cf", "item_cf", "vector", "popular"};
+const std::set<std::string> known_routes{"user_cf", "item_cf", "vector", "popular", "category"};
 
 // ---- setup helpers ---------------------------------------------------------------
 

@@ -186,7 +186,7 @@ TEST_F(Operate, MetricsFollowTheTrafficInTheTextFormat) {
   EXPECT_EQ(m.value("recd_node_info", {{"role", "all"}}), 1);
   // Every served item counted once per route that proposed it.
   double routes = 0;
-  for (const char* r : {"user_cf", "item_cf", "vector", "popular"})
+  for (const char* r : {"user_cf", "item_cf", "vector", "popular", "category"})
     routes += m.value("recd_recommend_route_items_total", {{"route", r}});
   EXPECT_GE(routes, m.value("recd_recommend_items_total"));
   EXPECT_GT(m.value("recd_recommend_items_total"), 0);
