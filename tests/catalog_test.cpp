@@ -371,8 +371,9 @@ TEST_F(Catalog, an_erased_user_is_in_no_table_shard_cache_or_later_job) {
   for (const auto& key : keys->elements) {
     EXPECT_NE(key, "recommend:" + N);
     auto value = redis_->command({"GET", key});
-    if (value && !value->nil)
+    if (value && !value->nil) {
       EXPECT_EQ(value->text.find("\"because_user\":" + N + ","), std::string::npos) << key;
+    }
   }
   EXPECT_FALSE(redis_->command({"EXISTS", "recommend:" + N})->text == "1");
   // Shards: N is a stranger (popular items only), and no answer names it.
