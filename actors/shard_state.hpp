@@ -143,6 +143,11 @@ struct state_footprint {
 };
 std::string describe(const state_footprint& f);
 
+// A new arrival's score in the category route lies above every popularity
+// (decayed behavior weights of one item stay far below it), so new arrivals
+// come first and rank among themselves by popularity.
+constexpr float new_arrival_score = 1e6f;
+
 float behavior_weight(const recommend_settings& cfg, behavior_kind k);
 void normalize(std::vector<float>& v);
 
