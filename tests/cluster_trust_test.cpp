@@ -264,7 +264,13 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
        send_hostile<bool>(self, *shard, apply_item_atom_v, fake, std::int64_t{1} << 40));
   note("shard context", send_hostile<user_context>(self, *shard, context_atom_v, user,
                                                    std::int32_t{200}, std::int32_t{50}));
-  note("shard version", send_hostile<u64>(self, *shard, version_atom_v, user));
+  note("shard version", send_hostile<u64, u64>(self, *shard, version_atom_v, user));
+  item_details hidden_item;
+  hidden_item.item = 1;
+  hidden_item.hidden = true;
+  note("shard catalog push", send_hostile<bool>(self, *shard, catalog_atom_v,
+                                                std::vector<item_details>{hidden_item}, u64{1} << 40));
+  note("shard erase user", send_hostile<bool>(self, *shard, erase_atom_v, user, u64{1} << 40));
   note("shard recall", send_hostile<std::vector<candidate>>(self, *shard, recall_atom_v, recall));
   note("shard details", send_hostile<std::vector<item_details>>(self, *shard, details_atom_v,
                                                                 std::vector<item_id>{1}));
