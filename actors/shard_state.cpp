@@ -1,6 +1,7 @@
 #include "actors/shard_state.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <cmath>
 
@@ -244,11 +245,24 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
     ctx.recent.push_back(h->recent());
   ctx.bought = rec.bought;
+  // The remembered items, sorted: folded into `bought` (recommend.exclude_seen)
+  // or sent apart, so a request may choose otherwise (user_context).
+  std::vector<item_id> seen;
+  seen.reserve(rec.history.size());
+  for (const auto& h : rec.history)
+    seen.push_back(h.item);
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   if (cfg_.exclude_seen != 0) {
-    for (const auto& h : rec.history)
-      ctx.bought.push_back(h.item);
-    std::sort(ctx.bought.begin(), ctx.bought.end());
-    ctx.bought.erase(std::unique(ctx.bought.begin(), ctx.bought.end()), ctx.bought.end());
+    ctx.seen_in_bought = true;
+    ctx.purchased = rec.bought;
+    std::vector<item_id> both;
+    both.reserve(ctx.bought.size() + seen.size());
+    std::set_union(ctx.bought.begin(), ctx.bought.end(), seen.begin(), seen.end(),
+                   std::back_inserter(both));
+    ctx.bought = std::move(both);
+  } else {
+    ctx.seen = std::move(seen);
   }
   ctx.similar.assign(rec.similar.begin(),
                      rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
