@@ -116,8 +116,7 @@ void append_reasons(std::string& out, const merged_item& m, const rules::rule_se
 }
 
 rules::item_facts facts_of(const item_details& d) {
-  (void)d; // the catalog's metadata (categories, labels, created) arrives with its model
-  return {};
+  return {d.categories, d.labels, d.created};
 }
 
 } // namespace recd

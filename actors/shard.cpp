@@ -25,6 +25,12 @@ namespace recd {
 
 namespace {
 
+unix_seconds unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
 constexpr auto load_timeout = std::chrono::seconds{7200};
 constexpr auto job_timeout = std::chrono::seconds{86400};
 // Committed events held for partitions being loaded. Beyond this many, new
@@ -342,7 +348,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return err;
       if (items.size() > limits::max_details)
         return refuse(self, "details", "too many items");
-      return self->state.data.details(items);
+      return self->state.data.details(items, unix_now());
     },
     [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
       auto& st = self->state;
