@@ -10,7 +10,10 @@ namespace {
 item_record item(item_id id, std::vector<neighbour_item> neighbours = {}, double popularity = 0,
                  std::vector<float> embedding = {}) {
   item_record r;
-  r.details = {id, "item " + std::to_string(id), 1.0, 4.0, 0};
+  r.details.item = id;
+  r.details.title = "item " + std::to_string(id);
+  r.details.price = 1.0;
+  r.details.rating = 4.0;
   r.neighbours = std::move(neighbours);
   r.popularity = popularity;
   r.embedding = std::move(embedding);
