@@ -185,6 +185,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, user_neighbours, "user-CF reads this table: user_neighbours or user_similarity (the seed's cosine)"),
     RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
+    RECD_SETTING(rules, file,
+                 "business rules file (docs/rules.md), read at start and on SIGHUP or POST /admin/rules/reload; empty = no rules"),
   };
   return table;
 }

@@ -189,7 +189,8 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   auto api = spawn_api(sys, cfg,
                        {coordinator, cache_actor{}, behavior_writer_actor{},
                         std::make_shared<writer_gate>(1),
-                        std::make_shared<api_metrics>(), catalog_writer_actor{}});
+                        std::make_shared<api_metrics>(), catalog_writer_actor{},
+                        nullptr}); // no business rules
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
@@ -214,7 +215,7 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
     auto u = users[next];
     for (int attempt = 0;; ++attempt) {
       bool retry = false;
-      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, limit, false)
+      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, limit, false, recommend_filter{})
         .receive(
           [&](const std::string& body) {
             auto j = json::parse(body);
