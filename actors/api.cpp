@@ -467,10 +467,27 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       }
       return true;
     },
+    // Item pages and sessions (api_widgets.cpp).
+    [=](similar_local_atom, item_query q, local_reply<std::string> reply) {
+      similar(self, reply_promise{std::move(reply)}, std::move(q));
+    },
+    [=](also_bought_local_atom, item_query q, local_reply<std::string> reply) {
+      also_bought(self, reply_promise{std::move(reply)}, std::move(q));
+    },
+    [=](session_local_atom, session_query q, local_reply<std::string> reply) {
+      session(self, reply_promise{std::move(reply)}, std::move(q));
+    },
   };
 }
 
 } // namespace
+
+void api_detail::finish_recommend(api_self* self, reply_promise rp, user_id user,
+                                  std::uint64_t version, std::int32_t limit, bool use_cache,
+                                  std::vector<merged_item> ranked, bool degraded,
+                                  clock::time_point t0) {
+  finish(self, std::move(rp), user, version, limit, use_cache, std::move(ranked), degraded, t0);
+}
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps) {
   return sys.spawn(api, std::move(cfg), std::move(deps));
