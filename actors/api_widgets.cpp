@@ -56,10 +56,12 @@ std::int32_t page_depth(const api_state& st, const item_query& q) {
   return std::min(depth, limits::max_per_route);
 }
 
-// Whether a shown item passes the page's own filter (its category).
+// Whether a shown item passes the page's own filter (its category). Hidden
+// and unavailable items never get here: the shards leave them out of
+// relations, nearest items and details.
 bool admissible(const item_details& d, const item_query& q) {
-  (void)d;
-  return q.category.empty();
+  return q.category.empty() ||
+         std::find(d.categories.begin(), d.categories.end(), q.category) != d.categories.end();
 }
 
 // Details of the ranked items from their owners, then the JSON answer: the

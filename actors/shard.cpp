@@ -25,6 +25,12 @@ namespace recd {
 
 namespace {
 
+unix_seconds unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
 constexpr auto load_timeout = std::chrono::seconds{7200};
 constexpr auto job_timeout = std::chrono::seconds{86400};
 // Committed events held for partitions being loaded. Beyond this many, new
@@ -342,7 +348,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return err;
       if (items.size() > limits::max_details)
         return refuse(self, "details", "too many items");
-      return self->state.data.details(items);
+      return self->state.data.details(items, unix_now());
     },
     [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
       auto& st = self->state;
@@ -587,7 +593,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return refuse(self, "relations", describe(err));
       if (!st.holds(i))
         return st.not_held(i, "item");
-      if (auto found = st.data.relations(i, static_cast<std::size_t>(k)))
+      if (auto found = st.data.relations(i, static_cast<std::size_t>(k), unix_now()))
         return std::move(*found);
       // Not in memory: maybe added to the catalog since the load (as item_atom).
       auto rp = self->make_response_promise<item_relations>();
@@ -596,7 +602,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           [=](const item_details& details, const std::vector<float>& embedding) mutable {
             self->state.data.add_item(details, embedding);
             note_counts(self->state);
-            rp.deliver(*self->state.data.relations(i, static_cast<std::size_t>(k)));
+            rp.deliver(*self->state.data.relations(i, static_cast<std::size_t>(k), unix_now()));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
@@ -608,7 +614,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return err;
       if (auto err = limits::check_nearest(vec, k, exclude))
         return refuse(self, "nearest", describe(err));
-      auto out = st.data.nearest(vec, static_cast<std::size_t>(k), exclude);
+      auto out = st.data.nearest(vec, static_cast<std::size_t>(k), exclude, unix_now());
       std::erase_if(out, [&](const scored_item& n) { return st.on_standby(n.item); });
       return out;
     },

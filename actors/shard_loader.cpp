@@ -13,6 +13,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/co_bought.hpp"
+#include "store/catalog.hpp"
 #include "store/database.hpp"
 #include "store/job_tables.hpp"
 
@@ -200,15 +201,17 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
         snap->tail_item_ids.push_back(row[0].as<std::int64_t>());
     }
     // Items: catalog details.
-    auto items = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count "
-                                "FROM items WHERE item_id % $1 = ANY($2::int[])",
+    // Items: catalog details and metadata (store/catalog.hpp), and the
+    // catalog epoch this snapshot holds every change up to.
+    snap->catalog_epoch = store::read_catalog_epoch(tx);
+    auto items = tx.exec_params(std::string{"SELECT "} + store::item_columns +
+                                  " FROM items WHERE item_id % $1 = ANY($2::int[])",
                                 static_cast<std::int64_t>(count), parts);
     for (const auto& row : items) {
-      auto id = row[0].as<item_id>();
-      auto& item = snap->items[id];
-      item.details = {id, row[1].c_str(), row[2].as<double>(), row[3].as<double>(),
-                      row[4].as<std::int32_t>()};
+      auto details = store::read_item(row);
+      snap->items[details.item].details = std::move(details);
     }
+    snap->restricted = store::read_restricted(tx);
     // Item neighbours of the published run of the configured table.
     auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
     read_neighbours(tx, store::similarity_table(neighbour_source(cfg, true)), "item_id",
@@ -342,13 +345,12 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       std::vector<float> embedding;
       auto err = store::guard([&] {
         pqxx::read_transaction tx{**conn};
-        auto r = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count, "
-                                "coalesce(embedding::text, '') FROM items WHERE item_id = $1",
+        auto r = tx.exec_params(std::string{"SELECT coalesce(embedding::text, ''), "} +
+                                  store::item_columns + " FROM items WHERE item_id = $1",
                                 i);
         if (!r.empty()) {
-          found = item_details{i, r[0][1].c_str(), r[0][2].as<double>(), r[0][3].as<double>(),
-                               r[0][4].as<std::int32_t>()};
-          embedding = parse_float_array(r[0][5].c_str());
+          found = store::read_item(r[0], 1);
+          embedding = parse_float_array(r[0][0].c_str());
           normalize(embedding);
         }
       });

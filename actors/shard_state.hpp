@@ -127,6 +127,10 @@ struct shard_snapshot {
            (id <= max_behavior_id && std::binary_search(tail.begin(), tail.end(), id));
   }
   unix_seconds popularity_epoch = 0;      // item_record::popularity is relative to this time
+  std::uint64_t catalog_epoch = 0;        // every catalog change up to this epoch is in it
+  // The serving window of every restricted item of the catalog (all
+  // partitions), with the catalog epoch of the item's last change.
+  std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>> restricted;
 };
 
 // Results of a published job run, loaded for the shard's partitions.
@@ -183,7 +187,22 @@ public:
   user_context context(user_id u, std::size_t recent, std::size_t similar) const;
   std::uint64_t version(user_id u) const;
   std::vector<candidate> recall(const recall_request& req);
-  std::vector<item_details> details(const std::vector<item_id>& items) const;
+  // Details of the owned items among `items` that are servable at `now`.
+  std::vector<item_details> details(const std::vector<item_id>& items, unix_seconds now) const;
+
+  // ---- Catalog ----
+  // The newest catalog epoch this shard has seen: guards cached answers.
+  std::uint64_t catalog_epoch() const { return catalog_epoch_; }
+  // Whether an item of any partition may be served at `now`, as far as this
+  // shard knows (its own items' details; other items' restrictions).
+  bool servable_item(item_id i, unix_seconds now) const;
+  // A catalog change committed at `epoch`: the item's new details (applied
+  // if the shard owns it and holds an older version) and its serving window
+  // (kept for every item); an owned item created after the load is added.
+  // Returns false if it was already known.
+  bool apply_catalog(const item_details& details, std::uint64_t epoch, bool owned);
+  // Only raises the catalog epoch (a change that needs nothing else here).
+  void raise_catalog_epoch(std::uint64_t epoch) { catalog_epoch_ = std::max(catalog_epoch_, epoch); }
 
   // The item's unit embedding (empty if none); nullptr if the item is unknown.
   const std::vector<float>* item_embedding(item_id i) const;
@@ -201,11 +220,12 @@ public:
 
   // Item pages and sessions (actors/shard_widgets.cpp).
   // The item's published neighbours and live co-buy partners (at most k
-  // each) and embedding; nullopt for an item not held here.
-  std::optional<item_relations> relations(item_id item, std::size_t k) const;
-  // At most k held items nearest to `unit_vector`, best first, none in `exclude` (sorted).
+  // each, servable at `now`) and embedding; nullopt for an item not held here.
+  std::optional<item_relations> relations(item_id item, std::size_t k, unix_seconds now) const;
+  // At most k held items servable at `now` nearest to `unit_vector`, best
+  // first, none in `exclude` (sorted).
   std::vector<scored_item> nearest(const std::vector<float>& unit_vector, std::size_t k,
-                                   const std::vector<item_id>& exclude) const;
+                                   const std::vector<item_id>& exclude, unix_seconds now) const;
   // The items `user` first bought just before row `row`, newest first, if
   // `row` is the user's remembered first buy of `item`; else empty.
   std::vector<item_id> partners(user_id user, item_id item, std::int64_t row) const;
@@ -233,6 +253,12 @@ private:
   std::unordered_map<item_id, item_record> items_;
   std::shared_ptr<vector_index> index_;
   unix_seconds popularity_epoch_ = 0;
+  // Catalog (sql/005_catalog.sql): the newest catalog epoch seen (loaded or
+  // pushed), the newest loaded one (a push at or below it is in the
+  // snapshot already), and the windows of restricted items of every partition.
+  std::uint64_t catalog_epoch_ = 0;
+  std::uint64_t loaded_epoch_ = 0;
+  std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>> restricted_;
   std::vector<std::pair<item_id, double>> popular_;   // cached, best first
   bool popular_dirty_ = true;
   std::int64_t popular_built_at_ms_ = 0;

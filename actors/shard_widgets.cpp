@@ -115,30 +115,37 @@ void shard_state::add_co_buys(item_id item, const std::vector<item_id>& partners
   }
 }
 
-std::optional<item_relations> shard_state::relations(item_id item, std::size_t k) const {
+std::optional<item_relations> shard_state::relations(item_id item, std::size_t k,
+                                                     unix_seconds now) const {
   auto it = items_.find(item);
   if (it == items_.end())
     return std::nullopt;
   const auto& rec = it->second;
   item_relations out;
   out.item = item;
-  for (std::size_t n = 0; n < rec.neighbours.size() && n < k; ++n)
-    out.neighbours.push_back({rec.neighbours[n].item, rec.neighbours[n].score});
-  for (std::size_t n = 0; n < rec.co_bought.size() && n < k; ++n)
-    out.co_bought.push_back({rec.co_bought[n].item, static_cast<float>(rec.co_bought[n].buyers)});
+  // Hidden and unavailable items are left out here, where every item's
+  // serving window is known (shard_state::servable_item).
+  for (std::size_t n = 0; n < rec.neighbours.size() && out.neighbours.size() < k; ++n)
+    if (servable_item(rec.neighbours[n].item, now))
+      out.neighbours.push_back({rec.neighbours[n].item, rec.neighbours[n].score});
+  for (std::size_t n = 0; n < rec.co_bought.size() && out.co_bought.size() < k; ++n)
+    if (servable_item(rec.co_bought[n].item, now))
+      out.co_bought.push_back({rec.co_bought[n].item, static_cast<float>(rec.co_bought[n].buyers)});
   out.embedding = rec.embedding;
   return out;
 }
 
 std::vector<scored_item> shard_state::nearest(const std::vector<float>& unit_vector, std::size_t k,
-                                              const std::vector<item_id>& exclude) const {
+                                              const std::vector<item_id>& exclude,
+                                              unix_seconds now) const {
   std::vector<scored_item> out;
   if (!index_ || k == 0 || unit_vector.empty())
     return out;
   for (const auto& n : index_->nearest(unit_vector, k + exclude.size())) {
     if (out.size() >= k)
       break;
-    if (!std::binary_search(exclude.begin(), exclude.end(), n.item) && items_.count(n.item) != 0)
+    if (!std::binary_search(exclude.begin(), exclude.end(), n.item) && items_.count(n.item) != 0 &&
+        servable_item(n.item, now))
       out.push_back({n.item, n.score});
   }
   return out;

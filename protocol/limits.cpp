@@ -57,6 +57,8 @@ caf::error check_recall(const recall_request& req) {
   for (const auto& r : req.recent)
     if (static_cast<std::uint8_t>(r.kind) > static_cast<std::uint8_t>(behavior_kind::buy))
       return invalid("unknown behavior kind in a seed");
+  if (auto err = check_tags(req.categories, max_categories, "category"))
+    return err;
   return {};
 }
 
@@ -82,6 +84,64 @@ caf::error check_address(const std::string& address) {
 caf::error check_job_kind(job_kind kind) {
   if (static_cast<std::uint8_t>(kind) >= job_kind_count)
     return invalid("unknown job kind");
+  return {};
+}
+
+caf::error check_tag(const std::string& tag, const char* what) {
+  if (tag.empty() || tag.size() > max_tag)
+    return invalid(std::string{"a "} + what + " has 1.." + std::to_string(max_tag) + " bytes");
+  // UTF-8 well-formedness (no overlong forms or surrogates) and no control characters.
+  const auto* p = reinterpret_cast<const unsigned char*>(tag.data());
+  const auto* end = p + tag.size();
+  while (p < end) {
+    unsigned c = *p;
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || static_cast<std::size_t>(end - p) < n)
+      return invalid(std::string{"a "} + what + " is not valid UTF-8");
+    std::uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((p[k] & 0xC0) != 0x80)
+        return invalid(std::string{"a "} + what + " is not valid UTF-8");
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    static constexpr std::uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return invalid(std::string{"a "} + what + " is not valid UTF-8");
+    if (cp < 0x20 || cp == 0x7F)
+      return invalid(std::string{"a "} + what + " holds a control character");
+    p += n;
+  }
+  return {};
+}
+
+caf::error check_tags(const std::vector<std::string>& tags, std::size_t max, const char* what) {
+  if (tags.size() > max)
+    return invalid(std::string{"at most "} + std::to_string(max) + " " + what + "s");
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    if (auto err = check_tag(tags[i], what))
+      return err;
+    for (std::size_t j = 0; j < i; ++j)
+      if (tags[j] == tags[i])
+        return invalid(std::string{"a repeated "} + what + ": " + tags[i]);
+  }
+  return {};
+}
+
+caf::error check_item_details(const item_details& d) {
+  if (d.item < 0)
+    return invalid("negative item id");
+  if (d.title.size() > max_title)
+    return invalid("a title has at most " + std::to_string(max_title) + " bytes");
+  if (!(d.price >= 0 && d.price < 1e8))
+    return invalid("price must be in 0..99999999.99");
+  if (auto err = check_tags(d.categories, max_categories, "category"))
+    return err;
+  if (auto err = check_tags(d.labels, max_labels, "label"))
+    return err;
+  if (d.available_from < 0 || d.available_until < 0)
+    return invalid("availability times are unix seconds >= 0 (0: unbounded)");
+  if (d.available_from != 0 && d.available_until != 0 && d.available_until <= d.available_from)
+    return invalid("available_until must be after available_from");
   return {};
 }
 

@@ -27,6 +27,13 @@ constexpr std::size_t max_address = 300;              // host:port
 constexpr std::size_t max_api_nodes = 4096;           // API nodes a shard admits
 constexpr std::size_t max_session_items = 100;        // items in one POST /api/recommend session
 constexpr std::size_t max_partners = 1000;            // co-buy partners in one co_bought message
+// Catalog metadata (item_details, users' labels): what the API accepts and
+// what may cross nodes.
+constexpr std::size_t max_title = 1000;               // bytes of an item title
+constexpr std::size_t max_categories = 32;            // categories of one item
+constexpr std::size_t max_labels = 64;                // labels of one item or user
+constexpr std::size_t max_tag = 100;                  // bytes of one category or label
+constexpr std::size_t max_item_batch = 10000;         // items of one write (POST /api/items)
 
 // Bulk transfers (protocol/bulk.hpp): one value at most this large, and at most
 // this many bytes held per sending node before its value is used or expires.
@@ -42,6 +49,14 @@ caf::error check_seed_counts(std::int32_t recent, std::int32_t similar);
 caf::error check_node_name(const std::string& name);
 caf::error check_address(const std::string& address);
 caf::error check_job_kind(job_kind kind);
+// One category or label: 1..max_tag bytes of valid UTF-8 without control characters.
+caf::error check_tag(const std::string& tag, const char* what);
+// A list of categories or labels: at most `max` distinct tags, each checked.
+caf::error check_tags(const std::vector<std::string>& tags, std::size_t max, const char* what);
+// An item's catalog metadata as it crosses nodes or enters through the API:
+// non-negative id, title within max_title, finite non-negative price, bounded
+// categories and labels, an availability window that is not inverted.
+caf::error check_item_details(const item_details& d);
 // Decoded job inputs: every index in range, every array of its stated size,
 // so kernels can trust them (engine/ code does not re-check).
 caf::error check_graph(const engine::bipartite& g);

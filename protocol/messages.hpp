@@ -56,11 +56,13 @@ struct user_context {
                                        // recommend.exclude_seen every remembered item)
   std::vector<scored_user> similar;    // most similar users first
   std::vector<float> vector;           // unit-length taste vector, empty if unknown
+  std::uint64_t catalog_epoch = 0;     // the shard's catalog changes known; guards cached answers
+  std::vector<std::string> categories; // the user's top categories, strongest first
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_context& x) {
   return f(caf::meta::type_name("user_context"), x.user, x.known, x.version, x.recent, x.bought,
-           x.similar, x.vector);
+           x.similar, x.vector, x.catalog_epoch, x.categories);
 }
 
 // The recall routes; the numeric values are part of the wire protocol.
@@ -77,11 +79,12 @@ struct recall_request {
   std::int32_t per_route = 100;        // candidates per route per shard
   unix_seconds now = 0;
   std::vector<item_id> exclude;        // sorted; never proposed (the context's `bought`)
+  std::vector<std::string> categories; // the user's top categories: the category route
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recall_request& x) {
   return f(caf::meta::type_name("recall_request"), x.user, x.recent, x.similar, x.vector,
-           x.per_route, x.now, x.exclude);
+           x.per_route, x.now, x.exclude, x.categories);
 }
 
 // One route's proposal of one item. `because` is the recent item (item_cf) or
@@ -97,17 +100,79 @@ typename Inspector::result_type inspect(Inspector& f, candidate& x) {
   return f(caf::meta::type_name("candidate"), x.item, x.route, x.score, x.because);
 }
 
-// Step 3: what the response shows of an item.
+// Step 3: what the response shows of an item, and the catalog metadata its
+// owning shard serves it by (sql/005_catalog.sql). The seed-compatible answer
+// shows the first five fields only. Bounded by limits::check_item_details.
 struct item_details {
   item_id item = 0;
   std::string title;
   double price = 0;
   double rating = 0;
   std::int32_t sales = 0;
+  std::vector<std::string> categories; // the shop's category names (items.categories)
+  std::vector<std::string> labels;
+  bool hidden = false;                 // never served while true
+  unix_seconds available_from = 0;     // served from this time on; 0 = unbounded
+  unix_seconds available_until = 0;    // served before this time; 0 = unbounded
+  unix_seconds created = 0;            // items.created_at
+  std::uint64_t epoch = 0;             // catalog epoch of its last API change (0: imported)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, item_details& x) {
-  return f(caf::meta::type_name("item_details"), x.item, x.title, x.price, x.rating, x.sales);
+  return f(caf::meta::type_name("item_details"), x.item, x.title, x.price, x.rating, x.sales,
+           x.categories, x.labels, x.hidden, x.available_from, x.available_until, x.created,
+           x.epoch);
+}
+
+// What decides whether an item may be served, without the rest of its details
+// (every shard keeps this for the items of every partition that have any
+// restriction, so recall drops them wherever they are proposed).
+struct serving_window {
+  bool hidden = false;
+  unix_seconds available_from = 0;     // 0 = unbounded
+  unix_seconds available_until = 0;    // 0 = unbounded
+  bool restricted() const { return hidden || available_from != 0 || available_until != 0; }
+};
+inline serving_window window_of(const item_details& d) {
+  return {d.hidden, d.available_from, d.available_until};
+}
+
+// Whether an item may be served at `now`: not hidden and inside its
+// availability window [available_from, available_until). The one place this
+// is decided; every path that proposes or shows an item asks it.
+inline bool servable(const serving_window& w, unix_seconds now) {
+  return !w.hidden && (w.available_from == 0 || now >= w.available_from) &&
+         (w.available_until == 0 || now < w.available_until);
+}
+inline bool servable(const item_details& d, unix_seconds now) { return servable(window_of(d), now); }
+
+// ---- Catalog: item and user writes (PUT/PATCH/DELETE /api/items, /api/users) ----
+
+enum class item_write_mode : std::uint8_t {
+  put = 0,    // create or replace: every field as given (absent ones at their defaults)
+  patch = 1,  // only the fields named in `fields`
+  hide = 2,   // DELETE: hidden = true, history kept
+};
+// Bits of item_write::fields: which fields a patch changes.
+constexpr std::uint32_t item_field_title = 1u << 0;
+constexpr std::uint32_t item_field_price = 1u << 1;
+constexpr std::uint32_t item_field_categories = 1u << 2;
+constexpr std::uint32_t item_field_labels = 1u << 3;
+constexpr std::uint32_t item_field_hidden = 1u << 4;
+constexpr std::uint32_t item_field_from = 1u << 5;
+constexpr std::uint32_t item_field_until = 1u << 6;
+constexpr std::uint32_t item_field_all = (1u << 7) - 1;
+
+// One item write; `item` holds the id and the fields' values (rating, sales,
+// created and epoch are ignored: the database keeps or sets them).
+struct item_write {
+  item_write_mode mode = item_write_mode::put;
+  std::uint32_t fields = 0;
+  item_details item;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_write& x) {
+  return f(caf::meta::type_name("item_write"), x.mode, x.fields, x.item);
 }
 
 // ---- Serving: item pages and sessions ----------------------------------------

@@ -56,19 +56,19 @@ TEST(shard_widgets, a_first_buy_pairs_with_the_users_previous_first_buys_newest_
 TEST(shard_widgets, co_buys_count_distinct_buyers_on_both_sides_most_first) {
   auto st = shop();
   st.add_co_buys(1, {2, 3});
-  st.add_co_buys(3, {1});
-  st.add_co_buys(9, {1}); // item 9 is not held: only item 1's side counts
-  auto one = st.relations(1, 10);
+  st.add_co_buys(3, {1}, 1000);
+  st.add_co_buys(9, {1}, 1000); // item 9 is not held: only item 1's side counts
+  auto one = st.relations(1, 10, 1000);
   ASSERT_TRUE(one.has_value());
   ASSERT_EQ(one->co_bought.size(), 3u);
   EXPECT_EQ(one->co_bought[0].item, 3);
   EXPECT_EQ(one->co_bought[0].score, 2.0f);
   EXPECT_EQ(one->co_bought[1].item, 2); // ties: smaller id first
   EXPECT_EQ(one->co_bought[2].item, 9);
-  EXPECT_EQ(items_of(st.relations(2, 10)->co_bought), std::vector<item_id>{1});
+  EXPECT_EQ(items_of(st.relations(2, 10, 1000)->co_bought), std::vector<item_id>{1});
   EXPECT_EQ(items_of(one->neighbours), (std::vector<item_id>{2, 3, 4}));
-  EXPECT_EQ(st.relations(1, 2)->neighbours.size(), 2u) << "at most k";
-  EXPECT_FALSE(st.relations(42, 10).has_value());
+  EXPECT_EQ(st.relations(1, 2, 1000)->neighbours.size(), 2u) << "at most k";
+  EXPECT_FALSE(st.relations(42, 10, 1000).has_value());
 }
 
 TEST(shard_widgets, an_items_partners_are_bounded_and_new_ones_replace_only_single_buyers) {
@@ -78,29 +78,52 @@ TEST(shard_widgets, an_items_partners_are_bounded_and_new_ones_replace_only_sing
   st.add_co_buys(1, {2, 3, 4});
   st.add_co_buys(1, {2, 3, 4}); // each twice
   st.add_co_buys(1, {5});       // full of 2-buyer partners: not kept
-  EXPECT_EQ(items_of(st.relations(1, 10)->co_bought), (std::vector<item_id>{2, 3, 4}));
+  EXPECT_EQ(items_of(st.relations(1, 10, 1000)->co_bought), (std::vector<item_id>{2, 3, 4}));
   st.add_co_buys(1, {2});
-  auto row = st.relations(1, 10)->co_bought;
+  auto row = st.relations(1, 10, 1000)->co_bought;
   EXPECT_EQ(row[0].item, 2);
   EXPECT_EQ(row[0].score, 3.0f);
   // A single-buyer tail is replaced by a newer pair.
   auto other = shop(cfg);
   other.add_co_buys(1, {2, 3, 4});
   other.add_co_buys(1, {6});
-  EXPECT_EQ(items_of(other.relations(1, 10)->co_bought), (std::vector<item_id>{2, 3, 6}));
+  EXPECT_EQ(items_of(other.relations(1, 10, 1000)->co_bought), (std::vector<item_id>{2, 3, 6}));
 }
 
 TEST(shard_widgets, nearest_leaves_out_excluded_items_and_grows_the_index) {
   auto st = shop();
-  auto near = st.nearest({std::cos(0.2f), std::sin(0.2f)}, 3, {1});
+  auto near = st.nearest({std::cos(0.2f), std::sin(0.2f)}, 3, {1}, 1000);
   EXPECT_EQ(items_of(near), (std::vector<item_id>{2, 3, 4}));
   EXPECT_GT(near[0].score, near[1].score);
   st.add_item({20, "new", 1, 0, 0}, {std::cos(0.21f), std::sin(0.21f)});
-  EXPECT_EQ(items_of(st.nearest({std::cos(0.2f), std::sin(0.2f)}, 1, {1})),
+  EXPECT_EQ(items_of(st.nearest({std::cos(0.2f), std::sin(0.2f)}, 1, {1}, 1000)),
             std::vector<item_id>{20});
   auto vecs = st.vectors({3, 20, 77});
   ASSERT_EQ(vecs.size(), 2u);
   EXPECT_EQ(vecs[1].item, 20);
+}
+
+TEST(shard_widgets, hidden_and_unavailable_items_are_left_out_of_relations_and_nearest) {
+  shard_snapshot snap;
+  for (item_id i = 1; i <= 4; ++i) {
+    snap.items[i].details = {i, "item " + std::to_string(i), 1.0, 4.0, 0};
+    snap.items[i].embedding = {std::cos(0.2f * float(i)), std::sin(0.2f * float(i))};
+  }
+  snap.items[1].neighbours = {{2, 0.9f}, {3, 0.5f}, {4, 0.1f}};
+  snap.index = std::make_shared<vector_index>(2, 4);
+  for (item_id i = 1; i <= 4; ++i)
+    snap.index->add(i, snap.items[i].embedding);
+  snap.restricted[2] = {serving_window{true, 0, 0}, 1};   // hidden
+  snap.restricted[4] = {serving_window{false, 0, 500}, 1}; // sold until t = 500
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  st.add_co_buys(1, {2, 3, 4});
+  auto rel = st.relations(1, 10, 1000);
+  EXPECT_EQ(items_of(rel->neighbours), std::vector<item_id>{3});
+  EXPECT_EQ(items_of(rel->co_bought), std::vector<item_id>{3});
+  EXPECT_EQ(items_of(st.relations(1, 10, 400)->neighbours), (std::vector<item_id>{3, 4}));
+  EXPECT_EQ(items_of(st.nearest({std::cos(0.2f), std::sin(0.2f)}, 3, {1}, 1000)),
+            std::vector<item_id>{3});
 }
 
 TEST(shard_widgets, folding_an_item_moves_the_taste_towards_it_by_its_weight) {
