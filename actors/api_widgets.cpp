@@ -22,6 +22,7 @@
 
 #include "actors/api_state.hpp"
 #include "actors/shard_state.hpp"
+#include "engine/rules.hpp"
 #include "protocol/limits.hpp"
 
 namespace recd::api_detail {
@@ -56,19 +57,29 @@ std::int32_t page_depth(const api_state& st, const item_query& q) {
   return std::min(depth, limits::max_per_route);
 }
 
-// Whether a shown item passes the page's own filter (its category). Hidden
-// and unavailable items never get here: the shards leave them out of
-// relations, nearest items and details.
-bool admissible(const item_details& d, const item_query& q) {
-  return q.category.empty() ||
-         std::find(d.categories.begin(), d.categories.end(), q.category) != d.categories.end();
+// What the category filter and the business rules look at of an item.
+rules::item_facts facts(const item_details& d) {
+  return {d.categories, d.labels, d.created};
+}
+
+// The business rules item pages apply (engine/rules.hpp). PENDING: the node's
+// rules in force once the API actor holds them (the rules branch's
+// current_rules(st)); until then no rule, only the page's category filter.
+const rules::rule_set& page_rules(const api_state&) {
+  static const rules::rule_set none;
+  return none;
 }
 
 // Details of the ranked items from their owners, then the JSON answer: the
-// first `limit` that are admissible, best first.
+// first `limit` that pass the category filter and the rules, best first.
 void answer_page(api_self* self, reply_promise rp, const item_query& q, const char* list_name,
                  std::vector<page_item> ranked, bool degraded, clock::time_point t0) {
   auto& st = self->state;
+  // Details of the best candidates only: hidden and unavailable items are
+  // gone already, so four times the limit leaves room for what hide rules
+  // drop; a category filter may drop most, so then every candidate.
+  if (q.category.empty())
+    ranked.resize(std::min(ranked.size(), static_cast<std::size_t>(std::max(q.limit * 4, 100))));
   std::map<shard_actor, std::vector<item_id>> by_shard;
   for (const auto& m : ranked)
     by_shard[st.shard_of(m.item)].push_back(m.item);
@@ -77,15 +88,27 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
   auto incomplete = std::make_shared<bool>(degraded);
   auto items = std::make_shared<std::vector<page_item>>(std::move(ranked));
   auto respond = [=]() mutable {
+    // The shown items: those whose details came (hidden and unavailable ones
+    // never do), through the category filter and the rules, best first.
+    const auto& book = page_rules(self->state);
+    std::vector<const page_item*> shown;
+    std::vector<rules::item_facts> known;
+    for (const auto& m : *items)
+      if (auto it = details->find(m.item); it != details->end()) {
+        shown.push_back(&m);
+        known.push_back(facts(it->second));
+      }
+    std::vector<rules::entry> entries;
+    for (std::size_t k = 0; k < shown.size(); ++k)
+      entries.push_back({shown[k]->item, shown[k]->score, &known[k]});
+    auto placed = rules::apply(book, rules::filter{q.category}, entries, now_seconds());
     std::string body = "{\"item_id\":" + std::to_string(q.item) + ",\"" + list_name + "\":[";
     std::size_t count = 0;
-    for (const auto& m : *items) {
+    for (const auto& p : placed) {
       if (count >= static_cast<std::size_t>(q.limit))
         break;
-      auto it = details->find(m.item);
-      if (it == details->end() || !admissible(it->second, q))
-        continue; // not servable, not in the category, or its shard was late
-      const auto& d = it->second;
+      const auto& m = *shown[p.index];
+      const auto& d = details->at(m.item);
       body += count++ == 0 ? "{\"item_id\":" : ",{\"item_id\":";
       body += std::to_string(m.item);
       body += ",\"title\":";
@@ -95,7 +118,7 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
       body += ",\"rating\":";
       append_number(body, d.rating);
       body += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
-      append_number(body, m.score);
+      append_number(body, p.score);
       body += ",\"reasons\":[";
       bool first = true;
       for (const auto& r : m.reasons) {
@@ -109,6 +132,18 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
         if (!r.source.empty()) {
           body += ",\"source\":";
           append_string(body, r.source);
+        }
+        body += '}';
+      }
+      for (auto fired : p.fired) {
+        const auto& rule = book.rules[fired];
+        body += ",{\"route\":\"rule\",\"rule\":";
+        append_string(body, rule.name);
+        body += ",\"kind\":";
+        append_string(body, std::string{rules::to_string(rule.kind)});
+        if (rule.kind == rules::rule_kind::boost_label || rule.kind == rules::rule_kind::boost_new) {
+          body += ",\"factor\":";
+          append_number(body, rule.factor);
         }
         body += '}';
       }
