@@ -252,6 +252,27 @@ TEST_P(Widgets, SimilarListsPublishedNeighboursAndVectorNeighboursWithReasons) {
   EXPECT_TRUE(has(ids(r, "items"), best.at(0))) << show(r);
 }
 
+TEST_P(Widgets, SimilarKeepsToTheAskedCategory) {
+  const auto item = item_with_neighbours();
+  // The category of most of its neighbours (the synthetic shop's categories are numbers).
+  const auto category = db_->scalar(
+    "SELECT c FROM items i, unnest(i.categories) c WHERE i.item_id IN (SELECT similar_item_id "
+    "FROM item_weights WHERE item_id = " + std::to_string(item) + ") GROUP BY c "
+    "ORDER BY count(*) DESC, c LIMIT 1");
+  ASSERT_FALSE(category.empty());
+  auto r = call("GET", "/api/items/" + std::to_string(item) + "/similar?limit=50&category=" + category);
+  expect_page_shape(r, item, 50, {"item_cf", "vector"});
+  ASSERT_FALSE(ids(r, "items").empty()) << show(r);
+  for (auto id : ids(r, "items"))
+    EXPECT_EQ(count(*db_, "SELECT count(*) FROM items WHERE item_id = " + std::to_string(id) +
+                            " AND '" + category + "' = ANY(categories)"),
+              1)
+      << "item " << id << " is not in category " << category;
+  auto none = call("GET", "/api/items/" + std::to_string(item) + "/similar?category=no-such-category");
+  ASSERT_EQ(none.status, 200u) << show(none);
+  EXPECT_TRUE(ids(none, "items").empty()) << show(none);
+}
+
 TEST_P(Widgets, AnItemWithoutCoOccurrenceGetsVectorNeighbours) {
   // An embedded item with no published row and no buys: only vectors relate it.
   auto c = db_->connect();
@@ -340,6 +361,39 @@ TEST_P(Widgets, ANewItemBoughtWithXShowsInXsListsBeforeAnyJobAndAfterARestart) {
   start(); // a restart: the shards load the counts from PostgreSQL
   EXPECT_EQ(also_bought_pairs(also_bought(x, 100)), x_pairs);
   EXPECT_EQ(also_bought_pairs(also_bought(fresh, 100)), fresh_pairs);
+}
+
+// ---- hidden items --------------------------------------------------------------------------
+
+TEST_P(Widgets, HiddenItemsAreAbsentFromItemPagesAndSessions) {
+  const auto x = item_with_neighbours();
+  auto sim = similar(x, 10);
+  auto also = also_bought(x, 10);
+  auto ses = session(json{{"items", json::array({x})}, {"limit", 10}});
+  ASSERT_FALSE(ids(sim, "items").empty()) << show(sim);
+  ASSERT_FALSE(ids(also, "items").empty()) << show(also);
+  ASSERT_FALSE(ids(ses, "recommendations").empty()) << show(ses);
+  // Hide the head of each list.
+  std::set<std::int64_t> hidden{ids(sim, "items").at(0), ids(also, "items").at(0),
+                                ids(ses, "recommendations").at(0)};
+  std::string list;
+  for (auto h : hidden)
+    list += (list.empty() ? "" : ",") + std::to_string(h);
+  db_->scalar("UPDATE items SET hidden = true WHERE item_id IN (" + list + ")");
+  struct unhide { // the other tests use these items
+    std::string list;
+    ~unhide() { db_->scalar("UPDATE items SET hidden = false WHERE item_id IN (" + list + ")"); }
+  } restore{list};
+  start(); // the shards load the catalog's restrictions
+  for (const auto& r : {similar(x, 100), also_bought(x, 100)}) {
+    ASSERT_EQ(r.status, 200u) << show(r);
+    for (auto h : hidden)
+      EXPECT_FALSE(has(ids(r, "items"), h)) << "hidden item " << h << " listed: " << show(r);
+  }
+  auto after = session(json{{"items", json::array({x})}, {"limit", 100}});
+  ASSERT_EQ(after.status, 200u) << show(after);
+  for (auto h : hidden)
+    EXPECT_FALSE(has(ids(after, "recommendations"), h)) << "hidden item " << h << ": " << show(after);
 }
 
 // ---- sessions ------------------------------------------------------------------------------
