@@ -179,8 +179,21 @@ bool routable(const api_state& st, responder<T>& rp) {
 // then the event is committed by the behavior writer and applied.
 void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
 
-// recommend's last step (api.cpp): details from the owning shards, the JSON
-// answer, the cache store when `use_cache`.
+// GET /api/recommend (api_recommend.cpp): cache, context, recall, merge,
+// details, the request's filters and the node's rules, paging.
+void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
+               recommend_filter filter);
+
+// The node's business rules in force (never null; empty without rules.file).
+// Every path that answers items applies them (docs/rules.md): through
+// finish_recommend, or with rules::apply over the items' facts_of(details)
+// and append_reasons(out, item, rules, fired) when rendering.
+rules_book::rules_ptr current_rules(const api_state& st);
+
+// recommend's last steps for a ranked list (api_recommend.cpp): details from
+// the owning shards, the node's rules, the JSON answer, the cache store when
+// `use_cache` (under the rules' tag). For any path that ranks like a user
+// recommendation (e.g. an anonymous session).
 void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
                       std::int32_t limit, bool use_cache, std::vector<merged_item> ranked,
                       bool degraded, clock::time_point t0);

@@ -57,19 +57,6 @@ std::int32_t page_depth(const api_state& st, const item_query& q) {
   return std::min(depth, limits::max_per_route);
 }
 
-// What the category filter and the business rules look at of an item.
-rules::item_facts facts(const item_details& d) {
-  return {d.categories, d.labels, d.created};
-}
-
-// The business rules item pages apply (engine/rules.hpp). PENDING: the node's
-// rules in force once the API actor holds them (the rules branch's
-// current_rules(st)); until then no rule, only the page's category filter.
-const rules::rule_set& page_rules(const api_state&) {
-  static const rules::rule_set none;
-  return none;
-}
-
 // Details of the ranked items from their owners, then the JSON answer: the
 // first `limit` that pass the category filter and the rules, best first.
 void answer_page(api_self* self, reply_promise rp, const item_query& q, const char* list_name,
@@ -90,13 +77,14 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
   auto respond = [=]() mutable {
     // The shown items: those whose details came (hidden and unavailable ones
     // never do), through the category filter and the rules, best first.
-    const auto& book = page_rules(self->state);
+    auto rules_in_force = current_rules(self->state);
+    const auto& book = *rules_in_force;
     std::vector<const page_item*> shown;
     std::vector<rules::item_facts> known;
     for (const auto& m : *items)
       if (auto it = details->find(m.item); it != details->end()) {
         shown.push_back(&m);
-        known.push_back(facts(it->second));
+        known.push_back(facts_of(it->second));
       }
     std::vector<rules::entry> entries;
     for (std::size_t k = 0; k < shown.size(); ++k)

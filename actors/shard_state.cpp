@@ -1,6 +1,7 @@
 #include "actors/shard_state.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <cmath>
 
@@ -266,11 +267,24 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
     ctx.recent.push_back(h->recent());
   ctx.bought = rec.bought;
+  // The remembered items, sorted: folded into `bought` (recommend.exclude_seen)
+  // or sent apart, so a request may choose otherwise (user_context).
+  std::vector<item_id> seen;
+  seen.reserve(rec.history.size());
+  for (const auto& h : rec.history)
+    seen.push_back(h.item);
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   if (cfg_.exclude_seen != 0) {
-    for (const auto& h : rec.history)
-      ctx.bought.push_back(h.item);
-    std::sort(ctx.bought.begin(), ctx.bought.end());
-    ctx.bought.erase(std::unique(ctx.bought.begin(), ctx.bought.end()), ctx.bought.end());
+    ctx.seen_in_bought = true;
+    ctx.purchased = rec.bought;
+    std::vector<item_id> both;
+    both.reserve(ctx.bought.size() + seen.size());
+    std::set_union(ctx.bought.begin(), ctx.bought.end(), seen.begin(), seen.end(),
+                   std::back_inserter(both));
+    ctx.bought = std::move(both);
+  } else {
+    ctx.seen = std::move(seen);
   }
   ctx.similar.assign(rec.similar.begin(),
                      rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
@@ -323,11 +337,26 @@ float shard_state::user_cf_weight(behavior_kind k) const {
   return 0;
 }
 
+namespace {
+bool in_category(const item_details& d, const std::string& category) {
+  return std::find(d.categories.begin(), d.categories.end(), category) != d.categories.end();
+}
+} // namespace
+
 std::vector<candidate> shard_state::recall(const recall_request& req) {
   std::vector<candidate> out;
   auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
   // Hidden and unavailable items are never proposed, whichever shard owns them.
-  auto ok = [&](item_id i) { return restricted_.empty() || servable_item(i, req.now); };
+  // A category page (req.only_category) gets owned items of that category
+  // only; others' items are kept for the API node to decide.
+  auto ok = [&](item_id i) {
+    if (!restricted_.empty() && !servable_item(i, req.now))
+      return false;
+    if (req.only_category.empty())
+      return true;
+    auto it = items_.find(i);
+    return it == items_.end() || in_category(it->second.details, req.only_category);
+  };
   double recency_half_life = cfg_.recency_half_life_days * 86400.0;
   // Item CF: neighbours of the user's recent items, weighted by kind and recency.
   auto& acc = scratch_;
@@ -380,6 +409,23 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
   // Popular: decayed popularity, rescaled to the request's time so shards agree.
   double half_life = cfg_.popularity_half_life_days * 86400.0;
   double to_now = std::exp2(double(popularity_epoch_ - req.now) / half_life);
+  if (!req.only_category.empty()) {
+    // Every owned item of the category, not only the head of the shop: a
+    // category page lists its items by popularity, new ones (no sales yet) last.
+    std::vector<std::pair<item_id, double>> in_cat;
+    for (const auto& [id, item] : items_)
+      if (in_category(item.details, req.only_category) && !excluded(req, id) && ok(id))
+        in_cat.emplace_back(id, item.popularity + 1e-9 * item.details.sales + 1e-12);
+    auto top = std::min(k, in_cat.size());
+    std::partial_sort(in_cat.begin(), in_cat.begin() + static_cast<long>(top), in_cat.end(),
+                      [](const auto& x, const auto& y) {
+                        return x.second != y.second ? x.second > y.second : x.first < y.first;
+                      });
+    for (std::size_t i = 0; i < top; ++i)
+      out.push_back({in_cat[i].first, recall_route::popular,
+                     static_cast<float>(in_cat[i].second * to_now), -1});
+    return out;
+  }
   const auto& popular = popular_items();
   std::size_t taken = 0;
   for (std::size_t i = 0; i < popular.size() && taken < k; ++i)

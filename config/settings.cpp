@@ -185,6 +185,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, co_bought_partners, "also-bought: most co-bought partners kept per item (1..10000)"),
     RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
+    RECD_SETTING(rules, file,
+                 "business rules file (docs/rules.md), read at start and on SIGHUP or POST /admin/rules/reload; empty = no rules"),
   };
   return table;
 }

@@ -177,6 +177,12 @@ struct jobs_settings {
   std::int32_t interval_seconds = 0;   // 0 = the server never starts jobs by itself
 };
 
+// Business rules (docs/rules.md): hide, boost and diversity rules applied to
+// every answer of this node's API actors.
+struct rules_settings {
+  std::string file;                    // the rules file; "" = no rules
+};
+
 struct settings {
   postgres_settings postgres;
   redis_settings redis;
@@ -191,6 +197,7 @@ struct settings {
   embedding_settings embedding;
   recommend_settings recommend;
   jobs_settings jobs;
+  rules_settings rules;
 };
 
 // One documented setting.

@@ -268,10 +268,12 @@ using coordinator_actor = caf::typed_actor<
 
 // Serves recommend and behavior requests (actors/api.hpp for the steps).
 using api_actor = map_subscriber::extend<
-  // (user, limit, use cache) -> the JSON response body.
-  caf::replies_to<recommend_atom, user_id, std::int32_t, bool>::with<std::string>,
+  // (user, limit, use cache, filters) -> the JSON response body; the node's
+  // business rules apply (docs/rules.md).
+  caf::replies_to<recommend_atom, user_id, std::int32_t, bool, recommend_filter>::with<std::string>,
   // [local] the same, answered through `reply` (the HTTP gateway).
-  caf::reacts_to<recommend_local_atom, user_id, std::int32_t, bool, local_reply<std::string>>,
+  caf::reacts_to<recommend_local_atom, user_id, std::int32_t, bool, recommend_filter,
+                 local_reply<std::string>>,
   // (event, event id or "") -> the committed row id; a repeated event id
   // answers the first row id and changes nothing.
   caf::replies_to<behavior_atom, behavior_event, std::string>::with<std::int64_t>,

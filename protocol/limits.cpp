@@ -54,6 +54,8 @@ caf::error check_recall(const recall_request& req) {
     return invalid("too many excluded items");
   if (req.vector.size() > max_vector_dim)
     return invalid("vector too long");
+  if (req.only_category.size() > max_category)
+    return invalid("category too long");
   for (const auto& r : req.recent)
     if (static_cast<std::uint8_t>(r.kind) > static_cast<std::uint8_t>(behavior_kind::buy))
       return invalid("unknown behavior kind in a seed");
@@ -230,6 +232,21 @@ caf::error check_partners(item_id item, const std::vector<item_id>& partners) {
   for (auto p : partners)
     if (p < 0 || p == item)
       return invalid("a co-buy partner is negative or the item itself");
+caf::error check_recommend_filter(const recommend_filter& f) {
+  if (f.category.size() > max_category)
+    return invalid("category: at most " + std::to_string(max_category) + " bytes");
+  for (unsigned char c : f.category)
+    if (c < 0x20 || c == 0x7f)
+      return invalid("category: no control characters");
+  if (f.exclude.size() > max_request_exclude)
+    return invalid("exclude: at most " + std::to_string(max_request_exclude) + " item ids");
+  for (std::size_t k = 0; k < f.exclude.size(); ++k)
+    if (f.exclude[k] < 0 || (k > 0 && f.exclude[k] <= f.exclude[k - 1]))
+      return invalid("exclude: item ids must be non-negative, sorted and distinct");
+  if (f.offset < 0 || f.offset > max_offset)
+    return invalid("offset: must be in 0.." + std::to_string(max_offset));
+  if (f.exclude_seen < -1 || f.exclude_seen > 1)
+    return invalid("exclude_seen: -1, 0 or 1");
   return {};
 }
 

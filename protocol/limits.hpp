@@ -71,4 +71,11 @@ caf::error check_nearest(const std::vector<float>& vec, std::int32_t k,
 caf::error check_partners(item_id item, const std::vector<item_id>& partners);
 caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows, std::int32_t dim);
 
+// A recommend request's filters (recommend_filter): what GET
+// /api/recommend accepts and what an API actor takes from any sender.
+constexpr std::size_t max_request_exclude = 500;      // ids in ?exclude= (a cart, a page shown)
+constexpr std::int32_t max_offset = 900;              // offset + limit stays within 1000
+constexpr std::size_t max_category = 100;             // bytes of ?category= (as a catalog tag)
+caf::error check_recommend_filter(const recommend_filter& f);
+
 } // namespace recd::limits

@@ -58,11 +58,37 @@ struct user_context {
   std::vector<float> vector;           // unit-length taste vector, empty if unknown
   std::uint64_t catalog_epoch = 0;     // the shard's catalog changes known; guards cached answers
   std::vector<std::string> categories; // the user's top categories, strongest first
+  // What a request's exclude_seen choice needs (GET /api/recommend?exclude_seen=):
+  // whether `bought` holds the remembered items too (the shard's
+  // recommend.exclude_seen), the bought set alone when it does, and the
+  // remembered items when it does not (both sorted; the other one empty).
+  bool seen_in_bought = false;
+  std::vector<item_id> purchased;
+  std::vector<item_id> seen;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_context& x) {
   return f(caf::meta::type_name("user_context"), x.user, x.known, x.version, x.recent, x.bought,
-           x.similar, x.vector, x.catalog_epoch, x.categories);
+           x.similar, x.vector, x.catalog_epoch, x.categories, x.seen_in_bought,
+           x.purchased, x.seen);
+}
+
+// The filters of one recommend request beyond the seed's (docs/rules.md):
+// GET /api/recommend/{user}?category=&exclude=&offset=&exclude_seen=.
+// Bounded by limits::check_recommend_filter.
+struct recommend_filter {
+  std::string category;                // "" = any; else only items in this category
+  std::vector<item_id> exclude;        // sorted, distinct: never proposed (e.g. the cart)
+  std::int32_t offset = 0;             // the page starts after this many items
+  std::int8_t exclude_seen = -1;       // -1: recommend.exclude_seen; 0 or 1: this request's
+  // Whether the answer is the one of the unfiltered request (then it may be
+  // served from and stored in the cache; the offset pages a cached list).
+  bool narrows() const { return !category.empty() || !exclude.empty() || exclude_seen >= 0; }
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recommend_filter& x) {
+  return f(caf::meta::type_name("recommend_filter"), x.category, x.exclude, x.offset,
+           x.exclude_seen);
 }
 
 // The recall routes; the numeric values are part of the wire protocol.
@@ -80,11 +106,15 @@ struct recall_request {
   unix_seconds now = 0;
   std::vector<item_id> exclude;        // sorted; never proposed (the context's `bought`)
   std::vector<std::string> categories; // the user's top categories: the category route
+  // "" = any; else the routes that propose owned items (popular, vector)
+  // propose only items of this category (recommend_filter::category), so a
+  // category page is filled; the API node filters the other routes' items.
+  std::string only_category;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recall_request& x) {
   return f(caf::meta::type_name("recall_request"), x.user, x.recent, x.similar, x.vector,
-           x.per_route, x.now, x.exclude, x.categories);
+           x.per_route, x.now, x.exclude, x.categories, x.only_category);
 }
 
 // One route's proposal of one item. `because` is the recent item (item_cf) or

@@ -42,6 +42,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::engine::bipartite))
   CAF_ADD_TYPE_ID(recd, (recd::bulk_chunk))
   CAF_ADD_TYPE_ID(recd, (recd::bulk_handle))
+  CAF_ADD_TYPE_ID(recd, (recd::recommend_filter))
   // -- payloads with handles, and the handles that cross nodes (interfaces.hpp) ---------
   CAF_ADD_TYPE_ID(recd, (recd::partition_map))
   CAF_ADD_TYPE_ID(recd, (recd::shard_join))

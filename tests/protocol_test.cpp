@@ -448,5 +448,51 @@ TEST_F(protocol_test, recd_errors_round_trip_with_their_context) {
   EXPECT_EQ(describe(back.get_as<caf::error>(0)), "not_found: unknown item_id 5");
 }
 
+TEST_F(protocol_test, a_recommend_request_with_filters_and_a_context_with_seen_items_round_trip) {
+  recommend_filter f;
+  f.category = "Home & Garden";
+  f.exclude = {4, 8, 15};
+  f.offset = 20;
+  f.exclude_seen = 0;
+  auto back = round_trip(caf::make_message(recommend_atom_v, user_id{7}, std::int32_t{10}, true, f));
+  ASSERT_TRUE((back.match_elements<recommend_atom, user_id, std::int32_t, bool, recommend_filter>()));
+  const auto& r = back.get_as<recommend_filter>(4);
+  EXPECT_EQ(r.category, "Home & Garden");
+  EXPECT_EQ(r.exclude, (std::vector<item_id>{4, 8, 15}));
+  EXPECT_EQ(r.offset, 20);
+  EXPECT_EQ(r.exclude_seen, 0);
+  EXPECT_TRUE(r.narrows());
+
+  user_context ctx;
+  ctx.bought = {1, 2, 3};
+  ctx.seen_in_bought = true;
+  ctx.purchased = {2};
+  auto ctx_back = round_trip(caf::make_message(context_atom_v, ctx));
+  const auto& c = ctx_back.get_as<user_context>(1);
+  EXPECT_TRUE(c.seen_in_bought);
+  EXPECT_EQ(c.purchased, (std::vector<item_id>{2}));
+  EXPECT_TRUE(c.seen.empty());
+}
+
+TEST_F(protocol_test, recommend_filters_beyond_their_bounds_are_refused) {
+  recommend_filter ok;
+  ok.exclude = {1, 2};
+  EXPECT_FALSE(limits::check_recommend_filter(ok));
+  auto bad = [](auto change) {
+    recommend_filter f;
+    change(f);
+    return static_cast<bool>(limits::check_recommend_filter(f));
+  };
+  EXPECT_TRUE(bad([](auto& f) { f.category = std::string(limits::max_category + 1, 'c'); }));
+  EXPECT_TRUE(bad([](auto& f) { f.category = "a\nb"; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude = {3, 2}; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude = {2, 2}; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude = {-1}; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude.assign(limits::max_request_exclude + 1, 0); }));
+  EXPECT_TRUE(bad([](auto& f) { f.offset = limits::max_offset + 1; }));
+  EXPECT_TRUE(bad([](auto& f) { f.offset = -1; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude_seen = 2; }));
+}
+
 } // namespace
 } // namespace recd
