@@ -65,8 +65,8 @@ TEST(shard_widgets, a_first_buy_pairs_with_the_users_previous_first_buys_newest_
 TEST(shard_widgets, co_buys_count_distinct_buyers_on_both_sides_most_first) {
   auto st = shop();
   st.add_co_buys(1, {2, 3});
-  st.add_co_buys(3, {1}, 1000);
-  st.add_co_buys(9, {1}, 1000); // item 9 is not held: only item 1's side counts
+  st.add_co_buys(3, {1});
+  st.add_co_buys(9, {1}); // item 9 is not held: only item 1's side counts
   auto one = st.relations(1, 10, 1000);
   ASSERT_TRUE(one.has_value());
   ASSERT_EQ(one->co_bought.size(), 3u);
