@@ -260,6 +260,16 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       }
       return true;
     },
+    // Item pages and sessions (api_widgets.cpp).
+    [=](similar_local_atom, item_query q, local_reply<std::string> reply) {
+      similar(self, reply_promise{std::move(reply)}, std::move(q));
+    },
+    [=](also_bought_local_atom, item_query q, local_reply<std::string> reply) {
+      also_bought(self, reply_promise{std::move(reply)}, std::move(q));
+    },
+    [=](session_local_atom, session_query q, local_reply<std::string> reply) {
+      session(self, reply_promise{std::move(reply)}, std::move(q));
+    },
   };
 }
 

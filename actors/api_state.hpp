@@ -205,4 +205,15 @@ void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint6
                       std::int32_t limit, bool use_cache, std::vector<merged_item> ranked,
                       bool degraded, clock::time_point t0);
 
+// Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
+// /also-bought and POST /api/recommend.
+void similar(api_self* self, reply_promise rp, item_query q);
+void also_bought(api_self* self, reply_promise rp, item_query q);
+void session(api_self* self, reply_promise rp, session_query q);
+// After a committed buy `e` (row `row`) was applied on the buyer's shard: the
+// buyer's shard names the items it pairs with, their owners count the pairs;
+// then `done` (also on errors: the row is committed either way).
+void learn_co_buys(api_self* self, const behavior_event& e, std::int64_t row,
+                   std::function<void()> done);
+
 } // namespace recd::api_detail

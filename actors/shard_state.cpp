@@ -23,6 +23,10 @@ vector_index::vector_index(std::int32_t dim, std::size_t capacity)
 vector_index::~vector_index() = default;
 
 void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
+  // Items added after the build (new items) grow the index by a quarter at a
+  // time: hnswlib refuses a point beyond its capacity.
+  if (index_->cur_element_count >= index_->max_elements_)
+    index_->resizeIndex(index_->max_elements_ + index_->max_elements_ / 4 + 16);
   index_->addPoint(unit_vector.data(), static_cast<hnswlib::labeltype>(item));
   ++size_;
 }
@@ -505,17 +509,7 @@ std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector
   }
   // Fold the item into the taste vector at once: an exponential moving
   // average, stronger for stronger behaviors, then back to unit length.
-  if (!item_vec.empty()) {
-    if (rec.vec.size() != item_vec.size()) {
-      rec.vec = item_vec;
-    } else {
-      float a = 0.1f * behavior_weight(cfg_, e.kind);
-      a = std::min(a, 0.8f);
-      for (std::size_t d = 0; d < item_vec.size(); ++d)
-        rec.vec[d] = (1 - a) * rec.vec[d] + a * item_vec[d];
-      normalize(rec.vec);
-    }
-  }
+  fold_taste(rec.vec, item_vec, behavior_weight(cfg_, e.kind));
   return rec.version;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +46,18 @@ struct history_entry {
 };
 static_assert(sizeof(history_entry) == 12);
 
+// A user's first buy of an item: the row id of its first buy event.
+struct first_buy {
+  item_id item = 0;
+  std::int64_t row = 0;
+};
+
+// One co-buy partner of an item and how many distinct users bought both.
+struct co_buy {
+  item_id item = 0;
+  std::uint32_t buyers = 0;
+};
+
 // Vectors here are built at their exact size (loads shrink them), since
 // spare capacity times a million users is most of a node's memory.
 struct user_record {
@@ -53,6 +66,9 @@ struct user_record {
   std::vector<item_id> bought;          // sorted
   std::vector<scored_user> similar;     // best first, capped
   std::vector<float> vec;               // unit taste vector, or empty
+  // The user's newest first buys (item, row id), oldest first, at most
+  // co_bought_recent + 1: what a next first buy is paired with (also-bought).
+  std::vector<first_buy> first_buys;
 };
 
 struct neighbour_item {
@@ -65,6 +81,9 @@ struct item_record {
   std::vector<neighbour_item> neighbours; // best first, capped
   std::vector<float> embedding;           // unit length, or empty
   double popularity = 0;                  // decayed weight, scaled to popularity_epoch
+  // Live buy co-occurrence: most co-bought partners first, at most
+  // recommend.co_bought_partners (actors/shard_widgets.cpp).
+  std::vector<co_buy> co_bought;
 };
 
 // HNSW inner-product index over unit item embeddings (cosine similarity).
@@ -150,6 +169,10 @@ constexpr float new_arrival_score = 1e6f;
 
 float behavior_weight(const recommend_settings& cfg, behavior_kind k);
 void normalize(std::vector<float>& v);
+// Folds an item into a unit taste vector, as a behavior of that weight does
+// on the user's shard: an exponential moving average (a = min(0.1 x weight,
+// 0.8)), back to unit length; an empty or other-sized taste becomes the item's.
+void fold_taste(std::vector<float>& taste, const std::vector<float>& item_vec, float weight);
 
 class shard_state {
 public:
@@ -205,6 +228,28 @@ public:
   // Adds an item created after the snapshot (e.g. by an import while serving).
   void add_item(const item_details& details, const std::vector<float>& unit_embedding);
 
+  // User side of a committed behavior with its row id: as above, and a first
+  // buy of the item is remembered for also-bought pairing (first_buys).
+  std::uint64_t apply_user(const behavior_event& e, const std::vector<float>& item_vec,
+                           std::int64_t row);
+
+  // Item pages and sessions (actors/shard_widgets.cpp).
+  // The item's published neighbours and live co-buy partners (at most k
+  // each, servable at `now`) and embedding; nullopt for an item not held here.
+  std::optional<item_relations> relations(item_id item, std::size_t k, unix_seconds now) const;
+  // At most k held items servable at `now` nearest to `unit_vector`, best
+  // first, none in `exclude` (sorted).
+  std::vector<scored_item> nearest(const std::vector<float>& unit_vector, std::size_t k,
+                                   const std::vector<item_id>& exclude, unix_seconds now) const;
+  // The items `user` first bought just before row `row`, newest first, if
+  // `row` is the user's remembered first buy of `item`; else empty.
+  std::vector<item_id> partners(user_id user, item_id item, std::int64_t row) const;
+  // One more co-buyer of (item, p) and (p, item) for every partner p, on the
+  // sides held here.
+  void add_co_buys(item_id item, const std::vector<item_id>& partners);
+  // The unit embeddings of the held items among `items` that have one.
+  std::vector<item_vector> vectors(const std::vector<item_id>& items) const;
+
   // Raw popularity at `epoch`-relative scale for an event at ts.
   double popularity_gain(behavior_kind k, unix_seconds ts) const;
 
@@ -214,6 +259,8 @@ private:
   // view as configured (0 = ignored).
   float user_cf_weight(behavior_kind k) const;
   void rebuild_index();
+  // One more co-buyer of `partner` in `item`'s row (bounded: see shard_widgets.cpp).
+  void count_co_buy(item_record& item, item_id partner);
 
   recommend_settings cfg_;
   score_table scratch_; // recall's accumulator, reused across requests

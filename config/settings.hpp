@@ -167,6 +167,11 @@ struct recommend_settings {
   std::int32_t exclude_seen = 1;       // 1: never recommend an item in the user's history (0: bought only)
   std::string item_neighbours = "item_weights";      // item-CF table: item_weights | item_similarity
   std::string user_neighbours = "user_neighbours";   // user-CF table: user_neighbours | user_similarity
+  // Also-bought (live buy co-occurrence): a first buy of an item pairs it with
+  // the buyer's previous co_bought_recent first-bought items; each item keeps
+  // its co_bought_partners most co-bought partners.
+  std::int32_t co_bought_recent = 16;
+  std::int32_t co_bought_partners = 100;
 };
 
 struct jobs_settings {

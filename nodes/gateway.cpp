@@ -107,6 +107,8 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
   }
   if (apis_.empty())
     return client_error(404, "this node serves no API: send " + path + " to an API node");
+  if (handle_widgets(req, reply))
+    return;
   if (path.rfind("/api/recommend/", 0) == 0) {
     if (!method_is("GET"))
       return client_error(405, "method " + req.method + " not allowed on " + path);

@@ -16,6 +16,10 @@
 //                                  (event_id or Idempotency-Key): a retry answers the first
 //                                  answer. Any 5xx: maybe committed, safe to retry with the
 //                                  same event id; a full writer queue: 503 + Retry-After: 1
+//   GET  /api/items/{id}/similar   ?limit=1..100&category=: item CF + vector neighbours
+//   GET  /api/items/{id}/also-bought ?limit=1..100: live buy co-occurrence
+//   POST /api/recommend            a visitor's session (JSON items, optional user_id)
+//                                  (nodes/http_widgets.hpp; nothing stored)
 //   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
 //                                  when keys are on)
 //   PUT|PATCH|GET|DELETE /api/items/{id}, POST /api/items, PUT|GET|DELETE /api/users/{id}
@@ -115,6 +119,9 @@ private:
   bool handle_probe(const http::request& req, http::reply_fn& reply);
   // /api/items, /api/items/{id}, /api/users/{id} (gateway_catalog.cpp); false if none.
   bool handle_catalog(const http::request& req, http::reply_fn& reply);
+  // Item pages and sessions (gateway_widgets.cpp): GET /api/items/{id}/similar,
+  // /also-bought, POST /api/recommend; false if `req` is none of them.
+  bool handle_widgets(const http::request& req, http::reply_fn& reply);
   // The admin endpoints (gateway_admin.cpp).
   void serve_metrics(http::reply_fn reply);
   void admin_jobs(const http::request& req, http::reply_fn reply);

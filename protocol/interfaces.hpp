@@ -159,7 +159,26 @@ using shard_actor = bulk_sink::extend<
   // every mention of it as another user's similar user are forgotten.
   caf::replies_to<erase_atom, user_id, std::uint64_t>::with<bool>,
   // [self] every catalog poll: read the changes a push did not bring.
-  caf::reacts_to<catalog_poll_atom>>;
+  caf::reacts_to<catalog_poll_atom>,
+  // Item pages and sessions (actors/shard_widgets.cpp):
+  // [S] (item, k) -> its published neighbours and live co-buy partners (at
+  // most k each, limits::max_per_route) and its embedding; not_found for an
+  // item the catalog lacks (looked up in the database once, as item_atom).
+  caf::replies_to<relations_atom, item_id, std::int32_t>::with<item_relations>,
+  // [S] (unit vector, k, exclude (sorted)) -> at most k owned items nearest to
+  // the vector (HNSW), best first; items of standby partitions left out.
+  caf::replies_to<nearest_atom, std::vector<float>, std::int32_t, std::vector<item_id>>::with<
+    std::vector<scored_item>>,
+  // [S] (user, item, row id) -> the items the user first bought just before
+  // row `row` (at most recommend.co_bought_recent, newest first): empty unless
+  // `row` is the user's first buy of `item`. Sent after the row was applied.
+  caf::replies_to<partners_atom, user_id, item_id, std::int64_t>::with<std::vector<item_id>>,
+  // [S] (item, partners) -> true: a user who had bought `partners` bought
+  // `item`; each held side of each pair counts one more co-buyer.
+  caf::replies_to<co_bought_atom, item_id, std::vector<item_id>>::with<bool>,
+  // [S] (items, at most limits::max_details) -> the unit embeddings of those
+  // held here that have one.
+  caf::replies_to<vectors_atom, std::vector<item_id>>::with<std::vector<item_vector>>>;
 
 // ---- Cross-node tuples with handles ---------------------------------------------------
 
@@ -293,7 +312,14 @@ using api_actor = map_subscriber::extend<
   // [local] (user) -> JSON of the stored user; not_found.
   caf::replies_to<user_get_atom, user_id>::with<std::string>,
   // [local] (user) -> JSON of what was erased: rows, every shard, every cache.
-  caf::replies_to<user_erase_atom, user_id>::with<std::string>>;
+  caf::replies_to<user_erase_atom, user_id>::with<std::string>,
+  // [local] item pages and sessions (actors/api_widgets.cpp), answered
+  // through `reply` with the JSON body: an item's similar items,
+  caf::reacts_to<similar_local_atom, item_query, local_reply<std::string>>,
+  // its also-bought items (live buy co-occurrence),
+  caf::reacts_to<also_bought_local_atom, item_query, local_reply<std::string>>,
+  // a visitor's session recommendation (nothing stored).
+  caf::reacts_to<session_local_atom, session_query, local_reply<std::string>>>;
 
 // ---- The API node's local helpers ------------------------------------------------------------------
 

@@ -207,6 +207,34 @@ caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows,
   return {};
 }
 
+caf::error check_item_count(std::int32_t k) {
+  if (k < 0 || k > max_per_route)
+    return invalid("item count must be in 0.." + std::to_string(max_per_route));
+  return {};
+}
+
+caf::error check_nearest(const std::vector<float>& vec, std::int32_t k,
+                         const std::vector<item_id>& exclude) {
+  if (auto err = check_item_count(k))
+    return err;
+  if (vec.size() > max_vector_dim)
+    return invalid("vector too long");
+  if (exclude.size() > max_exclude)
+    return invalid("too many excluded items");
+  return {};
+}
+
+caf::error check_partners(item_id item, const std::vector<item_id>& partners) {
+  if (item < 0)
+    return invalid("negative item id");
+  if (partners.size() > max_partners)
+    return invalid("too many co-buy partners");
+  for (auto p : partners)
+    if (p < 0 || p == item)
+      return invalid("a co-buy partner is negative or the item itself");
+  return {};
+}
+
 caf::error check_recommend_filter(const recommend_filter& f) {
   if (f.category.size() > max_category)
     return invalid("category: at most " + std::to_string(max_category) + " bytes");

@@ -25,6 +25,8 @@ constexpr std::size_t max_details = 10000;            // items per details reque
 constexpr std::size_t max_name = 128;                 // a shard node's name
 constexpr std::size_t max_address = 300;              // host:port
 constexpr std::size_t max_api_nodes = 4096;           // API nodes a shard admits
+constexpr std::size_t max_session_items = 100;        // items in one POST /api/recommend session
+constexpr std::size_t max_partners = 1000;            // co-buy partners in one co_bought message
 // Catalog metadata (item_details, users' labels): what the API accepts and
 // what may cross nodes.
 constexpr std::size_t max_title = 1000;               // bytes of an item title
@@ -61,6 +63,12 @@ caf::error check_graph(const engine::bipartite& g);
 caf::error check_similarity_task(const similarity_task& task);
 caf::error check_embedding_task(const embedding_task& task);
 // ALS factors of `rows` rows of `dim` and their Gram matrix (dim x dim).
+// Item pages and sessions: a count of items asked for (0..max_per_route), a
+// query vector (at most max_vector_dim), an exclusion list and partner list.
+caf::error check_item_count(std::int32_t k);
+caf::error check_nearest(const std::vector<float>& vec, std::int32_t k,
+                         const std::vector<item_id>& exclude);
+caf::error check_partners(item_id item, const std::vector<item_id>& partners);
 caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows, std::int32_t dim);
 
 // A recommend request's filters (recommend_filter): what GET

@@ -208,6 +208,65 @@ typename Inspector::result_type inspect(Inspector& f, item_write& x) {
   return f(caf::meta::type_name("item_write"), x.mode, x.fields, x.item);
 }
 
+// ---- Serving: item pages and sessions ----------------------------------------
+// GET /api/items/{id}/similar and /also-bought, POST /api/recommend (sessions).
+
+// An item with a score: a neighbour, a co-bought partner, a nearest vector.
+struct scored_item {
+  item_id item = 0;
+  float score = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scored_item& x) {
+  return f(caf::meta::type_name("scored_item"), x.item, x.score);
+}
+
+// What an item's owning shard knows of the item's relations.
+struct item_relations {
+  item_id item = 0;
+  std::vector<scored_item> neighbours; // published item CF (recommend.item_neighbours), best first
+  std::vector<scored_item> co_bought;  // live: distinct users who bought both, most first
+  std::vector<float> embedding;        // unit length, or empty
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_relations& x) {
+  return f(caf::meta::type_name("item_relations"), x.item, x.neighbours, x.co_bought,
+           x.embedding);
+}
+
+// An item's unit embedding (a session's taste vector is folded from these).
+struct item_vector {
+  item_id item = 0;
+  std::vector<float> vec;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_vector& x) {
+  return f(caf::meta::type_name("item_vector"), x.item, x.vec);
+}
+
+// An item page's question to an API actor (validated by nodes/http_widgets).
+struct item_query {
+  item_id item = 0;
+  std::int32_t limit = 10;
+  std::string category;                // "" = any
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_query& x) {
+  return f(caf::meta::type_name("item_query"), x.item, x.limit, x.category);
+}
+
+// A visitor's session (POST /api/recommend): recent items, no user id
+// (user < 0) or a logged-in user's id whose history is merged in.
+struct session_query {
+  std::int32_t user = -1;              // < 0: anonymous
+  std::vector<recent_item> items;      // as sent: at most limits::max_session_items
+  std::int32_t limit = 50;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_query& x) {
+  return f(caf::meta::type_name("session_query"), x.user, x.items, x.limit);
+}
+
 // ---- Cluster ------------------------------------------------------------------
 
 // In a pushed partition map, a partition no live shard serves (yet).

@@ -499,5 +499,33 @@ TEST_F(protocol_test, recommend_filters_beyond_their_bounds_are_refused) {
   EXPECT_TRUE(bad([](auto& f) { f.exclude_seen = 2; }));
 }
 
+TEST_F(protocol_test, item_page_and_session_messages_round_trip_and_are_bounded) {
+  item_relations rel;
+  rel.item = 7;
+  rel.neighbours = {{8, 0.5f}};
+  rel.co_bought = {{9, 3.0f}, {10, 1.0f}};
+  rel.embedding = {0.6f, 0.8f};
+  auto back = round_trip(caf::make_message(rel));
+  ASSERT_TRUE((back.match_elements<item_relations>()));
+  const auto& r = back.get_as<item_relations>(0);
+  EXPECT_EQ(r.item, 7);
+  ASSERT_EQ(r.co_bought.size(), 2u);
+  EXPECT_EQ(r.co_bought[0].item, 9);
+  EXPECT_EQ(r.co_bought[0].score, 3.0f);
+  EXPECT_EQ(r.embedding, (std::vector<float>{0.6f, 0.8f}));
+  auto vecs = round_trip(caf::make_message(vectors_atom_v, std::vector<item_id>{1, 2}));
+  ASSERT_TRUE((vecs.match_elements<vectors_atom, std::vector<item_id>>()));
+  auto pairs = round_trip(caf::make_message(co_bought_atom_v, item_id{4}, std::vector<item_id>{5}));
+  ASSERT_TRUE((pairs.match_elements<co_bought_atom, item_id, std::vector<item_id>>()));
+  EXPECT_FALSE(limits::check_partners(4, {5, 6}));
+  EXPECT_TRUE(limits::check_partners(4, {4}));
+  EXPECT_TRUE(limits::check_partners(4, {-1}));
+  EXPECT_TRUE(limits::check_partners(4, std::vector<item_id>(limits::max_partners + 1, 5)));
+  EXPECT_FALSE(limits::check_nearest({0.6f, 0.8f}, 10, {1}));
+  EXPECT_TRUE(limits::check_nearest({}, limits::max_per_route + 1, {}));
+  EXPECT_TRUE(limits::check_nearest(std::vector<float>(limits::max_vector_dim + 1), 1, {}));
+  EXPECT_TRUE(limits::check_item_count(-1));
+}
+
 } // namespace
 } // namespace recd
