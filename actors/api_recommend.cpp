@@ -340,14 +340,16 @@ rules_book::rules_ptr current_rules(const api_state& st) {
 
 void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
                       std::int32_t limit, bool use_cache, std::vector<merged_item> ranked,
-                      bool degraded, clock::time_point t0) {
+                      bool degraded, clock::time_point t0,
+                      std::vector<std::string> categories) {
   auto job = std::make_shared<recommend_job>();
   job->user = user;
   job->limit = limit;
   job->use_cache = use_cache;
   job->rules = current_rules(self->state);
   job->t0 = t0;
-  finish(self, std::move(rp), std::move(job), version, 0, {}, std::move(ranked), degraded);
+  finish(self, std::move(rp), std::move(job), version, 0, std::move(categories), std::move(ranked),
+         degraded);
 }
 
 void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,

@@ -203,7 +203,8 @@ rules_book::rules_ptr current_rules(const api_state& st);
 // recommendation (e.g. an anonymous session).
 void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
                       std::int32_t limit, bool use_cache, std::vector<merged_item> ranked,
-                      bool degraded, clock::time_point t0);
+                      bool degraded, clock::time_point t0,
+                      std::vector<std::string> categories = {});
 
 // Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
 // /also-bought and POST /api/recommend.

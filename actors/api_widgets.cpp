@@ -312,6 +312,7 @@ void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::in
   req.recent = ctx->recent;
   req.similar = ctx->similar;
   req.vector = ctx->vector;
+  req.categories = ctx->categories; // the category route, as for the user's own answer
   req.exclude.assign(ctx->bought.begin(),
                      ctx->bought.begin() +
                        static_cast<long>(std::min(ctx->bought.size(), limits::max_exclude)));
@@ -335,7 +336,7 @@ void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::in
     auto ranked = merge(*all, *ctx, self->state.cfg.recommend, static_cast<std::size_t>(limit),
                         self->state.merging);
     finish_recommend(self, out, user < 0 ? -1 : user, 0, limit, false, std::move(ranked), *late,
-                     t0);
+                     t0, ctx->categories);
   };
   if (st.recall_shards.empty()) {
     *late = true;
