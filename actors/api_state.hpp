@@ -179,4 +179,9 @@ bool routable(const api_state& st, responder<T>& rp) {
 // then the event is committed by the behavior writer and applied.
 void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
 
+// POST /api/behaviors (api_batch.cpp): the same steps for many events, all or
+// nothing, one message per shard and step; answers the JSON body.
+void record_batch(api_self* self, responder<std::string> rp, std::vector<behavior_event> events,
+                  std::vector<std::string> event_ids);
+
 } // namespace recd::api_detail

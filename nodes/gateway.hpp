@@ -15,6 +15,11 @@
 //                                  (event_id or Idempotency-Key): a retry answers the first
 //                                  answer. Any 5xx: maybe committed, safe to retry with the
 //                                  same event id; a full writer queue: 503 + Retry-After: 1
+//   POST /api/behaviors            a JSON array or msgpack array of events (gateway_batch.cpp),
+//                                  all or nothing: {"success", "count", "stored",
+//                                  "duplicates", "behavior_ids": [...]}; a bad event: 4xx
+//                                  naming it ("index"); 413 beyond http.max_batch_events
+//                                  or http.max_batch_bytes
 //   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
 //                                  when keys are on)
 //   /admin/*                       always 404 here, whatever the role
@@ -88,6 +93,8 @@ public:
   void set_database(std::string conninfo);
   // The admin port's dashboard (/ui and its endpoints); null: none.
   void set_dashboard(std::shared_ptr<dashboard> ui) { dashboard_ = std::move(ui); }
+  // Events per POST /api/behaviors request at most (413 above).
+  void set_max_batch_events(std::size_t n) { max_batch_events_ = n; }
 
   // The public port.
   void handle(http::request&& req, http::reply_fn reply);
@@ -102,6 +109,8 @@ private:
   const api_actor& next_api();
   // /healthz and /readyz; false if `req` is neither.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
+  // POST /api/behaviors (gateway_batch.cpp); false if `req` is not for it.
+  bool handle_batch(const http::request& req, http::reply_fn& reply);
   // The admin endpoints (gateway_admin.cpp).
   void serve_metrics(http::reply_fn reply);
   void admin_jobs(const http::request& req, http::reply_fn reply);
@@ -122,6 +131,7 @@ private:
   metrics::node_view node_;
   std::shared_ptr<database_link> db_;
   std::shared_ptr<dashboard> dashboard_;
+  std::size_t max_batch_events_ = 10000;
 };
 
 } // namespace recd

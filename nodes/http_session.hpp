@@ -151,6 +151,7 @@ private:
     if (parser_->is_done())
       return on_request();
     const auto& req = parser_->get();
+    raise_batch_limit(req);
     if (req.version() >= 11 && beast::iequals(req[bhttp::field::expect], "100-continue")) {
       // Clients such as curl wait for this before sending a body.
       static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -165,6 +166,21 @@ private:
       return;
     }
     read_body();
+  }
+
+  // A POST to a batch route may be larger (server_options::batch_paths).
+  template <class Header>
+  void raise_batch_limit(const Header& req) {
+    const auto& opt = ctx_->opt;
+    if (opt.max_batch_body_bytes == 0 || req.method() != bhttp::verb::post)
+      return;
+    auto target = req.target();
+    auto path = target.substr(0, target.find('?'));
+    for (const auto& p : opt.batch_paths)
+      if (path == p) {
+        parser_->body_limit(opt.max_batch_body_bytes);
+        return;
+      }
   }
 
   void read_body() {

@@ -26,6 +26,8 @@ constexpr std::size_t max_name = 128;                 // a shard node's name
 constexpr std::size_t max_address = 300;              // host:port
 constexpr std::size_t max_api_nodes = 4096;           // API nodes a shard admits
 
+constexpr std::size_t max_batch_events = 100000;     // events of one batch message
+
 // Bulk transfers (protocol/bulk.hpp): one value at most this large, and at most
 // this many bytes held per sending node before its value is used or expires.
 constexpr std::uint64_t max_bulk_bytes = std::uint64_t{4} << 30;      // 4 GiB
@@ -40,6 +42,9 @@ caf::error check_seed_counts(std::int32_t recent, std::int32_t similar);
 caf::error check_node_name(const std::string& name);
 caf::error check_address(const std::string& address);
 caf::error check_job_kind(job_kind kind);
+// A batch of committed events for a shard: sizes match, every event valid,
+// vectors of at most max_vector_dim.
+caf::error check_applied_batch(const applied_batch& batch);
 // Decoded job inputs: every index in range, every array of its stated size,
 // so kernels can trust them (engine/ code does not re-check).
 caf::error check_graph(const engine::bipartite& g);

@@ -56,6 +56,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::string>))
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::int64_t>))
   // -- operations (the admin port's commands) ------------------------------------
+  // -- batch ingestion (messages.hpp) --------------------------------------------------
+  CAF_ADD_TYPE_ID(recd, (recd::item_vectors))
+  CAF_ADD_TYPE_ID(recd, (recd::event_batch))
+  CAF_ADD_TYPE_ID(recd, (recd::batch_receipt))
+  CAF_ADD_TYPE_ID(recd, (recd::applied_batch))
+  CAF_ADD_TYPE_ID(recd, (std::vector<std::string>))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 
