@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cmath>
 #include <cctype>
 #include <string_view>
 
@@ -20,7 +21,7 @@ using json = nlohmann::json;
 constexpr std::array<std::string_view, 5> event_fields = {"user_id", "item_id", "behavior_type",
                                                           "timestamp", "event_id"};
 
-bool is_msgpack(const request& r) {
+bool is_msgpack_type(const request& r) {
   std::string type = r.content_type.substr(0, r.content_type.find(';'));
   std::string lower;
   for (char c : type)
@@ -166,7 +167,75 @@ std::variant<behavior_batch, batch_error> parse_msgpack(const request& r, unix_s
     now);
 }
 
+// Any msgpack value as JSON (msgpack_array_to_json); false for what JSON
+// cannot say (binary, extensions, non-string keys, non-finite floats).
+bool any_to_json(const msgpack::object& o, json& out) {
+  switch (o.type) {
+    case msgpack::type::ARRAY:
+      out = json::array();
+      for (std::uint32_t k = 0; k < o.via.array.size; ++k) {
+        json element;
+        if (!any_to_json(o.via.array.ptr[k], element))
+          return false;
+        out.push_back(std::move(element));
+      }
+      return true;
+    case msgpack::type::MAP:
+      out = json::object();
+      for (std::uint32_t k = 0; k < o.via.map.size; ++k) {
+        const auto& kv = o.via.map.ptr[k];
+        if (kv.key.type != msgpack::type::STR)
+          return false;
+        json value;
+        if (!any_to_json(kv.val, value))
+          return false;
+        out[std::string{kv.key.via.str.ptr, kv.key.via.str.size}] = std::move(value);
+      }
+      return true;
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      if (!std::isfinite(o.via.f64))
+        return false;
+      out = o.via.f64;
+      return true;
+    case msgpack::type::BIN:
+    case msgpack::type::EXT: return false;
+    default: out = to_json(o); return true;
+  }
+}
+
 } // namespace
+
+bool is_msgpack(const request& r) { return is_msgpack_type(r); }
+
+std::variant<nlohmann::json, batch_error> msgpack_array_to_json(std::string_view body,
+                                                                std::size_t max_elements,
+                                                                std::size_t max_depth) {
+  auto declared = msgpack_array_size(body);
+  if (!declared)
+    return batch_error{400, "the body must be a msgpack array", {}};
+  if (*declared > max_elements)
+    return batch_error{413, "at most " + std::to_string(max_elements) + " per request", {}};
+  if (*declared == 0)
+    return batch_error{422, "at least one element", {}};
+  const msgpack::unpack_limit limit(max_elements, 256, 65536, 0, 0, max_depth);
+  msgpack::object_handle handle;
+  std::size_t offset = 0;
+  try {
+    handle = msgpack::unpack(body.data(), body.size(), offset, nullptr, nullptr, limit);
+  } catch (const std::exception& e) {
+    return batch_error{400, std::string{"malformed msgpack: "} + e.what(), {}};
+  }
+  if (offset != body.size())
+    return batch_error{400, "malformed msgpack: bytes after the array", {}};
+  json out;
+  if (handle.get().type != msgpack::type::ARRAY || !any_to_json(handle.get(), out))
+    return batch_error{400,
+                       "malformed msgpack: binary, extension, non-string key or non-finite "
+                       "number",
+                       {}};
+  return out;
+}
 
 std::string batch_error_json(const batch_error& e) {
   json j = {{"error", e.message}, {"status", e.status}};
@@ -177,7 +246,7 @@ std::string batch_error_json(const batch_error& e) {
 
 std::variant<behavior_batch, batch_error> parse_behavior_batch(const request& r, unix_seconds now,
                                                                std::size_t max_events) {
-  return is_msgpack(r) ? parse_msgpack(r, now, max_events) : parse_json(r, now, max_events);
+  return is_msgpack_type(r) ? parse_msgpack(r, now, max_events) : parse_json(r, now, max_events);
 }
 
 } // namespace recd::http

@@ -24,8 +24,11 @@
 #include "engine/types.hpp"
 #include "nodes/http_server.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <variant>
 #include <vector>
@@ -48,5 +51,23 @@ std::string batch_error_json(const batch_error& e);
 
 std::variant<behavior_batch, batch_error> parse_behavior_batch(const request& r, unix_seconds now,
                                                                std::size_t max_events);
+
+// True when `r`'s Content-Type names msgpack (application/x-msgpack,
+// application/msgpack or application/vnd.msgpack, parameters ignored).
+bool is_msgpack(const request& r);
+
+// A msgpack body that stands for a JSON array (a batch route's msgpack form,
+// e.g. POST /api/items): the JSON value it stands for, so the route's JSON
+// parsing reads it. Maps with string keys become objects, arrays arrays,
+// strings, integers, floats, booleans and nil their JSON kin. Refused, 400:
+// not an array, malformed or truncated, trailing bytes, a non-string key,
+// binary or extension values, a non-finite float, nesting deeper than
+// `max_depth` (the array is depth 1, its elements' fields depth 2, ...),
+// strings over 64 KiB, maps over 256 keys, inner arrays over `max_elements`;
+// 413 more than `max_elements` elements; 422 none. Bounds are set before
+// anything is allocated.
+std::variant<nlohmann::json, batch_error> msgpack_array_to_json(std::string_view body,
+                                                                std::size_t max_elements,
+                                                                std::size_t max_depth);
 
 } // namespace recd::http

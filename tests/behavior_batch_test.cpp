@@ -427,5 +427,39 @@ TEST(BehaviorBatchDecoder, NestingTrailingBytesAndBoundsAreRefused) {
   EXPECT_EQ(status_of(std::string{"\xdd\x00\x00\x00\x02\x80", 6}, 10), 400u) << "truncated";
 }
 
+// The msgpack form of other batch routes (POST /api/items): the JSON the
+// route's own parser reads.
+TEST(BehaviorBatchDecoder, AMsgpackArrayBecomesTheJsonItStandsFor) {
+  msgpack::sbuffer out;
+  msgpack::packer<msgpack::sbuffer> pk(&out);
+  pk.pack_array(1);
+  pk.pack_map(4);
+  pk.pack(std::string{"item_id"});
+  pk.pack(7);
+  pk.pack(std::string{"categories"});
+  pk.pack(std::vector<std::string>{"shoes", "sale"});
+  pk.pack(std::string{"price"});
+  pk.pack(19.5);
+  pk.pack(std::string{"hidden"});
+  pk.pack_nil();
+  auto parsed = http::msgpack_array_to_json({out.data(), out.size()}, 10, 3);
+  ASSERT_TRUE(std::holds_alternative<json>(parsed)) << std::get<http::batch_error>(parsed).message;
+  EXPECT_EQ(std::get<json>(parsed),
+            json::parse(R"([{"item_id":7,"categories":["shoes","sale"],"price":19.5,"hidden":null}])"));
+  auto status_of = [](std::string body, std::size_t max, std::size_t depth) {
+    auto p = http::msgpack_array_to_json(body, max, depth);
+    auto* e = std::get_if<http::batch_error>(&p);
+    return e ? e->status : 200u;
+  };
+  std::string body{out.data(), out.size()};
+  EXPECT_EQ(status_of(body, 10, 2), 400u) << "the categories array is at depth 3";
+  EXPECT_EQ(status_of(body, 0, 3), 413u);
+  EXPECT_EQ(status_of(std::string{"\x91\xc4\x01x", 4}, 10, 3), 400u) << "binary";
+  EXPECT_EQ(status_of(std::string{"\x91\x81\x01\x02", 4}, 10, 3), 400u) << "an integer key";
+  EXPECT_EQ(status_of(std::string{"\x91\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00", 10}, 10, 3), 400u)
+    << "infinity";
+  EXPECT_EQ(status_of("\x90", 10, 3), 422u);
+}
+
 } // namespace
 } // namespace recd::test
