@@ -144,6 +144,8 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
                    }));
     return;
   }
+  if (handle_batch(req, reply))
+    return;
   if (handle_catalog(req, reply))
     return;
   if (path == "/api/stats") {

@@ -212,10 +212,11 @@ double number(const nlohmann::json& j, const char* key) {
 } // namespace
 
 std::string endpoint_of(std::string_view path) {
-  static constexpr std::array<std::string_view, 14> known{
+  static constexpr std::array<std::string_view, 15> known{
     "/api/behavior", "/api/stats",    "/healthz",     "/readyz",        "/metrics",
     "/admin/cluster", "/admin/rebalance", "/admin/jobs", "/admin/drain", "/admin/cache/flush",
-    "/admin/check",  "/ui",           "/",            "/favicon.ico"};
+    "/admin/check",  "/ui",           "/",            "/favicon.ico",
+    "/api/behaviors"};
   if (path.rfind("/api/recommend/", 0) == 0)
     return "/api/recommend";
   for (auto k : known)
