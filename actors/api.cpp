@@ -26,264 +26,6 @@ namespace {
 
 using namespace api_detail;
 
-void finish(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
-            std::int32_t limit, bool use_cache, std::vector<merged_item> ranked, bool degraded,
-            clock::time_point t0) {
-  auto& st = self->state;
-  // Step 3: details from the owning shards.
-  std::map<shard_actor, std::vector<item_id>> by_shard;
-  for (const auto& m : ranked)
-    by_shard[st.shard_of(m.item)].push_back(m.item);
-  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
-  auto remaining = std::make_shared<std::size_t>(by_shard.size());
-  auto incomplete = std::make_shared<bool>(degraded);
-  auto shared_ranked = std::make_shared<std::vector<merged_item>>(std::move(ranked));
-  auto respond = [=]() mutable {
-    // The body is written directly (no JSON tree): this is the hot path.
-    std::string body = "{\"user_id\":" + std::to_string(user) + ",\"recommendations\":[";
-    std::size_t count = 0;
-    for (const auto& m : *shared_ranked) {
-      auto it = details->find(m.item);
-      if (it == details->end())
-        continue; // item vanished or its shard was late
-      const auto& d = it->second;
-      body += count++ == 0 ? "{\"item_id\":" : ",{\"item_id\":";
-      body += std::to_string(m.item);
-      body += ",\"title\":";
-      append_string(body, d.title);
-      body += ",\"price\":";
-      append_number(body, d.price);
-      body += ",\"rating\":";
-      append_number(body, d.rating);
-      body += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
-      append_number(body, m.score);
-      body += ",\"reasons\":";
-      append_reasons(body, m);
-      body += '}';
-      auto& metrics = *self->state.deps.metrics;
-      ++metrics.recommend_items;
-      for (std::size_t r = 0; r < recall_route_count; ++r)
-        if (m.routes[r].score > 0) // as in its reasons
-          metrics.route_items[r].fetch_add(1, std::memory_order_relaxed);
-    }
-    body += "],\"count\":" + std::to_string(count);
-    if (use_cache && !*incomplete) {
-      auto entry = std::to_string(version) + "\n" + std::to_string(limit) + "\n" + body + "}";
-      self->state.near.put(user, std::make_shared<const std::string>(entry));
-      caf::anon_send(self->state.deps.cache, cache_put_atom_v, user, std::move(entry));
-    }
-    body += ",\"from_cache\":false";
-    if (*incomplete)
-      body += ",\"degraded\":true";
-    body += ",\"latency_ms\":";
-    append_number(body, ms_since(t0));
-    body += '}';
-    auto& metrics = *self->state.deps.metrics;
-    if (*incomplete)
-      ++metrics.recommend_degraded;
-    metrics.recommend_latency.record(ms_since(t0) * 1000);
-    rp.deliver(std::move(body));
-  };
-  if (by_shard.empty()) {
-    respond();
-    return;
-  }
-  for (auto& [shard, items] : by_shard)
-    ask(self, shard, st.shard_timeout(), details_atom_v, items)
-      .then(
-        [=](const std::vector<item_details>& found) mutable {
-          for (const auto& d : found)
-            (*details)[d.item] = d;
-          if (--*remaining == 0)
-            respond();
-        },
-        [=](caf::error&) mutable {
-          *incomplete = true;
-          if (--*remaining == 0)
-            respond();
-        });
-}
-
-void compute(api_self* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
-             clock::time_point t0) {
-  auto& st = self->state;
-  const auto& rc = st.cfg.recommend;
-  // Step 1: the user's context from its shard.
-  ask(self, st.shard_of(user), st.shard_timeout(), context_atom_v, user, rc.recent_items,
-                rc.similar_users)
-    .then(
-      [=](user_context& ctx) mutable {
-        // Step 2: recall on every shard.
-        auto& st = self->state;
-        recall_request req;
-        req.user = user;
-        req.recent = ctx.recent;
-        req.similar = ctx.similar;
-        req.vector = ctx.vector;
-        // A heavy buyer's whole set would make every recall request large:
-        // shards block at most limits::max_exclude items (the smallest ids);
-        // the merge still drops every bought item (ranking uses ctx.bought).
-        req.exclude.assign(ctx.bought.begin(),
-                           ctx.bought.begin() + static_cast<long>(std::min(
-                                                  ctx.bought.size(), limits::max_exclude)));
-        req.per_route = std::max(st.cfg.recommend.per_route, limit);
-        req.now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-        auto all = std::make_shared<std::vector<candidate>>();
-        auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
-        auto degraded = std::make_shared<bool>(false);
-        auto shared_ctx = std::make_shared<user_context>(std::move(ctx));
-        auto done = [=]() mutable {
-          auto ranked = merge(*all, *shared_ctx, self->state.cfg.recommend,
-                              static_cast<std::size_t>(limit), self->state.merging);
-          finish(self, rp, user, shared_ctx->version, limit, use_cache, std::move(ranked), *degraded, t0);
-        };
-        if (st.recall_shards.empty()) {
-          *degraded = true;
-          done();
-          return;
-        }
-        for (auto& shard : st.recall_shards)
-          ask(self, shard, st.shard_timeout(), recall_atom_v, req)
-            .then(
-              [=](const std::vector<candidate>& found) mutable {
-                all->insert(all->end(), found.begin(), found.end());
-                if (--*remaining == 0)
-                  done();
-              },
-              [=](caf::error&) mutable {
-                *degraded = true;
-                if (--*remaining == 0)
-                  done();
-              });
-      },
-      [=](caf::error& err) mutable {
-        // The user's shard is unavailable: answer from the other routes as a cold user.
-        spdlog::warn("context of user {} unavailable: {}", user, describe(err));
-        user_context cold;
-        cold.user = user;
-        auto& st = self->state;
-        recall_request req;
-        req.user = user;
-        req.per_route = std::max(st.cfg.recommend.per_route, limit);
-        req.now = std::chrono::duration_cast<std::chrono::seconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-        auto all = std::make_shared<std::vector<candidate>>();
-        auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
-        if (st.recall_shards.empty()) {
-          finish(self, rp, user, 0, limit, false, {}, true, t0);
-          return;
-        }
-        for (auto& shard : st.recall_shards)
-          ask(self, shard, st.shard_timeout(), recall_atom_v, req)
-            .then(
-              [=](const std::vector<candidate>& found) mutable {
-                all->insert(all->end(), found.begin(), found.end());
-                if (--*remaining == 0)
-                  finish(self, rp, user, 0, limit, false,
-                         merge(*all, cold, self->state.cfg.recommend,
-                               static_cast<std::size_t>(limit), self->state.merging),
-                         true, t0);
-              },
-              [=](caf::error&) mutable {
-                if (--*remaining == 0)
-                  finish(self, rp, user, 0, limit, false,
-                         merge(*all, cold, self->state.cfg.recommend,
-                               static_cast<std::size_t>(limit), self->state.merging),
-                         true, t0);
-              });
-      });
-}
-
-// Answers from a cache entry ("<version>\n<limit>\n<body>", from the near
-// cache or Redis) if the user has done nothing since it was stored; else
-// computes. A valid Redis entry is kept in the near cache.
-void serve_cached(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
-                  near_cache::value_ptr entry, bool from_redis, clock::time_point t0) {
-  const auto& cached = *entry;
-  auto nl1 = cached.find('\n');
-  auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
-  if (nl == std::string::npos || std::atoi(cached.c_str() + nl1 + 1) < limit) {
-    compute(self, rp, user, limit, true, t0);
-    return;
-  }
-  auto version = std::strtoull(cached.c_str(), nullptr, 10);
-  auto cached_limit = std::atoi(cached.c_str() + nl1 + 1);
-  ask(self, self->state.shard_of(user), self->state.shard_timeout(), version_atom_v, user)
-    .then(
-      [=](std::uint64_t current) mutable {
-        const auto& cached = *entry;
-        if (current != version) {
-          self->state.near.erase(user);
-          compute(self, rp, user, limit, true, t0);
-          return;
-        }
-        if (from_redis)
-          self->state.near.put(user, entry);
-        auto& m = *self->state.deps.metrics;
-        ++m.recommend_from_cache;
-        if (!from_redis)
-          ++m.recommend_from_near_cache;
-        if (cached_limit == limit && cached.back() == '}') {
-          // Same request: splice the per-answer fields into the stored body.
-          std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
-          body += ",\"from_cache\":true,\"latency_ms\":";
-          append_number(body, ms_since(t0));
-          body += '}';
-          m.recommend_latency.record(ms_since(t0) * 1000);
-          rp.deliver(std::move(body));
-          return;
-        }
-        auto body = json::parse(cached.substr(nl + 1), nullptr, false);
-        if (body.is_discarded()) {
-          compute(self, rp, user, limit, true, t0);
-          return;
-        }
-        auto& recs = body["recommendations"];
-        if (recs.size() > static_cast<std::size_t>(limit)) {
-          recs.erase(recs.begin() + limit, recs.end());
-          body["count"] = recs.size();
-        }
-        body["from_cache"] = true;
-        body["latency_ms"] = ms_since(t0);
-        m.recommend_latency.record(ms_since(t0) * 1000);
-        rp.deliver(body.dump());
-      },
-      [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
-}
-
-// A recommendation: from the cache if the user did nothing since, else computed.
-void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limit,
-               bool use_cache) {
-  auto t0 = clock::now();
-  auto& st = self->state;
-  ++st.deps.metrics->recommend_requests;
-  if (!routable(st, rp))
-    return;
-  if (!use_cache) {
-    compute(self, rp, user, limit, false, t0);
-    return;
-  }
-  if (auto hit = st.near.find(user)) {
-    serve_cached(self, rp, user, limit, std::move(hit), false, t0);
-    return;
-  }
-  auto cache_timeout = std::chrono::milliseconds{st.cfg.redis.timeout_ms * 2 + 50};
-  ask(self, st.deps.cache, cache_timeout, cache_get_atom_v, user)
-    .then(
-      [=](std::string& cached) mutable {
-        if (cached.empty()) {
-          compute(self, rp, user, limit, true, t0);
-          return;
-        }
-        serve_cached(self, rp, user, limit, std::make_shared<const std::string>(std::move(cached)),
-                     true, t0);
-      },
-      [=](caf::error&) mutable { compute(self, rp, user, limit, true, t0); });
-}
-
 // A pushed map (or the map of a move) comes from the coordinator's node and is
 // well formed: every partition's owner is a listed shard (or no_shard).
 caf::error check_map(api_self* self, const char* what, const partition_map& map) {
@@ -329,14 +71,15 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
   // The coordinator pushes the partition map now and whenever it changes.
   self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<map_subscriber>(self));
   return {
-    [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache) {
+    [=](recommend_atom, user_id user, std::int32_t limit, bool use_cache,
+        recommend_filter& filter) {
       auto rp = self->make_response_promise<std::string>();
-      recommend(self, reply_promise{rp}, user, limit, use_cache);
+      recommend(self, reply_promise{rp}, user, limit, use_cache, std::move(filter));
       return rp;
     },
     [=](recommend_local_atom, user_id user, std::int32_t limit, bool use_cache,
-        local_reply<std::string> reply) {
-      recommend(self, reply_promise{std::move(reply)}, user, limit, use_cache);
+        recommend_filter& filter, local_reply<std::string> reply) {
+      recommend(self, reply_promise{std::move(reply)}, user, limit, use_cache, std::move(filter));
     },
     [=](behavior_atom, behavior_event e, std::string event_id) {
       auto rp = self->make_response_promise<std::int64_t>();
@@ -466,6 +209,16 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
         st.next_owner.clear();
       }
       return true;
+    },
+    // Item pages and sessions (api_widgets.cpp).
+    [=](similar_local_atom, item_query q, local_reply<std::string> reply) {
+      similar(self, reply_promise{std::move(reply)}, std::move(q));
+    },
+    [=](also_bought_local_atom, item_query q, local_reply<std::string> reply) {
+      also_bought(self, reply_promise{std::move(reply)}, std::move(q));
+    },
+    [=](session_local_atom, session_query q, local_reply<std::string> reply) {
+      session(self, reply_promise{std::move(reply)}, std::move(q));
     },
   };
 }

@@ -4,8 +4,10 @@
 //
 // A recommendation: cache lookup (valid only if the user's version on its
 // shard is unchanged) -> user context from the user's shard -> recall on every
-// shard (item CF, user CF, vector, popular) -> merge, exclude bought, rank ->
-// item details from the owning shards -> cache store. A shard that misses its
+// shard (item CF, user CF, vector, popular) -> merge, exclude bought (and the
+// request's exclusions), rank -> item details from the owning shards -> the
+// request's category and the node's business rules (docs/rules.md) -> the
+// page at the request's offset -> cache store (unfiltered requests only). A shard that misses its
 // deadline is skipped (the answer is degraded, not failed).
 //
 // A behavior: the item's shard validates the item -> the behavior_writer
@@ -21,6 +23,7 @@
 #include "actors/api_metrics.hpp"
 #include "actors/behavior_writer.hpp"
 #include "actors/cache.hpp"
+#include "actors/rules_book.hpp"
 #include "config/settings.hpp"
 #include "protocol/interfaces.hpp"
 
@@ -32,6 +35,7 @@ struct api_deps {
   behavior_writer_actor writer;
   std::shared_ptr<writer_gate> gate; // shared with `writer`: bounds its queue
   std::shared_ptr<api_metrics> metrics;
+  std::shared_ptr<rules_book> rules;  // the node's business rules; null = none
 };
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);

@@ -68,9 +68,18 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
         // answer within a second has died (a request it already took is never
         // answered) or is overloaded and applies it late: the row is committed
         // either way, so the answer does not wait longer.
+        // A buy is acknowledged once its co-buy pairs are counted too
+        // (also-bought answers it at once; api_widgets.cpp).
         for (auto& shard : users)
           ask(self, shard, apply_timeout, apply_user_atom_v, e, id, item_vec)
-            .then([=](std::uint64_t) mutable { ack(); }, log_err);
+            .then(
+              [=](std::uint64_t) mutable {
+                if (shard == users.front())
+                  learn_co_buys(self, e, id, ack);
+                else
+                  ack();
+              },
+              log_err);
         for (auto& shard : items)
           ask(self, shard, apply_timeout, apply_item_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);

@@ -179,4 +179,34 @@ bool routable(const api_state& st, responder<T>& rp) {
 // then the event is committed by the behavior writer and applied.
 void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::string event_id);
 
+// GET /api/recommend (api_recommend.cpp): cache, context, recall, merge,
+// details, the request's filters and the node's rules, paging.
+void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
+               recommend_filter filter);
+
+// The node's business rules in force (never null; empty without rules.file).
+// Every path that answers items applies them (docs/rules.md): through
+// finish_recommend, or with rules::apply over the items' facts_of(details)
+// and append_reasons(out, item, rules, fired) when rendering.
+rules_book::rules_ptr current_rules(const api_state& st);
+
+// recommend's last steps for a ranked list (api_recommend.cpp): details from
+// the owning shards, the node's rules, the JSON answer, the cache store when
+// `use_cache` (under the rules' tag). For any path that ranks like a user
+// recommendation (e.g. an anonymous session).
+void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
+                      std::int32_t limit, bool use_cache, std::vector<merged_item> ranked,
+                      bool degraded, clock::time_point t0);
+
+// Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
+// /also-bought and POST /api/recommend.
+void similar(api_self* self, reply_promise rp, item_query q);
+void also_bought(api_self* self, reply_promise rp, item_query q);
+void session(api_self* self, reply_promise rp, session_query q);
+// After a committed buy `e` (row `row`) was applied on the buyer's shard: the
+// buyer's shard names the items it pairs with, their owners count the pairs;
+// then `done` (also on errors: the row is committed either way).
+void learn_co_buys(api_self* self, const behavior_event& e, std::int64_t row,
+                   std::function<void()> done);
+
 } // namespace recd::api_detail

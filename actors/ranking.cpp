@@ -60,7 +60,8 @@ void append_string(std::string& out, const std::string& text) {
   out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void append_reasons(std::string& out, const merged_item& m) {
+void append_reasons(std::string& out, const merged_item& m, const rules::rule_set& rules,
+                    const std::vector<std::uint16_t>& fired) {
   std::array<std::size_t, recall_route_count> order{0, 1, 2, 3};
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return m.routes[a].score > m.routes[b].score;
@@ -95,7 +96,27 @@ void append_reasons(std::string& out, const merged_item& m) {
     }
     out += '}';
   }
+  for (auto k : fired) {
+    if (k >= rules.rules.size())
+      continue;
+    const auto& r = rules.rules[k];
+    out += first ? "{\"route\":\"rule\",\"rule\":" : ",{\"route\":\"rule\",\"rule\":";
+    first = false;
+    append_string(out, r.name);
+    out += ",\"kind\":\"";
+    out += rules::to_string(r.kind);
+    out += '"';
+    if (r.kind == rules::rule_kind::boost_label || r.kind == rules::rule_kind::boost_new) {
+      out += ",\"factor\":";
+      append_number(out, r.factor);
+    }
+    out += '}';
+  }
   out += ']';
+}
+
+rules::item_facts facts_of(const item_details& d) {
+  return {d.categories, d.labels, d.created};
 }
 
 } // namespace recd

@@ -9,6 +9,7 @@
 
 #include "config/settings.hpp"
 #include "engine/item_slots.hpp"
+#include "engine/rules.hpp"
 #include "protocol/messages.hpp"
 
 namespace recd {
@@ -46,7 +47,15 @@ void append_number(std::string& out, double x);
 // Appends `text` as a JSON string (invalid UTF-8 replaced).
 void append_string(std::string& out, const std::string& text);
 
-// {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first.
-void append_reasons(std::string& out, const merged_item& m);
+// {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first,
+// then one {"route":"rule","rule":NAME,"kind":..} per business rule that
+// fired on the item (`fired`: indices into `rules`, engine/rules.hpp), with
+// "factor" for a boost.
+void append_reasons(std::string& out, const merged_item& m, const rules::rule_set& rules = {},
+                    const std::vector<std::uint16_t>& fired = {});
+
+// What the rules and the category filter look at of an item: the catalog
+// metadata its owning shard sent with its details.
+rules::item_facts facts_of(const item_details& d);
 
 } // namespace recd

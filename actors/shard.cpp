@@ -25,6 +25,12 @@ namespace recd {
 
 namespace {
 
+unix_seconds unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
 constexpr auto load_timeout = std::chrono::seconds{7200};
 constexpr auto job_timeout = std::chrono::seconds{86400};
 // Committed events held for partitions being loaded. Beyond this many, new
@@ -103,7 +109,7 @@ struct shard_actor_state {
   void apply(const pending_event& p) {
     note_applied(p.id, p.user_side);
     if (p.user_side)
-      data.apply_user(p.event, p.item_vec);
+      data.apply_user(p.event, p.item_vec, p.id);
     else
       data.apply_item(p.event);
   }
@@ -342,7 +348,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return err;
       if (items.size() > limits::max_details)
         return refuse(self, "details", "too many items");
-      return self->state.data.details(items);
+      return self->state.data.details(items, unix_now());
     },
     [=](item_atom, item_id i) -> caf::result<std::vector<float>> {
       auto& st = self->state;
@@ -386,7 +392,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       if (!st.holds(e.user))
         return st.not_held(e.user, "user");
       st.note_applied(id, true);
-      auto version = st.data.apply_user(e, item_vec);
+      auto version = st.data.apply_user(e, item_vec, id);
       if (version == 1)
         note_counts(st); // a new user
       return version;
@@ -454,7 +460,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
               const auto& e = events[k];
               if (in_landed(e.user) && st.holds(e.user) && known_user.count(ids[k]) == 0) {
                 auto* vec = st.data.item_embedding(e.item);
-                st.data.apply_user(e, vec != nullptr ? *vec : std::vector<float>{});
+                st.data.apply_user(e, vec != nullptr ? *vec : std::vector<float>{}, ids[k]);
                 ++late;
               }
               if (in_landed(e.item) && st.holds(e.item) && known_item.count(ids[k]) == 0) {
@@ -577,6 +583,67 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
     [=](counts_atom) -> caf::result<std::uint64_t, std::uint64_t> {
       return {std::uint64_t{self->state.data.user_count()},
               std::uint64_t{self->state.data.item_count()}};
+    },
+    // Item pages and sessions: shard_state's answers (actors/shard_widgets.cpp).
+    [=](relations_atom, item_id i, std::int32_t k) -> caf::result<item_relations> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "relations"))
+        return err;
+      if (auto err = limits::check_item_count(k))
+        return refuse(self, "relations", describe(err));
+      if (!st.holds(i))
+        return st.not_held(i, "item");
+      if (auto found = st.data.relations(i, static_cast<std::size_t>(k), unix_now()))
+        return std::move(*found);
+      // Not in memory: maybe added to the catalog since the load (as item_atom).
+      auto rp = self->make_response_promise<item_relations>();
+      self->request(st.loader, std::chrono::seconds{5}, lookup_atom_v, i)
+        .then(
+          [=](const item_details& details, const std::vector<float>& embedding) mutable {
+            self->state.data.add_item(details, embedding);
+            note_counts(self->state);
+            rp.deliver(*self->state.data.relations(i, static_cast<std::size_t>(k), unix_now()));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](nearest_atom, const std::vector<float>& vec, std::int32_t k,
+        const std::vector<item_id>& exclude) -> caf::result<std::vector<scored_item>> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "nearest"))
+        return err;
+      if (auto err = limits::check_nearest(vec, k, exclude))
+        return refuse(self, "nearest", describe(err));
+      auto out = st.data.nearest(vec, static_cast<std::size_t>(k), exclude, unix_now());
+      std::erase_if(out, [&](const scored_item& n) { return st.on_standby(n.item); });
+      return out;
+    },
+    [=](partners_atom, user_id u, item_id i,
+        std::int64_t row) -> caf::result<std::vector<item_id>> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "partners"))
+        return err;
+      if (!st.holds(u))
+        return st.not_held(u, "user");
+      return st.data.partners(u, i, row);
+    },
+    [=](co_bought_atom, item_id i, const std::vector<item_id>& partners) -> caf::result<bool> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "co_bought"))
+        return err;
+      if (auto err = limits::check_partners(i, partners))
+        return refuse(self, "co_bought", describe(err));
+      // Pairs of partitions loading here are not kept: their snapshot counts
+      // every buy committed before it.
+      st.data.add_co_buys(i, partners);
+      return true;
+    },
+    [=](vectors_atom, const std::vector<item_id>& items) -> caf::result<std::vector<item_vector>> {
+      if (auto err = check_data(self, "vectors"))
+        return err;
+      if (items.size() > limits::max_details)
+        return refuse(self, "vectors", "too many items");
+      return self->state.data.vectors(items);
     },
   };
 }

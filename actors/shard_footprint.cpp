@@ -66,14 +66,14 @@ state_footprint shard_state::footprint() const {
   f.user_table = table(users_);
   for (const auto& [id, u] : users_) {
     f.history += heap(u.history);
-    f.bought += heap(u.bought);
+    f.bought += heap(u.bought) + heap(u.first_buys);
     f.similar += heap(u.similar);
     f.user_vectors += heap(u.vec);
   }
   f.item_table = table(items_);
   for (const auto& [id, i] : items_) {
     f.titles += heap(i.details.title);
-    f.neighbours += heap(i.neighbours);
+    f.neighbours += heap(i.neighbours) + heap(i.co_bought);
     f.item_vectors += heap(i.embedding);
   }
   if (index_)

@@ -12,6 +12,8 @@
 
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/co_bought.hpp"
+#include "store/catalog.hpp"
 #include "store/database.hpp"
 #include "store/job_tables.hpp"
 
@@ -156,6 +158,25 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
   }
 }
 
+// A user's first buys for also-bought pairing: each item's first buy row,
+// the newest co_bought_recent + 1 of them, oldest first (see
+// shard_state::apply_user with a row id).
+std::vector<first_buy> newest_first_buys(std::vector<first_buy>& buys,
+                                         const recommend_settings& cfg) {
+  if (buys.empty())
+    return {};
+  std::sort(buys.begin(), buys.end(), [](const first_buy& a, const first_buy& b) {
+    return a.item != b.item ? a.item < b.item : a.row < b.row;
+  });
+  buys.erase(std::unique(buys.begin(), buys.end(),
+                         [](const first_buy& a, const first_buy& b) { return a.item == b.item; }),
+             buys.end());
+  std::sort(buys.begin(), buys.end(),
+            [](const first_buy& a, const first_buy& b) { return a.row < b.row; });
+  auto keep = std::min(buys.size(), static_cast<std::size_t>(std::max(cfg.co_bought_recent, 1)) + 1);
+  return {buys.end() - static_cast<long>(keep), buys.end()};
+}
+
 caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                                            const std::vector<std::uint32_t>& partitions,
                                            std::uint32_t count, const recommend_settings& cfg) {
@@ -180,15 +201,17 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
         snap->tail_item_ids.push_back(row[0].as<std::int64_t>());
     }
     // Items: catalog details.
-    auto items = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count "
-                                "FROM items WHERE item_id % $1 = ANY($2::int[])",
+    // Items: catalog details and metadata (store/catalog.hpp), and the
+    // catalog epoch this snapshot holds every change up to.
+    snap->catalog_epoch = store::read_catalog_epoch(tx);
+    auto items = tx.exec_params(std::string{"SELECT "} + store::item_columns +
+                                  " FROM items WHERE item_id % $1 = ANY($2::int[])",
                                 static_cast<std::int64_t>(count), parts);
     for (const auto& row : items) {
-      auto id = row[0].as<item_id>();
-      auto& item = snap->items[id];
-      item.details = {id, row[1].c_str(), row[2].as<double>(), row[3].as<double>(),
-                      row[4].as<std::int32_t>()};
+      auto details = store::read_item(row);
+      snap->items[details.item].details = std::move(details);
     }
+    snap->restricted = store::read_restricted(tx);
     // Item neighbours of the published run of the configured table.
     auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
     read_neighbours(tx, store::similarity_table(neighbour_source(cfg, true)), "item_id",
@@ -216,6 +239,7 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
     user_record* user = nullptr;
     std::vector<history_entry> history;
     std::vector<item_id> bought;
+    std::vector<first_buy> buys; // every buy (item, row id) of the user
     auto user_done = [&] {
       if (user == nullptr)
         return;
@@ -223,12 +247,14 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
       std::sort(bought.begin(), bought.end());
       bought.erase(std::unique(bought.begin(), bought.end()), bought.end());
       user->bought.assign(bought.begin(), bought.end());
+      user->first_buys = newest_first_buys(buys, cfg);
       history.clear();
       bought.clear();
+      buys.clear();
     };
     user_id current = 0;
     store::copy_out(tx,
-                    "SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint "
+                    "SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint, id "
                     "FROM user_behavior WHERE id <= " + std::to_string(snap->max_behavior_id) +
                       " AND user_id % " + filter + " ORDER BY user_id, timestamp, id",
                     [&](std::string_view line) {
@@ -245,10 +271,19 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                       }
                       ++user->version;
                       record_history(history, e, history_cap);
-                      if (e.kind == behavior_kind::buy)
+                      if (e.kind == behavior_kind::buy) {
                         bought.push_back(e.item);
+                        buys.push_back({e.item, to_i64(f[4])});
+                      }
                     });
     user_done();
+    // Also-bought: the partitions' items' co-buy counts (store/co_bought.hpp).
+    store::read_co_bought(tx, partitions, count, snap->max_behavior_id, cfg.co_bought_recent,
+                          cfg.co_bought_partners,
+                          [&](item_id item, item_id partner, std::uint32_t buyers) {
+                            if (auto it = snap->items.find(item); it != snap->items.end())
+                              it->second.co_bought.push_back({partner, buyers});
+                          });
     read_neighbours(tx, store::similarity_table(neighbour_source(cfg, false)), "user_id",
                     "similar_user_id", filter, similar_user_cap(cfg),
                     [&](std::int32_t id, const std::vector<neighbour_item>& row) {
@@ -310,13 +345,12 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       std::vector<float> embedding;
       auto err = store::guard([&] {
         pqxx::read_transaction tx{**conn};
-        auto r = tx.exec_params("SELECT item_id, title, price::float8, rating::float8, sales_count, "
-                                "coalesce(embedding::text, '') FROM items WHERE item_id = $1",
+        auto r = tx.exec_params(std::string{"SELECT coalesce(embedding::text, ''), "} +
+                                  store::item_columns + " FROM items WHERE item_id = $1",
                                 i);
         if (!r.empty()) {
-          found = item_details{i, r[0][1].c_str(), r[0][2].as<double>(), r[0][3].as<double>(),
-                               r[0][4].as<std::int32_t>()};
-          embedding = parse_float_array(r[0][5].c_str());
+          found = store::read_item(r[0], 1);
+          embedding = parse_float_array(r[0][0].c_str());
           normalize(embedding);
         }
       });

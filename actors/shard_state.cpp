@@ -1,6 +1,7 @@
 #include "actors/shard_state.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <chrono>
 #include <cmath>
 
@@ -22,6 +23,10 @@ vector_index::vector_index(std::int32_t dim, std::size_t capacity)
 vector_index::~vector_index() = default;
 
 void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
+  // Items added after the build (new items) grow the index by a quarter at a
+  // time: hnswlib refuses a point beyond its capacity.
+  if (index_->cur_element_count >= index_->max_elements_)
+    index_->resizeIndex(index_->max_elements_ + index_->max_elements_ / 4 + 16);
   index_->addPoint(unit_vector.data(), static_cast<hnswlib::labeltype>(item));
   ++size_;
 }
@@ -127,11 +132,12 @@ bool excluded(const recall_request& req, item_id item) {
 // Moves the best k positive accumulated scores into `out` as candidates of
 // `route`. Non-positive ones are left out: the API's merge drops them anyway,
 // and excluded items were blocked (score -infinity) before accumulating.
+template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
-              std::vector<candidate>& out) {
+              std::vector<candidate>& out, const Servable& ok) {
   auto first = out.size();
   for (const auto& e : acc.entries())
-    if (e.score > 0)
+    if (e.score > 0 && ok(e.item))
       out.push_back({e.item, route, e.score, e.because});
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
@@ -157,9 +163,26 @@ void shard_state::install(shard_snapshot&& snap) {
   index_ = std::move(snap.index);
   popularity_epoch_ = snap.popularity_epoch;
   popular_dirty_ = true;
+  restricted_ = std::move(snap.restricted);
+  loaded_epoch_ = snap.catalog_epoch;
+  catalog_epoch_ = std::max(catalog_epoch_, snap.catalog_epoch);
 }
 
 void shard_state::merge(shard_snapshot&& snap) {
+  // Restrictions: the newer snapshot is authoritative for every item whose
+  // last known change it includes; pushes newer than it are kept.
+  if (snap.catalog_epoch >= loaded_epoch_) {
+    std::erase_if(restricted_, [&](const auto& kv) {
+      return kv.second.second <= snap.catalog_epoch && snap.restricted.count(kv.first) == 0;
+    });
+    loaded_epoch_ = snap.catalog_epoch;
+  }
+  for (auto& [id, entry] : snap.restricted) {
+    auto [it, fresh] = restricted_.try_emplace(id, entry);
+    if (!fresh && it->second.second < entry.second)
+      it->second = entry;
+  }
+  catalog_epoch_ = std::max(catalog_epoch_, snap.catalog_epoch);
   double half_life = cfg_.popularity_half_life_days * 86400.0;
   double rescale = std::exp2(double(snap.popularity_epoch - popularity_epoch_) / half_life);
   for (auto& [id, item] : snap.items) {
@@ -244,11 +267,24 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
     ctx.recent.push_back(h->recent());
   ctx.bought = rec.bought;
+  // The remembered items, sorted: folded into `bought` (recommend.exclude_seen)
+  // or sent apart, so a request may choose otherwise (user_context).
+  std::vector<item_id> seen;
+  seen.reserve(rec.history.size());
+  for (const auto& h : rec.history)
+    seen.push_back(h.item);
+  std::sort(seen.begin(), seen.end());
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   if (cfg_.exclude_seen != 0) {
-    for (const auto& h : rec.history)
-      ctx.bought.push_back(h.item);
-    std::sort(ctx.bought.begin(), ctx.bought.end());
-    ctx.bought.erase(std::unique(ctx.bought.begin(), ctx.bought.end()), ctx.bought.end());
+    ctx.seen_in_bought = true;
+    ctx.purchased = rec.bought;
+    std::vector<item_id> both;
+    both.reserve(ctx.bought.size() + seen.size());
+    std::set_union(ctx.bought.begin(), ctx.bought.end(), seen.begin(), seen.end(),
+                   std::back_inserter(both));
+    ctx.bought = std::move(both);
+  } else {
+    ctx.seen = std::move(seen);
   }
   ctx.similar.assign(rec.similar.begin(),
                      rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
@@ -301,9 +337,26 @@ float shard_state::user_cf_weight(behavior_kind k) const {
   return 0;
 }
 
+namespace {
+bool in_category(const item_details& d, const std::string& category) {
+  return std::find(d.categories.begin(), d.categories.end(), category) != d.categories.end();
+}
+} // namespace
+
 std::vector<candidate> shard_state::recall(const recall_request& req) {
   std::vector<candidate> out;
   auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
+  // Hidden and unavailable items are never proposed, whichever shard owns them.
+  // A category page (req.only_category) gets owned items of that category
+  // only; others' items are kept for the API node to decide.
+  auto ok = [&](item_id i) {
+    if (!restricted_.empty() && !servable_item(i, req.now))
+      return false;
+    if (req.only_category.empty())
+      return true;
+    auto it = items_.find(i);
+    return it == items_.end() || in_category(it->second.details, req.only_category);
+  };
   double recency_half_life = cfg_.recency_half_life_days * 86400.0;
   // Item CF: neighbours of the user's recent items, weighted by kind and recency.
   auto& acc = scratch_;
@@ -330,7 +383,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
     for (const auto& n : it->second.neighbours)
       acc.add(n.item, n.score * w, r.item);
   }
-  emit_top(acc, recall_route::item_cf, k, out);
+  emit_top(acc, recall_route::item_cf, k, out, ok);
   // User CF: what the most similar users bought (full weight), carted (half),
   // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
   start();
@@ -344,22 +397,39 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
         acc.add(h.item, c, s.user);
     }
   }
-  emit_top(acc, recall_route::user_cf, k, out);
+  emit_top(acc, recall_route::user_cf, k, out, ok);
   acc.clear();
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {
     std::size_t taken = 0;
     for (const auto& n : index_->nearest(req.vector, k + req.exclude.size()))
-      if (!excluded(req, n.item) && taken++ < k)
+      if (!excluded(req, n.item) && ok(n.item) && taken++ < k)
         out.push_back({n.item, recall_route::vector, n.score, -1});
   }
   // Popular: decayed popularity, rescaled to the request's time so shards agree.
   double half_life = cfg_.popularity_half_life_days * 86400.0;
   double to_now = std::exp2(double(popularity_epoch_ - req.now) / half_life);
+  if (!req.only_category.empty()) {
+    // Every owned item of the category, not only the head of the shop: a
+    // category page lists its items by popularity, new ones (no sales yet) last.
+    std::vector<std::pair<item_id, double>> in_cat;
+    for (const auto& [id, item] : items_)
+      if (in_category(item.details, req.only_category) && !excluded(req, id) && ok(id))
+        in_cat.emplace_back(id, item.popularity + 1e-9 * item.details.sales + 1e-12);
+    auto top = std::min(k, in_cat.size());
+    std::partial_sort(in_cat.begin(), in_cat.begin() + static_cast<long>(top), in_cat.end(),
+                      [](const auto& x, const auto& y) {
+                        return x.second != y.second ? x.second > y.second : x.first < y.first;
+                      });
+    for (std::size_t i = 0; i < top; ++i)
+      out.push_back({in_cat[i].first, recall_route::popular,
+                     static_cast<float>(in_cat[i].second * to_now), -1});
+    return out;
+  }
   const auto& popular = popular_items();
   std::size_t taken = 0;
   for (std::size_t i = 0; i < popular.size() && taken < k; ++i)
-    if (!excluded(req, popular[i].first)) {
+    if (!excluded(req, popular[i].first) && ok(popular[i].first)) {
       out.push_back({popular[i].first, recall_route::popular,
                      static_cast<float>(popular[i].second * to_now), -1});
       ++taken;
@@ -367,12 +437,49 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
   return out;
 }
 
-std::vector<item_details> shard_state::details(const std::vector<item_id>& items) const {
+std::vector<item_details> shard_state::details(const std::vector<item_id>& items,
+                                               unix_seconds now) const {
   std::vector<item_details> out;
   for (auto i : items)
-    if (auto it = items_.find(i); it != items_.end())
+    if (auto it = items_.find(i); it != items_.end() && servable(it->second.details, now))
       out.push_back(it->second.details);
   return out;
+}
+
+bool shard_state::servable_item(item_id i, unix_seconds now) const {
+  // restricted_ holds every restricted item, owned or not (loaded and pushed).
+  auto it = restricted_.find(i);
+  return it == restricted_.end() || servable(it->second.first, now);
+}
+
+bool shard_state::apply_catalog(const item_details& details, std::uint64_t epoch, bool owned) {
+  catalog_epoch_ = std::max(catalog_epoch_, epoch);
+  if (epoch <= loaded_epoch_)
+    return false; // the snapshot holds this change (epochs follow commit order)
+  bool changed = false;
+  auto& entry = restricted_[details.item];
+  if (entry.second < epoch) {
+    entry = {window_of(details), epoch};
+    changed = true;
+  }
+  if (owned && items_.count(details.item) == 0) {
+    // Created after the load: recommendable at once through the routes that
+    // need no history (popular, category, new arrivals).
+    items_[details.item].details = details;
+    items_[details.item].details.epoch = epoch;
+    changed = true;
+  } else if (auto it = items_.find(details.item); it != items_.end()) {
+    if (it->second.details.epoch < epoch) {
+      auto sales = it->second.details.sales; // counted here since the load
+      it->second.details = details;
+      it->second.details.sales = std::max(sales, details.sales);
+      it->second.details.epoch = epoch;
+      changed = true;
+    }
+  }
+  if (changed)
+    popular_dirty_ = true;
+  return changed;
 }
 
 const std::vector<float>* shard_state::item_embedding(item_id i) const {
@@ -391,17 +498,7 @@ std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector
   }
   // Fold the item into the taste vector at once: an exponential moving
   // average, stronger for stronger behaviors, then back to unit length.
-  if (!item_vec.empty()) {
-    if (rec.vec.size() != item_vec.size()) {
-      rec.vec = item_vec;
-    } else {
-      float a = 0.1f * behavior_weight(cfg_, e.kind);
-      a = std::min(a, 0.8f);
-      for (std::size_t d = 0; d < item_vec.size(); ++d)
-        rec.vec[d] = (1 - a) * rec.vec[d] + a * item_vec[d];
-      normalize(rec.vec);
-    }
-  }
+  fold_taste(rec.vec, item_vec, behavior_weight(cfg_, e.kind));
   return rec.version;
 }
 
@@ -418,6 +515,13 @@ void shard_state::apply_item(const behavior_event& e) {
 void shard_state::add_item(const item_details& details, const std::vector<float>& unit_embedding) {
   auto& item = items_[details.item];
   item.details = details;
+  auto window = window_of(details);
+  if (auto it = restricted_.find(details.item); it == restricted_.end()) {
+    if (window.restricted())
+      restricted_[details.item] = {window, details.epoch};
+  } else if (it->second.second <= details.epoch) {
+    it->second = {window, details.epoch};
+  }
   item.embedding = unit_embedding;
   if (index_ && !unit_embedding.empty() &&
       unit_embedding.size() == static_cast<std::size_t>(index_->dim()))

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,6 +45,18 @@ struct history_entry {
 };
 static_assert(sizeof(history_entry) == 12);
 
+// A user's first buy of an item: the row id of its first buy event.
+struct first_buy {
+  item_id item = 0;
+  std::int64_t row = 0;
+};
+
+// One co-buy partner of an item and how many distinct users bought both.
+struct co_buy {
+  item_id item = 0;
+  std::uint32_t buyers = 0;
+};
+
 // Vectors here are built at their exact size (loads shrink them), since
 // spare capacity times a million users is most of a node's memory.
 struct user_record {
@@ -52,6 +65,9 @@ struct user_record {
   std::vector<item_id> bought;          // sorted
   std::vector<scored_user> similar;     // best first, capped
   std::vector<float> vec;               // unit taste vector, or empty
+  // The user's newest first buys (item, row id), oldest first, at most
+  // co_bought_recent + 1: what a next first buy is paired with (also-bought).
+  std::vector<first_buy> first_buys;
 };
 
 struct neighbour_item {
@@ -64,6 +80,9 @@ struct item_record {
   std::vector<neighbour_item> neighbours; // best first, capped
   std::vector<float> embedding;           // unit length, or empty
   double popularity = 0;                  // decayed weight, scaled to popularity_epoch
+  // Live buy co-occurrence: most co-bought partners first, at most
+  // recommend.co_bought_partners (actors/shard_widgets.cpp).
+  std::vector<co_buy> co_bought;
 };
 
 // HNSW inner-product index over unit item embeddings (cosine similarity).
@@ -108,6 +127,10 @@ struct shard_snapshot {
            (id <= max_behavior_id && std::binary_search(tail.begin(), tail.end(), id));
   }
   unix_seconds popularity_epoch = 0;      // item_record::popularity is relative to this time
+  std::uint64_t catalog_epoch = 0;        // every catalog change up to this epoch is in it
+  // The serving window of every restricted item of the catalog (all
+  // partitions), with the catalog epoch of the item's last change.
+  std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>> restricted;
 };
 
 // Results of a published job run, loaded for the shard's partitions.
@@ -138,6 +161,10 @@ std::string describe(const state_footprint& f);
 
 float behavior_weight(const recommend_settings& cfg, behavior_kind k);
 void normalize(std::vector<float>& v);
+// Folds an item into a unit taste vector, as a behavior of that weight does
+// on the user's shard: an exponential moving average (a = min(0.1 x weight,
+// 0.8)), back to unit length; an empty or other-sized taste becomes the item's.
+void fold_taste(std::vector<float>& taste, const std::vector<float>& item_vec, float weight);
 
 class shard_state {
 public:
@@ -160,7 +187,22 @@ public:
   user_context context(user_id u, std::size_t recent, std::size_t similar) const;
   std::uint64_t version(user_id u) const;
   std::vector<candidate> recall(const recall_request& req);
-  std::vector<item_details> details(const std::vector<item_id>& items) const;
+  // Details of the owned items among `items` that are servable at `now`.
+  std::vector<item_details> details(const std::vector<item_id>& items, unix_seconds now) const;
+
+  // ---- Catalog ----
+  // The newest catalog epoch this shard has seen: guards cached answers.
+  std::uint64_t catalog_epoch() const { return catalog_epoch_; }
+  // Whether an item of any partition may be served at `now`, as far as this
+  // shard knows (its own items' details; other items' restrictions).
+  bool servable_item(item_id i, unix_seconds now) const;
+  // A catalog change committed at `epoch`: the item's new details (applied
+  // if the shard owns it and holds an older version) and its serving window
+  // (kept for every item); an owned item created after the load is added.
+  // Returns false if it was already known.
+  bool apply_catalog(const item_details& details, std::uint64_t epoch, bool owned);
+  // Only raises the catalog epoch (a change that needs nothing else here).
+  void raise_catalog_epoch(std::uint64_t epoch) { catalog_epoch_ = std::max(catalog_epoch_, epoch); }
 
   // The item's unit embedding (empty if none); nullptr if the item is unknown.
   const std::vector<float>* item_embedding(item_id i) const;
@@ -171,6 +213,28 @@ public:
   // Adds an item created after the snapshot (e.g. by an import while serving).
   void add_item(const item_details& details, const std::vector<float>& unit_embedding);
 
+  // User side of a committed behavior with its row id: as above, and a first
+  // buy of the item is remembered for also-bought pairing (first_buys).
+  std::uint64_t apply_user(const behavior_event& e, const std::vector<float>& item_vec,
+                           std::int64_t row);
+
+  // Item pages and sessions (actors/shard_widgets.cpp).
+  // The item's published neighbours and live co-buy partners (at most k
+  // each, servable at `now`) and embedding; nullopt for an item not held here.
+  std::optional<item_relations> relations(item_id item, std::size_t k, unix_seconds now) const;
+  // At most k held items servable at `now` nearest to `unit_vector`, best
+  // first, none in `exclude` (sorted).
+  std::vector<scored_item> nearest(const std::vector<float>& unit_vector, std::size_t k,
+                                   const std::vector<item_id>& exclude, unix_seconds now) const;
+  // The items `user` first bought just before row `row`, newest first, if
+  // `row` is the user's remembered first buy of `item`; else empty.
+  std::vector<item_id> partners(user_id user, item_id item, std::int64_t row) const;
+  // One more co-buyer of (item, p) and (p, item) for every partner p, on the
+  // sides held here.
+  void add_co_buys(item_id item, const std::vector<item_id>& partners);
+  // The unit embeddings of the held items among `items` that have one.
+  std::vector<item_vector> vectors(const std::vector<item_id>& items) const;
+
   // Raw popularity at `epoch`-relative scale for an event at ts.
   double popularity_gain(behavior_kind k, unix_seconds ts) const;
 
@@ -180,6 +244,8 @@ private:
   // view as configured (0 = ignored).
   float user_cf_weight(behavior_kind k) const;
   void rebuild_index();
+  // One more co-buyer of `partner` in `item`'s row (bounded: see shard_widgets.cpp).
+  void count_co_buy(item_record& item, item_id partner);
 
   recommend_settings cfg_;
   score_table scratch_; // recall's accumulator, reused across requests
@@ -187,6 +253,12 @@ private:
   std::unordered_map<item_id, item_record> items_;
   std::shared_ptr<vector_index> index_;
   unix_seconds popularity_epoch_ = 0;
+  // Catalog (sql/005_catalog.sql): the newest catalog epoch seen (loaded or
+  // pushed), the newest loaded one (a push at or below it is in the
+  // snapshot already), and the windows of restricted items of every partition.
+  std::uint64_t catalog_epoch_ = 0;
+  std::uint64_t loaded_epoch_ = 0;
+  std::unordered_map<item_id, std::pair<serving_window, std::uint64_t>> restricted_;
   std::vector<std::pair<item_id, double>> popular_;   // cached, best first
   bool popular_dirty_ = true;
   std::int64_t popular_built_at_ms_ = 0;

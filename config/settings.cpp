@@ -181,8 +181,12 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(recommend, exclude_seen, "1: never recommend an item the user already touched (0: bought only)"),
     RECD_SETTING(recommend, item_neighbours, "item-CF reads this table: item_weights (EASE) or item_similarity (the seed's Jaccard)"),
     RECD_SETTING(recommend, user_neighbours, "user-CF reads this table: user_neighbours or user_similarity (the seed's cosine)"),
+    RECD_SETTING(recommend, co_bought_recent, "also-bought: a first buy pairs with the buyer's previous N first-bought items (1..1000)"),
+    RECD_SETTING(recommend, co_bought_partners, "also-bought: most co-bought partners kept per item (1..10000)"),
     RECD_SETTING(jobs, poll_seconds, "how often a server looks for newly published runs"),
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
+    RECD_SETTING(rules, file,
+                 "business rules file (docs/rules.md), read at start and on SIGHUP or POST /admin/rules/reload; empty = no rules"),
   };
   return table;
 }
@@ -353,6 +357,10 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"cluster.insecure must be 0 or 1"};
   if (s.recommend.exclude_seen != 0 && s.recommend.exclude_seen != 1)
     return std::string{"recommend.exclude_seen must be 0 or 1"};
+  if (s.recommend.co_bought_recent < 1 || s.recommend.co_bought_recent > 1000)
+    return std::string{"recommend.co_bought_recent must be in 1..1000"};
+  if (s.recommend.co_bought_partners < 1 || s.recommend.co_bought_partners > 10000)
+    return std::string{"recommend.co_bought_partners must be in 1..10000"};
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0 || s.item_weights.top_k < 0 ||
       s.user_neighbours.top_k < 0)
     return std::string{"top_k must be >= 0"};

@@ -165,11 +165,22 @@ struct recommend_settings {
   std::int32_t exclude_seen = 1;       // 1: never recommend an item in the user's history (0: bought only)
   std::string item_neighbours = "item_weights";      // item-CF table: item_weights | item_similarity
   std::string user_neighbours = "user_neighbours";   // user-CF table: user_neighbours | user_similarity
+  // Also-bought (live buy co-occurrence): a first buy of an item pairs it with
+  // the buyer's previous co_bought_recent first-bought items; each item keeps
+  // its co_bought_partners most co-bought partners.
+  std::int32_t co_bought_recent = 16;
+  std::int32_t co_bought_partners = 100;
 };
 
 struct jobs_settings {
   std::int32_t poll_seconds = 3;       // how often a server looks for newly published runs
   std::int32_t interval_seconds = 0;   // 0 = the server never starts jobs by itself
+};
+
+// Business rules (docs/rules.md): hide, boost and diversity rules applied to
+// every answer of this node's API actors.
+struct rules_settings {
+  std::string file;                    // the rules file; "" = no rules
 };
 
 struct settings {
@@ -186,6 +197,7 @@ struct settings {
   embedding_settings embedding;
   recommend_settings recommend;
   jobs_settings jobs;
+  rules_settings rules;
 };
 
 // One documented setting.

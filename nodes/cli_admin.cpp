@@ -1,4 +1,4 @@
-// `recd admin jobs|run-job|drain|cache flush|check` (and cluster|rebalance
+// `recd admin jobs|run-job|drain|cache flush|check|rules show|rules reload` (and cluster|rebalance
 // with --admin): operator commands against a node's admin port, over HTTP
 // with the bearer token from RECD_ADMIN_TOKEN or admin.token_file (never a
 // command-line argument). Exit status: 0 done, 1 refused, unreachable or (check)
@@ -237,6 +237,22 @@ int run_admin_http(const settings& cfg, const admin_command& cmd) {
       }
     }
     return j->value("ok", false) ? 0 : 1;
+  }
+  if (cmd.name == "rules-show" || cmd.name == "rules-reload") {
+    auto j = cmd.name == "rules-show" ? get("/admin/rules") : post("/admin/rules/reload");
+    if (!j)
+      return 1;
+    if (cmd.json) {
+      std::printf("%s\n", j->dump(2).c_str());
+      return 0;
+    }
+    const auto rules = j->value("rules", json::array());
+    std::printf("%zu rules from %s (tag %s)%s\n", rules.size(),
+                j->value("file", "").empty() ? "(no rules.file)" : j->value("file", "").c_str(),
+                j->value("tag", "").c_str(), cmd.name == "rules-reload" ? ": reloaded" : "");
+    for (const auto& r : rules)
+      std::printf("  %s\n", r.value("rule", "").c_str());
+    return 0;
   }
   std::fprintf(stderr, "recd: unknown admin command %s\n", cmd.name.c_str());
   return 2;

@@ -214,7 +214,7 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
     auto u = users[next];
     for (int attempt = 0;; ++attempt) {
       bool retry = false;
-      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, limit, false)
+      self->request(api, std::chrono::seconds{60}, recommend_atom_v, u, limit, false, recommend_filter{})
         .receive(
           [&](const std::string& body) {
             auto j = json::parse(body);

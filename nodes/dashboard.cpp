@@ -154,7 +154,7 @@ bool dashboard::handle(const http::request& req, http::reply_fn reply) {
     // without the newest behavior's reasons.
     caf::anon_send(deps_.apis[static_cast<std::size_t>(q.user) % deps_.apis.size()],
                    recommend_local_atom_v, q.user, q.limit,
-                   false, make_local_reply<std::string>([reply](caf::expected<std::string> body) {
+                   false, std::move(q.filter), make_local_reply<std::string>([reply](caf::expected<std::string> body) {
                      reply(body ? json_reply(200, std::move(*body)) : error_response(body.error()));
                    }));
     return true;

@@ -136,6 +136,8 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
     return;
   if (apis_.empty())
     return client_error(404, "this node serves no API: send " + path + " to an API node");
+  if (handle_widgets(req, reply))
+    return;
   if (path.rfind("/api/recommend/", 0) == 0) {
     if (!method_is("GET"))
       return client_error(405, "method " + req.method + " not allowed on " + path);
@@ -146,7 +148,7 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
     // Straight to the API actor, which answers through `reply` (no actor or
     // CAF timer per request; the HTTP server's deadline covers a lost answer).
     caf::anon_send(next_api(), recommend_local_atom_v, q.user, q.limit, q.use_cache,
-                   make_local_reply<std::string>([reply](caf::expected<std::string> body) {
+                   std::move(q.filter), make_local_reply<std::string>([reply](caf::expected<std::string> body) {
                      reply(body ? json_response(200, std::move(*body))
                                 : error_response(body.error()));
                    }));

@@ -10,11 +10,16 @@
 //   GET  /healthz                  200 {"status":"ok"} while every essential actor of the
 //                                  node runs (nodes/liveness.hpp), else 503 naming the dead one
 //   GET  /readyz                   200 once every shard holds its state, else 503
-//   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true
+//   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true, filters category, exclude,
+//                                  offset, exclude_seen (nodes/http_api.hpp, docs/rules.md)
 //   POST /api/behavior             query parameters or a JSON body; optional event id
 //                                  (event_id or Idempotency-Key): a retry answers the first
 //                                  answer. Any 5xx: maybe committed, safe to retry with the
 //                                  same event id; a full writer queue: 503 + Retry-After: 1
+//   GET  /api/items/{id}/similar   ?limit=1..100&category=: item CF + vector neighbours
+//   GET  /api/items/{id}/also-bought ?limit=1..100: live buy co-occurrence
+//   POST /api/recommend            a visitor's session (JSON items, optional user_id)
+//                                  (nodes/http_widgets.hpp; nothing stored)
 //   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
 //                                  when keys are on)
 //   GET  /openapi.json             docs/openapi.yaml as JSON (compiled in; no key needed)
@@ -32,6 +37,11 @@
 //                                  /admin/cluster shows its partitions leave
 //   POST /admin/cache/flush        every API actor forgets cached answers (?user=ID: one user's)
 //   GET  /admin/check              each shard's users and items in memory vs PostgreSQL
+// and on every node that serves the API (404 elsewhere; nodes/gateway_rules.cpp):
+//   GET  /admin/rules              the node's business rules (docs/rules.md)
+//   POST /admin/rules/reload       read rules.file again: 200 with the new rules, or 422
+//                                  naming the offending line (the old rules stay)
+// and on the coordinator and --role all:
 //   /ui, /admin/{stats,serving,quality,try,similar}  the dashboard (nodes/dashboard.hpp);
 //                                  the page itself needs no token
 // Every admin-port request but the probes and the page needs `Authorization: Bearer <admin.token>`
@@ -57,6 +67,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/api_metrics.hpp"
+#include "actors/rules_book.hpp"
 #include "nodes/http_auth.hpp"
 #include "nodes/metrics.hpp"
 #include "nodes/http_server.hpp"
@@ -93,6 +104,8 @@ public:
   void set_database(std::string conninfo);
   // The admin port's dashboard (/ui and its endpoints); null: none.
   void set_dashboard(std::shared_ptr<dashboard> ui) { dashboard_ = std::move(ui); }
+  // The node's business rules (/admin/rules); null: the node serves no API.
+  void set_rules(std::shared_ptr<rules_book> rules) { rules_ = std::move(rules); }
 
   // The public port.
   void handle(http::request&& req, http::reply_fn reply);
@@ -110,12 +123,17 @@ private:
   bool refuse_unrouted(routes::port on, const http::request& req, http::reply_fn& reply);
   // /healthz and /readyz; false if `req` is neither.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
+  // Item pages and sessions (gateway_widgets.cpp): GET /api/items/{id}/similar,
+  // /also-bought, POST /api/recommend; false if `req` is none of them.
+  bool handle_widgets(const http::request& req, http::reply_fn& reply);
   // The admin endpoints (gateway_admin.cpp).
   void serve_metrics(http::reply_fn reply);
   void admin_jobs(const http::request& req, http::reply_fn reply);
   void admin_drain(const http::request& req, http::reply_fn reply);
   void admin_flush(const http::request& req, http::reply_fn reply);
   void admin_check(http::reply_fn reply);
+  // /admin/rules and /admin/rules/reload (gateway_rules.cpp); false: another path.
+  bool admin_rules(const http::request& req, http::reply_fn& reply);
 
   caf::actor_system& sys_;
   std::vector<api_actor> apis_;
@@ -130,6 +148,7 @@ private:
   metrics::node_view node_;
   std::shared_ptr<database_link> db_;
   std::shared_ptr<dashboard> dashboard_;
+  std::shared_ptr<rules_book> rules_;
 };
 
 } // namespace recd

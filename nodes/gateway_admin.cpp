@@ -107,6 +107,8 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
       return client_error(405, "method " + req.method + " not allowed on " + path);
     return serve_metrics(std::move(reply));
   }
+  if (admin_rules(req, reply))
+    return;
   const bool known = path == "/admin/cluster" || path == "/admin/rebalance" ||
                      path == "/admin/jobs" || path == "/admin/drain" ||
                      path == "/admin/cache/flush" || path == "/admin/check";

@@ -3,9 +3,11 @@
 #include "nodes/http_api.hpp"
 
 #include "engine/timestamp.hpp"
+#include "protocol/limits.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -188,6 +190,47 @@ std::variant<recommend_query, api_error> parse_recommend(const request& r) {
     if (!b)
       return invalid("use_cache", "must be a boolean (true/false, 1/0, yes/no)");
     q.use_cache = *b;
+  }
+  if (const auto v = last_param(r, "category"); v && !v->empty()) {
+    bool control = false;
+    for (unsigned char c : *v)
+      control = control || c < 0x20 || c == 0x7f;
+    if (v->size() > limits::max_category || control)
+      return invalid("category", "must have 1.." + std::to_string(limits::max_category) +
+                                     " bytes without control characters");
+    q.filter.category = std::string{*v};
+  }
+  if (const auto v = last_param(r, "exclude"); v && !v->empty()) {
+    std::string_view rest = *v;
+    while (true) {
+      const auto comma = rest.find(',');
+      const auto id = parse_id_text(rest.substr(0, comma));
+      if (!id)
+        return invalid("exclude", "must be item ids (integers 0..2147483647) separated by commas");
+      q.filter.exclude.push_back(*id);
+      if (q.filter.exclude.size() > limits::max_request_exclude)
+        return invalid("exclude", "at most " + std::to_string(limits::max_request_exclude) +
+                                      " item ids");
+      if (comma == std::string_view::npos)
+        break;
+      rest.remove_prefix(comma + 1);
+    }
+    std::sort(q.filter.exclude.begin(), q.filter.exclude.end());
+    q.filter.exclude.erase(std::unique(q.filter.exclude.begin(), q.filter.exclude.end()),
+                           q.filter.exclude.end());
+  }
+  if (const auto v = last_param(r, "offset")) {
+    const auto offset = parse_id_text(*v);
+    if (!offset || *offset > limits::max_offset)
+      return invalid("offset", "must be an integer between 0 and " +
+                                   std::to_string(limits::max_offset));
+    q.filter.offset = *offset;
+  }
+  if (const auto v = last_param(r, "exclude_seen")) {
+    const auto b = parse_bool(*v);
+    if (!b)
+      return invalid("exclude_seen", "must be a boolean (true/false, 1/0, yes/no)");
+    q.filter.exclude_seen = *b ? 1 : 0;
   }
   return q;
 }

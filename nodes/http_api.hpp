@@ -11,6 +11,7 @@
 
 #include "engine/types.hpp"
 #include "nodes/http_server.hpp"
+#include "protocol/messages.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -28,16 +29,25 @@ struct api_error {
 // The JSON error reply for `e`: {"error": message, "status": status}.
 response error_response(const api_error& e);
 
-// GET /api/recommend/{user_id}?limit=&use_cache=
+// GET /api/recommend/{user_id}?limit=&use_cache=&category=&exclude=&offset=&exclude_seen=
 struct recommend_query {
   user_id user = 0;
   std::int32_t limit = 50;
   bool use_cache = true;
+  recommend_filter filter;  // docs/rules.md
 };
 
 // `r.path` is e.g. "/api/recommend/42"; the caller routes by the prefix
 // "/api/recommend/" (a path without it is read from its last '/'). An empty
 // id or extra segments are 404; a bad user_id, limit (1..100) or use_cache is 422.
+// The filters (422 naming the parameter when bad):
+//   category      1..limits::max_category bytes, no control characters;
+//                 only items in this category (exact match);
+//   exclude       item ids separated by commas ("4,8,15"), at most
+//                 limits::max_request_exclude, repeats allowed; never shown;
+//   offset        0..limits::max_offset: the page starts after this many items;
+//   exclude_seen  a boolean: overrides recommend.exclude_seen for this request.
+// An empty category or exclude counts as absent.
 std::variant<recommend_query, api_error> parse_recommend(const request& r);
 
 // POST /api/behavior

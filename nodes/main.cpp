@@ -117,12 +117,18 @@ int main(int argc, char** argv) {
   admin_flush->add_option("USER", admin_cmd.argument, "a user id (default: every user)");
   auto* admin_check =
     admin->add_subcommand("check", "compare each shard's users and items in memory with PostgreSQL");
+  auto* admin_rules = admin->add_subcommand("rules", "the API node's business rules (docs/rules.md)");
+  admin_rules->require_subcommand(1);
+  admin_rules->fallthrough();
+  auto* admin_rules_show = admin_rules->add_subcommand("show", "print the rules in force");
+  auto* admin_rules_reload =
+    admin_rules->add_subcommand("reload", "read rules.file again (a bad file is refused, naming the line)");
   for (auto* leaf : {admin_cluster, admin_rebalance, admin_jobs, admin_run, admin_drain, admin_flush,
-                     admin_check}) {
+                     admin_check, admin_rules_show, admin_rules_reload}) {
     leaf->fallthrough();
     leaf->add_option("--admin", admin_cmd.admin_addr, "the admin port host:port (default admin.addr)");
   }
-  for (auto* leaf : {admin_jobs, admin_check})
+  for (auto* leaf : {admin_jobs, admin_check, admin_rules_show})
     leaf->add_flag("--json", admin_cmd.json, "print the JSON answer");
 
   auto* eval = app.add_subcommand("eval", "offline quality of the served recommendations vs baselines");
@@ -197,6 +203,8 @@ int main(int argc, char** argv) {
                      : *admin_run       ? "run-job"
                      : *admin_drain     ? "drain"
                      : *admin_flush     ? "cache-flush"
+                     : *admin_rules_show   ? "rules-show"
+                     : *admin_rules_reload ? "rules-reload"
                                         : "check";
     return recd::run_admin_http(cfg, admin_cmd);
   }

@@ -15,7 +15,8 @@
 namespace recd {
 
 // Blocks SIGINT/SIGTERM in this and every thread started later; wait_for_stop
-// receives them.
+// receives them. Blocks SIGHUP as well (not in the returned set): an API
+// node's rules reloader receives it (nodes/rules_admin.hpp), elsewhere it is ignored.
 sigset_t block_stop_signals();
 
 http::server_options http_options(const settings& cfg);

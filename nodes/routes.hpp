@@ -42,6 +42,9 @@ inline constexpr route table[] = {
   {port::public_api, "GET", "/api/recommend/{user_id}"},
   {port::public_api, "POST", "/api/behavior"},
   {port::public_api, "GET", "/api/stats"},
+  {port::public_api, "POST", "/api/recommend"},
+  {port::public_api, "GET", "/api/items/{item_id}/similar"},
+  {port::public_api, "GET", "/api/items/{item_id}/also-bought"},
   // --- admin port ------------------------------------------------------------
   {port::admin, "GET", "/healthz"},
   {port::admin, "HEAD", "/healthz"},
@@ -65,6 +68,8 @@ inline constexpr route table[] = {
   {port::admin, "HEAD", "/ui"},
   {port::admin, "GET", "/ui/{file}"},
   {port::admin, "HEAD", "/ui/{file}"},
+  {port::admin, "GET", "/admin/rules"},
+  {port::admin, "POST", "/admin/rules/reload"},
 };
 
 enum class outcome : std::uint8_t {

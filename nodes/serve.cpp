@@ -37,6 +37,7 @@
 #include "nodes/gateway.hpp"
 #include "nodes/metrics.hpp"
 #include "nodes/node_runtime.hpp"
+#include "nodes/rules_admin.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
@@ -202,6 +203,9 @@ int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_
 }
 
 int serve_all(const settings& cfg, sigset_t& signals) {
+  auto rules = load_rules(cfg);
+  if (!rules)
+    return 1;
   auto counted = partition_count(cfg);
   if (!counted)
     return 1;
@@ -219,7 +223,7 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics, rules}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
@@ -232,6 +236,8 @@ int serve_all(const settings& cfg, sigset_t& signals) {
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   gw.set_node({"all", metrics, gate, {}});
+  gw.set_rules(rules);
+  reload_rules_on_hangup(rules);
   gw.set_database(store::conninfo(cfg.postgres, store::session::serving));
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   gw.set_dashboard(
@@ -368,6 +374,9 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
 }
 
 int serve_api(const settings& cfg, sigset_t& signals) {
+  auto rules = load_rules(cfg);
+  if (!rules)
+    return 1;
   caf::actor_system_config acfg;
   configure(acfg, cfg);
   configure_network(acfg, cfg);
@@ -383,7 +392,7 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics}));
+    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics, rules}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
@@ -395,6 +404,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   gw.set_node({"api", metrics, gate, {}});
+  gw.set_rules(rules);
+  reload_rules_on_hangup(rules);
   auto server = start_http(cfg, gw, "api", /*with_admin=*/true);
   int status = 0;
   if (!server) {

@@ -84,5 +84,14 @@ CAF_ADD_ATOM(recd, recd, solve_items_atom, "solve_item")
 CAF_ADD_ATOM(recd, recd, bulk_atom, "bulk")
 // -- the admin dashboard's database question (local) ----------------------------------
 CAF_ADD_ATOM(recd, recd, neighbours_atom, "neighbours")
+// -- item pages and sessions (similar, also bought, POST /api/recommend) ---------------
+CAF_ADD_ATOM(recd, recd, relations_atom, "relations")
+CAF_ADD_ATOM(recd, recd, nearest_atom, "nearest")
+CAF_ADD_ATOM(recd, recd, partners_atom, "partners")
+CAF_ADD_ATOM(recd, recd, co_bought_atom, "co_bought")
+CAF_ADD_ATOM(recd, recd, vectors_atom, "vectors")
+CAF_ADD_ATOM(recd, recd, similar_local_atom, "similar_l")
+CAF_ADD_ATOM(recd, recd, also_bought_local_atom, "alsobought")
+CAF_ADD_ATOM(recd, recd, session_local_atom, "session_l")
 // -- node helpers (nodes/) -------------------------------------------------------------
 CAF_ADD_ATOM(recd, recd, stop_atom, "stop")

@@ -146,7 +146,26 @@ using shard_actor = bulk_sink::extend<
   // -> (users, items) in memory.
   caf::replies_to<counts_atom>::with<std::uint64_t, std::uint64_t>,
   // -> the first load finished.
-  caf::replies_to<ready_atom>::with<bool>>;
+  caf::replies_to<ready_atom>::with<bool>,
+  // Item pages and sessions (actors/shard_widgets.cpp):
+  // [S] (item, k) -> its published neighbours and live co-buy partners (at
+  // most k each, limits::max_per_route) and its embedding; not_found for an
+  // item the catalog lacks (looked up in the database once, as item_atom).
+  caf::replies_to<relations_atom, item_id, std::int32_t>::with<item_relations>,
+  // [S] (unit vector, k, exclude (sorted)) -> at most k owned items nearest to
+  // the vector (HNSW), best first; items of standby partitions left out.
+  caf::replies_to<nearest_atom, std::vector<float>, std::int32_t, std::vector<item_id>>::with<
+    std::vector<scored_item>>,
+  // [S] (user, item, row id) -> the items the user first bought just before
+  // row `row` (at most recommend.co_bought_recent, newest first): empty unless
+  // `row` is the user's first buy of `item`. Sent after the row was applied.
+  caf::replies_to<partners_atom, user_id, item_id, std::int64_t>::with<std::vector<item_id>>,
+  // [S] (item, partners) -> true: a user who had bought `partners` bought
+  // `item`; each held side of each pair counts one more co-buyer.
+  caf::replies_to<co_bought_atom, item_id, std::vector<item_id>>::with<bool>,
+  // [S] (items, at most limits::max_details) -> the unit embeddings of those
+  // held here that have one.
+  caf::replies_to<vectors_atom, std::vector<item_id>>::with<std::vector<item_vector>>>;
 
 // ---- Cross-node tuples with handles ---------------------------------------------------
 
@@ -249,10 +268,12 @@ using coordinator_actor = caf::typed_actor<
 
 // Serves recommend and behavior requests (actors/api.hpp for the steps).
 using api_actor = map_subscriber::extend<
-  // (user, limit, use cache) -> the JSON response body.
-  caf::replies_to<recommend_atom, user_id, std::int32_t, bool>::with<std::string>,
+  // (user, limit, use cache, filters) -> the JSON response body; the node's
+  // business rules apply (docs/rules.md).
+  caf::replies_to<recommend_atom, user_id, std::int32_t, bool, recommend_filter>::with<std::string>,
   // [local] the same, answered through `reply` (the HTTP gateway).
-  caf::reacts_to<recommend_local_atom, user_id, std::int32_t, bool, local_reply<std::string>>,
+  caf::reacts_to<recommend_local_atom, user_id, std::int32_t, bool, recommend_filter,
+                 local_reply<std::string>>,
   // (event, event id or "") -> the committed row id; a repeated event id
   // answers the first row id and changes nothing.
   caf::replies_to<behavior_atom, behavior_event, std::string>::with<std::int64_t>,
@@ -263,7 +284,14 @@ using api_actor = map_subscriber::extend<
   // [self] expire request deadlines.
   caf::reacts_to<deadline_atom>,
   // [local] follow a (restarted) coordinator.
-  caf::reacts_to<follow_atom, coordinator_actor>>;
+  caf::reacts_to<follow_atom, coordinator_actor>,
+  // [local] item pages and sessions (actors/api_widgets.cpp), answered
+  // through `reply` with the JSON body: an item's similar items,
+  caf::reacts_to<similar_local_atom, item_query, local_reply<std::string>>,
+  // its also-bought items (live buy co-occurrence),
+  caf::reacts_to<also_bought_local_atom, item_query, local_reply<std::string>>,
+  // a visitor's session recommendation (nothing stored).
+  caf::reacts_to<session_local_atom, session_query, local_reply<std::string>>>;
 
 // ---- The API node's local helpers ------------------------------------------------------------------
 

@@ -54,9 +54,13 @@ caf::error check_recall(const recall_request& req) {
     return invalid("too many excluded items");
   if (req.vector.size() > max_vector_dim)
     return invalid("vector too long");
+  if (req.only_category.size() > max_category)
+    return invalid("category too long");
   for (const auto& r : req.recent)
     if (static_cast<std::uint8_t>(r.kind) > static_cast<std::uint8_t>(behavior_kind::buy))
       return invalid("unknown behavior kind in a seed");
+  if (auto err = check_tags(req.categories, max_categories, "category"))
+    return err;
   return {};
 }
 
@@ -82,6 +86,64 @@ caf::error check_address(const std::string& address) {
 caf::error check_job_kind(job_kind kind) {
   if (static_cast<std::uint8_t>(kind) >= job_kind_count)
     return invalid("unknown job kind");
+  return {};
+}
+
+caf::error check_tag(const std::string& tag, const char* what) {
+  if (tag.empty() || tag.size() > max_tag)
+    return invalid(std::string{"a "} + what + " has 1.." + std::to_string(max_tag) + " bytes");
+  // UTF-8 well-formedness (no overlong forms or surrogates) and no control characters.
+  const auto* p = reinterpret_cast<const unsigned char*>(tag.data());
+  const auto* end = p + tag.size();
+  while (p < end) {
+    unsigned c = *p;
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || static_cast<std::size_t>(end - p) < n)
+      return invalid(std::string{"a "} + what + " is not valid UTF-8");
+    std::uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((p[k] & 0xC0) != 0x80)
+        return invalid(std::string{"a "} + what + " is not valid UTF-8");
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    static constexpr std::uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return invalid(std::string{"a "} + what + " is not valid UTF-8");
+    if (cp < 0x20 || cp == 0x7F)
+      return invalid(std::string{"a "} + what + " holds a control character");
+    p += n;
+  }
+  return {};
+}
+
+caf::error check_tags(const std::vector<std::string>& tags, std::size_t max, const char* what) {
+  if (tags.size() > max)
+    return invalid(std::string{"at most "} + std::to_string(max) + " " + what + "s");
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    if (auto err = check_tag(tags[i], what))
+      return err;
+    for (std::size_t j = 0; j < i; ++j)
+      if (tags[j] == tags[i])
+        return invalid(std::string{"a repeated "} + what + ": " + tags[i]);
+  }
+  return {};
+}
+
+caf::error check_item_details(const item_details& d) {
+  if (d.item < 0)
+    return invalid("negative item id");
+  if (d.title.size() > max_title)
+    return invalid("a title has at most " + std::to_string(max_title) + " bytes");
+  if (!(d.price >= 0 && d.price < 1e8))
+    return invalid("price must be in 0..99999999.99");
+  if (auto err = check_tags(d.categories, max_categories, "category"))
+    return err;
+  if (auto err = check_tags(d.labels, max_labels, "label"))
+    return err;
+  if (d.available_from < 0 || d.available_until < 0)
+    return invalid("availability times are unix seconds >= 0 (0: unbounded)");
+  if (d.available_from != 0 && d.available_until != 0 && d.available_until <= d.available_from)
+    return invalid("available_until must be after available_from");
   return {};
 }
 
@@ -142,6 +204,49 @@ caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows,
   const auto d = static_cast<std::size_t>(dim);
   if (values != rows * d || gram != d * d)
     return invalid("factor matrix or Gram matrix of the wrong size");
+  return {};
+}
+
+caf::error check_item_count(std::int32_t k) {
+  if (k < 0 || k > max_per_route)
+    return invalid("item count must be in 0.." + std::to_string(max_per_route));
+  return {};
+}
+
+caf::error check_nearest(const std::vector<float>& vec, std::int32_t k,
+                         const std::vector<item_id>& exclude) {
+  if (auto err = check_item_count(k))
+    return err;
+  if (vec.size() > max_vector_dim)
+    return invalid("vector too long");
+  if (exclude.size() > max_exclude)
+    return invalid("too many excluded items");
+  return {};
+}
+
+caf::error check_partners(item_id item, const std::vector<item_id>& partners) {
+  if (item < 0)
+    return invalid("negative item id");
+  if (partners.size() > max_partners)
+    return invalid("too many co-buy partners");
+  for (auto p : partners)
+    if (p < 0 || p == item)
+      return invalid("a co-buy partner is negative or the item itself");
+caf::error check_recommend_filter(const recommend_filter& f) {
+  if (f.category.size() > max_category)
+    return invalid("category: at most " + std::to_string(max_category) + " bytes");
+  for (unsigned char c : f.category)
+    if (c < 0x20 || c == 0x7f)
+      return invalid("category: no control characters");
+  if (f.exclude.size() > max_request_exclude)
+    return invalid("exclude: at most " + std::to_string(max_request_exclude) + " item ids");
+  for (std::size_t k = 0; k < f.exclude.size(); ++k)
+    if (f.exclude[k] < 0 || (k > 0 && f.exclude[k] <= f.exclude[k - 1]))
+      return invalid("exclude: item ids must be non-negative, sorted and distinct");
+  if (f.offset < 0 || f.offset > max_offset)
+    return invalid("offset: must be in 0.." + std::to_string(max_offset));
+  if (f.exclude_seen < -1 || f.exclude_seen > 1)
+    return invalid("exclude_seen: -1, 0 or 1");
   return {};
 }
 

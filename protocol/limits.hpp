@@ -25,6 +25,15 @@ constexpr std::size_t max_details = 10000;            // items per details reque
 constexpr std::size_t max_name = 128;                 // a shard node's name
 constexpr std::size_t max_address = 300;              // host:port
 constexpr std::size_t max_api_nodes = 4096;           // API nodes a shard admits
+constexpr std::size_t max_session_items = 100;        // items in one POST /api/recommend session
+constexpr std::size_t max_partners = 1000;            // co-buy partners in one co_bought message
+// Catalog metadata (item_details, users' labels): what the API accepts and
+// what may cross nodes.
+constexpr std::size_t max_title = 1000;               // bytes of an item title
+constexpr std::size_t max_categories = 32;            // categories of one item
+constexpr std::size_t max_labels = 64;                // labels of one item or user
+constexpr std::size_t max_tag = 100;                  // bytes of one category or label
+constexpr std::size_t max_item_batch = 10000;         // items of one write (POST /api/items)
 
 // Bulk transfers (protocol/bulk.hpp): one value at most this large, and at most
 // this many bytes held per sending node before its value is used or expires.
@@ -40,12 +49,33 @@ caf::error check_seed_counts(std::int32_t recent, std::int32_t similar);
 caf::error check_node_name(const std::string& name);
 caf::error check_address(const std::string& address);
 caf::error check_job_kind(job_kind kind);
+// One category or label: 1..max_tag bytes of valid UTF-8 without control characters.
+caf::error check_tag(const std::string& tag, const char* what);
+// A list of categories or labels: at most `max` distinct tags, each checked.
+caf::error check_tags(const std::vector<std::string>& tags, std::size_t max, const char* what);
+// An item's catalog metadata as it crosses nodes or enters through the API:
+// non-negative id, title within max_title, finite non-negative price, bounded
+// categories and labels, an availability window that is not inverted.
+caf::error check_item_details(const item_details& d);
 // Decoded job inputs: every index in range, every array of its stated size,
 // so kernels can trust them (engine/ code does not re-check).
 caf::error check_graph(const engine::bipartite& g);
 caf::error check_similarity_task(const similarity_task& task);
 caf::error check_embedding_task(const embedding_task& task);
 // ALS factors of `rows` rows of `dim` and their Gram matrix (dim x dim).
+// Item pages and sessions: a count of items asked for (0..max_per_route), a
+// query vector (at most max_vector_dim), an exclusion list and partner list.
+caf::error check_item_count(std::int32_t k);
+caf::error check_nearest(const std::vector<float>& vec, std::int32_t k,
+                         const std::vector<item_id>& exclude);
+caf::error check_partners(item_id item, const std::vector<item_id>& partners);
 caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows, std::int32_t dim);
+
+// A recommend request's filters (recommend_filter): what GET
+// /api/recommend accepts and what an API actor takes from any sender.
+constexpr std::size_t max_request_exclude = 500;      // ids in ?exclude= (a cart, a page shown)
+constexpr std::int32_t max_offset = 900;              // offset + limit stays within 1000
+constexpr std::size_t max_category = 100;             // bytes of ?category= (as a catalog tag)
+caf::error check_recommend_filter(const recommend_filter& f);
 
 } // namespace recd::limits

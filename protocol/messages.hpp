@@ -56,11 +56,39 @@ struct user_context {
                                        // recommend.exclude_seen every remembered item)
   std::vector<scored_user> similar;    // most similar users first
   std::vector<float> vector;           // unit-length taste vector, empty if unknown
+  std::uint64_t catalog_epoch = 0;     // the shard's catalog changes known; guards cached answers
+  std::vector<std::string> categories; // the user's top categories, strongest first
+  // What a request's exclude_seen choice needs (GET /api/recommend?exclude_seen=):
+  // whether `bought` holds the remembered items too (the shard's
+  // recommend.exclude_seen), the bought set alone when it does, and the
+  // remembered items when it does not (both sorted; the other one empty).
+  bool seen_in_bought = false;
+  std::vector<item_id> purchased;
+  std::vector<item_id> seen;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_context& x) {
   return f(caf::meta::type_name("user_context"), x.user, x.known, x.version, x.recent, x.bought,
-           x.similar, x.vector);
+           x.similar, x.vector, x.catalog_epoch, x.categories, x.seen_in_bought,
+           x.purchased, x.seen);
+}
+
+// The filters of one recommend request beyond the seed's (docs/rules.md):
+// GET /api/recommend/{user}?category=&exclude=&offset=&exclude_seen=.
+// Bounded by limits::check_recommend_filter.
+struct recommend_filter {
+  std::string category;                // "" = any; else only items in this category
+  std::vector<item_id> exclude;        // sorted, distinct: never proposed (e.g. the cart)
+  std::int32_t offset = 0;             // the page starts after this many items
+  std::int8_t exclude_seen = -1;       // -1: recommend.exclude_seen; 0 or 1: this request's
+  // Whether the answer is the one of the unfiltered request (then it may be
+  // served from and stored in the cache; the offset pages a cached list).
+  bool narrows() const { return !category.empty() || !exclude.empty() || exclude_seen >= 0; }
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recommend_filter& x) {
+  return f(caf::meta::type_name("recommend_filter"), x.category, x.exclude, x.offset,
+           x.exclude_seen);
 }
 
 // The recall routes; the numeric values are part of the wire protocol.
@@ -77,11 +105,16 @@ struct recall_request {
   std::int32_t per_route = 100;        // candidates per route per shard
   unix_seconds now = 0;
   std::vector<item_id> exclude;        // sorted; never proposed (the context's `bought`)
+  std::vector<std::string> categories; // the user's top categories: the category route
+  // "" = any; else the routes that propose owned items (popular, vector)
+  // propose only items of this category (recommend_filter::category), so a
+  // category page is filled; the API node filters the other routes' items.
+  std::string only_category;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recall_request& x) {
   return f(caf::meta::type_name("recall_request"), x.user, x.recent, x.similar, x.vector,
-           x.per_route, x.now, x.exclude);
+           x.per_route, x.now, x.exclude, x.categories, x.only_category);
 }
 
 // One route's proposal of one item. `because` is the recent item (item_cf) or
@@ -97,17 +130,138 @@ typename Inspector::result_type inspect(Inspector& f, candidate& x) {
   return f(caf::meta::type_name("candidate"), x.item, x.route, x.score, x.because);
 }
 
-// Step 3: what the response shows of an item.
+// Step 3: what the response shows of an item, and the catalog metadata its
+// owning shard serves it by (sql/005_catalog.sql). The seed-compatible answer
+// shows the first five fields only. Bounded by limits::check_item_details.
 struct item_details {
   item_id item = 0;
   std::string title;
   double price = 0;
   double rating = 0;
   std::int32_t sales = 0;
+  std::vector<std::string> categories; // the shop's category names (items.categories)
+  std::vector<std::string> labels;
+  bool hidden = false;                 // never served while true
+  unix_seconds available_from = 0;     // served from this time on; 0 = unbounded
+  unix_seconds available_until = 0;    // served before this time; 0 = unbounded
+  unix_seconds created = 0;            // items.created_at
+  std::uint64_t epoch = 0;             // catalog epoch of its last API change (0: imported)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, item_details& x) {
-  return f(caf::meta::type_name("item_details"), x.item, x.title, x.price, x.rating, x.sales);
+  return f(caf::meta::type_name("item_details"), x.item, x.title, x.price, x.rating, x.sales,
+           x.categories, x.labels, x.hidden, x.available_from, x.available_until, x.created,
+           x.epoch);
+}
+
+// What decides whether an item may be served, without the rest of its details
+// (every shard keeps this for the items of every partition that have any
+// restriction, so recall drops them wherever they are proposed).
+struct serving_window {
+  bool hidden = false;
+  unix_seconds available_from = 0;     // 0 = unbounded
+  unix_seconds available_until = 0;    // 0 = unbounded
+  bool restricted() const { return hidden || available_from != 0 || available_until != 0; }
+};
+inline serving_window window_of(const item_details& d) {
+  return {d.hidden, d.available_from, d.available_until};
+}
+
+// Whether an item may be served at `now`: not hidden and inside its
+// availability window [available_from, available_until). The one place this
+// is decided; every path that proposes or shows an item asks it.
+inline bool servable(const serving_window& w, unix_seconds now) {
+  return !w.hidden && (w.available_from == 0 || now >= w.available_from) &&
+         (w.available_until == 0 || now < w.available_until);
+}
+inline bool servable(const item_details& d, unix_seconds now) { return servable(window_of(d), now); }
+
+// ---- Catalog: item and user writes (PUT/PATCH/DELETE /api/items, /api/users) ----
+
+enum class item_write_mode : std::uint8_t {
+  put = 0,    // create or replace: every field as given (absent ones at their defaults)
+  patch = 1,  // only the fields named in `fields`
+  hide = 2,   // DELETE: hidden = true, history kept
+};
+// Bits of item_write::fields: which fields a patch changes.
+constexpr std::uint32_t item_field_title = 1u << 0;
+constexpr std::uint32_t item_field_price = 1u << 1;
+constexpr std::uint32_t item_field_categories = 1u << 2;
+constexpr std::uint32_t item_field_labels = 1u << 3;
+constexpr std::uint32_t item_field_hidden = 1u << 4;
+constexpr std::uint32_t item_field_from = 1u << 5;
+constexpr std::uint32_t item_field_until = 1u << 6;
+constexpr std::uint32_t item_field_all = (1u << 7) - 1;
+
+// One item write; `item` holds the id and the fields' values (rating, sales,
+// created and epoch are ignored: the database keeps or sets them).
+struct item_write {
+  item_write_mode mode = item_write_mode::put;
+  std::uint32_t fields = 0;
+  item_details item;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_write& x) {
+  return f(caf::meta::type_name("item_write"), x.mode, x.fields, x.item);
+}
+
+// ---- Serving: item pages and sessions ----------------------------------------
+// GET /api/items/{id}/similar and /also-bought, POST /api/recommend (sessions).
+
+// An item with a score: a neighbour, a co-bought partner, a nearest vector.
+struct scored_item {
+  item_id item = 0;
+  float score = 0;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, scored_item& x) {
+  return f(caf::meta::type_name("scored_item"), x.item, x.score);
+}
+
+// What an item's owning shard knows of the item's relations.
+struct item_relations {
+  item_id item = 0;
+  std::vector<scored_item> neighbours; // published item CF (recommend.item_neighbours), best first
+  std::vector<scored_item> co_bought;  // live: distinct users who bought both, most first
+  std::vector<float> embedding;        // unit length, or empty
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_relations& x) {
+  return f(caf::meta::type_name("item_relations"), x.item, x.neighbours, x.co_bought,
+           x.embedding);
+}
+
+// An item's unit embedding (a session's taste vector is folded from these).
+struct item_vector {
+  item_id item = 0;
+  std::vector<float> vec;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_vector& x) {
+  return f(caf::meta::type_name("item_vector"), x.item, x.vec);
+}
+
+// An item page's question to an API actor (validated by nodes/http_widgets).
+struct item_query {
+  item_id item = 0;
+  std::int32_t limit = 10;
+  std::string category;                // "" = any
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_query& x) {
+  return f(caf::meta::type_name("item_query"), x.item, x.limit, x.category);
+}
+
+// A visitor's session (POST /api/recommend): recent items, no user id
+// (user < 0) or a logged-in user's id whose history is merged in.
+struct session_query {
+  std::int32_t user = -1;              // < 0: anonymous
+  std::vector<recent_item> items;      // as sent: at most limits::max_session_items
+  std::int32_t limit = 50;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_query& x) {
+  return f(caf::meta::type_name("session_query"), x.user, x.items, x.limit);
 }
 
 // ---- Cluster ------------------------------------------------------------------

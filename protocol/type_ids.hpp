@@ -42,6 +42,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::engine::bipartite))
   CAF_ADD_TYPE_ID(recd, (recd::bulk_chunk))
   CAF_ADD_TYPE_ID(recd, (recd::bulk_handle))
+  CAF_ADD_TYPE_ID(recd, (recd::recommend_filter))
   // -- payloads with handles, and the handles that cross nodes (interfaces.hpp) ---------
   CAF_ADD_TYPE_ID(recd, (recd::partition_map))
   CAF_ADD_TYPE_ID(recd, (recd::shard_join))
@@ -55,6 +56,14 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   // -- local only: never sent to another node (protocol/local_reply.hpp) ----------------
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::string>))
   CAF_ADD_TYPE_ID(recd, (recd::local_reply<std::int64_t>))
+  // -- item pages and sessions (messages.hpp) ------------------------------------------
+  CAF_ADD_TYPE_ID(recd, (recd::scored_item))
+  CAF_ADD_TYPE_ID(recd, (std::vector<recd::scored_item>))
+  CAF_ADD_TYPE_ID(recd, (recd::item_relations))
+  CAF_ADD_TYPE_ID(recd, (recd::item_vector))
+  CAF_ADD_TYPE_ID(recd, (std::vector<recd::item_vector>))
+  CAF_ADD_TYPE_ID(recd, (recd::item_query))
+  CAF_ADD_TYPE_ID(recd, (recd::session_query))
   // -- operations (the admin port's commands) ------------------------------------
 
 CAF_END_TYPE_ID_BLOCK(recd)

@@ -133,6 +133,83 @@ TEST(HttpApiRecommend, RejectsBadIdsLimitsAndBooleansNamingTheField) {
   }
 }
 
+recommend_filter filter_of(const request& req) {
+  const auto result = parse_recommend(req);
+  if (!std::holds_alternative<recommend_query>(result)) {
+    ADD_FAILURE() << describe(req) << " -> " << std::get<api_error>(result).message;
+    return {};
+  }
+  return std::get<recommend_query>(result).filter;
+}
+
+TEST(HttpApiRecommendFilters, WithoutFiltersTheRequestNarrowsNothing) {
+  const auto f = filter_of(make_request("/api/recommend/5"));
+  EXPECT_TRUE(f.category.empty());
+  EXPECT_TRUE(f.exclude.empty());
+  EXPECT_EQ(f.offset, 0);
+  EXPECT_EQ(f.exclude_seen, -1);
+  EXPECT_FALSE(f.narrows());
+  // Empty values count as absent.
+  EXPECT_FALSE(filter_of(make_request("/api/recommend/5", {{"category", ""}, {"exclude", ""}})).narrows());
+}
+
+TEST(HttpApiRecommendFilters, AcceptsCategoryExcludeOffsetAndExcludeSeen) {
+  auto f = filter_of(make_request("/api/recommend/5", {{"category", "Home & Garden"},
+                                                       {"exclude", "15,4,8,4"},
+                                                       {"offset", "20"},
+                                                       {"exclude_seen", "false"}}));
+  EXPECT_EQ(f.category, "Home & Garden");
+  EXPECT_EQ(f.exclude, (std::vector<item_id>{4, 8, 15})); // sorted, distinct
+  EXPECT_EQ(f.offset, 20);
+  EXPECT_EQ(f.exclude_seen, 0);
+  EXPECT_TRUE(f.narrows());
+  EXPECT_EQ(filter_of(make_request("/api/recommend/5", {{"exclude_seen", "yes"}})).exclude_seen, 1);
+  EXPECT_EQ(filter_of(make_request("/api/recommend/5", {{"offset", "900"}})).offset, 900);
+  // An offset alone pages the user's own list: it stays cacheable.
+  EXPECT_FALSE(filter_of(make_request("/api/recommend/5", {{"offset", "10"}})).narrows());
+  std::string many;
+  for (int i = 0; i < 500; ++i)
+    many += (i ? "," : "") + std::to_string(i);
+  EXPECT_EQ(filter_of(make_request("/api/recommend/5", {{"exclude", many}})).exclude.size(), 500u);
+  EXPECT_EQ(filter_of(make_request("/api/recommend/5", {{"exclude", "2147483647"}})).exclude,
+            (std::vector<item_id>{2147483647}));
+}
+
+TEST(HttpApiRecommendFilters, RejectsBadFiltersNamingTheParameter) {
+  std::string too_many;
+  for (int i = 0; i <= 500; ++i)
+    too_many += (i ? "," : "") + std::to_string(i);
+  const std::vector<recommend_bad> rows = {
+      {"/api/recommend/5", {{"category", std::string(101, 'c')}}, 422, "category"},
+      {"/api/recommend/5", {{"category", "a\x01b"}}, 422, "category"},
+      {"/api/recommend/5", {{"category", "tab\there"}}, 422, "category"},
+      {"/api/recommend/5", {{"exclude", "1,,2"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", "1,2,"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", ",1"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", "1;2"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", "-1"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", "1, 2"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", "2147483648"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", "abc"}}, 422, "exclude"},
+      {"/api/recommend/5", {{"exclude", too_many}}, 422, "exclude"},
+      {"/api/recommend/5", {{"offset", "-1"}}, 422, "offset"},
+      {"/api/recommend/5", {{"offset", "901"}}, 422, "offset"},
+      {"/api/recommend/5", {{"offset", "1.5"}}, 422, "offset"},
+      {"/api/recommend/5", {{"offset", ""}}, 422, "offset"},
+      {"/api/recommend/5", {{"offset", "ten"}}, 422, "offset"},
+      {"/api/recommend/5", {{"exclude_seen", "maybe"}}, 422, "exclude_seen"},
+      {"/api/recommend/5", {{"exclude_seen", ""}}, 422, "exclude_seen"},
+  };
+  for (const auto& row : rows) {
+    const auto req = make_request(row.path, row.query);
+    const auto result = parse_recommend(req);
+    ASSERT_TRUE(std::holds_alternative<api_error>(result)) << describe(req);
+    const auto& e = std::get<api_error>(result);
+    EXPECT_EQ(e.status, row.status) << describe(req);
+    EXPECT_EQ(e.message.rfind(row.field + ": ", 0), 0u) << describe(req) << " -> " << e.message;
+  }
+}
+
 TEST(HttpApiRecommend, ErrorResponseIsTheJsonErrorBody) {
   const auto res = error_response({422, "limit: must be an integer between 1 and 100"});
   EXPECT_EQ(res.status, 422u);

@@ -90,6 +90,71 @@ TEST_F(protocol_test, recall_requests_candidates_and_details_round_trip) {
   ASSERT_TRUE(d.match_elements<std::vector<item_details>>());
   EXPECT_EQ(d.get_as<std::vector<item_details>>(0)[0].title, "Ünïcode title");
   EXPECT_DOUBLE_EQ(d.get_as<std::vector<item_details>>(0)[0].price, 9.99);
+
+  // The catalog metadata crosses nodes too (sql/005_catalog.sql).
+  item_details meta{8, "x", 1, 0, 0, {"shoes", "42"}, {"new"}, true, 100, 200, 50, 9};
+  auto m = round_trip(caf::make_message(meta));
+  ASSERT_TRUE(m.match_elements<item_details>());
+  const auto& back_meta = m.get_as<item_details>(0);
+  EXPECT_EQ(back_meta.categories, (std::vector<std::string>{"shoes", "42"}));
+  EXPECT_EQ(back_meta.labels, (std::vector<std::string>{"new"}));
+  EXPECT_TRUE(back_meta.hidden);
+  EXPECT_EQ(back_meta.available_from, 100);
+  EXPECT_EQ(back_meta.available_until, 200);
+  EXPECT_EQ(back_meta.created, 50);
+  EXPECT_EQ(back_meta.epoch, 9u);
+}
+
+TEST_F(protocol_test, servable_means_not_hidden_and_inside_the_window) {
+  item_details d;
+  EXPECT_TRUE(servable(d, 1000));
+  d.hidden = true;
+  EXPECT_FALSE(servable(d, 1000));
+  d.hidden = false;
+  d.available_from = 1000;
+  EXPECT_FALSE(servable(d, 999));
+  EXPECT_TRUE(servable(d, 1000));
+  d.available_until = 2000;
+  EXPECT_TRUE(servable(d, 1999));
+  EXPECT_FALSE(servable(d, 2000)); // [from, until)
+  d.available_from = 0;
+  EXPECT_TRUE(servable(d, 0));
+}
+
+TEST_F(protocol_test, item_metadata_is_bounded) {
+  item_details d{1, "t", 1.5, 0, 0, {"shoes"}, {"sale"}, false, 0, 0, 0, 0};
+  EXPECT_FALSE(limits::check_item_details(d));
+  auto bad = d;
+  bad.categories.assign(limits::max_categories + 1, "c");
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.labels = {std::string(limits::max_tag + 1, 'x')};
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.labels = {""};
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.labels = {"a\x01b"};
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.labels = {"\xC3"}; // a truncated UTF-8 sequence
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.labels = {"sale", "sale"};
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.title = std::string(limits::max_title + 1, 't');
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.price = -1;
+  EXPECT_TRUE(limits::check_item_details(bad));
+  bad = d;
+  bad.available_from = 200;
+  bad.available_until = 100;
+  EXPECT_TRUE(limits::check_item_details(bad));
+  auto ok = d;
+  ok.labels = {"größe-42", "новинка"};
+  EXPECT_FALSE(limits::check_item_details(ok));
 }
 
 TEST_F(protocol_test, behavior_events_and_item_lists_round_trip) {
@@ -381,6 +446,52 @@ TEST_F(protocol_test, recd_errors_round_trip_with_their_context) {
   auto back = round_trip(caf::make_message(err));
   ASSERT_TRUE(back.match_elements<caf::error>());
   EXPECT_EQ(describe(back.get_as<caf::error>(0)), "not_found: unknown item_id 5");
+}
+
+TEST_F(protocol_test, a_recommend_request_with_filters_and_a_context_with_seen_items_round_trip) {
+  recommend_filter f;
+  f.category = "Home & Garden";
+  f.exclude = {4, 8, 15};
+  f.offset = 20;
+  f.exclude_seen = 0;
+  auto back = round_trip(caf::make_message(recommend_atom_v, user_id{7}, std::int32_t{10}, true, f));
+  ASSERT_TRUE((back.match_elements<recommend_atom, user_id, std::int32_t, bool, recommend_filter>()));
+  const auto& r = back.get_as<recommend_filter>(4);
+  EXPECT_EQ(r.category, "Home & Garden");
+  EXPECT_EQ(r.exclude, (std::vector<item_id>{4, 8, 15}));
+  EXPECT_EQ(r.offset, 20);
+  EXPECT_EQ(r.exclude_seen, 0);
+  EXPECT_TRUE(r.narrows());
+
+  user_context ctx;
+  ctx.bought = {1, 2, 3};
+  ctx.seen_in_bought = true;
+  ctx.purchased = {2};
+  auto ctx_back = round_trip(caf::make_message(context_atom_v, ctx));
+  const auto& c = ctx_back.get_as<user_context>(1);
+  EXPECT_TRUE(c.seen_in_bought);
+  EXPECT_EQ(c.purchased, (std::vector<item_id>{2}));
+  EXPECT_TRUE(c.seen.empty());
+}
+
+TEST_F(protocol_test, recommend_filters_beyond_their_bounds_are_refused) {
+  recommend_filter ok;
+  ok.exclude = {1, 2};
+  EXPECT_FALSE(limits::check_recommend_filter(ok));
+  auto bad = [](auto change) {
+    recommend_filter f;
+    change(f);
+    return static_cast<bool>(limits::check_recommend_filter(f));
+  };
+  EXPECT_TRUE(bad([](auto& f) { f.category = std::string(limits::max_category + 1, 'c'); }));
+  EXPECT_TRUE(bad([](auto& f) { f.category = "a\nb"; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude = {3, 2}; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude = {2, 2}; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude = {-1}; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude.assign(limits::max_request_exclude + 1, 0); }));
+  EXPECT_TRUE(bad([](auto& f) { f.offset = limits::max_offset + 1; }));
+  EXPECT_TRUE(bad([](auto& f) { f.offset = -1; }));
+  EXPECT_TRUE(bad([](auto& f) { f.exclude_seen = 2; }));
 }
 
 } // namespace

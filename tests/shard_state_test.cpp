@@ -296,3 +296,70 @@ TEST(shard_state, a_newly_published_neighbour_run_replaces_the_old_lists) {
 
 } // namespace
 } // namespace recd
+
+namespace recd {
+namespace {
+
+bool proposes(const std::vector<candidate>& all, item_id item) {
+  for (const auto& c : all)
+    if (c.item == item)
+      return true;
+  return false;
+}
+
+TEST(shard_state, a_hidden_or_unavailable_item_is_proposed_by_no_route_and_shown_by_no_details) {
+  auto st = make_state();
+  recall_request req;
+  req.user = 7;
+  req.recent = {{1, behavior_kind::cart, 950}};
+  req.vector = {1, 0};
+  req.per_route = 10;
+  req.now = 1000;
+  ASSERT_TRUE(proposes(st.recall(req), 2));
+  ASSERT_EQ(st.details({2}, 1000).size(), 1u);
+  // Item 2 is hidden at catalog epoch 1: no route proposes it, no details show it.
+  auto hidden = st.details({2}, 1000)[0];
+  hidden.hidden = true;
+  EXPECT_TRUE(st.apply_catalog(hidden, 1, true));
+  EXPECT_FALSE(proposes(st.recall(req), 2));
+  EXPECT_TRUE(st.details({2}, 1000).empty());
+  EXPECT_EQ(st.catalog_epoch(), 1u);
+  // A late push of an older change does not undo it.
+  auto older = hidden;
+  older.hidden = false;
+  EXPECT_FALSE(st.apply_catalog(older, 1, true));
+  EXPECT_FALSE(proposes(st.recall(req), 2));
+  // Shown again, but only from time 2000 on: not at 1000, yes at 2000.
+  auto later = hidden;
+  later.hidden = false;
+  later.available_from = 2000;
+  EXPECT_TRUE(st.apply_catalog(later, 2, true));
+  EXPECT_FALSE(proposes(st.recall(req), 2));
+  req.now = 2000;
+  EXPECT_TRUE(proposes(st.recall(req), 2));
+  EXPECT_EQ(st.details({2}, 2000).size(), 1u);
+  // An item another shard owns (99) is known as unservable here too, so
+  // item CF and user CF (which propose other shards' items) drop it.
+  item_details foreign;
+  foreign.item = 99;
+  foreign.hidden = true;
+  EXPECT_TRUE(st.servable_item(99, 2000));
+  EXPECT_TRUE(st.apply_catalog(foreign, 3, false));
+  EXPECT_FALSE(st.servable_item(99, 2000));
+  EXPECT_TRUE(st.details({99}, 2000).empty());
+  EXPECT_EQ(st.catalog_epoch(), 3u);
+}
+
+TEST(shard_state, an_owned_item_created_after_the_load_is_added) {
+  auto st = make_state();
+  item_details fresh{42, "new", 3.5, 0, 0, {"shoes"}, {}, false, 0, 0, 1000, 0};
+  EXPECT_TRUE(st.apply_catalog(fresh, 1, true));
+  ASSERT_EQ(st.details({42}, 1000).size(), 1u);
+  EXPECT_EQ(st.details({42}, 1000)[0].categories, (std::vector<std::string>{"shoes"}));
+  item_details elsewhere{43, "other", 1, 0, 0, {}, {}, false, 0, 0, 1000, 0};
+  st.apply_catalog(elsewhere, 2, false);
+  EXPECT_TRUE(st.details({43}, 1000).empty()); // another shard's item
+}
+
+} // namespace
+} // namespace recd

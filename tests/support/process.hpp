@@ -124,6 +124,7 @@ public:
   // The admin port (0 if the log did not name one).
   std::uint16_t admin_port() const { return admin_port_; }
   const std::string& log_path() const { return proc_->log_path(); }
+  pid_t pid() const { return proc_->pid(); }
   std::string log_tail(std::size_t max_bytes = 4000) const { return proc_->log_tail(max_bytes); }
 
   // SIGTERM, then waits up to `timeout`; true if it exited cleanly (status 0)

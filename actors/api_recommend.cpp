@@ -1,0 +1,383 @@
+// The api actor's recommend path: cache, user context, recall on every shard,
+// merge, details, the request's filters and the node's business rules
+// (engine/rules.hpp), paging, cache store. See api.hpp and docs/rules.md.
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/api_state.hpp"
+#include "protocol/limits.hpp"
+
+namespace recd::api_detail {
+
+namespace {
+
+// How deep the merged list is when a category filter or a rule may drop or
+// reorder items: the details of this many candidates are fetched to find a
+// page's worth that qualifies (a page beyond it is answered incomplete).
+constexpr std::size_t rules_window = 300;
+
+// A request in flight, shared by its steps.
+struct recommend_job {
+  user_id user = 0;
+  std::int32_t limit = 50;
+  bool use_cache = true;       // read and write the cache (never for a narrowing filter)
+  recommend_filter filter;
+  rules_book::rules_ptr rules; // the rules the answer is made under
+  clock::time_point t0;
+
+  std::size_t depth() const { return static_cast<std::size_t>(filter.offset + limit); }
+  bool needs_facts() const { return !filter.category.empty() || rules->needs_facts(); }
+  // How many merged candidates get details: the request's excluded items
+  // are left out after the merge (the rest keep their scores and order).
+  std::size_t window() const {
+    return (needs_facts() ? std::max(depth(), rules_window) : depth()) + filter.exclude.size();
+  }
+  bool excluded(item_id i) const {
+    return std::binary_search(filter.exclude.begin(), filter.exclude.end(), i);
+  }
+};
+using job_ptr = std::shared_ptr<const recommend_job>;
+
+std::vector<item_id> sorted_union(const std::vector<item_id>& a, const std::vector<item_id>& b) {
+  std::vector<item_id> out;
+  out.reserve(a.size() + b.size());
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+// The context's bought set (never recommended) as the request's exclude_seen
+// wants it. The request's own exclusions are left out after the merge
+// instead, so the items that remain keep the order they had.
+void exclusions(user_context& ctx, const recommend_filter& f) {
+  if (f.exclude_seen == 1 && !ctx.seen_in_bought)
+    ctx.bought = sorted_union(ctx.bought, ctx.seen);
+  else if (f.exclude_seen == 0 && ctx.seen_in_bought)
+    ctx.bought = std::move(ctx.purchased);
+}
+
+unix_seconds now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// The cache entry's guard: the user's version and the rules' tag. A behavior
+// of the user or a rules reload (with other rules) makes the entry stale.
+std::string guard_of(std::uint64_t version, std::uint64_t rules_tag) {
+  return std::to_string(version) + "/" + std::to_string(rules_tag);
+}
+
+void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version,
+            std::vector<merged_item> ranked, bool degraded) {
+  auto& st = self->state;
+  // Step 3: details from the owning shards.
+  std::map<shard_actor, std::vector<item_id>> by_shard;
+  for (const auto& m : ranked)
+    by_shard[st.shard_of(m.item)].push_back(m.item);
+  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
+  auto remaining = std::make_shared<std::size_t>(by_shard.size());
+  auto incomplete = std::make_shared<bool>(degraded);
+  auto shared_ranked = std::make_shared<std::vector<merged_item>>(std::move(ranked));
+  auto respond = [=]() mutable {
+    const auto& list = *shared_ranked;
+    // Step 4: the request's category and the rules, over the items whose
+    // details came back (an item that vanished or whose shard was late is left out).
+    std::vector<rules::item_facts> facts;
+    std::vector<rules::entry> entries;
+    std::vector<const merged_item*> merged;
+    facts.reserve(list.size());
+    entries.reserve(list.size());
+    for (const auto& m : list) {
+      auto it = details->find(m.item);
+      if (it == details->end() || job->excluded(m.item))
+        continue;
+      facts.push_back(facts_of(it->second));
+      entries.push_back({m.item, m.score, nullptr});
+      merged.push_back(&m);
+    }
+    for (std::size_t k = 0; k < entries.size(); ++k)
+      entries[k].facts = &facts[k];
+    const auto& rules = *job->rules;
+    auto placed = rules::apply(rules, {job->filter.category}, entries, now_seconds());
+    // Step 5: render the first depth() items; the page is the last `limit` of them.
+    const auto depth = std::min(placed.size(), job->depth());
+    const auto offset = std::min(depth, static_cast<std::size_t>(job->filter.offset));
+    std::string items;    // the rendered items of [0, depth), comma-separated
+    std::string page;     // those of [offset, depth)
+    auto& metrics = *self->state.deps.metrics;
+    for (std::size_t k = 0; k < depth; ++k) {
+      const auto& p = placed[k];
+      const auto& m = *merged[p.index];
+      const auto& d = details->at(m.item);
+      std::string item = "{\"item_id\":" + std::to_string(m.item) + ",\"title\":";
+      append_string(item, d.title);
+      item += ",\"price\":";
+      append_number(item, d.price);
+      item += ",\"rating\":";
+      append_number(item, d.rating);
+      item += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
+      append_number(item, p.score);
+      item += ",\"reasons\":";
+      append_reasons(item, m, rules, p.fired);
+      item += '}';
+      if (k >= offset) {
+        page += page.empty() ? "" : ",";
+        page += item;
+        ++metrics.recommend_items;
+        for (std::size_t r = 0; r < recall_route_count; ++r)
+          if (m.routes[r].score > 0) // as in its reasons
+            metrics.route_items[r].fetch_add(1, std::memory_order_relaxed);
+      }
+      if (job->use_cache) {
+        items += items.empty() ? "" : ",";
+        items += item;
+      }
+    }
+    auto head = "{\"user_id\":" + std::to_string(job->user) + ",\"recommendations\":[";
+    // "complete": false says fewer than `limit` items qualified for this page.
+    auto tail = [](std::size_t count, std::size_t wanted) {
+      return "],\"count\":" + std::to_string(count) +
+             ",\"complete\":" + (count == wanted ? "true" : "false");
+    };
+    if (job->use_cache && !*incomplete) {
+      // Stored as the answer of offset 0, limit depth(): later pages of the
+      // same list are served from it (stable paging).
+      auto entry = guard_of(version, rules.tag) + "\n" + std::to_string(job->depth()) + "\n" +
+                   head + items + tail(depth, job->depth()) + "}";
+      self->state.near.put(job->user, std::make_shared<const std::string>(entry));
+      caf::anon_send(self->state.deps.cache, cache_put_atom_v, job->user, std::move(entry));
+    }
+    auto body = head + page + tail(depth - offset, static_cast<std::size_t>(job->limit));
+    body += ",\"from_cache\":false";
+    if (*incomplete)
+      body += ",\"degraded\":true";
+    body += ",\"latency_ms\":";
+    append_number(body, ms_since(job->t0));
+    body += '}';
+    if (*incomplete)
+      ++metrics.recommend_degraded;
+    metrics.recommend_latency.record(ms_since(job->t0) * 1000);
+    rp.deliver(std::move(body));
+  };
+  if (by_shard.empty()) {
+    respond();
+    return;
+  }
+  for (auto& [shard, items] : by_shard)
+    ask(self, shard, st.shard_timeout(), details_atom_v, items)
+      .then(
+        [=](const std::vector<item_details>& found) mutable {
+          for (const auto& d : found)
+            (*details)[d.item] = d;
+          if (--*remaining == 0)
+            respond();
+        },
+        [=](caf::error&) mutable {
+          *incomplete = true;
+          if (--*remaining == 0)
+            respond();
+        });
+}
+
+// Step 2: recall on every shard, then the merge, then finish.
+void recall_and_finish(api_self* self, reply_promise rp, job_ptr job,
+                       std::shared_ptr<user_context> ctx, bool degraded) {
+  auto& st = self->state;
+  recall_request req;
+  req.user = job->user;
+  req.recent = ctx->recent;
+  req.similar = ctx->similar;
+  req.vector = ctx->vector;
+  // A heavy buyer's whole set would make every recall request large:
+  // shards block at most limits::max_exclude items (the smallest ids);
+  // the merge still drops every bought item (ranking uses ctx.bought).
+  req.exclude.assign(ctx->bought.begin(),
+                     ctx->bought.begin() +
+                       static_cast<long>(std::min(ctx->bought.size(), limits::max_exclude)));
+  req.per_route =
+    std::max(st.cfg.recommend.per_route, static_cast<std::int32_t>(job->window()));
+  req.now = now_seconds();
+  req.only_category = job->filter.category;
+  auto all = std::make_shared<std::vector<candidate>>();
+  auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
+  auto shard_failed = std::make_shared<bool>(degraded);
+  auto done = [=]() mutable {
+    auto ranked = merge(*all, *ctx, self->state.cfg.recommend, job->window(),
+                        self->state.merging);
+    finish(self, rp, job, ctx->version, std::move(ranked), *shard_failed);
+  };
+  if (st.recall_shards.empty()) {
+    *shard_failed = true;
+    done();
+    return;
+  }
+  for (auto& shard : st.recall_shards)
+    ask(self, shard, st.shard_timeout(), recall_atom_v, req)
+      .then(
+        [=](const std::vector<candidate>& found) mutable {
+          all->insert(all->end(), found.begin(), found.end());
+          if (--*remaining == 0)
+            done();
+        },
+        [=](caf::error&) mutable {
+          *shard_failed = true;
+          if (--*remaining == 0)
+            done();
+        });
+}
+
+void compute(api_self* self, reply_promise rp, job_ptr job) {
+  auto& st = self->state;
+  const auto& rc = st.cfg.recommend;
+  // Step 1: the user's context from its shard.
+  ask(self, st.shard_of(job->user), st.shard_timeout(), context_atom_v, job->user,
+      rc.recent_items, rc.similar_users)
+    .then(
+      [=](user_context& ctx) mutable {
+        exclusions(ctx, job->filter);
+        recall_and_finish(self, rp, job, std::make_shared<user_context>(std::move(ctx)), false);
+      },
+      [=](caf::error& err) mutable {
+        // The user's shard is unavailable: answer from the other routes as a
+        // cold user, degraded (so never cached).
+        spdlog::warn("context of user {} unavailable: {}", job->user, describe(err));
+        auto cold = std::make_shared<user_context>();
+        cold->user = job->user;
+        exclusions(*cold, job->filter);
+        recall_and_finish(self, rp, job, std::move(cold), true);
+      });
+}
+
+// Answers from a cache entry ("<version>/<rules tag>\n<depth>\n<body>", from
+// the near cache or Redis) if the user has done nothing since it was stored,
+// the rules are the same and it is deep enough for the page; else computes.
+// A valid Redis entry is kept in the near cache.
+void serve_cached(api_self* self, reply_promise rp, job_ptr job, near_cache::value_ptr entry,
+                  bool from_redis) {
+  const auto& cached = *entry;
+  auto nl1 = cached.find('\n');
+  auto nl = nl1 == std::string::npos ? nl1 : cached.find('\n', nl1 + 1);
+  auto slash = cached.find('/');
+  if (nl == std::string::npos || slash > nl1 ||
+      std::strtoull(cached.c_str() + slash + 1, nullptr, 10) != job->rules->tag ||
+      std::atoi(cached.c_str() + nl1 + 1) < static_cast<int>(job->depth())) {
+    compute(self, rp, job);
+    return;
+  }
+  auto version = std::strtoull(cached.c_str(), nullptr, 10);
+  auto cached_depth = std::atoi(cached.c_str() + nl1 + 1);
+  ask(self, self->state.shard_of(job->user), self->state.shard_timeout(), version_atom_v,
+      job->user)
+    .then(
+      [=](std::uint64_t current) mutable {
+        const auto& cached = *entry;
+        if (current != version) {
+          self->state.near.erase(job->user);
+          compute(self, rp, job);
+          return;
+        }
+        if (from_redis)
+          self->state.near.put(job->user, entry);
+        auto& m = *self->state.deps.metrics;
+        ++m.recommend_from_cache;
+        if (!from_redis)
+          ++m.recommend_from_near_cache;
+        if (cached_depth == job->limit && job->filter.offset == 0 && cached.back() == '}') {
+          // Same request: splice the per-answer fields into the stored body.
+          std::string body = cached.substr(nl + 1, cached.size() - nl - 2);
+          body += ",\"from_cache\":true,\"latency_ms\":";
+          append_number(body, ms_since(job->t0));
+          body += '}';
+          m.recommend_latency.record(ms_since(job->t0) * 1000);
+          rp.deliver(std::move(body));
+          return;
+        }
+        auto body = json::parse(cached.substr(nl + 1), nullptr, false);
+        if (body.is_discarded() || !body["recommendations"].is_array()) {
+          compute(self, rp, job);
+          return;
+        }
+        auto& recs = body["recommendations"];
+        const auto offset = std::min(recs.size(), static_cast<std::size_t>(job->filter.offset));
+        const auto end = std::min(recs.size(), job->depth());
+        auto kept = json::array();
+        for (auto k = offset; k < end; ++k)
+          kept.push_back(std::move(recs[k]));
+        recs = std::move(kept);
+        body["count"] = recs.size();
+        body["complete"] = recs.size() == static_cast<std::size_t>(job->limit);
+        body["from_cache"] = true;
+        body["latency_ms"] = ms_since(job->t0);
+        m.recommend_latency.record(ms_since(job->t0) * 1000);
+        rp.deliver(body.dump());
+      },
+      [=](caf::error&) mutable { compute(self, rp, job); });
+}
+
+} // namespace
+
+rules_book::rules_ptr current_rules(const api_state& st) {
+  static const auto none = std::make_shared<const rules::rule_set>();
+  return st.deps.rules ? st.deps.rules->current() : none;
+}
+
+void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint64_t version,
+                      std::int32_t limit, bool use_cache, std::vector<merged_item> ranked,
+                      bool degraded, clock::time_point t0) {
+  auto job = std::make_shared<recommend_job>();
+  job->user = user;
+  job->limit = limit;
+  job->use_cache = use_cache;
+  job->rules = current_rules(self->state);
+  job->t0 = t0;
+  finish(self, std::move(rp), std::move(job), version, std::move(ranked), degraded);
+}
+
+void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limit, bool use_cache,
+               recommend_filter filter) {
+  auto t0 = clock::now();
+  auto& st = self->state;
+  ++st.deps.metrics->recommend_requests;
+  if (!routable(st, rp))
+    return;
+  if (auto err = limits::check_recommend_filter(filter)) {
+    rp.deliver(std::move(err));
+    return;
+  }
+  auto job = std::make_shared<recommend_job>();
+  job->user = user;
+  job->limit = limit;
+  // A narrowing filter's answer is not the user's list: it neither reads
+  // nor replaces the cached one (an offset alone pages the cached list).
+  job->use_cache = use_cache && !filter.narrows();
+  job->filter = std::move(filter);
+  job->rules = current_rules(st);
+  job->t0 = t0;
+  if (!job->use_cache) {
+    compute(self, rp, job);
+    return;
+  }
+  if (auto hit = st.near.find(user)) {
+    serve_cached(self, rp, job, std::move(hit), false);
+    return;
+  }
+  auto cache_timeout = std::chrono::milliseconds{st.cfg.redis.timeout_ms * 2 + 50};
+  ask(self, st.deps.cache, cache_timeout, cache_get_atom_v, user)
+    .then(
+      [=](std::string& cached) mutable {
+        if (cached.empty()) {
+          compute(self, rp, job);
+          return;
+        }
+        serve_cached(self, rp, job, std::make_shared<const std::string>(std::move(cached)), true);
+      },
+      [=](caf::error&) mutable { compute(self, rp, job); });
+}
+
+} // namespace recd::api_detail
