@@ -232,6 +232,9 @@ caf::error check_partners(item_id item, const std::vector<item_id>& partners) {
   for (auto p : partners)
     if (p < 0 || p == item)
       return invalid("a co-buy partner is negative or the item itself");
+  return {};
+}
+
 caf::error check_recommend_filter(const recommend_filter& f) {
   if (f.category.size() > max_category)
     return invalid("category: at most " + std::to_string(max_category) + " bytes");
