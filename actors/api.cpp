@@ -166,6 +166,11 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       self->send(coordinator, subscribe_atom_v, caf::actor_cast<map_subscriber>(self));
       return caf::unit;
     },
+    [=](behaviors_local_atom, std::vector<behavior_event>& events,
+        std::vector<std::string>& event_ids, local_reply<std::string> reply) {
+      record_batch(self, reply_promise{std::move(reply)}, std::move(events),
+                   std::move(event_ids));
+    },
     [=](move_atom, partition_map& map) -> caf::result<bool> {
       // A move starts: until the map of `epoch` arrives, committed events are
       // applied on their partition's next owner too. The reply tells the

@@ -208,5 +208,9 @@ void session(api_self* self, reply_promise rp, session_query q);
 // then `done` (also on errors: the row is committed either way).
 void learn_co_buys(api_self* self, const behavior_event& e, std::int64_t row,
                    std::function<void()> done);
+// POST /api/behaviors (api_batch.cpp): the same steps for many events, all or
+// nothing, one message per shard and step; answers the JSON body.
+void record_batch(api_self* self, responder<std::string> rp, std::vector<behavior_event> events,
+                  std::vector<std::string> event_ids);
 
 } // namespace recd::api_detail

@@ -2,7 +2,9 @@
 #include "actors/telemetry.hpp"
 
 #include <chrono>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -151,6 +153,154 @@ struct writer_state {
     });
   }
 
+  // Inserts `events` (event ids unique among them; "" = none) in one
+  // statement, so one implicit transaction: per event its row id and whether
+  // it is new (false: the id was stored before). Errors reset nothing: the
+  // caller does.
+  caf::expected<std::vector<std::pair<std::int64_t, bool>>>
+  insert(const std::vector<const behavior_event*>& events,
+         const std::vector<const std::string*>& event_ids) {
+    std::string kinds = "{", times = "{", ids = "{";
+    std::vector<std::int32_t> users, items;
+    users.reserve(events.size());
+    items.reserve(events.size());
+    for (std::size_t j = 0; j < events.size(); ++j) {
+      const auto& e = *events[j];
+      users.push_back(e.user);
+      items.push_back(e.item);
+      auto sep = j ? "," : "";
+      kinds += sep;
+      kinds += to_string(e.kind);
+      times += sep;
+      times += std::to_string(e.ts);
+      ids += sep;
+      if (event_ids[j]->empty())
+        ids += "NULL";
+      else
+        append_quoted(ids, *event_ids[j]);
+    }
+    kinds += "}";
+    times += "}";
+    ids += "}";
+    std::vector<std::pair<std::int64_t, bool>> rows; // per leader: id (0 = look up), fresh
+    std::vector<std::string> lookup;
+    caf::error err;
+    auto c = conn.get();
+    if (!c)
+      err = c.error();
+    if (!err)
+      err = store::guard([&] {
+        // One statement, so one round trip and one implicit transaction:
+        // the users, the behaviors and the items' sales counts commit together.
+        // Registers the statement on this connection (a new one after a
+        // reset); libpqxx ignores a repeat with the same text.
+        (*c)->prepare("recd_write_behaviors", write_behaviors_sql);
+        pqxx::nontransaction tx{**c};
+        auto result = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),
+                                       store::int_array_literal(items), kinds, times, ids);
+        for (const auto& r : result) {
+          rows.emplace_back(r[0].is_null() ? 0 : r[0].as<std::int64_t>(), r[1].as<bool>());
+          if (r[0].is_null() && rows.size() <= events.size())
+            lookup.push_back(*event_ids[rows.size() - 1]);
+        }
+        if (!lookup.empty()) {
+          // Conflicts with a writer that committed the same event ids while
+          // this statement ran: their rows are visible now.
+          std::string list = "{";
+          for (std::size_t k = 0; k < lookup.size(); ++k) {
+            list += k ? "," : "";
+            append_quoted(list, lookup[k]);
+          }
+          list += "}";
+          std::unordered_map<std::string, std::int64_t> found;
+          for (const auto& r : tx.exec_params(
+                   "SELECT event_id, id FROM user_behavior WHERE event_id = ANY($1::text[])", list))
+            found.emplace(r[0].c_str(), r[1].as<std::int64_t>());
+          for (std::size_t j = 0; j < rows.size() && j < events.size(); ++j)
+            if (rows[j].first == 0)
+              rows[j].first = found[*event_ids[j]];
+        }
+      });
+    if (!err && (rows.size() != events.size() ||
+                 std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.first == 0; })))
+      err = make_error(ec::database_error, "the insert returned unexpected rows");
+    if (err)
+      return err;
+    return rows;
+  }
+
+  // POST /api/behaviors: one request's events, all or nothing. Items no shard
+  // vouched for are checked first (an unknown one: invalid_argument naming its
+  // first event, nothing stored); repeats of an event id collapse onto the
+  // first as in flush(); one statement stores the rest.
+  caf::expected<batch_receipt> write_batch(const event_batch& b) {
+    const auto n = b.events.size();
+    if (clock::time_point{std::chrono::nanoseconds{b.deadline_ns}} <= clock::now())
+      return make_error(ec::timeout, "the request timed out before its events were written; "
+                                     "nothing was stored");
+    if (!b.check_items.empty()) {
+      std::unordered_set<item_id> known;
+      auto c = conn.get();
+      caf::error err = c ? caf::error{} : c.error();
+      if (!err)
+        err = store::guard([&] {
+          pqxx::read_transaction tx{**c};
+          for (const auto& r :
+               tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
+                              store::int_array_literal(b.check_items)))
+            known.insert(r[0].as<std::int32_t>());
+        });
+      if (err) {
+        conn.reset();
+        return database_failed(err, n);
+      }
+      std::unordered_set<item_id> checked(b.check_items.begin(), b.check_items.end());
+      for (std::size_t k = 0; k < n; ++k)
+        if (checked.count(b.events[k].item) != 0 && known.count(b.events[k].item) == 0)
+          return make_error(ec::invalid_argument,
+                            "events[" + std::to_string(k) + "]: item_id: unknown item " +
+                              std::to_string(b.events[k].item) + "; nothing was stored");
+    }
+    std::vector<std::size_t> leader_of(n);
+    std::vector<const behavior_event*> events;
+    std::vector<const std::string*> event_ids;
+    std::unordered_map<std::string_view, std::size_t> first_with_id;
+    for (std::size_t k = 0; k < n; ++k) {
+      leader_of[k] = events.size();
+      if (!b.event_ids[k].empty()) {
+        auto [it, added] = first_with_id.emplace(b.event_ids[k], events.size());
+        if (!added) {
+          leader_of[k] = it->second;
+          continue;
+        }
+      }
+      events.push_back(&b.events[k]);
+      event_ids.push_back(&b.event_ids[k]);
+    }
+    const auto started = clock::now();
+    auto rows = insert(events, event_ids);
+    auto& figures = node_telemetry().writer;
+    figures.batch_size.observe(double(n));
+    figures.commit.observe(std::chrono::duration<double>(clock::now() - started).count());
+    if (!rows) {
+      ++figures.failed_batches;
+      conn.reset();
+      return database_failed(rows.error(), n);
+    }
+    batch_receipt out;
+    out.ids.reserve(n);
+    out.fresh.reserve(n);
+    std::vector<bool> led(events.size());
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto& row = (*rows)[leader_of[k]];
+      out.ids.push_back(row.first);
+      // Only an id's first event in this request can be new.
+      out.fresh.push_back(row.second && !led[leader_of[k]] ? 1 : 0);
+      led[leader_of[k]] = true;
+    }
+    return out;
+  }
+
   // Commits the whole batch in one statement and answers every promise.
   void flush() {
     flush_scheduled = false;
@@ -179,67 +329,18 @@ struct writer_state {
       }
       leaders.push_back(k);
     }
-    std::string kinds = "{", times = "{", ids = "{";
-    std::vector<std::int32_t> users, items;
-    for (std::size_t j = 0; j < leaders.size(); ++j) {
-      const auto& p = batch[leaders[j]];
-      users.push_back(p.event.user);
-      items.push_back(p.event.item);
-      auto sep = j ? "," : "";
-      kinds += sep + std::string{to_string(p.event.kind)};
-      times += sep + std::to_string(p.event.ts);
-      ids += sep;
-      if (p.event_id.empty())
-        ids += "NULL";
-      else
-        append_quoted(ids, p.event_id);
+    std::vector<const behavior_event*> events;
+    std::vector<const std::string*> event_ids;
+    for (auto k : leaders) {
+      events.push_back(&batch[k].event);
+      event_ids.push_back(&batch[k].event_id);
     }
-    kinds += "}";
-    times += "}";
-    ids += "}";
-    std::vector<std::pair<std::int64_t, bool>> rows; // per leader: id (0 = look up), fresh
-    std::vector<std::string> lookup;
-    caf::error err;
     const auto started = clock::now();
-    auto c = conn.get();
-    if (!c)
-      err = c.error();
-    if (!err)
-      err = store::guard([&] {
-        // One statement, so one round trip and one implicit transaction:
-        // the users, the behaviors and the items' sales counts commit together.
-        // Registers the statement on this connection (a new one after a
-        // reset); libpqxx ignores a repeat with the same text.
-        (*c)->prepare("recd_write_behaviors", write_behaviors_sql);
-        pqxx::nontransaction tx{**c};
-        auto result = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),
-                                       store::int_array_literal(items), kinds, times, ids);
-        for (const auto& r : result) {
-          rows.emplace_back(r[0].is_null() ? 0 : r[0].as<std::int64_t>(), r[1].as<bool>());
-          if (r[0].is_null() && rows.size() <= leaders.size())
-            lookup.push_back(batch[leaders[rows.size() - 1]].event_id);
-        }
-        if (!lookup.empty()) {
-          // Conflicts with a writer that committed the same event ids while
-          // this statement ran: their rows are visible now.
-          std::string list = "{";
-          for (std::size_t k = 0; k < lookup.size(); ++k) {
-            list += k ? "," : "";
-            append_quoted(list, lookup[k]);
-          }
-          list += "}";
-          std::unordered_map<std::string, std::int64_t> found;
-          for (const auto& r : tx.exec_params(
-                   "SELECT event_id, id FROM user_behavior WHERE event_id = ANY($1::text[])", list))
-            found.emplace(r[0].c_str(), r[1].as<std::int64_t>());
-          for (std::size_t j = 0; j < rows.size() && j < leaders.size(); ++j)
-            if (rows[j].first == 0)
-              rows[j].first = found[batch[leaders[j]].event_id];
-        }
-      });
-    if (!err && (rows.size() != leaders.size() ||
-                 std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.first == 0; })))
-      err = make_error(ec::database_error, "the insert returned unexpected rows");
+    auto written = insert(events, event_ids);
+    caf::error err = written ? caf::error{} : written.error();
+    std::vector<std::pair<std::int64_t, bool>> rows;
+    if (written)
+      rows = std::move(*written);
     auto& figures = node_telemetry().writer;
     figures.batch_size.observe(double(batch.size()));
     figures.commit.observe(std::chrono::duration<double>(clock::now() - started).count());
@@ -283,6 +384,21 @@ behavior_writer(behavior_writer_actor::stateful_pointer<writer_state> self, std:
           self->send(self, flush_atom_v);
         }
         return st.pending.back().promise;
+      },
+      [=](write_batch_atom, const event_batch& b) -> caf::result<batch_receipt> {
+        // The caller took one writer_gate slot per event; freed here.
+        auto& st = self->state;
+        auto slots = b.events.size();
+        caf::expected<batch_receipt> out =
+          b.event_ids.size() == slots
+            ? st.write_batch(b)
+            : caf::expected<batch_receipt>{make_error(ec::invalid_argument,
+                                                      "one event id per event")};
+        for (std::size_t k = 0; k < slots; ++k)
+          st.gate->leave();
+        if (!out)
+          return std::move(out.error());
+        return std::move(*out);
       },
       [=](flush_atom) {
         if (check_self(self, "flush"))

@@ -15,6 +15,15 @@
 //       queued then is dropped unwritten (ec::timeout): its HTTP client has
 //       already been told 503.
 //
+//   (write_batch_atom, event_batch) -> batch_receipt
+//     POST /api/behaviors: one request's events in one statement (one
+//     transaction), all or nothing. The caller took one gate slot per event
+//     (try_enter(n)); the writer frees them when it answers. check_items: the
+//     items no shard vouched for, verified in the catalog first; an unknown one
+//     is invalid_argument "events[i]: item_id: unknown item N", nothing stored.
+//     Event ids behave as above (a repeat within the request or of a stored
+//     row gets the first row's id with fresh = 0).
+//
 // The reply comes only after COMMIT returned: an acknowledged event is in the
 // database. On failure every event of the batch gets the error and nothing of
 // the batch is stored (one transaction); the error says only "database
@@ -44,6 +53,14 @@ public:
   bool try_enter() {
     if (queued_.fetch_add(1, std::memory_order_acq_rel) >= max_) {
       queued_.fetch_sub(1, std::memory_order_acq_rel);
+      return false;
+    }
+    return true;
+  }
+  // Takes `n` slots at once (a batch); false (and nothing taken) when fewer are free.
+  bool try_enter(std::int64_t n) {
+    if (queued_.fetch_add(n, std::memory_order_acq_rel) + n > max_) {
+      queued_.fetch_sub(n, std::memory_order_acq_rel);
       return false;
     }
     return true;

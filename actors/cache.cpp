@@ -157,7 +157,24 @@ struct cache_state {
     auto* c = connection();
     if (c == nullptr)
       return nullptr;
-    reply_ptr r{static_cast<redisReply*>(redisCommand(c, fmt, xs...))};
+    return checked(c, static_cast<redisReply*>(redisCommand(c, fmt, xs...)));
+  }
+  // The same for a command given as its words (many keys).
+  reply_ptr command_argv(const std::vector<std::string>& words) {
+    auto* c = connection();
+    if (c == nullptr)
+      return nullptr;
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& w : words) {
+      argv.push_back(w.data());
+      lens.push_back(w.size());
+    }
+    return checked(c, static_cast<redisReply*>(redisCommandArgv(
+                          c, static_cast<int>(argv.size()), argv.data(), lens.data())));
+  }
+  reply_ptr checked(redisContext* c, redisReply* raw) {
+    reply_ptr r{raw};
     if (!r) {
       failed(c->errstr[0] != '\0' ? c->errstr : "no reply");
       return nullptr;
@@ -202,6 +219,17 @@ cache_actor::behavior_type cache(cache_actor::stateful_pointer<cache_state> self
     [=](cache_del_atom, user_id u) -> bool {
       auto key = key_of(u);
       return self->state.command("DEL %s", key.c_str()) != nullptr;
+    },
+    [=](cache_dels_atom, const std::vector<user_id>& users) {
+      // A batch's users: DEL with up to 1000 keys per command.
+      constexpr std::size_t chunk = 1000;
+      for (std::size_t from = 0; from < users.size(); from += chunk) {
+        std::vector<std::string> args{"DEL"};
+        for (std::size_t k = from; k < std::min(users.size(), from + chunk); ++k)
+          args.push_back(key_of(users[k]));
+        if (!self->state.command_argv(args))
+          return;
+      }
     },
     [=](cache_clear_atom) -> caf::result<std::uint64_t> {
       // Every cached answer (recd admin cache flush): SCAN, not KEYS, so

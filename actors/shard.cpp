@@ -1,6 +1,7 @@
 #include "actors/census.hpp"
 #include "actors/shard.hpp"
 
+#include <unordered_map>
 #include <malloc.h>
 
 #include <map>
@@ -413,6 +414,76 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       st.note_applied(id, false);
       st.data.apply_item(e);
       return true;
+    },
+    // Batch ingestion: the same work as item_atom, apply_user_atom and
+    // apply_item_atom, for many events in one message.
+    [=](item_vectors_atom, const std::vector<item_id>& items) -> caf::result<item_vectors> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "item_vecs"))
+        return err;
+      if (items.size() > limits::max_batch_events)
+        return refuse(self, "item_vecs", "too many items");
+      if (!st.ready)
+        return make_error(ec::not_ready, "shard " + std::to_string(st.index) + " is loading");
+      item_vectors out;
+      for (auto i : items)
+        if (st.holds(i))
+          if (auto* vec = st.data.item_embedding(i)) {
+            out.items.push_back(i);
+            out.vectors.push_back(*vec);
+          }
+      return out;
+    },
+    [=](apply_users_atom, const applied_batch& batch) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "apply_usrs"))
+        return err;
+      if (auto err = limits::check_applied_batch(batch))
+        return refuse(self, "apply_usrs", describe(err));
+      static const std::vector<float> no_vector;
+      std::unordered_map<item_id, const std::vector<float>*> vector_of;
+      for (std::size_t k = 0; k < batch.vectors.items.size(); ++k)
+        vector_of.emplace(batch.vectors.items[k], &batch.vectors.vectors[k]);
+      std::uint64_t applied = 0;
+      bool new_user = false;
+      for (std::size_t k = 0; k < batch.events.size(); ++k) {
+        const auto& e = batch.events[k];
+        auto found = vector_of.find(e.item);
+        const auto& vec = found == vector_of.end() ? no_vector : *found->second;
+        if (st.is_incoming(e.user)) {
+          if (st.pending.size() < max_pending)
+            st.pending.push_back({e, batch.ids[k], vec, true});
+          ++applied;
+        } else if (st.holds(e.user)) {
+          st.note_applied(batch.ids[k], true);
+          new_user = st.data.apply_user(e, vec) == 1 || new_user;
+          ++applied;
+        }
+      }
+      if (new_user)
+        note_counts(st);
+      return applied;
+    },
+    [=](apply_items_atom, const applied_batch& batch) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "apply_itms"))
+        return err;
+      if (auto err = limits::check_applied_batch(batch))
+        return refuse(self, "apply_itms", describe(err));
+      std::uint64_t applied = 0;
+      for (std::size_t k = 0; k < batch.events.size(); ++k) {
+        const auto& e = batch.events[k];
+        if (st.is_incoming(e.item)) {
+          if (st.pending.size() < max_pending)
+            st.pending.push_back({e, batch.ids[k], {}, false});
+          ++applied;
+        } else if (st.holds(e.item)) {
+          st.note_applied(batch.ids[k], false);
+          st.data.apply_item(e);
+          ++applied;
+        }
+      }
+      return applied;
     },
     [=](flip_atom, std::uint64_t epoch,
         const std::vector<std::uint32_t>& owned) -> caf::result<void> {

@@ -93,6 +93,10 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(http, threads, "HTTP I/O threads"),
     RECD_SETTING(http, max_body_bytes, "largest accepted request body (413 above)"),
     RECD_SETTING(http, request_timeout_ms, "a request not answered in time gets 503"),
+    RECD_SETTING(http, max_batch_bytes,
+                 "largest accepted body of a batch route, POST /api/behaviors (413 above)"),
+    RECD_SETTING(http, max_batch_events,
+                 "events per POST /api/behaviors request at most (413 above; also capped by postgres.writer_queue_max)"),
     RECD_SETTING(http, max_connections,
                  "open connections at most; at the cap the oldest idle one is closed, else a new one gets 503"),
     RECD_SETTING(http, max_header_bytes, "largest accepted request line + headers (431 above)"),
@@ -286,6 +290,8 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.http.threads, "http.threads")) return e;
   if (auto e = positive(s.http.max_body_bytes, "http.max_body_bytes")) return e;
   if (auto e = positive(s.http.max_connections, "http.max_connections")) return e;
+  if (auto e = positive(s.http.max_batch_bytes, "http.max_batch_bytes")) return e;
+  if (auto e = positive(s.http.max_batch_events, "http.max_batch_events")) return e;
   if (auto e = positive(s.http.header_timeout_ms, "http.header_timeout_ms")) return e;
   if (auto e = positive(s.http.body_timeout_ms, "http.body_timeout_ms")) return e;
   if (auto e = positive(s.http.idle_timeout_ms, "http.idle_timeout_ms")) return e;

@@ -49,6 +49,9 @@ struct http_settings {
   // "" = the public API is open. Else a file of `name:key` lines (# comments):
   // every /api/* request must present one key (nodes/api_keys.hpp).
   std::string api_keys_file;
+  // Batch routes (POST /api/behaviors): their own body bound, and events per request.
+  std::int32_t max_batch_bytes = 8 << 20;   // 413 above
+  std::int32_t max_batch_events = 10000;    // 413 above (and at most postgres.writer_queue_max)
 };
 
 // The admin HTTP port: /admin/*, never served on http.addr. Each request

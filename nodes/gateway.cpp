@@ -173,6 +173,8 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
                    }));
     return;
   }
+  if (handle_batch(req, reply))
+    return;
   if (path == "/api/stats") {
     if (!method_is("GET"))
       return client_error(405, "method " + req.method + " not allowed on " + path);

@@ -20,6 +20,11 @@
 //   GET  /api/items/{id}/also-bought ?limit=1..100: live buy co-occurrence
 //   POST /api/recommend            a visitor's session (JSON items, optional user_id)
 //                                  (nodes/http_widgets.hpp; nothing stored)
+//   POST /api/behaviors            a JSON array or msgpack array of events (gateway_batch.cpp),
+//                                  all or nothing: {"success", "count", "stored",
+//                                  "duplicates", "behavior_ids": [...]}; a bad event: 4xx
+//                                  naming it ("index"); 413 beyond http.max_batch_events
+//                                  or http.max_batch_bytes
 //   GET  /api/stats                (+ "api_keys": {name: requests accepted by this node}
 //                                  when keys are on)
 //   GET  /openapi.json             docs/openapi.yaml as JSON (compiled in; no key needed)
@@ -106,6 +111,8 @@ public:
   void set_dashboard(std::shared_ptr<dashboard> ui) { dashboard_ = std::move(ui); }
   // The node's business rules (/admin/rules); null: the node serves no API.
   void set_rules(std::shared_ptr<rules_book> rules) { rules_ = std::move(rules); }
+  // Events per POST /api/behaviors request at most (413 above).
+  void set_max_batch_events(std::size_t n) { max_batch_events_ = n; }
 
   // The public port.
   void handle(http::request&& req, http::reply_fn reply);
@@ -126,6 +133,8 @@ private:
   // Item pages and sessions (gateway_widgets.cpp): GET /api/items/{id}/similar,
   // /also-bought, POST /api/recommend; false if `req` is none of them.
   bool handle_widgets(const http::request& req, http::reply_fn& reply);
+  // POST /api/behaviors (gateway_batch.cpp); false if `req` is not for it.
+  bool handle_batch(const http::request& req, http::reply_fn& reply);
   // The admin endpoints (gateway_admin.cpp).
   void serve_metrics(http::reply_fn reply);
   void admin_jobs(const http::request& req, http::reply_fn reply);
@@ -149,6 +158,7 @@ private:
   std::shared_ptr<database_link> db_;
   std::shared_ptr<dashboard> dashboard_;
   std::shared_ptr<rules_book> rules_;
+  std::size_t max_batch_events_ = 10000;
 };
 
 } // namespace recd

@@ -235,6 +235,11 @@ std::variant<recommend_query, api_error> parse_recommend(const request& r) {
   return q;
 }
 
+namespace {
+std::variant<behavior_command, api_error> behavior_fields(const json& body, const request& r,
+                                                          unix_seconds now);
+} // namespace
+
 std::variant<behavior_command, api_error> parse_behavior(const request& r, unix_seconds now) {
   json body; // null unless the request has a body
   if (!trim(r.body).empty()) {
@@ -242,7 +247,21 @@ std::variant<behavior_command, api_error> parse_behavior(const request& r, unix_
     if (!body.is_object())
       return api_error{400, "malformed JSON"}; // also parse errors
   }
+  return behavior_fields(body, r, now);
+}
 
+std::variant<behavior_command, api_error> parse_behavior_object(const json& event,
+                                                                unix_seconds now) {
+  static const request no_query{};
+  if (!event.is_object())
+    return api_error{422, "must be an object"};
+  return behavior_fields(event, no_query, now);
+}
+
+namespace {
+// The fields of one event: from `body` (an object, or null), else `r`'s query.
+std::variant<behavior_command, api_error> behavior_fields(const json& body, const request& r,
+                                                          unix_seconds now) {
   behavior_command cmd;
   auto user = id_field(body, r, "user_id");
   if (auto* e = std::get_if<api_error>(&user))
@@ -297,6 +316,7 @@ std::variant<behavior_command, api_error> parse_behavior(const request& r, unix_
   }
   return cmd;
 }
+} // namespace
 
 std::variant<behavior_command, api_error> parse_behavior(const request& r) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -13,6 +13,8 @@
 #include "nodes/http_server.hpp"
 #include "protocol/messages.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -71,6 +73,12 @@ struct behavior_command {
 // ASCII characters (0x20..0x7E), a JSON string; anything else is 400.
 std::variant<behavior_command, api_error> parse_behavior(const request& r, unix_seconds now);
 std::variant<behavior_command, api_error> parse_behavior(const request& r); // now = system clock
+
+// One event of a batch (POST /api/behaviors): a JSON object with the body
+// fields above, the same rules and messages; no query parameters, no header.
+// Anything but an object is 422 "must be an object".
+std::variant<behavior_command, api_error> parse_behavior_object(const nlohmann::json& event,
+                                                                unix_seconds now);
 
 // engine::parse_timestamp (the parser the CSV importer uses, so both accept
 // the same text) after trimming surrounding whitespace:

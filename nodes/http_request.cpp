@@ -21,7 +21,9 @@ using boost::system::error_code;
 // From bytes to a request (http_request.hpp)
 
 void apply_limits(request_parser& parser, const server_options& opt) {
-  parser.body_limit(opt.max_body_bytes);
+  // The batch routes' larger limit; the session lowers it again for any
+  // other request once its header is read (http_session.hpp).
+  parser.body_limit(std::max(opt.max_body_bytes, opt.max_batch_body_bytes));
   parser.header_limit(
     static_cast<std::uint32_t>(std::min<std::size_t>(opt.max_header_bytes, UINT32_MAX)));
 }

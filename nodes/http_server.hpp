@@ -126,6 +126,10 @@ struct server_options {
   // written (also for the server's own error replies): metrics and the log
   // line of a failed request. Must not block; may be empty.
   std::function<void(const exchange&)> on_exchange;
+  // Batch routes: a POST whose path (query aside) is one of these may carry a
+  // body of up to max_batch_body_bytes instead (0 = no exception).
+  std::vector<std::string> batch_paths;
+  std::size_t max_batch_body_bytes = 0;
 };
 
 // {"error": message, "status": status} as compact JSON. Invalid UTF-8 in the

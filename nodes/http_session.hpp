@@ -151,6 +151,8 @@ private:
     if (parser_->is_done())
       return on_request();
     const auto& req = parser_->get();
+    if (!body_within_limit(req))
+      return write_error(*read_error_reply(bhttp::error::body_limit));
     if (req.version() >= 11 && beast::iequals(req[bhttp::field::expect], "100-continue")) {
       // Clients such as curl wait for this before sending a body.
       static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -165,6 +167,28 @@ private:
       return;
     }
     read_body();
+  }
+
+  // The parser admits bodies up to the larger of max_body_bytes and
+  // max_batch_body_bytes (apply_limits); only a POST to a batch route
+  // (server_options::batch_paths) may use the larger one. False: a declared
+  // Content-Length is over this request's limit (chunked bodies are cut by
+  // the parser at it).
+  template <class Header>
+  bool body_within_limit(const Header& req) {
+    const auto& opt = ctx_->opt;
+    if (opt.max_batch_body_bytes <= opt.max_body_bytes)
+      return true;
+    if (req.method() == bhttp::verb::post) {
+      auto target = req.target();
+      auto path = target.substr(0, target.find('?'));
+      for (const auto& p : opt.batch_paths)
+        if (path == p)
+          return true;
+    }
+    parser_->body_limit(opt.max_body_bytes);
+    auto declared = parser_->content_length();
+    return !declared || *declared <= opt.max_body_bytes;
   }
 
   void read_body() {

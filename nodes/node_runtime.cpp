@@ -55,6 +55,8 @@ http::server_options http_options(const settings& cfg) {
   opt.body_timeout = std::chrono::milliseconds{cfg.http.body_timeout_ms};
   opt.idle_timeout = std::chrono::milliseconds{cfg.http.idle_timeout_ms};
   opt.handler_timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms + 500};
+  opt.batch_paths = {"/api/behaviors"};
+  opt.max_batch_body_bytes = static_cast<std::size_t>(cfg.http.max_batch_bytes);
   return opt;
 }
 
@@ -65,6 +67,8 @@ http::server_options admin_http_options(const settings& cfg) {
   opt.port = static_cast<std::uint16_t>(port < 0 ? 0 : port);
   opt.threads = 1;
   opt.max_connections = std::min<std::size_t>(opt.max_connections, 64);
+  opt.batch_paths.clear(); // no batch route on the admin port
+  opt.max_batch_body_bytes = 0;
   return opt;
 }
 

@@ -45,6 +45,7 @@ inline constexpr route table[] = {
   {port::public_api, "POST", "/api/recommend"},
   {port::public_api, "GET", "/api/items/{item_id}/similar"},
   {port::public_api, "GET", "/api/items/{item_id}/also-bought"},
+  {port::public_api, "POST", "/api/behaviors"},
   // --- admin port ------------------------------------------------------------
   {port::admin, "GET", "/healthz"},
   {port::admin, "HEAD", "/healthz"},

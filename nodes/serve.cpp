@@ -139,6 +139,9 @@ std::optional<http_front> start_http(const settings& cfg, gateway& gw, const cha
     gw.set_api_keys(std::move(loaded));
   }
   gw.set_admin_token(cfg.admin.token);
+  // A batch takes one writer queue slot per event: larger ones could never enter.
+  gw.set_max_batch_events(static_cast<std::size_t>(
+    std::min(cfg.http.max_batch_events, cfg.postgres.writer_queue_max)));
   check_fd_headroom(cfg);
 
   http_front front;

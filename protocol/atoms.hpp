@@ -95,3 +95,10 @@ CAF_ADD_ATOM(recd, recd, also_bought_local_atom, "alsobought")
 CAF_ADD_ATOM(recd, recd, session_local_atom, "session_l")
 // -- node helpers (nodes/) -------------------------------------------------------------
 CAF_ADD_ATOM(recd, recd, stop_atom, "stop")
+// -- batch ingestion (POST /api/behaviors) -----------------------------------------------
+CAF_ADD_ATOM(recd, recd, behaviors_local_atom, "behs_local")
+CAF_ADD_ATOM(recd, recd, item_vectors_atom, "item_vecs")
+CAF_ADD_ATOM(recd, recd, apply_users_atom, "apply_usrs")
+CAF_ADD_ATOM(recd, recd, apply_items_atom, "apply_itms")
+CAF_ADD_ATOM(recd, recd, write_batch_atom, "write_many")
+CAF_ADD_ATOM(recd, recd, cache_dels_atom, "cache_dels")

@@ -165,7 +165,16 @@ using shard_actor = bulk_sink::extend<
   caf::replies_to<co_bought_atom, item_id, std::vector<item_id>>::with<bool>,
   // [S] (items, at most limits::max_details) -> the unit embeddings of those
   // held here that have one.
-  caf::replies_to<vectors_atom, std::vector<item_id>>::with<std::vector<item_vector>>>;
+  caf::replies_to<vectors_atom, std::vector<item_id>>::with<std::vector<item_vector>>,
+  // [S] (items, at most limits::max_batch_events) -> those of them it holds in
+  // memory, with their embeddings; the others are left out (not held, or added to
+  // the catalog after the load: the writer checks those in the database).
+  caf::replies_to<item_vectors_atom, std::vector<item_id>>::with<item_vectors>,
+  // [S] committed events whose user it serves (or will, during a move) -> how many
+  // it applied or kept for replay: the user side of a batch (apply_user_atom's work).
+  caf::replies_to<apply_users_atom, applied_batch>::with<std::uint64_t>,
+  // [S] committed events whose item it serves -> how many: the item side of a batch.
+  caf::replies_to<apply_items_atom, applied_batch>::with<std::uint64_t>>;
 
 // ---- Cross-node tuples with handles ---------------------------------------------------
 
@@ -291,7 +300,11 @@ using api_actor = map_subscriber::extend<
   // its also-bought items (live buy co-occurrence),
   caf::reacts_to<also_bought_local_atom, item_query, local_reply<std::string>>,
   // a visitor's session recommendation (nothing stored).
-  caf::reacts_to<session_local_atom, session_query, local_reply<std::string>>>;
+  caf::reacts_to<session_local_atom, session_query, local_reply<std::string>>,
+  // [local] (events, event ids or "" per event, reply): POST /api/behaviors, all or
+  // nothing -> the JSON answer body (per-event row ids, duplicates).
+  caf::reacts_to<behaviors_local_atom, std::vector<behavior_event>, std::vector<std::string>,
+                 local_reply<std::string>>>;
 
 // ---- The API node's local helpers ------------------------------------------------------------------
 
@@ -302,7 +315,10 @@ using behavior_writer_actor = caf::typed_actor<
   caf::replies_to<write_atom, behavior_event, bool, std::string, std::int64_t>::with<
     std::int64_t, bool>,
   // [self] commit what queued meanwhile.
-  caf::reacts_to<flush_atom>>;
+  caf::reacts_to<flush_atom>,
+  // (batch) -> per event its row id and freshness: one transaction, all or nothing;
+  // not_found naming the event ("events[i]: ...") if a checked item is unknown.
+  caf::replies_to<write_batch_atom, event_batch>::with<batch_receipt>>;
 
 // The Redis recommendation cache; never fails a request. [local]
 using cache_actor = caf::typed_actor<
@@ -312,6 +328,8 @@ using cache_actor = caf::typed_actor<
   caf::reacts_to<cache_put_atom, user_id, std::string>,
   // (user) -> false if Redis could not be told.
   caf::replies_to<cache_del_atom, user_id>::with<bool>,
+  // (users): delete their entries, one DEL per chunk of keys (a batch's users).
+  caf::reacts_to<cache_dels_atom, std::vector<user_id>>,
   // [local] -> keys deleted: every cached answer (SCAN + DEL).
   caf::replies_to<cache_clear_atom>::with<std::uint64_t>,
   // -> JSON: hits, misses, errors, degraded.

@@ -38,6 +38,22 @@ caf::error check_event(const behavior_event& e) {
   return {};
 }
 
+caf::error check_applied_batch(const applied_batch& batch) {
+  if (batch.events.size() > max_batch_events || batch.events.size() != batch.ids.size())
+    return invalid("a batch's events and row ids differ in number or exceed " +
+                   std::to_string(max_batch_events));
+  if (batch.vectors.items.size() != batch.vectors.vectors.size() ||
+      batch.vectors.items.size() > max_batch_events)
+    return invalid("a batch's items and vectors differ in number");
+  for (const auto& v : batch.vectors.vectors)
+    if (v.size() > max_vector_dim)
+      return invalid("vector too long");
+  for (const auto& e : batch.events)
+    if (auto err = check_event(e))
+      return err;
+  return {};
+}
+
 caf::error check_seed_counts(std::int32_t recent, std::int32_t similar) {
   if (recent < 0 || recent > max_seeds || similar < 0 || similar > max_seeds)
     return invalid("seed counts must be in 0.." + std::to_string(max_seeds));

@@ -35,6 +35,8 @@ constexpr std::size_t max_labels = 64;                // labels of one item or u
 constexpr std::size_t max_tag = 100;                  // bytes of one category or label
 constexpr std::size_t max_item_batch = 10000;         // items of one write (POST /api/items)
 
+constexpr std::size_t max_batch_events = 100000;     // events of one batch message
+
 // Bulk transfers (protocol/bulk.hpp): one value at most this large, and at most
 // this many bytes held per sending node before its value is used or expires.
 constexpr std::uint64_t max_bulk_bytes = std::uint64_t{4} << 30;      // 4 GiB
@@ -57,6 +59,9 @@ caf::error check_tags(const std::vector<std::string>& tags, std::size_t max, con
 // non-negative id, title within max_title, finite non-negative price, bounded
 // categories and labels, an availability window that is not inverted.
 caf::error check_item_details(const item_details& d);
+// A batch of committed events for a shard: sizes match, every event valid,
+// vectors of at most max_vector_dim.
+caf::error check_applied_batch(const applied_batch& batch);
 // Decoded job inputs: every index in range, every array of its stated size,
 // so kernels can trust them (engine/ code does not re-check).
 caf::error check_graph(const engine::bipartite& g);

@@ -379,6 +379,56 @@ typename Inspector::result_type inspect(Inspector& f, job_summary& x) {
   return f(caf::meta::type_name("job_summary"), x.kind, x.run_id, x.inputs, x.rows, x.seconds);
 }
 
+// ---- Batch ingestion (POST /api/behaviors) ---------------------------------------
+
+// Item embeddings an item's shard vouches for: `items[k]` is in its catalog
+// with unit embedding `vectors[k]` (empty when it has none yet).
+struct item_vectors {
+  std::vector<item_id> items;
+  std::vector<std::vector<float>> vectors;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_vectors& x) {
+  return f(caf::meta::type_name("item_vectors"), x.items, x.vectors);
+}
+
+// One request's events on their way to the behavior writer. [local]
+struct event_batch {
+  std::vector<behavior_event> events;
+  std::vector<std::string> event_ids;  // per event; "" = none
+  std::vector<item_id> check_items;    // items no shard vouched for: the writer checks them
+  std::int64_t deadline_ns = 0;        // steady_clock; still queued then: dropped unwritten
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
+  return f(caf::meta::type_name("event_batch"), x.events, x.event_ids, x.check_items,
+           x.deadline_ns);
+}
+
+// The writer's answer: per event its row id (a repeat: the first row's) and
+// whether this request stored it (1) or it was stored before (0).
+struct batch_receipt {
+  std::vector<std::int64_t> ids;
+  std::vector<std::uint8_t> fresh;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_receipt& x) {
+  return f(caf::meta::type_name("batch_receipt"), x.ids, x.fresh);
+}
+
+// Committed events for one shard to apply (user or item side): `ids[k]` is
+// the row of `events[k]`; `vectors` holds the embeddings of the items of the
+// user side (an item missing there folds nothing into the taste vector).
+struct applied_batch {
+  std::vector<behavior_event> events;
+  std::vector<std::int64_t> ids;
+  item_vectors vectors;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, applied_batch& x) {
+  return f(caf::meta::type_name("applied_batch"), x.events, x.ids, x.vectors);
+}
+
 } // namespace recd
 
 namespace recd::engine {

@@ -65,6 +65,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::item_query))
   CAF_ADD_TYPE_ID(recd, (recd::session_query))
   // -- operations (the admin port's commands) ------------------------------------
+  // -- batch ingestion (messages.hpp) --------------------------------------------------
+  CAF_ADD_TYPE_ID(recd, (recd::item_vectors))
+  CAF_ADD_TYPE_ID(recd, (recd::event_batch))
+  CAF_ADD_TYPE_ID(recd, (recd::batch_receipt))
+  CAF_ADD_TYPE_ID(recd, (recd::applied_batch))
+  CAF_ADD_TYPE_ID(recd, (std::vector<std::string>))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

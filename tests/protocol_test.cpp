@@ -492,6 +492,34 @@ TEST_F(protocol_test, recommend_filters_beyond_their_bounds_are_refused) {
   EXPECT_TRUE(bad([](auto& f) { f.offset = limits::max_offset + 1; }));
   EXPECT_TRUE(bad([](auto& f) { f.offset = -1; }));
   EXPECT_TRUE(bad([](auto& f) { f.exclude_seen = 2; }));
+TEST_F(protocol_test, batch_ingestion_messages_round_trip_and_are_bounded) {
+  applied_batch batch;
+  batch.events = {{1, 2, behavior_kind::buy, 1714564800}, {3, 4, behavior_kind::view, 1714564801}};
+  batch.ids = {10, 11};
+  batch.vectors.items = {2};
+  batch.vectors.vectors = {{0.6f, 0.8f}};
+  auto back = round_trip(caf::make_message(apply_users_atom_v, batch));
+  ASSERT_TRUE((back.match_elements<apply_users_atom, applied_batch>()));
+  const auto& b = back.get_as<applied_batch>(1);
+  EXPECT_EQ(b.ids, batch.ids);
+  EXPECT_EQ(b.events[1].item, 4);
+  EXPECT_EQ(b.vectors.vectors, batch.vectors.vectors);
+  EXPECT_FALSE(limits::check_applied_batch(batch));
+  auto uneven = batch;
+  uneven.ids.pop_back();
+  EXPECT_TRUE(limits::check_applied_batch(uneven));
+  auto long_vector = batch;
+  long_vector.vectors.vectors[0].resize(limits::max_vector_dim + 1);
+  EXPECT_TRUE(limits::check_applied_batch(long_vector));
+  auto bad_event = batch;
+  bad_event.events[0].user = -1;
+  EXPECT_TRUE(limits::check_applied_batch(bad_event));
+  auto v = round_trip(caf::make_message(item_vectors{{5, 6}, {{1.0f}, {}}}));
+  ASSERT_TRUE(v.match_elements<item_vectors>());
+  EXPECT_EQ(v.get_as<item_vectors>(0).items, (std::vector<item_id>{5, 6}));
+  auto r = round_trip(caf::make_message(batch_receipt{{7, 7}, {1, 0}}));
+  ASSERT_TRUE(r.match_elements<batch_receipt>());
+  EXPECT_EQ(r.get_as<batch_receipt>(0).fresh, (std::vector<std::uint8_t>{1, 0}));
 }
 
 } // namespace
