@@ -83,8 +83,9 @@ def run_block(doc, server, line, info, code):
     where = "docs/api.md:%d" % line
     if not check(info and re.fullmatch(r"\d{3}", info[0]), where + ": `sh test` needs a status first"):
         return
+    # Debian's python3 first (python3-msgpack for the msgpack example).
     env = dict(os.environ, RECD=server.base(), RECD_ADMIN=server.base("admin"),
-               RECD_ADMIN_TOKEN=server.token)
+               RECD_ADMIN_TOKEN=server.token, PATH="/usr/bin:" + os.environ.get("PATH", ""))
     script = ('set -euo pipefail\n'
               'curl() { command curl -sS -w "\\n%s %%{http_code} %%{method} %%{url_effective}" "$@"; }\n'
               % MARK) + code
