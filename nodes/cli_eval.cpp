@@ -189,7 +189,7 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   auto api = spawn_api(sys, cfg,
                        {coordinator, cache_actor{}, behavior_writer_actor{},
                         std::make_shared<writer_gate>(1),
-                        std::make_shared<api_metrics>()});
+                        std::make_shared<api_metrics>(), nullptr}); // no business rules
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

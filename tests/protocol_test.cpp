@@ -85,7 +85,12 @@ TEST_F(protocol_test, recall_requests_candidates_and_details_round_trip) {
   EXPECT_EQ(c.get_as<std::vector<candidate>>(0)[1].route, recall_route::item_cf);
   EXPECT_EQ(c.get_as<std::vector<candidate>>(0)[1].because, 2);
 
-  std::vector<item_details> details{{7, "Ünïcode title", 9.99, 4.5, 12}};
+  std::vector<item_details> details(1);
+  details[0].item = 7;
+  details[0].title = "Ünïcode title";
+  details[0].price = 9.99;
+  details[0].rating = 4.5;
+  details[0].sales = 12;
   auto d = round_trip(caf::make_message(details));
   ASSERT_TRUE(d.match_elements<std::vector<item_details>>());
   EXPECT_EQ(d.get_as<std::vector<item_details>>(0)[0].title, "Ünïcode title");

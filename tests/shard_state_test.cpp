@@ -10,7 +10,10 @@ namespace {
 item_record item(item_id id, std::vector<neighbour_item> neighbours = {}, double popularity = 0,
                  std::vector<float> embedding = {}) {
   item_record r;
-  r.details = {id, "item " + std::to_string(id), 1.0, 4.0, 0};
+  r.details.item = id;
+  r.details.title = "item " + std::to_string(id);
+  r.details.price = 1.0;
+  r.details.rating = 4.0;
   r.neighbours = std::move(neighbours);
   r.popularity = popularity;
   r.embedding = std::move(embedding);
@@ -359,6 +362,54 @@ TEST(shard_state, an_owned_item_created_after_the_load_is_added) {
   item_details elsewhere{43, "other", 1, 0, 0, {}, {}, false, 0, 0, 1000, 0};
   st.apply_catalog(elsewhere, 2, false);
   EXPECT_TRUE(st.details({43}, 1000).empty()); // another shard's item
+}
+
+TEST(shard_state, the_context_tells_the_bought_set_and_the_seen_items_apart_for_a_request) {
+  // exclude_seen on (the default): bought holds both, purchased the bought items alone.
+  auto on = make_state().context(7, 10, 10);
+  EXPECT_TRUE(on.seen_in_bought);
+  EXPECT_EQ(on.bought, (std::vector<item_id>{1, 3}));
+  EXPECT_EQ(on.purchased, std::vector<item_id>{3});
+  EXPECT_TRUE(on.seen.empty());
+  // Off: bought is the bought set, seen every remembered item.
+  recommend_settings cfg;
+  cfg.exclude_seen = 0;
+  auto off = make_state(cfg).context(7, 10, 10);
+  EXPECT_FALSE(off.seen_in_bought);
+  EXPECT_EQ(off.bought, std::vector<item_id>{3});
+  EXPECT_EQ(off.seen, (std::vector<item_id>{1, 3}));
+  EXPECT_TRUE(off.purchased.empty());
+}
+
+TEST(shard_state, a_category_page_gets_every_owned_item_of_the_category_and_no_other_owned_item) {
+  shard_snapshot snap;
+  snap.popularity_epoch = 1000;
+  for (item_id id = 1; id <= 6; ++id) {
+    snap.items[id] = item(id, {}, id <= 3 ? 10.0 * id : 0);
+    snap.items[id].details.categories = {id % 2 == 0 ? "even" : "odd"};
+  }
+  // Item 1's neighbours: an owned "even" item and another shard's item 99.
+  snap.items[1].neighbours = {{2, 0.9f}, {3, 0.8f}, {99, 0.7f}};
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  recall_request req;
+  req.now = 1000;
+  req.recent = {{1, behavior_kind::view, 990}};
+  req.only_category = "even";
+  auto all = st.recall(req);
+  auto popular = of_route(all, recall_route::popular);
+  // 2, 4 and 6, new items without popularity or sales last.
+  ASSERT_EQ(popular.size(), 3u);
+  EXPECT_EQ(popular[0].item, 2);
+  for (const auto& c : popular)
+    EXPECT_EQ(c.item % 2, 0) << c.item;
+  std::vector<item_id> cf;
+  for (const auto& c : of_route(all, recall_route::item_cf))
+    cf.push_back(c.item);
+  // Owned items of another category are left out; another shard's item is the API's to judge.
+  EXPECT_EQ(cf, (std::vector<item_id>{2, 99}));
+  req.only_category.clear();
+  EXPECT_EQ(of_route(st.recall(req), recall_route::item_cf).size(), 3u);
 }
 
 } // namespace

@@ -10,11 +10,20 @@
 namespace recd {
 namespace {
 
+item_details details_of(item_id i) {
+  item_details d;
+  d.item = i;
+  d.title = "item " + std::to_string(i);
+  d.price = 1.0;
+  d.rating = 4.0;
+  return d;
+}
+
 shard_state shop(recommend_settings cfg = {}) {
   shard_snapshot snap;
   for (item_id i = 1; i <= 8; ++i) {
     auto& item = snap.items[i];
-    item.details = {i, "item " + std::to_string(i), 1.0, 4.0, 0};
+    item.details = details_of(i);
     item.embedding = {std::cos(0.2f * float(i)), std::sin(0.2f * float(i))};
   }
   snap.items[1].neighbours = {{2, 0.9f}, {3, 0.5f}, {4, 0.1f}};
@@ -95,7 +104,7 @@ TEST(shard_widgets, nearest_leaves_out_excluded_items_and_grows_the_index) {
   auto near = st.nearest({std::cos(0.2f), std::sin(0.2f)}, 3, {1}, 1000);
   EXPECT_EQ(items_of(near), (std::vector<item_id>{2, 3, 4}));
   EXPECT_GT(near[0].score, near[1].score);
-  st.add_item({20, "new", 1, 0, 0}, {std::cos(0.21f), std::sin(0.21f)});
+  st.add_item(details_of(20), {std::cos(0.21f), std::sin(0.21f)});
   EXPECT_EQ(items_of(st.nearest({std::cos(0.2f), std::sin(0.2f)}, 1, {1}, 1000)),
             std::vector<item_id>{20});
   auto vecs = st.vectors({3, 20, 77});
@@ -106,7 +115,7 @@ TEST(shard_widgets, nearest_leaves_out_excluded_items_and_grows_the_index) {
 TEST(shard_widgets, hidden_and_unavailable_items_are_left_out_of_relations_and_nearest) {
   shard_snapshot snap;
   for (item_id i = 1; i <= 4; ++i) {
-    snap.items[i].details = {i, "item " + std::to_string(i), 1.0, 4.0, 0};
+    snap.items[i].details = details_of(i);
     snap.items[i].embedding = {std::cos(0.2f * float(i)), std::sin(0.2f * float(i))};
   }
   snap.items[1].neighbours = {{2, 0.9f}, {3, 0.5f}, {4, 0.1f}};
