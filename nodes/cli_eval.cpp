@@ -342,6 +342,18 @@ int run_eval(const settings& base, const eval_options& opt) {
                    ? "random ratio=" + std::to_string(opt.ratio).substr(0, 4) + " seed=" + std::to_string(opt.seed)
                  : opt.leave_last > 0 ? "temporal leave_last=" + std::to_string(opt.leave_last)
                                       : "temporal ratio=" + std::to_string(opt.ratio).substr(0, 4);
+  if (opt.validation_seed > 0) {
+    // The validation split: the same kind of split of the train part; the
+    // test pairs go no further than this line.
+    auto outer = std::move(split.train);
+    split = opt.split == "random" ? engine::split_random(outer, opt.ratio, opt.validation_seed)
+            : opt.leave_last > 0
+              ? engine::split_leave_last(outer, static_cast<std::size_t>(opt.leave_last))
+              : engine::split_temporal(outer, opt.ratio);
+    result.split += " validation (the train part split again" +
+                    (opt.split == "random" ? " with seed " + std::to_string(opt.validation_seed) : std::string{}) +
+                    ", scored on its held-out pairs)";
+  }
   result.events = events.size();
   result.train_events = split.train.size();
   result.test_users = split.test.size();

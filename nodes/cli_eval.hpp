@@ -12,6 +12,11 @@
 // come from the built-in baselines on the same split; the report gives NDCG,
 // precision, recall, hit rate and MAP at 10 and 20, catalogue coverage, route
 // shares, and every setting that differs from its default.
+//
+// Tuning: with --validation S the train part is split again the same way and
+// the run is scored on the held-out train pairs, so settings can be chosen
+// without looking at the test pairs (docs/quality.md, "Tuning on a
+// validation split").
 #include <cstdint>
 #include <map>
 #include <string>
@@ -31,6 +36,12 @@ struct eval_options {
   double ratio = 0.75;             // share of each user's items in train (random: drawn; temporal: oldest)
   std::uint64_t seed = 1;          // random: split seed
   std::int32_t leave_last = 0;     // temporal: > 0 = exactly this many newest items per user in test
+  // > 0: tune without touching the test part. The train part of the split
+  // above is split again the same way (random: with this seed; temporal: its
+  // newest share), the jobs learn on the inner train part and the served
+  // lists are scored against the held-out train pairs. The test pairs are
+  // dropped unread.
+  std::uint64_t validation_seed = 0;
   std::int32_t limit = 50;         // items asked of the API per user (1..100)
   bool baselines = true;
   std::string json_file;           // "" = none, "-" = stdout

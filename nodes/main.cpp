@@ -149,6 +149,10 @@ int main(int argc, char** argv) {
     leaf->add_option("--ratio", ev.ratio, "share of each user's items in train (temporal: the oldest)")
       ->check(CLI::Range(0.0, 1.0));
     leaf->add_option("--seed", ev.seed, "random split seed");
+    leaf->add_option("--validation", ev.validation_seed,
+                     "tune on a validation split: split the train part again the same way (random: with this seed, "
+                     "choose one unlike the test seeds), learn on the rest, score on its held-out train pairs; the test part is not read")
+      ->check(CLI::PositiveNumber);
     leaf->add_option("--leave-last", ev.leave_last, "temporal split: exactly N newest items per user in test instead of a share")
       ->check(CLI::PositiveNumber);
     leaf->add_option("--limit", ev.limit, "items asked of /api/recommend per user; train items are dropped, the first 20 scored")

@@ -6,6 +6,9 @@ RECD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Each invocation gets its own folder, so a test run and a quickstart can coexist.
 RECD_RUN="$RECD_ROOT/.run/$(basename "$0")-$$"
 RECD_BUILD="${RECD_BUILD:-$RECD_ROOT/build}"
+# The build type of RECD_BUILD: scripts/test builds RelWithDebInfo (asserts
+# and symbols for the suites), scripts/bench Release (what users run).
+RECD_BUILD_TYPE="${RECD_BUILD_TYPE:-RelWithDebInfo}"
 PG_BIN=/usr/lib/postgresql/15/bin
 
 APT_PACKAGES="cmake ninja-build ccache g++ pkg-config libcaf-dev libpqxx-dev libpq-dev libhiredis-dev
@@ -32,11 +35,13 @@ ensure_packages() {
 }
 
 # RECD_CMAKE_ARGS: extra configure arguments (scripts/test --sanitize, scripts/fuzz).
+# The project's own builds treat warnings as errors (RECD_WERROR); a plain
+# cmake build does not.
 build_recd() { # [cmake --build args, e.g. --target recd]
   log "building in $RECD_BUILD"
   # shellcheck disable=SC2086
-  cmake -S "$RECD_ROOT" -B "$RECD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    ${RECD_CMAKE_ARGS:-} >/dev/null
+  cmake -S "$RECD_ROOT" -B "$RECD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE="$RECD_BUILD_TYPE" \
+    -DRECD_WERROR=ON ${RECD_CMAKE_ARGS:-} >/dev/null
   cmake --build "$RECD_BUILD" -j "$(nproc)" "$@"
 }
 

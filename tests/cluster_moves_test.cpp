@@ -45,17 +45,7 @@ TEST(Resharding, AddingTwoShardNodesAndStoppingOneUnderLoadFailsNoRequestAndLose
   import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
   redis_server redis;
   cluster c{"reshard", db.url(), redis.url()};
-  c.start_coordinator();
-  c.start_shard(0);
-  c.start_shard(1);
-  c.start_api(0);
-  c.start_api(1);
-  c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  c.wait_http_ok(c["api-1"]);
-  auto initial = c.wait_balanced({"shard-0", "shard-1"}, 10s);
-  ASSERT_TRUE(initial.ok) << (initial.map ? initial.map->raw : "no map");
-  const auto epoch0 = initial.map->epoch;
+  const auto epoch0 = start_two_shard_cluster(c).epoch;
 
   const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
   load_generator::options opt;
@@ -153,16 +143,7 @@ TEST(ShardFailure, AKilledShardNodesPartitionsMoveToLiveShardsWithinTenSecondsWh
   import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
   redis_server redis;
   cluster c{"kill", db.url(), redis.url()};
-  c.start_coordinator();
-  for (int i = 0; i < 3; ++i)
-    c.start_shard(i);
-  c.start_api(0);
-  c.start_api(1);
-  c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  c.wait_http_ok(c["api-1"]);
-  auto initial = c.wait_balanced({"shard-0", "shard-1", "shard-2"}, 10s);
-  ASSERT_TRUE(initial.ok) << (initial.map ? initial.map->raw : "no map");
+  start_cluster(c, 3, 2);
 
   const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
   load_generator::options opt;

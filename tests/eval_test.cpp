@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <filesystem>
@@ -238,6 +239,74 @@ TEST(EvalCommand, APlainImportComputeServeOfItsTrainPartServesTheListsItScored) 
     fs::remove(f);
 }
 
+// user -> item -> the pair's behaviors ("kind" per event, sorted), from a
+// file --export-train wrote.
+std::map<int, std::map<int, std::vector<std::string>>> read_pairs(const std::string& path) {
+  std::map<int, std::map<int, std::vector<std::string>>> pairs;
+  std::ifstream in{path};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::stringstream ss{line};
+    std::string user, item, kind;
+    std::getline(ss, user, ',');
+    std::getline(ss, item, ',');
+    std::getline(ss, kind, ',');
+    pairs[std::stoi(user)][std::stoi(item)].push_back(kind);
+  }
+  for (auto& [user, items] : pairs)
+    for (auto& [item, kinds] : items)
+      std::sort(kinds.begin(), kinds.end());
+  return pairs;
+}
+
+TEST(EvalCommand, AValidationRunLearnsOnPartOfTheTrainPartAndScoresTheRestOfIt) {
+  // --validation S splits the train part of the same split again (random,
+  // seed S): the jobs learn on the inner part only, the held-out train pairs
+  // are the scored ones, and no test pair of the outer split is read.
+  test_database outer_db{"eval_outer"}, inner_db{"eval_inner"};
+  auto outer_file = scratch("outer.csv"), inner_file = scratch("inner.csv"),
+       recs_file = scratch("inner_recs.txt"), json_file = scratch("inner.json");
+  auto o = run_recd(outer_db.url(), with(shop_args, {"--seed", "3", "--no-baselines",
+                                                     "--export-train", outer_file}));
+  ASSERT_EQ(o.status, 0) << show(o);
+  o = run_recd(inner_db.url(), with(shop_args, {"--seed", "3", "--validation", "11", "--no-baselines",
+                                                "--export-train", inner_file, "--export-recs", recs_file,
+                                                "--json", json_file}));
+  ASSERT_EQ(o.status, 0) << show(o);
+  auto outer = read_pairs(outer_file), inner = read_pairs(inner_file);
+  auto report = json::parse(slurp(json_file));
+  EXPECT_NE(report["split"].get<std::string>().find("validation"), std::string::npos) << report["split"];
+  // Every inner pair is an outer train pair with all of its events; per user
+  // the inner part keeps round(0.75 n) of the n outer pairs (at least one).
+  std::size_t held_out_users = 0, outer_pairs = 0, inner_pairs = 0;
+  for (const auto& [user, items] : outer) {
+    auto n = items.size();
+    auto keep = std::clamp<std::size_t>(static_cast<std::size_t>(std::llround(0.75 * double(n))), 1, n);
+    auto it = inner.find(user);
+    ASSERT_NE(it, inner.end()) << "user " << user << " lost every train pair";
+    EXPECT_EQ(it->second.size(), keep) << "user " << user;
+    for (const auto& [item, kinds] : it->second) {
+      auto same = items.find(item);
+      ASSERT_NE(same, items.end()) << "user " << user << " item " << item << " is not an outer train pair";
+      EXPECT_EQ(kinds, same->second) << "user " << user << " item " << item;
+    }
+    held_out_users += keep < n;
+    outer_pairs += n;
+    inner_pairs += it->second.size();
+  }
+  EXPECT_EQ(inner.size(), outer.size());
+  EXPECT_EQ(report["test_users"].get<std::size_t>(), held_out_users);
+  EXPECT_LT(inner_pairs, outer_pairs);
+  // The scored lists never hold an inner train item.
+  auto lists = read_lists(recs_file);
+  EXPECT_EQ(lists.size(), held_out_users);
+  for (const auto& [user, list] : lists)
+    for (auto item : list)
+      EXPECT_EQ(inner[user].count(item), 0u) << "user " << user << " item " << item;
+  for (const auto& f : {outer_file, inner_file, recs_file, json_file})
+    fs::remove(f);
+}
+
 TEST(EvalCommand, RefusesADatabaseThatAlreadyHoldsBehaviors) {
   test_database db{"eval_busy"};
   auto o = run_recd(db.url(), {"import", "synthetic", "--users", "20", "--items", "10", "--events", "100"});
@@ -252,6 +321,7 @@ TEST(EvalCommand, BadInputGetsAOneLineReasonAndANonZeroExit) {
   for (const auto& args : std::vector<std::vector<std::string>>{
          with(shop_args, {"--ratio", "1.5"}),
          with(shop_args, {"--split", "sideways"}),
+         with(shop_args, {"--validation", "0"}),
          {"eval", "movielens", "/nonexistent/dir"},
          {"eval"}}) {
     auto o = run_recd(db.url(), args);

@@ -269,16 +269,7 @@ node& cluster::launch(const std::string& name, const std::string& role, std::uin
                       std::uint16_t actor, const env_list& extra) {
   auto env = common_env();
   env.emplace_back("RECD_HTTP_ADDR", loopback + ":" + std::to_string(http));
-  for (const auto& [k, v] : extra) {
-    bool replaced = false;
-    for (auto& [k2, v2] : env)
-      if (k2 == k) {
-        v2 = v;
-        replaced = true;
-      }
-    if (!replaced)
-      env.emplace_back(k, v);
-  }
+  env = override_env(std::move(env), extra);
   auto n = std::make_unique<node>();
   n->name = name;
   n->role = role;
@@ -297,19 +288,27 @@ node& cluster::launch(const std::string& name, const std::string& role, std::uin
   return *nodes_.back();
 }
 
-cluster_map start_two_shard_cluster(cluster& c) {
+cluster_map start_cluster(cluster& c, int shards, int apis, std::chrono::milliseconds within) {
   c.start_coordinator();
-  c.start_shard(0);
-  c.start_shard(1);
-  c.start_api(0);
-  c.start_api(1);
+  std::set<std::string> names;
+  for (int i = 0; i < shards; ++i) {
+    c.start_shard(i);
+    names.insert("shard-" + std::to_string(i));
+  }
+  for (int i = 0; i < apis; ++i)
+    c.start_api(i);
   c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  c.wait_http_ok(c["api-1"]);
-  auto w = c.wait_balanced({"shard-0", "shard-1"}, 10s);
+  for (int i = 0; i < apis; ++i)
+    c.wait_http_ok(c["api-" + std::to_string(i)]);
+  auto w = c.wait_balanced(names, within);
   if (!w.ok)
-    throw std::runtime_error("the two shards are not balanced: " + (w.map ? w.map->raw : "no map"));
+    throw std::runtime_error("the " + std::to_string(shards) + " shards are not balanced: " +
+                             (w.map ? w.map->raw : "no map"));
   return *w.map;
+}
+
+cluster_map start_two_shard_cluster(cluster& c) {
+  return start_cluster(c, 2, 2);
 }
 
 // ---- the map watcher -------------------------------------------------------------------

@@ -171,8 +171,11 @@ private:
   env_list node_env_;
 };
 
-// 1 coordinator, shard-0 and shard-1, api-0 and api-1, all ready; the balanced map.
-// Throws std::runtime_error if the two shards are not balanced within 10 s.
+// 1 coordinator, shard-0..shard-<shards-1>, api-0..api-<apis-1>, all ready; the
+// balanced map. Throws std::runtime_error if the shards are not balanced in `within`.
+cluster_map start_cluster(cluster& c, int shards, int apis,
+                          std::chrono::milliseconds within = std::chrono::seconds{10});
+// start_cluster(c, 2, 2).
 cluster_map start_two_shard_cluster(cluster& c);
 
 // A thread noting every change of the map's epoch, moving flag and ready flag,

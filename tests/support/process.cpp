@@ -402,6 +402,20 @@ void redis_server::stop() {
   throw std::runtime_error("port " + std::to_string(port_) + " still accepts after stopping redis");
 }
 
+env_list override_env(env_list base, const env_list& overrides) {
+  for (const auto& [k, v] : overrides) {
+    bool replaced = false;
+    for (auto& [k2, v2] : base)
+      if (k2 == k) {
+        v2 = v;
+        replaced = true;
+      }
+    if (!replaced)
+      base.emplace_back(k, v);
+  }
+  return base;
+}
+
 // ---- recd_server -------------------------------------------------------------------
 
 recd_server::recd_server(const std::string& postgres_url, const std::string& redis_url,
@@ -412,16 +426,7 @@ recd_server::recd_server(const std::string& postgres_url, const std::string& red
                {"RECD_HTTP_ADDR", host_ + ":" + std::to_string(port_)},
                {"RECD_ADMIN_ADDR", host_ + ":0"},
                {"RECD_JOBS_POLL_SECONDS", "1"}};
-  for (const auto& [k, v] : extra_env) {
-    bool replaced = false;
-    for (auto& [k2, v2] : env)
-      if (k2 == k) {
-        v2 = v;
-        replaced = true;
-      }
-    if (!replaced)
-      env.emplace_back(k, v);
-  }
+  env = override_env(std::move(env), extra_env);
   proc_ = std::make_unique<child_process>(std::vector<std::string>{recd_binary(), "serve"}, env,
                                           temp_path("recd.log"));
   auto deadline = steady::now() + 30s;

@@ -20,6 +20,10 @@ namespace recd::test {
 
 using env_list = std::vector<std::pair<std::string, std::string>>;
 
+// `base` with each variable of `overrides` replacing the one of the same name,
+// or appended if `base` has none.
+env_list override_env(env_list base, const env_list& overrides);
+
 class child_process {
 public:
   // Starts argv[0] (searched in PATH when it has no '/') with the current
