@@ -292,6 +292,8 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.http.max_connections, "http.max_connections")) return e;
   if (auto e = positive(s.http.max_batch_bytes, "http.max_batch_bytes")) return e;
   if (auto e = positive(s.http.max_batch_events, "http.max_batch_events")) return e;
+  if (s.http.max_batch_events > 100000) // protocol/limits.hpp: max_batch_events
+    return std::string{"http.max_batch_events must be at most 100000"};
   if (auto e = positive(s.http.header_timeout_ms, "http.header_timeout_ms")) return e;
   if (auto e = positive(s.http.body_timeout_ms, "http.body_timeout_ms")) return e;
   if (auto e = positive(s.http.idle_timeout_ms, "http.idle_timeout_ms")) return e;
