@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "nodes/http_api.hpp"
+#include "nodes/openapi_document.hpp"
+#include "nodes/routes.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 
@@ -68,7 +70,9 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
     return false;
   if (req.method != "GET" && req.method != "HEAD") {
     ++metrics_->client_errors;
-    reply(json_response(405, http::json_error(405, "method " + req.method + " not allowed on " + path)));
+    auto r = json_response(405, http::json_error(405, "method " + req.method + " not allowed on " + path));
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    reply(std::move(r));
     return true;
   }
   if (path == "/healthz") {
@@ -88,6 +92,23 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
   return true;
 }
 
+bool gateway::refuse_unrouted(routes::port on, const http::request& req, http::reply_fn& reply) {
+  auto m = routes::find(on, req.method, req.path);
+  if (m.result == routes::outcome::found)
+    return false;
+  if (on == routes::port::public_api)
+    ++metrics_->client_errors;
+  if (m.result == routes::outcome::unknown) {
+    const char* what = on == routes::port::admin ? "no such admin endpoint: " : "no such endpoint: ";
+    reply(json_response(404, http::json_error(404, what + req.method + " " + req.path)));
+    return true;
+  }
+  auto r = json_response(405, http::json_error(405, "method " + req.method + " not allowed on " + req.path));
+  r.headers.emplace_back("Allow", std::move(m.allow));
+  reply(std::move(r));
+  return true;
+}
+
 void gateway::handle(http::request&& req, http::reply_fn reply) {
   auto client_error = [&](unsigned status, const std::string& message) {
     ++metrics_->client_errors;
@@ -97,14 +118,22 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
   if (handle_probe(req, reply))
     return;
   const auto& path = req.path;
-  if (path.rfind("/api/", 0) != 0)
+  if (path.rfind("/api/", 0) != 0) {
+    if (refuse_unrouted(routes::port::public_api, req, reply))
+      return;
+    if (path == "/openapi.json") // the API's description needs no key
+      return reply(http::response{200, std::string{openapi_json()}});
     return client_error(404, "no such endpoint: " + req.method + " " + path);
+  }
   if (api_keys_) {
     if (auto denied = api_keys_->check(req)) {
       ++metrics_->client_errors;
       return reply(std::move(*denied));
     }
   }
+  // Only the routes of nodes/routes.hpp (which docs/openapi.yaml describes).
+  if (refuse_unrouted(routes::port::public_api, req, reply))
+    return;
   if (apis_.empty())
     return client_error(404, "this node serves no API: send " + path + " to an API node");
   if (handle_widgets(req, reply))

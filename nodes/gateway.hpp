@@ -29,6 +29,7 @@
 //                                  when keys are on)
 //   PUT|PATCH|GET|DELETE /api/items/{id}, POST /api/items, PUT|GET|DELETE /api/users/{id}
 //                                  the catalog (gateway_catalog.cpp, nodes/http_catalog.hpp)
+//   GET  /openapi.json             docs/openapi.yaml as JSON (compiled in; no key needed)
 //   /admin/*                       always 404 here, whatever the role
 // With API keys configured, every /api/* request needs one (401 otherwise).
 // The admin port (handle_admin), on every node (gateway_admin.cpp):
@@ -53,7 +54,10 @@
 // Every admin-port request but the probes and the page needs `Authorization: Bearer <admin.token>`
 // (401 without or with a wrong one; 403 while no token is configured).
 // /readyz asks `readiness` (the coordinator, or a shard on a shard node).
-// Anything else: 404, or 405 for a known path with another method.
+// Anything else: 404, or 405 (with Allow) for a known path with another method.
+// Every route is a row of nodes/routes.hpp, checked before dispatch (after
+// the key or token check): the table and docs/openapi.yaml are kept equal by
+// tests/openapi_routes_test.cpp.
 //
 // Error bodies: a 4xx says what was wrong with the request; a 5xx carries a
 // fixed text per error code ("database unavailable", "shard unavailable",
@@ -75,6 +79,7 @@
 #include "nodes/metrics.hpp"
 #include "nodes/http_server.hpp"
 #include "nodes/liveness.hpp"
+#include "nodes/routes.hpp"
 #include "protocol/interfaces.hpp"
 
 namespace recd {
@@ -122,6 +127,9 @@ public:
 
 private:
   const api_actor& next_api();
+  // Answers 404 (unknown path) or 405 (+ Allow) unless nodes/routes.hpp has
+  // a row for this port, method and path; true if it answered.
+  bool refuse_unrouted(routes::port on, const http::request& req, http::reply_fn& reply);
   // /healthz and /readyz; false if `req` is neither.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
   // /api/items, /api/items/{id}, /api/users/{id} (gateway_catalog.cpp); false if none.

@@ -87,6 +87,9 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
     return dashboard_->serve_page(req, std::move(reply));
   if (auto denied = http::check_admin_token(req, admin_token_))
     return reply(std::move(*denied));
+  // Only the routes of nodes/routes.hpp (which docs/openapi.yaml describes).
+  if (refuse_unrouted(routes::port::admin, req, reply))
+    return;
   if (dashboard_ && dashboard_->handle(req, reply))
     return;
   auto client_error = [&](unsigned status, const std::string& message) {

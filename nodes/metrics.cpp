@@ -1,4 +1,5 @@
 #include "nodes/metrics.hpp"
+#include "nodes/routes.hpp"
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -212,14 +213,14 @@ double number(const nlohmann::json& j, const char* key) {
 } // namespace
 
 std::string endpoint_of(std::string_view path) {
-  static constexpr std::array<std::string_view, 15> known{
-    "/api/behavior", "/api/stats",    "/healthz",     "/readyz",        "/metrics",
-    "/admin/cluster", "/admin/rebalance", "/admin/jobs", "/admin/drain", "/admin/cache/flush",
-    "/admin/check",  "/ui",           "/",            "/favicon.ico",
-    "/api/behaviors"};
+  // Recommend keeps its old label (dashboards and alerts use it).
   if (path.rfind("/api/recommend/", 0) == 0)
     return "/api/recommend";
-  for (auto k : known)
+  // A route's template: a bounded label set that follows nodes/routes.hpp.
+  for (const auto& r : routes::all())
+    if (routes::fits(r.path, path))
+      return std::string{r.path};
+  for (std::string_view k : {"/", "/favicon.ico"}) // browsers' probes
     if (path == k)
       return std::string{k};
   return "other";

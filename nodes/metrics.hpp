@@ -35,9 +35,10 @@ namespace recd::metrics {
 // A deque: a family being filled stays put while others are added.
 using families = std::deque<prometheus::MetricFamily>;
 
-// The endpoint label of a request path: one of a fixed set ("/api/recommend"
-// for every user, "/metrics", "/admin/cluster", ...), "other" for the rest,
-// so that no client can grow the number of series.
+// The endpoint label of a request path: the template of its route in
+// nodes/routes.hpp ("/metrics", "/admin/cluster", "/ui/{file}", ...; but
+// "/api/recommend" for every user, as before), "/" or "/favicon.ico", and
+// "other" for the rest, so that no client can grow the number of series.
 std::string endpoint_of(std::string_view path);
 
 // What a node runs, beyond the process-wide telemetry.

@@ -15,7 +15,8 @@ APT_PACKAGES="cmake ninja-build ccache g++ pkg-config libcaf-dev libpqxx-dev lib
   libboost-dev libboost-system-dev libmsgpack-cxx-dev nlohmann-json3-dev libhnswlib-dev libeigen3-dev
   libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-contrib redis-server curl python3 procps unzip wrk openssl
-  chromium chromium-driver python3-selenium mmdebstrap umoci skopeo"
+  chromium chromium-driver python3-selenium mmdebstrap umoci skopeo
+  python3-yaml python3-jsonschema python3-msgpack openapi-specification"
 
 log() { printf '[recd] %s\n' "$*" >&2; }
 die() { printf '[recd] error: %s\n' "$*" >&2; exit 1; }
