@@ -123,9 +123,33 @@ void apply_batch(api_self* self, responder<std::string> rp, job_ptr job) {
   // shard that does not answer within the apply timeout applies them late or
   // reads them back; the rows are committed either way.
   const auto timeout = apply_timeout + std::chrono::milliseconds{fresh.size() / 10};
-  for (auto& [shard, picks] : user_groups)
+  for (auto& [shard, picks] : user_groups) {
+    // The buys this shard owns the buyer of (not only as a move's next owner):
+    // after they are applied, each teaches its co-buy pairs as a single buy
+    // does (learn_co_buys), before the group counts as done.
+    std::vector<std::pair<behavior_event, std::int64_t>> buys;
+    for (auto j : picks) {
+      auto k = fresh[j];
+      const auto& e = job->events[k];
+      if (e.kind == behavior_kind::buy && st.apply_targets(e.user).front() == shard)
+        buys.emplace_back(e, job->receipt.ids[k]);
+    }
     ask(self, shard, timeout, apply_users_atom_v, batch_of(picks, true))
-      .then([=](std::uint64_t) mutable { done(); }, log_err);
+      .then(
+        [=](std::uint64_t) mutable {
+          if (buys.empty()) {
+            done();
+            return;
+          }
+          auto left = std::make_shared<std::size_t>(buys.size());
+          for (const auto& [e, row] : buys)
+            learn_co_buys(self, e, row, [=]() mutable {
+              if (--*left == 0)
+                done();
+            });
+        },
+        log_err);
+  }
   for (auto& [shard, picks] : item_groups)
     ask(self, shard, timeout, apply_items_atom_v, batch_of(picks, false))
       .then([=](std::uint64_t) mutable { done(); }, log_err);

@@ -518,7 +518,9 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           ++applied;
         } else if (st.holds(e.user)) {
           st.note_applied(batch.ids[k], true);
-          new_user = st.data.apply_user(e, vec) == 1 || new_user;
+          // With the row id, as single events: a first buy is remembered for
+          // the co-buy pairs (also-bought) the API asks about next.
+          new_user = st.data.apply_user(e, vec, batch.ids[k]) == 1 || new_user;
           ++applied;
         }
       }

@@ -10,6 +10,7 @@
 #include <caf/message.hpp>
 #include <nlohmann/json.hpp>
 
+#include "nodes/http_batch.hpp"
 #include "protocol/limits.hpp"
 
 namespace recd::http {
@@ -207,10 +208,21 @@ std::variant<item_write, api_error> parse_item_request(const request& r, std::in
 }
 
 std::variant<std::vector<item_write>, api_error> parse_item_batch(const request& r) {
-  auto body = parse_body(r);
-  if (auto* e = std::get_if<api_error>(&body))
-    return std::move(*e);
-  const auto& j = std::get<json>(body);
+  json decoded;
+  if (is_msgpack(r)) {
+    // The same array as msgpack (Content-Type: application/x-msgpack): an
+    // item's fields are depth 2, its categories' and labels' strings depth 3.
+    auto m = msgpack_array_to_json(r.body, limits::max_item_batch, 3);
+    if (auto* e = std::get_if<batch_error>(&m))
+      return api_error{e->status, e->message};
+    decoded = std::move(std::get<json>(m));
+  } else {
+    auto body = parse_body(r);
+    if (auto* e = std::get_if<api_error>(&body))
+      return std::move(*e);
+    decoded = std::move(std::get<json>(body));
+  }
+  const auto& j = decoded;
   if (!j.is_array())
     return api_error{422, "the body must be a JSON array of items"};
   if (j.empty() || j.size() > limits::max_item_batch)

@@ -55,7 +55,7 @@ http::server_options http_options(const settings& cfg) {
   opt.body_timeout = std::chrono::milliseconds{cfg.http.body_timeout_ms};
   opt.idle_timeout = std::chrono::milliseconds{cfg.http.idle_timeout_ms};
   opt.handler_timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms + 500};
-  opt.batch_paths = {"/api/behaviors"};
+  opt.batch_paths = {"/api/behaviors", "/api/items"};
   opt.max_batch_body_bytes = static_cast<std::size_t>(cfg.http.max_batch_bytes);
   return opt;
 }

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include <msgpack.hpp>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -235,6 +236,43 @@ TEST_F(Catalog, a_batch_is_all_or_nothing_and_names_the_bad_element) {
   ASSERT_EQ(good.status, 200u) << show(good);
   EXPECT_EQ(good.json["count"], 2);
   EXPECT_EQ(count(*db_, "SELECT count(*) FROM items WHERE item_id IN (6001, 6002)"), 2);
+}
+
+TEST_F(Catalog, a_msgpack_batch_is_stored_like_its_json_form_and_a_bad_one_stores_nothing) {
+  // Encoded with msgpack-c, as a shop's client would: an array of item maps.
+  auto encode = [](const std::vector<std::pair<int, std::string>>& items, double price) {
+    msgpack::sbuffer out;
+    msgpack::packer<msgpack::sbuffer> pk(&out);
+    pk.pack_array(static_cast<std::uint32_t>(items.size()));
+    for (const auto& [id, title] : items) {
+      pk.pack_map(4);
+      pk.pack(std::string{"item_id"});
+      pk.pack(id);
+      pk.pack(std::string{"title"});
+      pk.pack(title);
+      pk.pack(std::string{"categories"});
+      pk.pack(std::vector<std::string>{"garden"});
+      pk.pack(std::string{"price"});
+      pk.pack(price);
+    }
+    return std::string{out.data(), out.size()};
+  };
+  auto send = [](const std::string& body) {
+    return request("POST", server_->host(), server_->port(), "/api/items", body,
+                   "application/x-msgpack");
+  };
+  const auto items_before = count(*db_, "SELECT count(*) FROM items");
+  expect_client_error(send(encode({{6101, "rake"}, {6102, "hoe"}}, -1.0)), 422);
+  expect_client_error(send("\x92\x01"), 400); // an array of two, truncated
+  EXPECT_EQ(count(*db_, "SELECT count(*) FROM items"), items_before);
+  auto good = send(encode({{6101, "rake"}, {6102, "hoe"}}, 12.5));
+  ASSERT_EQ(good.status, 200u) << show(good);
+  EXPECT_EQ(good.json["count"], 2);
+  auto got = call("GET", "/api/items/6102");
+  ASSERT_EQ(got.status, 200u) << show(got);
+  EXPECT_EQ(got.json["title"], "hoe");
+  EXPECT_EQ(got.json["categories"], json::array({"garden"}));
+  EXPECT_EQ(got.json["price"], 12.5);
 }
 
 TEST_F(Catalog, user_routes_store_labels_and_refuse_bad_input) {

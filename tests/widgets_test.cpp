@@ -363,6 +363,36 @@ TEST_P(Widgets, ANewItemBoughtWithXShowsInXsListsBeforeAnyJobAndAfterARestart) {
   EXPECT_EQ(also_bought_pairs(also_bought(fresh, 100)), fresh_pairs);
 }
 
+TEST_P(Widgets, ABatchsBuysTeachAlsoBoughtLiveAsSingleBuysDo) {
+  const auto x = column(*db_, "SELECT item_id FROM user_behavior WHERE behavior_type = 'buy' "
+                              "GROUP BY item_id HAVING count(DISTINCT user_id) BETWEEN 1 AND 3 "
+                              "ORDER BY item_id DESC LIMIT 1")
+                   .at(0);
+  const std::int64_t fresh = new_item_base + 200 + GetParam();
+  // Created through the catalog API, as a shop would: on its shard at once.
+  ASSERT_EQ(call("PUT", "/api/items/" + std::to_string(fresh),
+                 R"({"title": "batch arrival", "price": 3})")
+              .status,
+            200u);
+  EXPECT_FALSE(has(ids(also_bought(x, 100), "items"), fresh));
+  // Two new buyers buy X and then the new item, all in one batch.
+  const auto u0 = new_user_base + 100 + 10 * GetParam();
+  json events = json::array();
+  for (auto u : {u0, u0 + 1})
+    for (auto item : {static_cast<std::int64_t>(x), fresh})
+      events.push_back({{"user_id", u}, {"item_id", item}, {"behavior_type", "buy"}});
+  auto r = call("POST", "/api/behaviors", events.dump());
+  ASSERT_EQ(r.status, 200u) << show(r);
+  auto page = also_bought(x, 100);
+  ASSERT_EQ(page.status, 200u) << show(page);
+  const auto* e = entry_of(page, "items", fresh);
+  ASSERT_NE(e, nullptr) << "the batch's new item is not in X's also-bought: " << show(page);
+  EXPECT_EQ((*e)["reasons"][0]["evidence"], 2.0) << e->dump();
+  auto back = also_bought(fresh, 100);
+  ASSERT_EQ(back.status, 200u) << show(back);
+  EXPECT_EQ(ids(back, "items"), std::vector<std::int64_t>{x}) << show(back);
+}
+
 // ---- hidden items --------------------------------------------------------------------------
 
 TEST_P(Widgets, HiddenItemsAreAbsentFromItemPagesAndSessions) {
