@@ -162,13 +162,12 @@ void shard_state::install(shard_snapshot&& snap) {
   items_ = std::move(snap.items);
   index_ = std::move(snap.index);
   popularity_epoch_ = snap.popularity_epoch;
-  popular_dirty_ = true;
-  category_lists_dirty_ = true;
+  holdings_changed();
   restricted_ = std::move(snap.restricted);
   item_categories_.clear();
   for (const auto& [id, names] : snap.categories)
     set_categories(id, names);
-  category_lists_dirty_ = true;
+  holdings_changed();
   loaded_epoch_ = snap.catalog_epoch;
   synced_to(snap.catalog_epoch);
 }
@@ -189,7 +188,7 @@ void shard_state::merge(shard_snapshot&& snap) {
   }
   for (const auto& [id, names] : snap.categories)
     set_categories(id, names);
-  category_lists_dirty_ = true;
+  holdings_changed();
   // The merged partitions' owned items are as of the snapshot; the other
   // partitions' changes since synced_epoch_ are still read by the poll.
   double half_life = cfg_.popularity_half_life_days * 86400.0;
@@ -201,8 +200,7 @@ void shard_state::merge(shard_snapshot&& snap) {
   for (auto& [id, user] : snap.users)
     users_[id] = std::move(user);
   rebuild_index();
-  popular_dirty_ = true;
-  category_lists_dirty_ = true;
+  holdings_changed();
 }
 
 void shard_state::drop(const std::vector<std::uint32_t>& partitions,
@@ -216,8 +214,7 @@ void shard_state::drop(const std::vector<std::uint32_t>& partitions,
   if (gone == 0)
     return;
   rebuild_index();
-  popular_dirty_ = true;
-  category_lists_dirty_ = true;
+  holdings_changed();
 }
 
 void shard_state::rebuild_index() {
@@ -511,6 +508,17 @@ std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector
   // average, stronger for stronger behaviors, then back to unit length.
   fold_taste(rec.vec, item_vec, behavior_weight(cfg_, e.kind));
   return rec.version;
+}
+
+// The items or partitions held changed (a load, a move, a drop): the popular
+// and category lists are rebuilt at the next recall, not up to a second
+// later, so no answer ranks from a list of items the shard no longer holds
+// (or lacks those it just took over).
+void shard_state::holdings_changed() {
+  popular_dirty_ = true;
+  category_lists_dirty_ = true;
+  popular_built_at_ms_ = 0;
+  category_lists_built_at_ms_ = 0;
 }
 
 void shard_state::apply_item(const behavior_event& e) {

@@ -259,6 +259,7 @@ private:
   // view as configured (0 = ignored).
   float user_cf_weight(behavior_kind k) const;
   void rebuild_index();
+  void holdings_changed();
   // One more co-buyer of `partner` in `item`'s row (bounded: see shard_widgets.cpp).
   void count_co_buy(item_record& item, item_id partner);
 
