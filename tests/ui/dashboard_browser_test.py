@@ -184,7 +184,9 @@ def main():
     try:
         url, eval_url = db_url(name), db_url(eval_name)
         recd("migrate", "--partitions", "16", url=url)
-        recd("import", "synthetic", "--users", "300", "--items", "150", "--events", "6000",
+        # Dense enough that the seed's item Jaccard (at least 5 common buy/cart
+        # users) publishes rows: at 6,000 events over 150 items it published none.
+        recd("import", "synthetic", "--users", "300", "--items", "100", "--events", "20000",
              "--seed", "3", url=url)
         recd("compute", "--shards", "2", url=url)
         report = os.path.join(SHOTS, "eval.json")
