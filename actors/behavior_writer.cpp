@@ -1,6 +1,7 @@
 #include "actors/behavior_writer.hpp"
 #include "actors/telemetry.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 #include "config/secrets.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/behavior_rows.hpp"
 #include "store/database.hpp"
 
 namespace recd {
@@ -32,43 +34,6 @@ struct pending_write {
   bool check_item = false; // the item's shard could not vouch for it
   bool answered = false;
 };
-
-// Stores a batch: $1 users, $2 items, $3 kinds, $4 unix seconds, $5 event ids
-// (NULL for none; unique within the batch). Row ids are drawn first so that
-// each input row finds its own row; an event id already stored (`old`, or
-// committed meanwhile by another writer: the ON CONFLICT) inserts nothing and
-// counts no sale. Answers one row per input row in order: the row id (NULL
-// only after a conflict with a concurrent writer) and whether it is new.
-constexpr const char* write_behaviors_sql =
-    "WITH e AS (SELECT u, i, k, t, d, n, nextval(pg_get_serial_sequence('user_behavior', 'id')) AS "
-    "id "
-    "           FROM unnest($1::int[], $2::int[], $3::text[], $4::bigint[], $5::text[]) "
-    "           WITH ORDINALITY AS x(u, i, k, t, d, n)), "
-    "old AS (SELECT b.event_id, b.id FROM user_behavior b WHERE b.event_id = ANY($5::text[])), "
-    "ins AS (INSERT INTO user_behavior (id, user_id, item_id, behavior_type, timestamp, event_id) "
-    "        SELECT id, u, i, k, to_timestamp(t), d FROM e "
-    "        WHERE d IS NULL OR d NOT IN (SELECT event_id FROM old) ORDER BY n "
-    "        ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING "
-    "        RETURNING id, user_id, item_id, behavior_type), "
-    "new_users AS (INSERT INTO users (user_id) SELECT DISTINCT user_id FROM ins ON CONFLICT DO "
-    "NOTHING), "
-    "sales AS (UPDATE items SET sales_count = sales_count + x.c "
-    "          FROM (SELECT item_id, count(*) AS c FROM ins WHERE behavior_type IN ('buy', 'cart') "
-    "                GROUP BY item_id) x "
-    "          WHERE items.item_id = x.item_id) "
-    "SELECT coalesce(ins.id, old.id), ins.id IS NOT NULL FROM e "
-    "LEFT JOIN ins ON ins.id = e.id LEFT JOIN old ON old.event_id = e.d ORDER BY e.n";
-
-// A SQL text[] literal element: quoted, with " and \ escaped.
-void append_quoted(std::string& out, const std::string& text) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  out += '"';
-}
 
 struct writer_state {
   static inline const char* name = "behavior_writer";
@@ -115,13 +80,7 @@ struct writer_state {
     auto c = conn.get();
     caf::error err = c ? caf::error{} : c.error();
     if (!err)
-      err = store::guard([&] {
-        pqxx::read_transaction tx{**c};
-        for (const auto& r :
-             tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
-                            store::int_array_literal(asked)))
-          known.push_back(r[0].as<std::int32_t>());
-      });
+      err = store::guard([&] { known = store::known_items(**c, asked); });
     if (err) {
       conn.reset();
       err = database_failed(err, asked.size());
@@ -160,72 +119,19 @@ struct writer_state {
   caf::expected<std::vector<std::pair<std::int64_t, bool>>>
   insert(const std::vector<const behavior_event*>& events,
          const std::vector<const std::string*>& event_ids) {
-    std::string kinds = "{", times = "{", ids = "{";
-    std::vector<std::int32_t> users, items;
-    users.reserve(events.size());
-    items.reserve(events.size());
-    for (std::size_t j = 0; j < events.size(); ++j) {
-      const auto& e = *events[j];
-      users.push_back(e.user);
-      items.push_back(e.item);
-      auto sep = j ? "," : "";
-      kinds += sep;
-      kinds += to_string(e.kind);
-      times += sep;
-      times += std::to_string(e.ts);
-      ids += sep;
-      if (event_ids[j]->empty())
-        ids += "NULL";
-      else
-        append_quoted(ids, *event_ids[j]);
-    }
-    kinds += "}";
-    times += "}";
-    ids += "}";
-    std::vector<std::pair<std::int64_t, bool>> rows; // per leader: id (0 = look up), fresh
-    std::vector<std::string> lookup;
-    caf::error err;
+    std::vector<store::written_behavior> written;
     auto c = conn.get();
-    if (!c)
-      err = c.error();
+    caf::error err = c ? caf::error{} : c.error();
     if (!err)
-      err = store::guard([&] {
-        // One statement, so one round trip and one implicit transaction:
-        // the users, the behaviors and the items' sales counts commit together.
-        // Registers the statement on this connection (a new one after a
-        // reset); libpqxx ignores a repeat with the same text.
-        (*c)->prepare("recd_write_behaviors", write_behaviors_sql);
-        pqxx::nontransaction tx{**c};
-        auto result = tx.exec_prepared("recd_write_behaviors", store::int_array_literal(users),
-                                       store::int_array_literal(items), kinds, times, ids);
-        for (const auto& r : result) {
-          rows.emplace_back(r[0].is_null() ? 0 : r[0].as<std::int64_t>(), r[1].as<bool>());
-          if (r[0].is_null() && rows.size() <= events.size())
-            lookup.push_back(*event_ids[rows.size() - 1]);
-        }
-        if (!lookup.empty()) {
-          // Conflicts with a writer that committed the same event ids while
-          // this statement ran: their rows are visible now.
-          std::string list = "{";
-          for (std::size_t k = 0; k < lookup.size(); ++k) {
-            list += k ? "," : "";
-            append_quoted(list, lookup[k]);
-          }
-          list += "}";
-          std::unordered_map<std::string, std::int64_t> found;
-          for (const auto& r : tx.exec_params(
-                   "SELECT event_id, id FROM user_behavior WHERE event_id = ANY($1::text[])", list))
-            found.emplace(r[0].c_str(), r[1].as<std::int64_t>());
-          for (std::size_t j = 0; j < rows.size() && j < events.size(); ++j)
-            if (rows[j].first == 0)
-              rows[j].first = found[*event_ids[j]];
-        }
-      });
-    if (!err && (rows.size() != events.size() ||
-                 std::any_of(rows.begin(), rows.end(), [](const auto& r) { return r.first == 0; })))
+      err = store::guard([&] { written = store::write_behaviors(**c, events, event_ids); });
+    if (!err && written.size() != events.size())
       err = make_error(ec::database_error, "the insert returned unexpected rows");
     if (err)
       return err;
+    std::vector<std::pair<std::int64_t, bool>> rows;
+    rows.reserve(written.size());
+    for (const auto& w : written)
+      rows.emplace_back(w.id, w.fresh);
     return rows;
   }
 
@@ -244,11 +150,8 @@ struct writer_state {
       caf::error err = c ? caf::error{} : c.error();
       if (!err)
         err = store::guard([&] {
-          pqxx::read_transaction tx{**c};
-          for (const auto& r :
-               tx.exec_params("SELECT item_id FROM items WHERE item_id = ANY($1::int[])",
-                              store::int_array_literal(b.check_items)))
-            known.insert(r[0].as<std::int32_t>());
+          for (auto item : store::known_items(**c, b.check_items))
+            known.insert(item);
         });
       if (err) {
         conn.reset();
@@ -413,6 +316,16 @@ behavior_writer(behavior_writer_actor::stateful_pointer<writer_state> self, std:
 behavior_writer_actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
                                  std::shared_ptr<writer_gate> gate) {
   return sys.spawn<caf::detached>(behavior_writer, std::move(conninfo), std::move(gate));
+}
+
+std::vector<behavior_writer_actor> spawn_behavior_writers(caf::actor_system& sys,
+                                                          const std::string& conninfo,
+                                                          std::shared_ptr<writer_gate> gate,
+                                                          std::int32_t count) {
+  std::vector<behavior_writer_actor> out;
+  for (std::int32_t i = 0; i < std::max(count, std::int32_t{1}); ++i)
+    out.push_back(spawn_behavior_writer(sys, conninfo, gate));
+  return out;
 }
 
 } // namespace recd

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -78,5 +79,15 @@ private:
 // `conninfo`: from store::conninfo(..., session::serving).
 behavior_writer_actor spawn_behavior_writer(caf::actor_system& sys, std::string conninfo,
                                  std::shared_ptr<writer_gate> gate);
+
+// `count` (>= 1) writers, each with its own connection, sharing one gate (the
+// node's bound on uncommitted events). Two requests' batches given to
+// different writers commit in parallel: PostgreSQL builds the rows and index
+// entries of each on its own core, and they queue only for the items' sales
+// counts (locked in item order, store/behavior_rows.hpp) and the WAL flush.
+std::vector<behavior_writer_actor> spawn_behavior_writers(caf::actor_system& sys,
+                                                          const std::string& conninfo,
+                                                          std::shared_ptr<writer_gate> gate,
+                                                          std::int32_t count);
 
 } // namespace recd

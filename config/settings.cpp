@@ -82,6 +82,8 @@ const std::vector<setting_info>& setting_table() {
                  "statement_timeout of migrate, import and the compute jobs, which legitimately run long (0 = none)"),
     RECD_SETTING(postgres, writer_queue_max,
                  "behaviors queued and not yet committed per node; beyond it POST /api/behavior answers 503 at once"),
+    RECD_SETTING(postgres, behavior_writers,
+                 "behavior writer connections per API node; API actor i commits through writer i mod this, so batches of different requests commit in parallel"),
     RECD_SETTING(redis, url, "Redis for the recommendation cache: redis://[[user]:password@]host:port[/db]"),
     RECD_SETTING(redis, password, "Redis AUTH password if redis.url has none (the URL's wins); a secret"),
     RECD_SETTING(redis, ttl_seconds, "lifetime of a cached recommendation"),
@@ -313,6 +315,7 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.postgres.keepalives_interval_s, "postgres.keepalives_interval_s")) return e;
   if (auto e = positive(s.postgres.keepalives_count, "postgres.keepalives_count")) return e;
   if (auto e = positive(s.postgres.writer_queue_max, "postgres.writer_queue_max")) return e;
+  if (auto e = positive(s.postgres.behavior_writers, "postgres.behavior_writers")) return e;
   if (s.postgres.statement_timeout_ms < 0 || s.postgres.job_statement_timeout_ms < 0)
     return std::string{"postgres statement timeouts must be >= 0"};
   if (s.redis.near_cache_mb < 0 || s.redis.near_cache_mb > 1 << 20)

@@ -222,24 +222,27 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   const auto& shards = local.shards;
   auto cache = spawn_cache(sys, cfg.redis);
   auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
-  auto writer = spawn_behavior_writer(
-    sys, store::conninfo(cfg.postgres, store::session::serving), gate);
+  auto writers = spawn_behavior_writers(
+    sys, store::conninfo(cfg.postgres, store::session::serving), gate, cfg.postgres.behavior_writers);
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writer, gate, metrics, catalog, rules}));
+    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writers[static_cast<std::size_t>(i) % writers.size()], gate, metrics, catalog, rules}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"coordinator", coordinator.address()},
     {"cache", cache.address()},
-    {"behavior_writer", writer.address()},
     {"catalog_writer", catalog.address()}};
   for (std::size_t i = 0; i < shards.size(); ++i)
     essentials.emplace_back("shard " + std::to_string(i), shards[i].address());
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());
+  for (std::size_t i = 0; i < writers.size(); ++i)
+    essentials.emplace_back(i == 0 ? std::string{"behavior_writer"}
+                                   : "behavior_writer " + std::to_string(i),
+                            writers[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   gw.set_node({"all", metrics, gate, {}});
   gw.set_rules(rules);
@@ -253,7 +256,8 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   gw.set_dashboard(nullptr);
   stop_all(apis);
   stop_all(shards);
-  stop_each(coordinator, cache, writer, reader);
+  stop_all(writers);
+  stop_each(coordinator, cache, reader);
   bound_teardown(sys);
   return status;
 }
@@ -392,24 +396,27 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     return 0;
   auto cache = spawn_cache(sys, cfg.redis);
   auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
-  auto writer = spawn_behavior_writer(
-    sys, store::conninfo(cfg.postgres, store::session::serving), gate);
+  auto writers = spawn_behavior_writers(
+    sys, store::conninfo(cfg.postgres, store::session::serving), gate, cfg.postgres.behavior_writers);
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writer, gate, metrics, catalog, rules}));
+    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writers[static_cast<std::size_t>(i) % writers.size()], gate, metrics, catalog, rules}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"cache", cache.address()},
-    {"behavior_writer", writer.address()},
     {"catalog_writer", catalog.address()},
     {"shard_dialer", dialer.address()}};
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());
+  for (std::size_t i = 0; i < writers.size(); ++i)
+    essentials.emplace_back(i == 0 ? std::string{"behavior_writer"}
+                                   : "behavior_writer " + std::to_string(i),
+                            writers[i].address());
   gw.set_liveness(watch_essentials(sys, std::move(essentials)));
   gw.set_node({"api", metrics, gate, {}});
   gw.set_rules(rules);
@@ -437,7 +444,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   if (server)
     server->stop();
   stop_all(apis);
-  stop_each(cache, writer, dialer);
+  stop_all(writers);
+  stop_each(cache, dialer);
   bound_teardown(sys);
   return status;
 }
