@@ -16,8 +16,9 @@
 //       already been told 503.
 //
 //   (write_batch_atom, event_batch) -> batch_receipt
-//     POST /api/behaviors: one request's events in one statement (one
-//     transaction), all or nothing. The caller took one gate slot per event
+//     POST /api/behaviors: one request's events in one transaction
+//     (store::write_behaviors: COPY without event ids, else one statement),
+//     all or nothing. The caller took one gate slot per event
 //     (try_enter(n)); the writer frees them when it answers. check_items: the
 //     items no shard vouched for, verified in the catalog first; an unknown one
 //     is invalid_argument "events[i]: item_id: unknown item N", nothing stored.

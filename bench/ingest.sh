@@ -3,16 +3,18 @@
 # /api/behaviors (JSON and msgpack, a few sizes), side by side against the
 # same `recd serve` in one run (bench/ingest_client.cpp). A counted event was
 # answered 200, i.e. committed: recd acknowledges after COMMIT. Each mode runs
-# BENCH_INGEST_SECONDS (10; 3 with --quick); no event id, so every event is a new row.
+# BENCH_INGEST_SECONDS (10; 3 with --quick); no event id, so every event is a new row
+# (the writer COPYs such batches), except msgpack_ids: every event has a new
+# event id (the idempotent INSERT ... ON CONFLICT path).
 
 bench_ingest() {
   local set=$BENCH_SERVING_SET
   dataset_ready "$set" || { md ""; md "## Ingestion: skipped ($set not available)"; return 0; }
   read -r users items _ <<< "$(dataset_shape "$set")"
-  local seconds=${BENCH_INGEST_SECONDS:-10} modes=${BENCH_INGEST_MODES:-single,json:100,json:1000,json:10000,msgpack:100,msgpack:1000,msgpack:10000}
+  local seconds=${BENCH_INGEST_SECONDS:-10} modes=${BENCH_INGEST_MODES:-single,json:100,json:1000,json:10000,msgpack:100,msgpack:1000,msgpack:10000,msgpack_ids:10000}
   if [ "${BENCH_MODE:-}" = quick ]; then seconds=${BENCH_INGEST_SECONDS:-3}; fi # CI's smoke check
   md ""; md "## Ingestion ($set)"; md ""
-  md "Durable events per second: each mode for ${seconds} s against one \`recd serve --role all\` (2 shards), one after another in this run. \`single\`: one event per POST /api/behavior, $((4 * ${BENCH_INGEST_CONNECTIONS:-2})) keep-alive connections; batches: POST /api/behaviors with N random events, ${BENCH_INGEST_CONNECTIONS:-2} connections, encoded by the client (JSON text, or msgpack-c's packer) inside the timed loop. Latency is per request. The machine may be shared with other builds: compare rows of the same run."
+  md "Durable events per second: each mode for ${seconds} s against one \`recd serve --role all\` (2 shards), one after another in this run. \`single\`: one event per POST /api/behavior, $((4 * ${BENCH_INGEST_CONNECTIONS:-2})) keep-alive connections; batches: POST /api/behaviors with N random events, ${BENCH_INGEST_CONNECTIONS:-2} connections, encoded by the client (JSON text, or msgpack-c's packer) inside the timed loop; \`msgpack_ids\`: msgpack batches whose every event has a new event id (the idempotent path). Two writer connections (\`postgres.behavior_writers\`). Latency is per request. The machine may be shared with other builds: compare rows of the same run."
   md ""
   md_row "mode" "events / request" "connections" "durable events / s" "x single" "requests" "errors" "p50 (ms)" "p99 (ms)"
   md_row "---" "---" "---" "---" "---" "---" "---" "---" "---"

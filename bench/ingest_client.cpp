@@ -10,8 +10,10 @@
 // One line per mode: mode=... batch=... connections=... events=... seconds=...
 // events_per_s=... requests=... errors=... p50_ms=... p99_ms=... (request
 // latency). Events are random (user, item, kind) with no event id, so every
-// event is a new row. Plain main, no recd library: the client is what a
-// shop would write.
+// event is a new row, except in mode msgpack_ids: msgpack batches whose every
+// event carries an event id never sent before (the server's idempotent path,
+// one INSERT ... ON CONFLICT statement instead of COPY). Plain main, no recd
+// library: the client is what a shop would write.
 
 #include <algorithm>
 #include <atomic>
@@ -58,6 +60,9 @@ const char* kinds[] = {"view", "click", "cart", "buy"};
 struct generator {
   std::mt19937_64 rng;
   int users, items;
+  std::string id_prefix; // msgpack_ids: unique per run and connection
+  std::uint64_t sent = 0;
+  std::string next_id() { return id_prefix + std::to_string(++sent); }
   struct event {
     int user, item;
     const char* kind;
@@ -92,13 +97,18 @@ std::pair<std::string, const char*> make_body(const mode& m, generator& g) {
   pk.pack_array(static_cast<std::uint32_t>(m.batch));
   for (int k = 0; k < m.batch; ++k) {
     auto e = g.next();
-    pk.pack_map(3);
+    const bool with_id = m.format == "msgpack_ids";
+    pk.pack_map(with_id ? 4 : 3);
     pk.pack(std::string_view{"user_id"});
     pk.pack(e.user);
     pk.pack(std::string_view{"item_id"});
     pk.pack(e.item);
     pk.pack(std::string_view{"behavior_type"});
     pk.pack(std::string_view{e.kind});
+    if (with_id) {
+      pk.pack(std::string_view{"event_id"});
+      pk.pack(g.next_id());
+    }
   }
   return {std::string{out.data(), out.size()}, "application/x-msgpack"};
 }
@@ -109,7 +119,10 @@ struct totals {
 
 void worker(const options& opt, const mode& m, steady::time_point until, unsigned seed, totals& t,
             std::vector<double>& latencies) {
-  generator g{std::mt19937_64{seed}, opt.users, opt.items};
+  generator g{std::mt19937_64{seed}, opt.users, opt.items,
+              "bench-" +
+                std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
+                "-" + std::to_string(seed) + "-"};
   net::io_context io;
   tcp::resolver resolver{io};
   auto endpoints = resolver.resolve(opt.host, opt.port);
@@ -192,7 +205,7 @@ void run(const options& opt, const mode& m) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr, "usage: ingest_client HOST:PORT --users U --items I [--seconds S] "
-                       "[--connections C] [--modes single,json:1000,msgpack:1000]\n");
+                       "[--connections C] [--modes single,json:1000,msgpack:1000,msgpack_ids:1000]\n");
   std::exit(2);
 }
 
@@ -232,7 +245,9 @@ int main(int argc, char** argv) {
     m.format = word.substr(0, c);
     if (c != std::string::npos)
       m.batch = std::stoi(word.substr(c + 1));
-    if ((m.format != "single" && m.format != "json" && m.format != "msgpack") || m.batch < 1 ||
+    if ((m.format != "single" && m.format != "json" && m.format != "msgpack" &&
+         m.format != "msgpack_ids") ||
+        m.batch < 1 ||
         (m.format == "single" && m.batch != 1))
       usage();
     opt.modes.push_back(m);

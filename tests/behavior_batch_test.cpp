@@ -1,7 +1,8 @@
 // POST /api/behaviors end to end through HTTP against a real `recd serve`,
 // PostgreSQL and Redis: JSON and msgpack batches stored as the committed rows
 // they answer, one bad event (a bad field, an unknown item) storing nothing
-// and named by its index, a retried batch storing nothing twice, oversize
+// and named by its index (also in a batch large enough for COPY), a retried
+// batch storing nothing twice, new and stored event ids mixed, oversize
 // batches refused, and a batch's events in the users' very next recommend
 // answers (cached ones included). Also the body decoder alone
 // (nodes/http_batch.hpp) on inputs HTTP clients rarely send.
@@ -343,6 +344,54 @@ TEST_F(BehaviorBatch, ABatchsEventsShowInTheUsersVeryNextAnswers) {
       EXPECT_EQ(std::count(items.begin(), items.end(), item), 0)
         << "user " << user << " still gets bought item " << item << ": " << show(next);
     }
+}
+
+// 40 events without event ids: the writer COPYs them (store/behavior_rows.hpp).
+TEST_F(BehaviorBatch, ACopySizedBatchIsStoredInRequestOrder) {
+  const char* kinds[] = {"view", "buy", "cart", "click"};
+  std::vector<mp_event> events;
+  for (int k = 0; k < 40; ++k)
+    events.push_back({200101 + k % 4, 40 - k, kinds[k % 4], ""});
+  auto r = post(to_msgpack(events), "application/x-msgpack");
+  ASSERT_EQ(r.status, 200u) << show(r);
+  EXPECT_EQ(r.json["stored"], 40);
+  expect_rows(r, events);
+  auto ids = ids_of(r);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end())) << "ids follow the request's order";
+  EXPECT_EQ(rows_of_users(200101, 200104), 40);
+
+  // The same size with one unknown item: nothing stored, the event named.
+  json body = json::array();
+  for (int k = 0; k < 40; ++k)
+    body.push_back(event(200111, k == 33 ? 990002 : 1 + k, "buy"));
+  const auto sales = sales_of(1);
+  auto bad = post(body.dump());
+  EXPECT_EQ(bad.status, 422u) << show(bad);
+  EXPECT_EQ(bad.json["index"], 33) << show(bad);
+  EXPECT_EQ(rows_of_users(200111, 200111), 0);
+  EXPECT_EQ(sales_of(1), sales);
+}
+
+TEST_F(BehaviorBatch, ABatchMixingNewAndStoredEventIdsStoresOnlyTheNew) {
+  auto first = post(to_msgpack({{200121, 12, "buy", "mix-1"}, {200121, 13, "view", "mix-2"}}),
+                    "application/x-msgpack");
+  ASSERT_EQ(first.status, 200u) << show(first);
+  const auto sales = sales_of(12);
+  std::vector<mp_event> events{{200122, 14, "view", "mix-3"},
+                               {200121, 12, "buy", "mix-1"},
+                               {200122, 15, "click", ""},
+                               {200121, 13, "view", "mix-2"}};
+  auto r = post(to_msgpack(events), "application/x-msgpack");
+  ASSERT_EQ(r.status, 200u) << show(r);
+  EXPECT_EQ(r.json["stored"], 2) << show(r);
+  EXPECT_EQ(r.json["duplicates"], 2) << show(r);
+  auto ids = ids_of(r);
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_EQ(ids[1], ids_of(first)[0]);
+  EXPECT_EQ(ids[3], ids_of(first)[1]);
+  expect_rows(r, events);
+  EXPECT_EQ(rows_of_users(200121, 200122), 4);
+  EXPECT_EQ(sales_of(12), sales) << "a stored buy counted again";
 }
 
 // ---- the decoder alone -----------------------------------------------------------------

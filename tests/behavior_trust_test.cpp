@@ -267,7 +267,11 @@ TEST_F(BehaviorTrust, AFullWriterQueueIsRefusedAtOnceWith503AndRetryAfter) {
 }
 
 TEST_F(BehaviorTrust, AnEventWhoseRequestTimedOutWhileQueuedIsNeverWritten) {
-  recd_server quick{db_->url(), redis_->url(), {{"RECD_HTTP_REQUEST_TIMEOUT_MS", "1000"}}};
+  // One writer connection: B must queue behind A's batch (with several, the
+  // API actors' writers would each send theirs at once).
+  recd_server quick{db_->url(), redis_->url(),
+                    {{"RECD_HTTP_REQUEST_TIMEOUT_MS", "1000"},
+                     {"RECD_POSTGRES_BEHAVIOR_WRITERS", "1"}}};
   const std::int64_t user = 100010;
   auto locker = db_->connect();
   pqxx::work lock{locker};
