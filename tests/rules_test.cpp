@@ -90,7 +90,9 @@ protected:
       redis_ = std::make_unique<redis_server>();
       server_ = std::make_unique<recd_server>(
         db_->url(), redis_->url(),
-        env_list{{"RECD_RULES_FILE", rules_file_}, {"RECD_ADMIN_TOKEN", admin_token}});
+        // No watch: each reload these tests see is the one they asked for.
+        env_list{{"RECD_RULES_FILE", rules_file_}, {"RECD_ADMIN_TOKEN", admin_token},
+                 {"RECD_RULES_WATCH_MS", "0"}});
     } catch (const std::exception& e) {
       setup_error_ = e.what();
       server_.reset();
@@ -564,6 +566,62 @@ TEST_F(Rules, BoostAndDiversityRulesHoldOnSimilarAlsoBoughtAndSessions) {
                                      [](const json& e) { return rule_reasons(e).count("variety"); });
     }
   EXPECT_GT(moved_somewhere, 0u) << "the rule moved no item on any path";
+}
+
+// rules.watch_ms: a node that watches its file picks up a rewrite without a
+// signal or a request; a bad rewrite is refused once and the rules stay.
+TEST_F(Rules, AWatchingNodeReloadsAChangedFileAndRefusesABadOneOnce) {
+  const auto file = temp_path("watched_rules.txt");
+  write_file(file, "# none yet\n");
+  recd_server watching{db_->url(), redis_->url(),
+                       env_list{{"RECD_RULES_FILE", file}, {"RECD_ADMIN_TOKEN", admin_token},
+                                {"RECD_RULES_WATCH_MS", "100"}}};
+  auto rules_of = [&] {
+    return request("GET", watching.host(), watching.admin_port(), "/admin/rules", "",
+                   "application/json", 5s, {{"Authorization", "Bearer " + admin_token}});
+  };
+  // Waits (10 s at most) until `done(GET /admin/rules)`; the last answer.
+  auto wait_rules = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    http_reply r;
+    do {
+      r = rules_of();
+      if (r.json.is_object() && done(r.json))
+        break;
+      std::this_thread::sleep_for(20ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return r;
+  };
+  const auto first = rules_of();
+  ASSERT_EQ(first.status, 200u) << show(first);
+  ASSERT_EQ(first.json["rules"].size(), 0u);
+
+  write_file(file, "no-c1: hide category c1\n");
+  auto loaded = wait_rules([](const json& j) { return j["rules"].size() == 1; });
+  ASSERT_EQ(loaded.json["rules"].size(), 1u) << "not reloaded: " << show(loaded);
+  EXPECT_EQ(loaded.json["loads"], first.json["loads"].get<int>() + 1);
+  const auto user = busy_user(8);
+  auto r = request("GET", watching.host(), watching.port(),
+                   "/api/recommend/" + std::to_string(user) + "?limit=30");
+  ASSERT_EQ(r.status, 200u) << show(r);
+  ASSERT_FALSE(item_ids(r).empty());
+  for (auto id : item_ids(r))
+    EXPECT_NE(category_of(id), 1) << show(r);
+
+  write_file(file, "no-c1: hide category c1\nbroken line\n");
+  auto refused = wait_rules([](const json& j) { return j["refusals"].get<int>() > 0; });
+  EXPECT_EQ(refused.json["refusals"], 1) << show(refused);
+  std::this_thread::sleep_for(500ms); // five more looks at the same bad file
+  auto later = rules_of();
+  EXPECT_EQ(later.json["refusals"], 1) << "a bad file is refused once: " << show(later);
+  EXPECT_EQ(later.json["tag"], loaded.json["tag"]) << "the old rules stay";
+
+  write_file(file, "no-c2: hide category c2\n");
+  auto fixed = wait_rules([](const json& j) {
+    return j["rules"].size() == 1 && j["rules"][0]["name"] == "no-c2";
+  });
+  EXPECT_EQ(fixed.json["rules"][0]["name"], "no-c2") << show(fixed);
+  std::remove(file.c_str());
 }
 
 TEST_F(Rules, RulesAndReloadNeedTheAdminToken) {
