@@ -205,7 +205,8 @@ void run(const options& opt, const mode& m) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr, "usage: ingest_client HOST:PORT --users U --items I [--seconds S] "
-                       "[--connections C] [--modes single,json:1000,msgpack:1000,msgpack_ids:1000]\n");
+                       "[--connections C] "
+                       "[--modes single,json:1000,msgpack:1000,msgpack_ids:1000]\n");
   std::exit(2);
 }
 

@@ -24,7 +24,7 @@ struct postgres_settings {
   std::int32_t statement_timeout_ms = 30000;   // serving connections (0 = none)
   std::int32_t job_statement_timeout_ms = 0;   // migrate, import, compute jobs (0 = none)
   std::int32_t writer_queue_max = 10000;   // behaviors queued, uncommitted; beyond: 503
-  std::int32_t behavior_writers = 2;       // writer connections per API node (batches commit in parallel)
+  std::int32_t behavior_writers = 2;       // writer connections per API node (parallel commits)
 };
 
 struct redis_settings {

@@ -222,13 +222,16 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   const auto& shards = local.shards;
   auto cache = spawn_cache(sys, cfg.redis);
   auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
-  auto writers = spawn_behavior_writers(
-    sys, store::conninfo(cfg.postgres, store::session::serving), gate, cfg.postgres.behavior_writers);
+  auto writers = spawn_behavior_writers(sys, store::conninfo(cfg.postgres, store::session::serving),
+                                        gate, cfg.postgres.behavior_writers);
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {coordinator, cache, writers[static_cast<std::size_t>(i) % writers.size()], gate, metrics, catalog, rules}));
+    apis.push_back(spawn_api(sys, cfg,
+                             {coordinator, cache,
+                              writers[static_cast<std::size_t>(i) % writers.size()], gate,
+                              metrics, catalog, rules}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
@@ -397,14 +400,17 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     return 0;
   auto cache = spawn_cache(sys, cfg.redis);
   auto gate = std::make_shared<writer_gate>(cfg.postgres.writer_queue_max);
-  auto writers = spawn_behavior_writers(
-    sys, store::conninfo(cfg.postgres, store::session::serving), gate, cfg.postgres.behavior_writers);
+  auto writers = spawn_behavior_writers(sys, store::conninfo(cfg.postgres, store::session::serving),
+                                        gate, cfg.postgres.behavior_writers);
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
-    apis.push_back(spawn_api(sys, cfg, {*coordinator, cache, writers[static_cast<std::size_t>(i) % writers.size()], gate, metrics, catalog, rules}));
+    apis.push_back(spawn_api(sys, cfg,
+                             {*coordinator, cache,
+                              writers[static_cast<std::size_t>(i) % writers.size()], gate,
+                              metrics, catalog, rules}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
