@@ -216,6 +216,14 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
                        std::string category, bool degraded,
                        std::function<void(std::vector<candidate>&, bool)> done);
 
+// The details of `items` from their owning shards (api_recommend.cpp), one
+// request per shard; then `done(details, incomplete)`: an item hidden,
+// unavailable or unknown on its shard is absent, and incomplete is true when
+// `degraded` was or a shard did not answer in time.
+using details_ptr = std::shared_ptr<const std::unordered_map<item_id, item_details>>;
+void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
+                   std::function<void(details_ptr, bool)> done);
+
 // Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
 // /also-bought and POST /api/recommend.
 void similar(api_self* self, reply_promise rp, item_query q);

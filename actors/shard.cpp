@@ -399,9 +399,13 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       // Seeds and owned items of standby partitions are another shard's to recall.
       std::erase_if(req.recent, [&](const recent_item& r) { return st.on_standby(r.item); });
       std::erase_if(req.similar, [&](const scored_user& u) { return st.on_standby(u.user); });
+      // The routes that propose this shard's own items (vector, popular,
+      // category) leave out standby ones: their new owner proposes them, and
+      // a candidate proposed twice would count twice in the merge.
       auto out = st.data.recall(req);
       std::erase_if(out, [&](const candidate& c) {
-        return (c.route == recall_route::vector || c.route == recall_route::popular) &&
+        return (c.route == recall_route::vector || c.route == recall_route::popular ||
+                c.route == recall_route::category) &&
                st.on_standby(c.item);
       });
       return timed(std::move(out));
