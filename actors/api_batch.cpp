@@ -88,11 +88,22 @@ void apply_batch(api_self* self, responder<std::string> rp, job_ptr job) {
     rp.deliver(answer_body(*job));
     return;
   }
+  // Once every shard applied its part: the events on items without a
+  // published embedding fold their users' tastes into those items
+  // (api_fold.cpp), one message per shard and step; then the answer.
+  auto folds = std::make_shared<std::vector<fold_event>>();
+  for (auto k : fresh) {
+    const auto& e = job->events[k];
+    auto v = job->vectors.find(e.item);
+    if (v == job->vectors.end() || v->second.empty())
+      folds->push_back({e, job->receipt.ids[k]});
+  }
   auto done = [=]() mutable {
-    if (--job->waiting == 0) {
-      self->state.deps.metrics->behavior_latency.record(ms_since(job->t0) * 1000);
-      rp.deliver(answer_body(*job));
-    }
+    if (--job->waiting == 0)
+      fold_new_items(self, std::move(*folds), [=]() mutable {
+        self->state.deps.metrics->behavior_latency.record(ms_since(job->t0) * 1000);
+        rp.deliver(answer_body(*job));
+      });
   };
   auto log_err = [=](caf::error& err) mutable {
     // Committed already: an owner that missed them reads them back when it

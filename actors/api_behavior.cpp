@@ -51,7 +51,11 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
         caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
         auto users = st.apply_targets(e.user);
         auto items = st.apply_targets(e.item);
-        auto pending = std::make_shared<std::size_t>(users.size() + items.size());
+        // An item without a published embedding (none came with the item
+        // check) takes the user's taste into its vector once the event is
+        // applied on the user's shard (api_fold.cpp); one more answer to wait for.
+        const bool fold = item_vec.empty() && !users.empty();
+        auto pending = std::make_shared<std::size_t>(users.size() + items.size() + (fold ? 1 : 0));
         auto ack = [=]() mutable {
           if (--*pending == 0) {
             self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
@@ -74,12 +78,19 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
           ask(self, shard, apply_timeout, apply_user_atom_v, e, id, item_vec)
             .then(
               [=](std::uint64_t) mutable {
-                if (shard == users.front())
-                  learn_co_buys(self, e, id, ack);
-                else
+                if (shard != users.front()) {
                   ack();
+                  return;
+                }
+                learn_co_buys(self, e, id, ack);
+                if (fold)
+                  fold_new_items(self, {fold_event{e, id}}, ack);
               },
-              log_err);
+              [=](caf::error& err) mutable {
+                if (fold && shard == users.front())
+                  ack(); // no taste to fold without the user's side
+                log_err(err);
+              });
         for (auto& shard : items)
           ask(self, shard, apply_timeout, apply_item_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);
