@@ -63,7 +63,7 @@ double cosine(const std::vector<double>& a, const std::vector<double>& b) {
   return dot / std::sqrt(na * nb);
 }
 
-// The evidence of `item`'s reason of `route` in a list ("items" of an item
+// The evidence (cosine, for a vector reason) of `item`'s reason of `route` in a list ("items" of an item
 // page, "recommendations" of a recommendation); NAN if it has none.
 double evidence(const http_reply& r, const char* list, std::int64_t item, const char* route) {
   if (!r.json.is_object() || !r.json.contains(list))
@@ -72,7 +72,9 @@ double evidence(const http_reply& r, const char* list, std::int64_t item, const 
     if (e.value("item_id", std::int64_t{-1}) == item)
       for (const auto& reason : e["reasons"])
         if (reason.value("route", "") == route)
-          return reason.value("evidence", NAN);
+          // A recommendation's vector reason names its cosine "similarity".
+          return reason.contains("evidence") ? reason.value("evidence", NAN)
+                                             : reason.value("similarity", NAN);
   return NAN;
 }
 
