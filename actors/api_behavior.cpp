@@ -52,9 +52,9 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
         auto users = st.apply_targets(e.user);
         auto items = st.apply_targets(e.item);
         // An item without a published embedding (none came with the item
-        // check) takes the user's taste into its vector once the event is
-        // applied on the user's shard (api_fold.cpp); one more answer to wait for.
-        const bool fold = item_vec.empty() && !users.empty();
+        // check) takes the user's taste into its vector (api_fold.cpp): one
+        // more step to wait for.
+        const bool fold = item_vec.empty();
         auto pending = std::make_shared<std::size_t>(users.size() + items.size() + (fold ? 1 : 0));
         auto ack = [=]() mutable {
           if (--*pending == 0) {
@@ -78,22 +78,19 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
           ask(self, shard, apply_timeout, apply_user_atom_v, e, id, item_vec)
             .then(
               [=](std::uint64_t) mutable {
-                if (shard != users.front()) {
+                if (shard == users.front())
+                  learn_co_buys(self, e, id, ack);
+                else
                   ack();
-                  return;
-                }
-                learn_co_buys(self, e, id, ack);
-                if (fold)
-                  fold_new_items(self, {fold_event{e, id}}, ack);
               },
-              [=](caf::error& err) mutable {
-                if (fold && shard == users.front())
-                  ack(); // no taste to fold without the user's side
-                log_err(err);
-              });
+              log_err);
         for (auto& shard : items)
           ask(self, shard, apply_timeout, apply_item_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);
+        // Sent after apply_user, so the user's shard answers with the taste
+        // after the event (messages of one sender to one actor stay in order).
+        if (fold)
+          fold_new_items(self, {fold_event{e, id}}, ack);
       },
       fail);
 }

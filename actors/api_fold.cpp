@@ -8,8 +8,10 @@
 // published embeddings run replaces the folded vectors (shard_state::install).
 //
 // Two steps, each one message per shard: the users' shards give the users'
-// tastes (asked after the behaviors were applied there), then the items'
-// shards (owner, and next owner during a move) fold them in row-id order.
+// tastes (asked right after the behaviors were sent there to be applied: one
+// sender's messages to one actor arrive in order, so the tastes are those
+// after the behaviors), then the items' shards (owner, and next owner during
+// a move) fold them in row-id order. The answer to the client waits for both.
 // The behaviors are committed before either step: a step that fails only
 // leaves the item's vector behind until its shard reloads (shard_loader's
 // fold_unpublished rebuilds it from the published user vectors).

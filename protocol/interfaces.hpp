@@ -190,7 +190,7 @@ using shard_actor = bulk_sink::extend<
   caf::replies_to<apply_items_atom, applied_batch>::with<std::uint64_t>,
   // New items in the embedding space (actors/api_fold.cpp):
   // [S] (users, at most limits::max_batch_events) -> the taste vectors of
-  // those it holds that have one. Asked after their behaviors were applied.
+  // those it holds that have one. Sent after their behaviors' apply messages.
   caf::replies_to<tastes_atom, std::vector<user_id>>::with<taste_vectors>,
   // [S] committed behaviors on items without a published embedding, with
   // their users' tastes (limits::check_item_folds) -> how many it folded (or
