@@ -193,50 +193,15 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
 // Step 2: recall on every shard, then the merge, then finish.
 void recall_and_finish(api_self* self, reply_promise rp, job_ptr job,
                        std::shared_ptr<user_context> ctx, bool degraded) {
-  auto& st = self->state;
-  recall_request req;
-  req.user = job->user;
-  req.recent = ctx->recent;
-  req.similar = ctx->similar;
-  req.vector = ctx->vector;
-  req.categories = ctx->categories;
-  // A heavy buyer's whole set would make every recall request large:
-  // shards block at most limits::max_exclude items (the smallest ids);
-  // the merge still drops every bought item (ranking uses ctx.bought).
-  req.exclude.assign(ctx->bought.begin(),
-                     ctx->bought.begin() +
-                       static_cast<long>(std::min(ctx->bought.size(), limits::max_exclude)));
-  req.per_route =
-    std::max(st.cfg.recommend.per_route, static_cast<std::int32_t>(job->window()));
-  req.now = now_seconds();
-  req.only_category = job->filter.category;
-  auto all = std::make_shared<std::vector<candidate>>();
-  auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
-  auto shard_failed = std::make_shared<bool>(degraded);
-  auto done = [=]() mutable {
-    auto ranked = merge(*all, *ctx, self->state.cfg.recommend, job->window(),
-                        self->state.merging);
-    finish(self, rp, job, ctx->version, ctx->catalog_epoch, ctx->categories, std::move(ranked),
-           *shard_failed);
-  };
-  if (st.recall_shards.empty()) {
-    *shard_failed = true;
-    done();
-    return;
-  }
-  for (auto& shard : st.recall_shards)
-    ask(self, shard, st.shard_timeout(), recall_atom_v, req)
-      .then(
-        [=](const std::vector<candidate>& found) mutable {
-          all->insert(all->end(), found.begin(), found.end());
-          if (--*remaining == 0)
-            done();
-        },
-        [=](caf::error&) mutable {
-          *shard_failed = true;
-          if (--*remaining == 0)
-            done();
-        });
+  auto per_route = std::max(self->state.cfg.recommend.per_route,
+                            static_cast<std::int32_t>(job->window()));
+  recall_everywhere(self, *ctx, per_route, job->filter.category, degraded,
+                    [=](std::vector<candidate>& all, bool shard_failed) mutable {
+                      auto ranked = merge(all, *ctx, self->state.cfg.recommend, job->window(),
+                                          self->state.merging);
+                      finish(self, rp, job, ctx->version, ctx->catalog_epoch, ctx->categories,
+                             std::move(ranked), shard_failed);
+                    });
 }
 
 void compute(api_self* self, reply_promise rp, job_ptr job) {
@@ -391,6 +356,50 @@ void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limi
         serve_cached(self, rp, job, std::make_shared<const std::string>(std::move(cached)), true);
       },
       [=](caf::error&) mutable { compute(self, rp, job); });
+}
+
+void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
+                       std::string category, bool degraded,
+                       std::function<void(std::vector<candidate>&, bool)> done) {
+  auto& st = self->state;
+  recall_request req;
+  req.user = ctx.user;
+  req.recent = ctx.recent;
+  req.similar = ctx.similar;
+  req.vector = ctx.vector;
+  req.categories = ctx.categories;
+  // A heavy buyer's whole set would make every recall request large:
+  // shards block at most limits::max_exclude items (the smallest ids);
+  // the merge still drops every bought item (ranking uses ctx.bought).
+  req.exclude.assign(ctx.bought.begin(),
+                     ctx.bought.begin() +
+                       static_cast<long>(std::min(ctx.bought.size(), limits::max_exclude)));
+  req.per_route = per_route;
+  req.now = now_seconds();
+  req.only_category = std::move(category);
+  if (st.recall_shards.empty()) {
+    std::vector<candidate> none;
+    done(none, true);
+    return;
+  }
+  auto all = std::make_shared<std::vector<candidate>>();
+  auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
+  auto failed = std::make_shared<bool>(degraded);
+  auto one_answered = [=]() mutable {
+    if (--*remaining == 0)
+      done(*all, *failed);
+  };
+  for (auto& shard : st.recall_shards)
+    ask(self, shard, st.shard_timeout(), recall_atom_v, req)
+      .then(
+        [=](const std::vector<candidate>& found) mutable {
+          all->insert(all->end(), found.begin(), found.end());
+          one_answered();
+        },
+        [=](caf::error&) mutable {
+          *failed = true;
+          one_answered();
+        });
 }
 
 } // namespace recd::api_detail

@@ -206,6 +206,16 @@ void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint6
                       bool degraded, clock::time_point t0,
                       std::vector<std::string> categories = {});
 
+// Recall for `ctx` on every shard, one request each (api_recommend.cpp): the
+// recent items, similar users, taste vector and categories as seeds, its
+// bought items (at most limits::max_exclude) blocked, `per_route` candidates
+// per route, only `category` when not empty. Then `done(candidates,
+// degraded)`: degraded when `degraded` was already or a shard did not answer
+// in time (or there is none).
+void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
+                       std::string category, bool degraded,
+                       std::function<void(std::vector<candidate>&, bool)> done);
+
 // Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
 // /also-bought and POST /api/recommend.
 void similar(api_self* self, reply_promise rp, item_query q);

@@ -306,21 +306,6 @@ std::vector<recent_item> distinct_newest_first(const std::vector<recent_item>& i
 // body (user_id null for an anonymous visitor).
 void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::int32_t limit,
                     std::shared_ptr<user_context> ctx, bool degraded, clock::time_point t0) {
-  auto& st = self->state;
-  recall_request req;
-  req.user = ctx->user;
-  req.recent = ctx->recent;
-  req.similar = ctx->similar;
-  req.vector = ctx->vector;
-  req.categories = ctx->categories; // the category route, as for the user's own answer
-  req.exclude.assign(ctx->bought.begin(),
-                     ctx->bought.begin() +
-                       static_cast<long>(std::min(ctx->bought.size(), limits::max_exclude)));
-  req.per_route = std::max(st.cfg.recommend.per_route, limit);
-  req.now = now_seconds();
-  auto all = std::make_shared<std::vector<candidate>>();
-  auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
-  auto late = std::make_shared<bool>(degraded);
   // recommend's answer names the user: an anonymous session's is null.
   reply_promise out = rp;
   if (user < 0)
@@ -332,30 +317,15 @@ void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::in
         body->replace(0, placeholder.size(), "{\"user_id\":null,");
       rp.deliver(std::move(*body));
     })};
-  auto done = [=]() mutable {
-    auto ranked = merge(*all, *ctx, self->state.cfg.recommend, static_cast<std::size_t>(limit),
-                        self->state.merging);
-    finish_recommend(self, out, user < 0 ? -1 : user, 0, limit, false, std::move(ranked), *late,
-                     t0, ctx->categories);
-  };
-  if (st.recall_shards.empty()) {
-    *late = true;
-    done();
-    return;
-  }
-  for (auto& shard : st.recall_shards)
-    ask(self, shard, st.shard_timeout(), recall_atom_v, req)
-      .then(
-        [=](const std::vector<candidate>& found) mutable {
-          all->insert(all->end(), found.begin(), found.end());
-          if (--*remaining == 0)
-            done();
-        },
-        [=](caf::error&) mutable {
-          *late = true;
-          if (--*remaining == 0)
-            done();
-        });
+  auto per_route = std::max(self->state.cfg.recommend.per_route, limit);
+  // The category route, as for the user's own answer; no category filter.
+  recall_everywhere(self, *ctx, per_route, {}, degraded,
+                    [=](std::vector<candidate>& all, bool late) mutable {
+                      auto ranked = merge(all, *ctx, self->state.cfg.recommend,
+                                          static_cast<std::size_t>(limit), self->state.merging);
+                      finish_recommend(self, out, user < 0 ? -1 : user, 0, limit, false,
+                                       std::move(ranked), late, t0, ctx->categories);
+                    });
 }
 
 // The visitor's items joined to the user's context (empty for a visitor):

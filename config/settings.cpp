@@ -193,6 +193,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(jobs, interval_seconds, "the server runs all jobs this often (0 = never)"),
     RECD_SETTING(rules, file,
                  "business rules file (docs/rules.md), read at start and on SIGHUP or POST /admin/rules/reload; empty = no rules"),
+    RECD_SETTING(rules, watch_ms,
+                 "reload the rules file this often when its contents changed (0 = only on SIGHUP or reload; else 100..3600000)"),
   };
   return table;
 }
@@ -375,6 +377,8 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"recommend.co_bought_recent must be in 1..1000"};
   if (s.recommend.co_bought_partners < 1 || s.recommend.co_bought_partners > 10000)
     return std::string{"recommend.co_bought_partners must be in 1..10000"};
+  if (s.rules.watch_ms != 0 && (s.rules.watch_ms < 100 || s.rules.watch_ms > 3600000))
+    return std::string{"rules.watch_ms must be 0 or in 100..3600000"};
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0 || s.item_weights.top_k < 0 ||
       s.user_neighbours.top_k < 0)
     return std::string{"top_k must be >= 0"};

@@ -186,6 +186,10 @@ struct jobs_settings {
 // every answer of this node's API actors.
 struct rules_settings {
   std::string file;                    // the rules file; "" = no rules
+  // How often the node looks at the file and reloads it when its contents
+  // changed (a ConfigMap update reaching every API pod); 0 = only on SIGHUP
+  // or POST /admin/rules/reload.
+  std::int32_t watch_ms = 2000;
 };
 
 struct settings {

@@ -1,6 +1,7 @@
 // Request validation for recd's HTTP API. See http_api.hpp for the contract.
 
 #include "nodes/http_api.hpp"
+#include "nodes/http_fields.hpp"
 
 #include "engine/timestamp.hpp"
 #include "protocol/limits.hpp"
@@ -19,56 +20,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::int32_t max_id = std::numeric_limits<std::int32_t>::max();
 constexpr unix_seconds max_future = 24 * 60 * 60; // accepted clock skew / lead
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-bool all_digits(std::string_view s) {
-  if (s.empty())
-    return false;
-  for (char c : s)
-    if (!is_digit(c))
-      return false;
-  return true;
-}
-
-// Plain digits only (no sign, no spaces), value within [0, INT32_MAX].
-std::optional<std::int32_t> parse_id_text(std::string_view s) {
-  if (!all_digits(s))
-    return std::nullopt;
-  std::int32_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
-
-// Starlette's QueryParams[key]: the last value wins.
-std::optional<std::string_view> last_param(const request& r, std::string_view key) {
-  std::optional<std::string_view> found;
-  for (const auto& [k, v] : r.query)
-    if (k == key)
-      found = v;
-  return found;
-}
-
-// pydantic's bool words, case-insensitively.
-std::optional<bool> parse_bool(std::string_view s) {
-  std::string lower{s};
-  for (char& c : lower)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  for (std::string_view t : {"true", "1", "yes", "on", "t", "y"})
-    if (lower == t)
-      return true;
-  for (std::string_view f : {"false", "0", "no", "off", "f", "n"})
-    if (lower == f)
-      return false;
-  return std::nullopt;
-}
 
 api_error invalid(std::string_view field, std::string_view what) {
   return {422, std::string{field} + ": " + std::string{what}};
@@ -92,50 +44,12 @@ field_value lookup(const json& body, const request& r, const std::string& name) 
   return {nullptr, last_param(r, name)};
 }
 
-std::optional<std::int32_t> id_from_json(const json& j) {
-  if (j.is_number_unsigned()) {
-    const auto v = j.get<std::uint64_t>();
-    if (v <= static_cast<std::uint64_t>(max_id))
-      return static_cast<std::int32_t>(v);
-  } else if (j.is_number_integer()) {
-    const auto v = j.get<std::int64_t>();
-    if (v >= 0 && v <= max_id)
-      return static_cast<std::int32_t>(v);
-  } else if (j.is_number_float()) {
-    const auto d = j.get<double>();
-    if (std::isfinite(d) && d >= 0 && d <= max_id && std::floor(d) == d)
-      return static_cast<std::int32_t>(d);
-  } else if (j.is_string()) {
-    return parse_id_text(j.get_ref<const std::string&>());
-  }
-  return std::nullopt;
-}
-
-std::optional<unix_seconds> timestamp_from_json(const json& j) {
-  // Far beyond any accepted value, yet safely convertible from double.
-  constexpr double limit = 1e15;
-  if (j.is_number_unsigned()) {
-    const auto v = j.get<std::uint64_t>();
-    if (v <= static_cast<std::uint64_t>(limit))
-      return static_cast<unix_seconds>(v);
-  } else if (j.is_number_integer()) {
-    return j.get<std::int64_t>();
-  } else if (j.is_number_float()) {
-    const auto d = j.get<double>();
-    if (std::isfinite(d) && std::fabs(d) <= limit)
-      return static_cast<unix_seconds>(std::floor(d));
-  } else if (j.is_string()) {
-    return parse_timestamp(j.get_ref<const std::string&>());
-  }
-  return std::nullopt;
-}
-
 std::variant<std::int32_t, api_error> id_field(const json& body, const request& r,
                                                const std::string& name) {
   const auto f = lookup(body, r, name);
   if (!f.present())
     return invalid(name, "field required");
-  const auto id = f.body ? id_from_json(*f.body) : parse_id_text(*f.query);
+  const auto id = f.body ? id_json(*f.body) : id_text(*f.query);
   if (!id)
     return invalid(name, "must be an integer between 0 and 2147483647");
   return *id;
@@ -163,24 +77,24 @@ std::optional<unix_seconds> parse_timestamp(std::string_view text) {
 std::variant<recommend_query, api_error> parse_recommend(const request& r) {
   constexpr std::string_view prefix = "/api/recommend/";
   std::string_view path = r.path;
-  std::string_view id_text;
+  std::string_view user_text;
   if (path.substr(0, prefix.size()) == prefix) {
-    id_text = path.substr(prefix.size());
+    user_text = path.substr(prefix.size());
   } else {
     const auto slash = path.rfind('/');
-    id_text = slash == std::string_view::npos ? path : path.substr(slash + 1);
+    user_text = slash == std::string_view::npos ? path : path.substr(slash + 1);
   }
-  if (id_text.empty() || id_text.find('/') != std::string_view::npos)
+  if (user_text.empty() || user_text.find('/') != std::string_view::npos)
     return api_error{404, "not found"};
 
   recommend_query q;
-  const auto user = parse_id_text(id_text);
+  const auto user = id_text(user_text);
   if (!user)
     return invalid("user_id", "must be an integer between 0 and 2147483647");
   q.user = *user;
 
   if (const auto v = last_param(r, "limit")) {
-    const auto limit = parse_id_text(*v);
+    const auto limit = id_text(*v);
     if (!limit || *limit < 1 || *limit > 100)
       return invalid("limit", "must be an integer between 1 and 100");
     q.limit = *limit;
@@ -204,7 +118,7 @@ std::variant<recommend_query, api_error> parse_recommend(const request& r) {
     std::string_view rest = *v;
     while (true) {
       const auto comma = rest.find(',');
-      const auto id = parse_id_text(rest.substr(0, comma));
+      const auto id = id_text(rest.substr(0, comma));
       if (!id)
         return invalid("exclude", "must be item ids (integers 0..2147483647) separated by commas");
       q.filter.exclude.push_back(*id);
@@ -220,7 +134,7 @@ std::variant<recommend_query, api_error> parse_recommend(const request& r) {
                            q.filter.exclude.end());
   }
   if (const auto v = last_param(r, "offset")) {
-    const auto offset = parse_id_text(*v);
+    const auto offset = id_text(*v);
     if (!offset || *offset > limits::max_offset)
       return invalid("offset", "must be an integer between 0 and " +
                                    std::to_string(limits::max_offset));
@@ -304,7 +218,7 @@ std::variant<behavior_command, api_error> behavior_fields(const json& body, cons
   const auto ts_field = lookup(body, r, "timestamp");
   if (ts_field.present()) {
     const auto ts =
-        ts_field.body ? timestamp_from_json(*ts_field.body) : parse_timestamp(*ts_field.query);
+        ts_field.body ? timestamp_json(*ts_field.body) : parse_timestamp(*ts_field.query);
     if (!ts)
       return invalid("timestamp", "must be Unix seconds or an ISO-8601 date-time");
     if (*ts < 0)

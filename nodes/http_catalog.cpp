@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodes/http_batch.hpp"
+#include "nodes/http_fields.hpp"
 #include "protocol/limits.hpp"
 
 namespace recd::http {
@@ -29,32 +30,6 @@ std::string describe_error(const caf::error& err) {
 
 api_error invalid(const std::string& where, std::string_view field, std::string_view what) {
   return {422, where + std::string{field} + ": " + std::string{what}};
-}
-
-std::optional<std::int32_t> parse_id(std::string_view s) {
-  if (s.empty())
-    return std::nullopt;
-  for (char c : s)
-    if (c < '0' || c > '9')
-      return std::nullopt;
-  std::int32_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
-
-std::optional<std::int32_t> id_from_json(const json& j) {
-  if (j.is_number_unsigned()) {
-    auto v = j.get<std::uint64_t>();
-    if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()))
-      return static_cast<std::int32_t>(v);
-  } else if (j.is_number_integer()) {
-    auto v = j.get<std::int64_t>();
-    if (v >= 0 && v <= std::numeric_limits<std::int32_t>::max())
-      return static_cast<std::int32_t>(v);
-  }
-  return std::nullopt;
 }
 
 // A list of tags: strings (and, for categories, integers as their decimal text).
@@ -82,28 +57,14 @@ std::variant<std::vector<std::string>, api_error> tags_from_json(const json& j, 
   return out;
 }
 
-// Unix seconds >= 0 (0 and null: unbounded), or a timestamp text.
+// Unix seconds in 0..9999-12-31T23:59:59Z (0 and null: unbounded), or a timestamp text.
 std::optional<unix_seconds> time_from_json(const json& j) {
-  constexpr double limit = 253402300799; // 9999-12-31T23:59:59Z
+  constexpr unix_seconds last = 253402300799;
   if (j.is_null())
     return 0;
-  if (j.is_number_unsigned()) {
-    auto v = j.get<std::uint64_t>();
-    if (v <= static_cast<std::uint64_t>(limit))
-      return static_cast<unix_seconds>(v);
-  } else if (j.is_number_integer()) {
-    auto v = j.get<std::int64_t>();
-    if (v >= 0 && v <= static_cast<std::int64_t>(limit))
-      return v;
-  } else if (j.is_number_float()) {
-    auto d = j.get<double>();
-    if (std::isfinite(d) && d >= 0 && d <= limit)
-      return static_cast<unix_seconds>(std::floor(d));
-  } else if (j.is_string()) {
-    auto t = parse_timestamp(j.get_ref<const std::string&>());
-    if (t && *t >= 0)
-      return t;
-  }
+  auto t = timestamp_json(j);
+  if (t && *t >= 0 && *t <= last)
+    return t;
   return std::nullopt;
 }
 
@@ -124,7 +85,7 @@ std::variant<std::int32_t, api_error> parse_catalog_id(const request& r, std::st
   auto text = path.substr(prefix.size());
   if (text.empty() || text.find('/') != std::string_view::npos)
     return api_error{404, "not found"};
-  auto id = parse_id(text);
+  auto id = id_text(text);
   if (!id)
     return invalid("", field, "must be an integer between 0 and 2147483647");
   return *id;
@@ -143,7 +104,7 @@ std::variant<item_write, api_error> parse_item_object(const json& j, std::int32_
   d.item = id;
   for (const auto& [key, v] : j.items()) {
     if (key == "item_id") {
-      auto given = id_from_json(v);
+      auto given = id_json(v);
       if (!given)
         return invalid(where, key, "must be an integer between 0 and 2147483647");
       if (id >= 0 && *given != id)

@@ -1,6 +1,8 @@
 // Request validation for item pages and sessions. See http_widgets.hpp.
 #include "nodes/http_widgets.hpp"
 
+#include "nodes/http_fields.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -13,51 +15,11 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::int32_t max_id = std::numeric_limits<std::int32_t>::max();
 constexpr unix_seconds max_future = 24 * 60 * 60; // as POST /api/behavior
 constexpr std::size_t max_category = 200;
 
 api_error invalid(const std::string& field, const std::string& what) {
   return {422, field + ": " + what};
-}
-
-// Plain digits, 0..INT32_MAX.
-std::optional<std::int32_t> id_text(std::string_view s) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos)
-    return std::nullopt;
-  std::int32_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
-
-// A JSON id: an integral number (5.0 counts) or a string of digits, 0..INT32_MAX.
-std::optional<std::int32_t> id_json(const json& j) {
-  if (j.is_number_unsigned()) {
-    auto v = j.get<std::uint64_t>();
-    if (v <= static_cast<std::uint64_t>(max_id))
-      return static_cast<std::int32_t>(v);
-  } else if (j.is_number_integer()) {
-    auto v = j.get<std::int64_t>();
-    if (v >= 0 && v <= max_id)
-      return static_cast<std::int32_t>(v);
-  } else if (j.is_number_float()) {
-    auto d = j.get<double>();
-    if (std::isfinite(d) && d >= 0 && d <= max_id && std::floor(d) == d)
-      return static_cast<std::int32_t>(d);
-  } else if (j.is_string()) {
-    return id_text(j.get_ref<const std::string&>());
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string_view> last_param(const request& r, std::string_view key) {
-  std::optional<std::string_view> found;
-  for (const auto& [k, v] : r.query)
-    if (k == key)
-      found = v;
-  return found;
 }
 
 std::optional<api_error> limit_param(std::optional<std::string_view> text, std::int32_t& limit) {
@@ -67,24 +29,6 @@ std::optional<api_error> limit_param(std::optional<std::string_view> text, std::
   if (!v || *v < 1 || *v > 100)
     return invalid("limit", "must be an integer between 1 and 100");
   limit = *v;
-  return std::nullopt;
-}
-
-// A timestamp field: Unix seconds (a JSON number) or any text parse_timestamp accepts.
-std::optional<unix_seconds> timestamp_json(const json& j) {
-  constexpr double bound = 1e15;
-  if (j.is_number_integer() || j.is_number_unsigned()) {
-    auto d = j.get<double>();
-    if (std::fabs(d) <= bound)
-      return j.is_number_unsigned() ? static_cast<unix_seconds>(j.get<std::uint64_t>())
-                                    : j.get<std::int64_t>();
-  } else if (j.is_number_float()) {
-    auto d = j.get<double>();
-    if (std::isfinite(d) && std::fabs(d) <= bound)
-      return static_cast<unix_seconds>(std::floor(d));
-  } else if (j.is_string()) {
-    return parse_timestamp(j.get_ref<const std::string&>());
-  }
   return std::nullopt;
 }
 

@@ -46,6 +46,26 @@ void reload_rules_on_hangup(std::shared_ptr<rules_book> book) {
   }}.detach();
 }
 
+void watch_rules_file(std::shared_ptr<rules_book> book, std::chrono::milliseconds interval) {
+  if (book->file().empty() || interval.count() <= 0)
+    return;
+  std::thread{[book = std::move(book), interval] {
+    for (;;) {
+      std::this_thread::sleep_for(interval);
+      auto outcome = book->reload_if_changed();
+      if (!outcome)
+        continue;
+      if (!outcome->empty()) {
+        spdlog::error("rules watch: {}; the old rules stay", *outcome);
+        continue;
+      }
+      auto rules = book->current();
+      spdlog::info("rules watch: the file changed, rules reloaded: {} from {} (tag {:016x})",
+                   rules->rules.size(), book->file(), rules->tag);
+    }
+  }}.detach();
+}
+
 nlohmann::json describe_rules(const rules_book& book) {
   auto rules = book.current();
   auto list = nlohmann::json::array();

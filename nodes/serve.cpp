@@ -244,6 +244,7 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   gw.set_node({"all", metrics, gate, {}});
   gw.set_rules(rules);
   reload_rules_on_hangup(rules);
+  watch_rules_file(rules, std::chrono::milliseconds{cfg.rules.watch_ms});
   gw.set_database(store::conninfo(cfg.postgres, store::session::serving));
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   gw.set_dashboard(
@@ -414,6 +415,7 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   gw.set_node({"api", metrics, gate, {}});
   gw.set_rules(rules);
   reload_rules_on_hangup(rules);
+  watch_rules_file(rules, std::chrono::milliseconds{cfg.rules.watch_ms});
   auto server = start_http(cfg, gw, "api", /*with_admin=*/true);
   int status = 0;
   if (!server) {

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -37,6 +39,11 @@ protected:
     redis_ = std::make_unique<redis_server>();
     cluster_ = std::make_unique<cluster>("catalog", db_->url(), redis_->url());
     auto& c = *cluster_;
+    // One rules file for every node, as a ConfigMap mounted in every API pod
+    // is; each node watches it.
+    rules_file_ = temp_path("cluster_rules.txt");
+    write_rules("# no rules yet\n");
+    c.set_node_env({{"RECD_RULES_FILE", rules_file_}, {"RECD_RULES_WATCH_MS", "100"}});
     c.start_coordinator();
     for (int i = 0; i < 2; ++i)
       c.start_shard(i);
@@ -51,6 +58,11 @@ protected:
     cluster_.reset();
     redis_.reset();
     db_.reset();
+    std::remove(rules_file_.c_str());
+  }
+  static void write_rules(const std::string& text) {
+    std::ofstream out{rules_file_, std::ios::trunc};
+    out << text;
   }
 
   static http_reply call(std::uint16_t port, const std::string& method, const std::string& target,
@@ -61,6 +73,7 @@ protected:
   static std::unique_ptr<test_database> db_;
   static std::unique_ptr<redis_server> redis_;
   static std::unique_ptr<cluster> cluster_;
+  static inline std::string rules_file_;
 };
 
 std::unique_ptr<test_database> TwoShardCatalog::db_;
@@ -105,6 +118,45 @@ TEST_F(TwoShardCatalog, an_item_hidden_through_one_api_node_leaves_every_answer_
   EXPECT_EQ(got.json["title"], "Made on api-1");
   ASSERT_EQ(call(ports[1], "PATCH", "/api/items/" + std::to_string(target), R"({"hidden":false})")
               .status,
+            200u);
+}
+
+// Rules reach every API node from the file they all read, with no signal and
+// no reload request: each node sees the file change (rules.watch_ms).
+TEST_F(TwoShardCatalog, a_rule_written_to_the_shared_rules_file_holds_on_every_api_node) {
+  auto ports = cluster_->api_ports();
+  ASSERT_EQ(ports.size(), 2u);
+  const int user = 6;
+  auto before = item_ids(recommend(ports[0], user, 20, false));
+  ASSERT_FALSE(before.empty());
+  const auto target = before.front();
+  ASSERT_TRUE(contains(item_ids(recommend(ports[1], user, 20, false)), target));
+  auto labelled = call(ports[0], "PATCH", "/api/items/" + std::to_string(target),
+                       R"({"labels":["recalled"]})");
+  ASSERT_EQ(labelled.status, 200u) << show(labelled);
+  ASSERT_TRUE(contains(item_ids(recommend(ports[1], user, 20, false)), target))
+    << "a label alone hides nothing";
+
+  write_rules("recalled: hide label recalled\n");
+  // Bounded wait for the watch (100 ms here), then both nodes, cached or not.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  auto gone_everywhere = [&] {
+    for (auto port : ports)
+      for (bool use_cache : {false, true})
+        if (contains(item_ids(recommend(port, user, 20, use_cache)), target))
+          return false;
+    return true;
+  };
+  while (!gone_everywhere() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  for (auto port : ports) {
+    auto r = recommend(port, user, 20, false);
+    ASSERT_EQ(r.status, 200u) << show(r);
+    EXPECT_FALSE(contains(item_ids(r), target)) << "port " << port << ": " << show(r);
+    EXPECT_EQ(item_ids(r).size(), 20u) << "only the recalled item left";
+  }
+  write_rules("# no rules\n");
+  ASSERT_EQ(call(ports[0], "PATCH", "/api/items/" + std::to_string(target), R"({"labels":[]})").status,
             200u);
 }
 

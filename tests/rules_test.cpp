@@ -90,7 +90,9 @@ protected:
       redis_ = std::make_unique<redis_server>();
       server_ = std::make_unique<recd_server>(
         db_->url(), redis_->url(),
-        env_list{{"RECD_RULES_FILE", rules_file_}, {"RECD_ADMIN_TOKEN", admin_token}});
+        // No watch: each reload these tests see is the one they asked for.
+        env_list{{"RECD_RULES_FILE", rules_file_}, {"RECD_ADMIN_TOKEN", admin_token},
+                 {"RECD_RULES_WATCH_MS", "0"}});
     } catch (const std::exception& e) {
       setup_error_ = e.what();
       server_.reset();
@@ -424,6 +426,202 @@ TEST_F(Rules, SighupReloadsTheRules) {
   ASSERT_NE(now.json["tag"], before.json["tag"]) << show(now);
   for (auto id : item_ids(recommend(busy_user(7), "limit=30")))
     EXPECT_NE(category_of(id), 3);
+}
+
+// ---- rules on item pages and sessions ------------------------------------------------
+
+// The three answers that are not a user's list: an item's similar items and
+// also-bought, and an anonymous session of that item. Item ids of each.
+struct item_paths {
+  http_reply similar, also_bought, session;
+};
+
+std::vector<std::int64_t> listed(const http_reply& r) {
+  std::vector<std::int64_t> out;
+  for (const char* list : {"items", "recommendations"})
+    if (r.json.is_object() && r.json.contains(list))
+      for (const auto& e : r.json[list])
+        out.push_back(e.value("item_id", std::int64_t{-1}));
+  return out;
+}
+
+const json& entries(const http_reply& r) {
+  static const json none = json::array();
+  for (const char* list : {"items", "recommendations"})
+    if (r.json.is_object() && r.json.contains(list))
+      return r.json[list];
+  return none;
+}
+
+TEST_F(Rules, HideRulesHoldOnSimilarAlsoBoughtAndSessions) {
+  use_rules("");
+  // The item with the most buyers: every path has a list for it.
+  const auto x = *ids_where("SELECT item_id FROM user_behavior WHERE behavior_type = 'buy' "
+                            "GROUP BY item_id ORDER BY count(DISTINCT user_id) DESC, item_id LIMIT 1")
+                    .begin();
+  auto paths = [&](int limit) {
+    auto n = std::to_string(limit);
+    return item_paths{get("/api/items/" + std::to_string(x) + "/similar?limit=" + n),
+                      get("/api/items/" + std::to_string(x) + "/also-bought?limit=" + n),
+                      request("POST", server_->host(), server_->port(), "/api/recommend",
+                              json{{"items", json::array({x})}, {"limit", limit}}.dump())};
+  };
+  auto before = paths(50);
+  // The category of also-bought's head, and whether each list holds one of
+  // its items and a promo item: what the rules below must take out.
+  ASSERT_FALSE(listed(before.also_bought).empty()) << show(before.also_bought);
+  const auto hidden_category = category_of(listed(before.also_bought).at(0));
+  std::size_t hit_category = 0, hit_promo = 0;
+  for (const auto* r : {&before.similar, &before.also_bought, &before.session}) {
+    ASSERT_EQ(r->status, 200u) << show(*r);
+    auto ids = listed(*r);
+    hit_category += std::any_of(ids.begin(), ids.end(),
+                                [&](auto id) { return category_of(id) == hidden_category; });
+    hit_promo += std::any_of(ids.begin(), ids.end(), [](auto id) { return id % 10 == 0; });
+  }
+  ASSERT_EQ(hit_category, 3u) << "every list holds an item of c" << hidden_category;
+  ASSERT_GT(hit_promo, 0u) << "some list holds a promo item";
+
+  use_rules("no-c: hide category c" + std::to_string(hidden_category) +
+            "\nsold: hide label promo\n");
+  auto after = paths(50);
+  for (const auto* r : {&after.similar, &after.also_bought, &after.session}) {
+    SCOPED_TRACE(show(*r));
+    ASSERT_EQ(r->status, 200u);
+    EXPECT_FALSE(listed(*r).empty()) << "only the named items leave";
+    for (auto id : listed(*r)) {
+      EXPECT_NE(category_of(id), hidden_category) << "hidden category listed: " << id;
+      EXPECT_NE(id % 10, 0) << "hidden label listed: " << id;
+    }
+  }
+}
+
+TEST_F(Rules, BoostAndDiversityRulesHoldOnSimilarAlsoBoughtAndSessions) {
+  const auto heads = ids_where("SELECT item_id FROM user_behavior WHERE behavior_type = 'buy' "
+                               "GROUP BY item_id ORDER BY count(DISTINCT user_id) DESC, item_id "
+                               "LIMIT 3");
+  auto paths = [&](std::int64_t x) {
+    return std::vector<http_reply>{
+      get("/api/items/" + std::to_string(x) + "/similar?limit=20"),
+      get("/api/items/" + std::to_string(x) + "/also-bought?limit=20"),
+      request("POST", server_->host(), server_->port(), "/api/recommend",
+              json{{"items", json::array({x})}, {"limit", 20}}.dump())};
+  };
+  // Each listed promo item says the boost fired and carries the boosted
+  // score (its routes' sum times the factor); the list ranks by that score.
+  use_rules("promo: boost label promo x100\n");
+  std::size_t boosted = 0;
+  for (auto x : heads)
+    for (const auto& r : paths(x)) {
+      SCOPED_TRACE(show(r));
+      ASSERT_EQ(r.status, 200u);
+      double previous = 1e300;
+      for (const auto& e : entries(r)) {
+        auto id = e["item_id"].get<std::int64_t>();
+        auto fired = rule_reasons(e);
+        EXPECT_EQ(fired.count("promo") == 1, id % 10 == 0) << e.dump();
+        double routes = 0;
+        for (const auto& reason : e["reasons"])
+          if (reason.value("route", "") != "rule")
+            routes += reason.value("score", 0.0);
+        const double factor = id % 10 == 0 ? 100 : 1;
+        EXPECT_NEAR(e["score"].get<double>(), factor * routes, 1e-6 * factor * routes) << e.dump();
+        EXPECT_LE(e["score"].get<double>(), previous) << "ranked by the boosted score";
+        previous = e["score"].get<double>();
+        if (id % 10 == 0) {
+          ++boosted;
+          EXPECT_EQ(fired["promo"]["kind"], "boost_label");
+          EXPECT_EQ(fired["promo"]["factor"], 100);
+        }
+      }
+    }
+  EXPECT_GT(boosted, 0u) << "no promo item was among the candidates of any path";
+
+  use_rules("variety: diversity 1 per category in top 4\n");
+  std::size_t moved_somewhere = 0;
+  for (auto x : heads)
+    for (const auto& r : paths(x)) {
+      SCOPED_TRACE(show(r));
+      ASSERT_EQ(r.status, 200u);
+      // In the top 4 a category repeats only on an item the rule moved down
+      // (it says so in its reasons) because too few other items qualified.
+      const auto& list = entries(r);
+      std::set<std::int64_t> seen;
+      for (std::size_t k = 0; k < std::min<std::size_t>(4, list.size()); ++k) {
+        auto id = list[k]["item_id"].get<std::int64_t>();
+        bool moved = rule_reasons(list[k]).count("variety") == 1;
+        if (!seen.insert(category_of(id)).second) {
+          EXPECT_TRUE(moved) << "category c" << category_of(id) << " twice in the top 4 at " << id;
+        } else {
+          EXPECT_FALSE(moved) << "an item moved down needlessly: " << id;
+        }
+      }
+      for (std::size_t k = 4; k < list.size(); ++k) {
+        if (rule_reasons(list[k]).count("variety") == 0) {
+          EXPECT_EQ(seen.count(category_of(list[k]["item_id"].get<std::int64_t>())), 1u)
+            << "an item of a new category left below the top 4: " << list[k].dump();
+        }
+      }
+      moved_somewhere += std::any_of(list.begin(), list.end(),
+                                     [](const json& e) { return rule_reasons(e).count("variety"); });
+    }
+  EXPECT_GT(moved_somewhere, 0u) << "the rule moved no item on any path";
+}
+
+// rules.watch_ms: a node that watches its file picks up a rewrite without a
+// signal or a request; a bad rewrite is refused once and the rules stay.
+TEST_F(Rules, AWatchingNodeReloadsAChangedFileAndRefusesABadOneOnce) {
+  const auto file = temp_path("watched_rules.txt");
+  write_file(file, "# none yet\n");
+  recd_server watching{db_->url(), redis_->url(),
+                       env_list{{"RECD_RULES_FILE", file}, {"RECD_ADMIN_TOKEN", admin_token},
+                                {"RECD_RULES_WATCH_MS", "100"}}};
+  auto rules_of = [&] {
+    return request("GET", watching.host(), watching.admin_port(), "/admin/rules", "",
+                   "application/json", 5s, {{"Authorization", "Bearer " + admin_token}});
+  };
+  // Waits (10 s at most) until `done(GET /admin/rules)`; the last answer.
+  auto wait_rules = [&](auto done) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    http_reply r;
+    do {
+      r = rules_of();
+      if (r.json.is_object() && done(r.json))
+        break;
+      std::this_thread::sleep_for(20ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return r;
+  };
+  const auto first = rules_of();
+  ASSERT_EQ(first.status, 200u) << show(first);
+  ASSERT_EQ(first.json["rules"].size(), 0u);
+
+  write_file(file, "no-c1: hide category c1\n");
+  auto loaded = wait_rules([](const json& j) { return j["rules"].size() == 1; });
+  ASSERT_EQ(loaded.json["rules"].size(), 1u) << "not reloaded: " << show(loaded);
+  EXPECT_EQ(loaded.json["loads"], first.json["loads"].get<int>() + 1);
+  const auto user = busy_user(8);
+  auto r = request("GET", watching.host(), watching.port(),
+                   "/api/recommend/" + std::to_string(user) + "?limit=30");
+  ASSERT_EQ(r.status, 200u) << show(r);
+  ASSERT_FALSE(item_ids(r).empty());
+  for (auto id : item_ids(r))
+    EXPECT_NE(category_of(id), 1) << show(r);
+
+  write_file(file, "no-c1: hide category c1\nbroken line\n");
+  auto refused = wait_rules([](const json& j) { return j["refusals"].get<int>() > 0; });
+  EXPECT_EQ(refused.json["refusals"], 1) << show(refused);
+  std::this_thread::sleep_for(500ms); // five more looks at the same bad file
+  auto later = rules_of();
+  EXPECT_EQ(later.json["refusals"], 1) << "a bad file is refused once: " << show(later);
+  EXPECT_EQ(later.json["tag"], loaded.json["tag"]) << "the old rules stay";
+
+  write_file(file, "no-c2: hide category c2\n");
+  auto fixed = wait_rules([](const json& j) {
+    return j["rules"].size() == 1 && j["rules"][0]["name"] == "no-c2";
+  });
+  EXPECT_EQ(fixed.json["rules"][0]["name"], "no-c2") << show(fixed);
+  std::remove(file.c_str());
 }
 
 TEST_F(Rules, RulesAndReloadNeedTheAdminToken) {

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -319,12 +320,10 @@ TEST_P(Widgets, ANewItemBoughtWithXShowsInXsListsBeforeAnyJobAndAfterARestart) {
                               "ORDER BY item_id LIMIT 1")
                    .at(0);
   const std::int64_t fresh = new_item_base + GetParam();
-  {
-    auto c = db_->connect();
-    pqxx::work tx{c};
-    tx.exec_params("INSERT INTO items (item_id, title, price) VALUES ($1, 'new arrival', 9.5)", fresh);
-    tx.commit();
-  }
+  // Created through the catalog API, as a shop would.
+  auto created = call("PUT", "/api/items/" + std::to_string(fresh),
+                      R"({"title": "new arrival", "price": 9.5})");
+  ASSERT_EQ(created.status, 200u) << show(created);
   const auto runs = count(*db_, "SELECT count(*) FROM job_runs");
   EXPECT_FALSE(has(ids(also_bought(x, 100), "items"), fresh));
   // Two new buyers buy X, then the new item.
@@ -424,6 +423,51 @@ TEST_P(Widgets, HiddenItemsAreAbsentFromItemPagesAndSessions) {
   ASSERT_EQ(after.status, 200u) << show(after);
   for (auto h : hidden)
     EXPECT_FALSE(has(ids(after, "recommendations"), h)) << "hidden item " << h << ": " << show(after);
+}
+
+// Hidden through PATCH while the server runs: the next answer of every item
+// page and session lacks the item, with no restart and no job.
+TEST_P(Widgets, AnItemHiddenLiveLeavesItemPagesAndSessionsAtOnce) {
+  const auto x = item_with_neighbours();
+  auto sim = similar(x, 10);
+  auto also = also_bought(x, 10);
+  auto ses = session(json{{"items", json::array({x})}, {"limit", 10}});
+  ASSERT_FALSE(ids(sim, "items").empty()) << show(sim);
+  ASSERT_FALSE(ids(also, "items").empty()) << show(also);
+  ASSERT_FALSE(ids(ses, "recommendations").empty()) << show(ses);
+  std::set<std::int64_t> hidden{ids(sim, "items").at(0), ids(also, "items").at(0),
+                                ids(ses, "recommendations").at(0)};
+  struct on_exit { // the other tests use these items: shown again
+    std::function<void()> run;
+    ~on_exit() { run(); }
+  } restore{[&] {
+    for (auto h : hidden)
+      call("PATCH", "/api/items/" + std::to_string(h), R"({"hidden": false})");
+  }};
+  for (auto h : hidden) {
+    auto r = call("PATCH", "/api/items/" + std::to_string(h), R"({"hidden": true})");
+    ASSERT_EQ(r.status, 200u) << show(r);
+  }
+  const auto runs = count(*db_, "SELECT count(*) FROM job_runs");
+  auto sim_after = similar(x, 100);
+  auto also_after = also_bought(x, 100);
+  auto ses_after = session(json{{"items", json::array({x})}, {"limit", 100}});
+  for (const auto& r : {sim_after, also_after})
+    ASSERT_EQ(r.status, 200u) << show(r);
+  ASSERT_EQ(ses_after.status, 200u) << show(ses_after);
+  for (auto h : hidden) {
+    EXPECT_FALSE(has(ids(sim_after, "items"), h)) << "hidden " << h << ": " << show(sim_after);
+    EXPECT_FALSE(has(ids(also_after, "items"), h)) << "hidden " << h << ": " << show(also_after);
+    EXPECT_FALSE(has(ids(ses_after, "recommendations"), h)) << "hidden " << h << ": " << show(ses_after);
+  }
+  // The hidden item's own page still answers (its history is kept), and the
+  // other items stay: hiding took out only what it named.
+  EXPECT_FALSE(ids(sim_after, "items").empty()) << show(sim_after);
+  EXPECT_EQ(count(*db_, "SELECT count(*) FROM job_runs"), runs) << "no job ran";
+  // Shown again by PATCH, an item comes back on its page.
+  const auto back = ids(also, "items").at(0);
+  ASSERT_EQ(call("PATCH", "/api/items/" + std::to_string(back), R"({"hidden": false})").status, 200u);
+  EXPECT_TRUE(has(ids(also_bought(x, 100), "items"), back));
 }
 
 // ---- sessions ------------------------------------------------------------------------------

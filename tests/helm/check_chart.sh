@@ -138,7 +138,8 @@ cat >"$work/expect.json" <<'EOF'
                "netpol": {"http_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
                           "admin_from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
                "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
-               "conf": ["statement_timeout_ms = 5000", "connect_timeout_s = 5", "max_connections = 2048"]},
+               "conf": ["statement_timeout_ms = 5000", "connect_timeout_s = 5", "max_connections = 2048"],
+               "rules": "sold-out: hide label sold_out\nvariety: diversity 2 per category in top 10\n"},
   "insecure": {"shards": 3, "partitions": 64, "api_replicas": 2, "hpa": null, "api_pdb": true,
                "bundled_postgresql": false, "bundled_redis": false, "grace": 30,
                "postgres_secret": ["prod-recd", "postgres-url"],
@@ -421,6 +422,20 @@ def main(name, path, expect, release, ns):
                      and vsec.get("items") == [{"key": ak["secret"][1], "path": "api-keys"}], "api-keys volume %r" % vsec)
         else:
             c.expect("RECD_HTTP_API_KEYS_FILE" not in env and "api-keys" not in vols, "API keys on a %s node" % role)
+        c.done()
+
+        rules = expect.get("rules")
+        c = Check("%s %s rules file: %s" % (tag, role, "ConfigMap %s-rules mounted at /etc/recd-rules" % full
+                                            if rules and role == "api" else "none"))
+        if rules and role == "api":
+            c.expect((env.get("RECD_RULES_FILE") or {}).get("value") == "/etc/recd-rules/rules.txt", "RECD_RULES_FILE %r" % env.get("RECD_RULES_FILE"))
+            c.expect(mounts.get("rules") == "/etc/recd-rules", "rules not mounted at /etc/recd-rules")
+            c.expect(vols.get("rules", {}).get("configMap", {}).get("name") == full + "-rules", "rules volume %r" % vols.get("rules"))
+            rcm = get("ConfigMap", full + "-rules")
+            c.expect(rcm is not None and (rcm.get("data") or {}).get("rules.txt") == rules,
+                     "ConfigMap %s-rules rules.txt %r" % (full, (rcm or {}).get("data")))
+        else:
+            c.expect("RECD_RULES_FILE" not in env and "rules" not in vols, "rules on a %s node" % role)
         c.done()
 
         rp = expect["redis_password"]

@@ -436,6 +436,10 @@ from admin.existingSecret).
 - name: RECD_HTTP_API_KEYS_FILE
   value: /etc/recd-secrets/api-keys
 {{- end }}
+{{- if and (eq .role "api") $root.Values.rules }}
+- name: RECD_RULES_FILE
+  value: /etc/recd-rules/rules.txt
+{{- end }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -576,6 +580,12 @@ spec:
           mountPath: /etc/recd-secrets
           readOnly: true
         {{- end }}
+        {{- if and (eq .role "api") $root.Values.rules }}
+        {{- /* A directory mount (no subPath), so ConfigMap updates reach the file. */}}
+        - name: rules
+          mountPath: /etc/recd-rules
+          readOnly: true
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -603,6 +613,11 @@ spec:
           - key: tls.key
             path: tls.key
           {{- end }}
+    {{- end }}
+    {{- if and (eq .role "api") $root.Values.rules }}
+    - name: rules
+      configMap:
+        name: {{ include "recd.fullname" $root }}-rules
     {{- end }}
     {{- if and (eq .role "api") (include "recd.apiKeysSecretName" $root) }}
     - name: api-keys
