@@ -44,6 +44,7 @@ machine_line() {
 
 # Arithmetic with awk: calc '<expr>' (e.g. calc '3.2/0.1'); prints %.3g-ish.
 calc() { awk "BEGIN { x = $1; if (x >= 100) printf \"%.0f\", x; else if (x >= 10) printf \"%.1f\", x; else printf \"%.2f\", x }"; }
+ratio3() { awk "BEGIN { printf \"%.3g\", $1 }"; } # three significant digits: 0.0516, 0.71
 # Rate with thousands: 1234567 -> 1.23e+06 style kept short
 sci() { awk -v x="$1" 'BEGIN { printf "%.3g", x }'; }
 met() { # met <condition as awk expr> -> "met" / "missed" (quick runs: not judged)
@@ -206,6 +207,49 @@ start_seed_app() { # dataset
   BENCH_PIDS+=("$SEED_SERVE_PID")
   wait_http "$SEED_SERVE_PORT" /api/stats || { tail -20 "$BENCH_OUT/seed-app.log" >&2; die "the seed app did not start"; }
   record_cmd "(cd $BENCH_SEED_DIR && SEED_DB=$(seed_db "$1") SEED_HTTP_PORT=PORT python3 app.py)"
+}
+
+# nginx serving one static file for every GET, as the HTTP ceiling of this
+# machine: the same wrk scripts (same URLs, same connections) against it show
+# how far recd's answers are from what the hardware and kernel allow for an
+# answer of that size. Its own config under $BENCH_OUT/nginx (loopback only,
+# no access log, keep-alive without a request limit, as recd keeps its
+# connections, one worker per core); sets NGINX_PORT and NGINX_PID.
+start_nginx_static() { # file: the body every request gets
+  local dir="$BENCH_OUT/nginx"
+  rm -rf "$dir"; mkdir -p "$dir/root" "$dir/tmp"
+  cp "$1" "$dir/root/answer.json"
+  NGINX_PORT=$(free_port)
+  cat > "$dir/nginx.conf" <<CONF
+worker_processes $(nproc);
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+$([ "$(id -u)" = 0 ] && echo "user root root;")
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  types { }
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $dir/root;
+    location / { try_files /answer.json =404; }
+  }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -p "$dir" > "$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  BENCH_PIDS+=("$NGINX_PID")
+  wait_http "$NGINX_PORT" /api/recommend/1 || { cat "$dir/error.log" "$dir/stdout.log" >&2; die "nginx did not start"; }
+  record_cmd "nginx -c nginx.conf (static $(wc -c < "$1")-byte file for every GET on 127.0.0.1:PORT, $(nproc) workers)"
 }
 
 stop_pid() { # pid: TERM, wait up to 10 s, then KILL

@@ -2,7 +2,9 @@
 # --role all` and against the seed app, one server at a time, on the same data
 # (the serving data set), same machine: recommend uncached and cached, behavior
 # ingestion at BENCH_CONNS connections, then single-request latency (1
-# connection). wrk runs on the same cores as the server.
+# connection); then nginx serving a cached answer's bytes as a static file to
+# the same wrk script, and every row as a ratio of nginx's rate. wrk runs on
+# the same cores as the server.
 
 bench_serving() {
   local set=$BENCH_SERVING_SET
@@ -27,6 +29,8 @@ bench_serving() {
     unset 'BENCH_CMDS[${#BENCH_CMDS[@]}-1]'
     run_wrk "$sys-cached" "$port" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" USERS="$hot" CACHE=true
     SRV[$sys,cached]="$(wrk_cells | paste -sd'|')"
+    # One cached answer: the body nginx serves below, the same size.
+    [ "$sys" = recd ] && curl -s "127.0.0.1:$port/api/recommend/1?limit=50&use_cache=true" > "$BENCH_OUT/cached-answer.json"
     run_wrk "$sys-single" "$port" recommend.lua 1 "$BENCH_WRK_SECONDS" "${e[@]}" CACHE=false
     SRV[$sys,single]="$(wrk_cells | paste -sd'|')"
     run_wrk "$sys-behavior" "$port" behavior.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" "${e[@]}"
@@ -45,9 +49,29 @@ bench_serving() {
   run_wrk "recd-lean-uncached" "$RECD_SERVE_PORT" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" USERS="$DS_USERS" CACHE=false
   SRV[recd-lean,lean]="$(wrk_cells | paste -sd'|')"
   bench_stop_all; WRK_CPU_PID=""
+  # The HTTP ceiling: nginx answering a cached answer's bytes as a static
+  # file to the same wrk script and connections, in this run.
+  local nginx_bytes=0 nginx_rps=""
+  if [ -s "$BENCH_OUT/cached-answer.json" ]; then
+    nginx_bytes=$(wc -c < "$BENCH_OUT/cached-answer.json")
+    start_nginx_static "$BENCH_OUT/cached-answer.json"
+    run_wrk "nginx-warmup" "$NGINX_PORT" recommend.lua 8 2 USERS="$DS_USERS" CACHE=false
+    unset 'BENCH_CMDS[${#BENCH_CMDS[@]}-1]'
+    run_wrk "nginx-static" "$NGINX_PORT" recommend.lua "$BENCH_CONNS" "$BENCH_WRK_SECONDS" USERS="$DS_USERS" CACHE=false
+    SRV[nginx,static]="$(wrk_cells | paste -sd'|')"
+    nginx_rps=$(cut -d'|' -f1 <<< "${SRV[nginx,static]}" | tr -d ,)
+    bench_stop_all
+  fi
+  # x nginx: a row's req/s over nginx's static-file req/s in this run (the
+  # recommend rows at BENCH_CONNS connections, which nginx ran with).
+  of_nginx() {
+    local rps; rps=$(tr -d , <<< "$1")
+    [[ $rps =~ ^[0-9]+$ && $nginx_rps =~ ^[0-9]+$ ]] && ((nginx_rps > 0)) && echo "$(ratio3 "$rps/$nginx_rps")x"
+    return 0
+  }
   md ""
-  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "PostgreSQL CPU per request (us)" "recd / seed (req/s)"
-  md_row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
+  md_row "request" "system" "req/s" "p50" "p99" "p99.9" "errors" "server process CPU per request (us)" "PostgreSQL CPU per request (us)" "recd / seed (req/s)" "x nginx static file (req/s)"
+  md_row "---" "---" "---" "---" "---" "---" "---" "---" "---" "---" "---"
   local row label
   for row in uncached cached behavior single; do
     case $row in
@@ -63,11 +87,15 @@ bench_serving() {
         local srps; srps=$(cut -d'|' -f1 <<< "${SRV[seed,$row]}" | tr -d ,)
         [[ $srps =~ ^[0-9]+$ ]] && ((srps > 0)) && ratio="$(calc "$(tr -d , <<< "$rps")/$srps")x"
       fi
-      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" "$ratio"
+      md_row "$label" "$sys" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" "$ratio" "$([[ $row == uncached || $row == cached ]] && of_nginx "$rps")"
     done
   done
   IFS='|' read -r rps p50 p99 p999 err cpu pgcpu <<< "${SRV[recd-lean,lean]}"
-  md_row "recommend, uncached, $BENCH_CONNS conn., per_route 50 + 100 neighbours" "recd" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" ""
+  md_row "recommend, uncached, $BENCH_CONNS conn., per_route 50 + 100 neighbours" "recd" "$rps" "$p50" "$p99" "$p999" "$err" "$cpu" "$pgcpu" "" "$(of_nginx "$rps")"
+  if [ -n "${SRV[nginx,static]:-}" ]; then
+    IFS='|' read -r rps p50 p99 p999 err cpu pgcpu <<< "${SRV[nginx,static]}"
+    md_row "static file of a cached answer's $nginx_bytes bytes, $BENCH_CONNS conn. (the HTTP ceiling)" "nginx" "$rps" "$p50" "$p99" "$p999" "$err" "" "" "" "1x"
+  fi
   md ""; md "recd serve resident memory after the runs: ${SRV[recd,rss]} MiB."
   flush_cmds
 }

@@ -30,7 +30,18 @@ ensure_packages() {
     log "installing: ${missing[*]}"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Packaged services (postgresql, redis-server, nginx) must not start on
+    # install: the scripts start their own, on loopback and free ports. Where
+    # the machine has no policy-rc.d, one that refuses every start is in place
+    # for the install only.
+    local policy=/usr/sbin/policy-rc.d guard=""
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && guard=1
+    fi
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    [ -z "$guard" ] || $sudo rm -f "$policy"
+    ((rc == 0)) || die "apt-get install failed ($rc)"
   fi
 }
 

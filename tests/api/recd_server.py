@@ -41,6 +41,50 @@ def http(method, url, body=None, headers=None, timeout=10):
         return e.code, dict(e.headers), e.read()
 
 
+class Serving:
+    """`recd serve --role all` with `env`, its output in `log_path`, both ports
+    chosen by the kernel (read back from its log); returns once /readyz on the
+    admin port answers 200, or raises with the log's tail. stop() ends it."""
+
+    def __init__(self, env, log_path, wait=WAIT):
+        env = dict(env, RECD_HTTP_ADDR="127.0.0.1:0", RECD_ADMIN_ADDR="127.0.0.1:0")
+        self.log_path = log_path
+        self.log = open(log_path, "w+")
+        self.proc = subprocess.Popen([RECD, "serve", "--role", "all"], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.port = self.admin = None
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not (self.port and self.admin):
+            text = open(log_path).read()
+            m = re.search(r"HTTP on [\d.]+:(\d+)", text)
+            a = re.search(r"admin on [\d.]+:(\d+)", text)
+            self.port = int(m.group(1)) if m else None
+            self.admin = int(a.group(1)) if a else None
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not (self.port and self.admin):
+            raise RuntimeError("recd did not start:\n" + self.tail())
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", "http://127.0.0.1:%d/readyz" % self.admin)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("recd not ready:\n" + self.tail())
+
+    def tail(self):
+        return open(self.log_path).read()[-3000:]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 class Server:
     """Starts on construction; stop() ends it and drops its database."""
 
@@ -57,52 +101,24 @@ class Server:
         run("migrate", "--partitions", "8")
         run("import", "synthetic", "--users", str(users), "--items", str(items), "--events",
             str(events), "--seed", "7")
-        env.update(RECD_HTTP_ADDR="127.0.0.1:0", RECD_ADMIN_ADDR="127.0.0.1:0",
-                   RECD_ADMIN_TOKEN=self.token, RECD_CLUSTER_SHARDS="2")
+        env.update(RECD_ADMIN_TOKEN=self.token, RECD_CLUSTER_SHARDS="2")
         self.api_keys = api_keys or {}
         if self.api_keys:
             path = os.path.join(self.dir, "api_keys")
             with open(path, "w") as f:
                 f.write("".join("%s:%s\n" % kv for kv in self.api_keys.items()))
             env["RECD_HTTP_API_KEYS_FILE"] = path
-        self.log_path = os.path.join(self.dir, "serve.log")
-        self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen([RECD, "serve", "--role", "all"], env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.port = self.admin = None
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline and not (self.port and self.admin):
-            text = open(self.log_path).read()
-            m = re.search(r"HTTP on [\d.]+:(\d+)", text)
-            a = re.search(r"admin on [\d.]+:(\d+)", text)
-            self.port = int(m.group(1)) if m else None
-            self.admin = int(a.group(1)) if a else None
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not (self.port and self.admin):
-            raise RuntimeError("recd did not start:\n" + self.tail())
-        while time.monotonic() < deadline:
-            try:
-                if http("GET", self.base("admin") + "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("recd not ready:\n" + self.tail())
+        self.serving = Serving(env, os.path.join(self.dir, "serve.log"))
+        self.port, self.admin = self.serving.port, self.serving.admin
 
     def base(self, port="public"):
         return "http://127.0.0.1:%d" % (self.admin if port == "admin" else self.port)
 
     def tail(self):
-        return open(self.log_path).read()[-3000:]
+        return self.serving.tail()
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.serving.stop()
         try:
             psql(PG_ADMIN, 'DROP DATABASE IF EXISTS "%s"' % self.db)
         except subprocess.CalledProcessError:

@@ -28,6 +28,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+from recd_server import Serving  # noqa: E402  (the shared `recd serve` start-up)
+
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
@@ -77,46 +80,13 @@ def http(method, port, path, token=None, body=None):
         return e.code, json.loads(e.read() or b"null")
 
 
-class Server:
-    """`recd serve --role all` with both ports chosen by the kernel."""
-
-    def __init__(self, url, eval_report):
-        env = dict(os.environ, RECD_POSTGRES_URL=url, RECD_REDIS_URL=REDIS,
-                   RECD_HTTP_ADDR="127.0.0.1:0", RECD_ADMIN_ADDR="127.0.0.1:0",
-                   RECD_ADMIN_TOKEN=TOKEN, RECD_ADMIN_EVAL_REPORT=eval_report,
-                   RECD_CLUSTER_SHARDS="2", RECD_JOBS_POLL_SECONDS="1")
-        self.log_path = os.path.join(SHOTS, "recd-serve.log")
-        self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen([RECD, "serve", "--role", "all"], env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = self.admin = None
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline and not (self.port and self.admin):
-            text = open(self.log_path).read()
-            m = re.search(r"HTTP on [\d.]+:(\d+)", text)
-            a = re.search(r"admin on [\d.]+:(\d+)", text)
-            self.port = int(m.group(1)) if m else None
-            self.admin = int(a.group(1)) if a else None
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not (self.port and self.admin):
-            raise RuntimeError("recd did not start:\n" + open(self.log_path).read()[-3000:])
-        while time.monotonic() < deadline:
-            try:
-                if http("GET", self.admin, "/readyz")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("recd not ready:\n" + open(self.log_path).read()[-3000:])
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+def start_server(url, eval_report):
+    """`recd serve --role all` on the shop (tests/api/recd_server.py's Serving),
+    with the eval report for the quality page and a 1 s run watcher."""
+    env = dict(os.environ, RECD_POSTGRES_URL=url, RECD_REDIS_URL=REDIS, RECD_ADMIN_TOKEN=TOKEN,
+               RECD_ADMIN_EVAL_REPORT=eval_report, RECD_CLUSTER_SHARDS="2",
+               RECD_JOBS_POLL_SECONDS="1")
+    return Serving(env, os.path.join(SHOTS, "recd-serve.log"), wait=WAIT)
 
 
 def ids(url, sql):
@@ -195,7 +165,7 @@ def main():
              "--json", report, url=eval_url)
         print("      data and eval ready after %.1f s" % (time.monotonic() - started), flush=True)
 
-        server = Server(url, report)
+        server = start_server(url, report)
         load = Load(server.port, ids(url, "SELECT user_id FROM users ORDER BY user_id LIMIT 150"),
                     ids(url, "SELECT item_id FROM items ORDER BY item_id LIMIT 120"))
         load.start()
