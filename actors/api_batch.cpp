@@ -82,7 +82,15 @@ void apply_batch(api_self* self, responder<std::string> rp, job_ptr job) {
   auto targets = [&](std::int32_t id) { return st.apply_targets(id); };
   auto user_groups = group_by_shard(users, targets);
   auto item_groups = group_by_shard(items, targets);
-  job->waiting = user_groups.size() + item_groups.size();
+  // The events on items without a published embedding fold their users'
+  // tastes into those items (api_fold.cpp): one more step to wait for.
+  std::vector<fold_event> folds;
+  for (auto k : fresh) {
+    auto v = job->vectors.find(job->events[k].item);
+    if (v == job->vectors.end() || v->second.empty())
+      folds.push_back({job->events[k], job->receipt.ids[k]});
+  }
+  job->waiting = user_groups.size() + item_groups.size() + (folds.empty() ? 0 : 1);
   if (job->waiting == 0) {
     st.deps.metrics->behavior_latency.record(ms_since(job->t0) * 1000);
     rp.deliver(answer_body(*job));
@@ -153,6 +161,10 @@ void apply_batch(api_self* self, responder<std::string> rp, job_ptr job) {
   for (auto& [shard, picks] : item_groups)
     ask(self, shard, timeout, apply_items_atom_v, batch_of(picks, false))
       .then([=](std::uint64_t) mutable { done(); }, log_err);
+  // Sent after apply_usrs: the users' shards answer with the tastes after
+  // the batch (messages of one sender to one actor stay in order).
+  if (!folds.empty())
+    fold_new_items(self, std::move(folds), done);
 }
 
 // Step 2: one statement commits the batch; items no shard vouched for are

@@ -51,7 +51,11 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
         caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
         auto users = st.apply_targets(e.user);
         auto items = st.apply_targets(e.item);
-        auto pending = std::make_shared<std::size_t>(users.size() + items.size());
+        // An item without a published embedding (none came with the item
+        // check) takes the user's taste into its vector (api_fold.cpp): one
+        // more step to wait for.
+        const bool fold = item_vec.empty();
+        auto pending = std::make_shared<std::size_t>(users.size() + items.size() + (fold ? 1 : 0));
         auto ack = [=]() mutable {
           if (--*pending == 0) {
             self->state.deps.metrics->behavior_latency.record(ms_since(t0) * 1000);
@@ -83,6 +87,10 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
         for (auto& shard : items)
           ask(self, shard, apply_timeout, apply_item_atom_v, e, id)
             .then([=](bool) mutable { ack(); }, log_err);
+        // Sent after apply_user, so the user's shard answers with the taste
+        // after the event (messages of one sender to one actor stay in order).
+        if (fold)
+          fold_new_items(self, {fold_event{e, id}}, ack);
       },
       fail);
 }

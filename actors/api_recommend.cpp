@@ -80,16 +80,13 @@ std::string guard_of(std::uint64_t version, std::uint64_t catalog, std::uint64_t
 void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version,
             std::uint64_t catalog, std::vector<std::string> categories,
             std::vector<merged_item> ranked, bool degraded) {
-  auto& st = self->state;
   // Step 3: details from the owning shards.
-  std::map<shard_actor, std::vector<item_id>> by_shard;
+  std::vector<item_id> ids;
+  ids.reserve(ranked.size());
   for (const auto& m : ranked)
-    by_shard[st.shard_of(m.item)].push_back(m.item);
-  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
-  auto remaining = std::make_shared<std::size_t>(by_shard.size());
-  auto incomplete = std::make_shared<bool>(degraded);
+    ids.push_back(m.item);
   auto shared_ranked = std::make_shared<std::vector<merged_item>>(std::move(ranked));
-  auto respond = [=]() mutable {
+  fetch_details(self, ids, degraded, [=](details_ptr details, bool incomplete) mutable {
     const auto& list = *shared_ranked;
     // Step 4: the request's category and the rules, over the items whose
     // details came back (an item that vanished or whose shard was late is left out).
@@ -150,7 +147,7 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
       return "],\"count\":" + std::to_string(count) +
              ",\"complete\":" + (count == wanted ? "true" : "false");
     };
-    if (job->use_cache && !*incomplete) {
+    if (job->use_cache && !incomplete) {
       // Stored as the answer of offset 0, limit depth(): later pages of the
       // same list are served from it (stable paging).
       auto entry = guard_of(version, catalog, rules.tag) + "\n" + std::to_string(job->depth()) + "\n" +
@@ -160,34 +157,16 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
     }
     auto body = head + page + tail(depth - offset, static_cast<std::size_t>(job->limit));
     body += ",\"from_cache\":false";
-    if (*incomplete)
+    if (incomplete)
       body += ",\"degraded\":true";
     body += ",\"latency_ms\":";
     append_number(body, ms_since(job->t0));
     body += '}';
-    if (*incomplete)
+    if (incomplete)
       ++metrics.recommend_degraded;
     metrics.recommend_latency.record(ms_since(job->t0) * 1000);
     rp.deliver(std::move(body));
-  };
-  if (by_shard.empty()) {
-    respond();
-    return;
-  }
-  for (auto& [shard, items] : by_shard)
-    ask(self, shard, st.shard_timeout(), details_atom_v, items)
-      .then(
-        [=](const std::vector<item_details>& found) mutable {
-          for (const auto& d : found)
-            (*details)[d.item] = d;
-          if (--*remaining == 0)
-            respond();
-        },
-        [=](caf::error&) mutable {
-          *incomplete = true;
-          if (--*remaining == 0)
-            respond();
-        });
+  });
 }
 
 // Step 2: recall on every shard, then the merge, then finish.
@@ -398,6 +377,37 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
         },
         [=](caf::error&) mutable {
           *failed = true;
+          one_answered();
+        });
+}
+
+void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
+                   std::function<void(details_ptr, bool)> done) {
+  auto& st = self->state;
+  std::map<shard_actor, std::vector<item_id>> by_shard;
+  for (auto item : items)
+    by_shard[st.shard_of(item)].push_back(item);
+  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
+  if (by_shard.empty()) {
+    done(details, degraded);
+    return;
+  }
+  auto remaining = std::make_shared<std::size_t>(by_shard.size());
+  auto incomplete = std::make_shared<bool>(degraded);
+  auto one_answered = [=]() mutable {
+    if (--*remaining == 0)
+      done(details, *incomplete);
+  };
+  for (auto& [shard, ids] : by_shard)
+    ask(self, shard, st.shard_timeout(), details_atom_v, ids)
+      .then(
+        [=](const std::vector<item_details>& found) mutable {
+          for (const auto& d : found)
+            (*details)[d.item] = d;
+          one_answered();
+        },
+        [=](caf::error&) mutable {
+          *incomplete = true;
           one_answered();
         });
 }

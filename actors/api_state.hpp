@@ -216,6 +216,14 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
                        std::string category, bool degraded,
                        std::function<void(std::vector<candidate>&, bool)> done);
 
+// The details of `items` from their owning shards (api_recommend.cpp), one
+// request per shard; then `done(details, incomplete)`: an item hidden,
+// unavailable or unknown on its shard is absent, and incomplete is true when
+// `degraded` was or a shard did not answer in time.
+using details_ptr = std::shared_ptr<const std::unordered_map<item_id, item_details>>;
+void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
+                   std::function<void(details_ptr, bool)> done);
+
 // Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
 // /also-bought and POST /api/recommend.
 void similar(api_self* self, reply_promise rp, item_query q);
@@ -226,6 +234,15 @@ void session(api_self* self, reply_promise rp, session_query q);
 // then `done` (also on errors: the row is committed either way).
 void learn_co_buys(api_self* self, const behavior_event& e, std::int64_t row,
                    std::function<void()> done);
+// New items in the embedding space (api_fold.cpp): committed behaviors on
+// items without a published embedding fold their users' tastes into the
+// items' vectors on the items' shards; `done` runs once every shard answered
+// or failed (the rows are committed either way).
+struct fold_event {
+  behavior_event event;
+  std::int64_t id = 0; // row id
+};
+void fold_new_items(api_self* self, std::vector<fold_event> events, std::function<void()> done);
 // POST /api/behaviors (api_batch.cpp): the same steps for many events, all or
 // nothing, one message per shard and step; answers the JSON body.
 void record_batch(api_self* self, responder<std::string> rp, std::vector<behavior_event> events,

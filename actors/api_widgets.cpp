@@ -61,20 +61,18 @@ std::int32_t page_depth(const api_state& st, const item_query& q) {
 // first `limit` that pass the category filter and the rules, best first.
 void answer_page(api_self* self, reply_promise rp, const item_query& q, const char* list_name,
                  std::vector<page_item> ranked, bool degraded, clock::time_point t0) {
-  auto& st = self->state;
   // Details of the best candidates only: hidden and unavailable items are
   // gone already, so four times the limit leaves room for what hide rules
   // drop; a category filter may drop most, so then every candidate.
   if (q.category.empty())
     ranked.resize(std::min(ranked.size(), static_cast<std::size_t>(std::max(q.limit * 4, 100))));
-  std::map<shard_actor, std::vector<item_id>> by_shard;
+  // At most limits::max_details per shard: page_depth keeps far below.
+  std::vector<item_id> ids;
+  ids.reserve(ranked.size());
   for (const auto& m : ranked)
-    by_shard[st.shard_of(m.item)].push_back(m.item);
-  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
-  auto remaining = std::make_shared<std::size_t>(by_shard.size());
-  auto incomplete = std::make_shared<bool>(degraded);
+    ids.push_back(m.item);
   auto items = std::make_shared<std::vector<page_item>>(std::move(ranked));
-  auto respond = [=]() mutable {
+  fetch_details(self, ids, degraded, [=](details_ptr details, bool incomplete) mutable {
     // The shown items: those whose details came (hidden and unavailable ones
     // never do), through the category filter and the rules, best first.
     auto rules_in_force = current_rules(self->state);
@@ -138,33 +136,13 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
       body += "]}";
     }
     body += "],\"count\":" + std::to_string(count);
-    if (*incomplete)
+    if (incomplete)
       body += ",\"degraded\":true";
     body += ",\"latency_ms\":";
     append_number(body, ms_since(t0));
     body += '}';
     rp.deliver(std::move(body));
-  };
-  if (by_shard.empty()) {
-    respond();
-    return;
-  }
-  for (auto& [shard, ids] : by_shard) {
-    // At most limits::max_details per request: page_depth keeps far below.
-    ask(self, shard, st.shard_timeout(), details_atom_v, ids)
-      .then(
-        [=](const std::vector<item_details>& found) mutable {
-          for (const auto& d : found)
-            (*details)[d.item] = d;
-          if (--*remaining == 0)
-            respond();
-        },
-        [=](caf::error&) mutable {
-          *incomplete = true;
-          if (--*remaining == 0)
-            respond();
-        });
-  }
+  });
 }
 
 // The owner's relations of q.item; an unknown item answers 404 (not_found).

@@ -47,15 +47,17 @@ struct writer_state {
     if (p.answered)
       return;
     p.answered = true;
-    p.promise.deliver(id, fresh);
+    // The slot first: whoever the answer reaches (a client reading
+    // recd_behavior_queue_depth next) sees the queue without this event.
     gate->leave();
+    p.promise.deliver(id, fresh);
   }
   void answer(pending_write& p, caf::error err) {
     if (p.answered)
       return;
     p.answered = true;
-    p.promise.deliver(std::move(err));
     gate->leave();
+    p.promise.deliver(std::move(err));
   }
 
   // The error callers see for a failed batch; the details go to the log only.

@@ -43,8 +43,9 @@ constexpr std::size_t max_pending = 100000;
 struct pending_event {
   behavior_event event;
   std::int64_t id;
-  std::vector<float> item_vec;
+  std::vector<float> item_vec;  // the item's embedding; a fold's: the user's taste
   bool user_side;
+  bool fold = false;            // item side: fold item_vec into the item's vector
 };
 
 struct shard_actor_state {
@@ -110,6 +111,10 @@ struct shard_actor_state {
       (user_side ? known_user : known_item).insert(id);
   }
   void apply(const pending_event& p) {
+    if (p.fold) {
+      data.fold_item(p.event.item, p.event.kind, p.item_vec);
+      return;
+    }
     note_applied(p.id, p.user_side);
     if (p.user_side)
       data.apply_user(p.event, p.item_vec, p.id);
@@ -399,9 +404,13 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       // Seeds and owned items of standby partitions are another shard's to recall.
       std::erase_if(req.recent, [&](const recent_item& r) { return st.on_standby(r.item); });
       std::erase_if(req.similar, [&](const scored_user& u) { return st.on_standby(u.user); });
+      // The routes that propose this shard's own items (vector, popular,
+      // category) leave out standby ones: their new owner proposes them, and
+      // a candidate proposed twice would count twice in the merge.
       auto out = st.data.recall(req);
       std::erase_if(out, [&](const candidate& c) {
-        return (c.route == recall_route::vector || c.route == recall_route::popular) &&
+        return (c.route == recall_route::vector || c.route == recall_route::popular ||
+                c.route == recall_route::category) &&
                st.on_standby(c.item);
       });
       return timed(std::move(out));
@@ -548,6 +557,45 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         }
       }
       return applied;
+    },
+    // New items in the embedding space (actors/api_fold.cpp).
+    [=](tastes_atom, const std::vector<user_id>& users) -> caf::result<taste_vectors> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "tastes"))
+        return err;
+      if (auto err = limits::check_taste_users(users))
+        return refuse(self, "tastes", describe(err));
+      taste_vectors out;
+      for (auto u : users)
+        if (st.holds(u))
+          if (const auto* taste = st.data.taste(u); taste != nullptr && !taste->empty()) {
+            out.users.push_back(u);
+            out.vectors.push_back(*taste);
+          }
+      return out;
+    },
+    [=](fold_items_atom, const item_folds& folds) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (auto err = check_data(self, "fold_items"))
+        return err;
+      if (auto err = limits::check_item_folds(folds))
+        return refuse(self, "fold_items", describe(err));
+      std::uint64_t folded = 0;
+      for (std::size_t k = 0; k < folds.items.size(); ++k) {
+        const auto i = folds.items[k];
+        if (st.is_incoming(i)) {
+          // Replayed after the load unless the snapshot holds the behavior
+          // (its loader folded it then).
+          if (st.pending.size() < max_pending) {
+            behavior_event e{-1, i, folds.kinds[k], 0}; // no user: erasures skip it
+            st.pending.push_back({e, folds.ids[k], folds.tastes[k], false, true});
+            ++folded;
+          }
+        } else if (st.holds(i) && st.data.fold_item(i, folds.kinds[k], folds.tastes[k])) {
+          ++folded;
+        }
+      }
+      return folded;
     },
     [=](flip_atom, std::uint64_t epoch,
         const std::vector<std::uint32_t>& owned) -> caf::result<void> {

@@ -16,6 +16,7 @@
 #include "store/catalog.hpp"
 #include "store/database.hpp"
 #include "store/job_tables.hpp"
+#include "store/taste_folds.hpp"
 
 namespace recd {
 
@@ -155,6 +156,45 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
     for (const auto& [id, v] : out.items)
       if (static_cast<std::int32_t>(v.size()) == dim)
         out.index->add(id, v);
+  }
+}
+
+// The vectors of the partitions' items without a published embedding, as
+// the live path folds them (shard_state::fold_item): the published vectors of
+// the users who behaved on them, in row-id order (rows up to max_row; all if
+// negative). Tastes of another dimension than `dim` (when known) are skipped.
+// Users' live tastes are not in the database, so a user whose taste moved
+// since its published vector (or who has none) counts here as published.
+std::unordered_map<item_id, std::vector<float>>
+fold_unpublished(pqxx::transaction_base& tx, const std::vector<std::uint32_t>& partitions,
+                 std::uint32_t count, std::int64_t max_row, std::int32_t dim,
+                 const recommend_settings& cfg) {
+  std::unordered_map<item_id, std::vector<float>> out;
+  std::unordered_map<user_id, std::vector<float>> tastes;
+  store::read_unpublished_behaviors(
+    tx, partitions, count, max_row,
+    [&](item_id item, behavior_kind kind, user_id user, std::string_view embedding) {
+      auto [t, fresh] = tastes.try_emplace(user);
+      if (fresh) {
+        t->second = parse_float_array(embedding);
+        normalize(t->second);
+      }
+      const auto& taste = t->second;
+      if (taste.empty() || (dim > 0 && taste.size() != static_cast<std::size_t>(dim)))
+        return;
+      fold_taste(out[item], taste, behavior_weight(cfg, kind));
+    });
+  return out;
+}
+
+// Adds folded vectors to an update's index (made if it has none).
+void index_folded(const std::unordered_map<item_id, std::vector<float>>& folded,
+                  std::shared_ptr<vector_index>& index) {
+  for (const auto& [id, v] : folded) {
+    if (!index)
+      index = std::make_shared<vector_index>(static_cast<std::int32_t>(v.size()), folded.size());
+    if (v.size() == static_cast<std::size_t>(index->dim()))
+      index->add(id, v);
   }
 }
 
@@ -298,6 +338,16 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
     for (auto& [id, v] : emb.users)
       if (auto it = snap->users.find(id); it != snap->users.end())
         it->second.vec = std::move(v);
+    // Items without a published embedding: folded from their users' published
+    // vectors, as the live path did (store/taste_folds.hpp).
+    auto folded = fold_unpublished(tx, partitions, count, snap->max_behavior_id,
+                                   emb.index ? emb.index->dim() : 0, cfg);
+    index_folded(folded, emb.index);
+    for (auto& [id, v] : folded)
+      if (auto it = snap->items.find(id); it != snap->items.end()) {
+        it->second.embedding = std::move(v);
+        it->second.folded = true;
+      }
     snap->index = std::move(emb.index);
     tx.commit();
   });
@@ -432,6 +482,12 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
         if (kind == job_kind::embeddings) {
           auto update = std::make_shared<embedding_update>();
           read_embeddings(tx, partitions, count, *update);
+          // The new run's vectors replace the folded ones; items it left
+          // out are folded again from its users' vectors.
+          update->folded = fold_unpublished(tx, partitions, count, -1,
+                                            update->index ? update->index->dim() : 0,
+                                            self->state.cfg);
+          index_folded(update->folded, update->index);
           embeddings = std::move(update);
         } else {
           // The side's configured table, whichever kind was published (the

@@ -23,12 +23,16 @@ vector_index::vector_index(std::int32_t dim, std::size_t capacity)
 vector_index::~vector_index() = default;
 
 void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
+  const auto label = static_cast<hnswlib::labeltype>(item);
+  // hnswlib moves a label it holds (addPoint updates it in place).
+  const bool fresh = index_->label_lookup_.count(label) == 0;
   // Items added after the build (new items) grow the index by a quarter at a
   // time: hnswlib refuses a point beyond its capacity.
-  if (index_->cur_element_count >= index_->max_elements_)
+  if (fresh && index_->cur_element_count >= index_->max_elements_)
     index_->resizeIndex(index_->max_elements_ + index_->max_elements_ / 4 + 16);
-  index_->addPoint(unit_vector.data(), static_cast<hnswlib::labeltype>(item));
-  ++size_;
+  index_->addPoint(unit_vector.data(), label);
+  if (fresh)
+    ++size_;
 }
 
 std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit_vector,
@@ -254,9 +258,17 @@ void shard_state::install(neighbour_update&& update) {
 }
 
 void shard_state::install(embedding_update&& update) {
+  // Published vectors replace folded ones; items the run left out keep a
+  // vector only if the loader folded one from the newly published tastes.
   for (auto& [id, item] : items_) {
     auto it = update.items.find(id);
     item.embedding = it == update.items.end() ? std::vector<float>{} : std::move(it->second);
+    item.folded = false;
+    if (it == update.items.end())
+      if (auto f = update.folded.find(id); f != update.folded.end()) {
+        item.embedding = std::move(f->second);
+        item.folded = true;
+      }
   }
   for (auto& [id, vec] : update.users)
     users_[id].vec = std::move(vec);
@@ -491,8 +503,11 @@ std::vector<item_details> shard_state::details(const std::vector<item_id>& items
 }
 
 const std::vector<float>* shard_state::item_embedding(item_id i) const {
+  static const std::vector<float> none;
   auto it = items_.find(i);
-  return it == items_.end() ? nullptr : &it->second.embedding;
+  if (it == items_.end())
+    return nullptr;
+  return it->second.folded ? &none : &it->second.embedding;
 }
 
 std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector<float>& item_vec) {
@@ -542,7 +557,12 @@ void shard_state::add_item(const item_details& details, const std::vector<float>
   } else if (it->second.second <= details.epoch) {
     it->second = {window, details.epoch};
   }
-  item.embedding = unit_embedding;
+  // A published embedding (from the database) replaces a folded vector; none
+  // leaves a folded one in place.
+  if (!unit_embedding.empty() || !item.folded) {
+    item.embedding = unit_embedding;
+    item.folded = false;
+  }
   if (index_ && !unit_embedding.empty() &&
       unit_embedding.size() == static_cast<std::size_t>(index_->dim()))
     index_->add(details.item, unit_embedding);

@@ -80,6 +80,10 @@ struct item_record {
   item_details details;
   std::vector<neighbour_item> neighbours; // best first, capped
   std::vector<float> embedding;           // unit length, or empty
+  // The embedding was folded from the tastes of the item's buyers and
+  // viewers (fold_item), not published by a job: it serves vector search and
+  // item pages but feeds no user's taste, and the next published job replaces it.
+  bool folded = false;
   double popularity = 0;                  // decayed weight, scaled to popularity_epoch
   // Live buy co-occurrence: most co-bought partners first, at most
   // recommend.co_bought_partners (actors/shard_widgets.cpp).
@@ -93,6 +97,7 @@ public:
   ~vector_index();
   vector_index(const vector_index&) = delete;
   vector_index& operator=(const vector_index&) = delete;
+  // Adds the item, or moves it to `unit_vector` if it is in the index already.
   void add(item_id item, const std::vector<float>& unit_vector);
   // Up to k nearest items with their cosine similarity, best first.
   std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k) const;
@@ -145,6 +150,9 @@ struct embedding_update {
   std::unordered_map<item_id, std::vector<float>> items;  // unit vectors
   std::unordered_map<user_id, std::vector<float>> users;  // unit vectors
   std::shared_ptr<vector_index> index;
+  // Items without a published embedding, folded from the published vectors
+  // of their users (shard_loader's fold_unpublished): in `index` too.
+  std::unordered_map<item_id, std::vector<float>> folded;
 };
 
 // Heap bytes held by a shard's state, per structure: what a shard node's
@@ -219,8 +227,18 @@ public:
   // Returns false if it was already known.
   bool apply_catalog(const item_details& details, std::uint64_t epoch, bool owned);
 
-  // The item's unit embedding (empty if none); nullptr if the item is unknown.
+  // The item's published unit embedding (empty if none, or if its vector
+  // was folded: a folded vector feeds no taste); nullptr if the item is unknown.
   const std::vector<float>* item_embedding(item_id i) const;
+  // The user's unit taste vector (empty if none); nullptr if the user is unknown.
+  const std::vector<float>* taste(user_id u) const;
+  // A committed behavior of `kind` on a held item without a published
+  // embedding, by a user of unit taste `taste`: the taste is folded into the
+  // item's vector as fold_taste folds an item into a taste (the first one
+  // becomes it), and the item is added to or moved in the vector index.
+  // False (nothing changed) for an item not held, one with a published
+  // embedding, or a taste of another dimension than the index's.
+  bool fold_item(item_id i, behavior_kind kind, const std::vector<float>& taste);
   // User side of a committed behavior: history, bought set, taste vector.
   std::uint64_t apply_user(const behavior_event& e, const std::vector<float>& item_vec);
   // Item side of a committed behavior: popularity and sales.

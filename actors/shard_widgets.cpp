@@ -1,6 +1,7 @@
 // shard_state by concern: what item pages and sessions read of a shard
-// (GET /api/items/{id}/similar and /also-bought, POST /api/recommend) and the
-// live buy co-occurrence behind also-bought.
+// (GET /api/items/{id}/similar and /also-bought, POST /api/recommend), the
+// live buy co-occurrence behind also-bought, and the folds that put items
+// without a published embedding into the vector index (fold_item).
 //
 // Also-bought counts distinct co-buyers. A user's first buy of an item (its
 // row id, the first buy event's) is paired with the user's previous
@@ -38,6 +39,33 @@ void fold_taste(std::vector<float>& taste, const std::vector<float>& item_vec, f
   for (std::size_t d = 0; d < item_vec.size(); ++d)
     taste[d] = (1 - a) * taste[d] + a * item_vec[d];
   normalize(taste);
+}
+
+// New items in the embedding space: the reverse of fold_taste (actors/api_fold.cpp).
+const std::vector<float>* shard_state::taste(user_id u) const {
+  auto it = users_.find(u);
+  return it == users_.end() ? nullptr : &it->second.vec;
+}
+
+bool shard_state::fold_item(item_id i, behavior_kind kind, const std::vector<float>& taste) {
+  auto it = items_.find(i);
+  if (it == items_.end() || taste.empty())
+    return false;
+  auto& item = it->second;
+  if (!item.embedding.empty() && !item.folded)
+    return false; // published by a job: never touched
+  if (index_ && taste.size() != static_cast<std::size_t>(index_->dim()))
+    return false; // not of this shard's embedding space
+  auto unit = taste;
+  normalize(unit);
+  if (unit.empty())
+    return false;
+  fold_taste(item.embedding, unit, behavior_weight(cfg_, kind));
+  item.folded = true;
+  if (!index_)
+    index_ = std::make_shared<vector_index>(static_cast<std::int32_t>(unit.size()), 16);
+  index_->add(i, item.embedding);
+  return true;
 }
 
 std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector<float>& item_vec,

@@ -31,7 +31,11 @@ struct synthetic_options {
   std::uint64_t seed = 1;
   std::int32_t categories = 40; // category ids 0..categories-1
   std::int32_t brands = 300;    // brand ids 0..brands-1
-  unix_seconds now = 0;         // newest possible timestamp
+  // Newest possible timestamp. store::import_synthetic takes 0 as the start
+  // of the current UTC day: the traffic shape follows the UTC hour, so a
+  // `now` at a fixed time of day makes the same seed the same shop (relative
+  // to `now`) whenever it is generated.
+  unix_seconds now = 0;
   std::int32_t days = 90;       // timestamps lie in (now - days*86400, now]
 };
 

@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   synthetic->add_option("--events", syn.events, "number of behavior events")
     ->check(CLI::PositiveNumber);
   synthetic->add_option("--seed", syn.seed, "random seed (same seed, same shop)");
+  synthetic->add_option("--now", syn.now,
+                        "newest possible event time, Unix seconds (default: today's 00:00 UTC, so "
+                        "the same seed gives the same shop relative to it on any day)")
+    ->check(CLI::PositiveNumber);
   auto* movielens = import->add_subcommand("movielens", "MovieLens u.data+u.item or ratings.csv+movies.csv");
   std::string ml_dir;
   bool rebase = false;
@@ -189,7 +193,6 @@ int main(int argc, char** argv) {
   if (*migrate)
     return recd::run_migrate(cfg, partitions, app_role);
   if (*synthetic) {
-    syn.now = std::time(nullptr);
     return recd::run_import_synthetic(cfg, syn);
   }
   if (*movielens)

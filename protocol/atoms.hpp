@@ -114,3 +114,6 @@ CAF_ADD_ATOM(recd, recd, apply_users_atom, "apply_usrs")
 CAF_ADD_ATOM(recd, recd, apply_items_atom, "apply_itms")
 CAF_ADD_ATOM(recd, recd, write_batch_atom, "write_many")
 CAF_ADD_ATOM(recd, recd, cache_dels_atom, "cache_dels")
+// -- new items in the embedding space (actors/api_fold.cpp) ------------------------------
+CAF_ADD_ATOM(recd, recd, tastes_atom, "tastes")
+CAF_ADD_ATOM(recd, recd, fold_items_atom, "fold_items")

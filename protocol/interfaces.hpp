@@ -187,7 +187,17 @@ using shard_actor = bulk_sink::extend<
   // it applied or kept for replay: the user side of a batch (apply_user_atom's work).
   caf::replies_to<apply_users_atom, applied_batch>::with<std::uint64_t>,
   // [S] committed events whose item it serves -> how many: the item side of a batch.
-  caf::replies_to<apply_items_atom, applied_batch>::with<std::uint64_t>>;
+  caf::replies_to<apply_items_atom, applied_batch>::with<std::uint64_t>,
+  // New items in the embedding space (actors/api_fold.cpp):
+  // [S] (users, at most limits::max_batch_events) -> the taste vectors of
+  // those it holds that have one. Sent after their behaviors' apply messages.
+  caf::replies_to<tastes_atom, std::vector<user_id>>::with<taste_vectors>,
+  // [S] committed behaviors on items without a published embedding, with
+  // their users' tastes (limits::check_item_folds) -> how many it folded (or
+  // kept for a loading partition's replay): each held item without a
+  // published embedding folds the taste into its vector and its HNSW entry;
+  // items with a published embedding are left alone.
+  caf::replies_to<fold_items_atom, item_folds>::with<std::uint64_t>>;
 
 // ---- Cross-node tuples with handles ---------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "protocol/limits.hpp"
 
+#include <cmath>
 #include <cctype>
 
 #include "protocol/errors.hpp"
@@ -51,6 +52,36 @@ caf::error check_applied_batch(const applied_batch& batch) {
   for (const auto& e : batch.events)
     if (auto err = check_event(e))
       return err;
+  return {};
+}
+
+caf::error check_taste_users(const std::vector<user_id>& users) {
+  if (users.size() > max_batch_events)
+    return invalid("more than " + std::to_string(max_batch_events) + " users");
+  for (auto u : users)
+    if (u < 0)
+      return invalid("negative user id");
+  return {};
+}
+
+caf::error check_item_folds(const item_folds& folds) {
+  const auto n = folds.items.size();
+  if (n > max_batch_events || folds.kinds.size() != n || folds.ids.size() != n ||
+      folds.tastes.size() != n)
+    return invalid("folds' items, kinds, row ids and tastes differ in number or exceed " +
+                   std::to_string(max_batch_events));
+  for (std::size_t k = 0; k < n; ++k) {
+    if (folds.items[k] < 0)
+      return invalid("negative item id");
+    if (static_cast<std::uint8_t>(folds.kinds[k]) > static_cast<std::uint8_t>(behavior_kind::buy))
+      return invalid("unknown behavior kind");
+    const auto& t = folds.tastes[k];
+    if (t.empty() || t.size() > max_vector_dim)
+      return invalid("a taste vector of 1.." + std::to_string(max_vector_dim) + " values");
+    for (float x : t)
+      if (!std::isfinite(x))
+        return invalid("a taste vector with a value that is not finite");
+  }
   return {};
 }
 

@@ -62,6 +62,11 @@ caf::error check_item_details(const item_details& d);
 // A batch of committed events for a shard: sizes match, every event valid,
 // vectors of at most max_vector_dim.
 caf::error check_applied_batch(const applied_batch& batch);
+// Users whose tastes are asked for: at most max_batch_events, none negative.
+caf::error check_taste_users(const std::vector<user_id>& users);
+// Folds for items' shards: sizes match (at most max_batch_events), ids of
+// items >= 0, known kinds, every taste 1..max_vector_dim finite values.
+caf::error check_item_folds(const item_folds& folds);
 // Decoded job inputs: every index in range, every array of its stated size,
 // so kernels can trust them (engine/ code does not re-check).
 caf::error check_graph(const engine::bipartite& g);

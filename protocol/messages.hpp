@@ -432,6 +432,33 @@ typename Inspector::result_type inspect(Inspector& f, applied_batch& x) {
   return f(caf::meta::type_name("applied_batch"), x.events, x.ids, x.vectors);
 }
 
+// ---- New items in the embedding space (actors/api_fold.cpp) ----------------------
+
+// Users' unit taste vectors, as their shard holds them: `vectors[k]` is
+// `users[k]`'s (users without one are left out).
+struct taste_vectors {
+  std::vector<user_id> users;
+  std::vector<std::vector<float>> vectors;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, taste_vectors& x) {
+  return f(caf::meta::type_name("taste_vectors"), x.users, x.vectors);
+}
+
+// Committed behaviors on items without a published embedding, each with its
+// user's taste vector: the items' shards fold the tastes into the items'
+// vectors, in order (ascending row ids), weighted by kind.
+struct item_folds {
+  std::vector<item_id> items;
+  std::vector<behavior_kind> kinds;
+  std::vector<std::int64_t> ids;            // behavior row ids
+  std::vector<std::vector<float>> tastes;   // unit vectors
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_folds& x) {
+  return f(caf::meta::type_name("item_folds"), x.items, x.kinds, x.ids, x.tastes);
+}
+
 } // namespace recd
 
 namespace recd::engine {

@@ -75,6 +75,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::batch_receipt))
   CAF_ADD_TYPE_ID(recd, (recd::applied_batch))
   // (std::vector<std::string>, which batches carry too, is registered with the catalog.)
+  // -- new items in the embedding space (messages.hpp) ---------------------------------
+  CAF_ADD_TYPE_ID(recd, (recd::taste_vectors))
+  CAF_ADD_TYPE_ID(recd, (recd::item_folds))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

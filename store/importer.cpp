@@ -205,8 +205,8 @@ caf::expected<import_report> run_import(pqxx::connection& c, const std::string& 
 caf::expected<import_report> import_synthetic(pqxx::connection& c,
                                               const engine::synthetic_options& opt) {
   auto options = opt;
-  if (options.now == 0)
-    options.now = current_time();
+  if (options.now == 0) // today's 00:00 UTC (engine/synthetic.hpp)
+    options.now = current_time() - current_time() % 86400;
   if (auto why = engine::check_options(options))
     return make_error(ec::import_failed, "synthetic: " + *why);
   return run_import(c, "synthetic", [&](staging& st) -> unix_seconds {

@@ -171,10 +171,14 @@ TEST(CoordinatorRestart, AnswersStayTheSameWhenTheRestartedCoordinatorAssignsPar
       if (examples.size() < 1500) {
         examples += "  user " + std::to_string(u) + ": before [" + join(item_ids(answers[u])) +
                     "]\n              after  [" + join(item_ids(now)) + "]\n";
-        if (!item_ids(answers[u]).empty() && !item_ids(now).empty())
-          examples += "    top score before " + std::to_string(a.begin()->second) +
-                      ", item " + std::to_string(item_ids(answers[u]).front()) + " now " +
-                      std::to_string(b[item_ids(answers[u]).front()]) + "\n";
+        if (!item_ids(answers[u]).empty() && !item_ids(now).empty()) {
+          const auto top = item_ids(answers[u]).front();
+          examples += "    item " + std::to_string(top) + ": score before " +
+                      std::to_string(a[top]) + ", now " + std::to_string(b[top]) + "\n";
+        }
+        if (changed == 1) // the whole first answers, with their reasons
+          examples += "    before: " + answers[u].body.substr(0, 2500) + "\n    after:  " +
+                      now.body.substr(0, 2500) + "\n";
       }
     }
   }

@@ -275,6 +275,14 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   note("shard details", send_hostile<std::vector<item_details>>(self, *shard, details_atom_v,
                                                                 std::vector<item_id>{1}));
   note("shard item", send_hostile<std::vector<float>>(self, *shard, item_atom_v, item_id{1}));
+  item_folds fold;
+  fold.items = {1};
+  fold.kinds = {behavior_kind::buy};
+  fold.ids = {std::int64_t{1} << 40};
+  fold.tastes = {std::vector<float>(32, 0.1f)};
+  note("shard fold items", send_hostile<u64>(self, *shard, fold_items_atom_v, fold));
+  note("shard tastes",
+       send_hostile<taste_vectors>(self, *shard, tastes_atom_v, std::vector<user_id>{user}));
   // To the coordinator: take a live shard's place, make it leave, and its
   // own reminders; a malformed join and job list.
   // The shard handle of a join is whatever the sender claims: here the

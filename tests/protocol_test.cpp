@@ -3,6 +3,8 @@
 // up across the network, as sec::unknown_type).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <map>
 #include <set>
 #include <string>
@@ -555,6 +557,49 @@ TEST_F(protocol_test, batch_ingestion_messages_round_trip_and_are_bounded) {
   auto r = round_trip(caf::make_message(batch_receipt{{7, 7}, {1, 0}}));
   ASSERT_TRUE(r.match_elements<batch_receipt>());
   EXPECT_EQ(r.get_as<batch_receipt>(0).fresh, (std::vector<std::uint8_t>{1, 0}));
+}
+
+TEST_F(protocol_test, new_item_fold_messages_round_trip_and_are_bounded) {
+  item_folds folds;
+  folds.items = {7, 7};
+  folds.kinds = {behavior_kind::buy, behavior_kind::view};
+  folds.ids = {40, 41};
+  folds.tastes = {{0.6f, 0.8f}, {1.0f, 0.0f}};
+  auto back = round_trip(caf::make_message(fold_items_atom_v, folds));
+  ASSERT_TRUE((back.match_elements<fold_items_atom, item_folds>()));
+  const auto& f = back.get_as<item_folds>(1);
+  EXPECT_EQ(f.items, folds.items);
+  EXPECT_EQ(f.kinds, folds.kinds);
+  EXPECT_EQ(f.ids, folds.ids);
+  EXPECT_EQ(f.tastes, folds.tastes);
+  EXPECT_FALSE(limits::check_item_folds(folds));
+  auto uneven = folds;
+  uneven.kinds.pop_back();
+  EXPECT_TRUE(limits::check_item_folds(uneven));
+  auto empty_taste = folds;
+  empty_taste.tastes[1].clear();
+  EXPECT_TRUE(limits::check_item_folds(empty_taste));
+  auto long_taste = folds;
+  long_taste.tastes[0].resize(limits::max_vector_dim + 1, 0.1f);
+  EXPECT_TRUE(limits::check_item_folds(long_taste));
+  auto not_finite = folds;
+  not_finite.tastes[0][1] = NAN;
+  EXPECT_TRUE(limits::check_item_folds(not_finite));
+  auto bad_kind = folds;
+  bad_kind.kinds[0] = static_cast<behavior_kind>(9);
+  EXPECT_TRUE(limits::check_item_folds(bad_kind));
+  auto negative = folds;
+  negative.items[1] = -3;
+  EXPECT_TRUE(limits::check_item_folds(negative));
+
+  auto t = round_trip(caf::make_message(tastes_atom_v, std::vector<user_id>{3, 4}));
+  ASSERT_TRUE((t.match_elements<tastes_atom, std::vector<user_id>>()));
+  auto v = round_trip(caf::make_message(taste_vectors{{3}, {{0.6f, 0.8f}}}));
+  ASSERT_TRUE(v.match_elements<taste_vectors>());
+  EXPECT_EQ(v.get_as<taste_vectors>(0).vectors.at(0), (std::vector<float>{0.6f, 0.8f}));
+  EXPECT_FALSE(limits::check_taste_users({0, 3}));
+  EXPECT_TRUE(limits::check_taste_users({-1}));
+  EXPECT_TRUE(limits::check_taste_users(std::vector<user_id>(limits::max_batch_events + 1, 1)));
 }
 
 } // namespace

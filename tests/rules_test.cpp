@@ -310,11 +310,13 @@ TEST_F(Rules, AHideRuleReloadedTakesEffectOnTheNextAnswerCachedOrNot) {
   const auto user = busy_user(4);
   auto again = cached_answer(user, "limit=40&use_cache=true");
   ASSERT_TRUE(again.json.value("from_cache", false)) << "no cached answer: " << show(again);
+  // The hidden category: the cached answer's first item's (the shop's data
+  // follow the clock, so which categories a user's list holds varies).
   auto shown = item_ids(again);
-  ASSERT_TRUE(std::any_of(shown.begin(), shown.end(), [](auto id) { return id % 4 == 2; }))
-    << "the cached answer holds c2 items: " << show(again);
+  ASSERT_FALSE(shown.empty()) << show(again);
+  const auto hidden = category_of(shown.front());
 
-  use_rules("no-c2: hide category c2\n");
+  use_rules("no-c: hide category c" + std::to_string(hidden) + "\n");
   for (int i = 0; i < 2; ++i) {
     // First the entry made under the old rules (never served), then the one
     // made under these rules (served once stored).
@@ -326,12 +328,12 @@ TEST_F(Rules, AHideRuleReloadedTakesEffectOnTheNextAnswerCachedOrNot) {
     else
       EXPECT_TRUE(r.json.value("from_cache", false)) << "made under these rules: " << show(r);
     for (auto id : item_ids(r))
-      EXPECT_NE(category_of(id), 2) << "hidden category served: " << show(r);
+      EXPECT_NE(category_of(id), hidden) << "hidden category served: " << show(r);
     EXPECT_EQ(item_ids(r).size(), 40u);
   }
   auto fresh = recommend(user, "limit=40&use_cache=false");
   for (auto id : item_ids(fresh))
-    EXPECT_NE(category_of(id), 2);
+    EXPECT_NE(category_of(id), hidden);
 }
 
 TEST_F(Rules, HideByLabelBoostByLabelAndByAgeShowTheRuleThatFired) {

@@ -1,9 +1,10 @@
 // A shard's answers for item pages and sessions (actors/shard_widgets.cpp):
 // first buys and their partners, bounded co-buy counts, nearest items, the
-// taste fold.
+// taste fold and its reverse (tastes folded into new items' vectors).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 #include "actors/shard_state.hpp"
 
@@ -36,6 +37,11 @@ shard_state shop(recommend_settings cfg = {}) {
 }
 
 behavior_event buy(user_id u, item_id i) { return {u, i, behavior_kind::buy, 1000}; }
+
+bool has_vector(const shard_state& st, item_id i) {
+  auto rel = st.relations(i, 1, 1000);
+  return rel && !rel->embedding.empty();
+}
 
 std::vector<item_id> items_of(const std::vector<scored_item>& v) {
   std::vector<item_id> out;
@@ -145,6 +151,85 @@ TEST(shard_widgets, folding_an_item_moves_the_taste_towards_it_by_its_weight) {
   auto strong = std::vector<float>{1, 0};
   fold_taste(strong, {0, 1}, 20);
   EXPECT_NEAR(strong[1] / strong[0], 0.8 / 0.2, 1e-5) << "at most 0.8 of the item";
+}
+
+
+std::vector<float> at(float angle) { return {std::cos(angle), std::sin(angle)}; }
+
+TEST(shard_widgets, a_taste_folds_into_an_item_without_a_published_embedding_and_its_index_entry) {
+  recommend_settings cfg;
+  auto st = shop(cfg);
+  st.add_item(details_of(30), {}); // created through the catalog: no embedding
+  EXPECT_FALSE(has_vector(st, 30));
+  ASSERT_TRUE(st.fold_item(30, behavior_kind::buy, at(0.6f)));
+  // The first taste becomes its vector: item 3's direction, so the two are
+  // each other's nearest (cosine 1).
+  auto near = st.nearest(at(0.6f), 2, {}, 1000);
+  ASSERT_EQ(near.size(), 2u);
+  EXPECT_EQ((std::set<item_id>{near[0].item, near[1].item}), (std::set<item_id>{3, 30}));
+  EXPECT_NEAR(near[1].score, 1.0, 1e-5);
+  auto rel = st.relations(30, 10, 1000);
+  ASSERT_TRUE(rel.has_value());
+  ASSERT_EQ(rel->embedding.size(), 2u);
+  EXPECT_NEAR(rel->embedding[0], std::cos(0.6f), 1e-6);
+  EXPECT_NEAR(rel->embedding[1], std::sin(0.6f), 1e-6);
+  EXPECT_EQ(st.vectors({30}).size(), 1u) << "sessions read folded vectors too";
+  ASSERT_NE(st.item_embedding(30), nullptr);
+  EXPECT_TRUE(st.item_embedding(30)->empty()) << "a folded vector feeds no user's taste";
+
+  // A second taste moves it by the behavior's weight, as fold_taste moves a
+  // taste, and moves its index entry (no second entry).
+  ASSERT_TRUE(st.fold_item(30, behavior_kind::view, at(1.6f)));
+  auto expect = at(0.6f);
+  fold_taste(expect, at(1.6f), behavior_weight(cfg, behavior_kind::view));
+  rel = st.relations(30, 10, 1000);
+  EXPECT_NEAR(rel->embedding[0], expect[0], 1e-6);
+  EXPECT_NEAR(rel->embedding[1], expect[1], 1e-6);
+  auto all = st.nearest(expect, 50, {}, 1000);
+  EXPECT_EQ(all.size(), 9u) << "8 published items and the folded one, once";
+  EXPECT_EQ(all.at(0).item, 30);
+  EXPECT_NEAR(all.at(0).score, 1.0, 1e-5);
+
+  // Published embeddings are never touched; unknown items and tastes of
+  // another dimension change nothing.
+  EXPECT_FALSE(st.fold_item(3, behavior_kind::buy, at(1.6f)));
+  EXPECT_NEAR(st.relations(3, 10, 1000)->embedding[0], std::cos(0.6f), 1e-6);
+  EXPECT_FALSE(st.fold_item(99, behavior_kind::buy, at(1.6f)));
+  EXPECT_FALSE(st.fold_item(30, behavior_kind::buy, {1, 0, 0}));
+  EXPECT_NEAR(st.relations(30, 10, 1000)->embedding[0], expect[0], 1e-6);
+}
+
+TEST(shard_widgets, a_published_run_replaces_folded_vectors) {
+  auto st = shop();
+  st.add_item(details_of(30), {});
+  st.add_item(details_of(31), {});
+  ASSERT_TRUE(st.fold_item(30, behavior_kind::buy, at(0.6f)));
+  ASSERT_TRUE(st.fold_item(31, behavior_kind::buy, at(0.6f)));
+  embedding_update update;
+  for (item_id i = 1; i <= 8; ++i)
+    update.items[i] = at(0.2f * float(i));
+  update.items[30] = at(1.0f);  // the run embedded item 30
+  update.folded[31] = at(1.4f); // and left 31 out: folded from its users again
+  update.index = std::make_shared<vector_index>(2, 10);
+  for (const auto& [id, v] : update.items)
+    update.index->add(id, v);
+  update.index->add(31, update.folded[31]);
+  st.install(std::move(update));
+  EXPECT_NEAR(st.item_embedding(30)->at(0), std::cos(1.0f), 1e-6) << "published now";
+  EXPECT_TRUE(st.item_embedding(31)->empty()) << "still folded";
+  EXPECT_NEAR(st.relations(31, 10, 1000)->embedding.at(0), std::cos(1.4f), 1e-6);
+  EXPECT_FALSE(st.fold_item(30, behavior_kind::buy, at(0.6f))) << "published: left alone";
+  EXPECT_TRUE(st.fold_item(31, behavior_kind::buy, at(0.6f)));
+}
+
+TEST(shard_widgets, a_shard_without_embeddings_starts_an_index_for_a_folded_item) {
+  shard_snapshot snap;
+  snap.items[1].details = details_of(1);
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  EXPECT_TRUE(st.nearest(at(0.3f), 5, {}, 1000).empty());
+  ASSERT_TRUE(st.fold_item(1, behavior_kind::cart, at(0.3f)));
+  EXPECT_EQ(items_of(st.nearest(at(0.3f), 5, {}, 1000)), std::vector<item_id>{1});
 }
 
 } // namespace
