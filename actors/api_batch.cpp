@@ -85,9 +85,11 @@ void apply_batch(api_self* self, responder<std::string> rp, job_ptr job) {
   // The events on items without a published embedding fold their users'
   // tastes into those items (api_fold.cpp): one more step to wait for.
   std::vector<fold_event> folds;
+  // Only items a shard vouched for: one whose shard did not answer the item
+  // check would not answer the fold either (its next load folds the event).
   for (auto k : fresh) {
     auto v = job->vectors.find(job->events[k].item);
-    if (v == job->vectors.end() || v->second.empty())
+    if (v != job->vectors.end() && v->second.empty())
       folds.push_back({job->events[k], job->receipt.ids[k]});
   }
   job->waiting = user_groups.size() + item_groups.size() + (folds.empty() ? 0 : 1);

@@ -51,10 +51,13 @@ void commit_and_apply(api_self* self, responder<std::int64_t> rp,
         caf::anon_send(st.deps.cache, cache_del_atom_v, e.user);
         auto users = st.apply_targets(e.user);
         auto items = st.apply_targets(e.item);
-        // An item without a published embedding (none came with the item
-        // check) takes the user's taste into its vector (api_fold.cpp): one
-        // more step to wait for.
-        const bool fold = item_vec.empty();
+        // An item without a published embedding (its shard answered the item
+        // check with none) takes the user's taste into its vector
+        // (api_fold.cpp): one more step to wait for. Not when the item's
+        // shard did not answer the check: it would not answer the fold
+        // either, and the answer would wait out a second timeout; the item's
+        // next load folds the event (shard_loader's fold_unpublished).
+        const bool fold = item_vec.empty() && !check_item;
         auto pending = std::make_shared<std::size_t>(users.size() + items.size() + (fold ? 1 : 0));
         auto ack = [=]() mutable {
           if (--*pending == 0) {
