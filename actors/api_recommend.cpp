@@ -117,15 +117,8 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
       const auto& p = placed[k];
       const auto& m = *merged[p.index];
       const auto& d = details->at(m.item);
-      std::string item = "{\"item_id\":" + std::to_string(m.item) + ",\"title\":";
-      append_string(item, d.title);
-      item += ",\"price\":";
-      append_number(item, d.price);
-      item += ",\"rating\":";
-      append_number(item, d.rating);
-      item += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
-      append_number(item, p.score);
-      item += ",\"reasons\":";
+      std::string item;
+      append_item_head(item, d, p.score);
       append_reasons(item, m, categories, rules, p.fired);
       item += '}';
       if (k >= offset) {

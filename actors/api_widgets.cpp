@@ -95,17 +95,10 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
         break;
       const auto& m = *shown[p.index];
       const auto& d = details->at(m.item);
-      body += count++ == 0 ? "{\"item_id\":" : ",{\"item_id\":";
-      body += std::to_string(m.item);
-      body += ",\"title\":";
-      append_string(body, d.title);
-      body += ",\"price\":";
-      append_number(body, d.price);
-      body += ",\"rating\":";
-      append_number(body, d.rating);
-      body += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
-      append_number(body, p.score);
-      body += ",\"reasons\":[";
+      if (count++ > 0)
+        body += ',';
+      append_item_head(body, d, p.score);
+      body += '[';
       bool first = true;
       for (const auto& r : m.reasons) {
         body += first ? "{\"route\":\"" : ",{\"route\":\"";

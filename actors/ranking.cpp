@@ -61,6 +61,18 @@ void append_string(std::string& out, const std::string& text) {
   out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+void append_item_head(std::string& out, const item_details& d, double score) {
+  out += "{\"item_id\":" + std::to_string(d.item) + ",\"title\":";
+  append_string(out, d.title);
+  out += ",\"price\":";
+  append_number(out, d.price);
+  out += ",\"rating\":";
+  append_number(out, d.rating);
+  out += ",\"sales\":" + std::to_string(d.sales) + ",\"score\":";
+  append_number(out, score);
+  out += ",\"reasons\":";
+}
+
 void append_reasons(std::string& out, const merged_item& m,
                     const std::vector<std::string>& categories, const rules::rule_set& rules,
                     const std::vector<std::uint16_t>& fired) {

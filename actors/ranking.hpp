@@ -47,6 +47,11 @@ void append_number(std::string& out, double x);
 // Appends `text` as a JSON string (invalid UTF-8 replaced).
 void append_string(std::string& out, const std::string& text);
 
+// An answered item's fields up to its reasons, the same on every path:
+// {"item_id":..,"title":..,"price":..,"rating":..,"sales":..,"score":..,"reasons":
+// (the caller appends the reasons and the closing brace).
+void append_item_head(std::string& out, const item_details& d, double score);
+
 // {"route":"item_cf","score":..,"because_item":..,"evidence":..}, strongest route first,
 // then one {"route":"rule","rule":NAME,"kind":..} per business rule that
 // fired on the item (`fired`: indices into `rules`, engine/rules.hpp), with
