@@ -8,6 +8,9 @@
 //        it, API nodes follow it; 0 failed requests, every acknowledged
 //        behavior stored. The seconds from the kill to the new leader's ready
 //        map are printed (a figure for docs/cluster.md, not asserted).
+//   ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheRun
+//        kill -9 of the leader while a job runs: the new leader redoes the kind
+//        the old term left running, and the published table equals a one-node run.
 //   AFrozenLeaderIsDeposedAndChangesNothingWhenItResumes
 //        the leader stopped with SIGSTOP (cut off): the standby leads; resumed
 //        with SIGCONT, the old leader exits (status 3) and the persisted map,
@@ -116,6 +119,80 @@ TEST(CoordinatorReplicas, AStandbyLeadsWhenTheLeaderIsKilledUnderLoad) {
     << report.summary() << "\n"
     << report.first_failures() << "(leader killed at t=" << fmt(killed_at) << " s)";
   expect_acked_behaviors_stored(db, report.acked);
+}
+
+TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheRun) {
+  test_database db{"cluster_ha_job"};
+  shop_spec spec;
+  spec.users = 8000;
+  spec.items = 1200;
+  spec.events = 240000;
+  import_shop(db, spec, static_cast<unix_seconds>(std::time(nullptr)));
+  redis_server redis;
+  cluster c{"ha_job", db.url(), redis.url()};
+  c.set_coordinator_replicas(2);
+  c.start_coordinator();
+  for (int i = 0; i < 2; ++i)
+    c.start_shard(i);
+  c.wait_http_ok(c["coordinator"]);
+  ASSERT_TRUE(c.wait_balanced({"shard-0", "shard-1"}, 10s).ok);
+  auto& standby = start_standby(c);
+
+  // The reference: a one-node run on the same data, kept aside.
+  auto single = run_cli({"compute", "--shards", "1", "--jobs", "user_neighbours"},
+                        {{"RECD_POSTGRES_URL", db.url()}}, 120s);
+  ASSERT_EQ(single.status, 0) << show(single);
+  {
+    auto conn = db.connect();
+    pqxx::nontransaction tx{conn};
+    tx.exec("CREATE TABLE reference_user_neighbours AS SELECT * FROM user_neighbours");
+  }
+  ASSERT_GE(count(db, "SELECT count(*) FROM reference_user_neighbours"), 300);
+  const auto last_run = count(db, "SELECT coalesce(max(run_id), 0) FROM job_runs");
+  const auto term = count(db, "SELECT term FROM coordinator_lease");
+
+  // The cluster run, through the replicas' list; the leader dies as soon as
+  // the run is recorded as running.
+  cli_run job{{"compute", "--coordinator", c.coordinator_addr(), "--jobs", "user_neighbours"},
+              c.common_env()};
+  auto started = steady::now();
+  bool seen_running = false;
+  while (seconds_since(started) < 60 && job.process().running()) {
+    if (count(db, "SELECT count(*) FROM job_runs WHERE kind = 'user_neighbours' AND status = "
+                  "'running' AND term = " + std::to_string(term) + " AND run_id > " +
+                  std::to_string(last_run)) > 0) {
+      seen_running = true;
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(seen_running) << "the run was not seen running";
+  c.kill9(c["coordinator"]);
+  auto outcome = job.finish(20s);
+  info("the client of the killed leader ended with status " + std::to_string(outcome.status));
+  c.wait_http_ok(standby, "/readyz", 30s);
+
+  // The new leader's run of the same kind, published.
+  auto redone = [&] {
+    return count(db, "SELECT count(*) FROM job_runs WHERE kind = 'user_neighbours' AND status = "
+                     "'published' AND term = " + std::to_string(term + 1) + " AND run_id > " +
+                     std::to_string(last_run));
+  };
+  auto t0 = steady::now();
+  while (redone() == 0 && seconds_since(t0) < 60)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(redone(), 1) << "no run redone by the new leader; log:\n" << tail(slurp(standby.log));
+  info("the new leader published the redone run " + fmt(seconds_since(t0), 2) +
+       " s after it was ready");
+  EXPECT_EQ(count(db, "SELECT count(*) FROM job_runs WHERE kind = 'user_neighbours' AND "
+                      "status = 'running'"),
+            0);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM user_neighbours l FULL JOIN "
+                      "reference_user_neighbours r USING (user_id, similar_user_id) WHERE "
+                      "l.user_id IS NULL OR r.user_id IS NULL OR abs(l.similarity_score::float8 - "
+                      "r.similarity_score::float8) > 1e-9"),
+            0)
+    << "the redone user_neighbours differs from the one-node run";
 }
 
 TEST(CoordinatorReplicas, AFrozenLeaderIsDeposedAndChangesNothingWhenItResumes) {
