@@ -462,8 +462,9 @@ TEST(shard_state, the_vector_index_answers_the_exact_nearest_items_best_first) {
         EXPECT_NEAR(found[i].score, all[i].score, 1e-5);
         // Cosines this close may come out in either order from float sums.
         if (i + 1 < k && std::abs(all[i].score - all[i + 1].score) > 1e-5 &&
-            (i == 0 || std::abs(all[i].score - all[i - 1].score) > 1e-5))
+            (i == 0 || std::abs(all[i].score - all[i - 1].score) > 1e-5)) {
           EXPECT_EQ(found[i].item, all[i].item) << "query " << q << ", rank " << i;
+        }
       }
     }
     if (q == 0) { // the query itself and its duplicate, in item order
