@@ -299,6 +299,9 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
                         ? node_name(cfg)
                         : cfg.cluster.node_name + "-" + std::to_string(::getpid());
   std::optional<std::int64_t> term;
+  // The leader serves on the ports the standby bound (one log line names an
+  // admin port picked with port 0, and it must stay true).
+  settings leading = cfg;
   {
     auto standby = spawn_standby_probe(sys);
     gateway gw{sys, {}, standby, coordinator_actor{}, std::make_shared<api_metrics>(), timeout};
@@ -311,6 +314,13 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
     }
     spdlog::info("coordinator replica {}: standing by for the lease", holder);
     term = await_lease(cfg, holder, signals);
+    auto pin = [](std::string& addr, const std::string& host, std::uint16_t port) {
+      if (split_host_port(addr).second == 0 && port != 0)
+        addr = host + ":" + std::to_string(port);
+    };
+    pin(leading.http.addr, http_options(cfg).host, front->api->port());
+    if (front->admin)
+      pin(leading.admin.addr, admin_http_options(cfg).host, front->admin->port());
     front->stop();
     stop_each(standby);
   }
@@ -339,7 +349,7 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   gw.set_dashboard(
     std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
   // The node exits if its coordinator actor dies, so that it gets restarted.
-  auto status = serve_http(sys, cfg, gw, signals, caf::actor_cast<caf::actor>(coordinator),
+  auto status = serve_http(sys, leading, gw, signals, caf::actor_cast<caf::actor>(coordinator),
                            "coordinator");
   gw.set_dashboard(nullptr);
   stop_each(coordinator, reader);
