@@ -84,8 +84,12 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   auto& st = self->state;
   st.opt = std::move(opt);
   st.owner.assign(st.opt.partitions, -1);
-  st.watcher = spawn_run_watcher(self->system(), store::conninfo(st.opt.cfg.postgres, store::session::serving));
-  st.driver = spawn_job_driver(self->system(), store::conninfo(st.opt.cfg.postgres, store::session::job), st.opt.cfg);
+  st.watcher = spawn_run_watcher(self->system(),
+                                 store::conninfo(st.opt.cfg.postgres, store::session::serving),
+                                 st.opt.term);
+  st.driver = spawn_job_driver(self->system(),
+                               store::conninfo(st.opt.cfg.postgres, store::session::job),
+                               st.opt.cfg, st.opt.term);
   self->link_to(st.watcher);
   self->link_to(st.driver);
   // A shard that dies leaves the map; its partitions move to the others.
@@ -151,6 +155,18 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   }
   if (!shards.empty())
     start_rebalance(self);
+  if (!st.opt.redo.empty()) {
+    // A new leader redoes the runs its predecessor left unfinished, on the
+    // map its shards rejoin.
+    auto kinds = st.opt.redo;
+    st.ready_waiters.push_back([=] {
+      spdlog::info("redoing {} run(s) the previous leader left running", kinds.size());
+      self->request(caf::actor_cast<coordinator_actor>(self), job_timeout, compute_atom_v, kinds,
+                    run_progress_sink{})
+        .then([](const std::vector<job_summary>&) { spdlog::info("redone runs published"); },
+              [](caf::error& err) { spdlog::warn("redoing runs failed: {}", describe(err)); });
+    });
+  }
   return {
     [=](join_atom, const shard_join& join) -> caf::result<std::uint32_t> {
       auto& st = self->state;

@@ -53,6 +53,11 @@ struct coordinator_options {
   std::uint32_t partitions = 64;
   bool serving = true;   // false: jobs only (`recd compute`), shards load nothing
   bool persist_map = false; // cluster mode: keep the map and its epoch in PostgreSQL
+  // A replica that leads (nodes/leadership.hpp): its lease's term, which
+  // fences its writes of the map and of job results (0: no replicas, no fence).
+  std::int64_t term = 0;
+  // Runs an earlier leader left running: redone once the map is ready.
+  std::vector<job_kind> redo;
 };
 
 // `shards` join at once under the names local-0..N-1 (one process); a cluster

@@ -20,6 +20,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/leadership.hpp"
 #include "store/job_tables.hpp"
 
 namespace recd {
@@ -55,6 +56,7 @@ std::int64_t to_i64(std::string_view s) {
 struct driver_state {
   static inline const char* name = "job_driver";
   settings cfg;
+  std::int64_t term = 0; // the coordinator term that runs this driver (0: no fence)
   std::vector<shard_actor> shards;
   store::lazy_connection db{""};
   pqxx::connection* conn = nullptr; // db's connection during a run
@@ -124,9 +126,9 @@ struct driver_state {
         for (const auto& r : stale)
           tx.exec("DROP TABLE IF EXISTS " +
                   tx.quote_name(store::staging_table(kind, r[0].as<std::int64_t>())));
-      run_id = tx.exec_params("INSERT INTO job_runs (kind, status) VALUES ($1, 'running') "
-                              "RETURNING run_id",
-                              std::string{to_string(kind)})[0][0]
+      run_id = tx.exec_params("INSERT INTO job_runs (kind, status, term) "
+                              "VALUES ($1, 'running', $2) RETURNING run_id",
+                              std::string{to_string(kind)}, term)[0][0]
                  .as<std::int64_t>();
     });
     if (err)
@@ -335,6 +337,7 @@ struct driver_state {
         tx.exec("ANALYZE " + staging);
       }
       pqxx::work tx{*conn};
+      store::fence(tx, term); // a deposed leader publishes nothing
       forget_erased(tx, item_side(kind) ? std::string{} : staging);
       tx.exec("LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE");
       tx.exec("ALTER TABLE " + live + " RENAME TO " + live + "_old_" + std::to_string(run_id));
@@ -429,6 +432,7 @@ struct driver_state {
   caf::error publish_embeddings() {
     return store::guard([&] {
       pqxx::work tx{*conn};
+      store::fence(tx, term); // a deposed leader publishes nothing
       forget_erased(tx, {});
       for (int side = 0; side < 2; ++side) {
         const bool items = side == 0;
@@ -626,7 +630,8 @@ void run_embeddings(driver_actor* self) {
     }, fail);
 }
 
-job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, settings cfg) {
+job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, settings cfg,
+                                           std::int64_t term) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -640,6 +645,7 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
   });
   self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
+  self->state.term = term;
   return {
     [=](run_atom, job_kind kind, const run_progress_sink& listener,
         std::vector<shard_actor> shards) {
@@ -690,8 +696,9 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
 
 } // namespace
 
-job_driver_actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg) {
-  return sys.spawn<caf::detached>(job_driver, std::move(postgres_url), std::move(cfg));
+job_driver_actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg,
+                                  std::int64_t term) {
+  return sys.spawn<caf::detached>(job_driver, std::move(postgres_url), std::move(cfg), term);
 }
 
 } // namespace recd

@@ -24,6 +24,9 @@
 
 namespace recd {
 
-job_driver_actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg);
+// `term` > 0: runs are recorded under that coordinator term and published
+// only while it leads (store/leadership.hpp: fence).
+job_driver_actor spawn_job_driver(caf::actor_system& sys, std::string postgres_url, settings cfg,
+                                  std::int64_t term = 0);
 
 } // namespace recd

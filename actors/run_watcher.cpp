@@ -7,6 +7,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/leadership.hpp"
 
 namespace recd {
 
@@ -15,13 +16,16 @@ namespace {
 struct watcher_state {
   static inline const char* name = "run_watcher";
   store::lazy_connection conn{""};
+  std::int64_t term = 0; // the coordinator term whose map this writes (0: no fence)
 };
 
 run_watcher_actor::behavior_type
-run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string url) {
+run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string url,
+            std::int64_t term) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   self->state.conn = store::lazy_connection{std::move(url)};
+  self->state.term = term;
   return {
     [=](published_atom) -> caf::result<std::vector<std::int64_t>> {
       auto conn = self->state.conn.get();
@@ -87,6 +91,7 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
       names += "}";
       auto err = store::guard([&] {
         pqxx::work tx{**conn};
+        store::fence(tx, self->state.term); // a deposed leader writes no map
         tx.exec("DELETE FROM partition_map");
         tx.exec_params("INSERT INTO partition_map (partition, shard, epoch) SELECT p, s, $3 FROM "
                        "unnest($1::int[], $2::text[]) AS x(p, s)",
@@ -151,8 +156,9 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
 
 } // namespace
 
-run_watcher_actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url) {
-  return sys.spawn<caf::detached>(run_watcher, std::move(postgres_url));
+run_watcher_actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url,
+                                    std::int64_t term) {
+  return sys.spawn<caf::detached>(run_watcher, std::move(postgres_url), term);
 }
 
 } // namespace recd

@@ -12,6 +12,9 @@
 
 namespace recd {
 
-run_watcher_actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url);
+// `term` > 0: the map is written only while that coordinator term leads
+// (store/leadership.hpp: fence).
+run_watcher_actor spawn_run_watcher(caf::actor_system& sys, std::string postgres_url,
+                                    std::int64_t term = 0);
 
 } // namespace recd

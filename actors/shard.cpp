@@ -405,15 +405,11 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
       std::erase_if(req.recent, [&](const recent_item& r) { return st.on_standby(r.item); });
       std::erase_if(req.similar, [&](const scored_user& u) { return st.on_standby(u.user); });
       // The routes that propose this shard's own items (vector, popular,
-      // category) leave out standby ones: their new owner proposes them, and
-      // a candidate proposed twice would count twice in the merge.
-      auto out = st.data.recall(req);
-      std::erase_if(out, [&](const candidate& c) {
-        return (c.route == recall_route::vector || c.route == recall_route::popular ||
-                c.route == recall_route::category) &&
-               st.on_standby(c.item);
-      });
-      return timed(std::move(out));
+      // category) leave out standby ones while selecting their top: their new
+      // owner proposes them (a candidate proposed twice would count twice in
+      // the merge), and this shard still proposes as many of its own as a
+      // shard without standby partitions would.
+      return timed(st.data.recall(req, [&](item_id i) { return st.on_standby(i); }));
     },
     [=](details_atom, const std::vector<item_id>& items) -> caf::result<std::vector<item_details>> {
       if (auto err = check_data(self, "details"))

@@ -261,14 +261,18 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                       if (auto it = snap->items.find(id); it != snap->items.end())
                         it->second.neighbours = row; // a copy: exact size
                     });
-    // Decayed popularity at the snapshot time, over the last 90 days.
+    // Decayed popularity at the snapshot's popularity_epoch (whole seconds,
+    // exactly: partitions loaded at other times are rescaled from it, so the
+    // decay must not be taken from now()'s fraction of a second), over the
+    // last 90 days.
     auto pop = tx.exec_params(
       "SELECT item_id, sum(CASE behavior_type WHEN 'view' THEN $3::float8 WHEN 'click' THEN $4::float8 "
-      "WHEN 'cart' THEN $5::float8 ELSE $6::float8 END * power(2.0, extract(epoch from (timestamp - "
-      "now())) / $7::float8)) FROM user_behavior WHERE item_id % $1 = ANY($2::int[]) AND timestamp > "
+      "WHEN 'cart' THEN $5::float8 ELSE $6::float8 END * power(2.0, (extract(epoch from timestamp)::float8 - "
+      "$8::float8) / $7::float8)) FROM user_behavior WHERE item_id % $1 = ANY($2::int[]) AND timestamp > "
       "now() - interval '90 days' GROUP BY item_id",
       static_cast<std::int64_t>(count), parts, cfg.view_weight, cfg.click_weight, cfg.cart_weight,
-      cfg.buy_weight, cfg.popularity_half_life_days * 86400.0);
+      cfg.buy_weight, cfg.popularity_half_life_days * 86400.0,
+      static_cast<double>(snap->popularity_epoch));
     for (const auto& row : pop)
       if (auto it = snap->items.find(row[0].as<item_id>()); it != snap->items.end())
         it->second.popularity = row[1].as<double>();

@@ -366,7 +366,8 @@ bool in_category(const item_details& d, const std::string& category) {
 }
 } // namespace
 
-std::vector<candidate> shard_state::recall(const recall_request& req) {
+std::vector<candidate> shard_state::recall(const recall_request& req,
+                                           const std::function<bool(item_id)>& on_standby) {
   std::vector<candidate> out;
   auto k = static_cast<std::size_t>(std::max(req.per_route, 1));
   // Hidden and unavailable items are never proposed, whichever shard owns them.
@@ -380,6 +381,8 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
     auto it = items_.find(i);
     return it == items_.end() || in_category(it->second.details, req.only_category);
   };
+  // This shard's own items that it proposes itself (vector, category, popular).
+  auto own = [&](item_id i) { return ok(i) && !(on_standby && on_standby(i)); };
   double recency_half_life = cfg_.recency_half_life_days * 86400.0;
   // Item CF: neighbours of the user's recent items, weighted by kind and recency.
   auto& acc = scratch_;
@@ -424,10 +427,18 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
   acc.clear();
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {
-    std::size_t taken = 0;
-    for (const auto& n : index_->nearest(req.vector, k + req.exclude.size()))
-      if (!excluded(req, n.item) && ok(n.item) && taken++ < k)
-        out.push_back({n.item, recall_route::vector, n.score, -1});
+    // Standby items can fill the nearest list: then it is asked again, wider.
+    const auto first = out.size();
+    for (std::size_t wanted = k + req.exclude.size(), pass = 0;; wanted *= 2, ++pass) {
+      out.resize(first);
+      std::size_t taken = 0;
+      auto nearest = index_->nearest(req.vector, wanted);
+      for (const auto& n : nearest)
+        if (!excluded(req, n.item) && own(n.item) && taken++ < k)
+          out.push_back({n.item, recall_route::vector, n.score, -1});
+      if (!on_standby || taken >= k || nearest.size() < wanted || pass == 4)
+        break;
+    }
   }
   // Category: the owned items of the user's top categories, new arrivals
   // first (scores above new_arrival_score), then by popularity at the
@@ -447,7 +458,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
       for (const auto& [item, score] : *list) {
         if (taken >= k)
           break;
-        if (excluded(req, item) || !ok(item))
+        if (excluded(req, item) || !own(item))
           continue;
         ++taken;
         float s = score >= new_arrival_score
@@ -470,7 +481,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
     // category page lists its items by popularity, new ones (no sales yet) last.
     std::vector<std::pair<item_id, double>> in_cat;
     for (const auto& [id, item] : items_)
-      if (in_category(item.details, req.only_category) && !excluded(req, id) && ok(id))
+      if (in_category(item.details, req.only_category) && !excluded(req, id) && own(id))
         in_cat.emplace_back(id, item.popularity + 1e-9 * item.details.sales + 1e-12);
     auto top = std::min(k, in_cat.size());
     std::partial_sort(in_cat.begin(), in_cat.begin() + static_cast<long>(top), in_cat.end(),
@@ -485,7 +496,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req) {
   const auto& popular = popular_items();
   std::size_t taken = 0;
   for (std::size_t i = 0; i < popular.size() && taken < k; ++i)
-    if (!excluded(req, popular[i].first) && ok(popular[i].first)) {
+    if (!excluded(req, popular[i].first) && own(popular[i].first)) {
       out.push_back({popular[i].first, recall_route::popular,
                      static_cast<float>(popular[i].second * to_now), -1});
       ++taken;

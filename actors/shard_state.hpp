@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <optional>
@@ -202,7 +203,12 @@ public:
 
   user_context context(user_id u, std::size_t recent, std::size_t similar) const;
   std::uint64_t version(user_id u) const;
-  std::vector<candidate> recall(const recall_request& req);
+  // `on_standby`, if set, names the held items of partitions on standby (a
+  // move's grace): the routes that propose this shard's own items (vector,
+  // category, popular) leave them out while selecting their top, so each
+  // still proposes `per_route` items that this shard serves.
+  std::vector<candidate> recall(const recall_request& req,
+                                const std::function<bool(item_id)>& on_standby = {});
   // Details of the owned items among `items` that are servable at `now`.
   std::vector<item_details> details(const std::vector<item_id>& items, unix_seconds now) const;
 

@@ -123,7 +123,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, api_actors, "API actors serving HTTP requests"),
     RECD_SETTING(cluster, scheduler_threads, "CAF scheduler threads (0 = cores)"),
     RECD_SETTING(cluster, shard_timeout_ms, "deadline of one shard step of a recommendation"),
-    RECD_SETTING(cluster, coordinator, "host:port of the coordinator node (shard and API nodes)"),
+    RECD_SETTING(cluster, coordinator, "host:port of each coordinator replica, comma-separated (shard and API nodes; the leader is found in PostgreSQL)"),
     RECD_SETTING(cluster, bind, "address this node's actor port listens on"),
     RECD_SETTING(cluster, port, "actor port of a coordinator or shard node (0 = any free port)"),
     RECD_SETTING(cluster, advertise, "host:port other nodes use to reach this node (\"\" = bind:port)"),
@@ -137,6 +137,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, tls_cafile, "PEM CA file: peers must present a certificate it signed"),
     RECD_SETTING(cluster, insecure, "1 = allow an actor port bound beyond loopback without TLS (unsafe: anyone reaching it commands the node)"),
     RECD_SETTING(cluster, rejoin_grace_ms, "a restarted coordinator waits this long for the shards of its last map"),
+    RECD_SETTING(cluster, lease_ms, "coordinator replicas: the leader's lease (renewed every third of it; a standby leads once it expired)"),
     RECD_SETTING(item_similarity, behavior_types, "the seed's item Jaccard: behaviors that count (comma-separated)"),
     RECD_SETTING(item_similarity, window_days, "only behaviors this recent count (0 = all)"),
     RECD_SETTING(item_similarity, min_sales, "candidate items need sales_count above this"),
@@ -309,6 +310,8 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.cluster.shards, "cluster.shards")) return e;
   if (auto e = positive(s.cluster.partitions, "cluster.partitions")) return e;
   if (auto e = positive(s.cluster.api_actors, "cluster.api_actors")) return e;
+  if (s.cluster.lease_ms < 500 || s.cluster.lease_ms > 600000)
+    return std::string{"cluster.lease_ms must be within 500..600000"};
   if (auto e = positive(s.embedding.dim, "embedding.dim")) return e;
   if (auto e = positive(s.embedding.iterations, "embedding.iterations")) return e;
   if (auto e = positive(s.redis.ttl_seconds, "redis.ttl_seconds")) return e;

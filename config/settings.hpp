@@ -80,7 +80,7 @@ struct cluster_settings {
   std::int32_t scheduler_threads = 0;  // 0 = number of cores
   std::int32_t shard_timeout_ms = 250; // per recall step; a late shard is skipped
   // Separate nodes (`serve --role coordinator|shard|api`):
-  std::string coordinator = "127.0.0.1:4242"; // where shard and API nodes find the coordinator
+  std::string coordinator = "127.0.0.1:4242"; // the coordinator replicas, host:port[,host:port...]
   std::string bind = "127.0.0.1";      // address this node's actor port listens on
   std::int32_t port = 4242;            // actor port (coordinator, shard); 0 = any free port
   std::string advertise;               // host:port others use to reach this node ("" = bind:port)
@@ -89,6 +89,9 @@ struct cluster_settings {
   std::int32_t heartbeat_ms = 1000;    // a silent peer is dropped after connection_timeout_ms
   std::int32_t connection_timeout_ms = 5000;
   std::int32_t rejoin_grace_ms = 10000; // a restarted coordinator waits this long for its shards
+  // Coordinator replicas: the leader's lease in PostgreSQL lasts this long
+  // and is renewed every third of it; a standby takes over once it expired.
+  std::int32_t lease_ms = 3000;
   // TLS between nodes (caf-openssl): on when a certificate is set. Every node
   // of a deployment then needs its certificate, key and the CA that signed them.
   std::string tls_certificate;          // PEM file

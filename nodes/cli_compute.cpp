@@ -9,6 +9,7 @@
 #include <caf/io/middleman.hpp>
 
 #include "actors/coordinator.hpp"
+#include "nodes/leadership.hpp"
 #include "actors/shard.hpp"
 #include "nodes/local_cluster.hpp"
 #include "nodes/actor_system.hpp"
@@ -108,24 +109,37 @@ int request_jobs(caf::actor_system& sys, const coordinator_actor& coordinator,
   return status;
 }
 
-// One attempt to reach a cluster's coordinator (CLI commands: no retries);
-// nullopt with a one-line reason on stderr.
+// One attempt to reach a cluster's leading coordinator (CLI commands: no
+// retries): `addr` names the replicas (host:port[,host:port...]); the lease in
+// PostgreSQL names the leader when there is one. nullopt with a one-line
+// reason on stderr.
 std::optional<coordinator_actor> reach_coordinator(caf::actor_system& sys,
                                                    const std::string& addr, const settings& cfg) {
-  auto [host, port] = split_host_port(addr);
-  if (port <= 0) {
-    std::fprintf(stderr, "recd: the coordinator address must be host:port, not '%s'\n",
-                 addr.c_str());
+  auto dial = coordinator_replicas(addr);
+  for (const auto& a : dial)
+    if (split_host_port(a).second <= 0) {
+      std::fprintf(stderr,
+                   "recd: the coordinator address must be host:port[,host:port...], not '%s'\n",
+                   addr.c_str());
+      return std::nullopt;
+    }
+  if (dial.empty()) {
+    std::fprintf(stderr, "recd: no coordinator address given\n");
     return std::nullopt;
   }
-  auto coordinator =
-    connect_node<coordinator_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
-  if (!coordinator) {
-    std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n", addr.c_str(),
+  if (dial.size() > 1)
+    if (auto leader = leader_address(cfg))
+      dial = {*leader};
+  for (const auto& a : dial) {
+    auto [host, port] = split_host_port(a);
+    auto coordinator =
+      connect_node<coordinator_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
+    if (coordinator)
+      return *coordinator;
+    std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n", a.c_str(),
                  sys.render(coordinator.error()).c_str());
-    return std::nullopt;
   }
-  return *coordinator;
+  return std::nullopt;
 }
 
 } // namespace

@@ -112,6 +112,9 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
   const bool known = path == "/admin/cluster" || path == "/admin/rebalance" ||
                      path == "/admin/jobs" || path == "/admin/drain" ||
                      path == "/admin/cache/flush" || path == "/admin/check";
+  if (known && !admin_ && node_.role == "standby")
+    return reply(json_error_response(503, "this coordinator replica stands by: send " + path +
+                                            " to the leading replica's admin port"));
   if (known && !admin_)
     return client_error(404, "this node has no coordinator: send " + path +
                                " to the coordinator's admin port");

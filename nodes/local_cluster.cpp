@@ -25,7 +25,7 @@ local_cluster spawn_local_cluster(caf::actor_system& sys, const settings& cfg,
   for (std::uint32_t i = 0; i < n; ++i)
     out.shards.push_back(
       spawn_shard(sys, i, store::conninfo(cfg.postgres, store::session::job), cfg.recommend));
-  out.coordinator = spawn_coordinator(sys, {cfg, partitions, serving, false}, out.shards);
+  out.coordinator = spawn_coordinator(sys, {cfg, partitions, serving, false, 0, {}}, out.shards);
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "nodes/node_runtime.hpp"
+#include "nodes/leadership.hpp"
 
 #include <atomic>
 #include <set>
@@ -109,21 +110,62 @@ stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::
   return stop_reason::signal;
 }
 
+std::vector<std::string> coordinator_replicas(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t from = 0;
+  while (from <= list.size()) {
+    auto comma = list.find(',', from);
+    auto item = list.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    if (!item.empty())
+      out.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    from = comma + 1;
+  }
+  return out;
+}
+
 std::optional<coordinator_actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
                                                      sigset_t& signals) {
-  auto [host, port] = split_host_port(cfg.cluster.coordinator);
-  if (port <= 0) {
-    spdlog::critical("cluster.coordinator must be host:port, not '{}'", cfg.cluster.coordinator);
+  auto replicas = coordinator_replicas(cfg.cluster.coordinator);
+  for (const auto& r : replicas)
+    if (split_host_port(r).second <= 0) {
+      spdlog::critical("cluster.coordinator must be host:port[,host:port...], not '{}'",
+                       cfg.cluster.coordinator);
+      return std::nullopt;
+    }
+  if (replicas.empty()) {
+    spdlog::critical("cluster.coordinator is empty");
     return std::nullopt;
   }
   for (int attempt = 0;; ++attempt) {
-    auto coordinator =
-      connect_node<coordinator_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
-    if (coordinator)
-      return *coordinator;
-    if (attempt % 10 == 0)
-      spdlog::warn("coordinator {} not reachable yet: {}", cfg.cluster.coordinator,
-                   sys.render(coordinator.error()));
+    // The lease names the leader: only it is dialed (a standby has no actor
+    // port open, and a deposed leader that is frozen would never answer).
+    // Without a lease (no replica ever led), each replica in turn.
+    std::vector<std::string> dial = replicas;
+    if (auto leader = leader_address(cfg))
+      dial = {*leader};
+    caf::error last;
+    for (const auto& address : dial) {
+      auto [host, port] = split_host_port(address);
+      if (port <= 0)
+        continue;
+      auto coordinator =
+        connect_node<coordinator_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
+      if (coordinator)
+        return *coordinator;
+      last = coordinator.error();
+    }
+    if (attempt % 10 == 0) {
+      std::string names;
+      for (const auto& d : dial)
+        names += (names.empty() ? "" : ",") + d;
+      spdlog::warn("coordinator {} not reachable yet: {}", names, sys.render(last));
+    }
     // Sleep a second unless a stop signal arrives.
     timespec wait{1, 0};
     if (sigtimedwait(&signals, nullptr, &wait) > 0)

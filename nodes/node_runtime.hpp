@@ -4,6 +4,7 @@
 #include <csignal>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -29,8 +30,12 @@ enum class stop_reason { signal, watched_down };
 // Waits for SIGINT/SIGTERM, or for `watched` (if valid) to terminate.
 stop_reason wait_for_stop(caf::actor_system& sys, sigset_t& signals, const caf::actor& watched);
 
-// Connects to the coordinator node (cluster.coordinator), retrying every
-// second until it answers or a stop signal arrives (nullopt). Blocking: main
+// The replicas named by cluster.coordinator ("host:port[,host:port...]").
+std::vector<std::string> coordinator_replicas(const std::string& list);
+
+// Connects to the leading coordinator replica (the lease in PostgreSQL names
+// it; without a lease, each of cluster.coordinator in turn), retrying every
+// second until one answers or a stop signal arrives (nullopt). Blocking: main
 // thread only.
 std::optional<coordinator_actor> connect_coordinator(caf::actor_system& sys, const settings& cfg,
                                                      sigset_t& signals);

@@ -36,6 +36,7 @@
 #include "nodes/commands.hpp"
 #include "nodes/dashboard.hpp"
 #include "nodes/gateway.hpp"
+#include "nodes/leadership.hpp"
 #include "nodes/metrics.hpp"
 #include "nodes/node_runtime.hpp"
 #include "nodes/rules_admin.hpp"
@@ -266,6 +267,24 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   return status;
 }
 
+std::string node_name(const settings& cfg) {
+  if (!cfg.cluster.node_name.empty())
+    return cfg.cluster.node_name;
+  char host[256] = "shard";
+  ::gethostname(host, sizeof host - 1);
+  return std::string{host} + "-" + std::to_string(::getpid());
+}
+
+// A standby replica's /readyz: never ready (so a Service routes to the leader only).
+readiness_probe spawn_standby_probe(caf::actor_system& sys) {
+  return sys.spawn([]() -> readiness_probe::behavior_type {
+    return {[](ready_atom) { return false; }};
+  });
+}
+
+// A coordinator replica (nodes/leadership.hpp): stands by until it holds the
+// lease, then leads until a stop signal (releasing the lease) or until it
+// loses the lease (the process exits).
 int serve_coordinator(const settings& cfg, sigset_t& signals) {
   auto counted = partition_count(cfg);
   if (!counted)
@@ -274,17 +293,45 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   configure(acfg, cfg);
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
-  auto coordinator = spawn_coordinator(sys, {cfg, *counted, true, true}, {});
+  const auto timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms};
+  // Process-unique, so that a restarted replica never mistakes an old lease for its own.
+  const auto holder = cfg.cluster.node_name.empty()
+                        ? node_name(cfg)
+                        : cfg.cluster.node_name + "-" + std::to_string(::getpid());
+  std::optional<std::int64_t> term;
+  {
+    auto standby = spawn_standby_probe(sys);
+    gateway gw{sys, {}, standby, coordinator_actor{}, std::make_shared<api_metrics>(), timeout};
+    gw.set_liveness(watch_essentials(sys, {{"standby", standby.address()}}));
+    gw.set_node({"standby", nullptr, nullptr, {}});
+    auto front = start_http(cfg, gw, "coordinator", /*with_admin=*/true);
+    if (!front) {
+      stop_each(standby);
+      return 1;
+    }
+    spdlog::info("coordinator replica {}: standing by for the lease", holder);
+    term = await_lease(cfg, holder, signals);
+    front->stop();
+    stop_each(standby);
+  }
+  if (!term) {
+    bound_teardown(sys);
+    return 0;
+  }
+  spdlog::info("coordinator replica {} leads (term {})", holder, *term);
+  lease_renewal lease{cfg, *term};
+  coordinator_options opt{cfg, *counted, true, true, *term, orphaned_runs(cfg, *term)};
+  auto coordinator = spawn_coordinator(sys, std::move(opt), {});
   auto port = publish_node(sys, coordinator, cfg);
   if (!port) {
     std::fprintf(stderr, "recd: cannot publish the coordinator on %s:%d: %s\n",
                  cfg.cluster.bind.c_str(), cfg.cluster.port, sys.render(port.error()).c_str());
     stop_each(coordinator);
+    lease.release();
     return 1;
   }
   spdlog::info("coordinator on actor port {}:{}, {} partitions", cfg.cluster.bind, *port, *counted);
-  gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(),
-             std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(), timeout};
   gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator.address()}}));
   gw.set_node({"coordinator", nullptr, nullptr, {}});
   gw.set_database(store::conninfo(cfg.postgres, store::session::serving));
@@ -296,16 +343,10 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
                            "coordinator");
   gw.set_dashboard(nullptr);
   stop_each(coordinator, reader);
+  // After the coordinator stopped: a standby may lead at once.
+  lease.release();
   bound_teardown(sys);
   return status;
-}
-
-std::string node_name(const settings& cfg) {
-  if (!cfg.cluster.node_name.empty())
-    return cfg.cluster.node_name;
-  char host[256] = "shard";
-  ::gethostname(host, sizeof host - 1);
-  return std::string{host} + "-" + std::to_string(::getpid());
 }
 
 int serve_shard(const settings& cfg, sigset_t& signals) {

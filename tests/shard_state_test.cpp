@@ -249,6 +249,29 @@ TEST(shard_state, popular_route_ranks_by_popularity_decayed_to_the_request_time)
   EXPECT_NEAR(later[0].score, pop[0].score / 2, 1e-4);
 }
 
+TEST(shard_state, standby_items_leave_the_own_item_routes_before_their_top_is_taken) {
+  // Items 1 and 3 are on standby (a move's grace): with per_route 1, the
+  // vector and popular routes still propose one item this shard serves,
+  // item 2, not nothing (their best items overall are 3).
+  auto st = make_state();
+  recall_request req;
+  req.vector = {0, 1};
+  req.now = 1000;
+  req.per_route = 1;
+  auto standby = [](item_id i) { return i == 1 || i == 3; };
+  auto all = st.recall(req, standby);
+  auto v = of_route(all, recall_route::vector);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].item, 2);
+  auto pop = of_route(all, recall_route::popular);
+  ASSERT_EQ(pop.size(), 1u);
+  EXPECT_EQ(pop[0].item, 2);
+  // Without standby partitions the same request proposes item 3 on both.
+  auto plain = st.recall(req);
+  EXPECT_EQ(of_route(plain, recall_route::vector).at(0).item, 3);
+  EXPECT_EQ(of_route(plain, recall_route::popular).at(0).item, 3);
+}
+
 TEST(shard_state, items_without_recent_behavior_still_rank_as_popular_by_sales) {
   shard_snapshot snap;
   snap.popularity_epoch = 1000;

@@ -292,7 +292,9 @@ def main(name, path, expect, release, ns):
     def get(kind, obj_name):
         return objs.get((kind, obj_name))
     full = "%s-recd" % release
-    coord_addr = "%s-coordinator-0.%s-coordinator.%s.svc.cluster.local:4242" % (full, full, ns)
+    coord_replicas = expect.get("coordinators", 2)
+    coord_addr = ",".join("%s-coordinator-%d.%s-coordinator.%s.svc.cluster.local:4242" % (full, i, full, ns)
+                          for i in range(coord_replicas))
 
     # Every object: the standard labels.
     c = Check("%s every object has the standard app.kubernetes.io labels" % tag)
@@ -315,8 +317,10 @@ def main(name, path, expect, release, ns):
     coord = get("StatefulSet", full + "-coordinator")
     shard = get("StatefulSet", full + "-shard")
     api = get("Deployment", full + "-api")
-    report(coord is not None and coord["spec"].get("replicas") == 1,
-           "%s coordinator StatefulSet %s-coordinator has exactly 1 replica" % (tag, full),
+    report(coord is not None and coord["spec"].get("replicas") == coord_replicas
+           and coord["spec"].get("podManagementPolicy") == "Parallel",
+           "%s coordinator StatefulSet %s-coordinator: %d replicas (one leads), podManagementPolicy Parallel"
+           % (tag, full, coord_replicas),
            "replicas=%r" % (coord and coord["spec"].get("replicas")))
     report(shard is not None and shard["spec"].get("replicas") == expect["shards"],
            "%s shard StatefulSet replicas equal shards (%d)" % (tag, expect["shards"]),
@@ -366,8 +370,11 @@ def main(name, path, expect, release, ns):
         c.expect(ports == want_ports, "ports %r, want %r" % (ports, want_ports))
         c.done()
 
-        c = Check("%s %s probes: liveness GET /healthz, readiness GET /readyz on 8080" % (tag, role))
-        for probe, probe_path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", "/healthz")):
+        # A coordinator standby is never ready by /readyz; its pods are Ready
+        # when healthy, or a rolling update would wait for a standby forever.
+        ready_path = "/healthz" if role == "coordinator" else "/readyz"
+        c = Check("%s %s probes: liveness GET /healthz, readiness GET %s on 8080" % (tag, role, ready_path))
+        for probe, probe_path in (("livenessProbe", "/healthz"), ("readinessProbe", ready_path), ("startupProbe", "/healthz")):
             get_ = (ctr.get(probe) or {}).get("httpGet") or {}
             c.expect(get_.get("path") == probe_path, "%s path %r" % (probe, get_.get("path")))
             c.expect(get_.get("port") in ("http", 8080), "%s port %r" % (probe, get_.get("port")))

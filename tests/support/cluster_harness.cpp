@@ -91,12 +91,18 @@ cluster::cluster(const std::string& tag, std::string postgres_url, std::string r
     postgres_(std::move(postgres_url)),
     redis_(std::move(redis_url)),
     app_id_("recd-cluster-test-" + tag + "-" + std::to_string(::getpid())),
-    coordinator_actor_(free_port()),
-    coordinator_http_(free_port()),
-    coordinator_admin_(free_port()) {}
+    replicas_{{free_port(), free_port(), free_port()}} {}
+
+void cluster::set_coordinator_replicas(int n) {
+  while (static_cast<int>(replicas_.size()) < n)
+    replicas_.push_back({free_port(), free_port(), free_port()});
+}
 
 std::string cluster::coordinator_addr() const {
-  return loopback + ":" + std::to_string(coordinator_actor_);
+  std::string out;
+  for (const auto& r : replicas_)
+    out += (out.empty() ? "" : ",") + loopback + ":" + std::to_string(r.actor);
+  return out;
 }
 
 env_list cluster::common_env() const {
@@ -111,11 +117,14 @@ env_list cluster::common_env() const {
   return out;
 }
 
-node& cluster::start_coordinator() {
+node& cluster::start_coordinator(int replica) {
+  const auto& r = replicas_.at(static_cast<std::size_t>(replica));
+  auto name = replica == 0 ? std::string{"coordinator"} : "coordinator-" + std::to_string(replica);
   // The admin token reaches the node through its environment, never argv.
-  return launch("coordinator", "coordinator", coordinator_http_, coordinator_actor_,
-                {{"RECD_CLUSTER_PORT", std::to_string(coordinator_actor_)},
-                 {"RECD_ADMIN_ADDR", loopback + ":" + std::to_string(coordinator_admin_)},
+  return launch(name, "coordinator", r.http, r.actor,
+                {{"RECD_CLUSTER_PORT", std::to_string(r.actor)},
+                 {"RECD_CLUSTER_NODE_NAME", name},
+                 {"RECD_ADMIN_ADDR", loopback + ":" + std::to_string(r.admin)},
                  {"RECD_ADMIN_TOKEN", admin_token}});
 }
 
@@ -171,11 +180,16 @@ double cluster::wait_http_ok(node& n, const std::string& path,
 }
 
 std::optional<cluster_map> cluster::map() const {
-  auto r = request("GET", loopback, coordinator_admin_, "/admin/cluster", "", "application/json",
-                   2s, admin_auth());
-  if (r.status != 200)
-    return std::nullopt;
-  return parse_map(r.json);
+  for (std::size_t k = 0; k < replicas_.size(); ++k) {
+    const auto i = (last_leader_ + k) % replicas_.size();
+    auto r = request("GET", loopback, replicas_[i].admin, "/admin/cluster", "", "application/json",
+                     2s, admin_auth());
+    if (r.status == 200) {
+      last_leader_ = i;
+      return parse_map(r.json);
+    }
+  }
+  return std::nullopt;
 }
 
 cluster::map_wait cluster::wait_map(const std::function<bool(const cluster_map&)>& ok,

@@ -99,10 +99,15 @@ public:
   cluster& operator=(const cluster&) = delete;
 
   const std::string& app_id() const { return app_id_; }
+  // Coordinator replicas (nodes/leadership.hpp): "coordinator" (replica 0) and
+  // "coordinator-<r>". Set before starting any node: every node then lists
+  // all replicas in cluster.coordinator.
+  void set_coordinator_replicas(int n);
+  // The replicas' actor addresses, comma-separated (cluster.coordinator).
   std::string coordinator_addr() const;
-  std::uint16_t coordinator_http() const { return coordinator_http_; }
-  // The coordinator's admin port (/admin/*) and the header its requests need.
-  std::uint16_t coordinator_admin() const { return coordinator_admin_; }
+  std::uint16_t coordinator_http(int replica = 0) const { return replicas_.at(replica).http; }
+  // A replica's admin port (/admin/*) and the header its requests need.
+  std::uint16_t coordinator_admin(int replica = 0) const { return replicas_.at(replica).admin; }
   static header_list admin_auth() { return {{"Authorization", "Bearer " + admin_token}}; }
 
   // Settings every node started from now on gets (e.g. TLS).
@@ -111,8 +116,9 @@ public:
   // What every node gets (a `recd` command joining the cluster needs the same).
   env_list common_env() const;
 
-  // The coordinator node, always on the same actor and HTTP ports (a restart reuses them).
-  node& start_coordinator();
+  // Coordinator replica `replica` ("coordinator", "coordinator-1", ...), always
+  // on the same actor, HTTP and admin ports (a restart reuses them).
+  node& start_coordinator(int replica = 0);
   // Node "shard-<i>" on fresh ports (admin port: any free one); `extra` overrides
   // the environment.
   node& start_shard(int i, const env_list& extra = {});
@@ -130,7 +136,8 @@ public:
   double wait_http_ok(node& n, const std::string& path = "/readyz",
                       std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
-  // The coordinator's map (2 s timeout); nullopt if it did not answer 200 with one.
+  // The leading replica's map (2 s timeout per replica asked, the one that
+  // answered last first); nullopt if none answered 200 with one.
   std::optional<cluster_map> map() const;
 
   // Polls the map until `ok` holds; (the last map seen, seconds waited, whether it held).
@@ -163,9 +170,11 @@ private:
   std::string postgres_;
   std::string redis_;
   std::string app_id_;
-  std::uint16_t coordinator_actor_;
-  std::uint16_t coordinator_http_;
-  std::uint16_t coordinator_admin_;
+  struct replica_ports {
+    std::uint16_t actor, http, admin;
+  };
+  std::vector<replica_ports> replicas_;
+  mutable std::size_t last_leader_ = 0; // the replica whose admin port answered last
   std::vector<std::unique_ptr<node>> nodes_;
   std::set<std::string> logs_started_;
   env_list node_env_;

@@ -51,7 +51,11 @@ app.kubernetes.io/part-of: recd
 {{/* host:port of the coordinator node (pod 0 of its StatefulSet). */}}
 {{- define "recd.coordinatorAddress" -}}
 {{- $svc := printf "%s-coordinator" (include "recd.fullname" .) }}
-{{- printf "%s-0.%s:%d" $svc (include "recd.serviceDomain" (dict "root" . "service" $svc)) (int .Values.ports.cluster) }}
+{{- $addrs := list }}
+{{- range $i := until (int .Values.coordinator.replicas) }}
+{{- $addrs = append $addrs (printf "%s-%d.%s:%d" $svc $i (include "recd.serviceDomain" (dict "root" $ "service" $svc)) (int $.Values.ports.cluster)) }}
+{{- end }}
+{{- join "," $addrs }}
 {{- end }}
 
 {{/* CAF application identifier: keeps two releases' nodes from joining each other. */}}
@@ -552,7 +556,10 @@ spec:
         failureThreshold: {{ $root.Values.probes.liveness.failureThreshold }}
       readinessProbe:
         httpGet:
-          path: /readyz
+          {{- /* A coordinator standby is never ready by /readyz; a StatefulSet's
+          rolling update waits for each pod to be Ready, so coordinator pods
+          are Ready when healthy (leader or standby). */}}
+          path: {{ ternary "/healthz" "/readyz" (eq .role "coordinator") }}
           port: http
         periodSeconds: {{ $root.Values.probes.readiness.periodSeconds }}
         timeoutSeconds: {{ $root.Values.probes.readiness.timeoutSeconds }}

@@ -1,0 +1,57 @@
+#pragma once
+// The coordinator lease (sql/006_coordinator_lease.sql): which coordinator
+// replica leads, under which term, and where nodes reach it. All calls BLOCK.
+//
+// Contract:
+// - acquire() takes the lease only when nobody holds it (no row, or the row's
+//   lease expired by PostgreSQL's clock); the new term is the old one + 1.
+// - renew() extends the lease of `term` and fails once another term took it.
+// - release() ends the lease of `term` at once (a graceful stop), so a
+//   standby need not wait for it to expire.
+// - fence() is called inside a write transaction of the leader: it locks the
+//   row FOR SHARE and throws `fenced` unless the term is still `term`. A
+//   takeover (an UPDATE of the row) waits for such a transaction to end, and
+//   every transaction after it sees the new term: a deposed leader's writes
+//   never commit after a new leader took over.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+namespace recd::store {
+
+struct lease_holder {
+  std::string holder;  // the replica's name
+  std::string address; // host:port of its actor port
+  std::int64_t term = 0;
+  bool expired = false;
+};
+
+struct fenced : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The new term, or nullopt while another replica's lease runs.
+std::optional<std::int64_t> acquire_lease(pqxx::connection& c, const std::string& holder,
+                                          const std::string& address, std::int32_t lease_ms);
+
+// False once `term` is no longer the lease's term.
+bool renew_lease(pqxx::connection& c, std::int64_t term, std::int32_t lease_ms);
+
+void release_lease(pqxx::connection& c, std::int64_t term);
+
+// The current lease, or nullopt if no coordinator ever led.
+std::optional<lease_holder> read_lease(pqxx::connection& c);
+
+// Job kinds with runs left 'running' by an older leader (a term in 1..term-1).
+std::vector<std::string> orphaned_run_kinds(pqxx::connection& c, std::int64_t term);
+
+// Throws `fenced` unless `term` leads (term 0: a coordinator without
+// replicas, never fenced).
+void fence(pqxx::work& tx, std::int64_t term);
+
+} // namespace recd::store

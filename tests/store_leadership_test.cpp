@@ -1,0 +1,110 @@
+// store/leadership against a real PostgreSQL: the coordinator lease is taken
+// by one replica at a time, passes to another only once it expired (a new
+// term), fences the old term's writes, and names the runs an older leader
+// left running.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/leadership.hpp"
+#include "support/test_database.hpp"
+
+namespace recd::test {
+namespace {
+
+void expire(pqxx::connection& c) {
+  pqxx::work tx{c};
+  tx.exec("UPDATE coordinator_lease SET expires_at = clock_timestamp() - interval '1 second'");
+  tx.commit();
+}
+
+TEST(CoordinatorLease, OneHolderAtATimeAndANewTermOnlyAfterItExpired) {
+  test_database db{"lease"};
+  auto a = db.connect();
+  auto b = db.connect();
+  EXPECT_FALSE(store::read_lease(a).has_value());
+
+  auto first = store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000);
+  ASSERT_EQ(first, std::optional<std::int64_t>{1});
+  // B waits while A's lease runs, however often it asks.
+  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000).has_value());
+  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000).has_value());
+  auto now = store::read_lease(b);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->holder, "replica-a");
+  EXPECT_EQ(now->address, "10.0.0.1:4242");
+  EXPECT_EQ(now->term, 1);
+  EXPECT_FALSE(now->expired);
+  EXPECT_TRUE(store::renew_lease(a, 1, 60000));
+
+  expire(a);
+  EXPECT_TRUE(store::read_lease(b)->expired);
+  auto second = store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000);
+  ASSERT_EQ(second, std::optional<std::int64_t>{2});
+  EXPECT_EQ(store::read_lease(a)->address, "10.0.0.2:4242");
+  // The old term can neither renew nor release the new term's lease.
+  EXPECT_FALSE(store::renew_lease(a, 1, 60000));
+  store::release_lease(a, 1);
+  EXPECT_FALSE(store::read_lease(a)->expired);
+  EXPECT_FALSE(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000).has_value());
+
+  // A release ends the lease at once: the next replica takes term 3.
+  store::release_lease(b, 2);
+  EXPECT_EQ(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000),
+            std::optional<std::int64_t>{3});
+}
+
+TEST(CoordinatorLease, FenceLetsOnlyTheLeadingTermWrite) {
+  test_database db{"lease_fence"};
+  auto c = db.connect();
+  ASSERT_TRUE(store::acquire_lease(c, "replica-a", "a:1", 60000).has_value());
+  expire(c);
+  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+
+  // The deposed term 1 writes a map: refused, and nothing of it commits.
+  {
+    pqxx::work tx{c};
+    EXPECT_THROW(
+      {
+        store::fence(tx, 1);
+        tx.exec("INSERT INTO partition_map (partition, shard, epoch) VALUES (0, 'old', 99)");
+        tx.commit();
+      },
+      store::fenced);
+  }
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM partition_map WHERE epoch = 99"), "0");
+  // The leading term 2 writes; term 0 (no replicas) is never fenced.
+  for (std::int64_t term : {2, 0}) {
+    pqxx::work tx{c};
+    EXPECT_NO_THROW(store::fence(tx, term));
+    tx.exec_params("INSERT INTO partition_map (partition, shard, epoch) VALUES ($1, 'new', 7)",
+                   static_cast<int>(term));
+    tx.commit();
+  }
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM partition_map WHERE epoch = 7"), "2");
+}
+
+TEST(CoordinatorLease, OrphanedRunsAreThoseOlderLeadersLeftRunning) {
+  test_database db{"lease_orphans"};
+  auto c = db.connect();
+  {
+    pqxx::work tx{c};
+    tx.exec("INSERT INTO job_runs (kind, status, term) VALUES "
+            "('item_similarity', 'running', 1), ('embeddings', 'running', 2), "
+            "('user_similarity', 'published', 1), ('user_similarity', 'running', 3), "
+            "('item_similarity', 'running', 0)");
+    tx.commit();
+  }
+  // Term 3 leads: runs of terms 1 and 2 still 'running' are orphans; its own
+  // run and a run outside any replicated coordinator (term 0) are not.
+  EXPECT_EQ(store::orphaned_run_kinds(c, 3),
+            (std::vector<std::string>{"embeddings", "item_similarity"}));
+  EXPECT_EQ(store::orphaned_run_kinds(c, 2), (std::vector<std::string>{"item_similarity"}));
+  EXPECT_TRUE(store::orphaned_run_kinds(c, 1).empty());
+}
+
+} // namespace
+} // namespace recd::test
