@@ -43,12 +43,28 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
         m.routes[r].score = weight[r] * double(m.routes[r].evidence) / double(best[r]);
         m.score += m.routes[r].score;
       }
-  auto better = [](const merged_item& a, const merged_item& b) {
+  // Ranked by small keys, not the items themselves (each carries its five
+  // routes): the same order, a fraction of the bytes moved.
+  struct rank_key {
+    double score;
+    item_id item;
+    std::uint32_t slot;
+  };
+  thread_local std::vector<rank_key> keys;
+  keys.clear();
+  keys.reserve(items.size());
+  for (std::uint32_t s = 0; s < items.size(); ++s)
+    keys.push_back({items[s].score, items[s].item, s});
+  auto better = [](const rank_key& a, const rank_key& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
   };
-  auto top = std::min(limit, items.size());
-  std::partial_sort(items.begin(), items.begin() + static_cast<long>(top), items.end(), better);
-  return {items.begin(), items.begin() + static_cast<long>(top)};
+  auto top = std::min(limit, keys.size());
+  std::partial_sort(keys.begin(), keys.begin() + static_cast<long>(top), keys.end(), better);
+  std::vector<merged_item> out;
+  out.reserve(top);
+  for (std::size_t k = 0; k < top; ++k)
+    out.push_back(items[keys[k].slot]);
+  return out;
 }
 
 void append_number(std::string& out, double x) {

@@ -4,66 +4,9 @@
 #include <iterator>
 #include <chrono>
 #include <cmath>
-
-#include <hnswlib/hnswlib.h>
+#include <functional>
 
 namespace recd {
-
-// ---- vector_index --------------------------------------------------------------
-
-vector_index::vector_index(std::int32_t dim, std::size_t capacity)
-  : dim_(dim),
-    space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<std::size_t>(dim))),
-    index_(std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(),
-                                                             std::max<std::size_t>(capacity, 1),
-                                                             16, 100)) {
-  index_->setEf(64);
-}
-
-vector_index::~vector_index() = default;
-
-void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
-  const auto label = static_cast<hnswlib::labeltype>(item);
-  // hnswlib moves a label it holds (addPoint updates it in place).
-  const bool fresh = index_->label_lookup_.count(label) == 0;
-  // Items added after the build (new items) grow the index by a quarter at a
-  // time: hnswlib refuses a point beyond its capacity.
-  if (fresh && index_->cur_element_count >= index_->max_elements_)
-    index_->resizeIndex(index_->max_elements_ + index_->max_elements_ / 4 + 16);
-  index_->addPoint(unit_vector.data(), label);
-  if (fresh)
-    ++size_;
-}
-
-std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit_vector,
-                                                  std::size_t k) const {
-  std::vector<neighbour_item> out;
-  if (size_ == 0 || k == 0 || unit_vector.size() != static_cast<std::size_t>(dim_))
-    return out;
-  auto found = index_->searchKnn(unit_vector.data(), std::min(k, size_));
-  out.reserve(found.size());
-  while (!found.empty()) {
-    // Inner-product distance is 1 - dot; on unit vectors dot is the cosine.
-    out.push_back({static_cast<item_id>(found.top().second), 1.0f - found.top().first});
-    found.pop();
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
-}
-
-std::size_t vector_index::bytes() const {
-  const auto& h = *index_;
-  std::size_t links = 0;
-  for (std::size_t i = 0; i < h.cur_element_count; ++i)
-    if (h.element_levels_[i] > 0)
-      links += h.size_links_per_element_ * static_cast<std::size_t>(h.element_levels_[i]) + 8;
-  // Level 0 (vector, links, label) per element, the upper levels' link lists,
-  // one lock, level and link pointer per element, and the label map (a node of
-  // 32 bytes per element plus its buckets).
-  return h.max_elements_ * (h.size_data_per_element_ + sizeof(std::mutex) + sizeof(int) +
-                            sizeof(char*)) +
-         links + h.label_lookup_.size() * 32 + h.label_lookup_.bucket_count() * sizeof(void*);
-}
 
 // ---- helpers ---------------------------------------------------------------------
 
@@ -134,25 +77,35 @@ bool excluded(const recall_request& req, item_id item) {
 }
 
 // Moves the best k positive accumulated scores into `out` as candidates of
-// `route`. Non-positive ones are left out: the API's merge drops them anyway,
-// and excluded items were blocked (score -infinity) before accumulating.
+// `route`, best first (ties by item id). Non-positive ones are left out: the
+// API's merge drops them anyway, and excluded items were blocked (score
+// -infinity) before accumulating. The k-th best score is found among bare
+// floats first, so only the entries at or above it become candidates.
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
-  auto first = out.size();
+  thread_local std::vector<float> scores;
+  scores.clear();
   for (const auto& e : acc.entries())
     if (e.score > 0 && ok(e.item))
+      scores.push_back(e.score);
+  float floor = 0; // candidates need a score above it, or equal when positive
+  if (scores.size() > k) {
+    std::nth_element(scores.begin(), scores.begin() + static_cast<long>(k - 1), scores.end(),
+                     std::greater<float>{});
+    floor = scores[k - 1];
+  }
+  auto first = out.size();
+  for (const auto& e : acc.entries())
+    if (e.score > 0 && e.score >= floor && ok(e.item))
       out.push_back({e.item, route, e.score, e.because});
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
   auto begin = out.begin() + static_cast<long>(first);
-  if (out.size() - first > k) {
-    std::nth_element(begin, begin + static_cast<long>(k), out.end(), better);
-    out.resize(first + k);
-    begin = out.begin() + static_cast<long>(first);
-  }
   std::sort(begin, out.end(), better);
+  if (out.size() - first > k)
+    out.resize(first + k);
 }
 
 } // namespace

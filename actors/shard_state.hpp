@@ -18,13 +18,8 @@
 
 #include "config/settings.hpp"
 #include "engine/score_table.hpp"
+#include "actors/vector_index.hpp"
 #include "protocol/messages.hpp"
-
-namespace hnswlib {
-template <typename T>
-class HierarchicalNSW;
-class InnerProductSpace;
-} // namespace hnswlib
 
 namespace recd {
 
@@ -72,11 +67,6 @@ struct user_record {
   std::vector<first_buy> first_buys;
 };
 
-struct neighbour_item {
-  item_id item;
-  float score;
-};
-
 struct item_record {
   item_details details;
   std::vector<neighbour_item> neighbours; // best first, capped
@@ -89,29 +79,6 @@ struct item_record {
   // Live buy co-occurrence: most co-bought partners first, at most
   // recommend.co_bought_partners (actors/shard_widgets.cpp).
   std::vector<co_buy> co_bought;
-};
-
-// HNSW inner-product index over unit item embeddings (cosine similarity).
-class vector_index {
-public:
-  vector_index(std::int32_t dim, std::size_t capacity);
-  ~vector_index();
-  vector_index(const vector_index&) = delete;
-  vector_index& operator=(const vector_index&) = delete;
-  // Adds the item, or moves it to `unit_vector` if it is in the index already.
-  void add(item_id item, const std::vector<float>& unit_vector);
-  // Up to k nearest items with their cosine similarity, best first.
-  std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k) const;
-  std::int32_t dim() const { return dim_; }
-  std::size_t size() const { return size_; }
-  // Heap bytes the index holds (vectors, links, locks, label map), for footprint().
-  std::size_t bytes() const;
-
-private:
-  std::int32_t dim_;
-  std::size_t size_ = 0;
-  std::unique_ptr<hnswlib::InnerProductSpace> space_;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
 };
 
 // Everything a shard serves from, as a loader builds it in one piece.

@@ -1,5 +1,7 @@
 // The shard's in-memory state: history bookkeeping, real-time application of
 // events, and what each recall route proposes.
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "actors/shard_state.hpp"
@@ -433,6 +435,101 @@ TEST(shard_state, a_category_page_gets_every_owned_item_of_the_category_and_no_o
   EXPECT_EQ(cf, (std::vector<item_id>{2, 99}));
   req.only_category.clear();
   EXPECT_EQ(of_route(st.recall(req), recall_route::item_cf).size(), 3u);
+}
+
+} // namespace
+} // namespace recd
+
+// Selection: what recall and the vector index keep must be exactly the best
+// by score, then by item id, whatever shortcut finds them.
+namespace recd {
+namespace {
+
+std::vector<float> unit_vector(std::mt19937& rng, std::size_t dim) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(dim);
+  for (auto& x : v)
+    x = normal(rng);
+  normalize(v);
+  return v;
+}
+
+TEST(shard_state, the_vector_index_answers_the_exact_nearest_items_best_first) {
+  std::mt19937 rng{5};
+  constexpr std::size_t count = 3000, dim = 32;
+  std::vector<std::vector<float>> vectors;
+  vector_index index{dim, count};
+  for (std::size_t i = 0; i < count; ++i) {
+    vectors.push_back(unit_vector(rng, dim));
+    index.add(static_cast<item_id>(i + 1), vectors.back());
+  }
+  // A duplicate: two items at the same cosine rank by item id.
+  index.add(static_cast<item_id>(count + 1), vectors[0]);
+  vectors.push_back(vectors[0]);
+  for (int q = 0; q < 5; ++q) {
+    auto query = q == 0 ? vectors[0] : unit_vector(rng, dim);
+    std::vector<neighbour_item> all;
+    for (std::size_t i = 0; i < vectors.size(); ++i) {
+      double dot = 0;
+      for (std::size_t d = 0; d < dim; ++d)
+        dot += double(query[d]) * vectors[i][d];
+      all.push_back({static_cast<item_id>(i + 1), static_cast<float>(dot)});
+    }
+    std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) {
+      return x.score != y.score ? x.score > y.score : x.item < y.item;
+    });
+    for (std::size_t k : {1u, 10u, 250u}) {
+      auto found = index.nearest(query, k);
+      ASSERT_EQ(found.size(), k);
+      for (std::size_t i = 0; i < k; ++i) {
+        EXPECT_NEAR(found[i].score, all[i].score, 1e-5);
+        // Cosines this close may come out in either order from float sums.
+        if (i + 1 < k && std::abs(all[i].score - all[i + 1].score) > 1e-5 &&
+            (i == 0 || std::abs(all[i].score - all[i - 1].score) > 1e-5)) {
+          EXPECT_EQ(found[i].item, all[i].item) << "query " << q << ", rank " << i;
+        }
+      }
+    }
+    if (q == 0) { // the query itself and its duplicate, in item order
+      auto top = index.nearest(query, 2);
+      EXPECT_EQ(top[0].item, 1);
+      EXPECT_EQ(top[1].item, static_cast<item_id>(count + 1));
+    }
+  }
+  EXPECT_EQ(index.nearest(vectors[1], count + 10).size(), count + 1);
+}
+
+TEST(shard_state, a_route_keeps_its_best_k_items_by_score_then_item_id) {
+  // One seed with 400 neighbours whose weights repeat (ties at every cut):
+  // item 1000 + j weighs (j % 37) + 1.
+  shard_snapshot snap;
+  std::vector<neighbour_item> row;
+  for (int j = 0; j < 400; ++j)
+    row.push_back({1000 + j, static_cast<float>(j % 37 + 1)});
+  std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) {
+    return x.score != y.score ? x.score > y.score : x.item < y.item;
+  });
+  snap.items[1] = item(1, row);
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  for (int k : {1, 5, 11, 12, 50, 399, 400, 500}) {
+    recall_request req;
+    req.recent = {{1, behavior_kind::view, 1000}};
+    req.per_route = k;
+    req.now = 1000;
+    req.exclude = {1003, 1040}; // both weigh 4
+    auto cf = of_route(st.recall(req), recall_route::item_cf);
+    std::vector<neighbour_item> want;
+    for (const auto& n : row)
+      if (n.item != 1003 && n.item != 1040)
+        want.push_back(n);
+    want.resize(std::min<std::size_t>(want.size(), static_cast<std::size_t>(k)));
+    ASSERT_EQ(cf.size(), want.size()) << "k " << k;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(cf[i].item, want[i].item) << "k " << k << ", rank " << i;
+      EXPECT_FLOAT_EQ(cf[i].score, want[i].score);
+    }
+  }
 }
 
 } // namespace

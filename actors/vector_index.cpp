@@ -1,0 +1,223 @@
+#include "actors/vector_index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
+
+#include <hnswlib/hnswlib.h>
+
+namespace recd {
+
+// ---- vector_index --------------------------------------------------------------
+
+// Up to vector_index::exact_scan_max held vectors are searched exactly: at a
+// shard's usual catalogue (10,000 items of dimension 32) a scan costs a
+// fraction of the graph search, whose k (the route's candidates plus the
+// user's excluded items, 200 to over 1,000) is far above its ef of 64 (perf,
+// docs/benchmarks.md), and its answer is the exact one the graph search
+// approximates. The scan is memory-bound (a shard's vectors leave the cache
+// between requests), so its first pass reads a copy in 16-bit fixed point
+// (2 bytes per dimension and item), and only the items that may be among the
+// k best by that bound are scored again in float from hnswlib's copy.
+
+namespace {
+
+// The inner product of two vectors of `dim` floats: SSE (x86-64's baseline),
+// two accumulators of four lanes; a plain loop elsewhere.
+float dot(const float* a, const float* b, std::size_t dim) {
+  std::size_t d = 0;
+  float s = 0;
+#if defined(__SSE__)
+  __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
+  for (; d + 8 <= dim; d += 8) {
+    s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(a + d), _mm_loadu_ps(b + d)));
+    s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(a + d + 4), _mm_loadu_ps(b + d + 4)));
+  }
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, _mm_add_ps(s0, s1));
+  s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+  for (; d < dim; ++d)
+    s += a[d] * b[d];
+  return s;
+}
+
+// Fixed point for components of unit vectors: x * code_scale, rounded.
+// |x| <= 1 and unit lengths keep every sum of products of two coded vectors
+// within code_scale^2 * (1 + 1e-3) < 2^31.
+constexpr float code_scale = 32767.0f;
+
+std::int16_t code(float x) {
+  return static_cast<std::int16_t>(std::lround(std::clamp(x, -1.0f, 1.0f) * code_scale));
+}
+
+// The inner product of two coded vectors, times code_scale^2.
+std::int32_t dot(const std::int16_t* a, const std::int16_t* b, std::size_t dim) {
+  std::size_t d = 0;
+  std::int32_t s = 0;
+#if defined(__SSE2__)
+  __m128i acc = _mm_setzero_si128();
+  for (; d + 8 <= dim; d += 8)
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + d)),
+                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + d))));
+  alignas(16) std::int32_t lanes[4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), acc);
+  s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+  for (; d < dim; ++d)
+    s += std::int32_t{a[d]} * b[d];
+  return s;
+}
+
+} // namespace
+
+vector_index::vector_index(std::int32_t dim, std::size_t capacity)
+  : dim_(dim),
+    space_(std::make_unique<hnswlib::InnerProductSpace>(static_cast<std::size_t>(dim))),
+    index_(std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(),
+                                                             std::max<std::size_t>(capacity, 1),
+                                                             16, 100)) {
+  index_->setEf(64);
+  if (capacity <= exact_scan_max)
+    coded_.reserve(capacity * static_cast<std::size_t>(dim));
+}
+
+vector_index::~vector_index() = default;
+
+void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
+  const auto label = static_cast<hnswlib::labeltype>(item);
+  // hnswlib moves a label it holds (addPoint updates it in place).
+  const bool fresh = index_->label_lookup_.count(label) == 0;
+  // Items added after the build (new items) grow the index by a quarter at a
+  // time: hnswlib refuses a point beyond its capacity.
+  if (fresh && index_->cur_element_count >= index_->max_elements_)
+    index_->resizeIndex(index_->max_elements_ + index_->max_elements_ / 4 + 16);
+  index_->addPoint(unit_vector.data(), label);
+  if (fresh)
+    ++size_;
+  const auto count = static_cast<std::size_t>(index_->cur_element_count);
+  const auto dim = static_cast<std::size_t>(dim_);
+  double norm = 0;
+  for (float x : unit_vector)
+    norm += double(x) * x;
+  if (count > exact_scan_max || unit_vector.size() != dim || std::abs(norm - 1) > 1e-3)
+    coded_ok_ = false;
+  if (!coded_ok_) {
+    std::vector<std::int16_t>{}.swap(coded_);
+    return;
+  }
+  if (coded_.size() < count * dim)
+    coded_.resize(count * dim);
+  const auto row = static_cast<std::size_t>(index_->label_lookup_.at(label));
+  for (std::size_t d = 0; d < dim; ++d)
+    coded_[row * dim + d] = code(unit_vector[d]);
+}
+
+// Best first: by cosine, then by item id. Up to exact_scan_max held items the
+// answer is exact (see above); beyond, HNSW's.
+std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit_vector,
+                                                  std::size_t k) const {
+  std::vector<neighbour_item> out;
+  if (size_ == 0 || k == 0 || unit_vector.size() != static_cast<std::size_t>(dim_))
+    return out;
+  const auto n = static_cast<std::size_t>(index_->cur_element_count);
+  if (n > exact_scan_max) {
+    auto found = index_->searchKnn(unit_vector.data(), std::min(k, size_));
+    out.reserve(found.size());
+    while (!found.empty()) {
+      // Inner-product distance is 1 - dot; on unit vectors dot is the cosine.
+      out.push_back({static_cast<item_id>(found.top().second), 1.0f - found.top().first});
+      found.pop();
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+  const auto dim = static_cast<std::size_t>(dim_);
+  auto exact = [&](std::size_t i) {
+    return dot(unit_vector.data(),
+               reinterpret_cast<const float*>(
+                 index_->getDataByInternalId(static_cast<hnswlib::tableint>(i))),
+               dim);
+  };
+  auto label = [&](std::size_t i) {
+    return static_cast<item_id>(index_->getExternalLabel(static_cast<hnswlib::tableint>(i)));
+  };
+  auto better = [](const neighbour_item& x, const neighbour_item& y) {
+    return x.score != y.score ? x.score > y.score : x.item < y.item;
+  };
+  double norm = 0, l1 = 0;
+  for (float x : unit_vector) {
+    norm += double(x) * x;
+    l1 += std::abs(x);
+  }
+  if (!coded_ok_ || std::abs(norm - 1) > 1e-3) {
+    // Not coded: every item scored in float.
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      out.push_back({label(i), exact(i)});
+    auto top = std::min(k, n);
+    std::partial_sort(out.begin(), out.begin() + static_cast<long>(top), out.end(), better);
+    out.resize(top);
+    return out;
+  }
+  // First pass: every element's coded cosine c, within `slack` of its float
+  // cosine (rounding: half a code step per component of either vector, times
+  // the other's L1 norm (at most sqrt(dim) for a unit vector); plus the float
+  // rounding of c), counted in a histogram of 2,048 bins over [-1, 1].
+  const double half_step = 0.5 / code_scale;
+  const float slack =
+    static_cast<float>(half_step * (l1 + std::sqrt(double(dim)) * 1.001) + 1e-6);
+  constexpr std::size_t bins = 2048;
+  thread_local std::vector<std::int16_t> query;
+  thread_local std::vector<float> coarse;
+  thread_local std::vector<std::uint32_t> counts;
+  query.resize(dim);
+  for (std::size_t d = 0; d < dim; ++d)
+    query[d] = code(unit_vector[d]);
+  coarse.resize(n);
+  counts.assign(bins, 0);
+  auto bin_of = [](float c) {
+    auto b = static_cast<long>((c + 1.0f) * float(bins / 2));
+    return static_cast<std::size_t>(std::clamp<long>(b, 0, long(bins) - 1));
+  };
+  constexpr float unscale = 1.0f / (code_scale * code_scale);
+  for (std::size_t i = 0; i < n; ++i) {
+    coarse[i] = static_cast<float>(dot(query.data(), coded_.data() + i * dim, dim)) * unscale;
+    ++counts[bin_of(coarse[i])];
+  }
+  // The k-th best coarse cosine is at least the floor of the highest bin
+  // that, with those above it, holds k elements; so is some k elements' float
+  // cosine less slack, and every one of the k best float cosines is at least
+  // that, i.e. its coarse one at least floor - 2 slack: those are scored in float.
+  std::size_t cut = bins, taken = 0;
+  while (cut > 0 && taken < k)
+    taken += counts[--cut];
+  const float floor = (cut == 0 ? -2.0f : float(cut) / float(bins / 2) - 1.0f) - 2 * slack;
+  for (std::size_t i = 0; i < n; ++i)
+    if (coarse[i] >= floor)
+      out.push_back({label(i), exact(i)});
+  std::sort(out.begin(), out.end(), better);
+  if (out.size() > k)
+    out.resize(k);
+  return out;
+}
+
+std::size_t vector_index::bytes() const {
+  const auto& h = *index_;
+  std::size_t links = 0;
+  for (std::size_t i = 0; i < h.cur_element_count; ++i)
+    if (h.element_levels_[i] > 0)
+      links += h.size_links_per_element_ * static_cast<std::size_t>(h.element_levels_[i]) + 8;
+  // Level 0 (vector, links, label) per element, the upper levels' link lists,
+  // one lock, level and link pointer per element, and the label map (a node of
+  // 32 bytes per element plus its buckets).
+  return h.max_elements_ * (h.size_data_per_element_ + sizeof(std::mutex) + sizeof(int) +
+                            sizeof(char*)) +
+         links + h.label_lookup_.size() * 32 + h.label_lookup_.bucket_count() * sizeof(void*) +
+         coded_.capacity() * sizeof(std::int16_t);
+}
+
+} // namespace recd
