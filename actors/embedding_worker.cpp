@@ -116,7 +116,8 @@ embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state
     auto& st = self->state;
     std::vector<float> factors;
     auto bytes = st.inbox.take(fixed, from);
-    caf::error err = bytes ? decode_bulk(*bytes, factors) : bytes.error();
+    auto packed_factors = packed(factors); // as job_driver's half_step encodes them
+    caf::error err = bytes ? decode_bulk(*bytes, packed_factors) : bytes.error();
     if (!err)
       err = limits::check_factors(factors.size(), gram.size(),
                                   users ? st.items_count : st.users_count, st.opt.dim);

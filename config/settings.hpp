@@ -142,7 +142,10 @@ struct user_neighbours_settings {
   std::int32_t active_days = 0;        // 0 = every user
   std::int32_t min_common = 3;
   double min_score = 0.1;
-  std::int32_t top_k = 100;            // 0 = keep every pair
+  // 50 = recommend.similar_users: shards keep no more per user (shard_loader),
+  // so rows past it were written and indexed for nothing (half the job's
+  // PostgreSQL time at 30M events).
+  std::int32_t top_k = 50;             // 0 = keep every pair
 };
 
 struct embedding_settings {

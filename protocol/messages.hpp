@@ -16,6 +16,7 @@
 
 #include "engine/bipartite.hpp"
 #include "engine/types.hpp"
+#include "protocol/packed.hpp"
 
 namespace recd {
 
@@ -331,7 +332,8 @@ struct embedding_task {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, embedding_task& x) {
-  return f(caf::meta::type_name("embedding_task"), x.run_id, x.users, x.items, x.u, x.i, x.w,
+  return f(caf::meta::type_name("embedding_task"), x.run_id, packed(x.users), packed(x.items),
+           packed(x.u), packed(x.i), packed(x.w),
            x.dim, x.regularization, x.alpha);
 }
 
@@ -342,7 +344,7 @@ struct factor_block {
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, factor_block& x) {
-  return f(caf::meta::type_name("factor_block"), x.rows, x.values);
+  return f(caf::meta::type_name("factor_block"), packed(x.rows), packed(x.values));
 }
 
 // Progress of a job part, sent by similarity workers to the job driver.
@@ -464,6 +466,7 @@ typename Inspector::result_type inspect(Inspector& f, item_folds& x) {
 namespace recd::engine {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bipartite& x) {
-  return f(caf::meta::type_name("bipartite"), x.row_ids, x.col_ids, x.offsets, x.cols);
+  return f(caf::meta::type_name("bipartite"), packed(x.row_ids), packed(x.col_ids),
+           packed(x.offsets), packed(x.cols));
 }
 } // namespace recd::engine

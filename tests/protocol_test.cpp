@@ -368,6 +368,32 @@ TEST_F(protocol_test, a_bulk_transfer_with_a_missing_chunk_is_refused) {
   EXPECT_TRUE(decode_bulk(garbage, back));
 }
 
+TEST_F(protocol_test, a_packed_vector_round_trips_and_a_size_beyond_its_bytes_is_refused) {
+  // ALS factors travel packed (one block of bytes): the same values come back.
+  std::vector<float> values{0.5f, -1.25f, 3e-7f, 1e30f};
+  auto out = packed(values);
+  auto payload = encode_bulk(8, out);
+  ASSERT_TRUE(payload);
+  bulk_inbox inbox;
+  ASSERT_FALSE(inbox.add(std::move(payload->chunks[0])));
+  auto bytes = inbox.take(payload->handle);
+  ASSERT_TRUE(bytes);
+  std::vector<float> back;
+  auto in = packed(back);
+  ASSERT_FALSE(decode_bulk(*bytes, in));
+  EXPECT_EQ(back, values);
+  // A hostile size (2^40 elements) with 8 bytes behind it: an error, no allocation.
+  std::vector<char> hostile;
+  caf::binary_serializer sink{static_cast<caf::execution_unit*>(nullptr), hostile};
+  std::size_t huge = std::size_t{1} << 40;
+  ASSERT_FALSE(sink.begin_sequence(huge));
+  hostile.resize(hostile.size() + 8, '\0');
+  std::vector<float> none;
+  auto hostile_in = packed(none);
+  EXPECT_TRUE(decode_bulk(hostile, hostile_in));
+  EXPECT_TRUE(none.empty());
+}
+
 TEST_F(protocol_test, a_bulk_inbox_keeps_senders_apart_and_refuses_what_breaks_a_bound) {
   bulk_inbox inbox;
   // One sender cannot take another's transfer.

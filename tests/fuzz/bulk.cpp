@@ -40,7 +40,8 @@ void decode_as(std::uint8_t type, const std::vector<char>& bytes) {
   }
   case 2: {
     std::vector<float> factors;
-    (void)recd::decode_bulk(bytes, factors);
+    auto packed_factors = recd::packed(factors); // as the ALS half-step sends them
+    (void)recd::decode_bulk(bytes, packed_factors);
     break;
   }
   default: {
