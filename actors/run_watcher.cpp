@@ -7,7 +7,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
-#include "store/leadership.hpp"
+#include "store/partition_map.hpp"
 
 namespace recd {
 
@@ -33,13 +33,9 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
         return conn.error();
       std::vector<std::int64_t> latest(job_kind_count, 0); // by job_kind
       auto err = store::guard([&] {
-        pqxx::read_transaction tx{**conn};
-        auto rows = tx.exec("SELECT kind, max(run_id) FROM job_runs WHERE status = 'published' "
-                            "GROUP BY kind");
-        for (const auto& r : rows) {
-          if (auto kind = parse_job_kind(r[0].c_str()))
-            latest[static_cast<std::size_t>(*kind)] = r[1].as<std::int64_t>();
-        }
+        for (const auto& [name, run] : store::newest_published_runs(**conn))
+          if (auto kind = parse_job_kind(name))
+            latest[static_cast<std::size_t>(*kind)] = run;
       });
       if (err) {
         self->state.conn.reset();
@@ -52,52 +48,21 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
-      std::uint64_t epoch = 0;
-      std::vector<std::string> owners;
-      auto err = store::guard([&] {
-        pqxx::read_transaction tx{**conn};
-        for (const auto& r : tx.exec("SELECT partition, shard, epoch FROM partition_map ORDER BY partition")) {
-          auto p = r[0].as<std::size_t>();
-          if (owners.size() <= p)
-            owners.resize(p + 1);
-          owners[p] = r[1].c_str();
-          epoch = std::max(epoch, r[2].as<std::uint64_t>());
-        }
-      });
+      store::persisted_map map;
+      auto err = store::guard([&] { map = store::load_partition_map(**conn); });
       if (err) {
         self->state.conn.reset();
         return err;
       }
-      return {epoch, std::move(owners)};
+      return {map.epoch, std::move(map.owners)};
     },
     [=](save_map_atom, std::uint64_t epoch,
         const std::vector<std::string>& owners) -> caf::result<bool> {
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
-      std::vector<std::int32_t> parts;
-      std::string names = "{";
-      for (std::size_t p = 0; p < owners.size(); ++p) {
-        parts.push_back(static_cast<std::int32_t>(p));
-        // Shard names are quoted array elements: escape quotes and backslashes.
-        std::string quoted;
-        for (char c : owners[p]) {
-          if (c == '"' || c == '\\')
-            quoted += '\\';
-          quoted += c;
-        }
-        names += (p ? ",\"" : "\"") + quoted + "\"";
-      }
-      names += "}";
-      auto err = store::guard([&] {
-        pqxx::work tx{**conn};
-        store::fence(tx, self->state.term); // a deposed leader writes no map
-        tx.exec("DELETE FROM partition_map");
-        tx.exec_params("INSERT INTO partition_map (partition, shard, epoch) SELECT p, s, $3 FROM "
-                       "unnest($1::int[], $2::text[]) AS x(p, s)",
-                       store::int_array_literal(parts), names, static_cast<std::int64_t>(epoch));
-        tx.commit();
-      });
+      auto err = store::guard(
+        [&] { store::save_partition_map(**conn, epoch, owners, self->state.term); });
       if (err) {
         self->state.conn.reset();
         return err;

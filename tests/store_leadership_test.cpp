@@ -1,7 +1,7 @@
-// store/leadership against a real PostgreSQL: the coordinator lease is taken
-// by one replica at a time, passes to another only once it expired (a new
-// term), fences the old term's writes, and names the runs an older leader
-// left running.
+// store/leadership and store/partition_map against a real PostgreSQL: the
+// coordinator lease is taken by one replica at a time, passes to another only
+// once it expired (a new term), fences the old term's writes (of the map too),
+// and names the runs an older leader left running; the map round-trips.
 
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/leadership.hpp"
+#include "store/partition_map.hpp"
 #include "support/test_database.hpp"
 
 namespace recd::test {
@@ -85,6 +86,23 @@ TEST(CoordinatorLease, FenceLetsOnlyTheLeadingTermWrite) {
     tx.commit();
   }
   EXPECT_EQ(db.scalar("SELECT count(*) FROM partition_map WHERE epoch = 7"), "2");
+}
+
+TEST(CoordinatorLease, TheMapRoundTripsAndADeposedTermCannotReplaceIt) {
+  test_database db{"lease_map"};
+  auto c = db.connect();
+  EXPECT_EQ(store::load_partition_map(c).epoch, 0u);
+  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000), std::optional<std::int64_t>{1});
+  const std::vector<std::string> owners{"shard-0", "shard \"1\"", "", "back\\slash"};
+  store::save_partition_map(c, 7, owners, 1);
+  auto back = store::load_partition_map(c);
+  EXPECT_EQ(back.epoch, 7u);
+  EXPECT_EQ(back.owners, owners);
+  expire(c);
+  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+  EXPECT_THROW(store::save_partition_map(c, 8, {"old", "old", "old", "old"}, 1), store::fenced);
+  EXPECT_EQ(store::load_partition_map(c).epoch, 7u);
+  EXPECT_EQ(store::load_partition_map(c).owners, owners);
 }
 
 TEST(CoordinatorLease, OrphanedRunsAreThoseOlderLeadersLeftRunning) {
