@@ -127,9 +127,8 @@ std::optional<coordinator_actor> reach_coordinator(caf::actor_system& sys,
     std::fprintf(stderr, "recd: no coordinator address given\n");
     return std::nullopt;
   }
-  if (dial.size() > 1)
-    if (auto leader = leader_address(cfg))
-      dial = {*leader};
+  if (dial.size() > 1) // one address named on purpose is dialed as given
+    dial = leader_candidates(cfg, dial);
   for (const auto& a : dial) {
     auto [host, port] = split_host_port(a);
     auto coordinator =

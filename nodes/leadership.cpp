@@ -147,4 +147,11 @@ std::optional<std::string> leader_address(const settings& cfg) {
   return std::nullopt;
 }
 
+std::vector<std::string> leader_candidates(const settings& cfg,
+                                           const std::vector<std::string>& replicas) {
+  if (auto leader = leader_address(cfg))
+    return {*leader};
+  return replicas;
+}
+
 } // namespace recd

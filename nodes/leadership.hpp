@@ -66,4 +66,11 @@ private:
 // yet, or PostgreSQL unreachable).
 std::optional<std::string> leader_address(const settings& cfg);
 
+// What to dial to reach the leader among `replicas`: the lease's address
+// alone when there is a lease (a standby has no port open, and a frozen old
+// leader would accept a connection and never answer), else every replica in
+// turn.
+std::vector<std::string> leader_candidates(const settings& cfg,
+                                           const std::vector<std::string>& replicas);
+
 } // namespace recd

@@ -143,12 +143,7 @@ std::optional<coordinator_actor> connect_coordinator(caf::actor_system& sys, con
     return std::nullopt;
   }
   for (int attempt = 0;; ++attempt) {
-    // The lease names the leader: only it is dialed (a standby has no actor
-    // port open, and a deposed leader that is frozen would never answer).
-    // Without a lease (no replica ever led), each replica in turn.
-    std::vector<std::string> dial = replicas;
-    if (auto leader = leader_address(cfg))
-      dial = {*leader};
+    auto dial = leader_candidates(cfg, replicas);
     caf::error last;
     for (const auto& address : dial) {
       auto [host, port] = split_host_port(address);
