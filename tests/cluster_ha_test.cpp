@@ -31,6 +31,7 @@
 #include "support/api_client.hpp"
 #include "support/cluster_harness.hpp"
 #include "support/e2e_text.hpp"
+#include "support/job_reference.hpp"
 #include "support/load_generator.hpp"
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
@@ -139,15 +140,7 @@ TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheR
   auto& standby = start_standby(c);
 
   // The reference: a one-node run on the same data, kept aside.
-  auto single = run_cli({"compute", "--shards", "1", "--jobs", "user_neighbours"},
-                        {{"RECD_POSTGRES_URL", db.url()}}, 120s);
-  ASSERT_EQ(single.status, 0) << show(single);
-  {
-    auto conn = db.connect();
-    pqxx::nontransaction tx{conn};
-    tx.exec("CREATE TABLE reference_user_neighbours AS SELECT * FROM user_neighbours");
-  }
-  ASSERT_GE(count(db, "SELECT count(*) FROM reference_user_neighbours"), 300);
+  ASSERT_GE(keep_one_node_user_neighbours(db), 300);
   const auto last_run = count(db, "SELECT coalesce(max(run_id), 0) FROM job_runs");
   const auto term = count(db, "SELECT term FROM coordinator_lease");
 
@@ -187,11 +180,7 @@ TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheR
   EXPECT_EQ(count(db, "SELECT count(*) FROM job_runs WHERE kind = 'user_neighbours' AND "
                       "status = 'running'"),
             0);
-  EXPECT_EQ(count(db, "SELECT count(*) FROM user_neighbours l FULL JOIN "
-                      "reference_user_neighbours r USING (user_id, similar_user_id) WHERE "
-                      "l.user_id IS NULL OR r.user_id IS NULL OR abs(l.similarity_score::float8 - "
-                      "r.similarity_score::float8) > 1e-9"),
-            0)
+  EXPECT_EQ(user_neighbours_differences(db), 0)
     << "the redone user_neighbours differs from the one-node run";
 }
 

@@ -20,6 +20,7 @@
 #include "support/api_client.hpp"
 #include "support/cluster_harness.hpp"
 #include "support/e2e_text.hpp"
+#include "support/job_reference.hpp"
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
 #include "support/shop_data.hpp"
@@ -106,26 +107,14 @@ TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
   serves("after the rejoin");
 
   // A job over the 16 equals a one-node run on the same data.
-  auto single = run_cli({"compute", "--shards", "1", "--jobs", "user_neighbours"},
-                        {{"RECD_POSTGRES_URL", db.url()}}, 120s);
-  ASSERT_EQ(single.status, 0) << show(single);
-  {
-    auto conn = db.connect();
-    pqxx::nontransaction tx{conn};
-    tx.exec("CREATE TABLE reference_user_neighbours AS SELECT * FROM user_neighbours");
-  }
-  ASSERT_GE(count(db, "SELECT count(*) FROM reference_user_neighbours"), 100);
+  ASSERT_GE(keep_one_node_user_neighbours(db), 100);
   auto t_job = steady::now();
   auto job = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
                       "user_neighbours"},
                      c.common_env(), 120s);
   ASSERT_EQ(job.status, 0) << show(job);
   const double job_seconds = seconds_since(t_job);
-  EXPECT_EQ(count(db, "SELECT count(*) FROM user_neighbours l FULL JOIN "
-                      "reference_user_neighbours r USING (user_id, similar_user_id) WHERE "
-                      "l.user_id IS NULL OR r.user_id IS NULL OR abs(l.similarity_score::float8 - "
-                      "r.similarity_score::float8) > 1e-9"),
-            0)
+  EXPECT_EQ(user_neighbours_differences(db), 0)
     << "user_neighbours over 16 shards differs from the one-node run";
   info("kill -9 to a balanced map over 15: " + fmt(kill_seconds, 2) + " s; rejoin to 16: " +
        fmt(rejoin_seconds, 2) + " s; user_neighbours over 16 shards: " + fmt(job_seconds, 2) +

@@ -27,6 +27,7 @@
 #include "support/api_client.hpp"
 #include "support/cluster_harness.hpp"
 #include "support/e2e_text.hpp"
+#include "support/job_reference.hpp"
 #include "support/load_generator.hpp"
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
@@ -213,25 +214,12 @@ TEST(ShardFailure, AJobFinishesWithTheFullResultWhenAShardNodeIsKilledInTheMiddl
 
   // The reference: a one-node run on the same data, kept aside.
   auto t0 = steady::now();
-  auto single = run_cli({"compute", "--shards", "1", "--jobs", "user_neighbours"},
-                        {{"RECD_POSTGRES_URL", db.url()}}, 120s);
-  ASSERT_EQ(single.status, 0) << show(single);
+  const auto reference_rows = keep_one_node_user_neighbours(db);
   info("one-node user_neighbours: " + fmt(seconds_since(t0)) + " s");
-  {
-    auto conn = db.connect();
-    pqxx::nontransaction tx{conn};
-    tx.exec("CREATE TABLE reference_user_neighbours AS SELECT * FROM user_neighbours");
-  }
-  const auto reference_rows = count(db, "SELECT count(*) FROM reference_user_neighbours");
   ASSERT_GE(reference_rows, 300);
   const auto last_run = count(db, "SELECT coalesce(max(run_id), 0) FROM job_runs");
 
-  auto differences = [&] {
-    return count(db, "SELECT count(*) FROM user_neighbours l FULL JOIN reference_user_neighbours "
-                     "r USING (user_id, similar_user_id) WHERE l.user_id IS NULL OR "
-                     "r.user_id IS NULL OR abs(l.similarity_score::float8 - "
-                     "r.similarity_score::float8) > 1e-9");
-  };
+  auto differences = [&] { return user_neighbours_differences(db); };
 
   // The cluster run; shard-2 dies as soon as the run is recorded as running.
   cli_run job{{"compute", "--coordinator", c.coordinator_addr(), "--jobs", "user_neighbours"},

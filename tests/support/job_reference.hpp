@@ -1,0 +1,21 @@
+#pragma once
+// A one-node run of a job kept aside as the reference a cluster run must equal
+// (the cluster suites: a run redone after a shard or a leader died, a run over
+// many shards).
+
+#include <cstdint>
+
+#include "support/test_database.hpp"
+
+namespace recd::test {
+
+// Runs `recd compute --shards 1 --jobs user_neighbours` on `db` and copies the
+// published table to reference_user_neighbours; its row count. Throws
+// std::runtime_error (with the command's output) if the run fails.
+std::int64_t keep_one_node_user_neighbours(const test_database& db);
+
+// Rows in which user_neighbours and reference_user_neighbours differ (a pair
+// in one only, or a score apart by more than 1e-9).
+std::int64_t user_neighbours_differences(const test_database& db);
+
+} // namespace recd::test
