@@ -294,6 +294,13 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
   const auto timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms};
+  // The lease names this replica's actor port before the port is bound:
+  // it must be fixed.
+  if (cfg.cluster.port == 0) {
+    std::fprintf(stderr, "recd: a coordinator replica needs a fixed cluster.port (not 0): "
+                         "the lease tells other nodes where it is before it listens\n");
+    return 1;
+  }
   // Process-unique, so that a restarted replica never mistakes an old lease for its own.
   const auto holder = cfg.cluster.node_name.empty()
                         ? node_name(cfg)
