@@ -311,8 +311,10 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   settings leading = cfg;
   {
     auto standby = spawn_standby_probe(sys);
+    auto status = std::make_shared<standby_status>();
     gateway gw{sys, {}, standby, coordinator_actor{}, std::make_shared<api_metrics>(), timeout};
     gw.set_liveness(watch_essentials(sys, {{"standby", standby.address()}}));
+    gw.set_replica_readiness([status] { return status->blocker(); });
     gw.set_node({"standby", nullptr, nullptr, {}});
     auto front = start_http(cfg, gw, "coordinator", /*with_admin=*/true);
     if (!front) {
@@ -320,7 +322,7 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
       return 1;
     }
     spdlog::info("coordinator replica {}: standing by for the lease", holder);
-    term = await_lease(cfg, holder, signals);
+    term = await_lease(cfg, holder, signals, *status);
     auto pin = [](std::string& addr, const std::string& host, std::uint16_t port) {
       if (split_host_port(addr).second == 0 && port != 0)
         addr = host + ":" + std::to_string(port);
