@@ -90,6 +90,10 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
                   : json_response(200, R"({"ready":true})"));
     return true;
   }
+  if (draining_.load(std::memory_order_acquire)) {
+    reply(json_response(503, R"({"ready":false,"error":"shutting down"})"));
+    return true;
+  }
   ask(
     sys_, readiness_, timeout_, reply,
     [reply](bool ready) {

@@ -9,7 +9,8 @@
 // The public port (handle):
 //   GET  /healthz                  200 {"status":"ok"} while every essential actor of the
 //                                  node runs (nodes/liveness.hpp), else 503 naming the dead one
-//   GET  /readyz                   200 once every shard holds its state, else 503
+//   GET  /readyz                   200 once every shard holds its state, else 503 (also
+//                                  while the node drains before it stops: http.drain_ms)
 //   GET  /readyz/replica           a coordinator replica's readiness to lead (the chart's
 //                                  probe of coordinator pods): 200 {"ready":true} while alive
 //                                  and able to lead, else 503 {"ready":false,"error":why};
@@ -113,6 +114,9 @@ public:
   void set_replica_readiness(std::function<std::optional<std::string>()> f) {
     replica_readiness_ = std::move(f);
   }
+  // A stopping node: /readyz answers 503 {"ready":false,"error":"shutting
+  // down"} from now on while every other route still serves (http.drain_ms).
+  void set_draining() { draining_.store(true, std::memory_order_release); }
   // What /metrics shows of this node (its role, API actors, writer queue).
   void set_node(metrics::node_view node) { node_ = std::move(node); }
   // Open connections of this node's HTTP servers, once they run.
@@ -166,6 +170,7 @@ private:
   std::shared_ptr<api_metrics> metrics_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::size_t> round_robin_{0};
+  std::atomic<bool> draining_{false};
   std::string admin_token_;
   std::shared_ptr<http::api_keys> api_keys_;
   std::shared_ptr<liveness> liveness_;

@@ -191,6 +191,18 @@ dashboard_deps dashboard_options(const settings& cfg, coordinator_actor coordina
           cfg.admin.eval_report, std::chrono::milliseconds{cfg.http.request_timeout_ms}};
 }
 
+// A node that serves the API, stopping: /readyz answers 503 while requests
+// are still served for http.drain_ms (a second stop signal ends it early),
+// so that load balancers take the node out before its port closes.
+void drain(gateway& gw, const settings& cfg, sigset_t& signals) {
+  if (cfg.http.drain_ms <= 0)
+    return;
+  gw.set_draining();
+  spdlog::info("stopping: /readyz answers 503, serving {} ms more (http.drain_ms)", cfg.http.drain_ms);
+  timespec wait{cfg.http.drain_ms / 1000, static_cast<long>(cfg.http.drain_ms % 1000) * 1000000L};
+  sigtimedwait(&signals, nullptr, &wait);
+}
+
 // Serves HTTP with `gw` until a stop signal (or `watched` dies); returns the exit status.
 int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
                const caf::actor& watched, const char* role) {
@@ -198,6 +210,8 @@ int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_
   if (!front)
     return 1;
   auto why = wait_for_stop(sys, signals, watched);
+  if (why == stop_reason::signal && std::string_view{role} == "all")
+    drain(gw, cfg, signals);
   front->stop();
   if (why == stop_reason::watched_down) {
     std::fprintf(stderr, "recd: the coordinator stopped; see the log above\n");
@@ -496,8 +510,10 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   } else {
     for (;;) {
       if (wait_for_stop(sys, signals, caf::actor_cast<caf::actor>(*coordinator)) ==
-          stop_reason::signal)
+          stop_reason::signal) {
+        drain(gw, cfg, signals);
         break;
+      }
       spdlog::warn("lost the coordinator: serving with the last map while reconnecting");
       coordinator = connect_coordinator(sys, cfg, signals);
       if (!coordinator)
