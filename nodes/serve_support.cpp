@@ -24,10 +24,16 @@ namespace {
 // and log a failed request (5xx) once, with its request id and the detail the
 // client never sees. The server's 503 to a connection over
 // http.max_connections (no request was read) is counted, not logged: a flood
-// of connections must not become a flood of log lines.
+// of connections must not become a flood of log lines. Neither is a probe's
+// 503: not ready (loading, a standby, draining) is a state the probe reports,
+// not a failure, and the kubelet asks every few seconds.
+bool is_probe(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/readyz/replica";
+}
+
 void observe(const http::exchange& e) {
   node_telemetry().http.record(metrics::endpoint_of(e.path), e.status, e.seconds);
-  if (e.status >= 500 && !e.method.empty())
+  if (e.status >= 500 && !e.method.empty() && !(e.status == 503 && is_probe(e.path)))
     spdlog::warn("request {} {} {} failed: {} in {:.1f} ms: {}", e.id,
                  e.method.empty() ? std::string_view{"-"} : e.method,
                  e.path.empty() ? std::string_view{"-"} : e.path, e.status, e.seconds * 1000,
