@@ -29,15 +29,21 @@ struct lease_holder {
   std::string address; // host:port of its actor port
   std::int64_t term = 0;
   bool expired = false;
+  // The leader's wire version (protocol/version.hpp) and release; 0 and ""
+  // for a leader of a release before sql/007.
+  std::uint32_t wire_version = 0;
+  std::string release;
 };
 
 struct fenced : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The new term, or nullopt while another replica's lease runs.
+// The new term, or nullopt while another replica's lease runs. The lease
+// records the taker's wire version and release.
 std::optional<std::int64_t> acquire_lease(pqxx::connection& c, const std::string& holder,
-                                          const std::string& address, std::int32_t lease_ms);
+                                          const std::string& address, std::int32_t lease_ms,
+                                          std::uint32_t wire_version, const std::string& release);
 
 // False once `term` is no longer the lease's term.
 bool renew_lease(pqxx::connection& c, std::int64_t term, std::int32_t lease_ms);

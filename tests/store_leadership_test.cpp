@@ -28,42 +28,48 @@ TEST(CoordinatorLease, OneHolderAtATimeAndANewTermOnlyAfterItExpired) {
   auto b = db.connect();
   EXPECT_FALSE(store::read_lease(a).has_value());
 
-  auto first = store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000);
+  auto first = store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000, 1, "0.9.0");
   ASSERT_EQ(first, std::optional<std::int64_t>{1});
   // B waits while A's lease runs, however often it asks.
-  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000).has_value());
-  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000).has_value());
+  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000, 2, "1.0.0").has_value());
+  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000, 2, "1.0.0").has_value());
   auto now = store::read_lease(b);
   ASSERT_TRUE(now.has_value());
   EXPECT_EQ(now->holder, "replica-a");
   EXPECT_EQ(now->address, "10.0.0.1:4242");
   EXPECT_EQ(now->term, 1);
   EXPECT_FALSE(now->expired);
+  // The lease names the leader's wire version and release (sql/007).
+  EXPECT_EQ(now->wire_version, 1u);
+  EXPECT_EQ(now->release, "0.9.0");
   EXPECT_TRUE(store::renew_lease(a, 1, 60000));
 
   expire(a);
   EXPECT_TRUE(store::read_lease(b)->expired);
-  auto second = store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000);
+  auto second = store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000, 2, "1.0.0");
   ASSERT_EQ(second, std::optional<std::int64_t>{2});
   EXPECT_EQ(store::read_lease(a)->address, "10.0.0.2:4242");
+  // A taker of another wire version replaces both with its own.
+  EXPECT_EQ(store::read_lease(a)->wire_version, 2u);
+  EXPECT_EQ(store::read_lease(a)->release, "1.0.0");
   // The old term can neither renew nor release the new term's lease.
   EXPECT_FALSE(store::renew_lease(a, 1, 60000));
   store::release_lease(a, 1);
   EXPECT_FALSE(store::read_lease(a)->expired);
-  EXPECT_FALSE(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000).has_value());
+  EXPECT_FALSE(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000, 1, "0.9.0").has_value());
 
   // A release ends the lease at once: the next replica takes term 3.
   store::release_lease(b, 2);
-  EXPECT_EQ(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000),
+  EXPECT_EQ(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000, 1, "0.9.0"),
             std::optional<std::int64_t>{3});
 }
 
 TEST(CoordinatorLease, FenceLetsOnlyTheLeadingTermWrite) {
   test_database db{"lease_fence"};
   auto c = db.connect();
-  ASSERT_TRUE(store::acquire_lease(c, "replica-a", "a:1", 60000).has_value());
+  ASSERT_TRUE(store::acquire_lease(c, "replica-a", "a:1", 60000, 1, "0.9.0").has_value());
   expire(c);
-  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000, 2, "1.0.0"), std::optional<std::int64_t>{2});
 
   // The deposed term 1 writes a map: refused, and nothing of it commits.
   {
@@ -92,14 +98,14 @@ TEST(CoordinatorLease, TheMapRoundTripsAndADeposedTermCannotReplaceIt) {
   test_database db{"lease_map"};
   auto c = db.connect();
   EXPECT_EQ(store::load_partition_map(c).epoch, 0u);
-  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000), std::optional<std::int64_t>{1});
+  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000, 1, "0.9.0"), std::optional<std::int64_t>{1});
   const std::vector<std::string> owners{"shard-0", "shard \"1\"", "", "back\\slash"};
   store::save_partition_map(c, 7, owners, 1);
   auto back = store::load_partition_map(c);
   EXPECT_EQ(back.epoch, 7u);
   EXPECT_EQ(back.owners, owners);
   expire(c);
-  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000, 2, "1.0.0"), std::optional<std::int64_t>{2});
   EXPECT_THROW(store::save_partition_map(c, 8, {"old", "old", "old", "old"}, 1), store::fenced);
   EXPECT_EQ(store::load_partition_map(c).epoch, 7u);
   EXPECT_EQ(store::load_partition_map(c).owners, owners);
