@@ -43,7 +43,8 @@ void driver_state::fail(const caf::error& err) {
   for (auto& w : workers)
     caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   workers.clear();
-  if (err.category() == error_category && err.code() == static_cast<std::uint8_t>(ec::database_unavailable))
+  if (err.category() == error_category &&
+      err.code() == static_cast<std::uint8_t>(ec::database_unavailable))
     db.reset();
   promise.deliver(err);
 }

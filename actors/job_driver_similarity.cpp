@@ -86,7 +86,8 @@ caf::expected<similarity_task> load_similarity(driver_state& st) {
   if (!spec)
     return spec.error();
   std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
-  auto err = store::guard([&] { pairs = store::read_similarity_input(*st.conn, *spec, st.run_id); });
+  auto err =
+    store::guard([&] { pairs = store::read_similarity_input(*st.conn, *spec, st.run_id); });
   if (err)
     return err;
   task.graph = engine::bipartite_from_pairs(std::move(pairs));

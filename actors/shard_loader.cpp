@@ -109,8 +109,9 @@ void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t
   // same index in every database).
   for (auto* target : {&out.items, &out.users}) {
     const bool items = target == &out.items;
-    store::read_published_embeddings(tx, items ? store::catalog_side::items : store::catalog_side::users,
-                                     partitions, count, [&](std::int32_t id, std::string_view text) {
+    const auto side = items ? store::catalog_side::items : store::catalog_side::users;
+    store::read_published_embeddings(tx, side, partitions, count,
+                                     [&](std::int32_t id, std::string_view text) {
                                        auto v = parse_float_array(text);
                                        normalize(v);
                                        if (!v.empty())

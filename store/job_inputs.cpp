@@ -53,10 +53,9 @@ read_similarity_input(pqxx::connection& c, const similarity_input_spec& spec, st
     for (const auto& r : rows)
       eligible.insert(r[0].as<std::int32_t>());
   } else if (spec.active_days > 0) {
-    copy_out(tx, "SELECT DISTINCT user_id FROM user_behavior WHERE true" + since(spec.active_days),
-             [&](std::string_view line) {
-               eligible.insert(static_cast<std::int32_t>(to_i64(line)));
-             });
+    copy_out(
+        tx, "SELECT DISTINCT user_id FROM user_behavior WHERE true" + since(spec.active_days),
+        [&](std::string_view line) { eligible.insert(static_cast<std::int32_t>(to_i64(line))); });
   } else {
     every_row = true;
   }
@@ -76,8 +75,8 @@ read_similarity_input(pqxx::connection& c, const similarity_input_spec& spec, st
   }
   copy_out(tx,
            "SELECT " + std::string{items ? "item_id, user_id" : "user_id, item_id"} +
-             " FROM user_behavior WHERE behavior_type IN (" + kinds_list(spec.behaviors) + ")" +
-             since(spec.window_days) + only_eligible,
+               " FROM user_behavior WHERE behavior_type IN (" + kinds_list(spec.behaviors) + ")" +
+               since(spec.window_days) + only_eligible,
            [&](std::string_view line) {
              split_copy_line(line, f);
              auto row = static_cast<std::int32_t>(to_i64(f[0]));
@@ -111,8 +110,8 @@ weighted_interactions read_embedding_input(pqxx::connection& c, const embedding_
   std::vector<std::string_view> f;
   copy_out(tx,
            std::string{"SELECT user_id, item_id, sum(("} + weights + ")" + decay +
-             ") FROM user_behavior WHERE true" + since(e.window_days) +
-             " GROUP BY user_id, item_id ORDER BY user_id, item_id",
+               ") FROM user_behavior WHERE true" + since(e.window_days) +
+               " GROUP BY user_id, item_id ORDER BY user_id, item_id",
            [&](std::string_view line) {
              split_copy_line(line, f);
              out.users.push_back(static_cast<std::int32_t>(to_i64(f[0])));

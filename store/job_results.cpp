@@ -12,8 +12,9 @@ namespace recd::store {
 namespace {
 
 std::vector<std::string> staging_columns(job_kind kind) {
-  return item_side(kind) ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
-                         : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};
+  return item_side(kind)
+             ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
+             : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};
 }
 
 // Locks the catalog epoch row until the publishing transaction ends, and
@@ -23,10 +24,12 @@ void forget_erased(pqxx::work& tx, std::int64_t run_id, const std::string& user_
   tx.exec("SELECT epoch FROM catalog_epoch FOR UPDATE");
   if (user_staging.empty())
     return;
-  tx.exec_params("DELETE FROM " + user_staging + " s USING erased_users e WHERE e.erased_at >= "
-                 "(SELECT started_at FROM job_runs WHERE run_id = $1) AND (s.user_id = e.user_id "
-                 "OR s.similar_user_id = e.user_id)",
-                 run_id);
+  tx.exec_params(
+      "DELETE FROM " + user_staging +
+          " s USING erased_users e WHERE e.erased_at >= "
+          "(SELECT started_at FROM job_runs WHERE run_id = $1) AND (s.user_id = e.user_id "
+          "OR s.similar_user_id = e.user_id)",
+      run_id);
 }
 
 // PostgreSQL's real[] text of a vector ("{0.5,-1.25}"), each value with
@@ -58,7 +61,7 @@ void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run
   const std::string staging = staging_table(kind, run_id);
   const std::string live = similarity_table(kind);
   const std::string key =
-    std::string{similarity_id_column(kind)} + ", " + similarity_other_column(kind);
+      std::string{similarity_id_column(kind)} + ", " + similarity_other_column(kind);
   {
     pqxx::nontransaction tx{c};
     tx.exec("ALTER TABLE " + staging + " ADD CONSTRAINT " + staging + "_pkey PRIMARY KEY (" + key +
@@ -88,7 +91,8 @@ void publish_embeddings_run(pqxx::connection& c, std::int64_t run_id, std::int64
     const auto& m = item_rows ? items.factors : users.factors;
     std::string table = item_rows ? "items" : "users";
     std::string col = item_rows ? "item_id" : "user_id";
-    tx.exec("CREATE TEMP TABLE new_" + table + "_embedding (id INT PRIMARY KEY, embedding "
+    tx.exec("CREATE TEMP TABLE new_" + table +
+            "_embedding (id INT PRIMARY KEY, embedding "
             "REAL[] NOT NULL) ON COMMIT DROP");
     {
       pqxx::stream_to out{tx, "new_" + table + "_embedding",
@@ -100,8 +104,10 @@ void publish_embeddings_run(pqxx::connection& c, std::int64_t run_id, std::int64
     tx.exec("UPDATE " + table + " t SET embedding = n.embedding FROM new_" + table +
             "_embedding n WHERE t." + col + " = n.id");
     // Rows that no longer have behavior in the window lose their stale vector.
-    tx.exec("UPDATE " + table + " t SET embedding = NULL WHERE embedding IS NOT NULL AND NOT "
-            "EXISTS (SELECT 1 FROM new_" + table + "_embedding n WHERE n.id = t." + col + ")");
+    tx.exec("UPDATE " + table +
+            " t SET embedding = NULL WHERE embedding IS NOT NULL AND NOT "
+            "EXISTS (SELECT 1 FROM new_" +
+            table + "_embedding n WHERE n.id = t." + col + ")");
   }
   record_run_published(tx, run_id, static_cast<std::int64_t>(items.ids.size()));
   tx.commit();

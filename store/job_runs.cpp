@@ -17,10 +17,11 @@ std::optional<std::int64_t> start_run(pqxx::connection& c, job_kind kind, std::i
     for (const auto& r : stale)
       tx.exec("DROP TABLE IF EXISTS " +
               tx.quote_name(staging_table(kind, r[0].as<std::int64_t>())));
-  return tx.exec_params("INSERT INTO job_runs (kind, status, term) "
-                        "VALUES ($1, 'running', $2) RETURNING run_id",
-                        std::string{to_string(kind)}, term)[0][0]
-    .as<std::int64_t>();
+  return tx
+      .exec_params("INSERT INTO job_runs (kind, status, term) "
+                   "VALUES ($1, 'running', $2) RETURNING run_id",
+                   std::string{to_string(kind)}, term)[0][0]
+      .as<std::int64_t>();
 }
 
 void record_run_failed(pqxx::connection& c, std::int64_t run_id, const std::string& error,

@@ -46,17 +46,18 @@ behavior_head read_behavior_head(pqxx::transaction_base& tx) {
 void read_tail_owners(pqxx::transaction_base& tx, std::int64_t floor,
                       const std::vector<std::uint32_t>& partitions, std::uint32_t count,
                       const std::function<void(std::int64_t, bool, bool)>& row) {
-  for (const auto& r : tx.exec_params(
-         "SELECT id, user_id % $2 = ANY($3::int[]), item_id % $2 = ANY($3::int[]) FROM user_behavior "
-         "WHERE id > $1 ORDER BY id",
-         floor, static_cast<std::int64_t>(count), int_array_literal(partitions)))
+  for (const auto& r :
+       tx.exec_params("SELECT id, user_id % $2 = ANY($3::int[]), item_id % $2 = ANY($3::int[]) "
+                      "FROM user_behavior "
+                      "WHERE id > $1 ORDER BY id",
+                      floor, static_cast<std::int64_t>(count), int_array_literal(partitions)))
     row(r[0].as<std::int64_t>(), r[1].as<bool>(), r[2].as<bool>());
 }
 
 void read_partition_items(pqxx::transaction_base& tx, const std::vector<std::uint32_t>& partitions,
                           std::uint32_t count, const std::function<void(item_details&&)>& item) {
   auto rows = tx.exec_params(std::string{"SELECT "} + item_columns +
-                               " FROM items WHERE item_id % $1 = ANY($2::int[])",
+                                 " FROM items WHERE item_id % $1 = ANY($2::int[])",
                              static_cast<std::int64_t>(count), int_array_literal(partitions));
   for (const auto& r : rows)
     item(read_item(r));
@@ -65,14 +66,16 @@ void read_partition_items(pqxx::transaction_base& tx, const std::vector<std::uin
 void read_item_popularity(pqxx::transaction_base& tx, const std::vector<std::uint32_t>& partitions,
                           std::uint32_t count, const recommend_settings& cfg, std::int64_t at,
                           const std::function<void(item_id, double)>& row) {
-  auto rows = tx.exec_params(
-    "SELECT item_id, sum(CASE behavior_type WHEN 'view' THEN $3::float8 WHEN 'click' THEN $4::float8 "
-    "WHEN 'cart' THEN $5::float8 ELSE $6::float8 END * power(2.0, (extract(epoch from timestamp)::float8 - "
-    "$8::float8) / $7::float8)) FROM user_behavior WHERE item_id % $1 = ANY($2::int[]) AND timestamp > "
-    "now() - interval '90 days' GROUP BY item_id",
-    static_cast<std::int64_t>(count), int_array_literal(partitions), cfg.view_weight,
-    cfg.click_weight, cfg.cart_weight, cfg.buy_weight, cfg.popularity_half_life_days * 86400.0,
-    static_cast<double>(at));
+  auto rows = tx.exec_params("SELECT item_id, sum(CASE behavior_type WHEN 'view' THEN $3::float8 "
+                             "WHEN 'click' THEN $4::float8 "
+                             "WHEN 'cart' THEN $5::float8 ELSE $6::float8 END * power(2.0, "
+                             "(extract(epoch from timestamp)::float8 - "
+                             "$8::float8) / $7::float8)) FROM user_behavior WHERE item_id % $1 = "
+                             "ANY($2::int[]) AND timestamp > "
+                             "now() - interval '90 days' GROUP BY item_id",
+                             static_cast<std::int64_t>(count), int_array_literal(partitions),
+                             cfg.view_weight, cfg.click_weight, cfg.cart_weight, cfg.buy_weight,
+                             cfg.popularity_half_life_days * 86400.0, static_cast<double>(at));
   for (const auto& r : rows)
     row(r[0].as<item_id>(), r[1].as<double>());
 }
@@ -83,9 +86,9 @@ void read_user_histories(pqxx::transaction_base& tx, const std::vector<std::uint
   std::vector<std::string_view> f;
   copy_out(tx,
            "SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint, id "
-           "FROM user_behavior WHERE id <= " + std::to_string(max_row) +
-             " AND user_id % " + partition_filter(partitions, count) +
-             " ORDER BY user_id, timestamp, id",
+           "FROM user_behavior WHERE id <= " +
+               std::to_string(max_row) + " AND user_id % " + partition_filter(partitions, count) +
+               " ORDER BY user_id, timestamp, id",
            [&](std::string_view line) {
              split_copy_line(line, f);
              behavior_event e;
@@ -106,8 +109,8 @@ void read_similarity_rows(pqxx::transaction_base& tx, job_kind kind,
   std::vector<std::string_view> f;
   copy_out(tx,
            "SELECT " + id_col + ", " + other_col + ", similarity_score FROM " + table + " WHERE " +
-             id_col + " % " + partition_filter(partitions, count) + " ORDER BY " + id_col +
-             ", similarity_score DESC, " + other_col,
+               id_col + " % " + partition_filter(partitions, count) + " ORDER BY " + id_col +
+               ", similarity_score DESC, " + other_col,
            [&](std::string_view line) {
              split_copy_line(line, f);
              row(static_cast<std::int32_t>(to_i64(f[0])), static_cast<std::int32_t>(to_i64(f[1])),
@@ -126,7 +129,7 @@ void read_published_embeddings(pqxx::transaction_base& tx, catalog_side side,
            // In id order: the vector index is built in this order, so the
            // same vectors give the same index in every database.
            "SELECT " + id + ", embedding FROM " + table + " WHERE embedding IS NOT NULL AND " + id +
-             " % " + partition_filter(partitions, count) + " ORDER BY " + id,
+               " % " + partition_filter(partitions, count) + " ORDER BY " + id,
            [&](std::string_view line) {
              split_copy_line(line, f);
              row(static_cast<std::int32_t>(to_i64(f[0])), f[1]);
@@ -136,7 +139,7 @@ void read_published_embeddings(pqxx::transaction_base& tx, catalog_side side,
 std::optional<item_with_embedding> find_item_with_embedding(pqxx::connection& c, item_id item) {
   pqxx::read_transaction tx{c};
   auto r = tx.exec_params(std::string{"SELECT coalesce(embedding::text, ''), "} + item_columns +
-                            " FROM items WHERE item_id = $1",
+                              " FROM items WHERE item_id = $1",
                           item);
   if (r.empty())
     return std::nullopt;
@@ -149,10 +152,10 @@ behavior_tail read_behaviors_after(pqxx::connection& c, std::int64_t since,
   behavior_tail out;
   pqxx::read_transaction tx{c};
   auto rows = tx.exec_params(
-    "SELECT id, user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint FROM "
-    "user_behavior WHERE id > $1 AND (user_id % $2 = ANY($3::int[]) OR item_id % $2 = "
-    "ANY($3::int[])) ORDER BY id",
-    since, static_cast<std::int64_t>(count), int_array_literal(partitions));
+      "SELECT id, user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint FROM "
+      "user_behavior WHERE id > $1 AND (user_id % $2 = ANY($3::int[]) OR item_id % $2 = "
+      "ANY($3::int[])) ORDER BY id",
+      since, static_cast<std::int64_t>(count), int_array_literal(partitions));
   for (const auto& r : rows) {
     out.ids.push_back(r[0].as<std::int64_t>());
     out.events.push_back({r[1].as<user_id>(), r[2].as<item_id>(),

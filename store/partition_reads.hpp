@@ -31,8 +31,8 @@ void read_in_one_snapshot(pqxx::connection& c,
 
 // Where the snapshot stands in user_behavior.
 struct behavior_head {
-  std::int64_t max_id = 0;  // the newest row id it holds (0: none)
-  std::int64_t now = 0;     // the transaction's time, whole Unix seconds
+  std::int64_t max_id = 0; // the newest row id it holds (0: none)
+  std::int64_t now = 0;    // the transaction's time, whole Unix seconds
 };
 behavior_head read_behavior_head(pqxx::transaction_base& tx);
 

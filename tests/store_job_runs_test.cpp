@@ -96,9 +96,10 @@ TEST(JobRuns, APublishedRunReplacesTheLiveRowsAndAFailedOneLeavesNoStagingTable)
   } // never committed: nothing of it is written
   EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), old_rows); // not yet published
   store::publish_similarity_run(c, job_kind::item_similarity, *run, 3, 0);
-  EXPECT_EQ(db.scalar("SELECT string_agg(item_id || '-' || similar_item_id || ':' || "
-                      "similarity_score, ' ' ORDER BY item_id, similar_item_id) FROM item_similarity"),
-            "1-2:0.5 1-3:0.25 2-1:0.5");
+  EXPECT_EQ(
+      db.scalar("SELECT string_agg(item_id || '-' || similar_item_id || ':' || "
+                "similarity_score, ' ' ORDER BY item_id, similar_item_id) FROM item_similarity"),
+      "1-2:0.5 1-3:0.25 2-1:0.5");
   EXPECT_EQ(db.scalar("SELECT status || ' ' || rows FROM job_runs WHERE run_id = " +
                       std::to_string(*run)),
             "published 3");
@@ -122,7 +123,8 @@ TEST(JobRuns, ADeposedLeaderPublishesNothing) {
   test_database db{"job_runs_fence"};
   import_small_shop(db, 200, 100, 3000);
   auto c = db.connect();
-  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000), std::optional<std::int64_t>{1});
+  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000, 1, "0.1.0"),
+            std::optional<std::int64_t>{1});
   auto run = store::start_run(c, job_kind::item_similarity, 1);
   ASSERT_TRUE(run.has_value());
   store::read_similarity_input(c, buys_of_best_sellers(), *run);
@@ -134,7 +136,8 @@ TEST(JobRuns, ADeposedLeaderPublishesNothing) {
   const auto live = db.scalar("SELECT count(*) FROM item_similarity");
   db.scalar("UPDATE coordinator_lease SET expires_at = clock_timestamp() - interval '1 second'");
   auto b = db.connect();
-  ASSERT_EQ(store::acquire_lease(b, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+  ASSERT_EQ(store::acquire_lease(b, "replica-b", "b:1", 60000, 1, "0.1.0"),
+            std::optional<std::int64_t>{2});
   EXPECT_THROW(store::publish_similarity_run(c, job_kind::item_similarity, *run, 1, 1),
                store::fenced);
   EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), live);
@@ -150,7 +153,8 @@ TEST(StoredBehaviors, ZeroBeforeMigrateThenTheRowsOfUserBehavior) {
   auto d = db.connect();
   EXPECT_EQ(store::stored_behaviors(d), 0);
   import_small_shop(db, 50, 20, 400);
-  EXPECT_EQ(std::to_string(store::stored_behaviors(d)), db.scalar("SELECT count(*) FROM user_behavior"));
+  EXPECT_EQ(std::to_string(store::stored_behaviors(d)),
+            db.scalar("SELECT count(*) FROM user_behavior"));
   EXPECT_GT(store::stored_behaviors(d), 0);
 }
 
