@@ -126,6 +126,17 @@ std::vector<job_kind> orphaned_runs(const settings& cfg, std::int64_t term) {
   return out;
 }
 
+void end_older_terms_sessions(const settings& cfg, std::int64_t term) {
+  try {
+    if (auto c = open(cfg))
+      if (auto ended = store::end_job_sessions_of_older_terms(**c, term); ended > 0)
+        spdlog::warn("ended {} job session(s) of deposed leaders (their job locks with them)",
+                     ended);
+  } catch (const std::exception& e) {
+    spdlog::warn("the job sessions of deposed leaders could not be ended: {}", e.what());
+  }
+}
+
 lease_renewal::lease_renewal(const settings& cfg, std::int64_t term)
   : cfg_{cfg}, term_{term}, thread_{[this] { run(); }} {}
 

@@ -63,6 +63,11 @@ std::optional<std::string> wire_refusal(const settings& cfg);
 // mid-run): the new leader redoes them.
 std::vector<job_kind> orphaned_runs(const settings& cfg, std::int64_t term);
 
+// Ends the job sessions older terms left open in PostgreSQL (a frozen
+// deposed leader's, holding its running jobs' advisory locks), so that the
+// new leader can redo those jobs. Logged; failures only logged.
+void end_older_terms_sessions(const settings& cfg, std::int64_t term);
+
 // Renews the lease of `term` on a thread of its own every lease_ms / 3.
 class lease_renewal {
 public:

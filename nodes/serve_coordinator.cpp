@@ -89,6 +89,7 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   }
   spdlog::info("coordinator replica {} leads (term {})", holder, *term);
   lease_renewal lease{cfg, *term};
+  end_older_terms_sessions(cfg, *term);
   coordinator_options opt{cfg, *counted, true, true, *term, orphaned_runs(cfg, *term)};
   auto coordinator = spawn_coordinator(sys, std::move(opt), {});
   auto port = publish_node(sys, coordinator, cfg);

@@ -50,6 +50,21 @@ std::optional<lease_holder> read_lease(pqxx::connection& c) {
                       r[0][5].as<std::string>()};
 }
 
+std::string job_session_name(std::int64_t term) {
+  return "recd-coordinator-term-" + std::to_string(term);
+}
+
+std::int64_t end_job_sessions_of_older_terms(pqxx::connection& c, std::int64_t term) {
+  pqxx::nontransaction tx{c};
+  auto r = tx.exec_params(
+    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND application_name ~ '^recd-coordinator-term-[0-9]{1,18}$' "
+    "AND substring(application_name from '[0-9]+$')::bigint < $1",
+    term);
+  return r[0][0].as<std::int64_t>();
+}
+
 std::vector<std::string> orphaned_run_kinds(pqxx::connection& c, std::int64_t term) {
   pqxx::read_transaction tx{c};
   std::vector<std::string> out;

@@ -56,6 +56,17 @@ std::optional<lease_holder> read_lease(pqxx::connection& c);
 // Job kinds with runs left 'running' by an older leader (a term in 1..term-1).
 std::vector<std::string> orphaned_run_kinds(pqxx::connection& c, std::int64_t term);
 
+// The application_name of a leader's job sessions (the job driver's, which
+// holds each running job's advisory lock): "recd-coordinator-term-<term>".
+std::string job_session_name(std::int64_t term);
+
+// Ends the job sessions of every term before `term` (pg_terminate_backend):
+// a deposed leader that is frozen (SIGSTOP, a paused VM) keeps its sessions
+// and the advisory locks of its running jobs, which would refuse the new
+// leader's redo as "already running". Its writes are fenced anyway. The
+// sessions ended.
+std::int64_t end_job_sessions_of_older_terms(pqxx::connection& c, std::int64_t term);
+
 // Throws `fenced` unless `term` leads (term 0: a coordinator without
 // replicas, never fenced).
 void fence(pqxx::work& tx, std::int64_t term);

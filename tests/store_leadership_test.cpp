@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
 #include <string>
 #include <vector>
 
+#include "store/database.hpp"
 #include "store/leadership.hpp"
 #include "store/partition_map.hpp"
 #include "support/test_database.hpp"
@@ -128,6 +131,43 @@ TEST(CoordinatorLease, OrphanedRunsAreThoseOlderLeadersLeftRunning) {
             (std::vector<std::string>{"embeddings", "item_similarity"}));
   EXPECT_EQ(store::orphaned_run_kinds(c, 2), (std::vector<std::string>{"item_similarity"}));
   EXPECT_TRUE(store::orphaned_run_kinds(c, 1).empty());
+}
+
+TEST(CoordinatorLease, ANewTermEndsTheJobSessionsOfOlderTermsAndTheirLocks) {
+  test_database db{"lease_sessions"};
+  postgres_settings pg;
+  pg.url = db.url();
+  auto session = [&](const std::string& name) {
+    return pqxx::connection{store::conninfo(pg, store::session::job, name)};
+  };
+  // A frozen leader of term 1 holds a job's advisory lock; term 3's own job
+  // session and an unnamed session are not to be touched.
+  auto deposed = session(store::job_session_name(1));
+  auto current = session(store::job_session_name(3));
+  auto other = db.connect();
+  {
+    pqxx::nontransaction tx{deposed};
+    ASSERT_TRUE(tx.exec("SELECT pg_try_advisory_lock(4242)")[0][0].as<bool>());
+  }
+  auto lock_free = [&] {
+    pqxx::nontransaction tx{other};
+    bool got = tx.exec("SELECT pg_try_advisory_lock(4242)")[0][0].as<bool>();
+    if (got)
+      tx.exec("SELECT pg_advisory_unlock(4242)");
+    return got;
+  };
+  EXPECT_FALSE(lock_free());
+
+  auto ender = db.connect();
+  EXPECT_EQ(store::end_job_sessions_of_older_terms(ender, 3), 1);
+  // pg_terminate_backend returns before the backend is gone: wait for it.
+  for (int i = 0; i < 100 && !lock_free(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  EXPECT_TRUE(lock_free()) << "the deposed term's lock is still held";
+  EXPECT_THROW(pqxx::nontransaction{deposed}.exec("SELECT 1"), pqxx::broken_connection);
+  EXPECT_NO_THROW(pqxx::nontransaction{current}.exec("SELECT 1"));
+  EXPECT_NO_THROW(pqxx::nontransaction{other}.exec("SELECT 1"));
+  EXPECT_EQ(store::end_job_sessions_of_older_terms(ender, 3), 0);
 }
 
 } // namespace
