@@ -23,6 +23,10 @@ std::optional<std::int64_t> acquire_lease(pqxx::connection& c, const std::string
 
 bool renew_lease(pqxx::connection& c, std::int64_t term, std::int32_t lease_ms) {
   pqxx::work tx{c};
+  // Not waiting for the WAL flush: a renewal stuck behind a slow disk would
+  // make the leader give up a lease it holds. A renewal lost in a PostgreSQL
+  // crash only shortens the lease (the term and the fence stay durable).
+  tx.exec("SET LOCAL synchronous_commit = off");
   auto r = tx.exec_params("UPDATE coordinator_lease SET expires_at = clock_timestamp() + "
                           "$2 * interval '1 millisecond' WHERE id = 1 AND term = $1",
                           term, lease_ms);

@@ -6,6 +6,9 @@
 // - acquire() takes the lease only when nobody holds it (no row, or the row's
 //   lease expired by PostgreSQL's clock); the new term is the old one + 1.
 // - renew() extends the lease of `term` and fails once another term took it.
+//   It commits without waiting for the WAL flush (synchronous_commit off), so
+//   a slow disk does not depose a healthy leader; acquire() and release()
+//   commit durably.
 // - release() ends the lease of `term` at once (a graceful stop), so a
 //   standby need not wait for it to expire.
 // - fence() is called inside a write transaction of the leader: it locks the
