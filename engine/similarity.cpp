@@ -12,11 +12,14 @@ namespace {
 
 // Score desc, then neighbour id asc: a strict total order because ids within
 // one list are distinct, so the output (and top_k truncation) is deterministic.
-bool better(const neighbour& x, const neighbour& y) {
-  if (x.score != y.score)
-    return x.score > y.score;
-  return x.id < y.id;
-}
+// A function object, so that nth_element and sort inline it.
+struct better {
+  bool operator()(const neighbour& x, const neighbour& y) const {
+    if (x.score != y.score)
+      return x.score > y.score;
+    return x.id < y.id;
+  }
+};
 
 // Suffix length cap: a shorter suffix only weakens the filter (more
 // candidates), never its exactness, and bounds the per-row record.
@@ -260,10 +263,10 @@ void similarity_kernel::neighbours(std::size_t r, std::vector<neighbour>& out) {
   const auto k = static_cast<std::size_t>(std::max(opt_.top_k, 0));
   if (k > 0 && out.size() > k) {
     std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k - 1), out.end(),
-                     better);
+                     better{});
     out.resize(k);
   }
-  std::sort(out.begin(), out.end(), better);
+  std::sort(out.begin(), out.end(), better{});
 }
 
 } // namespace recd::engine
