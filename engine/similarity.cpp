@@ -100,42 +100,43 @@ similarity_kernel::similarity_kernel(const bipartite& g, const bipartite& gt,
   slot_id_.resize(by_degree.size());
   slot_info_.resize(by_degree.size() * stride);
 
-  // Per internal row: degree and suffix (the tail columns of highest rank);
-  // its columns in rank order are kept until the index is built.
-  std::vector<std::uint64_t> ranked_at(by_degree.size() + 1, 0);
-  for (std::uint32_t i = 0; i < by_degree.size(); ++i)
-    ranked_at[i + 1] = ranked_at[i] + g.degree(by_degree[i]);
-  std::vector<std::uint32_t> ranked(ranked_at.back());
-  std::vector<std::uint64_t> listed(columns + 1, 0); // prefix entries per column, then offsets
+  // Per internal row: degree, suffix (the tail columns of highest rank) and
+  // the highest rank still in its prefix, found by a partial selection.
+  std::vector<std::uint32_t> prefix_last(by_degree.size());
+  std::vector<std::uint32_t> ranks;
   for (std::uint32_t i = 0; i < by_degree.size(); ++i) {
     const std::uint32_t r = by_degree[i];
     slot_[r] = i;
     slot_id_[i] = g.row_ids[r];
     const auto row = g.row(r);
-    std::uint32_t* const ranks = ranked.data() + ranked_at[i];
-    for (std::size_t k = 0; k < row.size(); ++k)
-      ranks[k] = rank[row[k]];
-    std::sort(ranks, ranks + row.size());
+    ranks.clear();
+    for (const std::uint32_t c : row)
+      ranks.push_back(rank[c]);
+    // ranks[0 .. size - tail) is the prefix; its largest element sits at size - tail - 1.
+    const auto cut = ranks.begin() + static_cast<std::ptrdiff_t>(ranks.size() - tail_ - 1);
+    std::nth_element(ranks.begin(), cut, ranks.end());
+    prefix_last[i] = *cut;
     std::uint32_t* info = slot_info_.data() + std::size_t{i} * stride;
     info[0] = static_cast<std::uint32_t>(row.size());
     for (std::size_t k = 0; k < tail_; ++k)
       info[1 + k] = order[ranks[row.size() - tail_ + k]];
-    for (std::size_t k = 0; k + tail_ < row.size(); ++k)
-      ++listed[order[ranks[k]] + 1];
   }
 
-  // The prefix index by counting sort over the internal rows, so each list
-  // is ascending in internal rows.
+  // The prefix index by counting sort over the internal rows (one pass to
+  // size the lists, one to fill them), so each list is ascending in internal
+  // rows.
+  index_offsets_.assign(columns + 1, 0);
+  for (std::uint32_t i = 0; i < by_degree.size(); ++i)
+    for (const std::uint32_t c : g.row(by_degree[i]))
+      index_offsets_[c + 1] += rank[c] <= prefix_last[i];
   for (std::size_t c = 0; c < columns; ++c)
-    listed[c + 1] += listed[c];
-  index_offsets_ = listed;
-  index_rows_.resize(listed.back());
-  for (std::uint32_t i = 0; i < by_degree.size(); ++i) {
-    const std::uint32_t* const ranks = ranked.data() + ranked_at[i];
-    const std::uint64_t d = ranked_at[i + 1] - ranked_at[i];
-    for (std::uint64_t k = 0; k + tail_ < d; ++k)
-      index_rows_[listed[order[ranks[k]]]++] = i;
-  }
+    index_offsets_[c + 1] += index_offsets_[c];
+  std::vector<std::uint64_t> fill(index_offsets_.begin(), index_offsets_.end() - 1);
+  index_rows_.resize(index_offsets_.back());
+  for (std::uint32_t i = 0; i < by_degree.size(); ++i)
+    for (const std::uint32_t c : g.row(by_degree[i]))
+      if (rank[c] <= prefix_last[i])
+        index_rows_[fill[c]++] = i;
 
   counter_.assign(by_degree.size(), 0);
   // One spare slot: the counting loop stores unconditionally at touched_[n].
