@@ -17,6 +17,7 @@
 #include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/leadership.hpp"
 
 namespace recd {
 
@@ -87,9 +88,13 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   st.watcher = spawn_run_watcher(self->system(),
                                  store::conninfo(st.opt.cfg.postgres, store::session::serving),
                                  st.opt.term);
-  st.driver = spawn_job_driver(self->system(),
-                               store::conninfo(st.opt.cfg.postgres, store::session::job),
-                               st.opt.cfg, st.opt.term);
+  // A replica's job sessions carry its term: a later leader ends them if
+  // this one is deposed while frozen (store::end_job_sessions_of_older_terms).
+  st.driver = spawn_job_driver(
+    self->system(),
+    store::conninfo(st.opt.cfg.postgres, store::session::job,
+                    st.opt.term > 0 ? store::job_session_name(st.opt.term) : ""),
+    st.opt.cfg, st.opt.term);
   self->link_to(st.watcher);
   self->link_to(st.driver);
   // A shard that dies leaves the map; its partitions move to the others.

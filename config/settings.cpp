@@ -95,6 +95,8 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(http, threads, "HTTP I/O threads"),
     RECD_SETTING(http, max_body_bytes, "largest accepted request body (413 above)"),
     RECD_SETTING(http, request_timeout_ms, "a request not answered in time gets 503"),
+    RECD_SETTING(http, drain_ms,
+                 "on SIGTERM an API node answers /readyz 503 and keeps serving this long before it stops"),
     RECD_SETTING(http, max_batch_bytes,
                  "largest accepted body of a batch route, POST /api/behaviors (413 above)"),
     RECD_SETTING(http, max_batch_events,
@@ -310,6 +312,8 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.cluster.shards, "cluster.shards")) return e;
   if (auto e = positive(s.cluster.partitions, "cluster.partitions")) return e;
   if (auto e = positive(s.cluster.api_actors, "cluster.api_actors")) return e;
+  if (s.http.drain_ms < 0 || s.http.drain_ms > 60000)
+    return std::string{"http.drain_ms must be within 0..60000"};
   if (s.cluster.lease_ms < 500 || s.cluster.lease_ms > 600000)
     return std::string{"cluster.lease_ms must be within 500..600000"};
   if (auto e = positive(s.embedding.dim, "embedding.dim")) return e;

@@ -41,6 +41,10 @@ struct http_settings {
   std::int32_t threads = 2;
   std::int32_t max_body_bytes = 65536;      // 413 above
   std::int32_t request_timeout_ms = 5000;
+  // On SIGTERM an API node (or --role all) first answers /readyz 503 and
+  // keeps serving this long, so that a load balancer stops sending to it
+  // before its port closes (a rolling update loses no request).
+  std::int32_t drain_ms = 0;
   // Bounds that keep one client from exhausting the server (nodes/http_server.hpp):
   std::int32_t max_connections = 4096;      // then the oldest idle one is closed, else 503
   std::int32_t max_header_bytes = 8192;     // request line + headers; 431 above

@@ -10,6 +10,7 @@
 
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
+#include "protocol/version.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -25,7 +26,9 @@ void configure(caf::actor_system_config& acfg, const settings& cfg) {
 
 void configure_network(caf::actor_system_config& acfg, const settings& cfg) {
   acfg.load<caf::io::middleman>();
-  acfg.set("middleman.app-identifiers", std::vector<std::string>{cfg.cluster.app_id});
+  // The deployment and the wire version (protocol/version.hpp): the handshake
+  // refuses a node of another deployment or of another wire version.
+  acfg.set("middleman.app-identifiers", std::vector<std::string>{wire_identifier(cfg.cluster.app_id)});
   // CAF 0.17's automatic connections open an extra plain-TCP port on every
   // interface and advertise every non-loopback address; recd turns them off
   // and API nodes dial shard nodes at their advertised addresses instead

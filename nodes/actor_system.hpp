@@ -16,7 +16,8 @@ namespace recd {
 void configure(caf::actor_system_config& acfg, const settings& cfg);
 
 // For nodes of a cluster: loads the middleman with heartbeats, direct
-// connections between nodes, and the deployment's app identifier; and
+// connections between nodes, and the deployment's app identifier at this
+// build's wire version (protocol/version.hpp); and
 // caf-openssl when cluster.tls_certificate is set.
 void configure_network(caf::actor_system_config& acfg, const settings& cfg);
 

@@ -138,6 +138,8 @@ std::optional<coordinator_actor> reach_coordinator(caf::actor_system& sys,
     std::fprintf(stderr, "recd: cannot reach the coordinator at %s: %s\n", a.c_str(),
                  sys.render(coordinator.error()).c_str());
   }
+  if (auto refusal = wire_refusal(cfg))
+    std::fprintf(stderr, "recd: %s\n", refusal->c_str());
   return std::nullopt;
 }
 

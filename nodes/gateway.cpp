@@ -66,7 +66,7 @@ const api_actor& gateway::next_api() {
 
 bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
   const auto& path = req.path;
-  if (path != "/healthz" && path != "/readyz")
+  if (path != "/healthz" && path != "/readyz" && path != "/readyz/replica")
     return false;
   if (req.method != "GET" && req.method != "HEAD") {
     ++metrics_->client_errors;
@@ -80,6 +80,18 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
       reply(json_response(503, nlohmann::json{{"status", "dead"}, {"error", liveness_->cause()}}.dump()));
     else
       reply(json_response(200, R"({"status":"ok"})"));
+    return true;
+  }
+  if (path == "/readyz/replica") {
+    auto blocker = liveness_ && !liveness_->alive() ? std::optional<std::string>{liveness_->cause()}
+                   : replica_readiness_          ? replica_readiness_()
+                                                 : std::nullopt;
+    reply(blocker ? json_response(503, nlohmann::json{{"ready", false}, {"error", *blocker}}.dump())
+                  : json_response(200, R"({"ready":true})"));
+    return true;
+  }
+  if (draining_.load(std::memory_order_acquire)) {
+    reply(json_response(503, R"({"ready":false,"error":"shutting down"})"));
     return true;
   }
   ask(

@@ -9,7 +9,12 @@
 // The public port (handle):
 //   GET  /healthz                  200 {"status":"ok"} while every essential actor of the
 //                                  node runs (nodes/liveness.hpp), else 503 naming the dead one
-//   GET  /readyz                   200 once every shard holds its state, else 503
+//   GET  /readyz                   200 once every shard holds its state, else 503 (also
+//                                  while the node drains before it stops: http.drain_ms)
+//   GET  /readyz/replica           a coordinator replica's readiness to lead (the chart's
+//                                  probe of coordinator pods): 200 {"ready":true} while alive
+//                                  and able to lead, else 503 {"ready":false,"error":why};
+//                                  on other nodes the same as /healthz
 //   GET  /api/recommend/{user_id}  ?limit=1..100&use_cache=true, filters category, exclude,
 //                                  offset, exclude_seen (nodes/http_api.hpp, docs/rules.md)
 //   POST /api/behavior             query parameters or a JSON body; optional event id
@@ -33,7 +38,7 @@
 //   /admin/*                       always 404 here, whatever the role
 // With API keys configured, every /api/* request needs one (401 otherwise).
 // The admin port (handle_admin), on every node (gateway_admin.cpp):
-//   GET  /healthz, /readyz         as above, no token needed
+//   GET  /healthz, /readyz, /readyz/replica  as above, no token needed
 //   GET  /metrics                  Prometheus text format (nodes/metrics.hpp)
 // and on the coordinator and --role all (404 elsewhere):
 //   GET  /admin/cluster            the partition map
@@ -66,8 +71,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <string>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -102,6 +109,14 @@ public:
   void set_api_keys(std::shared_ptr<http::api_keys> keys) { api_keys_ = std::move(keys); }
   // /healthz answers from it (null: always alive).
   void set_liveness(std::shared_ptr<liveness> alive) { liveness_ = std::move(alive); }
+  // /readyz/replica: nullopt while this coordinator replica could lead, else
+  // why not (unset: it could, while alive).
+  void set_replica_readiness(std::function<std::optional<std::string>()> f) {
+    replica_readiness_ = std::move(f);
+  }
+  // A stopping node: /readyz answers 503 {"ready":false,"error":"shutting
+  // down"} from now on while every other route still serves (http.drain_ms).
+  void set_draining() { draining_.store(true, std::memory_order_release); }
   // What /metrics shows of this node (its role, API actors, writer queue).
   void set_node(metrics::node_view node) { node_ = std::move(node); }
   // Open connections of this node's HTTP servers, once they run.
@@ -130,7 +145,7 @@ private:
   // Answers 404 (unknown path) or 405 (+ Allow) unless nodes/routes.hpp has
   // a row for this port, method and path; true if it answered.
   bool refuse_unrouted(routes::port on, const http::request& req, http::reply_fn& reply);
-  // /healthz and /readyz; false if `req` is neither.
+  // /healthz, /readyz and /readyz/replica; false if `req` is none of them.
   bool handle_probe(const http::request& req, http::reply_fn& reply);
   // /api/items, /api/items/{id}, /api/users/{id} (gateway_catalog.cpp); false if none.
   bool handle_catalog(const http::request& req, http::reply_fn& reply);
@@ -155,9 +170,11 @@ private:
   std::shared_ptr<api_metrics> metrics_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::size_t> round_robin_{0};
+  std::atomic<bool> draining_{false};
   std::string admin_token_;
   std::shared_ptr<http::api_keys> api_keys_;
   std::shared_ptr<liveness> liveness_;
+  std::function<std::optional<std::string>()> replica_readiness_;
   metrics::node_view node_;
   std::shared_ptr<database_link> db_;
   std::shared_ptr<dashboard> dashboard_;

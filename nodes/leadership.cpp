@@ -5,8 +5,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/version.hpp"
 #include "store/database.hpp"
 #include "store/leadership.hpp"
+
+#ifndef RECD_VERSION
+#define RECD_VERSION "unknown"
+#endif
 
 namespace recd {
 
@@ -21,7 +26,41 @@ std::optional<store::connection_ptr> open(const settings& cfg) {
   return std::move(*c);
 }
 
+// Why a node of this build cannot follow `lease`'s leader, if it cannot.
+std::optional<std::string> version_gap(const store::lease_holder& lease) {
+  if (lease.wire_version == 0 || lease.wire_version == wire_version())
+    return std::nullopt;
+  return fmt::format("the leading coordinator {} at {} speaks wire protocol {} (recd {}); this "
+                     "node speaks wire protocol {} (recd {}). Nodes of two wire versions never "
+                     "talk to each other: see docs/cluster.md, \"Upgrades\"",
+                     lease.holder, lease.address, lease.wire_version,
+                     lease.release.empty() ? "unknown" : lease.release, wire_version(),
+                     release_name());
+}
+
 } // namespace
+
+std::string release_name() { return RECD_VERSION; }
+
+std::optional<std::string> standby_status::blocker() const {
+  std::lock_guard lock{mutex_};
+  return blocker_;
+}
+
+void standby_status::set_blocker(std::optional<std::string> why) {
+  std::lock_guard lock{mutex_};
+  blocker_ = std::move(why);
+}
+
+std::optional<std::string> wire_refusal(const settings& cfg) {
+  try {
+    if (auto c = open(cfg))
+      if (auto lease = store::read_lease(**c))
+        return version_gap(*lease);
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
 
 std::string advertised_address(const settings& cfg) {
   return !cfg.cluster.advertise.empty() ? cfg.cluster.advertise
@@ -29,29 +68,42 @@ std::string advertised_address(const settings& cfg) {
 }
 
 std::optional<std::int64_t> await_lease(const settings& cfg, const std::string& holder,
-                                        sigset_t& signals) {
+                                        sigset_t& signals, standby_status& status) {
   const auto address = advertised_address(cfg);
   const auto pause = std::chrono::milliseconds{std::max(cfg.cluster.lease_ms / 6, 50)};
   store::connection_ptr conn;
   bool told = false;
+  std::optional<std::string> gap_told;
   for (;;) {
     try {
       if (!conn) {
         if (auto c = open(cfg))
           conn = std::move(*c);
       }
+      if (!conn)
+        status.set_blocker("PostgreSQL is not reachable");
       if (conn) {
-        if (auto term = store::acquire_lease(*conn, holder, address, cfg.cluster.lease_ms))
+        if (auto term = store::acquire_lease(*conn, holder, address, cfg.cluster.lease_ms,
+                                             wire_version(), release_name()))
           return *term;
-        if (!told) {
-          if (auto now = store::read_lease(*conn))
-            spdlog::info("standing by: coordinator {} at {} leads (term {})", now->holder,
-                         now->address, now->term);
+        auto now = store::read_lease(*conn);
+        if (now && !told) {
+          spdlog::info("standing by: coordinator {} at {} leads (term {})", now->holder,
+                       now->address, now->term);
           told = true;
         }
+        // A leader of another wire version: this replica must not replace
+        // it while it lives (it would lead nodes that cannot talk to it). If
+        // the lease expires all the same, the replica takes it (above).
+        auto gap = now ? version_gap(*now) : std::nullopt;
+        if (gap && gap != gap_told)
+          spdlog::error("standing by, not ready to replace the leader: {}", *gap);
+        gap_told = gap;
+        status.set_blocker(std::move(gap));
       }
     } catch (const std::exception& e) {
       spdlog::warn("standing by: the lease could not be read: {}", e.what());
+      status.set_blocker(std::string{"the lease could not be read: "} + e.what());
       conn.reset();
     }
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(pause).count();
@@ -72,6 +124,17 @@ std::vector<job_kind> orphaned_runs(const settings& cfg, std::int64_t term) {
     spdlog::warn("runs left by an earlier leader could not be read: {}", e.what());
   }
   return out;
+}
+
+void end_older_terms_sessions(const settings& cfg, std::int64_t term) {
+  try {
+    if (auto c = open(cfg))
+      if (auto ended = store::end_job_sessions_of_older_terms(**c, term); ended > 0)
+        spdlog::warn("ended {} job session(s) of deposed leaders (their job locks with them)",
+                     ended);
+  } catch (const std::exception& e) {
+    spdlog::warn("the job sessions of deposed leaders could not be ended: {}", e.what());
+  }
 }
 
 lease_renewal::lease_renewal(const settings& cfg, std::int64_t term)

@@ -30,14 +30,43 @@ namespace recd {
 // Where other nodes reach this node's actor port (cluster.advertise, else bind:port).
 std::string advertised_address(const settings& cfg);
 
+// What a standby replica reports as its readiness to replace the leader
+// (GET /readyz/replica, the chart's readiness probe of coordinator pods):
+// nullopt while it could lead, else why not. A standby of another wire
+// version than the leader's must not replace it in a rolling update: it
+// reports so, and the StatefulSet's rollout stops at it (docs/cluster.md,
+// "Upgrades").
+class standby_status {
+public:
+  std::optional<std::string> blocker() const;
+  void set_blocker(std::optional<std::string> why);
+
+private:
+  mutable std::mutex mutex_;
+  std::optional<std::string> blocker_ = std::string{"the lease has not been read yet"};
+};
+
 // Blocks until this replica holds the lease, trying every lease_ms / 6; its
-// term, or nullopt once a stop signal arrived.
+// term, or nullopt once a stop signal arrived. Keeps `status` up to date.
 std::optional<std::int64_t> await_lease(const settings& cfg, const std::string& holder,
-                                        sigset_t& signals);
+                                        sigset_t& signals, standby_status& status);
+
+// This build's release ("0.1.0"), as the lease records it.
+std::string release_name();
+
+// Why this node cannot talk to the leading coordinator, if the lease says it
+// speaks another wire version (protocol/version.hpp); nullopt otherwise (also
+// when no lease or no PostgreSQL can be read).
+std::optional<std::string> wire_refusal(const settings& cfg);
 
 // The kinds of job runs that an older term left running (its leader died
 // mid-run): the new leader redoes them.
 std::vector<job_kind> orphaned_runs(const settings& cfg, std::int64_t term);
+
+// Ends the job sessions older terms left open in PostgreSQL (a frozen
+// deposed leader's, holding its running jobs' advisory locks), so that the
+// new leader can redo those jobs. Logged; failures only logged.
+void end_older_terms_sessions(const settings& cfg, std::int64_t term);
 
 // Renews the lease of `term` on a thread of its own every lease_ms / 3.
 class lease_renewal {

@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "nodes/cli_eval.hpp"
 #include "nodes/commands.hpp"
 #include "nodes/logging.hpp"
+#include "protocol/version.hpp"
 
 namespace {
 
@@ -25,7 +27,8 @@ int main(int argc, char** argv) {
   CLI::App app{"recd: a real-time recommendation engine on an actor cluster"};
   app.require_subcommand(1);
   // The image test (scripts/image) runs it inside the image's root file system.
-  app.set_version_flag("--version", std::string{"recd "} + RECD_VERSION);
+  app.set_version_flag("--version", std::string{"recd "} + RECD_VERSION + " (wire protocol " +
+                                      std::to_string(recd::wire_version()) + ")");
   app.fallthrough(); // global options may follow the subcommand
   // Usage errors are one line on stderr, like every other failure.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {

@@ -1,5 +1,6 @@
 #include "nodes/metrics.hpp"
 #include "nodes/routes.hpp"
+#include "protocol/version.hpp"
 
 #include <dirent.h>
 #include <sys/resource.h>
@@ -67,7 +68,8 @@ void histogram(MetricFamily& f, const fixed_histogram::snapshot& s, labels l = {
 std::uint64_t load(const std::atomic<std::uint64_t>& x) { return x.load(std::memory_order_relaxed); }
 
 void add_process(families& out, const node_view& node) {
-  gauge(out, "recd_build_info", "recd's version (always 1)", 1, {{"version", RECD_VERSION}});
+  gauge(out, "recd_build_info", "recd's version (always 1)", 1,
+        {{"version", RECD_VERSION}, {"wire", std::to_string(wire_version())}});
   gauge(out, "recd_node_info", "this node's role (always 1)", 1, {{"role", node.role}});
   const auto started = std::chrono::duration<double>(node_telemetry().started.time_since_epoch());
   gauge(out, "process_start_time_seconds", "start time of the process since the Unix epoch",

@@ -16,6 +16,7 @@
 #include "actors/unexpected.hpp"
 #include "nodes/actor_system.hpp"
 #include "protocol/type_ids.hpp"
+#include "protocol/version.hpp"
 
 namespace recd {
 
@@ -159,7 +160,13 @@ std::optional<coordinator_actor> connect_coordinator(caf::actor_system& sys, con
       std::string names;
       for (const auto& d : dial)
         names += (names.empty() ? "" : ",") + d;
-      spdlog::warn("coordinator {} not reachable yet: {}", names, sys.render(last));
+      // The handshake refuses a coordinator of another wire version without
+      // saying why (protocol/version.hpp); the lease says it.
+      if (auto refusal = wire_refusal(cfg))
+        spdlog::error("cannot join the cluster: {}; waiting for a leader of wire protocol {}",
+                      *refusal, wire_version());
+      else
+        spdlog::warn("coordinator {} not reachable yet: {}", names, sys.render(last));
     }
     // Sleep a second unless a stop signal arrives.
     timespec wait{1, 0};

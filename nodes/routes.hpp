@@ -54,6 +54,8 @@ inline constexpr route table[] = {
   {port::public_api, "PUT", "/api/users/{user_id}"},
   {port::public_api, "GET", "/api/users/{user_id}"},
   {port::public_api, "DELETE", "/api/users/{user_id}"},
+  {port::public_api, "GET", "/readyz/replica"},
+  {port::public_api, "HEAD", "/readyz/replica"},
   // --- admin port ------------------------------------------------------------
   {port::admin, "GET", "/healthz"},
   {port::admin, "HEAD", "/healthz"},
@@ -79,6 +81,8 @@ inline constexpr route table[] = {
   {port::admin, "HEAD", "/ui/{file}"},
   {port::admin, "GET", "/admin/rules"},
   {port::admin, "POST", "/admin/rules/reload"},
+  {port::admin, "GET", "/readyz/replica"},
+  {port::admin, "HEAD", "/readyz/replica"},
 };
 
 enum class outcome : std::uint8_t {

@@ -43,169 +43,11 @@
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "nodes/serve_support.hpp"
 
 namespace recd {
 
 namespace {
-
-template <class Handle>
-void stop_all(const std::vector<Handle>& actors) {
-  for (const auto& a : actors)
-    if (a)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-}
-
-template <class... Handles>
-void stop_each(const Handles&... actors) {
-  (stop_all(std::vector<Handles>{actors}), ...);
-}
-
-// Called once a node has done its part of a shutdown (HTTP stopped, partitions
-// handed over, actors told to exit): the actor system's own teardown gets 5 s.
-// A coordinator has been seen to hang there (an actor that never terminates;
-// cause not found, see docs/cluster.md); nothing of the node's work is left
-// then, so the process ends with a logged error instead of hanging.
-void bound_teardown(caf::actor_system& sys) {
-  spdlog::info("stopping the actor system: {} actors running, recd's: {}", sys.registry().running(),
-               census_report().empty() ? std::string{"none"} : census_report());
-  std::thread{[] {
-    std::this_thread::sleep_for(std::chrono::seconds{5});
-    spdlog::error("the actor system did not stop within 5 s of the shutdown: exiting; "
-                  "recd actors still alive: {}",
-                  census_report().empty() ? std::string{"none"} : census_report());
-    // RECD_DEBUG_HANG=<file>: every thread's stack goes there first (gdb).
-    if (const char* path = std::getenv("RECD_DEBUG_HANG"); path != nullptr && *path != '\0') {
-      auto cmd = "gdb -p " + std::to_string(::getpid()) +
-                 " -batch -ex 'thread apply all bt' >> '" + std::string{path} + "' 2>&1";
-      if (std::system(cmd.c_str()) != 0)
-        spdlog::warn("could not save the stacks with gdb");
-    }
-    std::_Exit(0);
-  }}.detach();
-}
-
-// Warns when the open-file limit leaves no room for http.max_connections
-// (each connection is a descriptor; the rest covers PostgreSQL, Redis, the
-// actor ports and the admin port).
-void check_fd_headroom(const settings& cfg) {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY)
-    return;
-  constexpr rlim_t reserve = 256;
-  const auto wanted = static_cast<rlim_t>(cfg.http.max_connections) + reserve;
-  if (wanted > lim.rlim_cur)
-    spdlog::warn("http.max_connections = {} needs about {} file descriptors, but `ulimit -n` is {} "
-                 "(hard limit {}): raise it or lower http.max_connections",
-                 cfg.http.max_connections, wanted, lim.rlim_cur, lim.rlim_max);
-}
-
-// A node's HTTP servers: the public one, and the admin one on nodes that have
-// admin endpoints (coordinator, all).
-struct http_front {
-  std::unique_ptr<http::server> api;
-  std::unique_ptr<http::server> admin;
-  void stop() {
-    if (admin)
-      admin->stop();
-    if (api)
-      api->stop();
-  }
-};
-
-// What both ports do with every finished exchange: count it for /metrics
-// and log a failed request (5xx) once, with its request id and the detail the
-// client never sees. The server's 503 to a connection over
-// http.max_connections (no request was read) is counted, not logged: a flood
-// of connections must not become a flood of log lines.
-void observe(const http::exchange& e) {
-  node_telemetry().http.record(metrics::endpoint_of(e.path), e.status, e.seconds);
-  if (e.status >= 500 && !e.method.empty())
-    spdlog::warn("request {} {} {} failed: {} in {:.1f} ms: {}", e.id,
-                 e.method.empty() ? std::string_view{"-"} : e.method,
-                 e.path.empty() ? std::string_view{"-"} : e.path, e.status, e.seconds * 1000,
-                 e.detail.empty() ? std::string_view{"(no detail)"} : e.detail);
-}
-
-// Starts the node's HTTP servers routing to `gw` (credentials set from `cfg`);
-// nullopt (reason on stderr) on failure.
-std::optional<http_front> start_http(const settings& cfg, gateway& gw, const char* role,
-                                     bool with_admin) {
-  if (!cfg.http.api_keys_file.empty()) {
-    auto keys = http::api_keys::load(cfg.http.api_keys_file);
-    if (auto* err = std::get_if<std::string>(&keys)) {
-      std::fprintf(stderr, "recd: %s\n", err->c_str());
-      return std::nullopt;
-    }
-    auto& loaded = std::get<std::shared_ptr<http::api_keys>>(keys);
-    spdlog::info("API keys on: {} keys from {}", loaded->counts().size(), cfg.http.api_keys_file);
-    gw.set_api_keys(std::move(loaded));
-  }
-  gw.set_admin_token(cfg.admin.token);
-  // A batch takes one writer queue slot per event: larger ones could never enter.
-  gw.set_max_batch_events(static_cast<std::size_t>(
-    std::min(cfg.http.max_batch_events, cfg.postgres.writer_queue_max)));
-  check_fd_headroom(cfg);
-
-  http_front front;
-  auto public_opt = http_options(cfg);
-  public_opt.on_exchange = observe;
-  front.api = std::make_unique<http::server>(
-    public_opt,
-    [&gw](http::request&& req, http::reply_fn reply) { gw.handle(std::move(req), std::move(reply)); });
-  auto admin_opt = admin_http_options(cfg);
-  admin_opt.on_exchange = observe;
-  if (with_admin)
-    front.admin = std::make_unique<http::server>(admin_opt, [&gw](http::request&& req, http::reply_fn reply) {
-      gw.handle_admin(std::move(req), std::move(reply));
-    });
-  // Set before either server runs: /metrics reads it from their threads.
-  gw.set_connections([api = front.api.get(), admin = front.admin.get()] {
-    return api->connections() + (admin != nullptr ? admin->connections() : 0);
-  });
-  if (auto err = front.api->start()) {
-    std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
-    return std::nullopt;
-  }
-  spdlog::info("recd {} node: HTTP on {}:{}", role, http_options(cfg).host, front.api->port());
-  if (front.admin) {
-    const auto& opt = admin_opt;
-    if (auto err = front.admin->start()) {
-      std::fprintf(stderr, "recd: cannot listen on admin.addr %s: %s\n", cfg.admin.addr.c_str(),
-                   err->c_str());
-      front.stop();
-      return std::nullopt;
-    }
-    // Tests and scripts read the bound port from this line when admin.addr has port 0.
-    spdlog::info("admin on {}:{}", opt.host, front.admin->port());
-    if (cfg.admin.token.empty())
-      spdlog::warn("admin.token is not set: the admin endpoints answer 403 "
-                   "(set RECD_ADMIN_TOKEN or admin.token_file)");
-  }
-  return front;
-}
-
-dashboard_deps dashboard_options(const settings& cfg, coordinator_actor coordinator,
-                                 std::vector<api_actor> apis, dashboard_reader_actor reader,
-                                 std::shared_ptr<api_metrics> metrics) {
-  return {std::move(coordinator), std::move(apis), std::move(reader), std::move(metrics),
-          cfg.admin.eval_report, std::chrono::milliseconds{cfg.http.request_timeout_ms}};
-}
-
-// Serves HTTP with `gw` until a stop signal (or `watched` dies); returns the exit status.
-int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
-               const caf::actor& watched, const char* role) {
-  auto front = start_http(cfg, gw, role, /*with_admin=*/true);
-  if (!front)
-    return 1;
-  auto why = wait_for_stop(sys, signals, watched);
-  front->stop();
-  if (why == stop_reason::watched_down) {
-    std::fprintf(stderr, "recd: the coordinator stopped; see the log above\n");
-    return 1;
-  }
-  spdlog::info("shutting down");
-  return 0;
-}
 
 int serve_all(const settings& cfg, sigset_t& signals) {
   auto rules = load_rules(cfg);
@@ -263,105 +105,6 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   stop_all(shards);
   stop_all(writers);
   stop_each(coordinator, cache, reader);
-  bound_teardown(sys);
-  return status;
-}
-
-std::string node_name(const settings& cfg) {
-  if (!cfg.cluster.node_name.empty())
-    return cfg.cluster.node_name;
-  char host[256] = "shard";
-  ::gethostname(host, sizeof host - 1);
-  return std::string{host} + "-" + std::to_string(::getpid());
-}
-
-// A standby replica's /readyz: never ready (so a Service routes to the leader only).
-readiness_probe spawn_standby_probe(caf::actor_system& sys) {
-  return sys.spawn([]() -> readiness_probe::behavior_type {
-    return {[](ready_atom) { return false; }};
-  });
-}
-
-// A coordinator replica (nodes/leadership.hpp): stands by until it holds the
-// lease, then leads until a stop signal (releasing the lease) or until it
-// loses the lease (the process exits).
-int serve_coordinator(const settings& cfg, sigset_t& signals) {
-  auto counted = partition_count(cfg);
-  if (!counted)
-    return 1;
-  caf::actor_system_config acfg;
-  configure(acfg, cfg);
-  configure_network(acfg, cfg);
-  caf::actor_system sys{acfg};
-  const auto timeout = std::chrono::milliseconds{cfg.http.request_timeout_ms};
-  // The lease names this replica's actor port before the port is bound:
-  // it must be fixed.
-  if (cfg.cluster.port == 0) {
-    std::fprintf(stderr, "recd: a coordinator replica needs a fixed cluster.port (not 0): "
-                         "the lease tells other nodes where it is before it listens\n");
-    return 1;
-  }
-  // Process-unique, so that a restarted replica never mistakes an old lease for its own.
-  const auto holder = cfg.cluster.node_name.empty()
-                        ? node_name(cfg)
-                        : cfg.cluster.node_name + "-" + std::to_string(::getpid());
-  std::optional<std::int64_t> term;
-  // The leader serves on the ports the standby bound (one log line names an
-  // admin port picked with port 0, and it must stay true).
-  settings leading = cfg;
-  {
-    auto standby = spawn_standby_probe(sys);
-    gateway gw{sys, {}, standby, coordinator_actor{}, std::make_shared<api_metrics>(), timeout};
-    gw.set_liveness(watch_essentials(sys, {{"standby", standby.address()}}));
-    gw.set_node({"standby", nullptr, nullptr, {}});
-    auto front = start_http(cfg, gw, "coordinator", /*with_admin=*/true);
-    if (!front) {
-      stop_each(standby);
-      return 1;
-    }
-    spdlog::info("coordinator replica {}: standing by for the lease", holder);
-    term = await_lease(cfg, holder, signals);
-    auto pin = [](std::string& addr, const std::string& host, std::uint16_t port) {
-      if (split_host_port(addr).second == 0 && port != 0)
-        addr = host + ":" + std::to_string(port);
-    };
-    pin(leading.http.addr, http_options(cfg).host, front->api->port());
-    if (front->admin)
-      pin(leading.admin.addr, admin_http_options(cfg).host, front->admin->port());
-    front->stop();
-    stop_each(standby);
-  }
-  if (!term) {
-    bound_teardown(sys);
-    return 0;
-  }
-  spdlog::info("coordinator replica {} leads (term {})", holder, *term);
-  lease_renewal lease{cfg, *term};
-  coordinator_options opt{cfg, *counted, true, true, *term, orphaned_runs(cfg, *term)};
-  auto coordinator = spawn_coordinator(sys, std::move(opt), {});
-  auto port = publish_node(sys, coordinator, cfg);
-  if (!port) {
-    std::fprintf(stderr, "recd: cannot publish the coordinator on %s:%d: %s\n",
-                 cfg.cluster.bind.c_str(), cfg.cluster.port, sys.render(port.error()).c_str());
-    stop_each(coordinator);
-    lease.release();
-    return 1;
-  }
-  spdlog::info("coordinator on actor port {}:{}, {} partitions", cfg.cluster.bind, *port, *counted);
-  gateway gw{sys, {}, coordinator, coordinator, std::make_shared<api_metrics>(), timeout};
-  gw.set_liveness(watch_essentials(sys, {{"coordinator", coordinator.address()}}));
-  gw.set_node({"coordinator", nullptr, nullptr, {}});
-  gw.set_database(store::conninfo(cfg.postgres, store::session::serving));
-  auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
-  gw.set_dashboard(
-    std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
-  // The node exits if its coordinator actor dies, so that it gets restarted.
-  auto status = serve_http(sys, leading, gw, signals, caf::actor_cast<caf::actor>(coordinator),
-                           "coordinator");
-  gw.set_dashboard(nullptr);
-  stop_each(coordinator, reader);
-  // After the coordinator stopped: a standby may lead at once.
-  lease.release();
   bound_teardown(sys);
   return status;
 }
@@ -494,8 +237,10 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   } else {
     for (;;) {
       if (wait_for_stop(sys, signals, caf::actor_cast<caf::actor>(*coordinator)) ==
-          stop_reason::signal)
+          stop_reason::signal) {
+        drain(gw, cfg, signals);
         break;
+      }
       spdlog::warn("lost the coordinator: serving with the last map while reconnecting");
       coordinator = connect_coordinator(sys, cfg, signals);
       if (!coordinator)

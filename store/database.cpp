@@ -27,7 +27,7 @@ std::string one_line(std::string msg) {
 }
 } // namespace
 
-std::string conninfo(const postgres_settings& pg, session kind) {
+std::string conninfo(const postgres_settings& pg, session kind, const std::string& application_name) {
   std::string out = pg.url;
   const bool uri = out.rfind("postgresql://", 0) == 0 || out.rfind("postgres://", 0) == 0;
   auto has = [&](const std::string& key) {
@@ -57,6 +57,8 @@ std::string conninfo(const postgres_settings& pg, session kind) {
   auto timeout = kind == session::serving ? pg.statement_timeout_ms : pg.job_statement_timeout_ms;
   add("options", "'-c statement_timeout=" + num(timeout) + "'",
       "-c%20statement_timeout%3D" + num(timeout));
+  if (!application_name.empty())
+    add("application_name", application_name, application_name);
   return out;
 }
 

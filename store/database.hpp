@@ -31,8 +31,10 @@ enum class session {
 // connect_timeout, TCP keepalives (keepalives_idle/interval/count) and
 // `options=-c statement_timeout=...` for `kind`. A parameter the URL already
 // sets is left as the URL says (including its own `options`). Works for
-// URIs (postgresql://...) and key=value strings.
-std::string conninfo(const postgres_settings& pg, session kind);
+// URIs (postgresql://...) and key=value strings. A non-empty
+// `application_name` ([a-z0-9-] only) names the session in pg_stat_activity.
+std::string conninfo(const postgres_settings& pg, session kind,
+                     const std::string& application_name = "");
 
 // Opens a connection (a string from conninfo(), or any libpq URL or key=value
 // string). Errors become ec::database_unavailable with libpq's message, any

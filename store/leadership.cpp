@@ -3,16 +3,18 @@
 namespace recd::store {
 
 std::optional<std::int64_t> acquire_lease(pqxx::connection& c, const std::string& holder,
-                                          const std::string& address, std::int32_t lease_ms) {
+                                          const std::string& address, std::int32_t lease_ms,
+                                          std::uint32_t wire_version, const std::string& release) {
   pqxx::work tx{c};
   // clock_timestamp(), not now(): the transaction's start time could lie.
   auto r = tx.exec_params(
-    "INSERT INTO coordinator_lease AS l (id, holder, address, term, expires_at) "
-    "VALUES (1, $1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond') "
+    "INSERT INTO coordinator_lease AS l (id, holder, address, term, expires_at, wire_version, release) "
+    "VALUES (1, $1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond', $4, $5) "
     "ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, address = excluded.address, "
-    "term = l.term + 1, expires_at = excluded.expires_at "
+    "term = l.term + 1, expires_at = excluded.expires_at, wire_version = excluded.wire_version, "
+    "release = excluded.release "
     "WHERE l.expires_at < clock_timestamp() RETURNING l.term",
-    holder, address, lease_ms);
+    holder, address, lease_ms, static_cast<std::int64_t>(wire_version), release);
   tx.commit();
   if (r.empty())
     return std::nullopt;
@@ -38,12 +40,29 @@ void release_lease(pqxx::connection& c, std::int64_t term) {
 
 std::optional<lease_holder> read_lease(pqxx::connection& c) {
   pqxx::read_transaction tx{c};
-  auto r = tx.exec("SELECT holder, address, term, expires_at < clock_timestamp() "
-                   "FROM coordinator_lease WHERE id = 1");
+  auto r = tx.exec("SELECT holder, address, term, expires_at < clock_timestamp(), wire_version, "
+                   "release FROM coordinator_lease WHERE id = 1");
   if (r.empty())
     return std::nullopt;
   return lease_holder{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
-                      r[0][2].as<std::int64_t>(), r[0][3].as<bool>()};
+                      r[0][2].as<std::int64_t>(), r[0][3].as<bool>(),
+                      static_cast<std::uint32_t>(r[0][4].as<std::int64_t>()),
+                      r[0][5].as<std::string>()};
+}
+
+std::string job_session_name(std::int64_t term) {
+  return "recd-coordinator-term-" + std::to_string(term);
+}
+
+std::int64_t end_job_sessions_of_older_terms(pqxx::connection& c, std::int64_t term) {
+  pqxx::nontransaction tx{c};
+  auto r = tx.exec_params(
+    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND application_name ~ '^recd-coordinator-term-[0-9]{1,18}$' "
+    "AND substring(application_name from '[0-9]+$')::bigint < $1",
+    term);
+  return r[0][0].as<std::int64_t>();
 }
 
 std::vector<std::string> orphaned_run_kinds(pqxx::connection& c, std::int64_t term) {

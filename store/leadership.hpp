@@ -29,15 +29,21 @@ struct lease_holder {
   std::string address; // host:port of its actor port
   std::int64_t term = 0;
   bool expired = false;
+  // The leader's wire version (protocol/version.hpp) and release; 0 and ""
+  // for a leader of a release before sql/007.
+  std::uint32_t wire_version = 0;
+  std::string release;
 };
 
 struct fenced : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The new term, or nullopt while another replica's lease runs.
+// The new term, or nullopt while another replica's lease runs. The lease
+// records the taker's wire version and release.
 std::optional<std::int64_t> acquire_lease(pqxx::connection& c, const std::string& holder,
-                                          const std::string& address, std::int32_t lease_ms);
+                                          const std::string& address, std::int32_t lease_ms,
+                                          std::uint32_t wire_version, const std::string& release);
 
 // False once `term` is no longer the lease's term.
 bool renew_lease(pqxx::connection& c, std::int64_t term, std::int32_t lease_ms);
@@ -49,6 +55,17 @@ std::optional<lease_holder> read_lease(pqxx::connection& c);
 
 // Job kinds with runs left 'running' by an older leader (a term in 1..term-1).
 std::vector<std::string> orphaned_run_kinds(pqxx::connection& c, std::int64_t term);
+
+// The application_name of a leader's job sessions (the job driver's, which
+// holds each running job's advisory lock): "recd-coordinator-term-<term>".
+std::string job_session_name(std::int64_t term);
+
+// Ends the job sessions of every term before `term` (pg_terminate_backend):
+// a deposed leader that is frozen (SIGSTOP, a paused VM) keeps its sessions
+// and the advisory locks of its running jobs, which would refuse the new
+// leader's redo as "already running". Its writes are fenced anyway. The
+// sessions ended.
+std::int64_t end_job_sessions_of_older_terms(pqxx::connection& c, std::int64_t term);
 
 // Throws `fenced` unless `term` leads (term 0: a coordinator without
 // replicas, never fenced).

@@ -11,6 +11,11 @@
 //   ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheRun
 //        kill -9 of the leader while a job runs: the new leader redoes the kind
 //        the old term left running, and the published table equals a one-node run.
+//   ALeaderFrozenMidRunIsReplacedAndTheNewLeaderRedoesTheRun
+//        the same with the leader frozen (SIGSTOP): its PostgreSQL sessions,
+//        and the job's advisory lock with them, stay open; the new leader ends
+//        the sessions of older terms, so its redo is not refused as "already
+//        running". Resumed, the old leader exits with status 3.
 //   AFrozenLeaderIsDeposedAndChangesNothingWhenItResumes
 //        the leader stopped with SIGSTOP (cut off): the standby leads; resumed
 //        with SIGCONT, the old leader exits (status 3) and the persisted map,
@@ -122,7 +127,11 @@ TEST(CoordinatorReplicas, AStandbyLeadsWhenTheLeaderIsKilledUnderLoad) {
   expect_acked_behaviors_stored(db, report.acked);
 }
 
-TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheRun) {
+// The leader is lost while a user_neighbours run is running: killed (kill -9)
+// or frozen (SIGSTOP: its sessions, and the job's advisory lock, stay open in
+// PostgreSQL). The new leader redoes the run and publishes what a one-node
+// run publishes.
+void leader_lost_mid_run(bool freeze) {
   test_database db{"cluster_ha_job"};
   shop_spec spec;
   spec.users = 8000;
@@ -160,9 +169,15 @@ TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheR
     std::this_thread::sleep_for(5ms);
   }
   ASSERT_TRUE(seen_running) << "the run was not seen running";
-  c.kill9(c["coordinator"]);
+  auto& old = c["coordinator"];
+  if (freeze) {
+    old.stopped = true; // this test ends it itself
+    old.proc->signal(SIGSTOP);
+  } else {
+    c.kill9(old);
+  }
   auto outcome = job.finish(20s);
-  info("the client of the killed leader ended with status " + std::to_string(outcome.status));
+  info(std::string{"the client of the "} + (freeze ? "frozen" : "killed") + " leader ended with status " + std::to_string(outcome.status));
   c.wait_http_ok(standby, "/readyz", 30s);
 
   // The new leader's run of the same kind, published.
@@ -182,6 +197,20 @@ TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheR
             0);
   EXPECT_EQ(user_neighbours_differences(db), 0)
     << "the redone user_neighbours differs from the one-node run";
+  if (freeze) {
+    old.proc->signal(SIGCONT);
+    auto st = old.proc->wait_for(15s);
+    ASSERT_TRUE(st.has_value()) << "the deposed leader did not exit:\n" << tail(slurp(old.log));
+    EXPECT_EQ(exit_code(*st), 3) << tail(slurp(old.log));
+  }
+}
+
+TEST(CoordinatorReplicas, ALeaderKilledMidRunIsReplacedAndTheNewLeaderRedoesTheRun) {
+  leader_lost_mid_run(/*freeze=*/false);
+}
+
+TEST(CoordinatorReplicas, ALeaderFrozenMidRunIsReplacedAndTheNewLeaderRedoesTheRun) {
+  leader_lost_mid_run(/*freeze=*/true);
 }
 
 TEST(CoordinatorReplicas, AFrozenLeaderIsDeposedAndChangesNothingWhenItResumes) {

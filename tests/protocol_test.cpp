@@ -255,56 +255,6 @@ TEST_F(protocol_test, cluster_messages_round_trip) {
   ASSERT_TRUE((w.match_elements<embedding_worker_actor>()));
 }
 
-// Each atom names one message: across every interface in
-// protocol/interfaces.hpp, no atom heads two different signatures (argument
-// lists or replies), so a handler's atom says what it receives.
-TEST_F(protocol_test, each_atom_names_one_message) {
-  std::vector<std::pair<const char*, std::set<std::string>>> interfaces{
-    {"run_progress_sink", sys->message_types<run_progress_sink>()},
-    {"part_progress_sink", sys->message_types<part_progress_sink>()},
-    {"bulk_sink", sys->message_types<bulk_sink>()},
-    {"embedding_worker_actor", sys->message_types<embedding_worker_actor>()},
-    {"similarity_worker_actor", sys->message_types<similarity_worker_actor>()},
-    {"shard_loader_actor", sys->message_types<shard_loader_actor>()},
-    {"shard_actor", sys->message_types<shard_actor>()},
-    {"map_subscriber", sys->message_types<map_subscriber>()},
-    {"run_watcher_actor", sys->message_types<run_watcher_actor>()},
-    {"job_driver_actor", sys->message_types<job_driver_actor>()},
-    {"coordinator_actor", sys->message_types<coordinator_actor>()},
-    {"api_actor", sys->message_types<api_actor>()},
-    {"behavior_writer_actor", sys->message_types<behavior_writer_actor>()},
-    {"cache_actor", sys->message_types<cache_actor>()},
-    {"shard_dialer_actor", sys->message_types<shard_dialer_actor>()},
-    {"readiness_probe", sys->message_types<readiness_probe>()},
-    {"dashboard_reader_actor", sys->message_types<dashboard_reader_actor>()},
-  };
-  // A signature reads "caf::replies_to<ATOM,...>::with<...>"; the atom is
-  // its first input.
-  std::map<std::string, std::set<std::string>> by_atom;
-  std::size_t signatures = 0;
-  for (const auto& [name, mpi] : interfaces) {
-    ASSERT_FALSE(mpi.empty()) << name;
-    for (const auto& sig : mpi) {
-      ++signatures;
-      auto open = sig.find('<');
-      ASSERT_NE(open, std::string::npos) << sig;
-      auto end = sig.find_first_of(",>", open + 1);
-      by_atom[sig.substr(open + 1, end - open - 1)].insert(sig);
-      // Every type in it is registered (an unregistered one has no portable
-      // name, and remote_actor could not compare interfaces); the loader's
-      // snapshot pointers are local by design (never serialized).
-      if (std::string{name} != "shard_loader_actor") {
-        EXPECT_EQ(sig.find("invalid-type"), std::string::npos) << name << ": " << sig;
-      }
-    }
-  }
-  EXPECT_GT(signatures, 60u);
-  for (const auto& [atom, sigs] : by_atom)
-    EXPECT_EQ(sigs.size(), 1u) << "atom '" << atom << "' heads " << sigs.size()
-                               << " signatures, e.g. " << *sigs.begin() << " and "
-                               << *std::next(sigs.begin());
-}
-
 // A bulk value survives encoding, cutting into small chunks that arrive out
 // of order (each through the wire format), joining and decoding.
 TEST_F(protocol_test, bulk_values_survive_chunking_in_any_order) {

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
 #include <string>
 #include <vector>
 
+#include "store/database.hpp"
 #include "store/leadership.hpp"
 #include "store/partition_map.hpp"
 #include "support/test_database.hpp"
@@ -28,42 +31,48 @@ TEST(CoordinatorLease, OneHolderAtATimeAndANewTermOnlyAfterItExpired) {
   auto b = db.connect();
   EXPECT_FALSE(store::read_lease(a).has_value());
 
-  auto first = store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000);
+  auto first = store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000, 1, "0.9.0");
   ASSERT_EQ(first, std::optional<std::int64_t>{1});
   // B waits while A's lease runs, however often it asks.
-  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000).has_value());
-  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000).has_value());
+  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000, 2, "1.0.0").has_value());
+  EXPECT_FALSE(store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000, 2, "1.0.0").has_value());
   auto now = store::read_lease(b);
   ASSERT_TRUE(now.has_value());
   EXPECT_EQ(now->holder, "replica-a");
   EXPECT_EQ(now->address, "10.0.0.1:4242");
   EXPECT_EQ(now->term, 1);
   EXPECT_FALSE(now->expired);
+  // The lease names the leader's wire version and release (sql/007).
+  EXPECT_EQ(now->wire_version, 1u);
+  EXPECT_EQ(now->release, "0.9.0");
   EXPECT_TRUE(store::renew_lease(a, 1, 60000));
 
   expire(a);
   EXPECT_TRUE(store::read_lease(b)->expired);
-  auto second = store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000);
+  auto second = store::acquire_lease(b, "replica-b", "10.0.0.2:4242", 60000, 2, "1.0.0");
   ASSERT_EQ(second, std::optional<std::int64_t>{2});
   EXPECT_EQ(store::read_lease(a)->address, "10.0.0.2:4242");
+  // A taker of another wire version replaces both with its own.
+  EXPECT_EQ(store::read_lease(a)->wire_version, 2u);
+  EXPECT_EQ(store::read_lease(a)->release, "1.0.0");
   // The old term can neither renew nor release the new term's lease.
   EXPECT_FALSE(store::renew_lease(a, 1, 60000));
   store::release_lease(a, 1);
   EXPECT_FALSE(store::read_lease(a)->expired);
-  EXPECT_FALSE(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000).has_value());
+  EXPECT_FALSE(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000, 1, "0.9.0").has_value());
 
   // A release ends the lease at once: the next replica takes term 3.
   store::release_lease(b, 2);
-  EXPECT_EQ(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000),
+  EXPECT_EQ(store::acquire_lease(a, "replica-a", "10.0.0.1:4242", 60000, 1, "0.9.0"),
             std::optional<std::int64_t>{3});
 }
 
 TEST(CoordinatorLease, FenceLetsOnlyTheLeadingTermWrite) {
   test_database db{"lease_fence"};
   auto c = db.connect();
-  ASSERT_TRUE(store::acquire_lease(c, "replica-a", "a:1", 60000).has_value());
+  ASSERT_TRUE(store::acquire_lease(c, "replica-a", "a:1", 60000, 1, "0.9.0").has_value());
   expire(c);
-  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000, 2, "1.0.0"), std::optional<std::int64_t>{2});
 
   // The deposed term 1 writes a map: refused, and nothing of it commits.
   {
@@ -92,14 +101,14 @@ TEST(CoordinatorLease, TheMapRoundTripsAndADeposedTermCannotReplaceIt) {
   test_database db{"lease_map"};
   auto c = db.connect();
   EXPECT_EQ(store::load_partition_map(c).epoch, 0u);
-  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000), std::optional<std::int64_t>{1});
+  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000, 1, "0.9.0"), std::optional<std::int64_t>{1});
   const std::vector<std::string> owners{"shard-0", "shard \"1\"", "", "back\\slash"};
   store::save_partition_map(c, 7, owners, 1);
   auto back = store::load_partition_map(c);
   EXPECT_EQ(back.epoch, 7u);
   EXPECT_EQ(back.owners, owners);
   expire(c);
-  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000), std::optional<std::int64_t>{2});
+  ASSERT_EQ(store::acquire_lease(c, "replica-b", "b:1", 60000, 2, "1.0.0"), std::optional<std::int64_t>{2});
   EXPECT_THROW(store::save_partition_map(c, 8, {"old", "old", "old", "old"}, 1), store::fenced);
   EXPECT_EQ(store::load_partition_map(c).epoch, 7u);
   EXPECT_EQ(store::load_partition_map(c).owners, owners);
@@ -122,6 +131,43 @@ TEST(CoordinatorLease, OrphanedRunsAreThoseOlderLeadersLeftRunning) {
             (std::vector<std::string>{"embeddings", "item_similarity"}));
   EXPECT_EQ(store::orphaned_run_kinds(c, 2), (std::vector<std::string>{"item_similarity"}));
   EXPECT_TRUE(store::orphaned_run_kinds(c, 1).empty());
+}
+
+TEST(CoordinatorLease, ANewTermEndsTheJobSessionsOfOlderTermsAndTheirLocks) {
+  test_database db{"lease_sessions"};
+  postgres_settings pg;
+  pg.url = db.url();
+  auto session = [&](const std::string& name) {
+    return pqxx::connection{store::conninfo(pg, store::session::job, name)};
+  };
+  // A frozen leader of term 1 holds a job's advisory lock; term 3's own job
+  // session and an unnamed session are not to be touched.
+  auto deposed = session(store::job_session_name(1));
+  auto current = session(store::job_session_name(3));
+  auto other = db.connect();
+  {
+    pqxx::nontransaction tx{deposed};
+    ASSERT_TRUE(tx.exec("SELECT pg_try_advisory_lock(4242)")[0][0].as<bool>());
+  }
+  auto lock_free = [&] {
+    pqxx::nontransaction tx{other};
+    bool got = tx.exec("SELECT pg_try_advisory_lock(4242)")[0][0].as<bool>();
+    if (got)
+      tx.exec("SELECT pg_advisory_unlock(4242)");
+    return got;
+  };
+  EXPECT_FALSE(lock_free());
+
+  auto ender = db.connect();
+  EXPECT_EQ(store::end_job_sessions_of_older_terms(ender, 3), 1);
+  // pg_terminate_backend returns before the backend is gone: wait for it.
+  for (int i = 0; i < 100 && !lock_free(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  EXPECT_TRUE(lock_free()) << "the deposed term's lock is still held";
+  EXPECT_THROW(pqxx::nontransaction{deposed}.exec("SELECT 1"), pqxx::broken_connection);
+  EXPECT_NO_THROW(pqxx::nontransaction{current}.exec("SELECT 1"));
+  EXPECT_NO_THROW(pqxx::nontransaction{other}.exec("SELECT 1"));
+  EXPECT_EQ(store::end_job_sessions_of_older_terms(ender, 3), 0);
 }
 
 } // namespace

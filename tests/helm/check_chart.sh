@@ -371,8 +371,9 @@ def main(name, path, expect, release, ns):
         c.done()
 
         # A coordinator standby is never ready by /readyz; its pods are Ready
-        # when healthy, or a rolling update would wait for a standby forever.
-        ready_path = "/healthz" if role == "coordinator" else "/readyz"
+        # while they lead or could lead (/readyz/replica), or a rolling update
+        # would wait for a standby forever.
+        ready_path = "/readyz/replica" if role == "coordinator" else "/readyz"
         c = Check("%s %s probes: liveness GET /healthz, readiness GET %s on 8080" % (tag, role, ready_path))
         for probe, probe_path in (("livenessProbe", "/healthz"), ("readinessProbe", ready_path), ("startupProbe", "/healthz")):
             get_ = (ctr.get(probe) or {}).get("httpGet") or {}

@@ -297,7 +297,7 @@ node& cluster::launch(const std::string& name, const std::string& role, std::uin
   if (std::getenv("RECD_DEBUG_HANG"))
     env.emplace_back("RECD_DEBUG_HANG", n->log + ".stacks");
   n->proc = std::make_unique<child_process>(
-    std::vector<std::string>{recd_binary(), "serve", "--role", role}, env, n->log);
+    std::vector<std::string>{binary_.empty() ? recd_binary() : binary_, "serve", "--role", role}, env, n->log);
   nodes_.push_back(std::move(n));
   return *nodes_.back();
 }

@@ -112,6 +112,8 @@ public:
 
   // Settings every node started from now on gets (e.g. TLS).
   void set_node_env(env_list env) { node_env_ = std::move(env); }
+  // The executable of every node started from now on ("": $RECD_BINARY).
+  void set_binary(std::string path) { binary_ = std::move(path); }
 
   // What every node gets (a `recd` command joining the cluster needs the same).
   env_list common_env() const;
@@ -170,6 +172,7 @@ private:
   std::string postgres_;
   std::string redis_;
   std::string app_id_;
+  std::string binary_;
   struct replica_ports {
     std::uint16_t actor, http, admin;
   };

@@ -49,6 +49,11 @@ load_report load_generator::finish() {
   return report_;
 }
 
+void load_generator::set_ports(std::vector<std::uint16_t> ports) {
+  std::lock_guard lock{mutex_};
+  opt_.ports = std::move(ports);
+}
+
 void load_generator::failure(bool is_behavior, const std::string& what) {
   std::lock_guard lock{mutex_};
   ++(is_behavior ? report_.behavior_failures : report_.recommend_failures);
@@ -64,8 +69,12 @@ void load_generator::run(int t) {
   static const char* kinds[] = {"view", "click", "cart"};
   for (int round = 0; round < opt_.max_rounds && !stop_ && steady::now() < deadline; ++round) {
     ++rounds_;
-    auto node = static_cast<std::size_t>(pick(static_cast<std::int64_t>(opt_.ports.size())));
-    auto port = opt_.ports[node];
+    const auto ports = [&] {
+      std::lock_guard lock{mutex_};
+      return opt_.ports;
+    }();
+    auto node = static_cast<std::size_t>(pick(static_cast<std::int64_t>(ports.size())));
+    auto port = ports[node];
     auto user = 1 + pick(opt_.users);
     auto r = recommend(port, user, 10, coin(rng) < 0.5);
     bool ok = r.status == 200 && r.json.is_object() && r.json.contains("recommendations");
@@ -80,7 +89,7 @@ void load_generator::run(int t) {
                        std::to_string(port) + " -> " + show(r));
     if (coin(rng) >= opt_.behavior_share)
       continue;
-    auto other = opt_.ports[(node + 1) % opt_.ports.size()];
+    auto other = ports[(node + 1) % ports.size()];
     auto recs = item_ids(r);
     std::int64_t item = 1 + pick(opt_.items);
     std::string kind = kinds[pick(3)];

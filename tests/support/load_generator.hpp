@@ -76,6 +76,9 @@ public:
 
   // Seconds since the load started (the clock of its report and timelines).
   double elapsed() const { return seconds_since(t0_); }
+  // The API nodes' ports from the next round on (a load balancer's
+  // endpoints: a test takes a node out before stopping it). Not empty.
+  void set_ports(std::vector<std::uint16_t> ports);
   std::int64_t rounds() const { return rounds_.load(); }
 
   // Stops the threads (idempotent); the report, acknowledged behaviors sorted by id.

@@ -558,8 +558,10 @@ spec:
         httpGet:
           {{- /* A coordinator standby is never ready by /readyz; a StatefulSet's
           rolling update waits for each pod to be Ready, so coordinator pods
-          are Ready when healthy (leader or standby). */}}
-          path: {{ ternary "/healthz" "/readyz" (eq .role "coordinator") }}
+          are Ready while they lead or could lead (/readyz/replica): a standby
+          of another wire version than the leader's is not, and the rollout
+          stops at it (docs/cluster.md, "Upgrades"). */}}
+          path: {{ ternary "/readyz/replica" "/readyz" (eq .role "coordinator") }}
           port: http
         periodSeconds: {{ $root.Values.probes.readiness.periodSeconds }}
         timeoutSeconds: {{ $root.Values.probes.readiness.timeoutSeconds }}

@@ -1,0 +1,27 @@
+#include "protocol/version.hpp"
+
+// RECD_WIRE_VERSION_SHIFT exists for one test build only: tests/ links a
+// second `recd` (recd-wire-next) from the same sources with the shift 1, so
+// that tests/cluster_upgrade_test can run two wire versions against each
+// other. Never set it for a build that serves.
+#ifndef RECD_WIRE_VERSION_SHIFT
+#define RECD_WIRE_VERSION_SHIFT 0
+#endif
+
+namespace recd {
+
+namespace {
+
+// History (protocol/README.md, "Wire versions"):
+//   1  2026-11-27  the first versioned protocol.
+constexpr std::uint32_t current = 1;
+
+} // namespace
+
+std::uint32_t wire_version() { return current + RECD_WIRE_VERSION_SHIFT; }
+
+std::string wire_identifier(const std::string& app_id) {
+  return app_id + "/wire-" + std::to_string(wire_version());
+}
+
+} // namespace recd
