@@ -7,6 +7,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/operations.hpp"
 #include "store/partition_map.hpp"
 
 namespace recd {
@@ -75,23 +76,13 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
         return conn.error();
       nlohmann::json j;
       auto err = store::guard([&] {
-        pqxx::read_transaction tx{**conn};
+        auto stats = store::read_shop_stats(**conn);
         // The seed's /api/stats counts, same names.
-        auto r = tx.exec(
-          "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM items), "
-          "(SELECT count(*) FROM user_behavior WHERE timestamp > CURRENT_TIMESTAMP - INTERVAL '1 day'), "
-          "(SELECT count(*) FROM item_similarity), (SELECT count(*) FROM user_similarity)");
-        j["user_count"] = r[0][0].as<std::int64_t>();
-        j["item_count"] = r[0][1].as<std::int64_t>();
-        j["behavior_24h"] = r[0][2].as<std::int64_t>();
-        j["item_sim_pairs"] = r[0][3].as<std::int64_t>();
-        j["user_sim_pairs"] = r[0][4].as<std::int64_t>();
-        auto runs = tx.exec(
-          "SELECT DISTINCT ON (kind) kind, run_id, status, started_at::text, "
-          "coalesce(finished_at::text, ''), rows, extract(epoch from (coalesce(finished_at, now()) - "
-          "started_at))::float8, coalesce(error, ''), "
-          "coalesce(extract(epoch from finished_at), 0)::float8 FROM job_runs "
-          "ORDER BY kind, run_id DESC");
+        j["user_count"] = stats.users;
+        j["item_count"] = stats.items;
+        j["behavior_24h"] = stats.behaviors_24h;
+        j["item_sim_pairs"] = stats.item_pairs;
+        j["user_sim_pairs"] = stats.user_pairs;
         nlohmann::json jobs = nlohmann::json::object();
         // /api/stats is on the public port: a failed run shows its error code
         // ("database_error", "job_failed", ...) only; the text (which may hold
@@ -99,15 +90,15 @@ run_watcher(run_watcher_actor::stateful_pointer<watcher_state> self, std::string
         auto error_code = [](std::string_view text) {
           return std::string{text.substr(0, text.find(':'))};
         };
-        for (const auto& run : runs)
-          jobs[run[0].c_str()] = {{"run_id", run[1].as<std::int64_t>()},
-                                  {"status", run[2].c_str()},
-                                  {"started_at", run[3].c_str()},
-                                  {"finished_at", run[4].c_str()},
-                                  {"rows", run[5].as<std::int64_t>()},
-                                  {"seconds", run[6].as<double>()},
-                                  {"error", error_code(run[7].c_str())},
-                                  {"finished_unix", run[8].as<double>()}};
+        for (const auto& [run, finished_unix] : stats.last_runs)
+          jobs[run.kind] = {{"run_id", run.run_id},
+                            {"status", run.status},
+                            {"started_at", run.started_at},
+                            {"finished_at", run.finished_at},
+                            {"rows", run.rows},
+                            {"seconds", run.seconds},
+                            {"error", error_code(run.error)},
+                            {"finished_unix", finished_unix}};
         j["last_jobs"] = jobs;
       });
       if (err) {

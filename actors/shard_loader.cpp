@@ -5,7 +5,6 @@
 #include "protocol/limits.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdlib>
 
 #include <caf/all.hpp>
@@ -15,7 +14,7 @@
 #include "store/co_bought.hpp"
 #include "store/catalog.hpp"
 #include "store/database.hpp"
-#include "store/job_tables.hpp"
+#include "store/partition_reads.hpp"
 #include "store/taste_folds.hpp"
 
 namespace recd {
@@ -43,22 +42,6 @@ std::vector<float> parse_float_array(std::string_view text) {
 
 namespace {
 
-// "(1,2,3)": partition numbers are integers this program computed itself.
-std::string in_list(const std::vector<std::uint32_t>& partitions) {
-  std::string out = "(";
-  for (std::size_t i = 0; i < partitions.size(); ++i)
-    out += (i ? "," : "") + std::to_string(partitions[i]);
-  return partitions.empty() ? "(-1)" : out + ")";
-}
-
-std::int64_t to_i64(std::string_view s) {
-  std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-using read_tx = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only>;
-
 // How far below a snapshot's newest id a write may still have been uncommitted
 // when the snapshot was taken. A behavior write commits within the writer's
 // 10 s deadline; 200,000 ids is 10 s at 20,000 writes/s.
@@ -80,44 +63,39 @@ job_kind neighbour_source(const recommend_settings& cfg, bool items) {
   return items ? job_kind::item_weights : job_kind::user_neighbours;
 }
 
-// Reads (row id, neighbour id, score) rows ordered by row id then score desc
-// and hands `row_done` each row's best `cap`. Rows are gathered in one
-// scratch vector and copied once at their exact size: growing each row in
-// place left freed blocks of every size between the rows kept, which malloc
-// cannot return to the system (a quarter of a shard node's memory).
+// Hands `row_done` each row's best `cap` of kind's published rows of the
+// partitions (store::read_similarity_rows: by row id, then score desc). Rows
+// are gathered in one scratch vector and copied once at their exact size:
+// growing each row in place left freed blocks of every size between the rows
+// kept, which malloc cannot return to the system (a quarter of a shard
+// node's memory).
 template <class RowDone>
-void read_neighbours(pqxx::transaction_base& tx, const std::string& table, const std::string& id_col,
-                     const std::string& other_col, const std::string& filter, std::size_t cap,
-                     RowDone&& row_done) {
+void read_neighbours(pqxx::transaction_base& tx, job_kind kind,
+                     const std::vector<std::uint32_t>& partitions, std::uint32_t count,
+                     std::size_t cap, RowDone&& row_done) {
   std::vector<neighbour_item> row;
   std::int32_t current = 0;
-  std::vector<std::string_view> f;
-  store::copy_out(tx,
-                  "SELECT " + id_col + ", " + other_col + ", similarity_score FROM " + table +
-                    " WHERE " + id_col + " % " + filter + " ORDER BY " + id_col +
-                    ", similarity_score DESC, " + other_col,
-                  [&](std::string_view line) {
-                    store::split_copy_line(line, f);
-                    auto id = static_cast<std::int32_t>(to_i64(f[0]));
-                    if (id != current && !row.empty()) {
-                      row_done(current, row);
-                      row.clear();
-                    }
-                    current = id;
-                    if (row.size() < cap)
-                      row.push_back({static_cast<std::int32_t>(to_i64(f[1])),
-                                     std::strtof(std::string{f[2]}.c_str(), nullptr)});
-                  });
+  store::read_similarity_rows(tx, kind, partitions, count,
+                              [&](std::int32_t id, std::int32_t other, float score) {
+                                if (id != current && !row.empty()) {
+                                  row_done(current, row);
+                                  row.clear();
+                                }
+                                current = id;
+                                if (row.size() < cap)
+                                  row.push_back({other, score});
+                              });
   if (!row.empty())
     row_done(current, row);
 }
 
 // The same rows as a map (a reload's update), each at its exact size.
 std::unordered_map<std::int32_t, std::vector<neighbour_item>>
-read_neighbour_rows(pqxx::transaction_base& tx, const std::string& table, const std::string& id_col,
-                    const std::string& other_col, const std::string& filter, std::size_t cap) {
+read_neighbour_rows(pqxx::transaction_base& tx, job_kind kind,
+                    const std::vector<std::uint32_t>& partitions, std::uint32_t count,
+                    std::size_t cap) {
   std::unordered_map<std::int32_t, std::vector<neighbour_item>> rows;
-  read_neighbours(tx, table, id_col, other_col, filter, cap,
+  read_neighbours(tx, kind, partitions, count, cap,
                   [&](std::int32_t id, const std::vector<neighbour_item>& row) {
                     rows[id] = row; // a copy: exact size
                   });
@@ -126,25 +104,19 @@ read_neighbour_rows(pqxx::transaction_base& tx, const std::string& table, const 
 
 void read_embeddings(pqxx::transaction_base& tx, const std::vector<std::uint32_t>& partitions,
                      std::uint32_t count, embedding_update& out) {
-  auto filter = std::to_string(count) + " IN " + in_list(partitions);
-  std::vector<std::string_view> f;
-  // Unit vectors of the partitions' items, then of their users.
+  // Unit vectors of the partitions' items, then of their users, in id order
+  // (the vector index is built in this order, so the same vectors give the
+  // same index in every database).
   for (auto* target : {&out.items, &out.users}) {
     const bool items = target == &out.items;
-    std::string table = items ? "items" : "users";
-    std::string id = items ? "item_id" : "user_id";
-    store::copy_out(tx,
-                    // In id order: the vector index is built in this order, so
-                    // the same vectors give the same index in every database.
-                    "SELECT " + id + ", embedding FROM " + table +
-                      " WHERE embedding IS NOT NULL AND " + id + " % " + filter + " ORDER BY " + id,
-                    [&](std::string_view line) {
-                      store::split_copy_line(line, f);
-                      auto v = parse_float_array(f[1]);
-                      normalize(v);
-                      if (!v.empty())
-                        (*target)[static_cast<std::int32_t>(to_i64(f[0]))] = std::move(v);
-                    });
+    const auto side = items ? store::catalog_side::items : store::catalog_side::users;
+    store::read_published_embeddings(tx, side, partitions, count,
+                                     [&](std::int32_t id, std::string_view text) {
+                                       auto v = parse_float_array(text);
+                                       normalize(v);
+                                       if (!v.empty())
+                                         (*target)[id] = std::move(v);
+                                     });
   }
   std::int32_t dim = 0;
   for (const auto& [id, v] : out.items) {
@@ -221,139 +193,111 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                                            const std::vector<std::uint32_t>& partitions,
                                            std::uint32_t count, const recommend_settings& cfg) {
   auto snap = std::make_shared<shard_snapshot>();
-  auto filter = std::to_string(count) + " IN " + in_list(partitions);
-  auto parts = store::int_array_literal(partitions);
   auto err = store::guard([&] {
-    read_tx tx{c};
-    auto head = tx.exec("SELECT coalesce(max(id), 0), extract(epoch from now())::bigint "
-                        "FROM user_behavior");
-    snap->max_behavior_id = head[0][0].as<std::int64_t>();
-    snap->popularity_epoch = head[0][1].as<std::int64_t>();
-    // The ids near the top that this snapshot holds (see shard_snapshot::tail_floor).
-    snap->tail_floor = std::max<std::int64_t>(0, snap->max_behavior_id - snapshot_tail_ids);
-    for (const auto& row : tx.exec_params(
-           "SELECT id, user_id % $2 = ANY($3::int[]), item_id % $2 = ANY($3::int[]) FROM user_behavior "
-           "WHERE id > $1 ORDER BY id",
-           snap->tail_floor, static_cast<std::int64_t>(count), parts)) {
-      if (row[1].as<bool>())
-        snap->tail_user_ids.push_back(row[0].as<std::int64_t>());
-      if (row[2].as<bool>())
-        snap->tail_item_ids.push_back(row[0].as<std::int64_t>());
-    }
-    // Items: catalog details.
-    // Items: catalog details and metadata (store/catalog.hpp), and the
-    // catalog epoch this snapshot holds every change up to.
-    snap->catalog_epoch = store::read_catalog_epoch(tx);
-    auto items = tx.exec_params(std::string{"SELECT "} + store::item_columns +
-                                  " FROM items WHERE item_id % $1 = ANY($2::int[])",
-                                static_cast<std::int64_t>(count), parts);
-    for (const auto& row : items) {
-      auto details = store::read_item(row);
-      snap->items[details.item].details = std::move(details);
-    }
-    snap->restricted = store::read_restricted(tx);
-    snap->categories = store::read_item_categories(tx);
-    // Item neighbours of the published run of the configured table.
-    auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
-    read_neighbours(tx, store::similarity_table(neighbour_source(cfg, true)), "item_id",
-                    "similar_item_id", filter, cap,
-                    [&](std::int32_t id, const std::vector<neighbour_item>& row) {
-                      if (auto it = snap->items.find(id); it != snap->items.end())
-                        it->second.neighbours = row; // a copy: exact size
-                    });
-    // Decayed popularity at the snapshot's popularity_epoch (whole seconds,
-    // exactly: partitions loaded at other times are rescaled from it, so the
-    // decay must not be taken from now()'s fraction of a second), over the
-    // last 90 days.
-    auto pop = tx.exec_params(
-      "SELECT item_id, sum(CASE behavior_type WHEN 'view' THEN $3::float8 WHEN 'click' THEN $4::float8 "
-      "WHEN 'cart' THEN $5::float8 ELSE $6::float8 END * power(2.0, (extract(epoch from timestamp)::float8 - "
-      "$8::float8) / $7::float8)) FROM user_behavior WHERE item_id % $1 = ANY($2::int[]) AND timestamp > "
-      "now() - interval '90 days' GROUP BY item_id",
-      static_cast<std::int64_t>(count), parts, cfg.view_weight, cfg.click_weight, cfg.cart_weight,
-      cfg.buy_weight, cfg.popularity_half_life_days * 86400.0,
-      static_cast<double>(snap->popularity_epoch));
-    for (const auto& row : pop)
-      if (auto it = snap->items.find(row[0].as<item_id>()); it != snap->items.end())
-        it->second.popularity = row[1].as<double>();
-    // Users: history, bought set and version, replayed in time order. Rows
-    // come user by user: each user's history is replayed in one scratch
-    // vector and copied once at its exact size (see read_neighbours).
-    auto history_cap = static_cast<std::size_t>(std::max(cfg.history_items, 1));
-    std::vector<std::string_view> f;
-    user_record* user = nullptr;
-    std::vector<history_entry> history;
-    std::vector<item_id> bought;
-    std::vector<first_buy> buys; // every buy (item, row id) of the user
-    auto user_done = [&] {
-      if (user == nullptr)
-        return;
-      user->history.assign(history.begin(), history.end());
-      std::sort(bought.begin(), bought.end());
-      bought.erase(std::unique(bought.begin(), bought.end()), bought.end());
-      user->bought.assign(bought.begin(), bought.end());
-      user->first_buys = newest_first_buys(buys, cfg);
-      history.clear();
-      bought.clear();
-      buys.clear();
-    };
-    user_id current = 0;
-    store::copy_out(tx,
-                    "SELECT user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint, id "
-                    "FROM user_behavior WHERE id <= " + std::to_string(snap->max_behavior_id) +
-                      " AND user_id % " + filter + " ORDER BY user_id, timestamp, id",
-                    [&](std::string_view line) {
-                      store::split_copy_line(line, f);
-                      behavior_event e;
-                      e.user = static_cast<user_id>(to_i64(f[0]));
-                      e.item = static_cast<item_id>(to_i64(f[1]));
-                      e.kind = parse_behavior_kind(f[2]).value_or(behavior_kind::view);
-                      e.ts = to_i64(f[3]);
-                      if (user == nullptr || e.user != current) {
-                        user_done();
-                        user = &snap->users[e.user];
-                        current = e.user;
-                      }
-                      ++user->version;
-                      record_history(history, e, history_cap);
-                      if (e.kind == behavior_kind::buy) {
-                        bought.push_back(e.item);
-                        buys.push_back({e.item, to_i64(f[4])});
-                      }
-                    });
-    user_done();
-    // Also-bought: the partitions' items' co-buy counts (store/co_bought.hpp).
-    store::read_co_bought(tx, partitions, count, snap->max_behavior_id, cfg.co_bought_recent,
-                          cfg.co_bought_partners,
-                          [&](item_id item, item_id partner, std::uint32_t buyers) {
-                            if (auto it = snap->items.find(item); it != snap->items.end())
-                              it->second.co_bought.push_back({partner, buyers});
-                          });
-    read_neighbours(tx, store::similarity_table(neighbour_source(cfg, false)), "user_id",
-                    "similar_user_id", filter, similar_user_cap(cfg),
-                    [&](std::int32_t id, const std::vector<neighbour_item>& row) {
-                      snap->users[id].similar = similar_users(row);
-                    });
-    embedding_update emb;
-    read_embeddings(tx, partitions, count, emb);
-    for (auto& [id, v] : emb.items)
-      if (auto it = snap->items.find(id); it != snap->items.end())
-        it->second.embedding = std::move(v);
-    for (auto& [id, v] : emb.users)
-      if (auto it = snap->users.find(id); it != snap->users.end())
-        it->second.vec = std::move(v);
-    // Items without a published embedding: folded from their users' published
-    // vectors, as the live path did (store/taste_folds.hpp).
-    auto folded = fold_unpublished(tx, partitions, count, snap->max_behavior_id,
-                                   emb.index ? emb.index->dim() : 0, cfg);
-    index_folded(folded, emb.index);
-    for (auto& [id, v] : folded)
-      if (auto it = snap->items.find(id); it != snap->items.end()) {
-        it->second.embedding = std::move(v);
-        it->second.folded = true;
-      }
-    snap->index = std::move(emb.index);
-    tx.commit();
+    store::read_in_one_snapshot(c, [&](pqxx::transaction_base& tx) {
+      auto head = store::read_behavior_head(tx);
+      snap->max_behavior_id = head.max_id;
+      snap->popularity_epoch = head.now;
+      // The ids near the top that this snapshot holds (see shard_snapshot::tail_floor).
+      snap->tail_floor = std::max<std::int64_t>(0, snap->max_behavior_id - snapshot_tail_ids);
+      store::read_tail_owners(tx, snap->tail_floor, partitions, count,
+                              [&](std::int64_t id, bool user_owned, bool item_owned) {
+                                if (user_owned)
+                                  snap->tail_user_ids.push_back(id);
+                                if (item_owned)
+                                  snap->tail_item_ids.push_back(id);
+                              });
+      // Items: catalog details and metadata (store/catalog.hpp), and the
+      // catalog epoch this snapshot holds every change up to.
+      snap->catalog_epoch = store::read_catalog_epoch(tx);
+      store::read_partition_items(tx, partitions, count, [&](item_details&& details) {
+        snap->items[details.item].details = std::move(details);
+      });
+      snap->restricted = store::read_restricted(tx);
+      snap->categories = store::read_item_categories(tx);
+      // Item neighbours of the published run of the configured table.
+      auto cap = static_cast<std::size_t>(std::max(cfg.neighbours, 1));
+      read_neighbours(tx, neighbour_source(cfg, true), partitions, count, cap,
+                      [&](std::int32_t id, const std::vector<neighbour_item>& row) {
+                        if (auto it = snap->items.find(id); it != snap->items.end())
+                          it->second.neighbours = row; // a copy: exact size
+                      });
+      // Decayed popularity at the snapshot's popularity_epoch (whole seconds,
+      // exactly: partitions loaded at other times are rescaled from it, so the
+      // decay must not be taken from now()'s fraction of a second), over the
+      // last 90 days.
+      store::read_item_popularity(tx, partitions, count, cfg, snap->popularity_epoch,
+                                  [&](item_id item, double popularity) {
+                                    if (auto it = snap->items.find(item); it != snap->items.end())
+                                      it->second.popularity = popularity;
+                                  });
+      // Users: history, bought set and version, replayed in time order. Rows
+      // come user by user: each user's history is replayed in one scratch
+      // vector and copied once at its exact size (see read_neighbours).
+      auto history_cap = static_cast<std::size_t>(std::max(cfg.history_items, 1));
+      user_record* user = nullptr;
+      std::vector<history_entry> history;
+      std::vector<item_id> bought;
+      std::vector<first_buy> buys; // every buy (item, row id) of the user
+      auto user_done = [&] {
+        if (user == nullptr)
+          return;
+        user->history.assign(history.begin(), history.end());
+        std::sort(bought.begin(), bought.end());
+        bought.erase(std::unique(bought.begin(), bought.end()), bought.end());
+        user->bought.assign(bought.begin(), bought.end());
+        user->first_buys = newest_first_buys(buys, cfg);
+        history.clear();
+        bought.clear();
+        buys.clear();
+      };
+      user_id current = 0;
+      store::read_user_histories(tx, partitions, count, snap->max_behavior_id,
+                                 [&](const behavior_event& e, std::int64_t row) {
+                                   if (user == nullptr || e.user != current) {
+                                     user_done();
+                                     user = &snap->users[e.user];
+                                     current = e.user;
+                                   }
+                                   ++user->version;
+                                   record_history(history, e, history_cap);
+                                   if (e.kind == behavior_kind::buy) {
+                                     bought.push_back(e.item);
+                                     buys.push_back({e.item, row});
+                                   }
+                                 });
+      user_done();
+      // Also-bought: the partitions' items' co-buy counts (store/co_bought.hpp).
+      store::read_co_bought(tx, partitions, count, snap->max_behavior_id, cfg.co_bought_recent,
+                            cfg.co_bought_partners,
+                            [&](item_id item, item_id partner, std::uint32_t buyers) {
+                              if (auto it = snap->items.find(item); it != snap->items.end())
+                                it->second.co_bought.push_back({partner, buyers});
+                            });
+      read_neighbours(tx, neighbour_source(cfg, false), partitions, count, similar_user_cap(cfg),
+                      [&](std::int32_t id, const std::vector<neighbour_item>& row) {
+                        snap->users[id].similar = similar_users(row);
+                      });
+      embedding_update emb;
+      read_embeddings(tx, partitions, count, emb);
+      for (auto& [id, v] : emb.items)
+        if (auto it = snap->items.find(id); it != snap->items.end())
+          it->second.embedding = std::move(v);
+      for (auto& [id, v] : emb.users)
+        if (auto it = snap->users.find(id); it != snap->users.end())
+          it->second.vec = std::move(v);
+      // Items without a published embedding: folded from their users' published
+      // vectors, as the live path did (store/taste_folds.hpp).
+      auto folded = fold_unpublished(tx, partitions, count, snap->max_behavior_id,
+                                     emb.index ? emb.index->dim() : 0, cfg);
+      index_folded(folded, emb.index);
+      for (auto& [id, v] : folded)
+        if (auto it = snap->items.find(id); it != snap->items.end()) {
+          it->second.embedding = std::move(v);
+          it->second.folded = true;
+        }
+      snap->index = std::move(emb.index);
+    });
   });
   if (err)
     return err;
@@ -396,26 +340,17 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
-      std::optional<item_details> found;
-      std::vector<float> embedding;
-      auto err = store::guard([&] {
-        pqxx::read_transaction tx{**conn};
-        auto r = tx.exec_params(std::string{"SELECT coalesce(embedding::text, ''), "} +
-                                  store::item_columns + " FROM items WHERE item_id = $1",
-                                i);
-        if (!r.empty()) {
-          found = store::read_item(r[0], 1);
-          embedding = parse_float_array(r[0][0].c_str());
-          normalize(embedding);
-        }
-      });
+      std::optional<store::item_with_embedding> found;
+      auto err = store::guard([&] { found = store::find_item_with_embedding(**conn, i); });
       if (err) {
         self->state.conn.reset();
         return err;
       }
       if (!found)
         return make_error(ec::not_found, "unknown item_id " + std::to_string(i));
-      return {std::move(*found), std::move(embedding)};
+      auto embedding = parse_float_array(found->embedding);
+      normalize(embedding);
+      return {std::move(found->details), std::move(embedding)};
     },
     [=](catalog_since_atom, std::uint64_t since)
       -> caf::result<std::vector<item_details>, std::vector<user_id>, std::uint64_t> {
@@ -444,27 +379,14 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
-      std::vector<std::int64_t> ids;
-      std::vector<behavior_event> events;
-      auto err = store::guard([&] {
-        pqxx::read_transaction tx{**conn};
-        auto rows = tx.exec_params(
-          "SELECT id, user_id, item_id, behavior_type, extract(epoch from timestamp)::bigint FROM "
-          "user_behavior WHERE id > $1 AND (user_id % $2 = ANY($3::int[]) OR item_id % $2 = "
-          "ANY($3::int[])) ORDER BY id",
-          since, static_cast<std::int64_t>(count), store::int_array_literal(partitions));
-        for (const auto& r : rows) {
-          ids.push_back(r[0].as<std::int64_t>());
-          events.push_back({r[1].as<user_id>(), r[2].as<item_id>(),
-                            parse_behavior_kind(r[3].c_str()).value_or(behavior_kind::view),
-                            r[4].as<std::int64_t>()});
-        }
-      });
+      store::behavior_tail tail;
+      auto err = store::guard(
+        [&] { tail = store::read_behaviors_after(**conn, since, partitions, count); });
       if (err) {
         self->state.conn.reset();
         return err;
       }
-      return {std::move(ids), std::move(events)};
+      return {std::move(tail.ids), std::move(tail.events)};
     },
     [=](read_run_atom, job_kind kind, const std::vector<std::uint32_t>& partitions,
         std::uint32_t count) -> caf::result<neighbour_update_ptr, embedding_update_ptr> {
@@ -477,36 +399,33 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
-      auto filter = std::to_string(count) + " IN " + in_list(partitions);
       auto cap = static_cast<std::size_t>(std::max(self->state.cfg.neighbours, 1));
       neighbour_update_ptr neighbours;
       embedding_update_ptr embeddings;
       auto err = store::guard([&] {
-        read_tx tx{**conn};
-        if (kind == job_kind::embeddings) {
-          auto update = std::make_shared<embedding_update>();
-          read_embeddings(tx, partitions, count, *update);
-          // The new run's vectors replace the folded ones; items it left
-          // out are folded again from its users' vectors.
-          update->folded = fold_unpublished(tx, partitions, count, -1,
-                                            update->index ? update->index->dim() : 0,
-                                            self->state.cfg);
-          index_folded(update->folded, update->index);
-          embeddings = std::move(update);
-        } else {
-          // The side's configured table, whichever kind was published (the
-          // shard asks only for kinds that feed recall: feeds_recall).
-          const bool items = item_side(kind);
-          auto source = neighbour_source(self->state.cfg, items);
-          auto update = std::make_shared<neighbour_update>();
-          update->kind = source;
-          update->rows = read_neighbour_rows(tx, store::similarity_table(source),
-                                             store::similarity_id_column(source),
-                                             store::similarity_other_column(source), filter,
-                                             items ? cap : similar_user_cap(self->state.cfg));
-          neighbours = std::move(update);
-        }
-        tx.commit();
+        store::read_in_one_snapshot(**conn, [&](pqxx::transaction_base& tx) {
+          if (kind == job_kind::embeddings) {
+            auto update = std::make_shared<embedding_update>();
+            read_embeddings(tx, partitions, count, *update);
+            // The new run's vectors replace the folded ones; items it left
+            // out are folded again from its users' vectors.
+            update->folded = fold_unpublished(tx, partitions, count, -1,
+                                              update->index ? update->index->dim() : 0,
+                                              self->state.cfg);
+            index_folded(update->folded, update->index);
+            embeddings = std::move(update);
+          } else {
+            // The side's configured table, whichever kind was published (the
+            // shard asks only for kinds that feed recall: feeds_recall).
+            const bool items = item_side(kind);
+            auto source = neighbour_source(self->state.cfg, items);
+            auto update = std::make_shared<neighbour_update>();
+            update->kind = source;
+            update->rows = read_neighbour_rows(tx, source, partitions, count,
+                                               items ? cap : similar_user_cap(self->state.cfg));
+            neighbours = std::move(update);
+          }
+        });
       });
       if (err) {
         self->state.conn.reset();

@@ -16,7 +16,7 @@
 #include "actors/unexpected.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
-#include "store/job_tables.hpp"
+#include "store/job_results.hpp"
 
 namespace recd {
 
@@ -69,15 +69,8 @@ similarity_worker_actor::behavior_type similarity_worker(similarity_worker_actor
         return conn.error();
       std::uint64_t pairs = 0, done = 0;
       auto err = store::guard([&] {
-        pqxx::work tx{**conn};
-        const bool items = item_side(task.kind);
-        std::vector<std::string> columns =
-          items ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
-                : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};
-        // The table name is derived here from checked values, never taken
-        // from the message, and quoted (libpqxx 6.4 pastes it into COPY as is).
-        pqxx::stream_to out{tx, tx.quote_name(store::staging_table(task.kind, task.run_id)),
-                            columns};
+        // The run's staging table, named from checked values, never from the message.
+        store::staging_rows out{**conn, task.kind, task.run_id};
         std::vector<engine::neighbour> found;
         auto last_report = clock::now();
         for (auto r : rows) {
@@ -85,10 +78,8 @@ similarity_worker_actor::behavior_type similarity_worker(similarity_worker_actor
             ease->neighbours(r, task.top_k, found);
           else
             kernel->neighbours(r, found);
-          for (const auto& n : found) {
-            // libpqxx writes doubles with enough digits to round-trip exactly.
-            out << std::make_tuple(g.row_ids[r], n.id, n.score);
-          }
+          for (const auto& n : found)
+            out.add(g.row_ids[r], n.id, n.score);
           pairs += found.size();
           ++done;
           if (progress_to && clock::now() - last_report > std::chrono::milliseconds{500}) {
@@ -96,8 +87,7 @@ similarity_worker_actor::behavior_type similarity_worker(similarity_worker_actor
             self->send(progress_to, part_progress_atom_v, part_progress{task.run_id, done, pairs});
           }
         }
-        out.complete();
-        tx.commit();
+        out.commit();
       });
       if (err)
         return err;

@@ -29,6 +29,7 @@
 #include "config/secrets.hpp"
 #include "store/database.hpp"
 #include "store/importer.hpp"
+#include "store/operations.hpp"
 
 namespace recd {
 
@@ -104,12 +105,7 @@ std::optional<std::string> import_train(const settings& cfg, const std::vector<b
   if (!conn)
     return describe(conn.error());
   std::int64_t existing = 0;
-  auto err = store::guard([&] {
-    pqxx::work tx{**conn};
-    auto exists = tx.exec1("SELECT to_regclass('user_behavior') IS NOT NULL")[0].as<bool>();
-    if (exists)
-      existing = tx.exec1("SELECT count(*) FROM user_behavior")[0].as<std::int64_t>();
-  });
+  auto err = store::guard([&] { existing = store::stored_behaviors(**conn); });
   if (err)
     return describe(err);
   if (existing > 0)

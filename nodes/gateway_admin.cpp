@@ -82,6 +82,15 @@ std::optional<std::int32_t> parse_user(std::string_view text) {
 void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
   if (handle_probe(req, reply))
     return;
+  // A standby coordinator replica serves no admin endpoint and no dashboard:
+  // the leader does (its address is in the lease, docs/cluster.md).
+  const bool standby = node_.role == "standby";
+  auto stands_by = [&] {
+    reply(json_error_response(503, "this coordinator replica stands by: send " + req.path +
+                                     " to the leading replica's admin port"));
+  };
+  if (standby && dashboard::is_page(req.path))
+    return stands_by();
   // The page holds no data: it asks for the token and sends it with each fetch.
   if (dashboard_ && dashboard::is_page(req.path))
     return dashboard_->serve_page(req, std::move(reply));
@@ -90,6 +99,8 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
   // Only the routes of nodes/routes.hpp (which docs/openapi.yaml describes).
   if (refuse_unrouted(routes::port::admin, req, reply))
     return;
+  if (standby && req.path.rfind("/admin/", 0) == 0)
+    return stands_by();
   if (dashboard_ && dashboard_->handle(req, reply))
     return;
   auto client_error = [&](unsigned status, const std::string& message) {
@@ -112,9 +123,6 @@ void gateway::handle_admin(http::request&& req, http::reply_fn reply) {
   const bool known = path == "/admin/cluster" || path == "/admin/rebalance" ||
                      path == "/admin/jobs" || path == "/admin/drain" ||
                      path == "/admin/cache/flush" || path == "/admin/check";
-  if (known && !admin_ && node_.role == "standby")
-    return reply(json_error_response(503, "this coordinator replica stands by: send " + path +
-                                            " to the leading replica's admin port"));
   if (known && !admin_)
     return client_error(404, "this node has no coordinator: send " + path +
                                " to the coordinator's admin port");

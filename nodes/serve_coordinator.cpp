@@ -55,35 +55,25 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   const auto holder = cfg.cluster.node_name.empty()
                         ? node_name(cfg)
                         : cfg.cluster.node_name + "-" + std::to_string(::getpid());
-  std::optional<std::int64_t> term;
-  // The leader serves on the ports the standby bound (one log line names an
-  // admin port picked with port 0, and it must stay true).
-  settings leading = cfg;
-  {
-    auto standby = spawn_standby_probe(sys);
-    auto status = std::make_shared<standby_status>();
-    gateway gw{sys, {}, standby, coordinator_actor{}, std::make_shared<api_metrics>(), timeout};
-    gw.set_liveness(watch_essentials(sys, {{"standby", standby.address()}}));
-    gw.set_replica_readiness([status] { return status->blocker(); });
-    gw.set_node({"standby", nullptr, nullptr, {}});
-    auto front = start_http(cfg, gw, "coordinator", /*with_admin=*/true);
-    if (!front) {
-      stop_each(standby);
-      return 1;
-    }
-    spdlog::info("coordinator replica {}: standing by for the lease", holder);
-    term = await_lease(cfg, holder, signals, *status);
-    auto pin = [](std::string& addr, const std::string& host, std::uint16_t port) {
-      if (split_host_port(addr).second == 0 && port != 0)
-        addr = host + ":" + std::to_string(port);
-    };
-    pin(leading.http.addr, http_options(cfg).host, front->api->port());
-    if (front->admin)
-      pin(leading.admin.addr, admin_http_options(cfg).host, front->admin->port());
+  // The standby's HTTP servers keep running when it leads: they switch to
+  // the leader's gateway, so the ports never close in between (and the log
+  // line naming an admin port picked with port 0 stays true).
+  auto standby = spawn_standby_probe(sys);
+  auto status = std::make_shared<standby_status>();
+  gateway standing{sys, {}, standby, coordinator_actor{}, std::make_shared<api_metrics>(), timeout};
+  standing.set_liveness(watch_essentials(sys, {{"standby", standby.address()}}));
+  standing.set_replica_readiness([status] { return status->blocker(); });
+  standing.set_node({"standby", nullptr, nullptr, {}});
+  auto front = start_http(cfg, standing, "coordinator", /*with_admin=*/true);
+  if (!front) {
+    stop_each(standby);
+    return 1;
+  }
+  spdlog::info("coordinator replica {}: standing by for the lease", holder);
+  auto term = await_lease(cfg, holder, signals, *status);
+  if (!term) {
     front->stop();
     stop_each(standby);
-  }
-  if (!term) {
     bound_teardown(sys);
     return 0;
   }
@@ -96,7 +86,8 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   if (!port) {
     std::fprintf(stderr, "recd: cannot publish the coordinator on %s:%d: %s\n",
                  cfg.cluster.bind.c_str(), cfg.cluster.port, sys.render(port.error()).c_str());
-    stop_each(coordinator);
+    front->stop();
+    stop_each(coordinator, standby);
     lease.release();
     return 1;
   }
@@ -108,15 +99,24 @@ int serve_coordinator(const settings& cfg, sigset_t& signals) {
   auto reader = spawn_dashboard_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   gw.set_dashboard(
     std::make_shared<dashboard>(sys, dashboard_options(cfg, coordinator, {}, reader, nullptr)));
+  if (!front->switch_to(cfg, gw)) {
+    front->stop();
+    stop_each(coordinator, standby, reader);
+    lease.release();
+    return 1;
+  }
+  // The standby's gateway may still answer requests it took: it lives on,
+  // its probe goes (a late /readyz on it gets a 503).
+  stop_each(standby);
   // The node exits if its coordinator actor dies, so that it gets restarted.
-  auto status = serve_http(sys, leading, gw, signals, caf::actor_cast<caf::actor>(coordinator),
-                           "coordinator");
+  auto exit_status = serve_until_stop(sys, cfg, gw, *front, signals,
+                                      caf::actor_cast<caf::actor>(coordinator), "coordinator");
   gw.set_dashboard(nullptr);
   stop_each(coordinator, reader);
   // After the coordinator stopped: a standby may lead at once.
   lease.release();
   bound_teardown(sys);
-  return status;
+  return exit_status;
 }
 
 } // namespace recd

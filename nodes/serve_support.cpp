@@ -83,13 +83,12 @@ void check_fd_headroom(const settings& cfg) {
 
 
 
-std::optional<http_front> start_http(const settings& cfg, gateway& gw, const char* role,
-                                     bool with_admin) {
+bool http_front::switch_to(const settings& cfg, gateway& gw) {
   if (!cfg.http.api_keys_file.empty()) {
     auto keys = http::api_keys::load(cfg.http.api_keys_file);
     if (auto* err = std::get_if<std::string>(&keys)) {
       std::fprintf(stderr, "recd: %s\n", err->c_str());
-      return std::nullopt;
+      return false;
     }
     auto& loaded = std::get<std::shared_ptr<http::api_keys>>(keys);
     spdlog::info("API keys on: {} keys from {}", loaded->counts().size(), cfg.http.api_keys_file);
@@ -99,24 +98,35 @@ std::optional<http_front> start_http(const settings& cfg, gateway& gw, const cha
   // A batch takes one writer queue slot per event: larger ones could never enter.
   gw.set_max_batch_events(static_cast<std::size_t>(
     std::min(cfg.http.max_batch_events, cfg.postgres.writer_queue_max)));
+  // /metrics reads it from the servers' threads.
+  gw.set_connections([api = api.get(), admin = admin.get()] {
+    return (api != nullptr ? api->connections() : 0) + (admin != nullptr ? admin->connections() : 0);
+  });
+  target->store(&gw, std::memory_order_release);
+  return true;
+}
+
+std::optional<http_front> start_http(const settings& cfg, gateway& gw, const char* role,
+                                     bool with_admin) {
   check_fd_headroom(cfg);
 
   http_front front;
   auto public_opt = http_options(cfg);
   public_opt.on_exchange = observe;
   front.api = std::make_unique<http::server>(
-    public_opt,
-    [&gw](http::request&& req, http::reply_fn reply) { gw.handle(std::move(req), std::move(reply)); });
+    public_opt, [target = front.target](http::request&& req, http::reply_fn reply) {
+      target->load(std::memory_order_acquire)->handle(std::move(req), std::move(reply));
+    });
   auto admin_opt = admin_http_options(cfg);
   admin_opt.on_exchange = observe;
   if (with_admin)
-    front.admin = std::make_unique<http::server>(admin_opt, [&gw](http::request&& req, http::reply_fn reply) {
-      gw.handle_admin(std::move(req), std::move(reply));
-    });
-  // Set before either server runs: /metrics reads it from their threads.
-  gw.set_connections([api = front.api.get(), admin = front.admin.get()] {
-    return api->connections() + (admin != nullptr ? admin->connections() : 0);
-  });
+    front.admin = std::make_unique<http::server>(
+      admin_opt, [target = front.target](http::request&& req, http::reply_fn reply) {
+        target->load(std::memory_order_acquire)->handle_admin(std::move(req), std::move(reply));
+      });
+  // Before either server runs: every request finds a gateway.
+  if (!front.switch_to(cfg, gw))
+    return std::nullopt;
   if (auto err = front.api->start()) {
     std::fprintf(stderr, "recd: cannot listen on %s: %s\n", cfg.http.addr.c_str(), err->c_str());
     return std::nullopt;
@@ -160,10 +170,15 @@ int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_
   auto front = start_http(cfg, gw, role, /*with_admin=*/true);
   if (!front)
     return 1;
+  return serve_until_stop(sys, cfg, gw, *front, signals, watched, role);
+}
+
+int serve_until_stop(caf::actor_system& sys, const settings& cfg, gateway& gw, http_front& front,
+                     sigset_t& signals, const caf::actor& watched, const char* role) {
   auto why = wait_for_stop(sys, signals, watched);
   if (why == stop_reason::signal && std::string_view{role} == "all")
     drain(gw, cfg, signals);
-  front->stop();
+  front.stop();
   if (why == stop_reason::watched_down) {
     std::fprintf(stderr, "recd: the coordinator stopped; see the log above\n");
     return 1;

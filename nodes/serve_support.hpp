@@ -2,6 +2,7 @@
 // What every role of `recd serve` (nodes/serve.cpp, nodes/serve_coordinator.cpp)
 // is started and stopped with: the HTTP front, the wait for a stop signal, the
 // drain of an API node and the bounded teardown of the actor system.
+#include <atomic>
 #include <csignal>
 #include <memory>
 #include <optional>
@@ -32,10 +33,18 @@ void stop_each(const Handles&... actors) {
 }
 
 // A node's HTTP servers: the public one, and the admin one on nodes that have
-// admin endpoints (coordinator, all).
+// admin endpoints (coordinator, all). They route to one gateway at a time:
+// switch_to() hands them to another without closing a port (a coordinator
+// replica's standby gateway, then its leader's), so a client never meets a
+// refused connection in between.
 struct http_front {
   std::unique_ptr<http::server> api;
   std::unique_ptr<http::server> admin;
+  std::shared_ptr<std::atomic<gateway*>> target = std::make_shared<std::atomic<gateway*>>(nullptr);
+  // Routes every later request to `gw` (set up from `cfg` as start_http does);
+  // false (reason on stderr) if `cfg`'s API keys cannot be loaded. A gateway
+  // switched away from must outlive the servers: requests it took may still run.
+  bool switch_to(const settings& cfg, gateway& gw);
   void stop() {
     if (admin)
       admin->stop();
@@ -70,6 +79,10 @@ void drain(gateway& gw, const settings& cfg, sigset_t& signals);
 // exit status. Role "all" drains first.
 int serve_http(caf::actor_system& sys, const settings& cfg, gateway& gw, sigset_t& signals,
                const caf::actor& watched, const char* role);
+
+// The same on servers already running (stopped when it returns).
+int serve_until_stop(caf::actor_system& sys, const settings& cfg, gateway& gw, http_front& front,
+                     sigset_t& signals, const caf::actor& watched, const char* role);
 
 // cluster.node_name, else "<hostname>-<pid>".
 std::string node_name(const settings& cfg);

@@ -1,6 +1,7 @@
 #pragma once
 // The reads behind the admin port's operator commands (recd admin jobs,
-// recd admin check). Blocking: call them from a detached actor or a CLI.
+// recd admin check), /api/stats (the run watcher) and recd eval's check of
+// an empty database. Blocking: call them from a detached actor or a CLI.
 
 #include <cstdint>
 #include <string>
@@ -37,5 +38,21 @@ struct partition_counts {
   std::vector<std::uint64_t> users, items;
 };
 partition_counts count_by_partition(pqxx::connection& c, std::uint32_t partitions);
+
+// The figures of /api/stats (the seed's names), in one read-only transaction.
+struct shop_stats {
+  std::int64_t users = 0, items = 0;
+  std::int64_t behaviors_24h = 0;            // behaviors with a timestamp in the last day
+  std::int64_t item_pairs = 0, user_pairs = 0; // rows of item_similarity, user_similarity
+  struct last_run {
+    job_run_row run;
+    double finished_unix = 0; // 0 while running
+  };
+  std::vector<last_run> last_runs; // the newest run of every kind, by kind
+};
+shop_stats read_shop_stats(pqxx::connection& c);
+
+// The rows of user_behavior; 0 when the table does not exist yet (before migrate).
+std::int64_t stored_behaviors(pqxx::connection& c);
 
 } // namespace recd::store

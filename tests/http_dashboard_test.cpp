@@ -257,6 +257,14 @@ TEST_F(HttpDashboard, ACoordinatorWithoutShardsShowsNoServingAndRefusesARun) {
       std::this_thread::sleep_for(50ms);
   }
   ASSERT_NE(admin, 0) << coordinator.log_tail();
+  // The replica stands by (503) until it holds the lease; alone, it takes it at once.
+  auto leads = call(admin, "GET", "/admin/cluster", bearer());
+  while (leads.status == 503 && coordinator.running() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    leads = call(admin, "GET", "/admin/cluster", bearer());
+  }
+  ASSERT_EQ(leads.status, 200u) << show(leads) << "\n" << coordinator.log_tail();
   EXPECT_EQ(call(admin, "GET", "/ui").status, 200u);
   // The page polls /admin/serving: a 200 that says why there is nothing.
   auto serving = call(admin, "GET", "/admin/serving", bearer());

@@ -1,0 +1,181 @@
+#include "actors/job_driver_state.hpp"
+
+#include <algorithm>
+
+#include "actors/trust.hpp"
+#include "protocol/errors.hpp"
+#include "store/job_inputs.hpp"
+#include "store/job_results.hpp"
+
+namespace recd::job_driving {
+
+namespace {
+
+// Reads the weighted (user, item) cells and turns them into the workers'
+// task: the distinct user and item ids, sorted, and each cell's dense indices.
+caf::error load_embeddings(driver_state& st) {
+  const auto& e = st.cfg.embedding;
+  store::weighted_interactions input;
+  auto err = store::guard(
+    [&] { input = store::read_embedding_input(*st.conn, e, st.cfg.recommend); });
+  if (err)
+    return err;
+  const auto& us = input.users;
+  const auto& is = input.items;
+  auto& emb = st.emb;
+  emb = embedding_task{};
+  emb.run_id = st.run_id;
+  emb.dim = e.dim;
+  emb.regularization = e.regularization;
+  emb.alpha = e.alpha;
+  emb.users = us;
+  emb.items = is;
+  for (auto* ids : {&emb.users, &emb.items}) {
+    std::sort(ids->begin(), ids->end());
+    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+  }
+  auto dense = [](const std::vector<std::int32_t>& sorted, std::int32_t id) {
+    return static_cast<std::uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), id) -
+                                      sorted.begin());
+  };
+  emb.u.reserve(us.size());
+  emb.i.reserve(is.size());
+  for (std::size_t k = 0; k < us.size(); ++k) {
+    emb.u.push_back(dense(emb.users, us[k]));
+    emb.i.push_back(dense(emb.items, is[k]));
+  }
+  emb.w = std::move(input.weights);
+  st.total = static_cast<std::uint64_t>(st.cfg.embedding.iterations);
+  return caf::none;
+}
+
+// Writes the factors as the items' and users' embeddings (store::publish_embeddings_run).
+caf::error publish_embeddings(driver_state& st) {
+  return store::guard([&] {
+    store::publish_embeddings_run(*st.conn, st.run_id, st.term, {st.emb.items, st.item_factors},
+                                  {st.emb.users, st.user_factors});
+  });
+}
+
+void half_step(driver_actor* self, bool users_side);
+
+void next_iteration(driver_actor* self) {
+  auto& st = self->state;
+  if (st.iteration >= st.cfg.embedding.iterations) {
+    for (auto& w : st.workers)
+      self->send_exit(w, caf::exit_reason::user_shutdown);
+    st.workers.clear();
+    if (auto err = publish_embeddings(st))
+      st.fail(err);
+    else
+      st.succeed(st.emb.users.size() + st.emb.items.size(), st.emb.items.size());
+    return;
+  }
+  half_step(self, true);
+}
+
+// Sends the fixed side's factors and gram to every worker and gathers the
+// solved rows of the other side; users first, then items, then the next sweep.
+void half_step(driver_actor* self, bool users_side) {
+  auto& st = self->state;
+  auto& fixed = users_side ? st.item_factors : st.user_factors;
+  auto gram = engine::gram(fixed);
+  auto remaining = std::make_shared<std::size_t>(st.workers.size());
+  auto failed = std::make_shared<bool>(false);
+  auto run = st.run_id;
+  auto fail = [=](caf::error& err) {
+    if (!*failed && self->state.is_current(run)) {
+      *failed = true;
+      self->state.fail(err);
+    }
+  };
+  auto values = packed(fixed.values); // encoded as is, not copied first
+  auto encoded = encode_bulk(new_bulk_id(), values);
+  if (!encoded) {
+    st.fail(encoded.error());
+    return;
+  }
+  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
+  for (auto& w : st.workers)
+    send_chunks(self, w, payload, [=] {
+      auto solved = [=](const bulk_handle& solved) {
+          auto& st = self->state;
+          if (!st.is_current(run))
+            return;
+          factor_block block;
+          auto bytes = st.inbox.take(solved, sender_node(self));
+          caf::error err = bytes ? decode_bulk(*bytes, block) : bytes.error();
+          if (err) {
+            fail(err);
+            return;
+          }
+          auto& target = users_side ? st.user_factors : st.item_factors;
+          auto dim = static_cast<std::size_t>(target.dim);
+          for (std::size_t k = 0; k < block.rows.size(); ++k)
+            std::copy_n(block.values.begin() + static_cast<long>(k * dim), dim,
+                        target.values.begin() + static_cast<long>(block.rows[k] * dim));
+          if (--*remaining == 0 && !*failed) {
+            if (users_side) {
+              half_step(self, false);
+            } else {
+              ++st.iteration;
+              st.report(static_cast<std::uint64_t>(st.iteration), 0);
+              next_iteration(self);
+            }
+          }
+      };
+      if (users_side)
+        self->request(w, part_timeout, solve_users_atom_v, payload->handle, gram).then(solved, fail);
+      else
+        self->request(w, part_timeout, solve_items_atom_v, payload->handle, gram).then(solved, fail);
+    }, fail);
+}
+
+} // namespace
+
+void run_embeddings(driver_actor* self) {
+  auto& st = self->state;
+  if (auto err = load_embeddings(st)) {
+    st.fail(err);
+    return;
+  }
+  auto dim = st.emb.dim;
+  st.item_factors = engine::initial_factors(st.emb.items.size(), dim, 42);
+  st.user_factors.dim = dim;
+  st.user_factors.values.assign(st.emb.users.size() * static_cast<std::size_t>(dim), 0.0f);
+  st.iteration = 0;
+  st.workers.clear();
+  auto remaining = std::make_shared<std::size_t>(st.shards.size());
+  auto failed = std::make_shared<bool>(false);
+  auto run = st.run_id;
+  auto fail = [=](caf::error& err) {
+    if (!*failed && self->state.is_current(run)) {
+      *failed = true;
+      self->state.fail(err);
+    }
+  };
+  auto encoded = encode_bulk(new_bulk_id(), st.emb);
+  if (!encoded) {
+    st.fail(encoded.error());
+    return;
+  }
+  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
+  for (auto& shard : st.shards)
+    send_chunks(self, shard, payload, [=] {
+    self->request(shard, part_timeout, embedding_atom_v, payload->handle)
+      .then(
+        [=](const embedding_worker_actor& worker) {
+          if (!self->state.is_current(run)) {
+            caf::anon_send_exit(worker, caf::exit_reason::user_shutdown);
+            return;
+          }
+          self->state.workers.push_back(worker);
+          self->monitor(worker);
+          if (--*remaining == 0 && !*failed)
+            next_iteration(self);
+        },
+        fail);
+    }, fail);
+}
+
+} // namespace recd::job_driving

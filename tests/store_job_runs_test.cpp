@@ -1,0 +1,162 @@
+// store/job_runs, store/job_inputs and store/job_results against a real
+// PostgreSQL, as the job driver and the similarity workers use them: one run
+// of a kind at a time, runs a dead process left 'running' end failed with
+// their staging tables; a run's input comes with its staging table, its rows
+// replace the live table only when published, and only while its term leads;
+// a failed run leaves no staging table. Also store/operations' count of
+// stored behaviors that recd eval checks before it imports.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "store/job_inputs.hpp"
+#include "store/job_results.hpp"
+#include "store/job_runs.hpp"
+#include "store/job_tables.hpp"
+#include "store/leadership.hpp"
+#include "store/operations.hpp"
+#include "support/test_database.hpp"
+
+namespace recd::test {
+namespace {
+
+std::string table_exists(const test_database& db, const std::string& table) {
+  return db.scalar("SELECT to_regclass('" + table + "') IS NOT NULL");
+}
+
+store::similarity_input_spec buys_of_best_sellers() {
+  store::similarity_input_spec spec;
+  spec.kind = job_kind::item_similarity;
+  spec.behaviors = {behavior_kind::buy, behavior_kind::cart};
+  spec.max_items = 50;
+  return spec;
+}
+
+TEST(JobRuns, OneRunOfAKindAtATimeAndADeadProcessRunEndsFailed) {
+  test_database db{"job_runs_lock"};
+  import_small_shop(db, 200, 100, 3000);
+  auto b = db.connect();
+  std::int64_t first = 0;
+  auto a = db.connect();
+  {
+    auto run = store::start_run(a, job_kind::item_similarity, 0);
+    ASSERT_TRUE(run.has_value());
+    first = *run;
+    // Its input is read (its staging table made with it).
+    EXPECT_FALSE(store::read_similarity_input(a, buys_of_best_sellers(), first).empty());
+    EXPECT_EQ(table_exists(db, store::staging_table(job_kind::item_similarity, first)), "t");
+    // While it holds the lock, another session starts no run of the kind,
+    // but may start another kind.
+    EXPECT_FALSE(store::start_run(b, job_kind::item_similarity, 0).has_value());
+    auto other = store::start_run(b, job_kind::user_similarity, 0);
+    ASSERT_TRUE(other.has_value());
+    store::release_run_lock(b, job_kind::user_similarity);
+  }
+  // Its process dies: the lock is gone (released here as PostgreSQL does when
+  // the session ends) and the run still says 'running'.
+  store::release_run_lock(a, job_kind::item_similarity);
+  auto next = store::start_run(b, job_kind::item_similarity, 3);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_GT(*next, first);
+  EXPECT_EQ(db.scalar("SELECT status || ' ' || error FROM job_runs WHERE run_id = " +
+                      std::to_string(first)),
+            "failed abandoned: its process stopped");
+  EXPECT_EQ(table_exists(db, store::staging_table(job_kind::item_similarity, first)), "f");
+  EXPECT_EQ(db.scalar("SELECT status || ' ' || term FROM job_runs WHERE run_id = " +
+                      std::to_string(*next)),
+            "running 3");
+  store::release_run_lock(b, job_kind::item_similarity);
+  EXPECT_TRUE(store::start_run(b, job_kind::item_similarity, 3).has_value());
+}
+
+TEST(JobRuns, APublishedRunReplacesTheLiveRowsAndAFailedOneLeavesNoStagingTable) {
+  test_database db{"job_runs_publish"};
+  import_small_shop(db, 200, 100, 3000);
+  auto c = db.connect();
+  auto run = store::start_run(c, job_kind::item_similarity, 0);
+  ASSERT_TRUE(run.has_value());
+  auto pairs = store::read_similarity_input(c, buys_of_best_sellers(), *run);
+  ASSERT_FALSE(pairs.empty());
+  const auto old_rows = db.scalar("SELECT count(*) FROM item_similarity");
+  {
+    auto w = db.connect();
+    store::staging_rows rows{w, job_kind::item_similarity, *run};
+    rows.add(1, 2, 0.5);
+    rows.add(1, 3, 0.25);
+    rows.add(2, 1, 0.5);
+    rows.commit();
+  }
+  {
+    auto w = db.connect();
+    store::staging_rows rows{w, job_kind::item_similarity, *run};
+    rows.add(9, 9, 1.0);
+  } // never committed: nothing of it is written
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), old_rows); // not yet published
+  store::publish_similarity_run(c, job_kind::item_similarity, *run, 3, 0);
+  EXPECT_EQ(
+      db.scalar("SELECT string_agg(item_id || '-' || similar_item_id || ':' || "
+                "similarity_score, ' ' ORDER BY item_id, similar_item_id) FROM item_similarity"),
+      "1-2:0.5 1-3:0.25 2-1:0.5");
+  EXPECT_EQ(db.scalar("SELECT status || ' ' || rows FROM job_runs WHERE run_id = " +
+                      std::to_string(*run)),
+            "published 3");
+  EXPECT_EQ(table_exists(db, store::staging_table(job_kind::item_similarity, *run)), "f");
+  store::release_run_lock(c, job_kind::item_similarity);
+
+  // A failed run: its staging table is dropped and its error kept.
+  auto failed = store::start_run(c, job_kind::item_similarity, 0);
+  ASSERT_TRUE(failed.has_value());
+  store::read_similarity_input(c, buys_of_best_sellers(), *failed);
+  const auto staging = store::staging_table(job_kind::item_similarity, *failed);
+  store::record_run_failed(c, *failed, "job_failed: a shard went away", staging);
+  EXPECT_EQ(table_exists(db, staging), "f");
+  EXPECT_EQ(db.scalar("SELECT status || ' ' || error FROM job_runs WHERE run_id = " +
+                      std::to_string(*failed)),
+            "failed job_failed: a shard went away");
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), "3");
+}
+
+TEST(JobRuns, ADeposedLeaderPublishesNothing) {
+  test_database db{"job_runs_fence"};
+  import_small_shop(db, 200, 100, 3000);
+  auto c = db.connect();
+  ASSERT_EQ(store::acquire_lease(c, "replica-a", "a:1", 60000, 1, "0.1.0"),
+            std::optional<std::int64_t>{1});
+  auto run = store::start_run(c, job_kind::item_similarity, 1);
+  ASSERT_TRUE(run.has_value());
+  store::read_similarity_input(c, buys_of_best_sellers(), *run);
+  {
+    store::staging_rows rows{c, job_kind::item_similarity, *run};
+    rows.add(1, 2, 0.5);
+    rows.commit();
+  }
+  const auto live = db.scalar("SELECT count(*) FROM item_similarity");
+  db.scalar("UPDATE coordinator_lease SET expires_at = clock_timestamp() - interval '1 second'");
+  auto b = db.connect();
+  ASSERT_EQ(store::acquire_lease(b, "replica-b", "b:1", 60000, 1, "0.1.0"),
+            std::optional<std::int64_t>{2});
+  EXPECT_THROW(store::publish_similarity_run(c, job_kind::item_similarity, *run, 1, 1),
+               store::fenced);
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), live);
+  EXPECT_EQ(db.scalar("SELECT status FROM job_runs WHERE run_id = " + std::to_string(*run)),
+            "running");
+}
+
+TEST(StoredBehaviors, ZeroBeforeMigrateThenTheRowsOfUserBehavior) {
+  test_database bare{"stored_behaviors_bare", 16, false};
+  auto c = bare.connect();
+  EXPECT_EQ(store::stored_behaviors(c), 0);
+  test_database db{"stored_behaviors"};
+  auto d = db.connect();
+  EXPECT_EQ(store::stored_behaviors(d), 0);
+  import_small_shop(db, 50, 20, 400);
+  EXPECT_EQ(std::to_string(store::stored_behaviors(d)),
+            db.scalar("SELECT count(*) FROM user_behavior"));
+  EXPECT_GT(store::stored_behaviors(d), 0);
+}
+
+} // namespace
+} // namespace recd::test
