@@ -1,5 +1,6 @@
-// The compute kernel of the similarity jobs against its limit, on the very rows
-// a job reads (exported from PostgreSQL by scripts/bench).
+// The compute kernel of the similarity jobs against the limit of plain
+// counting, on the very rows a job reads (exported from PostgreSQL by
+// scripts/bench).
 //
 //   cooccurrence_limit FILE --measure jaccard|cosine --min-common N
 //                      [--min-score X] [--top-k K] [--threads 2]
@@ -9,15 +10,16 @@
 // Three loops run over all rows of the same CSR graph, and each prints one line
 //   <loop> threads=<t> seconds=<best pass> increments=<n> incr_per_s=<rate> pairs=<n>
 //  - limit:  a bare single-threaded sparse co-occurrence count (a counter per
-//            row, a touched list, a threshold test on reset): the least work any
-//            exact co-occurrence kernel does;
+//            row, a touched list, a threshold test on reset): the least work an
+//            exact kernel that counts every co-occurrence does;
 //  - kernel: recd's engine::similarity_kernel with the job's options, one
 //            thread, then `--threads` threads (one kernel each, rows interleaved).
 // increments = sum over rows r, columns c of r, of |rows of c| (= sum over
 // columns of degree^2), skipping rows whose degree is below min_common (no
 // pair of theirs can pass, and recd's kernel skips them, so the limit does
-// too): the inner-loop trip count of all three, so their rates compare
-// directly. The loops' passes are interleaved and repeat (at least 3 rounds
+// too): the inner-loop trip count of the limit and, as the same nominal
+// count, the rate of the kernel, which since 2026-11-27 skips most of it
+// (prefix filtering, engine/similarity.hpp), so its rate can pass the limit's. The loops' passes are interleaved and repeat (at least 3 rounds
 // and 1 s, at most 10 s in all); each loop's best pass counts (the machine is
 // shared). Exit status 2 on bad arguments.
 

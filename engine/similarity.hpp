@@ -36,10 +36,27 @@ struct neighbour {
   std::int32_t common; // size of the intersection
 };
 
-// Computes neighbour lists of rows of g by counting co-occurrences through
-// gt = transpose(g). Holds per-thread scratch (a counter array of size
-// g.rows()): use one instance per thread. g and gt are shared read-only and
-// must outlive the kernel. Cost of one row r: sum over c in row(r) of |gt.row(c)|.
+// Computes neighbour lists of rows of g by counting co-occurrences. Holds
+// per-thread scratch (a counter per row, a mark per column): use one instance
+// per thread. g and gt = transpose(g) are shared read-only and must outlive
+// the kernel. The output is exactly the brute-force definition above; what
+// follows only decides which pairs are looked at.
+//
+// Prefix filtering: with m = max(min_common, 1) and s = min(m - 1, 7),
+// columns are put in one global order, rarest first (degree, then index),
+// and each row's s LAST columns in that order (its most popular ones) form
+// its suffix, the rest its prefix. If two rows share at least m > s columns,
+// the first shared column in the order has at least s shared columns after
+// it, so it lies in both prefixes. The kernel therefore counts row r's
+// columns only against the rows holding that column in their PREFIX (an
+// index built once), which skips most of the popular columns' long lists, and
+// adds each candidate's suffix overlap with r from a mark per column: every
+// count it scores is the exact intersection, and no row sharing m columns
+// with r is missed. Rows with fewer than m columns pass with no one and are
+// left out. Internally rows are renumbered by degree, largest first, so the
+// rows met most often (long rows sit in many lists) share cache lines.
+// Cost of one row r: sum over c in row(r) of |prefix index of c|, plus s
+// mark reads per candidate.
 class similarity_kernel {
 public:
   // Throws std::invalid_argument if gt's shape is not the transpose of g's.
@@ -51,11 +68,28 @@ public:
   void neighbours(std::size_t r, std::vector<neighbour>& out);
 
 private:
+  bool passes(std::uint32_t common, std::uint32_t deg_r, std::uint32_t deg_b) const;
+  double score(std::uint32_t common, std::uint32_t deg_r, std::uint32_t deg_b) const;
+  // Fills max_degree_[c] for c in [m, deg_r]: the largest partner degree a
+  // pair with c common columns can have and still pass the score filter.
+  void fill_max_degree(std::uint32_t deg_r);
+
   const bipartite* g_;
-  const bipartite* gt_;
   similarity_options opt_;
-  std::vector<std::uint32_t> counter_; // co-occurrence count per row; all zero between calls
-  std::vector<std::uint32_t> touched_; // rows with counter_ > 0, in first-touch order
+  std::uint32_t min_common_;                 // m
+  std::uint32_t tail_;                       // s: suffix columns per row
+  std::uint32_t largest_degree_ = 0;         // over all rows
+  static constexpr std::uint32_t no_slot = 0xffffffffu;
+  std::vector<std::uint32_t> slot_;          // dense row -> internal row (no_slot: < m columns)
+  std::vector<std::int32_t> slot_id_;        // internal row -> external row id
+  std::vector<std::uint32_t> slot_info_;     // internal row -> {degree, s suffix columns}
+  std::vector<std::uint64_t> index_offsets_; // per column: internal rows holding it in their prefix
+  std::vector<std::uint32_t> index_rows_;
+  std::vector<std::uint32_t> counter_;       // prefix co-occurrences per internal row; zero between calls
+  std::vector<std::uint32_t> touched_;       // internal rows with counter_ > 0, in first-touch order
+  std::vector<std::uint8_t> mark_;           // 1 for the columns of the current row, else 0
+  std::vector<std::uint32_t> max_degree_;    // see fill_max_degree
+  std::vector<std::uint32_t> first_slot_at_most_; // [d]: first internal row of degree <= d
 };
 
 } // namespace recd::engine

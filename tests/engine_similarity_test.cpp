@@ -271,6 +271,147 @@ TEST(Similarity, OutputIsOrderedByScoreThenIdAndHoldsBothDirections) {
   EXPECT_DOUBLE_EQ(out[0].score, 0.75);
 }
 
+// The kernel skips work by prefix filtering (each row's most popular columns
+// left out of its index), degree bounds from the score floor and a
+// renumbering of rows; none of it may change a row. Data built to stress
+// exactly that: a few columns in almost every row (the suffixes), rows copied
+// from a handful of templates (many exactly equal scores, so ties decide the
+// top_k cut), rows below min_common, and floors set to scores that occur.
+pair_list tied_pairs(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<std::vector<std::int32_t>> templates;
+  for (int t = 0; t < 6; ++t) {
+    std::vector<std::int32_t> cols;
+    const int size = static_cast<int>(u(rng) * 15);
+    for (int i = 0; i < size; ++i)
+      cols.push_back(10 + static_cast<int>(120 * std::pow(u(rng), 2.0)));
+    templates.push_back(cols);
+  }
+  pair_list pairs;
+  for (int r = 0; r < 200; ++r) {
+    const std::int32_t id = 5 * r + 2;
+    for (const auto c : templates[static_cast<std::size_t>(r) % templates.size()])
+      pairs.emplace_back(id, c);
+    for (int popular = 0; popular < 3; ++popular)
+      if (u(rng) < 0.85)
+        pairs.emplace_back(id, popular); // columns 0..2: in most rows
+    const int extra = u(rng) < 0.3 ? static_cast<int>(u(rng) * 40) : 0; // some long rows
+    for (int i = 0; i < extra; ++i)
+      pairs.emplace_back(id, 10 + static_cast<int>(200 * u(rng)));
+  }
+  return pairs;
+}
+
+void expect_identical(const std::vector<std::vector<neighbour>>& got,
+                      const std::vector<std::vector<neighbour>>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t r = 0; r < got.size(); ++r) {
+    ASSERT_EQ(got[r].size(), want[r].size()) << "row " << r;
+    for (std::size_t i = 0; i < got[r].size(); ++i) {
+      EXPECT_EQ(got[r][i].id, want[r][i].id) << "row " << r << " #" << i;
+      EXPECT_EQ(got[r][i].common, want[r][i].common) << "row " << r << " #" << i;
+      EXPECT_EQ(got[r][i].score, want[r][i].score) << "row " << r << " #" << i; // same bits
+    }
+  }
+}
+
+// Brute force from every pair's intersection, counted once per data set with
+// std::set_intersection; each option then only filters, scores (the formula
+// of reference() above), sorts and truncates.
+struct overlaps {
+  std::vector<std::int32_t> ids;
+  std::vector<std::size_t> sizes;
+  std::vector<std::vector<std::int32_t>> common;
+
+  explicit overlaps(const std::map<std::int32_t, std::set<std::int32_t>>& sets) {
+    std::vector<const std::set<std::int32_t>*> all;
+    for (const auto& [id, cols] : sets) {
+      ids.push_back(id);
+      sizes.push_back(cols.size());
+      all.push_back(&cols);
+    }
+    common.assign(ids.size(), std::vector<std::int32_t>(ids.size(), 0));
+    for (std::size_t a = 0; a < ids.size(); ++a)
+      for (std::size_t b = 0; b < ids.size(); ++b) {
+        std::vector<std::int32_t> inter;
+        std::set_intersection(all[a]->begin(), all[a]->end(), all[b]->begin(), all[b]->end(),
+                              std::back_inserter(inter));
+        common[a][b] = static_cast<std::int32_t>(inter.size());
+      }
+  }
+
+  std::vector<std::vector<neighbour>> lists(similarity_options opt) const {
+    std::vector<std::vector<neighbour>> result(ids.size());
+    for (std::size_t a = 0; a < ids.size(); ++a) {
+      auto& list = result[a];
+      for (std::size_t b = 0; b < ids.size(); ++b) {
+        const std::int32_t c = common[a][b];
+        if (a == b || c == 0 || c < opt.min_common)
+          continue;
+        const double score =
+            opt.measure == set_measure::jaccard
+                ? double(c) / double(sizes[a] + sizes[b] - static_cast<std::size_t>(c))
+                : double(c) / std::sqrt(double(sizes[a]) * double(sizes[b]));
+        if (opt.min_score > 0 && !(score > opt.min_score))
+          continue;
+        list.push_back({ids[b], score, c});
+      }
+      std::sort(list.begin(), list.end(), [](const neighbour& x, const neighbour& y) {
+        return x.score != y.score ? x.score > y.score : x.id < y.id;
+      });
+      if (opt.top_k > 0 && list.size() > static_cast<std::size_t>(opt.top_k))
+        list.resize(static_cast<std::size_t>(opt.top_k));
+    }
+    return result;
+  }
+};
+
+TEST(Similarity, PrunedKernelEqualsBruteForceWithTiesFloorsAndLongMinCommon) {
+  for (std::uint64_t seed : {51u, 52u, 53u}) {
+    const pair_list pairs = tied_pairs(seed);
+    const auto sets = sets_of(pairs);
+    const overlaps brute(sets);
+    const bipartite g = bipartite_from_pairs(pairs);
+    // The table agrees with the set-algorithm reference used by the other tests.
+    expect_same(brute.lists({set_measure::cosine, 3, 0.1, 0}),
+                reference(sets, {set_measure::cosine, 3, 0.1, 0}));
+    for (const auto measure : {set_measure::cosine, set_measure::jaccard}) {
+      // Floors: none, the job's default, and scores that occur in the data
+      // (a pair exactly at the floor must be dropped).
+      std::vector<double> floors{0.0, 0.1};
+      const auto all = brute.lists({measure, 1, 0.0, 0});
+      for (std::size_t r = 0; r < all.size() && floors.size() < 5; r += 37)
+        if (!all[r].empty())
+          floors.push_back(all[r][all[r].size() / 2].score);
+      for (const int min_common : {1, 2, 3, 6, 12}) { // 12: longer than the suffix cap
+        for (const double floor : floors) {
+          for (const int top_k : {0, 1, 7, 50}) {
+            const similarity_options opt{measure, min_common, floor, top_k};
+            SCOPED_TRACE(testing::Message() << "seed " << seed << " cosine "
+                                            << (measure == set_measure::cosine) << " min_common "
+                                            << min_common << " floor " << floor << " top_k "
+                                            << top_k);
+            expect_identical(kernel_all(g, opt), brute.lists(opt));
+          }
+        }
+      }
+    }
+    // The data does what it is for: score ties inside lists and rows too
+    // short for min_common 3.
+    const auto lists = brute.lists({set_measure::cosine, 1, 0.0, 0});
+    std::size_t ties = 0;
+    for (const auto& l : lists)
+      for (std::size_t i = 1; i < l.size(); ++i)
+        ties += l[i].score == l[i - 1].score;
+    EXPECT_GT(ties, 1000u);
+    std::size_t short_rows = 0;
+    for (const auto& [row, cols] : sets)
+      short_rows += cols.size() < 3;
+    EXPECT_GT(short_rows, 0u);
+  }
+}
+
 // --- edge cases --------------------------------------------------------------
 
 TEST(Similarity, EmptyGraphBuildsAKernel) {
