@@ -56,7 +56,7 @@ TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
   redis_server redis;
   cluster c{"many", db.url(), redis.url()};
   auto& coordinator = c.start_coordinator();
-  c.wait_http_ok(coordinator, "/healthz");
+  c.wait_leading();
   const double rss_empty = rss_mib(coordinator.proc->pid());
 
   std::set<std::string> live;

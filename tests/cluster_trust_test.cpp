@@ -51,7 +51,7 @@ TEST(Membership, ANodeWithAnotherApplicationIdCannotJoin) {
   redis_server redis;
   cluster c{"appid", db.url(), redis.url()};
   c.start_coordinator();
-  c.wait_http_ok(c["coordinator"], "/healthz");
+  c.wait_leading();
 
   // The control: the same command with the cluster's id works.
   auto ok = run_cli({"admin", "cluster", "--coordinator", c.coordinator_addr()}, c.common_env(),

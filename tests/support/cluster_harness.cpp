@@ -179,6 +179,24 @@ double cluster::wait_http_ok(node& n, const std::string& path,
   }
 }
 
+double cluster::wait_leading(int replica, std::chrono::milliseconds timeout) {
+  auto& n = (*this)[replica == 0 ? std::string{"coordinator"} : "coordinator-" + std::to_string(replica)];
+  auto t0 = steady::now();
+  for (;;) {
+    if (!n.proc->running())
+      throw std::runtime_error(n.name + " exited, log " + n.log + ":\n" + tail(slurp(n.log)));
+    auto r = request("GET", loopback, coordinator_admin(replica), "/admin/cluster", "",
+                     "application/json", 1s, admin_auth());
+    if (r.status == 200)
+      return seconds_since(t0);
+    if (steady::now() - t0 >= timeout)
+      throw std::runtime_error(n.name + " does not lead within " +
+                               fmt(double(timeout.count()) / 1000, 0) + " s (last " + show(r) +
+                               "), log " + n.log + ":\n" + tail(slurp(n.log)));
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 std::optional<cluster_map> cluster::map() const {
   for (std::size_t k = 0; k < replicas_.size(); ++k) {
     const auto i = (last_leader_ + k) % replicas_.size();

@@ -138,6 +138,12 @@ public:
   double wait_http_ok(node& n, const std::string& path = "/readyz",
                       std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
+  // Waits until replica `replica` leads (its /admin/cluster answers 200, not a
+  // standby's 503): a replica stands by, HTTP up, before its actor port
+  // opens. The seconds it took; throws like wait_http_ok.
+  double wait_leading(int replica = 0,
+                      std::chrono::milliseconds timeout = std::chrono::seconds{30});
+
   // The leading replica's map (2 s timeout per replica asked, the one that
   // answered last first); nullopt if none answered 200 with one.
   std::optional<cluster_map> map() const;
