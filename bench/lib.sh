@@ -284,6 +284,13 @@ cluster_start() { # dataset [env for the coordinator...]
     RECD_ADMIN_ADDR="127.0.0.1:$CL_ADMIN" RECD_ADMIN_TOKEN_FILE="$CL_ADMIN_TOKEN_FILE" "$@"
   CL_COORD_PID=$CL_LAST_PID
   wait_http "$CL_HTTP" /healthz 150 || die "the coordinator did not start (see $BENCH_OUT/cl-coordinator.log)"
+  # A replica answers /healthz while it still stands by; /admin/cluster
+  # answers 200 once it leads.
+  local until=$((SECONDS + 60))
+  until cluster_map >/dev/null 2>&1; do
+    ((SECONDS < until)) || die "the coordinator does not lead (see $BENCH_OUT/cl-coordinator.log)"
+    sleep 0.1
+  done
 }
 cluster_node() { # name role http-port [env...]
   local name=$1 role=$2 http=$3; shift 3
