@@ -65,10 +65,4 @@ struct coordinator_options {
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
                                     std::vector<shard_actor> shards);
 
-// Balanced, sticky assignment: `current[p]` is the member index owning p or -1;
-// members listed in `alive`. Returns the new owner of every partition (-1 if
-// no member is alive).
-std::vector<std::int32_t> rebalance(const std::vector<std::int32_t>& current,
-                                    const std::vector<std::int32_t>& alive);
-
 } // namespace recd
