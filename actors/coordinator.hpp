@@ -10,7 +10,8 @@
 // scheduled runs) are refused from anyone else (actors/trust.hpp).
 //
 // The map assigns each of P partitions to one live shard, balanced (sizes
-// differ by at most one) and sticky (a partition moves only when needed).
+// differ by at most one) and sticky (a partition moves only when needed);
+// its data and rules are actors/partition_table.hpp.
 // A change (join, a shard's death, rebalance) moves partitions without
 // stopping service:
 //  1. announce: every API actor gets (move_atom, partition_map of epoch+1) and
