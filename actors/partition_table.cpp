@@ -71,7 +71,9 @@ member_index partition_table::join(const std::string& name, const std::string& a
   return m;
 }
 
-void partition_table::lose(member_index m) { members_[static_cast<std::size_t>(m)].alive = false; }
+void partition_table::lose(member_index m) {
+  members_[static_cast<std::size_t>(m)].alive = false;
+}
 
 bool partition_table::start_leaving(member_index m) {
   auto others = targets();
@@ -142,7 +144,8 @@ partition_routing partition_table::routing(const std::vector<member_index>& assi
   out.owner.assign(assignment.size(), no_shard);
   for (std::size_t p = 0; p < assignment.size(); ++p) {
     auto m = assignment[p];
-    if (m >= 0 && static_cast<std::size_t>(m) < slot.size() && slot[static_cast<std::size_t>(m)] >= 0)
+    if (m >= 0 && static_cast<std::size_t>(m) < slot.size() &&
+        slot[static_cast<std::size_t>(m)] >= 0)
       out.owner[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(m)]);
   }
   return out;
