@@ -72,40 +72,29 @@ std::int64_t now_ms() {
     .count();
 }
 
-bool excluded(const recall_request& req, item_id item) {
-  return std::binary_search(req.exclude.begin(), req.exclude.end(), item);
-}
-
 // Moves the best k positive accumulated scores into `out` as candidates of
 // `route`, best first (ties by item id). Non-positive ones are left out: the
 // API's merge drops them anyway, and excluded items were blocked (score
-// -infinity) before accumulating. The k-th best score is found among bare
-// floats first, so only the entries at or above it become candidates.
+// -infinity) before accumulating. The entries are visited once: the positive
+// ones become candidates, then the best k are selected among them.
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
-  thread_local std::vector<float> scores;
-  scores.clear();
-  for (const auto& e : acc.entries())
-    if (e.score > 0 && ok(e.item))
-      scores.push_back(e.score);
-  float floor = 0; // candidates need a score above it, or equal when positive
-  if (scores.size() > k) {
-    std::nth_element(scores.begin(), scores.begin() + static_cast<long>(k - 1), scores.end(),
-                     std::greater<float>{});
-    floor = scores[k - 1];
-  }
   auto first = out.size();
-  for (const auto& e : acc.entries())
-    if (e.score > 0 && e.score >= floor && ok(e.item))
-      out.push_back({e.item, route, e.score, e.because});
+  acc.for_each([&](item_id item, const score_table::entry& e) {
+    if (e.score > 0 && ok(item))
+      out.push_back({item, route, e.score, e.because});
+  });
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
   auto begin = out.begin() + static_cast<long>(first);
-  std::sort(begin, out.end(), better);
-  if (out.size() - first > k)
+  if (out.size() - first > k) {
+    std::nth_element(begin, begin + static_cast<long>(k), out.end(), better);
     out.resize(first + k);
+    begin = out.begin() + static_cast<long>(first);
+  }
+  std::sort(begin, out.end(), better);
 }
 
 } // namespace
@@ -377,7 +366,8 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     }
   }
   emit_top(acc, recall_route::user_cf, k, out, ok);
-  acc.clear();
+  // The other routes ask the table which items are excluded (still blocked).
+  auto excluded = [&](item_id item) { return acc.blocked(item); };
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {
     // Standby items can fill the nearest list: then it is asked again, wider.
@@ -387,7 +377,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
       std::size_t taken = 0;
       auto nearest = index_->nearest(req.vector, wanted);
       for (const auto& n : nearest)
-        if (!excluded(req, n.item) && own(n.item) && taken++ < k)
+        if (!excluded(n.item) && own(n.item) && taken++ < k)
           out.push_back({n.item, recall_route::vector, n.score, -1});
       if (!on_standby || taken >= k || nearest.size() < wanted || pass == 4)
         break;
@@ -411,7 +401,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
       for (const auto& [item, score] : *list) {
         if (taken >= k)
           break;
-        if (excluded(req, item) || !own(item))
+        if (excluded(item) || !own(item))
           continue;
         ++taken;
         float s = score >= new_arrival_score
@@ -434,7 +424,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     // category page lists its items by popularity, new ones (no sales yet) last.
     std::vector<std::pair<item_id, double>> in_cat;
     for (const auto& [id, item] : items_)
-      if (in_category(item.details, req.only_category) && !excluded(req, id) && own(id))
+      if (in_category(item.details, req.only_category) && !excluded(id) && own(id))
         in_cat.emplace_back(id, item.popularity + 1e-9 * item.details.sales + 1e-12);
     auto top = std::min(k, in_cat.size());
     std::partial_sort(in_cat.begin(), in_cat.begin() + static_cast<long>(top), in_cat.end(),
@@ -449,7 +439,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   const auto& popular = popular_items();
   std::size_t taken = 0;
   for (std::size_t i = 0; i < popular.size() && taken < k; ++i)
-    if (!excluded(req, popular[i].first) && own(popular[i].first)) {
+    if (!excluded(popular[i].first) && own(popular[i].first)) {
       out.push_back({popular[i].first, recall_route::popular,
                      static_cast<float>(popular[i].second * to_now), -1});
       ++taken;
