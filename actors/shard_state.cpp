@@ -75,26 +75,35 @@ std::int64_t now_ms() {
 // Moves the best k positive accumulated scores into `out` as candidates of
 // `route`, best first (ties by item id). Non-positive ones are left out: the
 // API's merge drops them anyway, and excluded items were blocked (score
-// -infinity) before accumulating. The entries are visited once: the positive
-// ones become candidates, then the best k are selected among them.
+// -infinity) before accumulating. The entries are visited once (the positive
+// ones become candidates); the k-th best score is then found among bare
+// floats, and only the candidates at or above it are kept and sorted.
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
-  auto first = out.size();
+  const auto first = out.size();
   acc.for_each([&](item_id item, const score_table::entry& e) {
     if (e.score > 0 && ok(item))
       out.push_back({item, route, e.score, e.because});
   });
+  if (out.size() - first > k) {
+    thread_local std::vector<float> scores;
+    scores.clear();
+    for (auto c = out.begin() + static_cast<long>(first); c != out.end(); ++c)
+      scores.push_back(c->score);
+    std::nth_element(scores.begin(), scores.begin() + static_cast<long>(k - 1), scores.end(),
+                     std::greater<float>{});
+    const float floor = scores[k - 1];
+    auto kept = std::remove_if(out.begin() + static_cast<long>(first), out.end(),
+                               [&](const candidate& c) { return c.score < floor; });
+    out.erase(kept, out.end());
+  }
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
-  auto begin = out.begin() + static_cast<long>(first);
-  if (out.size() - first > k) {
-    std::nth_element(begin, begin + static_cast<long>(k), out.end(), better);
+  std::sort(out.begin() + static_cast<long>(first), out.end(), better);
+  if (out.size() - first > k)
     out.resize(first + k);
-    begin = out.begin() + static_cast<long>(first);
-  }
-  std::sort(begin, out.end(), better);
 }
 
 } // namespace
