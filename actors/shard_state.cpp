@@ -379,16 +379,18 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   auto excluded = [&](item_id item) { return acc.blocked(item); };
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {
-    // Standby items can fill the nearest list: then it is asked again, wider.
+    // Standby items can fill the nearest list: then it is asked again,
+    // wider, down to 16 times k + the excluded items at most.
     const auto first = out.size();
-    for (std::size_t wanted = k + req.exclude.size(), pass = 0;; wanted *= 2, ++pass) {
+    const auto deepest = 16 * (k + req.exclude.size());
+    for (std::size_t wanted = k;; wanted *= 2) {
       out.resize(first);
       std::size_t taken = 0;
-      auto nearest = index_->nearest(req.vector, wanted);
+      auto nearest = index_->nearest(req.vector, wanted, req.exclude);
       for (const auto& n : nearest)
-        if (!excluded(n.item) && own(n.item) && taken++ < k)
+        if (own(n.item) && taken++ < k)
           out.push_back({n.item, recall_route::vector, n.score, -1});
-      if (!on_standby || taken >= k || nearest.size() < wanted || pass == 4)
+      if (!on_standby || taken >= k || nearest.size() < wanted || wanted >= deepest)
         break;
     }
   }
