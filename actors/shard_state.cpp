@@ -1,6 +1,7 @@
 #include "actors/shard_state.hpp"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 #include <chrono>
 #include <cmath>
@@ -364,12 +365,17 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   // User CF: what the most similar users bought (full weight), carted (half),
   // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
   start();
+  // Each kind's weight once per request, not a switch per history entry.
+  const std::array<float, 4> kind_weight{
+    user_cf_weight(behavior_kind::view), user_cf_weight(behavior_kind::click),
+    user_cf_weight(behavior_kind::cart), user_cf_weight(behavior_kind::buy)};
   for (const auto& s : req.similar) {
     auto it = users_.find(s.user);
     if (it == users_.end())
       continue;
     for (const auto& h : it->second.history) {
-      float c = s.score * user_cf_weight(h.kind);
+      const auto kind = static_cast<std::size_t>(h.kind);
+      float c = s.score * (kind < kind_weight.size() ? kind_weight[kind] : 0.0f);
       if (c > 0)
         acc.add(h.item, c, s.user);
     }
