@@ -155,7 +155,7 @@ struct user_neighbours_settings {
 struct embedding_settings {
   std::int32_t dim = 32;
   std::int32_t iterations = 10;
-  double regularization = 0.05;
+  double regularization = 20;          // plain lambda; 20 chosen on validation (docs/quality.md)
   double alpha = 3;                    // confidence = 1 + alpha * weight
   std::int32_t window_days = 0;        // 0 = the whole history
   double half_life_days = 0;           // > 0: a behavior's weight halves this often (0 = none)
