@@ -28,6 +28,7 @@
 #include "actors/api_metrics.hpp"
 #include "actors/behavior_writer.hpp"
 #include "actors/cache.hpp"
+#include "actors/history_reader.hpp"
 #include "actors/rules_book.hpp"
 #include "config/settings.hpp"
 #include "protocol/interfaces.hpp"
@@ -43,6 +44,9 @@ struct api_deps {
   catalog_writer_actor catalog;      // the catalog's writes (actors/catalog_writer.hpp); may be
                                      // invalid (recd eval): catalog routes then fail
   std::shared_ptr<rules_book> rules;  // the node's business rules; null = none
+  history_reader_actor history;      // a user's bought items from PostgreSQL when their shard
+                                     // fails (actors/history_reader.hpp); may be invalid (recd
+                                     // eval): such answers are then ec::history_unavailable
 };
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);

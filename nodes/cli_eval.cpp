@@ -186,7 +186,8 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
                        {coordinator, cache_actor{}, behavior_writer_actor{},
                         std::make_shared<writer_gate>(1),
                         std::make_shared<api_metrics>(), catalog_writer_actor{},
-                        nullptr}); // no business rules
+                        nullptr,   // no business rules
+                        history_reader_actor{}}); // its shards are in process: none fails
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
