@@ -8,7 +8,10 @@
 // request's exclusions), rank -> item details from the owning shards -> the
 // request's category and the node's business rules (docs/rules.md) -> the
 // page at the request's offset -> cache store (unfiltered requests only). A shard that misses its
-// deadline is skipped (the answer is degraded, not failed).
+// deadline is skipped (the answer is degraded, not failed). If it is the user's own shard, the
+// user's bought (and with exclude_seen touched) items come from PostgreSQL (history_reader)
+// instead; if those cannot be read in time either, the answer is ec::history_unavailable
+// (503), never a list that might hold a bought item.
 //
 // A behavior: the item's shard validates the item -> the behavior_writer
 // commits the row -> the user's and item's shards apply it (during a move,

@@ -10,6 +10,7 @@
 //                     while PostgreSQL cannot answer in time either (a lock on
 //                     user_behavior), the answer is 503 naming the reason, not
 //                     a list; a user without history gets the popular list.
+//                     The same for POST /api/recommend with the user's id.
 //
 // The nodes' cluster.connection_timeout_ms is long here, so the coordinator
 // keeps the frozen shard in the map for the whole test (no failover moves the
@@ -144,6 +145,19 @@ TEST(DegradedAnswers, NeverListABoughtItemAndAre503WhenNeitherShardNorPostgresCa
   for (auto item : bought)
     EXPECT_FALSE(contains(item_ids(seen_ok), item)) << "bought item " << item << ": " << show(seen_ok);
   EXPECT_TRUE(contains(item_ids(seen_ok), viewed)) << "viewed item " << viewed << ": " << show(seen_ok);
+  // POST /api/recommend for the logged-in buyer (an empty session) likewise.
+  auto session = [&] {
+    return request("POST", loopback, port, "/api/recommend",
+                   "{\"user_id\":" + std::to_string(buyer) + ",\"items\":[],\"limit\":20}",
+                   "application/json", 5s);
+  };
+  auto visit = session();
+  ASSERT_EQ(visit.status, 200u) << show(visit);
+  EXPECT_TRUE(is_degraded(visit)) << show(visit);
+  EXPECT_FALSE(item_ids(visit).empty()) << show(visit);
+  for (auto item : bought)
+    EXPECT_FALSE(contains(item_ids(visit), item)) << "bought item " << item << ": " << show(visit);
+  EXPECT_FALSE(contains(item_ids(visit), viewed)) << "viewed item " << viewed << ": " << show(visit);
   // A user without any history still gets the popular list, degraded.
   auto newbie = recommend(port, newcomer, 20, false);
   ASSERT_EQ(newbie.status, 200u) << show(newbie);
@@ -162,6 +176,9 @@ TEST(DegradedAnswers, NeverListABoughtItemAndAre503WhenNeitherShardNorPostgresCa
     EXPECT_EQ(refused.json.value("status", 0), 503) << show(refused);
     EXPECT_NE(refused.json.value("error", "").find("history"), std::string::npos) << show(refused);
     EXPECT_TRUE(item_ids(refused).empty()) << show(refused);
+    auto refused_visit = session();
+    EXPECT_EQ(refused_visit.status, 503u) << show(refused_visit);
+    EXPECT_TRUE(item_ids(refused_visit).empty()) << show(refused_visit);
     tx.abort();
   }
   // Once PostgreSQL answers again, so does the API (the same reader).
@@ -177,9 +194,9 @@ TEST(DegradedAnswers, NeverListABoughtItemAndAre503WhenNeitherShardNorPostgresCa
   auto metrics = request("GET", loopback, admin, "/metrics", "", "application/json", 10s,
                          {{"Authorization", "Bearer " + admin_token}});
   ASSERT_EQ(metrics.status, 200u) << show(metrics);
-  EXPECT_EQ(sample_of(metrics.body, "recd_recommend_history_unavailable_total"), 1) << metrics.body;
-  // buyer: 2 + exclude_seen=false + again; the newcomer: 1.
-  EXPECT_EQ(sample_of(metrics.body, "recd_recommend_history_from_database_total"), 5)
+  EXPECT_EQ(sample_of(metrics.body, "recd_recommend_history_unavailable_total"), 2) << metrics.body;
+  // buyer: 2 + exclude_seen=false + session + again; the newcomer: 1.
+  EXPECT_EQ(sample_of(metrics.body, "recd_recommend_history_from_database_total"), 6)
     << metrics.body;
 }
 
