@@ -194,7 +194,7 @@ void history_from_record(api_self* self, user_id user, bool with_seen,
   q.user = user;
   q.with_seen = with_seen;
   q.seen_limit = std::max(st.cfg.recommend.history_items, 1);
-  const auto timeout = st.shard_timeout();
+  const auto timeout = std::chrono::milliseconds{st.cfg.postgres.history_timeout_ms};
   q.deadline_ns =
     std::chrono::duration_cast<std::chrono::nanoseconds>((clock::now() + timeout).time_since_epoch())
       .count();

@@ -227,7 +227,7 @@ void fetch_details(api_self* self, const std::vector<item_id>& items, bool degra
 // What a user whose shard did not answer may never be recommended, from the
 // record (api_recommend.cpp): their bought items, and with `with_seen` also
 // the newest recommend.history_items items they touched, sorted, read by the
-// node's history reader within cluster.shard_timeout_ms. Else
+// node's history reader within postgres.history_timeout_ms. Else
 // ec::history_unavailable: the caller must not answer a list (it might hold
 // a bought item). Counted in api_metrics either way.
 void history_from_record(api_self* self, user_id user, bool with_seen,
