@@ -1,7 +1,6 @@
 #include "actors/coordinator.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -84,7 +83,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.opt = std::move(opt);
-  st.owner.assign(st.opt.partitions, -1);
+  st.table = partition_table{st.opt.partitions};
   st.watcher = spawn_run_watcher(self->system(),
                                  store::conninfo(st.opt.cfg.postgres, store::session::serving),
                                  st.opt.term);
@@ -101,12 +100,11 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     bool was_member = false;
-    for (auto& m : st.members)
-      if (m.shard && m.shard.address() == dm.source) {
-        spdlog::warn("shard {} is down ({}): reassigning its partitions", m.name,
+    for (auto m : st.table.alive())
+      if (st.shard_of(m).address() == dm.source) {
+        spdlog::warn("shard {} is down ({}): reassigning its partitions", st.table.member(m).name,
                      caf::to_string(dm.reason));
-        m.shard = shard_actor{};
-        m.left.clear();
+        st.lose_shard(m);
         was_member = true;
       }
     std::vector<std::function<void()>> due;
@@ -125,7 +123,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   // Local shards (one process) join at once, partition p on shard p mod N,
   // exactly the balanced assignment.
   for (std::size_t i = 0; i < shards.size(); ++i) {
-    st.members.push_back({"local-" + std::to_string(i), shards[i], "", false, {}});
+    st.join_shard("local-" + std::to_string(i), "", shards[i]);
     self->monitor(shards[i]);
   }
   if (st.opt.serving) {
@@ -142,19 +140,12 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       .await(
         [=](std::uint64_t epoch, const std::vector<std::string>& names) {
           auto& st = self->state;
-          // Epochs only grow, across coordinator restarts too.
-          st.epoch = std::max(st.epoch, epoch);
-          std::set<std::string> distinct;
-          for (const auto& n : names)
-            if (!n.empty())
-              distinct.insert(n);
-          st.rejoin_expected.assign(distinct.begin(), distinct.end());
           auto grace = std::chrono::milliseconds{st.opt.cfg.cluster.rejoin_grace_ms};
-          st.rejoin_deadline = std::chrono::steady_clock::now() + grace;
-          if (!distinct.empty())
+          auto expected = st.table.resume(epoch, names, std::chrono::steady_clock::now() + grace);
+          if (expected > 0)
             self->delayed_send(self, grace, regroup_atom_v);
           spdlog::info("resuming the partition map after epoch {} ({} shards expected)", epoch,
-                       distinct.size());
+                       expected);
         },
         [=](caf::error& err) { spdlog::warn("no persisted map: {}", describe(err)); });
   }
@@ -187,24 +178,15 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       const auto& src = self->current_sender();
       if (!shard || !src || shard.node() != src->node())
         return refuse(self, "join", "a node joins with its own shard only");
-      std::size_t index = st.members.size();
-      for (std::size_t m = 0; m < st.members.size(); ++m)
-        if (st.members[m].name == name)
-          index = m; // a restarted shard node takes its old slot
-      if (index < st.members.size() && st.members[index].shard &&
-          st.members[index].shard.node() != shard.node())
+      // A restarted shard node takes its old place.
+      if (auto old = st.table.find(name);
+          old != no_member && st.shard_of(old) && st.shard_of(old).node() != shard.node())
         return refuse(self, "join", "shard " + name + " is alive on another node");
       self->monitor(shard);
       // The nodes of the API actors it will serve (before anything else is sent to it).
       for (const auto& api : st.subscribers)
         self->send(shard, admit_atom_v, api.node());
-      if (index == st.members.size()) {
-        st.members.push_back({name, shard, address, false, {}});
-      } else {
-        st.members[index].shard = shard;
-        st.members[index].address = address;
-        st.members[index].leaving = false;
-      }
+      const auto index = st.join_shard(name, address, shard);
       spdlog::info("shard {} joined", name);
       // A shard that still holds partitions (the coordinator restarted) keeps
       // those nobody else serves; then the map is balanced as usual.
@@ -212,19 +194,10 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
         .then(
           [=](const std::vector<std::uint32_t>& held) {
             auto& st = self->state;
-            if (!st.moving && st.members[index].shard == shard) {
-              std::size_t claimed = 0;
-              for (auto p : held)
-                if (p < st.owner.size()) {
-                  auto& o = st.owner[p];
-                  if (o < 0 || !st.members[static_cast<std::size_t>(o)].shard) {
-                    o = static_cast<std::int32_t>(index);
-                    ++claimed;
-                  }
-                }
-              if (claimed > 0) {
+            if (!st.moving && st.shard_of(index) == shard) {
+              if (auto claimed = st.table.claim(index, held); claimed > 0) {
                 spdlog::info("shard {} still serves {} partitions", name, claimed);
-                if (st.ready())
+                if (st.table.ready())
                   flip_map(self);
               }
             }
@@ -244,12 +217,11 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       self->monitor(api);
       st.subscribers.push_back(api);
       // Shards take serving requests only from subscribed API nodes.
-      for (const auto& m : st.members)
-        if (m.shard)
-          self->send(m.shard, admit_atom_v, api.node());
+      for (const auto& shard : st.live_shards())
+        self->send(shard, admit_atom_v, api.node());
       // Only a complete map: a restarted coordinator pushes nothing until every
       // partition is served again, and the API keeps routing by its last map.
-      if (st.ready())
+      if (st.table.ready())
         self->request(api, std::chrono::seconds{3}, map_atom_v, st.current_map())
           .then([](bool) {}, [](caf::error&) {}); // else: the next flip pushes it
       return caf::unit;
@@ -275,47 +247,46 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       // others first; the answer comes once no API actor routes to it. Only
       // the shard's own node may say it leaves.
       auto& st = self->state;
-      auto it = std::find_if(st.members.begin(), st.members.end(),
-                             [&](const member& m) { return m.name == name && m.shard; });
+      auto m = st.table.find(name);
+      if (m != no_member && !st.table.member(m).alive)
+        m = no_member;
       // Or this node: `recd admin drain` through the admin port.
       const auto& src = self->current_sender();
-      if (it != st.members.end() &&
-          (!src || (src->node() != it->shard.node() && src->node() != self->node())))
+      if (m != no_member &&
+          (!src || (src->node() != st.shard_of(m).node() && src->node() != self->node())))
         return refuse(self, "leave", "only shard " + name + "'s own node may say it leaves");
       auto rp = self->make_response_promise<bool>();
-      if (it == st.members.end() || st.targets().size() <= (it->leaving ? 0u : 1u)) {
+      if (m == no_member || !st.table.start_leaving(m)) {
         rp.deliver(true); // unknown, or nobody to hand its partitions to
         return rp;
       }
       spdlog::info("shard {} is leaving: moving its partitions", name);
-      it->leaving = true;
-      it->left.push_back(rp);
+      st.links[static_cast<std::size_t>(m)].left.push_back(rp);
       st.release_leavers();
       start_rebalance(self);
       return rp;
     },
-    [=](ready_atom) { return self->state.ready(); },
+    [=](ready_atom) { return self->state.table.ready(); },
     [=](cluster_atom) {
       auto& st = self->state;
       nlohmann::json shards = nlohmann::json::array();
-      for (std::size_t m = 0; m < st.members.size(); ++m) {
-        auto parts = st.partitions_of_member(static_cast<std::int32_t>(m));
-        shards.push_back({{"name", st.members[m].name},
-                          {"address", st.members[m].address},
-                          {"alive", static_cast<bool>(st.members[m].shard)},
-                          {"leaving", st.members[m].leaving},
-                          {"partitions", parts}});
-      }
-      nlohmann::json j = {{"epoch", st.epoch},
+      const auto& members = st.table.members();
+      for (std::size_t m = 0; m < members.size(); ++m)
+        shards.push_back({{"name", members[m].name},
+                          {"address", members[m].address},
+                          {"alive", members[m].alive},
+                          {"leaving", members[m].leaving},
+                          {"partitions", st.table.partitions_of(static_cast<member_index>(m))}});
+      nlohmann::json j = {{"epoch", st.table.epoch()},
                           {"partitions", st.opt.partitions},
-                          {"ready", st.ready()},
+                          {"ready", st.table.ready()},
                           {"moving", st.moving},
                           {"shards", shards}};
       return j.dump();
     },
     [=](rebalance_atom) {
       start_rebalance(self);
-      return self->state.epoch;
+      return self->state.table.epoch();
     },
     [=](regroup_atom) -> caf::result<void> {
       if (auto err = check_self(self, "regroup"))
@@ -344,7 +315,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
         rp.deliver(make_error(ec::job_running, "a job is already running in this cluster"));
         return rp;
       }
-      if (st.alive().empty() || (st.opt.serving && !st.ready())) {
+      if (st.table.alive().empty() || (st.opt.serving && !st.table.ready())) {
         rp.deliver(make_error(ec::not_ready, "the shards are not ready"));
         return rp;
       }
@@ -381,7 +352,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
                              to_string(kind), describe(err));
                 queue->push_back(kind);
                 auto& st = self->state;
-                if (st.ready() && !st.alive().empty())
+                if (st.table.ready() && !st.table.alive().empty())
                   self->delayed_send(self, std::chrono::seconds{1}, redo_atom_v);
                 st.ready_waiters.push_back([=] { (*next)(); });
                 return;
@@ -403,7 +374,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       if (auto err = check_self(self, "redo"))
         return err;
       auto& st = self->state;
-      if (st.ready())
+      if (st.table.ready())
         for (auto& waiter : std::exchange(st.ready_waiters, {}))
           waiter();
       return caf::unit;
@@ -460,10 +431,10 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
           [=](const std::string& db) mutable {
             auto& st = self->state;
             auto j = nlohmann::json::parse(db);
-            j["ready"] = st.ready();
-            j["shards"] = st.alive().size();
+            j["ready"] = st.table.ready();
+            j["shards"] = st.table.alive().size();
             j["partitions"] = st.opt.partitions;
-            j["epoch"] = st.epoch;
+            j["epoch"] = st.table.epoch();
             j["job_running"] = st.job_running;
             rp.deliver(j.dump());
           },

@@ -10,7 +10,8 @@
 // scheduled runs) are refused from anyone else (actors/trust.hpp).
 //
 // The map assigns each of P partitions to one live shard, balanced (sizes
-// differ by at most one) and sticky (a partition moves only when needed).
+// differ by at most one) and sticky (a partition moves only when needed);
+// its data and rules are actors/partition_table.hpp.
 // A change (join, a shard's death, rebalance) moves partitions without
 // stopping service:
 //  1. announce: every API actor gets (move_atom, partition_map of epoch+1) and
@@ -64,11 +65,5 @@ struct coordinator_options {
 // coordinator starts with none and shard nodes join over the network.
 coordinator_actor spawn_coordinator(caf::actor_system& sys, coordinator_options opt,
                                     std::vector<shard_actor> shards);
-
-// Balanced, sticky assignment: `current[p]` is the member index owning p or -1;
-// members listed in `alive`. Returns the new owner of every partition (-1 if
-// no member is alive).
-std::vector<std::int32_t> rebalance(const std::vector<std::int32_t>& current,
-                                    const std::vector<std::int32_t>& alive);
 
 } // namespace recd

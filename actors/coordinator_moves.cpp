@@ -14,11 +14,10 @@ void start_rebalance(coordinator_self* self) {
   auto& st = self->state;
   if (!st.opt.serving) {
     // Jobs only: assign and hand out partitions, nothing to load.
-    st.owner = rebalance(st.owner, st.targets());
-    ++st.epoch;
-    for (auto m : st.alive())
-      self->send(st.members[static_cast<std::size_t>(m)].shard, own_atom_v,
-                 st.partitions_of_member(m), st.opt.partitions);
+    st.table.complete_move(st.table.plan_move(std::chrono::steady_clock::now()));
+    st.table.advance_epoch();
+    for (auto m : st.table.alive())
+      self->send(st.shard_of(m), own_atom_v, st.table.partitions_of(m), st.opt.partitions);
     return;
   }
   if (st.moving) {
@@ -30,32 +29,22 @@ void start_rebalance(coordinator_self* self) {
     for (auto& waiter : std::exchange(st.after_move, {}))
       waiter();
   };
-  if (st.job_running && st.ready()) {
+  if (st.job_running && st.table.ready()) {
     // A job computes on the current owners; moves that nothing needs wait for it.
     st.deferred = true;
     settled();
     return;
   }
-  if (st.in_rejoin_grace()) {
-    // A restarted coordinator waits for the shards of its last map to rejoin.
-    settled();
-    return;
-  }
-  auto next = rebalance(st.owner, st.targets());
-  std::map<std::int32_t, std::vector<std::uint32_t>> gains;
-  bool changed = false;
-  for (std::size_t p = 0; p < next.size(); ++p)
-    if (next[p] != st.owner[p]) {
-      changed = true;
-      if (next[p] >= 0)
-        gains[next[p]].push_back(static_cast<std::uint32_t>(p));
-    }
-  if (!changed) {
+  // Unchanged during a restarted coordinator's rejoin grace: the shards of
+  // its last map get their time to come back.
+  auto move = std::make_shared<const partition_move>(
+    st.table.plan_move(std::chrono::steady_clock::now()));
+  if (!move->changed) {
     settled();
     return;
   }
   st.moving = true;
-  const auto target = st.epoch + 1;
+  const auto target = st.table.epoch() + 1;
   auto failed = std::make_shared<bool>(false);
   auto finish = [=]() {
     auto& st = self->state;
@@ -63,12 +52,7 @@ void start_rebalance(coordinator_self* self) {
     if (!*failed) {
       // Only the moved partitions: a claim (a rejoining shard) may have
       // settled others meanwhile.
-      for (auto& [m, parts] : gains)
-        for (auto p : parts)
-          st.owner[p] = m;
-      for (std::size_t p = 0; p < next.size(); ++p)
-        if (next[p] < 0)
-          st.owner[p] = -1;
+      st.table.complete_move(*move);
       flip_map(self);
     }
     if (std::exchange(st.again, false) || *failed)
@@ -79,14 +63,14 @@ void start_rebalance(coordinator_self* self) {
   };
   auto load = [=]() {
     auto& st = self->state;
-    if (gains.empty()) {
+    if (move->gains.empty()) {
       finish();
       return;
     }
-    auto remaining = std::make_shared<std::size_t>(gains.size());
-    for (auto& [m, parts] : gains) {
-      auto& shard = st.members[static_cast<std::size_t>(m)].shard;
-      auto name = st.members[static_cast<std::size_t>(m)].name;
+    auto remaining = std::make_shared<std::size_t>(move->gains.size());
+    for (auto& [m, parts] : move->gains) {
+      auto& shard = st.shard_of(m);
+      auto name = st.table.member(m).name;
       // Once per shard: its answer, or its death (a dying shard may never
       // answer a request it already took).
       auto settled = std::make_shared<bool>(false);
@@ -120,7 +104,7 @@ void start_rebalance(coordinator_self* self) {
     }
   };
   // Step 1: the API actors learn the next map before anything is loaded.
-  tell_apis(self, map_news::moving, st.routing(target, next), load);
+  tell_apis(self, map_news::moving, st.routing(target, move->next), load);
 }
 
 } // namespace recd::coordination

@@ -18,14 +18,11 @@ namespace recd::coordination {
 caf::typed_response_promise<std::string> shard_holdings(coordinator_self* self) {
   auto rp = self->make_response_promise<std::string>();
   auto& st = self->state;
-  auto out = std::make_shared<nlohmann::json>(nlohmann::json{{"epoch", st.epoch},
+  auto out = std::make_shared<nlohmann::json>(nlohmann::json{{"epoch", st.table.epoch()},
                                                              {"moving", st.moving},
                                                              {"partitions", st.opt.partitions},
                                                              {"shards", nlohmann::json::array()}});
-  std::vector<std::size_t> live;
-  for (std::size_t m = 0; m < st.members.size(); ++m)
-    if (st.members[m].shard)
-      live.push_back(m);
+  const auto live = st.table.alive();
   auto remaining = std::make_shared<std::size_t>(live.size() * 2);
   if (live.empty()) {
     rp.deliver(out->dump());
@@ -33,13 +30,13 @@ caf::typed_response_promise<std::string> shard_holdings(coordinator_self* self) 
   }
   auto& shards = (*out)["shards"];
   for (auto m : live)
-    shards.push_back({{"name", st.members[m].name}});
+    shards.push_back({{"name", st.table.member(m).name}});
   auto done = [=]() mutable {
     if (--*remaining == 0)
       rp.deliver(out->dump());
   };
   for (std::size_t k = 0; k < live.size(); ++k) {
-    const auto& shard = st.members[live[k]].shard;
+    const auto& shard = st.shard_of(live[k]);
     auto failed = [=](caf::error& err) mutable {
       (*out)["shards"][k]["error"] = describe(err);
       done();

@@ -1,10 +1,15 @@
 #pragma once
 // The coordinator's state and the steps it is made of, shared by its files:
-//   coordinator.cpp        the actor: membership, the job queue, polling
-//   coordinator_map.cpp    the partition map: balanced assignment, flips,
-//                          persistence, reconciliation with the shards
+//   partition_table.hpp    the partition map's data and rules (members, owners,
+//                          epoch, balance and stickiness, readiness, rejoin
+//                          grace, routing, holdings checks): plain C++, no I/O
+//   coordinator.cpp        the actor: membership messages, the job queue, polling
+//   coordinator_map.cpp    telling the map: flips to shards and API actors,
+//                          persistence, reconciliation requests to the shards
 //   coordinator_moves.cpp  moving partitions to a new assignment
 //   coordinator_operations.cpp  the admin port's check and cache flush
+// The state below adds to the table what only an actor has: the shards'
+// handles, pending requests and timers.
 // (actors/coordinator.hpp has the protocol and the contract.)
 
 #include <chrono>
@@ -17,6 +22,7 @@
 #include <caf/all.hpp>
 
 #include "actors/coordinator.hpp"
+#include "actors/partition_table.hpp"
 #include "protocol/interfaces.hpp"
 #include "protocol/type_ids.hpp"
 
@@ -28,26 +34,20 @@ inline constexpr auto job_timeout = std::chrono::seconds{86400};
 // map to arrive before the old owners forget the moved partitions.
 inline constexpr auto drop_grace = std::chrono::milliseconds{500};
 
-struct member {
-  std::string name;
-  shard_actor shard;    // invalid once the shard is gone
-  std::string address;  // host:port where API nodes dial it ("" for local shards)
-  bool leaving = false; // stopping: its partitions move to the others first
+// How the coordinator reaches member m of its partition table (links[m]).
+struct member_link {
+  shard_actor shard; // invalid once the shard is gone (then the member is not alive)
   std::vector<caf::typed_response_promise<bool>> left; // answered once it owns nothing
 };
 
 struct coordinator_state {
   static inline const char* name = "coordinator";
   coordinator_options opt;
-  std::vector<member> members;
-  std::vector<std::int32_t> owner;       // partition -> member index, -1 unassigned
-  std::uint64_t epoch = 0;
+  partition_table table;                 // members, owners, epoch, rejoin grace
+  std::vector<member_link> links;        // per member of `table`, same index
   bool moving = false;                   // a rebalance is loading partitions
   bool again = false;                    // membership changed during the move
   bool deferred = false;                 // a rebalance waits for the running job
-  // After a restart: the shard names of the persisted map, awaited until the deadline.
-  std::vector<std::string> rejoin_expected;
-  std::chrono::steady_clock::time_point rejoin_deadline{};
   // Drops due once every API actor routes by the map of an epoch: per shard,
   // the partitions that map gives to others.
   std::map<std::uint64_t, std::vector<std::pair<shard_actor, std::vector<std::uint32_t>>>> drops;
@@ -63,81 +63,53 @@ struct coordinator_state {
   std::vector<std::function<void()>> ready_waiters; // run at the next flip that leaves the map ready
   std::vector<std::function<void()>> after_move;    // run when no move is in progress
 
-  std::vector<std::int32_t> alive() const {
-    std::vector<std::int32_t> out;
-    for (std::size_t m = 0; m < members.size(); ++m)
-      if (members[m].shard)
-        out.push_back(static_cast<std::int32_t>(m));
-    return out;
+  // `shard` is up as member `name`: the table's member (new or its old
+  // number back) and its link. The table and the links change together, so
+  // a member is alive exactly while its link holds a shard.
+  member_index join_shard(const std::string& name, const std::string& address, shard_actor shard) {
+    auto m = table.join(name, address);
+    if (links.size() <= static_cast<std::size_t>(m))
+      links.resize(static_cast<std::size_t>(m) + 1);
+    links[static_cast<std::size_t>(m)].shard = std::move(shard);
+    return m;
   }
 
-  // The members partitions may move to: alive and not leaving.
-  std::vector<std::int32_t> targets() const {
-    auto out = alive();
-    std::erase_if(out, [&](std::int32_t m) { return members[static_cast<std::size_t>(m)].leaving; });
-    return out;
+  // Member m's shard went down; its pending leave requests are dropped.
+  void lose_shard(member_index m) {
+    auto& link = links[static_cast<std::size_t>(m)];
+    link.shard = shard_actor{};
+    link.left.clear();
+    table.lose(m);
+  }
+
+  const shard_actor& shard_of(member_index m) const {
+    return links[static_cast<std::size_t>(m)].shard;
   }
 
   // Answers the leave requests of members that own nothing any more.
   void release_leavers() {
-    for (std::size_t m = 0; m < members.size(); ++m)
-      if (members[m].leaving && partitions_of_member(static_cast<std::int32_t>(m)).empty())
-        for (auto& rp : std::exchange(members[m].left, {}))
-          rp.deliver(true);
-  }
-
-  // Every partition has a live, loaded owner (a move may be under way).
-  bool ready() const {
-    if (owner.empty())
-      return false;
-    for (auto m : owner)
-      if (m < 0 || !members[static_cast<std::size_t>(m)].shard)
-        return false;
-    return true;
-  }
-
-  bool in_rejoin_grace() const {
-    if (std::chrono::steady_clock::now() >= rejoin_deadline)
-      return false;
-    for (const auto& name : rejoin_expected)
-      if (std::none_of(members.begin(), members.end(),
-                       [&](const member& m) { return m.name == name && m.shard; }))
-        return true;
-    return false;
+    for (auto m : table.done_leaving())
+      for (auto& rp : std::exchange(links[static_cast<std::size_t>(m)].left, {}))
+        rp.deliver(true);
   }
 
   // A map as API actors see it: live shards and an index per partition.
-  partition_map routing(std::uint64_t at, const std::vector<std::int32_t>& assignment) const {
+  partition_map routing(std::uint64_t at, const std::vector<member_index>& assignment) const {
+    auto route = table.routing(assignment);
     std::vector<shard_actor> shards;
-    std::vector<std::int32_t> slot(members.size(), -1);
-    for (std::size_t m = 0; m < members.size(); ++m)
-      if (members[m].shard) {
-        slot[m] = static_cast<std::int32_t>(shards.size());
-        shards.push_back(members[m].shard);
-      }
-    std::vector<std::uint32_t> index(assignment.size(), no_shard);
-    for (std::size_t p = 0; p < assignment.size(); ++p)
-      if (assignment[p] >= 0 && slot[static_cast<std::size_t>(assignment[p])] >= 0)
-        index[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(assignment[p])]);
-    return {at, std::move(shards), std::move(index)};
+    shards.reserve(route.shards.size());
+    for (auto m : route.shards)
+      shards.push_back(shard_of(m));
+    return {at, std::move(shards), std::move(route.owner)};
   }
 
   // The current map.
-  partition_map current_map() const { return routing(epoch, owner); }
+  partition_map current_map() const { return routing(table.epoch(), table.owners()); }
 
   std::vector<shard_actor> live_shards() const {
     std::vector<shard_actor> out;
-    for (const auto& m : members)
-      if (m.shard)
-        out.push_back(m.shard);
-    return out;
-  }
-
-  std::vector<std::uint32_t> partitions_of_member(std::int32_t m) const {
-    std::vector<std::uint32_t> out;
-    for (std::size_t p = 0; p < owner.size(); ++p)
-      if (owner[p] == m)
-        out.push_back(static_cast<std::uint32_t>(p));
+    for (auto m : table.alive())
+      out.push_back(shard_of(m));
     return out;
   }
 };

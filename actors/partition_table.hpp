@@ -1,0 +1,148 @@
+#pragma once
+// The partition map as data and rules: which shard (member) owns each of the
+// P partitions, at which epoch, and what follows when shards join, leave or
+// die. Plain C++ (no CAF, no I/O, no clock), so it is unit-testable; the
+// coordinator (actors/coordinator*.cpp) keeps the messaging, persistence and
+// timing around it and is the only one that touches it.
+//
+// Members are numbered in the order they first joined; a shard that rejoins
+// under its name takes its old number back, so the numbers in the owner
+// vector stay valid across a shard's restart.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/messages.hpp" // no_shard
+
+namespace recd {
+
+// A member's number in a partition_table; no_member: a partition nobody owns.
+using member_index = std::int32_t;
+inline constexpr member_index no_member = -1;
+
+// Balanced, sticky assignment: `current[p]` is the member owning p or
+// no_member; the members partitions may go to are `alive`. Returns the new
+// owner of every partition (no_member for all if `alive` is empty). Balanced:
+// sizes differ by at most one. Sticky: a partition of an alive member moves
+// only if that member holds more than its share; the remainder of P / n goes
+// to the members that hold most already, so the fewest partitions move.
+std::vector<member_index> rebalance(const std::vector<member_index>& current,
+                                    const std::vector<member_index>& alive);
+
+struct partition_member {
+  std::string name;     // stable across restarts
+  std::string address;  // host:port where API nodes dial it ("" for local shards)
+  bool alive = false;   // joined and not lost since
+  bool leaving = false; // stopping: its partitions move to the others first
+};
+
+// A change from the current assignment to the balanced one.
+struct partition_move {
+  std::vector<member_index> next;                           // owner of each partition after it
+  std::map<member_index, std::vector<std::uint32_t>> gains; // what each new owner loads
+  bool changed = false;                                     // next differs from the owners now
+};
+
+// What a member holds, compared with what the map gives it.
+struct holdings_repair {
+  std::vector<std::uint32_t> lost;  // the map gives it, it does not hold: load again
+  std::vector<std::uint32_t> extra; // it holds, the map gives elsewhere: drop
+};
+
+// An assignment as API actors route by it (protocol's partition_map, with
+// member numbers where the coordinator puts the shards' handles).
+struct partition_routing {
+  std::vector<member_index> shards; // the alive members, in member order
+  std::vector<std::uint32_t> owner; // partition -> index into shards, or no_shard
+};
+
+class partition_table {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  partition_table() = default; // no partitions: never ready
+  explicit partition_table(std::uint32_t partitions);
+
+  std::uint32_t partitions() const { return static_cast<std::uint32_t>(owner_.size()); }
+  std::uint64_t epoch() const { return epoch_; }
+  const std::vector<member_index>& owners() const { return owner_; }
+  const std::vector<partition_member>& members() const { return members_; }
+  const partition_member& member(member_index m) const {
+    return members_[static_cast<std::size_t>(m)];
+  }
+
+  // -- Membership --------------------------------------------------------------
+
+  // The member called `name`, alive or not; no_member if it never joined.
+  member_index find(std::string_view name) const;
+  // `name` is up at `address`: a new member, or the old one back (alive, no
+  // longer leaving). What it owned stays its own.
+  member_index join(const std::string& name, const std::string& address);
+  // Its shard went down: it owns what it owned until the next move, but is
+  // not alive, so the map is not ready while it owns anything.
+  void lose(member_index m);
+  // `m` asks to leave. False if nobody else could take its partitions (it is
+  // answered at once and stays); else it is leaving (no target any more).
+  bool start_leaving(member_index m);
+  // Leaving members that own nothing any more: their leave is complete.
+  std::vector<member_index> done_leaving() const;
+  // Members that are alive; those partitions may move to (alive, not leaving).
+  std::vector<member_index> alive() const;
+  std::vector<member_index> targets() const;
+
+  // -- The map -----------------------------------------------------------------
+
+  // Every partition has an alive owner (a move may be under way).
+  bool ready() const;
+  std::vector<std::uint32_t> partitions_of(member_index m) const;
+  // The partitions the map gives to others than `m` (what `m` drops after a flip).
+  std::vector<std::uint32_t> partitions_elsewhere(member_index m) const;
+  // `assignment` (the owners now or a move's next) as API actors see it:
+  // partitions of a member that is not alive route nowhere.
+  partition_routing routing(const std::vector<member_index>& assignment) const;
+  partition_routing routing() const { return routing(owner_); }
+  // The owner's name of every partition ("" unassigned), as persisted.
+  std::vector<std::string> owner_names() const;
+
+  // -- Changes -----------------------------------------------------------------
+
+  // The move to the balanced assignment over targets(); unchanged while the
+  // rejoin grace lasts at `now` (a restarted cluster keeps its map).
+  partition_move plan_move(time_point now) const;
+  // The move's new owners take what they gained; partitions it leaves
+  // unassigned become unassigned. Others keep their owner: a claim may have
+  // settled them while the move loaded.
+  void complete_move(const partition_move& move);
+  // A (re)joined member says what it holds: it takes those partitions nobody
+  // alive owns. Returns how many it took.
+  std::size_t claim(member_index m, const std::vector<std::uint32_t>& held);
+  // A member says what it holds (partition numbers out of range are ignored).
+  holdings_repair check_holdings(member_index m, const std::vector<std::uint32_t>& held) const;
+  // Partitions whose owner lost them: unassigned until the next move.
+  void unassign(const std::vector<std::uint32_t>& partitions);
+  // A new map: the next epoch, returned.
+  std::uint64_t advance_epoch() { return ++epoch_; }
+
+  // -- After a restart ---------------------------------------------------------
+
+  // The persisted map of `epoch` named `owners`: epochs only grow (the next
+  // flip is past it), and the distinct owners are awaited until `deadline`.
+  // Returns how many are awaited.
+  std::size_t resume(std::uint64_t epoch, const std::vector<std::string>& owners,
+                     time_point deadline);
+  // Before the deadline, while an awaited member is not alive.
+  bool in_rejoin_grace(time_point now) const;
+
+private:
+  std::vector<partition_member> members_;
+  std::vector<member_index> owner_; // partition -> member, no_member unassigned
+  std::uint64_t epoch_ = 0;
+  std::vector<std::string> rejoin_expected_;
+  time_point rejoin_deadline_{};
+};
+
+} // namespace recd
