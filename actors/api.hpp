@@ -48,8 +48,8 @@ struct api_deps {
                                      // invalid (recd eval): catalog routes then fail
   std::shared_ptr<rules_book> rules;  // the node's business rules; null = none
   history_reader_actor history;      // a user's bought items from PostgreSQL when their shard
-                                     // fails (actors/history_reader.hpp); may be invalid (recd
-                                     // eval): such answers are then ec::history_unavailable
+                                     // fails (actors/history_reader.hpp); if invalid, such
+                                     // answers are ec::history_unavailable
 };
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);
