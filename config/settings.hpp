@@ -25,6 +25,7 @@ struct postgres_settings {
   std::int32_t job_statement_timeout_ms = 0;   // migrate, import, compute jobs (0 = none)
   std::int32_t writer_queue_max = 10000;   // behaviors queued, uncommitted; beyond: 503
   std::int32_t behavior_writers = 2;       // writer connections per API node (parallel commits)
+  std::int32_t history_timeout_ms = 1000;  // a user's bought items read when their shard failed
 };
 
 struct redis_settings {
