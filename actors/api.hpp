@@ -8,7 +8,10 @@
 // request's exclusions), rank -> item details from the owning shards -> the
 // request's category and the node's business rules (docs/rules.md) -> the
 // page at the request's offset -> cache store (unfiltered requests only). A shard that misses its
-// deadline is skipped (the answer is degraded, not failed).
+// deadline is skipped (the answer is degraded, not failed). If it is the user's own shard, the
+// user's bought (and with exclude_seen touched) items come from PostgreSQL (history_reader)
+// instead; if those cannot be read in time either, the answer is ec::history_unavailable
+// (503), never a list that might hold a bought item.
 //
 // A behavior: the item's shard validates the item -> the behavior_writer
 // commits the row -> the user's and item's shards apply it (during a move,
@@ -28,6 +31,7 @@
 #include "actors/api_metrics.hpp"
 #include "actors/behavior_writer.hpp"
 #include "actors/cache.hpp"
+#include "actors/history_reader.hpp"
 #include "actors/rules_book.hpp"
 #include "config/settings.hpp"
 #include "protocol/interfaces.hpp"
@@ -43,6 +47,9 @@ struct api_deps {
   catalog_writer_actor catalog;      // the catalog's writes (actors/catalog_writer.hpp); may be
                                      // invalid (recd eval): catalog routes then fail
   std::shared_ptr<rules_book> rules;  // the node's business rules; null = none
+  history_reader_actor history;      // a user's bought items from PostgreSQL when their shard
+                                     // fails (actors/history_reader.hpp); if invalid, such
+                                     // answers are ec::history_unavailable
 };
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);

@@ -77,6 +77,10 @@ struct api_metrics {
   std::atomic<std::uint64_t> recommend_items{0}; // items in computed answers
   latency_histogram recommend_latency;
   latency_histogram behavior_latency;
+  // The user's shard did not give their context: what they bought (and saw)
+  // read from PostgreSQL instead, or neither could say in time (answered 503).
+  std::atomic<std::uint64_t> recommend_history_from_database{0};
+  std::atomic<std::uint64_t> recommend_history_unavailable{0};
 };
 
 } // namespace recd

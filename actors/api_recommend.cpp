@@ -176,6 +176,43 @@ void recall_and_finish(api_self* self, reply_promise rp, job_ptr job,
                     });
 }
 
+} // namespace
+
+void history_from_record(api_self* self, user_id user, bool with_seen,
+                         std::function<void(caf::expected<std::vector<item_id>>)> done) {
+  auto& st = self->state;
+  auto metrics = st.deps.metrics;
+  auto unavailable = [=](const std::string& why) mutable {
+    ++metrics->recommend_history_unavailable;
+    done(make_error(ec::history_unavailable, why));
+  };
+  if (!st.deps.history) {
+    unavailable("no history reader on this node");
+    return;
+  }
+  history_query q;
+  q.user = user;
+  q.with_seen = with_seen;
+  q.seen_limit = std::max(st.cfg.recommend.history_items, 1);
+  const auto timeout = std::chrono::milliseconds{st.cfg.postgres.history_timeout_ms};
+  q.deadline_ns =
+    std::chrono::duration_cast<std::chrono::nanoseconds>((clock::now() + timeout).time_since_epoch())
+      .count();
+  ask(self, st.deps.history, timeout, q)
+    .then(
+      [=](std::vector<item_id>& bought, std::vector<item_id>& seen) mutable {
+        ++metrics->recommend_history_from_database;
+        done(with_seen ? sorted_union(bought, seen) : std::move(bought));
+      },
+      [=](caf::error& err) mutable {
+        spdlog::warn("history of user {} unavailable from the database too: {}", user,
+                     describe(err));
+        unavailable(describe(err));
+      });
+}
+
+namespace {
+
 void compute(api_self* self, reply_promise rp, job_ptr job) {
   auto& st = self->state;
   const auto& rc = st.cfg.recommend;
@@ -189,12 +226,23 @@ void compute(api_self* self, reply_promise rp, job_ptr job) {
       },
       [=](caf::error& err) mutable {
         // The user's shard is unavailable: answer from the other routes as a
-        // cold user, degraded (so never cached).
+        // cold user, degraded (so never cached), without what the record says
+        // the user bought (and saw), or not at all.
         spdlog::warn("context of user {} unavailable: {}", job->user, describe(err));
-        auto cold = std::make_shared<user_context>();
-        cold->user = job->user;
-        exclusions(*cold, job->filter);
-        recall_and_finish(self, rp, job, std::move(cold), true);
+        const bool with_seen =
+          job->filter.exclude_seen == 1 ||
+          (job->filter.exclude_seen < 0 && self->state.cfg.recommend.exclude_seen != 0);
+        history_from_record(self, job->user, with_seen,
+                            [=](caf::expected<std::vector<item_id>> excluded) mutable {
+                              if (!excluded) {
+                                rp.deliver(std::move(excluded.error()));
+                                return;
+                              }
+                              auto cold = std::make_shared<user_context>();
+                              cold->user = job->user;
+                              cold->bought = std::move(*excluded);
+                              recall_and_finish(self, rp, job, std::move(cold), true);
+                            });
       });
 }
 

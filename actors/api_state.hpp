@@ -224,6 +224,15 @@ using details_ptr = std::shared_ptr<const std::unordered_map<item_id, item_detai
 void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
                    std::function<void(details_ptr, bool)> done);
 
+// What a user whose shard did not answer may never be recommended, from the
+// record (api_recommend.cpp): their bought items, and with `with_seen` also
+// the newest recommend.history_items items they touched, sorted, read by the
+// node's history reader within postgres.history_timeout_ms. Else
+// ec::history_unavailable: the caller must not answer a list (it might hold
+// a bought item). Counted in api_metrics either way.
+void history_from_record(api_self* self, user_id user, bool with_seen,
+                         std::function<void(caf::expected<std::vector<item_id>>)> done);
+
 // Item pages and sessions (api_widgets.cpp): GET /api/items/{id}/similar,
 // /also-bought and POST /api/recommend.
 void similar(api_self* self, reply_promise rp, item_query q);

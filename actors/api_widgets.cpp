@@ -384,9 +384,19 @@ void session(api_self* self, reply_promise rp, session_query q) {
         with_context();
       },
       [=](caf::error& err) mutable {
+        // As for GET /api/recommend: what the record says the user bought
+        // (and saw) is left out, or there is no answer.
         spdlog::warn("context of user {} unavailable: {}", q.user, describe(err));
         *degraded = true;
-        with_context();
+        history_from_record(self, q.user, self->state.cfg.recommend.exclude_seen != 0,
+                            [=](caf::expected<std::vector<item_id>> excluded) mutable {
+                              if (!excluded) {
+                                rp.deliver(std::move(excluded.error()));
+                                return;
+                              }
+                              ctx->bought = std::move(*excluded);
+                              with_context();
+                            });
       });
 }
 

@@ -8,7 +8,9 @@
 // requests per second those wake-ups cost more than the work. Here an actor
 // sends with `caf::infinite` and arms a deadline; one self-message per tick
 // (at most every `granularity`, and only while deadlines are pending) expires
-// the overdue ones, so a deadline fires up to one granularity late.
+// the overdue ones, so a deadline fires up to one granularity late. A
+// deadline earlier than every pending tick gets a tick of its own (a 250 ms
+// shard step armed after a 5 s write must not wait for the write's tick).
 //
 // Contract: `arm` returns a `settle` token. Whoever settles first wins: the
 // answer handler (call `settle.first()` and ignore the answer if it is false)
@@ -21,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <queue>
+#include <set>
 #include <vector>
 
 namespace recd {
@@ -46,19 +49,27 @@ public:
   };
 
   // Runs `on_expiry` at `after` from now unless the token is settled first.
-  // Returns true if the caller must schedule a tick (none is pending).
+  // Returns true if the caller must schedule a tick `after` from now: no
+  // pending tick comes by then (none is pending, or only later ones, e.g.
+  // of a longer deadline armed before: waiting for that one would fire this
+  // deadline late by the difference).
   bool arm(clock::duration after, const settle& token, std::function<void()> on_expiry) {
-    queue_.push({clock::now() + after, seq_++, token, std::move(on_expiry)});
-    if (ticking_)
+    const auto due = clock::now() + after;
+    queue_.push({due, seq_++, token, std::move(on_expiry)});
+    if (!ticks_.empty() && *ticks_.begin() <= due)
       return false;
-    ticking_ = true;
+    ticks_.insert(due);
     return true;
   }
 
-  // Expires what is due. Returns the delay to the next tick, or zero if
-  // nothing is pending (no tick needed until the next arm).
+  // A tick arrived: expires what is due. Returns the delay to the next tick
+  // the caller must schedule, or zero if none is needed (nothing pending, or
+  // a tick scheduled earlier comes in time).
   clock::duration expire(clock::duration granularity) {
     auto now = clock::now();
+    // Ticks arrive in the order of their times: this one is the earliest.
+    if (!ticks_.empty())
+      ticks_.erase(ticks_.begin());
     while (!queue_.empty() && queue_.top().due <= now) {
       auto entry = queue_.top();
       queue_.pop();
@@ -66,11 +77,13 @@ public:
         entry.on_expiry();
     }
     // Settled entries are dropped lazily when they come due.
-    if (queue_.empty()) {
-      ticking_ = false;
+    if (queue_.empty())
       return clock::duration::zero();
-    }
-    return std::max(granularity, queue_.top().due - now);
+    auto next = std::max(granularity, queue_.top().due - now);
+    if (!ticks_.empty() && *ticks_.begin() <= now + next)
+      return clock::duration::zero();
+    ticks_.insert(now + next);
+    return next;
   }
 
   std::size_t pending() const { return queue_.size(); }
@@ -87,7 +100,9 @@ private:
   };
   std::priority_queue<entry, std::vector<entry>, std::greater<>> queue_;
   std::uint64_t seq_ = 0;
-  bool ticking_ = false;
+  // When the ticks scheduled and not yet arrived come (a few at most: a new
+  // one only for a deadline earlier than all of them).
+  std::multiset<clock::time_point> ticks_;
 };
 
 } // namespace recd

@@ -84,6 +84,8 @@ const std::vector<setting_info>& setting_table() {
                  "behaviors queued and not yet committed per node; beyond it POST /api/behavior answers 503 at once"),
     RECD_SETTING(postgres, behavior_writers,
                  "behavior writer connections per API node; API actor i commits through writer i mod this, so batches of different requests commit in parallel"),
+    RECD_SETTING(postgres, history_timeout_ms,
+                 "deadline of reading a user's bought (and seen) items from PostgreSQL when their shard does not answer a recommendation; missed: 503"),
     RECD_SETTING(redis, url, "Redis for the recommendation cache: redis://[[user]:password@]host:port[/db]"),
     RECD_SETTING(redis, password, "Redis AUTH password if redis.url has none (the URL's wins); a secret"),
     RECD_SETTING(redis, ttl_seconds, "lifetime of a cached recommendation"),
@@ -325,6 +327,7 @@ std::optional<std::string> validate(const settings& s) {
   if (auto e = positive(s.postgres.keepalives_count, "postgres.keepalives_count")) return e;
   if (auto e = positive(s.postgres.writer_queue_max, "postgres.writer_queue_max")) return e;
   if (auto e = positive(s.postgres.behavior_writers, "postgres.behavior_writers")) return e;
+  if (auto e = positive(s.postgres.history_timeout_ms, "postgres.history_timeout_ms")) return e;
   if (s.postgres.statement_timeout_ms < 0 || s.postgres.job_statement_timeout_ms < 0)
     return std::string{"postgres statement timeouts must be >= 0"};
   if (s.redis.near_cache_mb < 0 || s.redis.near_cache_mb > 1 << 20)

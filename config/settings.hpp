@@ -25,6 +25,7 @@ struct postgres_settings {
   std::int32_t job_statement_timeout_ms = 0;   // migrate, import, compute jobs (0 = none)
   std::int32_t writer_queue_max = 10000;   // behaviors queued, uncommitted; beyond: 503
   std::int32_t behavior_writers = 2;       // writer connections per API node (parallel commits)
+  std::int32_t history_timeout_ms = 1000;  // a user's bought items read when their shard failed
 };
 
 struct redis_settings {
@@ -155,7 +156,7 @@ struct user_neighbours_settings {
 struct embedding_settings {
   std::int32_t dim = 32;
   std::int32_t iterations = 10;
-  double regularization = 0.05;
+  double regularization = 20;          // plain lambda; 20 chosen on validation (docs/quality.md)
   double alpha = 3;                    // confidence = 1 + alpha * weight
   std::int32_t window_days = 0;        // 0 = the whole history
   double half_life_days = 0;           // > 0: a behavior's weight halves this often (0 = none)

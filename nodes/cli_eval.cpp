@@ -181,15 +181,19 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
   auto local = spawn_local_cluster(sys, cfg, partitions, true);
   const auto& coordinator = local.coordinator;
   // Cache and writer are never reached with use_cache = false and no behaviors.
-  // No writer: eval never posts behaviors, nor writes the catalog.
+  // No writer: eval never posts behaviors, nor writes the catalog. A shard
+  // late with a user's context: the user's training rows are read as served.
+  auto history = spawn_history_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto api = spawn_api(sys, cfg,
                        {coordinator, cache_actor{}, behavior_writer_actor{},
                         std::make_shared<writer_gate>(1),
                         std::make_shared<api_metrics>(), catalog_writer_actor{},
-                        nullptr}); // no business rules
+                        nullptr, // no business rules
+                        history});
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(history, caf::exit_reason::user_shutdown);
     local.stop();
   };
   caf::scoped_actor self{sys};

@@ -36,6 +36,11 @@ http::response error_response(const caf::error& err) {
       case ec::timeout: status = 503; text = "timeout"; break;
       case ec::overloaded: status = 503; text = "overloaded: retry later"; break;
       case ec::cache_unavailable: status = 503; text = "cache unavailable"; break;
+      case ec::history_unavailable:
+        status = 503;
+        text = "the user's history is unavailable (neither their shard nor the database answered "
+               "in time), so no list that might hold an item they bought is served: retry later";
+        break;
       case ec::job_running:
         return json_response(409, http::json_error(409, describe(err)));
       default: break;

@@ -123,6 +123,14 @@ void add_api(families& out, const api_metrics& m) {
   counter(out, "recd_recommend_degraded_total",
           "recommendations answered without a shard that missed its deadline",
           double(load(m.recommend_degraded)));
+  counter(out, "recd_recommend_history_from_database_total",
+          "recommendations whose user's shard did not answer: what the user bought read from "
+          "PostgreSQL instead",
+          double(load(m.recommend_history_from_database)));
+  counter(out, "recd_recommend_history_unavailable_total",
+          "recommendations refused (503): neither the user's shard nor PostgreSQL said in time "
+          "what the user bought",
+          double(load(m.recommend_history_unavailable)));
   counter(out, "recd_recommend_items_total", "items in computed (not cached) recommendations",
           double(load(m.recommend_items)));
   auto& routes = family(out, "recd_recommend_route_items_total",

@@ -29,6 +29,7 @@
 #include "actors/cache.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/dashboard_reader.hpp"
+#include "actors/history_reader.hpp"
 #include "actors/shard.hpp"
 #include "actors/telemetry.hpp"
 #include "nodes/local_cluster.hpp"
@@ -68,19 +69,21 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   auto writers = spawn_behavior_writers(sys, store::conninfo(cfg.postgres, store::session::serving),
                                         gate, cfg.postgres.behavior_writers);
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
+  auto history = spawn_history_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
     apis.push_back(spawn_api(sys, cfg,
                              {coordinator, cache,
                               writers[static_cast<std::size_t>(i) % writers.size()], gate,
-                              metrics, catalog, rules}));
+                              metrics, catalog, rules, history}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"coordinator", coordinator.address()},
     {"cache", cache.address()},
-    {"catalog_writer", catalog.address()}};
+    {"catalog_writer", catalog.address()},
+    {"history_reader", history.address()}};
   for (std::size_t i = 0; i < shards.size(); ++i)
     essentials.emplace_back("shard " + std::to_string(i), shards[i].address());
   for (std::size_t i = 0; i < apis.size(); ++i)
@@ -204,6 +207,7 @@ int serve_api(const settings& cfg, sigset_t& signals) {
   auto writers = spawn_behavior_writers(sys, store::conninfo(cfg.postgres, store::session::serving),
                                         gate, cfg.postgres.behavior_writers);
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
+  auto history = spawn_history_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto dialer = spawn_shard_dialer(sys, cfg, *coordinator);
   auto metrics = std::make_shared<api_metrics>();
   std::vector<api_actor> apis;
@@ -211,13 +215,14 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     apis.push_back(spawn_api(sys, cfg,
                              {*coordinator, cache,
                               writers[static_cast<std::size_t>(i) % writers.size()], gate,
-                              metrics, catalog, rules}));
+                              metrics, catalog, rules, history}));
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"cache", cache.address()},
     {"catalog_writer", catalog.address()},
+    {"history_reader", history.address()},
     {"shard_dialer", dialer.address()}};
   for (std::size_t i = 0; i < apis.size(); ++i)
     essentials.emplace_back("api " + std::to_string(i), apis[i].address());

@@ -21,6 +21,7 @@ const char* to_string(ec x) {
     case ec::import_failed: return "import_failed";
     case ec::refused: return "refused";
     case ec::overloaded: return "overloaded";
+    case ec::history_unavailable: return "history_unavailable";
   }
   return "unknown";
 }

@@ -27,6 +27,8 @@ enum class ec : std::uint8_t {
   import_failed,        // bad input file; nothing was imported
   refused,              // the sender may not send this message (actors/trust.hpp)
   overloaded,           // a bounded queue is full: refused at once, nothing stored; retry later
+  history_unavailable,  // neither the user's shard nor PostgreSQL said what the user bought in
+                        // time: no recommendation (it might list a bought item); retry later
 };
 
 constexpr caf::atom_value error_category = caf::atom("recd");
