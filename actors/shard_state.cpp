@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <iterator>
 #include <chrono>
 #include <cmath>
@@ -77,8 +78,11 @@ std::int64_t now_ms() {
 // `route`, best first (ties by item id). Non-positive ones are left out: the
 // API's merge drops them anyway, and excluded items were blocked (score
 // -infinity) before accumulating. The entries are visited once (the positive
-// ones become candidates); the k-th best score is then found among bare
-// floats, and only the candidates at or above it are kept and sorted.
+// ones become candidates); then a score at or below the k-th best is found
+// by radix on the scores' bits (positive floats order as their bit patterns:
+// 11 bits, then 11 more within the bin holding the k-th), and only the
+// candidates at or above it (k and the few sharing its 2^9-ulp bin) are
+// kept and sorted.
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
@@ -87,17 +91,27 @@ void emit_top(const score_table& acc, recall_route route, std::size_t k,
     if (e.score > 0 && ok(item))
       out.push_back({item, route, e.score, e.because});
   });
+  const auto begin = out.begin() + static_cast<long>(first);
   if (out.size() - first > k) {
-    thread_local std::vector<float> scores;
-    scores.clear();
-    for (auto c = out.begin() + static_cast<long>(first); c != out.end(); ++c)
-      scores.push_back(c->score);
-    std::nth_element(scores.begin(), scores.begin() + static_cast<long>(k - 1), scores.end(),
-                     std::greater<float>{});
-    const float floor = scores[k - 1];
-    auto kept = std::remove_if(out.begin() + static_cast<long>(first), out.end(),
-                               [&](const candidate& c) { return c.score < floor; });
-    out.erase(kept, out.end());
+    auto bits = [](const candidate& c) { return std::bit_cast<std::uint32_t>(c.score); };
+    std::array<std::uint32_t, 2048> counts{};
+    for (auto c = begin; c != out.end(); ++c)
+      ++counts[bits(*c) >> 20]; // the sign bit is 0: bins of bits 30..20
+    std::size_t cut = counts.size(), taken = 0;
+    while (taken < k)
+      taken += counts[--cut];
+    const std::size_t above = taken - counts[cut]; // < k
+    counts.fill(0);
+    for (auto c = begin; c != out.end(); ++c)
+      if ((bits(*c) >> 20) == cut)
+        ++counts[(bits(*c) >> 9) & 2047]; // bits 19..9 within the cut bin
+    std::size_t cut2 = counts.size();
+    taken = above;
+    while (taken < k)
+      taken += counts[--cut2];
+    const auto floor = static_cast<std::uint32_t>((cut << 20) | (cut2 << 9));
+    out.erase(std::remove_if(begin, out.end(), [&](const candidate& c) { return bits(c) < floor; }),
+              out.end());
   }
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;

@@ -1,5 +1,7 @@
 // The shard's in-memory state: history bookkeeping, real-time application of
 // events, and what each recall route proposes.
+#include <bit>
+#include <cmath>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -579,6 +581,52 @@ TEST(shard_state, the_vector_index_leaves_excluded_items_out_before_selecting) {
           EXPECT_EQ(found[i].item, want[i].item) << "query " << q << ", rank " << i;
         }
       }
+    }
+  }
+}
+
+TEST(shard_state, a_route_keeps_its_best_k_when_scores_crowd_around_the_cut) {
+  // Scores spread over many binary exponents, and hundreds of them within a
+  // few ulps of one another (the selection's finest bins are 2^9 ulps wide),
+  // with exact ties: the route's k best must still be exactly the best by
+  // score, then by item id.
+  std::mt19937 rng{21};
+  std::vector<neighbour_item> row;
+  std::uniform_real_distribution<float> wide(-20.0f, 10.0f);
+  for (int j = 0; j < 1500; ++j)
+    row.push_back({10000 + j, std::exp2(wide(rng))});
+  std::uniform_int_distribution<std::uint32_t> ulps(0, 700);
+  for (int j = 0; j < 1500; ++j)
+    row.push_back({20000 + j, std::bit_cast<float>(std::bit_cast<std::uint32_t>(1.5f) + ulps(rng))});
+  std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) {
+    return x.score != y.score ? x.score > y.score : x.item < y.item;
+  });
+  shard_snapshot snap;
+  snap.items[1] = item(1, row);
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  // What recall scores: each neighbour times the seed's weight (one buy, age
+  // 0), ranked by that product, then item id (products of close scores may tie).
+  const auto w = static_cast<float>(recommend_settings{}.buy_weight);
+  std::vector<neighbour_item> want;
+  for (const auto& n : row)
+    want.push_back({n.item, n.score * w});
+  std::sort(want.begin(), want.end(), [](const auto& x, const auto& y) {
+    return x.score != y.score ? x.score > y.score : x.item < y.item;
+  });
+  std::size_t above = 0; // neighbours above the crowd
+  while (row[above].score > 1.6f)
+    ++above;
+  for (std::size_t k : {above + 1, above + 100, above + 777, above + 1499, row.size() - 1}) {
+    recall_request req;
+    req.recent = {{1, behavior_kind::buy, 1000}};
+    req.per_route = static_cast<std::int32_t>(k);
+    req.now = 1000;
+    auto cf = of_route(st.recall(req), recall_route::item_cf);
+    ASSERT_EQ(cf.size(), k);
+    for (std::size_t i = 0; i < k; ++i) {
+      ASSERT_EQ(cf[i].item, want[i].item) << "k " << k << ", rank " << i;
+      EXPECT_EQ(cf[i].score, want[i].score);
     }
   }
 }
