@@ -12,39 +12,50 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
                                merge_scratch& scratch) {
   // A route's candidates for one item may come from several shards (item CF
   // from each shard owning one of the user's recent items): sum them first.
+  // The bought items take their slots first, so a candidate's one lookup
+  // also says whether it is bought.
   auto& items = scratch.items;
   scratch.slots.clear();
   items.clear();
+  for (auto b : ctx.bought)
+    if (scratch.slots.find_or_insert(b).second) {
+      items.emplace_back();
+      items.back().item = b;
+      items.back().bought = true;
+    }
   for (const auto& c : all) {
-    if (c.score <= 0 || std::binary_search(ctx.bought.begin(), ctx.bought.end(), c.item))
+    if (c.score <= 0)
       continue;
     auto [slot, fresh] = scratch.slots.find_or_insert(c.item);
     if (fresh) {
       items.emplace_back();
       items.back().item = c.item;
     }
-    auto& p = items[slot].routes[static_cast<std::size_t>(c.route)];
-    p.evidence += c.score;
-    if (c.score > p.best) {
-      p.best = c.score;
-      p.because = c.because;
+    auto& m = items[slot];
+    if (m.bought)
+      continue;
+    const auto r = static_cast<std::size_t>(c.route);
+    m.evidence[r] += c.score;
+    if (c.score > m.best[r]) { // the first positive contribution always sets it
+      m.best[r] = c.score;
+      m.because[r] = c.because;
     }
   }
   std::array<float, recall_route_count> best{};
   for (const auto& m : items)
     for (std::size_t r = 0; r < recall_route_count; ++r)
-      best[r] = std::max(best[r], m.routes[r].evidence);
+      best[r] = std::max(best[r], m.evidence[r]);
   const std::array<double, recall_route_count> weight{cfg.weight_user_cf, cfg.weight_item_cf,
                                                       cfg.weight_vector, cfg.weight_popular,
                                                       cfg.weight_category};
-  for (auto& m : items)
-    for (std::size_t r = 0; r < recall_route_count; ++r)
-      if (m.routes[r].evidence > 0 && best[r] > 0) {
-        m.routes[r].score = weight[r] * double(m.routes[r].evidence) / double(best[r]);
-        m.score += m.routes[r].score;
-      }
-  // Ranked by small keys, not the items themselves (each carries its five
-  // routes): the same order, a fraction of the bytes moved.
+  // A route's share of an item's score, and the item's score: summed in
+  // route order, as the returned merged_item's parts are.
+  auto part = [&](const merge_scratch::entry& m, std::size_t r) {
+    return m.evidence[r] > 0 && best[r] > 0 ? weight[r] * double(m.evidence[r]) / double(best[r])
+                                            : 0.0;
+  };
+  // Ranked by small keys, not the items themselves: the same order, a
+  // fraction of the bytes moved.
   struct rank_key {
     double score;
     item_id item;
@@ -53,17 +64,31 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
   thread_local std::vector<rank_key> keys;
   keys.clear();
   keys.reserve(items.size());
-  for (std::uint32_t s = 0; s < items.size(); ++s)
-    keys.push_back({items[s].score, items[s].item, s});
+  for (std::uint32_t s = 0; s < items.size(); ++s) {
+    const auto& m = items[s];
+    if (m.bought)
+      continue;
+    double score = 0;
+    for (std::size_t r = 0; r < recall_route_count; ++r)
+      if (m.evidence[r] > 0 && best[r] > 0)
+        score += part(m, r);
+    keys.push_back({score, m.item, s});
+  }
   auto better = [](const rank_key& a, const rank_key& b) {
     return a.score != b.score ? a.score > b.score : a.item < b.item;
   };
   auto top = std::min(limit, keys.size());
   std::partial_sort(keys.begin(), keys.begin() + static_cast<long>(top), keys.end(), better);
-  std::vector<merged_item> out;
-  out.reserve(top);
-  for (std::size_t k = 0; k < top; ++k)
-    out.push_back(items[keys[k].slot]);
+  std::vector<merged_item> out(top);
+  for (std::size_t k = 0; k < top; ++k) {
+    const auto& m = items[keys[k].slot];
+    auto& o = out[k];
+    o.item = m.item;
+    o.score = keys[k].score;
+    for (std::size_t r = 0; r < recall_route_count; ++r)
+      if (m.evidence[r] > 0)
+        o.routes[r] = {part(m, r), m.evidence[r], m.best[r], m.because[r]};
+  }
   return out;
 }
 

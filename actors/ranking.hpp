@@ -30,8 +30,17 @@ struct merged_item {
 
 // merge's scratch space, reused across requests (one API actor, one at a time).
 struct merge_scratch {
+  // One item's sums over all candidates, before weighting (64 bytes, where a
+  // merged_item takes 136: most items touched are not returned).
+  struct entry {
+    item_id item = 0;
+    bool bought = false; // never recommended: its candidates are skipped
+    std::array<float, recall_route_count> evidence{};
+    std::array<float, recall_route_count> best{};
+    std::array<std::int32_t, recall_route_count> because{};
+  };
   item_slots slots;
-  std::vector<merged_item> items; // by slot
+  std::vector<entry> items; // by slot
 };
 
 // Normalises each route by its best score over all shards, weights it, and

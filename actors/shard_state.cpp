@@ -1,6 +1,8 @@
 #include "actors/shard_state.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <iterator>
 #include <chrono>
 #include <cmath>
@@ -72,38 +74,49 @@ std::int64_t now_ms() {
     .count();
 }
 
-bool excluded(const recall_request& req, item_id item) {
-  return std::binary_search(req.exclude.begin(), req.exclude.end(), item);
-}
-
 // Moves the best k positive accumulated scores into `out` as candidates of
 // `route`, best first (ties by item id). Non-positive ones are left out: the
 // API's merge drops them anyway, and excluded items were blocked (score
-// -infinity) before accumulating. The k-th best score is found among bare
-// floats first, so only the entries at or above it become candidates.
+// -infinity) before accumulating. The entries are visited once (the positive
+// ones become candidates); then a score at or below the k-th best is found
+// by radix on the scores' bits (positive floats order as their bit patterns:
+// 11 bits, then 11 more within the bin holding the k-th), and only the
+// candidates at or above it (k and the few sharing its 2^9-ulp bin) are
+// kept and sorted.
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
-  thread_local std::vector<float> scores;
-  scores.clear();
-  for (const auto& e : acc.entries())
-    if (e.score > 0 && ok(e.item))
-      scores.push_back(e.score);
-  float floor = 0; // candidates need a score above it, or equal when positive
-  if (scores.size() > k) {
-    std::nth_element(scores.begin(), scores.begin() + static_cast<long>(k - 1), scores.end(),
-                     std::greater<float>{});
-    floor = scores[k - 1];
+  const auto first = out.size();
+  acc.for_each([&](item_id item, const score_table::entry& e) {
+    if (e.score > 0 && ok(item))
+      out.push_back({item, route, e.score, e.because});
+  });
+  const auto begin = out.begin() + static_cast<long>(first);
+  if (out.size() - first > k) {
+    auto bits = [](const candidate& c) { return std::bit_cast<std::uint32_t>(c.score); };
+    std::array<std::uint32_t, 2048> counts{};
+    for (auto c = begin; c != out.end(); ++c)
+      ++counts[bits(*c) >> 20]; // the sign bit is 0: bins of bits 30..20
+    std::size_t cut = counts.size(), taken = 0;
+    while (taken < k)
+      taken += counts[--cut];
+    const std::size_t above = taken - counts[cut]; // < k
+    counts.fill(0);
+    for (auto c = begin; c != out.end(); ++c)
+      if ((bits(*c) >> 20) == cut)
+        ++counts[(bits(*c) >> 9) & 2047]; // bits 19..9 within the cut bin
+    std::size_t cut2 = counts.size();
+    taken = above;
+    while (taken < k)
+      taken += counts[--cut2];
+    const auto floor = static_cast<std::uint32_t>((cut << 20) | (cut2 << 9));
+    out.erase(std::remove_if(begin, out.end(), [&](const candidate& c) { return bits(c) < floor; }),
+              out.end());
   }
-  auto first = out.size();
-  for (const auto& e : acc.entries())
-    if (e.score > 0 && e.score >= floor && ok(e.item))
-      out.push_back({e.item, route, e.score, e.because});
   auto better = [](const candidate& x, const candidate& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
-  auto begin = out.begin() + static_cast<long>(first);
-  std::sort(begin, out.end(), better);
+  std::sort(out.begin() + static_cast<long>(first), out.end(), better);
   if (out.size() - first > k)
     out.resize(first + k);
 }
@@ -366,30 +379,38 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   // User CF: what the most similar users bought (full weight), carted (half),
   // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
   start();
+  // Each kind's weight once per request, not a switch per history entry.
+  const std::array<float, 4> kind_weight{
+    user_cf_weight(behavior_kind::view), user_cf_weight(behavior_kind::click),
+    user_cf_weight(behavior_kind::cart), user_cf_weight(behavior_kind::buy)};
   for (const auto& s : req.similar) {
     auto it = users_.find(s.user);
     if (it == users_.end())
       continue;
     for (const auto& h : it->second.history) {
-      float c = s.score * user_cf_weight(h.kind);
+      const auto kind = static_cast<std::size_t>(h.kind);
+      float c = s.score * (kind < kind_weight.size() ? kind_weight[kind] : 0.0f);
       if (c > 0)
         acc.add(h.item, c, s.user);
     }
   }
   emit_top(acc, recall_route::user_cf, k, out, ok);
-  acc.clear();
+  // The other routes ask the table which items are excluded (still blocked).
+  auto excluded = [&](item_id item) { return acc.blocked(item); };
   // Vector: nearest items to the user's taste vector.
   if (index_ && !req.vector.empty()) {
-    // Standby items can fill the nearest list: then it is asked again, wider.
+    // Standby items can fill the nearest list: then it is asked again,
+    // wider, down to 16 times k + the excluded items at most.
     const auto first = out.size();
-    for (std::size_t wanted = k + req.exclude.size(), pass = 0;; wanted *= 2, ++pass) {
+    const auto deepest = 16 * (k + req.exclude.size());
+    for (std::size_t wanted = k;; wanted *= 2) {
       out.resize(first);
       std::size_t taken = 0;
-      auto nearest = index_->nearest(req.vector, wanted);
+      auto nearest = index_->nearest(req.vector, wanted, req.exclude);
       for (const auto& n : nearest)
-        if (!excluded(req, n.item) && own(n.item) && taken++ < k)
+        if (own(n.item) && taken++ < k)
           out.push_back({n.item, recall_route::vector, n.score, -1});
-      if (!on_standby || taken >= k || nearest.size() < wanted || pass == 4)
+      if (!on_standby || taken >= k || nearest.size() < wanted || wanted >= deepest)
         break;
     }
   }
@@ -411,7 +432,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
       for (const auto& [item, score] : *list) {
         if (taken >= k)
           break;
-        if (excluded(req, item) || !own(item))
+        if (excluded(item) || !own(item))
           continue;
         ++taken;
         float s = score >= new_arrival_score
@@ -434,7 +455,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     // category page lists its items by popularity, new ones (no sales yet) last.
     std::vector<std::pair<item_id, double>> in_cat;
     for (const auto& [id, item] : items_)
-      if (in_category(item.details, req.only_category) && !excluded(req, id) && own(id))
+      if (in_category(item.details, req.only_category) && !excluded(id) && own(id))
         in_cat.emplace_back(id, item.popularity + 1e-9 * item.details.sales + 1e-12);
     auto top = std::min(k, in_cat.size());
     std::partial_sort(in_cat.begin(), in_cat.begin() + static_cast<long>(top), in_cat.end(),
@@ -449,7 +470,7 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   const auto& popular = popular_items();
   std::size_t taken = 0;
   for (std::size_t i = 0; i < popular.size() && taken < k; ++i)
-    if (!excluded(req, popular[i].first) && own(popular[i].first)) {
+    if (!excluded(popular[i].first) && own(popular[i].first)) {
       out.push_back({popular[i].first, recall_route::popular,
                      static_cast<float>(popular[i].second * to_now), -1});
       ++taken;

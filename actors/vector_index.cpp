@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #if defined(__SSE__)
 #include <immintrin.h>
 #endif
@@ -99,6 +100,10 @@ void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
   if (fresh)
     ++size_;
   const auto count = static_cast<std::size_t>(index_->cur_element_count);
+  const auto at = static_cast<std::size_t>(index_->label_lookup_.at(label));
+  if (labels_.size() < count)
+    labels_.resize(count);
+  labels_[at] = item;
   const auto dim = static_cast<std::size_t>(dim_);
   double norm = 0;
   for (float x : unit_vector)
@@ -119,13 +124,17 @@ void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
 // Best first: by cosine, then by item id. Up to exact_scan_max held items the
 // answer is exact (see above); beyond, HNSW's.
 std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit_vector,
-                                                  std::size_t k) const {
+                                                  std::size_t k,
+                                                  const std::vector<item_id>& exclude) const {
   std::vector<neighbour_item> out;
   if (size_ == 0 || k == 0 || unit_vector.size() != static_cast<std::size_t>(dim_))
     return out;
+  auto excluded = [&](item_id item) {
+    return std::binary_search(exclude.begin(), exclude.end(), item);
+  };
   const auto n = static_cast<std::size_t>(index_->cur_element_count);
   if (n > exact_scan_max) {
-    auto found = index_->searchKnn(unit_vector.data(), std::min(k, size_));
+    auto found = index_->searchKnn(unit_vector.data(), std::min(k + exclude.size(), size_));
     out.reserve(found.size());
     while (!found.empty()) {
       // Inner-product distance is 1 - dot; on unit vectors dot is the cosine.
@@ -133,6 +142,9 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
       found.pop();
     }
     std::reverse(out.begin(), out.end());
+    std::erase_if(out, [&](const neighbour_item& x) { return excluded(x.item); });
+    if (out.size() > k)
+      out.resize(k);
     return out;
   }
   const auto dim = static_cast<std::size_t>(dim_);
@@ -142,9 +154,7 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
                  index_->getDataByInternalId(static_cast<hnswlib::tableint>(i))),
                dim);
   };
-  auto label = [&](std::size_t i) {
-    return static_cast<item_id>(index_->getExternalLabel(static_cast<hnswlib::tableint>(i)));
-  };
+  auto label = [&](std::size_t i) { return labels_[i]; };
   auto better = [](const neighbour_item& x, const neighbour_item& y) {
     return x.score != y.score ? x.score > y.score : x.item < y.item;
   };
@@ -157,7 +167,8 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
     // Not coded: every item scored in float.
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
-      out.push_back({label(i), exact(i)});
+      if (!excluded(label(i)))
+        out.push_back({label(i), exact(i)});
     auto top = std::min(k, n);
     std::partial_sort(out.begin(), out.begin() + static_cast<long>(top), out.end(), better);
     out.resize(top);
@@ -188,6 +199,19 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
     coarse[i] = static_cast<float>(dot(query.data(), coded_.data() + i * dim, dim)) * unscale;
     ++counts[bin_of(coarse[i])];
   }
+  // Excluded items leave the histogram (and get a coarse cosine below every
+  // floor), so the cut counts k items that may be answered.
+  constexpr float never = -std::numeric_limits<float>::infinity();
+  for (auto item : exclude) {
+    auto it = index_->label_lookup_.find(static_cast<hnswlib::labeltype>(item));
+    if (it == index_->label_lookup_.end())
+      continue;
+    const auto row = static_cast<std::size_t>(it->second);
+    if (row < n && coarse[row] != never) {
+      --counts[bin_of(coarse[row])];
+      coarse[row] = never;
+    }
+  }
   // The k-th best coarse cosine is at least the floor of the highest bin
   // that, with those above it, holds k elements; so is some k elements' float
   // cosine less slack, and every one of the k best float cosines is at least
@@ -217,7 +241,7 @@ std::size_t vector_index::bytes() const {
   return h.max_elements_ * (h.size_data_per_element_ + sizeof(std::mutex) + sizeof(int) +
                             sizeof(char*)) +
          links + h.label_lookup_.size() * 32 + h.label_lookup_.bucket_count() * sizeof(void*) +
-         coded_.capacity() * sizeof(std::int16_t);
+         coded_.capacity() * sizeof(std::int16_t) + labels_.capacity() * sizeof(item_id);
 }
 
 } // namespace recd

@@ -33,8 +33,11 @@ public:
   // Adds the item, or moves it to `unit_vector` if it is in the index already.
   void add(item_id item, const std::vector<float>& unit_vector);
   // Up to k nearest items with their cosine similarity, best first (ties by
-  // item id); exact up to exact_scan_max items.
-  std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k) const;
+  // item id), none of them in `exclude` (sorted); exact up to exact_scan_max
+  // items. The exact scan leaves the excluded items out before selecting, so
+  // they cost no float scoring; beyond, HNSW is asked for k + exclude.size().
+  std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k,
+                                      const std::vector<item_id>& exclude = {}) const;
   static constexpr std::size_t exact_scan_max = 32768;
   std::int32_t dim() const { return dim_; }
   std::size_t size() const { return size_; }
@@ -52,6 +55,9 @@ private:
   // length (then the scan reads hnswlib's floats only).
   std::vector<std::int16_t> coded_;
   bool coded_ok_ = true;
+  // Row i = the item of hnswlib's element i: the scan's labels, contiguous
+  // (hnswlib keeps each beside its element's links and vector).
+  std::vector<item_id> labels_;
 };
 
 } // namespace recd

@@ -48,6 +48,24 @@ public:
     }
   }
 
+  // The slot of `item`, or -1 if it has none.
+  std::int64_t find(item_id item) const {
+    if (item >= 0 && item < direct_limit) {
+      auto id = static_cast<std::size_t>(item);
+      return id < direct_.size() ? std::int64_t{direct_[id]} - 1 : -1;
+    }
+    if (table_.empty())
+      return -1;
+    auto mask = table_.size() - 1;
+    for (auto i = hash(item) & mask;; i = (i + 1) & mask) {
+      auto s = table_[i];
+      if (s == 0)
+        return -1;
+      if (items_[s - 1] == item)
+        return std::int64_t{s} - 1;
+    }
+  }
+
   std::size_t size() const { return items_.size(); }
   item_id item(std::uint32_t slot) const { return items_[slot]; }
 

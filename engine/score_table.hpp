@@ -1,10 +1,20 @@
 #pragma once
 // score_table: the scratch accumulator of recall. Adds up evidence per item
-// (sum, best single contribution and who gave it) over item_slots, reused
-// from request to request. It replaces a node-based std::unordered_map, whose
-// one allocation per touched item was the largest cost of an uncached
-// recommend.
+// (sum, best single contribution and who gave it), reused from request to
+// request.
+//
+// Item ids in [0, direct_limit) are accumulated in place in an array indexed
+// by the id itself (16 bytes per id up to the largest id seen): one access per
+// contribution, no slot lookup and no call, which is what the item-CF and
+// user-CF sums of an uncached recommend spend most of their time on. An entry
+// belongs to the current request when its stamp is the table's; clear() moves
+// to the next stamp, so it costs nothing per item. Other ids (negative, or
+// beyond the limit) are accumulated over item_slots. The table follows no
+// shard state (ids are looked up as they come), so loads, moves, drops and
+// live events need nothing from it.
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -16,21 +26,107 @@ namespace recd {
 class score_table {
 public:
   struct entry {
-    item_id item = 0;
     float score = 0;
     float best = 0;
     std::int32_t because = -1;
+    std::uint32_t stamp = 0; // the table's stamp when this entry was last touched
   };
+
+  score_table() = default;
+  // Starts at stamp `first` (not 0): tests start near the 32-bit wrap.
+  explicit score_table(std::uint32_t first) : stamp_(first == 0 ? 1 : first) {}
+
+  // Ids below this are indexed directly: at most 16 MiB of entries per table.
+  static constexpr item_id direct_limit = 1 << 20;
 
   // Adds contribution `c` to `item`; `because` is kept if `c` is the item's
   // largest single contribution so far (the first of equal ones).
   void add(item_id item, float c, std::int32_t because) {
-    auto [slot, fresh] = slots_.find_or_insert(item);
-    if (fresh) {
-      entries_.push_back({item, c, c, because});
+    auto id = static_cast<std::uint32_t>(item);
+    if (id < direct_.size()) [[likely]] {
+      auto& e = direct_[id];
+      if (e.stamp != stamp_) {
+        e = {c, c, because, stamp_};
+        touched_.push_back(item);
+      } else {
+        accumulate(e, c, because);
+      }
       return;
     }
-    auto& e = entries_[slot];
+    add_far(item, c, because);
+  }
+
+  // Makes `item`'s score -infinity for good (until clear()): excluded items
+  // are blocked before accumulating, so selection needs no lookup per item.
+  // A blocked item that was never added is not listed by for_each.
+  void block(item_id item) {
+    auto id = static_cast<std::uint32_t>(item);
+    if (id >= direct_.size() && item >= 0 && item < direct_limit)
+      grow(id);
+    if (id < direct_.size()) {
+      auto& e = direct_[id];
+      if (e.stamp != stamp_)
+        e = {minus_infinity, 0, -1, stamp_};
+      else
+        e.score = minus_infinity;
+      return;
+    }
+    auto [slot, fresh] = far_slots_.find_or_insert(item);
+    if (fresh)
+      far_.push_back({minus_infinity, 0, -1, stamp_});
+    else
+      far_[slot].score = minus_infinity;
+  }
+
+  // Whether `item` was blocked since the last clear().
+  bool blocked(item_id item) const {
+    auto id = static_cast<std::uint32_t>(item);
+    if (id < direct_.size()) {
+      const auto& e = direct_[id];
+      return e.stamp == stamp_ && e.score == minus_infinity;
+    }
+    auto slot = far_slots_.find(item);
+    return slot >= 0 && far_[static_cast<std::size_t>(slot)].score == minus_infinity;
+  }
+
+  // Calls f(item, entry) for every item whose first touch since the last
+  // clear() was an add (blocked or not since): those of the direct range in
+  // first-touch order, then the others in first-touch order.
+  template <class F>
+  void for_each(const F& f) const {
+    for (auto item : touched_)
+      f(item, direct_[static_cast<std::uint32_t>(item)]);
+    for (auto slot : far_touched_)
+      f(far_slots_.item(slot), far_[slot]);
+  }
+
+  // How many items for_each lists.
+  std::size_t size() const { return touched_.size() + far_touched_.size(); }
+
+  // Bytes held by the table (its direct array grows to the largest id seen).
+  std::size_t capacity_bytes() const {
+    return direct_.capacity() * sizeof(entry) + touched_.capacity() * sizeof(item_id) +
+           far_.capacity() * sizeof(entry);
+  }
+
+  void clear() {
+    touched_.clear();
+    if (!far_.empty()) {
+      far_slots_.clear();
+      far_.clear();
+      far_touched_.clear();
+    }
+    if (++stamp_ == 0) { // wrapped: no stale entry may carry the new stamp
+      for (auto& e : direct_)
+        e.stamp = 0;
+      stamp_ = 1;
+    }
+  }
+
+private:
+  static constexpr float minus_infinity = -std::numeric_limits<float>::infinity();
+
+  static void accumulate(entry& e, float c, std::int32_t because) {
     e.score += c;
     if (c > e.best) {
       e.best = c;
@@ -38,29 +134,31 @@ public:
     }
   }
 
-  // Makes `item`'s score -infinity for good (until clear()): excluded items
-  // are blocked before accumulating, so selection needs no lookup per item.
-  void block(item_id item) {
-    constexpr auto minus_infinity = -std::numeric_limits<float>::infinity();
-    auto [slot, fresh] = slots_.find_or_insert(item);
-    if (fresh)
-      entries_.push_back({item, minus_infinity, 0, -1});
-    else
-      entries_[slot].score = minus_infinity;
+  void grow(std::uint32_t id) {
+    direct_.resize(std::max<std::size_t>(1024, std::bit_ceil(std::size_t{id} + 1)));
   }
 
-  // The items touched since the last clear(), in first-touch order.
-  const std::vector<entry>& entries() const { return entries_; }
-  std::size_t size() const { return entries_.size(); }
-
-  void clear() {
-    slots_.clear();
-    entries_.clear();
+  void add_far(item_id item, float c, std::int32_t because) {
+    if (item >= 0 && item < direct_limit) {
+      grow(static_cast<std::uint32_t>(item));
+      add(item, c, because);
+      return;
+    }
+    auto [slot, fresh] = far_slots_.find_or_insert(item);
+    if (fresh) {
+      far_.push_back({c, c, because, stamp_});
+      far_touched_.push_back(slot);
+      return;
+    }
+    accumulate(far_[slot], c, because);
   }
 
-private:
-  item_slots slots_;
-  std::vector<entry> entries_; // by slot
+  std::vector<entry> direct_;          // by item id, for ids in [0, direct_.size())
+  std::vector<item_id> touched_;       // direct ids added to since clear(), first-touch order
+  std::uint32_t stamp_ = 1;
+  item_slots far_slots_;               // other ids -> slot in far_
+  std::vector<entry> far_;             // by slot
+  std::vector<std::uint32_t> far_touched_; // slots whose first touch was an add
 };
 
 } // namespace recd

@@ -1,5 +1,7 @@
 // score_table against a std::map reference: sums, best contribution and its
-// source, first-touch order, and reuse after clear() across growth.
+// source, which items are listed (direct range and hashed ids), blocking,
+// and reuse after clear() across growth and a wrap of the table's stamp.
+#include <limits>
 #include <map>
 #include <random>
 
@@ -16,6 +18,15 @@ struct reference_entry {
   std::int32_t because = -1;
 };
 
+std::map<item_id, score_table::entry> listed(const score_table& table) {
+  std::map<item_id, score_table::entry> out;
+  table.for_each([&](item_id item, const score_table::entry& e) {
+    EXPECT_TRUE(out.emplace(item, e).second) << "item " << item << " listed twice";
+  });
+  EXPECT_EQ(out.size(), table.size());
+  return out;
+}
+
 TEST(ScoreTable, MatchesAMapOverManyRoundsOfReuse) {
   score_table table;
   std::mt19937 rng{7};
@@ -24,12 +35,12 @@ TEST(ScoreTable, MatchesAMapOverManyRoundsOfReuse) {
     std::vector<item_id> order;
     // Rounds alternate small and large so the table grows and is reused.
     int adds = (round % 2 == 0) ? 50 : 20000;
-    // Ids straddle the directly indexed range of item_slots (0 .. 2^22) on
-    // both sides in some rounds, so the hashed path is mixed in.
+    // Ids straddle the directly indexed range (0 .. direct_limit) on both
+    // sides in some rounds, so the hashed path is mixed in.
     item_id lo = round % 3 == 0 ? -1000 : 0, hi = 5000 + round * 997;
     if (round % 4 == 1) {
-      lo = (1 << 22) - 3000;
-      hi = (1 << 22) + 3000;
+      lo = score_table::direct_limit - 3000;
+      hi = score_table::direct_limit + 3000;
     }
     std::uniform_int_distribution<item_id> pick(lo, hi);
     std::uniform_real_distribution<float> value(0.01f, 1.0f);
@@ -47,44 +58,122 @@ TEST(ScoreTable, MatchesAMapOverManyRoundsOfReuse) {
         it->second.because = source;
       }
     }
-    ASSERT_EQ(table.size(), ref.size());
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      const auto& e = table.entries()[k];
-      ASSERT_EQ(e.item, order[k]);
-      const auto& r = ref.at(e.item);
-      EXPECT_NEAR(e.score, r.score, 1e-3f * r.score);
+    auto got = listed(table);
+    ASSERT_EQ(got.size(), ref.size());
+    for (const auto& [item, r] : ref) {
+      ASSERT_EQ(got.count(item), 1u) << item;
+      const auto& e = got.at(item);
+      // Same additions in the same order: the same float sum.
+      EXPECT_EQ(e.score, r.score);
       EXPECT_EQ(e.best, r.best);
       EXPECT_EQ(e.because, r.because);
     }
+    // The direct range is listed in first-touch order, then the hashed ids.
+    std::vector<item_id> seen, expected_direct, expected_far;
+    table.for_each([&](item_id item, const score_table::entry&) { seen.push_back(item); });
+    for (auto item : order)
+      (item >= 0 && item < score_table::direct_limit ? expected_direct : expected_far).push_back(item);
+    expected_direct.insert(expected_direct.end(), expected_far.begin(), expected_far.end());
+    EXPECT_EQ(seen, expected_direct);
     table.clear();
     EXPECT_EQ(table.size(), 0u);
+    EXPECT_TRUE(listed(table).empty());
   }
 }
 
 TEST(ScoreTable, KeepsTheFirstSourceOnEqualContributions) {
   score_table table;
-  table.add(3, 0.5f, 10);
-  table.add(3, 0.5f, 11);
-  table.add(3, 0.25f, 12);
-  ASSERT_EQ(table.size(), 1u);
-  EXPECT_FLOAT_EQ(table.entries()[0].score, 1.25f);
-  EXPECT_EQ(table.entries()[0].because, 10);
+  for (item_id item : {3, -3, score_table::direct_limit + 3}) {
+    table.add(item, 0.5f, 10);
+    table.add(item, 0.5f, 11);
+    table.add(item, 0.25f, 12);
+  }
+  auto got = listed(table);
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& [item, e] : got) {
+    EXPECT_FLOAT_EQ(e.score, 1.25f) << item;
+    EXPECT_EQ(e.because, 10) << item;
+  }
 }
 
 TEST(ScoreTable, BlockedItemsStayBelowZeroWhateverIsAdded) {
+  // The same sequence on a directly indexed id, a negative one and one
+  // beyond the direct range (hashed).
+  for (item_id base : {item_id{10}, item_id{-100}, score_table::direct_limit + 10}) {
+    score_table table;
+    table.add(base + 1, 0.5f, 7);
+    table.block(base + 1); // added, then blocked: listed, below zero
+    table.block(base + 2); // blocked, then added: not listed
+    table.add(base + 2, 100.0f, 8);
+    table.add(base + 3, 0.1f, 9);
+    EXPECT_TRUE(table.blocked(base + 1));
+    EXPECT_TRUE(table.blocked(base + 2));
+    EXPECT_FALSE(table.blocked(base + 3));
+    EXPECT_FALSE(table.blocked(base + 4));
+    auto got = listed(table);
+    ASSERT_EQ(got.size(), 2u) << base;
+    EXPECT_LT(got.at(base + 1).score, 0.0f);
+    EXPECT_FLOAT_EQ(got.at(base + 3).score, 0.1f);
+    table.clear();
+    EXPECT_FALSE(table.blocked(base + 1)); // clear() unblocks
+    EXPECT_FALSE(table.blocked(base + 2));
+    table.add(base + 1, 0.5f, 7);
+    got = listed(table);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_FLOAT_EQ(got.at(base + 1).score, 0.5f);
+  }
+}
+
+TEST(ScoreTable, BlockingFirstGrowsTheDirectRange) {
+  // An id blocked before any add beyond the current array is indexed
+  // directly from then on, and an add after it stays blocked.
   score_table table;
-  table.add(1, 0.5f, 7);
-  table.block(1);
-  table.block(2);
-  table.add(2, 100.0f, 8);
-  table.add(3, 0.1f, 9);
-  ASSERT_EQ(table.size(), 3u);
-  EXPECT_LT(table.entries()[0].score, 0.0f);
-  EXPECT_LT(table.entries()[1].score, 0.0f);
-  EXPECT_FLOAT_EQ(table.entries()[2].score, 0.1f);
-  table.clear();
-  table.add(1, 0.5f, 7); // clear() unblocks
-  EXPECT_FLOAT_EQ(table.entries()[0].score, 0.5f);
+  table.add(5, 1.0f, 1);
+  table.block(500000);
+  table.add(500000, 2.0f, 2);
+  EXPECT_TRUE(table.blocked(500000));
+  EXPECT_GE(table.capacity_bytes(), 500001 * sizeof(score_table::entry));
+  auto got = listed(table);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.count(5), 1u);
+}
+
+TEST(ScoreTable, StaysCorrectAcrossManyClears) {
+  // Every clear() moves to a new stamp; entries of earlier requests must
+  // never count, however many requests have passed (the stamp is 32 bits
+  // and wraps after 2^32 clears; this covers the per-request reset only).
+  score_table table;
+  for (int request = 0; request < 100000; ++request) {
+    auto item = static_cast<item_id>(request % 7);
+    table.add(item, 1.0f, request);
+    table.add(item, 1.0f, request + 1);
+    if (request % 1000 == 0) {
+      auto got = listed(table);
+      ASSERT_EQ(got.size(), 1u);
+      EXPECT_FLOAT_EQ(got.at(item).score, 2.0f);
+      EXPECT_EQ(got.at(item).because, request);
+    }
+    table.clear();
+  }
+}
+
+TEST(ScoreTable, EntriesOfEarlierRequestsDoNotCountAfterTheStampWraps) {
+  // Entries written at every stamp up to the wrap; after it, none of them
+  // may be taken for one of the current request.
+  score_table table{std::numeric_limits<std::uint32_t>::max() - 2};
+  for (int request = 0; request < 6; ++request) {
+    table.add(request, 1.0f, request);
+    table.block(100 + request);
+    auto got = listed(table);
+    ASSERT_EQ(got.size(), 1u) << "request " << request;
+    EXPECT_EQ(got.count(request), 1u);
+    for (int earlier = 0; earlier < request; ++earlier)
+      EXPECT_FALSE(table.blocked(100 + earlier)) << request << " " << earlier;
+    table.clear();
+    table.add(request, 0.5f, 1); // a fresh entry, not added to the old one
+    EXPECT_FLOAT_EQ(listed(table).at(request).score, 0.5f);
+    table.clear();
+  }
 }
 
 } // namespace

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Two recd binaries side by side on the uncached recommend path, the way
+# docs/benchmarks.md's serve3/serve4 sections measured them: one private
+# PostgreSQL and Redis, each data set prepared once (with BEFORE's
+# `recd compute`), then per round `BEFORE serve` and `AFTER serve` one at a
+# time (wrk -t2 -c32, a 3 s warm-up, then SECONDS s): req/s, p99, recd's CPU
+# per request from /proc (user + system of the server over the run / requests
+# answered) and the load average. Then both servers at once are asked the
+# same random users (use_cache=false, limit 50) and their answers compared
+# (bench/compare_answers.py). Not a test: nothing here asserts a timing.
+#   bench/ab_serving.sh [--set NAME]... [--rounds 3] [--seconds 10] [--users 300] BEFORE AFTER
+# NAME: a data set of bench/lib.sh (default: seedgen-3m ml100k).
+set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
+source "$RECD_ROOT/bench/lib.sh"
+sets=() rounds=3 secs=10 users=300 bins=()
+while (($#)); do
+  case "$1" in
+    --set) sets+=("$2"); shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --seconds) secs="$2"; shift 2 ;;
+    --users) users="$2"; shift 2 ;;
+    -h|--help) sed -n "2,12p" "$0"; exit 0 ;;
+    -*) die "unknown option '$1' (see --help)" ;;
+    *) bins+=("$(realpath "$1")"); shift ;;
+  esac
+done
+((${#bins[@]} == 2)) || die "give two recd binaries: BEFORE AFTER (see --help)"
+for b in "${bins[@]}"; do [ -x "$b" ] || die "not an executable: $b"; done
+((${#sets[@]})) || sets=(seedgen-3m ml100k)
+for s in "${sets[@]}"; do dataset_known "$s" || die "unknown data set '$s'"; done
+APT_PACKAGES="$APT_PACKAGES wrk"
+ensure_packages
+cleanup() { bench_stop_all; stop_redis; stop_postgres; cleanup_run; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+start_postgres
+start_redis
+BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"; BENCH_REPORT=/dev/null
+recd=${bins[0]} # prepares and computes the data sets
+for s in "${sets[@]}"; do
+  dataset_ready "$s" || { note "skipping $s"; continue; }
+  e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS" CACHE=false)
+  for r in $(seq "$rounds"); do
+    for side in 0 1; do
+      recd=${bins[$side]}
+      start_recd_serve "$s"
+      run_wrk "ab-warm" "$RECD_SERVE_PORT" recommend.lua 32 3 "${e[@]}"
+      WRK_CPU_PID=$RECD_SERVE_PID run_wrk "ab" "$RECD_SERVE_PORT" recommend.lua 32 "$secs" "${e[@]}"
+      printf '%s %s round %s %s: %s req/s, p99 %s ms, recd CPU %s us/request, errors %s, load %s\n' \
+        "$(date -u +%H:%M:%S)" "$s" "$r" "$([ "$side" = 0 ] && echo before || echo after)" \
+        "${WRK_RPS%.*}" "$WRK_P99" "$WRK_CPU_US" "$WRK_ERRORS" "$(cut -d' ' -f1 /proc/loadavg)"
+      bench_stop_all
+    done
+  done
+  recd=${bins[0]}; start_recd_serve "$s"; port_a=$RECD_SERVE_PORT
+  recd=${bins[1]}; start_recd_serve "$s"; port_b=$RECD_SERVE_PORT
+  printf '%s answers: ' "$s"
+  python3 "$RECD_ROOT/bench/compare_answers.py" "$port_a" "$port_b" "$DS_USERS" "$users" 7
+  bench_stop_all
+done
