@@ -83,12 +83,7 @@ void half_step(driver_actor* self, bool users_side) {
   auto remaining = std::make_shared<std::size_t>(st.workers.size());
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
-  auto fail = [=](caf::error& err) {
-    if (!*failed && self->state.is_current(run)) {
-      *failed = true;
-      self->state.fail(err);
-    }
-  };
+  auto fail = step_failure(self, failed, run);
   auto values = packed(fixed.values); // encoded as is, not copied first
   auto encoded = encode_bulk(new_bulk_id(), values);
   if (!encoded) {
@@ -148,12 +143,7 @@ void run_embeddings(driver_actor* self) {
   auto remaining = std::make_shared<std::size_t>(st.shards.size());
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
-  auto fail = [=](caf::error& err) {
-    if (!*failed && self->state.is_current(run)) {
-      *failed = true;
-      self->state.fail(err);
-    }
-  };
+  auto fail = step_failure(self, failed, run);
   auto encoded = encode_bulk(new_bulk_id(), st.emb);
   if (!encoded) {
     st.fail(encoded.error());

@@ -36,36 +36,23 @@ caf::expected<store::similarity_input_spec> input_spec(const settings& cfg, job_
   store::similarity_input_spec spec;
   spec.kind = kind;
   const std::string* behavior_types = nullptr;
+  // The item kinds' sections share these fields, and so do the user kinds'.
+  auto item_section = [&](const auto& s) {
+    behavior_types = &s.behavior_types;
+    spec.window_days = s.window_days;
+    spec.min_sales = s.min_sales;
+    spec.max_items = s.max_items;
+  };
+  auto user_section = [&](const auto& s) {
+    behavior_types = &s.behavior_types;
+    spec.window_days = s.window_days;
+    spec.active_days = s.active_days;
+  };
   switch (kind) {
-    case job_kind::item_similarity: {
-      const auto& s = cfg.item_similarity;
-      behavior_types = &s.behavior_types;
-      spec.window_days = s.window_days;
-      spec.min_sales = s.min_sales;
-      spec.max_items = s.max_items;
-      break;
-    }
-    case job_kind::item_weights: {
-      const auto& s = cfg.item_weights;
-      behavior_types = &s.behavior_types;
-      spec.window_days = s.window_days;
-      spec.min_sales = s.min_sales;
-      spec.max_items = s.max_items;
-      break;
-    }
-    case job_kind::user_neighbours: {
-      const auto& s = cfg.user_neighbours;
-      behavior_types = &s.behavior_types;
-      spec.window_days = s.window_days;
-      spec.active_days = s.active_days;
-      break;
-    }
-    default: {
-      const auto& s = cfg.user_similarity;
-      behavior_types = &s.behavior_types;
-      spec.window_days = s.window_days;
-      spec.active_days = s.active_days;
-    }
+    case job_kind::item_similarity: item_section(cfg.item_similarity); break;
+    case job_kind::item_weights: item_section(cfg.item_weights); break;
+    case job_kind::user_neighbours: user_section(cfg.user_neighbours); break;
+    default: user_section(cfg.user_similarity);
   }
   auto kinds = behavior_kinds(*behavior_types);
   if (!kinds)
@@ -145,12 +132,7 @@ void run_similarity(driver_actor* self) {
   auto inputs = std::make_shared<std::uint64_t>(0);
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
-  auto fail = [=](caf::error& err) {
-    if (!*failed && self->state.is_current(run)) {
-      *failed = true;
-      self->state.fail(err);
-    }
-  };
+  auto fail = step_failure(self, failed, run);
   auto encoded = encode_bulk(new_bulk_id(), *task);
   task = caf::error{}; // the graph is in the chunks now
   if (!encoded) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,18 @@ struct driver_state {
 };
 
 using driver_actor = job_driver_actor::stateful_base<driver_state>;
+
+// The error handler of one step that asks every worker: the first error
+// fails the run `run` (if it is still the current one) and sets `failed`,
+// which the step's answer handlers read; later errors change nothing.
+inline auto step_failure(driver_actor* self, std::shared_ptr<bool> failed, std::int64_t run) {
+  return [=](caf::error& err) {
+    if (!*failed && self->state.is_current(run)) {
+      *failed = true;
+      self->state.fail(err);
+    }
+  };
+}
 
 // Runs the similarity kind st.kind after begin() (job_driver_similarity.cpp).
 void run_similarity(driver_actor* self);

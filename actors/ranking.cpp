@@ -70,8 +70,7 @@ std::vector<merged_item> merge(const std::vector<candidate>& all, const user_con
       continue;
     double score = 0;
     for (std::size_t r = 0; r < recall_route_count; ++r)
-      if (m.evidence[r] > 0 && best[r] > 0)
-        score += part(m, r);
+      score += part(m, r);
     keys.push_back({score, m.item, s});
   }
   auto better = [](const rank_key& a, const rank_key& b) {

@@ -34,6 +34,7 @@
 #include "support/api_client.hpp"
 #include "support/cluster_harness.hpp"
 #include "support/e2e_text.hpp"
+#include "support/exposition.hpp"
 #include "support/shop_data.hpp"
 #include "support/test_database.hpp"
 
@@ -41,24 +42,6 @@ namespace recd::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The admin port a node logged ("admin on 127.0.0.1:PORT"), 0 if none.
-std::uint16_t admin_port_of(const std::string& log_path) {
-  const auto log = slurp(log_path);
-  const std::string marker = "admin on " + loopback + ":";
-  auto at = log.rfind(marker);
-  return at == std::string::npos ? 0
-                                 : static_cast<std::uint16_t>(std::atoi(log.c_str() + at + marker.size()));
-}
-
-// The value of the sample `series` (name{labels} exactly as exported); NaN if absent.
-double sample_of(const std::string& exposition, const std::string& series) {
-  std::istringstream in{exposition};
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(series + " ", 0) == 0)
-      return std::stod(line.substr(series.size() + 1));
-  return std::nan("");
-}
 
 // The shard of the map serving `id`'s partition ("" if none).
 std::string owner_of(const cluster_map& m, std::int32_t id) {
@@ -200,9 +183,10 @@ TEST(DegradedAnswers, NeverListABoughtItemAndAre503WhenNeitherShardNorPostgresCa
   auto metrics = request("GET", loopback, admin, "/metrics", "", "application/json", 10s,
                          {{"Authorization", "Bearer " + admin_token}});
   ASSERT_EQ(metrics.status, 200u) << show(metrics);
-  EXPECT_EQ(sample_of(metrics.body, "recd_recommend_history_unavailable_total"), 2) << metrics.body;
+  const auto scraped = parse_exposition(metrics.body);
+  EXPECT_EQ(scraped.value("recd_recommend_history_unavailable_total"), 2) << metrics.body;
   // buyer: 2 + exclude_seen=false + session; the newcomer: 1.
-  EXPECT_EQ(sample_of(metrics.body, "recd_recommend_history_from_database_total"), 5)
+  EXPECT_EQ(scraped.value("recd_recommend_history_from_database_total"), 5)
     << metrics.body;
 }
 

@@ -244,14 +244,6 @@ TEST_F(ThreeShardCluster, EveryApiNodeServesAndSeesABehaviorPostedThroughAnother
   }
 }
 
-// The admin port a node logged ("admin on 127.0.0.1:PORT"), 0 if none.
-std::uint16_t admin_port_of(const std::string& log_path) {
-  const auto log = slurp(log_path);
-  const std::string marker = "admin on " + loopback + ":";
-  auto at = log.rfind(marker);
-  return at == std::string::npos ? 0 : static_cast<std::uint16_t>(std::atoi(log.c_str() + at + marker.size()));
-}
-
 // The value of the sample `series` (name{labels} exactly as exported); NaN if absent.
 double sample_of(const std::string& exposition, const std::string& series) {
   std::istringstream in{exposition};

@@ -375,4 +375,13 @@ std::vector<std::string> map_watcher::events() {
   return events_;
 }
 
+std::uint16_t admin_port_of(const std::string& log_path) {
+  const auto log = slurp(log_path);
+  const std::string marker = "admin on " + loopback + ":";
+  auto at = log.rfind(marker);
+  return at == std::string::npos
+           ? 0
+           : static_cast<std::uint16_t>(std::atoi(log.c_str() + at + marker.size()));
+}
+
 } // namespace recd::test

@@ -196,6 +196,9 @@ cluster_map start_cluster(cluster& c, int shards, int apis,
 // start_cluster(c, 2, 2).
 cluster_map start_two_shard_cluster(cluster& c);
 
+// The admin port a node logged ("admin on 127.0.0.1:PORT"), 0 if none.
+std::uint16_t admin_port_of(const std::string& log_path);
+
 // A thread noting every change of the map's epoch, moving flag and ready flag,
 // as "t=<clock()> s  map: ..." lines (see timeline_text in support/load_generator.hpp).
 class map_watcher {
