@@ -22,20 +22,8 @@ float behavior_weight(const recommend_settings& cfg, behavior_kind k) {
   return 1;
 }
 
-void normalize(std::vector<float>& v) {
-  double norm = 0;
-  for (float x : v)
-    norm += double(x) * x;
-  if (norm <= 0) {
-    v.clear();
-    return;
-  }
-  auto inv = static_cast<float>(1.0 / std::sqrt(norm));
-  for (float& x : v)
-    x *= inv;
-}
-
-void record_history(std::vector<history_entry>& history, const behavior_event& e, std::size_t cap) {
+template <class History>
+void record_history(History& history, const behavior_event& e, std::size_t cap) {
   history_entry entry{e.item, e.kind, e.ts};
   auto it = std::find_if(history.begin(), history.end(),
                          [&](const history_entry& r) { return r.item == e.item; });
@@ -57,6 +45,9 @@ void record_history(std::vector<history_entry>& history, const behavior_event& e
   if (history.size() > cap)
     history.erase(history.begin(), history.begin() + static_cast<long>(history.size() - cap));
 }
+
+template void record_history(std::vector<history_entry>&, const behavior_event&, std::size_t);
+template void record_history(std::pmr::vector<history_entry>&, const behavior_event&, std::size_t);
 
 std::vector<scored_user> similar_users(const std::vector<neighbour_item>& row) {
   std::vector<scored_user> out;
@@ -163,28 +154,57 @@ void shard_state::merge(shard_snapshot&& snap) {
   // partitions' changes since synced_epoch_ are still read by the poll.
   double half_life = cfg_.popularity_half_life_days * 86400.0;
   double rescale = std::exp2(double(snap.popularity_epoch - popularity_epoch_) / half_life);
-  for (auto& [id, item] : snap.items) {
+  for (auto& [id, item] : snap.items)
     item.popularity *= rescale;
-    items_[id] = std::move(item);
-  }
-  for (auto& [id, user] : snap.users)
-    users_[id] = std::move(user);
+  take(users_, std::move(snap.users));
+  take(items_, std::move(snap.items));
   rebuild_index();
   holdings_changed();
 }
 
-void shard_state::drop(const std::vector<std::uint32_t>& partitions,
-                       std::uint32_t partition_count) {
+// The snapshot's partitions join the table as they are (their arenas with
+// them) when both count partitions alike and the table holds none of them;
+// otherwise (a table made without a count, or a partition held twice) the
+// records are copied in, into this table's arenas.
+template <class Record>
+void shard_state::take(held_table<Record>& into, held_table<Record>&& from) {
+  if (into.empty() && into.partition_count() != from.partition_count()) {
+    into = std::move(from);
+    return;
+  }
+  if (into.partition_count() == from.partition_count())
+    for (std::uint32_t p = 0; p < from.partition_count(); ++p)
+      if (from.holds(p) && !into.holds(p))
+        into.adopt(p, from.release(p));
+  for (auto& [id, record] : from)
+    into[id] = std::move(record);
+}
+
+std::size_t shard_state::drop(const std::vector<std::uint32_t>& partitions,
+                              std::uint32_t partition_count) {
   auto dropped = [&](std::int32_t id) {
     return std::find(partitions.begin(), partitions.end(), partition_of(id, partition_count)) !=
            partitions.end();
   };
-  auto gone = std::erase_if(items_, [&](const auto& kv) { return dropped(kv.first); });
-  gone += std::erase_if(users_, [&](const auto& kv) { return dropped(kv.first); });
+  std::size_t gone = 0, bytes = 0;
+  auto forget = [&](auto& table) {
+    if (table.partition_count() != partition_count) {
+      gone += erase_if(table, [&](const auto& kv) { return dropped(kv.first); });
+      return;
+    }
+    for (auto p : partitions)
+      if (auto taken = table.release(p)) { // its arena is unmapped at the end of the scope
+        gone += taken->records.size() + 1;
+        bytes += taken->arena.mapped();
+      }
+  };
+  forget(items_);
+  forget(users_);
   if (gone == 0)
-    return;
+    return bytes;
   rebuild_index();
   holdings_changed();
+  return bytes;
 }
 
 void shard_state::rebuild_index() {
@@ -209,17 +229,21 @@ void shard_state::install(neighbour_update&& update) {
   if (item_side(update.kind)) {
     for (auto& [id, item] : items_) {
       auto it = update.rows.find(id);
-      item.neighbours = it == update.rows.end() ? std::vector<neighbour_item>{} : std::move(it->second);
+      if (it == update.rows.end())
+        assign_exact(item.neighbours, std::vector<neighbour_item>{});
+      else
+        assign_exact(item.neighbours, it->second);
     }
   } else {
     for (auto& [id, user] : users_) {
       auto it = update.rows.find(id);
-      user.similar = it == update.rows.end() ? std::vector<scored_user>{} : similar_users(it->second);
+      assign_exact(user.similar, it == update.rows.end() ? std::vector<scored_user>{}
+                                                         : similar_users(it->second));
     }
     // Users known only by their neighbours (no behavior loaded) still get them.
     for (auto& [id, rows] : update.rows)
       if (users_.count(id) == 0)
-        users_[id].similar = similar_users(rows);
+        assign_exact(users_[id].similar, similar_users(rows));
   }
 }
 
@@ -228,16 +252,16 @@ void shard_state::install(embedding_update&& update) {
   // vector only if the loader folded one from the newly published tastes.
   for (auto& [id, item] : items_) {
     auto it = update.items.find(id);
-    item.embedding = it == update.items.end() ? std::vector<float>{} : std::move(it->second);
+    assign_exact(item.embedding, it == update.items.end() ? std::vector<float>{} : it->second);
     item.folded = false;
     if (it == update.items.end())
       if (auto f = update.folded.find(id); f != update.folded.end()) {
-        item.embedding = std::move(f->second);
+        assign_exact(item.embedding, f->second);
         item.folded = true;
       }
   }
   for (auto& [id, vec] : update.users)
-    users_[id].vec = std::move(vec);
+    assign_exact(users_[id].vec, vec);
   index_ = std::move(update.index);
 }
 
@@ -253,7 +277,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   ctx.version = rec.version;
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
     ctx.recent.push_back(h->recent());
-  ctx.bought = rec.bought;
+  ctx.bought.assign(rec.bought.begin(), rec.bought.end());
   // The remembered items, sorted: folded into `bought` (recommend.exclude_seen)
   // or sent apart, so a request may choose otherwise (user_context).
   std::vector<item_id> seen;
@@ -264,7 +288,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   if (cfg_.exclude_seen != 0) {
     ctx.seen_in_bought = true;
-    ctx.purchased = rec.bought;
+    ctx.purchased.assign(rec.bought.begin(), rec.bought.end());
     std::vector<item_id> both;
     both.reserve(ctx.bought.size() + seen.size());
     std::set_union(ctx.bought.begin(), ctx.bought.end(), seen.begin(), seen.end(),
@@ -275,7 +299,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   }
   ctx.similar.assign(rec.similar.begin(),
                      rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
-  ctx.vector = rec.vec;
+  ctx.vector.assign(rec.vec.begin(), rec.vec.end());
   ctx.catalog_epoch = catalog_epoch();
   ctx.categories = top_categories(rec);
   return ctx;
@@ -487,12 +511,13 @@ std::vector<item_details> shard_state::details(const std::vector<item_id>& items
   return out;
 }
 
-const std::vector<float>* shard_state::item_embedding(item_id i) const {
-  static const std::vector<float> none;
+std::optional<std::vector<float>> shard_state::item_embedding(item_id i) const {
   auto it = items_.find(i);
   if (it == items_.end())
-    return nullptr;
-  return it->second.folded ? &none : &it->second.embedding;
+    return std::nullopt;
+  if (it->second.folded)
+    return std::vector<float>{};
+  return std::vector<float>(it->second.embedding.begin(), it->second.embedding.end());
 }
 
 std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector<float>& item_vec) {
@@ -545,7 +570,7 @@ void shard_state::add_item(const item_details& details, const std::vector<float>
   // A published embedding (from the database) replaces a folded vector; none
   // leaves a folded one in place.
   if (!unit_embedding.empty() || !item.folded) {
-    item.embedding = unit_embedding;
+    assign_exact(item.embedding, unit_embedding);
     item.folded = false;
   }
   if (index_ && !unit_embedding.empty() &&
