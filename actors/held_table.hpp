@@ -179,6 +179,13 @@ public:
         n += p->arena.mapped();
     return n;
   }
+  std::size_t in_use() const {
+    std::size_t n = 0;
+    for (const auto& p : parts_)
+      if (p)
+        n += p->arena.in_use();
+    return n;
+  }
   std::size_t bucket_count() const {
     std::size_t n = 0;
     for (const auto& p : parts_)

@@ -38,7 +38,7 @@ void mapped_pages::release() {
     munmap(c.base, c.bytes);
   chunks_.clear();
   used_ = 0;
-  // Large blocks are unmapped by their owners (the pool's release frees them).
+  // Large blocks are unmapped by their owners when they free them.
   mapped_ = 0;
   large_count_ = 0;
 }
@@ -79,26 +79,57 @@ void mapped_pages::do_deallocate(void* p, std::size_t bytes, std::size_t align) 
     mapped_ -= size;
     --large_count_;
   }
-  // A chunk's blocks are returned with the whole chunk (release).
+  // A chunk's blocks go back with the whole chunk (release).
 }
 
 namespace {
 
-std::pmr::pool_options arena_pools() {
-  std::pmr::pool_options opt;
-  // Blocks up to this size come from the pools (reused within the
-  // partition); larger ones are mapped on their own by mapped_pages.
-  opt.largest_required_pool_block = mapped_pages::large_bytes;
-  opt.max_blocks_per_chunk = 1024;
-  return opt;
+constexpr std::size_t block_align = 16;
+
+// The size class of a request below large_bytes and the bytes of its blocks.
+struct size_class {
+  std::size_t index, bytes;
+};
+size_class class_of(std::size_t bytes) {
+  if (bytes <= 1024) {
+    const auto steps = (std::max<std::size_t>(bytes, 1) + 15) / 16; // 1..64
+    return {steps - 1, steps * 16};
+  }
+  if (bytes <= 8192) {
+    const auto steps = (bytes - 1024 + 127) / 128; // 1..56
+    return {64 + steps - 1, 1024 + steps * 128};
+  }
+  const auto steps = (bytes - 8192 + 1023) / 1024; // 1..24 (below 32 KiB)
+  return {120 + steps - 1, 8192 + steps * 1024};
 }
 
 } // namespace
 
-partition_arena::partition_arena() : pool_(arena_pools(), &pages_) {}
+void* partition_arena::do_allocate(std::size_t bytes, std::size_t align) {
+  if (bytes >= mapped_pages::large_bytes || align > block_align) {
+    void* p = pages_.allocate(std::max(bytes, mapped_pages::large_bytes), align);
+    in_use_ += std::max(bytes, mapped_pages::large_bytes);
+    return p;
+  }
+  const auto c = class_of(bytes);
+  in_use_ += c.bytes;
+  if (void* p = free_[c.index]) {
+    free_[c.index] = *static_cast<void**>(p);
+    return p;
+  }
+  return pages_.allocate(c.bytes, block_align);
+}
 
-partition_arena::~partition_arena() {
-  pool_.release(); // hands the large blocks back (unmapped) before the chunks go
+void partition_arena::do_deallocate(void* p, std::size_t bytes, std::size_t align) {
+  if (bytes >= mapped_pages::large_bytes || align > block_align) {
+    pages_.deallocate(p, std::max(bytes, mapped_pages::large_bytes), align);
+    in_use_ -= std::max(bytes, mapped_pages::large_bytes);
+    return;
+  }
+  const auto c = class_of(bytes);
+  in_use_ -= c.bytes;
+  *static_cast<void**>(p) = free_[c.index];
+  free_[c.index] = p;
 }
 
 } // namespace recd

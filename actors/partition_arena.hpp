@@ -1,6 +1,6 @@
 #pragma once
 // The memory of one held partition's users or items (actors/held_table.hpp):
-// a std::pmr pool over chunks mapped from the system for this partition only,
+// a std::pmr memory resource over chunks mapped from the system for this partition only,
 // so that dropping the partition (a move) unmaps every page it used, whatever
 // the order its records were allocated in. On the global heap, partitions
 // interleave (ids are `id mod P`), and a node that gave half of its
@@ -15,13 +15,12 @@
 
 namespace recd {
 
-// The pages behind one partition arena: small requests (the pool's chunks)
-// are cut from mapped chunks (64 KiB first, each next one twice as large, up
-// to 1 MiB: a small partition maps little) and never given back one by one
-// (the pool returns its chunks only when it is released); a large request
-// (at least large_bytes: a pool chunk, or a block above the pools' sizes) is
-// mapped on its own and unmapped when freed, so a rehash's old bucket array
-// or a grown block does not stay.
+// The pages behind one partition arena: small requests (the arena's blocks)
+// are cut in turn from mapped chunks (64 KiB first, each next one twice as
+// large, up to 1 MiB: a small partition maps little) and never given back one
+// by one (a freed block waits on the arena's free lists); a large request (at
+// least large_bytes) is mapped on its own and unmapped when freed, so a
+// rehash's old bucket array or a grown block does not stay.
 class mapped_pages : public std::pmr::memory_resource {
 public:
   static constexpr std::size_t first_chunk_bytes = std::size_t{64} << 10;
@@ -31,7 +30,8 @@ public:
   mapped_pages(const mapped_pages&) = delete;
   mapped_pages& operator=(const mapped_pages&) = delete;
   ~mapped_pages() override;
-  // Unmaps every page (the pool using them must be released first).
+  // Unmaps every chunk (large blocks are unmapped when their owners free
+  // them: the held_table's maps are destroyed before their arena).
   void release();
   // Bytes mapped now (chunks and large blocks, whole pages).
   std::size_t mapped() const { return mapped_; }
@@ -52,29 +52,34 @@ private:
   std::size_t large_count_ = 0; // large blocks mapped on their own
 };
 
-// One partition's pool: size classes as std::pmr's unsynchronized pool,
-// freed blocks reused within the partition, everything unmapped at once when
-// the arena is destroyed.
+// One partition's allocator: blocks rounded up to a size class (16-byte steps
+// up to 1 KiB, 128-byte steps up to 8 KiB, 1 KiB steps below large_bytes),
+// cut in turn from the current chunk of mapped_pages whatever their class (no
+// per-class chunk left half-used, no block header); a freed block waits on
+// its class's free list for the next block of that class. Blocks of
+// large_bytes or more are mapped on their own. Everything is unmapped at once
+// when the arena is destroyed.
 class partition_arena : public std::pmr::memory_resource {
 public:
-  partition_arena();
+  static constexpr std::size_t classes = 64 + 56 + 24;
+  partition_arena() = default;
   partition_arena(const partition_arena&) = delete;
   partition_arena& operator=(const partition_arena&) = delete;
-  ~partition_arena() override;
+  ~partition_arena() override = default;
+  // Bytes mapped for this partition (what its drop hands back).
   std::size_t mapped() const { return pages_.mapped(); }
+  // Bytes of the blocks in use (rounded to their class; large blocks whole).
+  std::size_t in_use() const { return in_use_; }
 
 private:
-  void* do_allocate(std::size_t bytes, std::size_t align) override {
-    return pool_.allocate(bytes, align);
-  }
-  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override {
-    pool_.deallocate(p, bytes, align);
-  }
+  void* do_allocate(std::size_t bytes, std::size_t align) override;
+  void do_deallocate(void* p, std::size_t bytes, std::size_t align) override;
   bool do_is_equal(const std::pmr::memory_resource& other) const noexcept override {
     return this == &other;
   }
-  mapped_pages pages_; // declared first: outlives the pool
-  std::pmr::unsynchronized_pool_resource pool_;
+  mapped_pages pages_;
+  std::size_t in_use_ = 0;
+  void* free_[classes] = {}; // a freed block holds the next one of its class
 };
 
 } // namespace recd

@@ -55,10 +55,11 @@ std::string describe(const state_footprint& f) {
                 "%zu users, %zu items, %.1f MiB: user table %.1f, history %.1f, bought %.1f, "
                 "similar users %.1f, user vectors %.1f; item table %.1f, titles %.1f, "
                 "neighbours %.1f, item vectors %.1f, vector index %.1f; partition arenas "
-                "%.1f mapped",
+                "%.1f mapped, %.1f in blocks",
                 f.users, f.items, mib(f.total()), mib(f.user_table), mib(f.history),
                 mib(f.bought), mib(f.similar), mib(f.user_vectors), mib(f.item_table),
-                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index), mib(f.arenas));
+                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index), mib(f.arenas),
+                mib(f.arena_blocks));
   return buf;
 }
 
@@ -82,6 +83,7 @@ state_footprint shard_state::footprint() const {
   if (index_)
     f.vector_index = index_->bytes();
   f.arenas = users_.mapped() + items_.mapped();
+  f.arena_blocks = users_.in_use() + items_.in_use();
   return f;
 }
 

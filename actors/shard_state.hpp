@@ -192,6 +192,7 @@ struct state_footprint {
   // and vectors, with the pools' rounding and free blocks): what the user
   // and item structures above cost, and what a drop hands back whole.
   std::size_t arenas = 0;
+  std::size_t arena_blocks = 0; // of which in blocks in use (rounded to their size class)
   std::size_t total() const;
 };
 std::string describe(const state_footprint& f);

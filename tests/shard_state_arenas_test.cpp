@@ -199,15 +199,29 @@ TEST(shard_state, a_held_table_visits_every_record_of_every_partition_once) {
 
 TEST(shard_state, an_arena_unmaps_a_large_block_when_it_is_freed) {
   partition_arena arena;
-  EXPECT_LE(arena.mapped(), mapped_pages::first_chunk_bytes); // the pools' own table
+  EXPECT_EQ(arena.mapped(), 0u);
   std::pmr::vector<char> small(100, 'x', &arena);
   const auto with_small = arena.mapped();
-  EXPECT_GT(with_small, 0u);
+  EXPECT_EQ(with_small, mapped_pages::first_chunk_bytes);
+  EXPECT_EQ(arena.in_use(), 112u); // 16-byte steps, no header
   {
     std::pmr::vector<char> large(mapped_pages::large_bytes * 3, 'y', &arena);
     EXPECT_GE(arena.mapped(), with_small + mapped_pages::large_bytes * 3);
   }
   EXPECT_EQ(arena.mapped(), with_small);
+  EXPECT_EQ(arena.in_use(), 112u);
+}
+
+TEST(shard_state, an_arena_reuses_a_freed_block_for_the_next_block_of_its_class) {
+  partition_arena arena;
+  void* a = arena.allocate(200, 8);
+  void* b = arena.allocate(300, 8);
+  EXPECT_NE(a, b);
+  arena.deallocate(a, 200, 8);
+  EXPECT_EQ(arena.in_use(), 304u);
+  EXPECT_EQ(arena.allocate(199, 8), a) << "the same class (208 bytes)";
+  EXPECT_NE(arena.allocate(300, 8), a);
+  EXPECT_EQ(arena.mapped(), mapped_pages::first_chunk_bytes);
 }
 
 } // namespace
