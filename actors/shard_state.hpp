@@ -123,13 +123,17 @@ struct item_record {
 };
 
 // Replaces `dst`'s elements with `src`'s in a block of their exact size, in
-// dst's arena.
+// dst's arena (the block it has if it is that size: a job's install over the
+// previous run's lists of the same lengths takes no new block).
 template <class T, class Range>
 void assign_exact(std::pmr::vector<T>& dst, const Range& src) {
-  std::pmr::vector<T> fresh(dst.get_allocator());
-  fresh.reserve(std::size(src));
-  fresh.assign(std::begin(src), std::end(src));
-  dst.swap(fresh);
+  const auto n = static_cast<std::size_t>(std::size(src));
+  if (dst.capacity() != n) {
+    dst.clear();
+    dst.shrink_to_fit(); // its block goes back to its class first
+    dst.reserve(n);
+  }
+  dst.assign(std::begin(src), std::end(src));
 }
 
 // Everything a shard serves from, as a loader builds it in one piece.

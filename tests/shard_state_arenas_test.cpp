@@ -169,6 +169,26 @@ TEST(shard_state, loads_merges_drops_and_events_answer_as_a_state_loaded_in_one_
   EXPECT_FALSE(moved.context(fresh.user, 10, 10).known);
 }
 
+TEST(shard_state, a_job_installed_again_over_its_own_lists_takes_no_more_memory) {
+  shard_state st{recommend_settings{}};
+  st.install(shop());
+  auto run = [] {
+    neighbour_update up;
+    up.kind = job_kind::item_similarity;
+    for (item_id i = 0; i < item_count; ++i)
+      for (item_id n = 1; n <= 3 + i % 7; ++n)
+        up.rows[i].push_back({(i + n) % item_count, 1.0f / float(n)});
+    return up;
+  };
+  st.install(run());
+  const auto first = st.footprint();
+  st.install(run());
+  const auto again = st.footprint();
+  EXPECT_EQ(again.arenas, first.arenas);
+  EXPECT_EQ(again.arena_blocks, first.arena_blocks);
+  EXPECT_EQ(again.neighbours, first.neighbours);
+}
+
 TEST(shard_state, a_held_table_visits_every_record_of_every_partition_once) {
   held_table<user_record> table(8);
   for (user_id u = 0; u < 100; u += 3)
