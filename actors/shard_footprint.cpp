@@ -2,10 +2,11 @@
 // state, so that what dominates a shard node's memory is measured, not
 // guessed. The users' and items' records and vectors live in the partitions'
 // arenas (actors/partition_arena.hpp): they count the bytes asked for
-// (capacity, nodes, buckets), and `arenas` what the arenas mapped for them
-// (with the pools' rounding and free blocks). Titles are on the default heap:
-// glibc specifics (malloc_usable_size, the 8-byte chunk header) make that
-// figure exact for this build, an estimate elsewhere. vector_index::bytes() is in shard_state.cpp: hnswlib's headers
+// (capacity, nodes, buckets); `arenas` is what the arenas mapped for them and
+// `arena_blocks` their blocks in use (with the size classes' rounding).
+// Titles are on the default heap: glibc specifics (malloc_usable_size, the
+// 8-byte chunk header) make that figure exact for this build, an estimate
+// elsewhere. vector_index::bytes() is in vector_index.cpp: hnswlib's headers
 // may be included by one translation unit only.
 #include "actors/shard_state.hpp"
 
@@ -58,8 +59,8 @@ std::string describe(const state_footprint& f) {
                 "%.1f mapped, %.1f in blocks",
                 f.users, f.items, mib(f.total()), mib(f.user_table), mib(f.history),
                 mib(f.bought), mib(f.similar), mib(f.user_vectors), mib(f.item_table),
-                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index), mib(f.arenas),
-                mib(f.arena_blocks));
+                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index),
+                mib(f.arenas), mib(f.arena_blocks));
   return buf;
 }
 

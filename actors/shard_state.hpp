@@ -181,10 +181,11 @@ struct embedding_update {
   std::unordered_map<item_id, std::vector<float>> folded;
 };
 
-// Heap bytes held by a shard's state, per structure: what a shard node's
-// resident memory is made of (logged after each load, drop and job install).
-// Heap blocks count what malloc hands out (usable size plus its header), so
-// spare vector capacity and per-block overhead show.
+// Bytes held by a shard's state, per structure: what a shard node's resident
+// memory is made of (logged after each load, drop and job install). Lists and
+// tables in the partitions' arenas count the bytes they asked for (spare
+// capacity shows; the size classes' rounding shows in arena_blocks); titles,
+// on the heap, what malloc hands out (usable size plus its header).
 struct state_footprint {
   std::size_t users = 0, items = 0;
   std::size_t user_table = 0;     // the id -> record table itself
