@@ -53,7 +53,7 @@ void* mapped_pages::do_allocate(std::size_t bytes, std::size_t align) {
   }
   // Bump allocation in the newest chunk; a request that does not fit starts
   // a new chunk (the rest of the old one stays unused: requests here are
-  // below large_bytes, a 32nd of a chunk at most).
+  // below large_bytes: half of the first chunk, a 32nd of a 1 MiB one).
   if (!chunks_.empty()) {
     auto start = (used_ + align - 1) / align * align;
     if (start + bytes <= chunks_.back().bytes) {
@@ -64,7 +64,8 @@ void* mapped_pages::do_allocate(std::size_t bytes, std::size_t align) {
   const auto next = chunks_.empty() ? first_chunk_bytes
                                     : std::min(max_chunk_bytes, 2 * chunks_.back().bytes);
   const auto size = std::max(next, whole_pages(bytes));
-  chunks_.reserve(chunks_.size() + 1);
+  if (chunks_.size() == chunks_.capacity())
+    chunks_.reserve(2 * chunks_.size() + 4); // before mapping: the push cannot throw then
   void* p = map(size);
   chunks_.push_back({p, size});
   mapped_ += size;
