@@ -14,7 +14,7 @@ namespace {
 
 // History (protocol/README.md, "Wire versions"):
 //   1  2026-11-27  the first versioned protocol.
-constexpr std::uint32_t current = 1;
+constexpr std::uint32_t current = 2;
 
 } // namespace
 
