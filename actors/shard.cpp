@@ -213,8 +213,8 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           return make_error(ec::not_ready, "shard " + std::to_string(st.index) + " is loading");
         if (!st.holds(i))
           return st.not_held(i, "item");
-        if (auto* vec = st.data.item_embedding(i))
-          return *vec;
+        if (auto vec = st.data.item_embedding(i))
+          return std::move(*vec);
         // Not in memory: the catalog may have grown since the load (an import
         // while serving). Ask the database once, through the loader.
         auto rp = self->make_response_promise<std::vector<float>>();

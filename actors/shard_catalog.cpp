@@ -55,7 +55,7 @@ void shard_state::erase_user(user_id u, std::uint64_t epoch) {
       for (const auto& s : user.similar)
         if (s.user != u)
           kept.push_back(s);
-      user.similar = std::move(kept);
+      assign_exact(user.similar, kept);
     }
 }
 

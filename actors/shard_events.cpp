@@ -66,9 +66,9 @@ caf::result<item_vectors> vectors_for_batch(shard_actor_type* self,
   item_vectors out;
   for (auto i : items)
     if (st.holds(i))
-      if (auto* vec = st.data.item_embedding(i)) {
+      if (auto vec = st.data.item_embedding(i)) {
         out.items.push_back(i);
-        out.vectors.push_back(*vec);
+        out.vectors.push_back(std::move(*vec));
       }
   return out;
 }
@@ -137,9 +137,9 @@ caf::result<taste_vectors> tastes_of(shard_actor_type* self, const std::vector<u
   taste_vectors out;
   for (auto u : users)
     if (st.holds(u))
-      if (const auto* taste = st.data.taste(u); taste != nullptr && !taste->empty()) {
+      if (auto taste = st.data.taste(u); taste && !taste->empty()) {
         out.users.push_back(u);
-        out.vectors.push_back(*taste);
+        out.vectors.push_back(std::move(*taste));
       }
   return out;
 }

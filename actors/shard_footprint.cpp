@@ -1,8 +1,12 @@
-// shard_state::footprint(): counts the heap bytes of each structure of a
-// shard's state, so that what dominates a shard node's memory is measured,
-// not guessed. glibc specifics (malloc_usable_size, the 8-byte chunk header,
-// libstdc++'s node layout) make the figures exact for this build, estimates
-// elsewhere. vector_index::bytes() is in shard_state.cpp: hnswlib's headers
+// shard_state::footprint(): counts the bytes of each structure of a shard's
+// state, so that what dominates a shard node's memory is measured, not
+// guessed. The users' and items' records and vectors live in the partitions'
+// arenas (actors/partition_arena.hpp): they count the bytes asked for
+// (capacity, nodes, buckets); `arenas` is what the arenas mapped for them and
+// `arena_blocks` their blocks in use (with the size classes' rounding).
+// Titles are on the default heap: glibc specifics (malloc_usable_size, the
+// 8-byte chunk header) make that figure exact for this build, an estimate
+// elsewhere. vector_index::bytes() is in vector_index.cpp: hnswlib's headers
 // may be included by one translation unit only.
 #include "actors/shard_state.hpp"
 
@@ -19,24 +23,23 @@ std::size_t block(const void* p) {
   return p == nullptr ? 0 : malloc_usable_size(const_cast<void*>(p)) + sizeof(std::size_t);
 }
 
+// A vector in an arena: the block it asked for.
 template <class T>
-std::size_t heap(const std::vector<T>& v) {
-  return v.capacity() == 0 ? 0 : block(v.data());
+std::size_t heap(const std::pmr::vector<T>& v) {
+  return v.capacity() * sizeof(T);
 }
 
 std::size_t heap(const std::string& s) {
   return s.capacity() > 15 ? block(s.data()) : 0; // libstdc++ keeps up to 15 chars inline
 }
 
-// A node-based hash map of integer keys (libstdc++ caches no hash for them):
-// one node per entry (a next pointer and the value, in a malloc chunk of the
-// request plus an 8-byte header rounded up to 16, at least 32) plus the
-// bucket array.
-template <class Map>
-std::size_t table(const Map& m) {
-  std::size_t node = sizeof(void*) + sizeof(typename Map::value_type);
-  node = std::max<std::size_t>(32, (node + sizeof(std::size_t) + 15) / 16 * 16);
-  return m.size() * node + m.bucket_count() * sizeof(void*) + sizeof(std::size_t);
+// A node-based hash map of integer keys (libstdc++ caches no hash for them),
+// one per held partition: one node per entry (a next pointer and the value)
+// plus the bucket arrays.
+template <class Table>
+std::size_t table(const Table& t) {
+  const std::size_t node = sizeof(void*) + sizeof(typename Table::value_type);
+  return t.size() * node + t.bucket_count() * sizeof(void*);
 }
 
 } // namespace
@@ -52,10 +55,12 @@ std::string describe(const state_footprint& f) {
   std::snprintf(buf, sizeof buf,
                 "%zu users, %zu items, %.1f MiB: user table %.1f, history %.1f, bought %.1f, "
                 "similar users %.1f, user vectors %.1f; item table %.1f, titles %.1f, "
-                "neighbours %.1f, item vectors %.1f, vector index %.1f",
+                "neighbours %.1f, item vectors %.1f, vector index %.1f; partition arenas "
+                "%.1f mapped, %.1f in blocks",
                 f.users, f.items, mib(f.total()), mib(f.user_table), mib(f.history),
                 mib(f.bought), mib(f.similar), mib(f.user_vectors), mib(f.item_table),
-                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index));
+                mib(f.titles), mib(f.neighbours), mib(f.item_vectors), mib(f.vector_index),
+                mib(f.arenas), mib(f.arena_blocks));
   return buf;
 }
 
@@ -78,6 +83,8 @@ state_footprint shard_state::footprint() const {
   }
   if (index_)
     f.vector_index = index_->bytes();
+  f.arenas = users_.mapped() + items_.mapped();
+  f.arena_blocks = users_.in_use() + items_.in_use();
   return f;
 }
 

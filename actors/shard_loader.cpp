@@ -193,6 +193,9 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                                            const std::vector<std::uint32_t>& partitions,
                                            std::uint32_t count, const recommend_settings& cfg) {
   auto snap = std::make_shared<shard_snapshot>();
+  // Each partition's users and items in their own arenas (held_table).
+  snap->users = held_table<user_record>(count);
+  snap->items = held_table<item_record>(count);
   auto err = store::guard([&] {
     store::read_in_one_snapshot(c, [&](pqxx::transaction_base& tx) {
       auto head = store::read_behavior_head(tx);
@@ -220,7 +223,7 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
       read_neighbours(tx, neighbour_source(cfg, true), partitions, count, cap,
                       [&](std::int32_t id, const std::vector<neighbour_item>& row) {
                         if (auto it = snap->items.find(id); it != snap->items.end())
-                          it->second.neighbours = row; // a copy: exact size
+                          assign_exact(it->second.neighbours, row);
                       });
       // Decayed popularity at the snapshot's popularity_epoch (whole seconds,
       // exactly: partitions loaded at other times are rescaled from it, so the
@@ -246,7 +249,7 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
         std::sort(bought.begin(), bought.end());
         bought.erase(std::unique(bought.begin(), bought.end()), bought.end());
         user->bought.assign(bought.begin(), bought.end());
-        user->first_buys = newest_first_buys(buys, cfg);
+        assign_exact(user->first_buys, newest_first_buys(buys, cfg));
         history.clear();
         bought.clear();
         buys.clear();
@@ -276,16 +279,16 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
                             });
       read_neighbours(tx, neighbour_source(cfg, false), partitions, count, similar_user_cap(cfg),
                       [&](std::int32_t id, const std::vector<neighbour_item>& row) {
-                        snap->users[id].similar = similar_users(row);
+                        assign_exact(snap->users[id].similar, similar_users(row));
                       });
       embedding_update emb;
       read_embeddings(tx, partitions, count, emb);
       for (auto& [id, v] : emb.items)
         if (auto it = snap->items.find(id); it != snap->items.end())
-          it->second.embedding = std::move(v);
+          assign_exact(it->second.embedding, v);
       for (auto& [id, v] : emb.users)
         if (auto it = snap->users.find(id); it != snap->users.end())
-          it->second.vec = std::move(v);
+          assign_exact(it->second.vec, v);
       // Items without a published embedding: folded from their users' published
       // vectors, as the live path did (store/taste_folds.hpp).
       auto folded = fold_unpublished(tx, partitions, count, snap->max_behavior_id,
@@ -293,7 +296,7 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
       index_folded(folded, emb.index);
       for (auto& [id, v] : folded)
         if (auto it = snap->items.find(id); it != snap->items.end()) {
-          it->second.embedding = std::move(v);
+          assign_exact(it->second.embedding, v);
           it->second.folded = true;
         }
       snap->index = std::move(emb.index);

@@ -119,8 +119,10 @@ caf::result<bool> drop_partitions(shard_actor_type* self,
       st.standby.erase(p);
     }
   if (!gone.empty()) {
-    st.data.drop(gone, st.partition_count);
-    spdlog::info("dropped {} partitions moved away (map epoch {})", gone.size(), epoch);
+    const auto unmapped = st.data.drop(gone, st.partition_count);
+    spdlog::info("dropped {} partitions moved away (map epoch {}): {:.1f} MiB of their arenas "
+                 "unmapped",
+                 gone.size(), epoch, double(unmapped) / (1 << 20));
     settle_memory(st, "after the drop");
   }
   return true;
@@ -188,8 +190,8 @@ caf::result<void> flip_map(shard_actor_type* self, std::uint64_t epoch,
             for (std::size_t k = 0; k < events.size(); ++k) {
               const auto& e = events[k];
               if (in_landed(e.user) && st.holds(e.user) && known_user.count(ids[k]) == 0) {
-                auto* vec = st.data.item_embedding(e.item);
-                st.data.apply_user(e, vec != nullptr ? *vec : std::vector<float>{}, ids[k]);
+                auto vec = st.data.item_embedding(e.item);
+                st.data.apply_user(e, vec ? *vec : std::vector<float>{}, ids[k]);
                 ++late;
               }
               if (in_landed(e.item) && st.holds(e.item) && known_item.count(ids[k]) == 0) {

@@ -22,20 +22,8 @@ float behavior_weight(const recommend_settings& cfg, behavior_kind k) {
   return 1;
 }
 
-void normalize(std::vector<float>& v) {
-  double norm = 0;
-  for (float x : v)
-    norm += double(x) * x;
-  if (norm <= 0) {
-    v.clear();
-    return;
-  }
-  auto inv = static_cast<float>(1.0 / std::sqrt(norm));
-  for (float& x : v)
-    x *= inv;
-}
-
-void record_history(std::vector<history_entry>& history, const behavior_event& e, std::size_t cap) {
+template <class History>
+void record_history(History& history, const behavior_event& e, std::size_t cap) {
   history_entry entry{e.item, e.kind, e.ts};
   auto it = std::find_if(history.begin(), history.end(),
                          [&](const history_entry& r) { return r.item == e.item; });
@@ -57,6 +45,9 @@ void record_history(std::vector<history_entry>& history, const behavior_event& e
   if (history.size() > cap)
     history.erase(history.begin(), history.begin() + static_cast<long>(history.size() - cap));
 }
+
+template void record_history(std::vector<history_entry>&, const behavior_event&, std::size_t);
+template void record_history(std::pmr::vector<history_entry>&, const behavior_event&, std::size_t);
 
 std::vector<scored_user> similar_users(const std::vector<neighbour_item>& row) {
   std::vector<scored_user> out;
@@ -127,120 +118,6 @@ void emit_top(const score_table& acc, recall_route route, std::size_t k,
 
 shard_state::shard_state(recommend_settings cfg) : cfg_(std::move(cfg)) {}
 
-void shard_state::install(shard_snapshot&& snap) {
-  users_ = std::move(snap.users);
-  items_ = std::move(snap.items);
-  index_ = std::move(snap.index);
-  popularity_epoch_ = snap.popularity_epoch;
-  holdings_changed();
-  restricted_ = std::move(snap.restricted);
-  item_categories_.clear();
-  for (const auto& [id, names] : snap.categories)
-    set_categories(id, names);
-  holdings_changed();
-  loaded_epoch_ = snap.catalog_epoch;
-  synced_to(snap.catalog_epoch);
-}
-
-void shard_state::merge(shard_snapshot&& snap) {
-  // Restrictions: the newer snapshot is authoritative for every item whose
-  // last known change it includes; pushes newer than it are kept.
-  if (snap.catalog_epoch >= loaded_epoch_) {
-    std::erase_if(restricted_, [&](const auto& kv) {
-      return kv.second.second <= snap.catalog_epoch && snap.restricted.count(kv.first) == 0;
-    });
-    loaded_epoch_ = snap.catalog_epoch;
-  }
-  for (auto& [id, entry] : snap.restricted) {
-    auto [it, fresh] = restricted_.try_emplace(id, entry);
-    if (!fresh && it->second.second < entry.second)
-      it->second = entry;
-  }
-  for (const auto& [id, names] : snap.categories)
-    set_categories(id, names);
-  holdings_changed();
-  // The merged partitions' owned items are as of the snapshot; the other
-  // partitions' changes since synced_epoch_ are still read by the poll.
-  double half_life = cfg_.popularity_half_life_days * 86400.0;
-  double rescale = std::exp2(double(snap.popularity_epoch - popularity_epoch_) / half_life);
-  for (auto& [id, item] : snap.items) {
-    item.popularity *= rescale;
-    items_[id] = std::move(item);
-  }
-  for (auto& [id, user] : snap.users)
-    users_[id] = std::move(user);
-  rebuild_index();
-  holdings_changed();
-}
-
-void shard_state::drop(const std::vector<std::uint32_t>& partitions,
-                       std::uint32_t partition_count) {
-  auto dropped = [&](std::int32_t id) {
-    return std::find(partitions.begin(), partitions.end(), partition_of(id, partition_count)) !=
-           partitions.end();
-  };
-  auto gone = std::erase_if(items_, [&](const auto& kv) { return dropped(kv.first); });
-  gone += std::erase_if(users_, [&](const auto& kv) { return dropped(kv.first); });
-  if (gone == 0)
-    return;
-  rebuild_index();
-  holdings_changed();
-}
-
-void shard_state::rebuild_index() {
-  std::int32_t dim = 0;
-  std::size_t count = 0;
-  for (const auto& [id, item] : items_)
-    if (!item.embedding.empty()) {
-      dim = static_cast<std::int32_t>(item.embedding.size());
-      ++count;
-    }
-  if (count == 0) {
-    index_.reset();
-    return;
-  }
-  index_ = std::make_shared<vector_index>(dim, count);
-  for (const auto& [id, item] : items_)
-    if (item.embedding.size() == static_cast<std::size_t>(dim))
-      index_->add(id, item.embedding);
-}
-
-void shard_state::install(neighbour_update&& update) {
-  if (item_side(update.kind)) {
-    for (auto& [id, item] : items_) {
-      auto it = update.rows.find(id);
-      item.neighbours = it == update.rows.end() ? std::vector<neighbour_item>{} : std::move(it->second);
-    }
-  } else {
-    for (auto& [id, user] : users_) {
-      auto it = update.rows.find(id);
-      user.similar = it == update.rows.end() ? std::vector<scored_user>{} : similar_users(it->second);
-    }
-    // Users known only by their neighbours (no behavior loaded) still get them.
-    for (auto& [id, rows] : update.rows)
-      if (users_.count(id) == 0)
-        users_[id].similar = similar_users(rows);
-  }
-}
-
-void shard_state::install(embedding_update&& update) {
-  // Published vectors replace folded ones; items the run left out keep a
-  // vector only if the loader folded one from the newly published tastes.
-  for (auto& [id, item] : items_) {
-    auto it = update.items.find(id);
-    item.embedding = it == update.items.end() ? std::vector<float>{} : std::move(it->second);
-    item.folded = false;
-    if (it == update.items.end())
-      if (auto f = update.folded.find(id); f != update.folded.end()) {
-        item.embedding = std::move(f->second);
-        item.folded = true;
-      }
-  }
-  for (auto& [id, vec] : update.users)
-    users_[id].vec = std::move(vec);
-  index_ = std::move(update.index);
-}
-
 user_context shard_state::context(user_id u, std::size_t recent, std::size_t similar) const {
   user_context ctx;
   ctx.user = u;
@@ -253,7 +130,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   ctx.version = rec.version;
   for (auto h = rec.history.rbegin(); h != rec.history.rend() && ctx.recent.size() < recent; ++h)
     ctx.recent.push_back(h->recent());
-  ctx.bought = rec.bought;
+  ctx.bought.assign(rec.bought.begin(), rec.bought.end());
   // The remembered items, sorted: folded into `bought` (recommend.exclude_seen)
   // or sent apart, so a request may choose otherwise (user_context).
   std::vector<item_id> seen;
@@ -264,7 +141,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
   if (cfg_.exclude_seen != 0) {
     ctx.seen_in_bought = true;
-    ctx.purchased = rec.bought;
+    ctx.purchased.assign(rec.bought.begin(), rec.bought.end());
     std::vector<item_id> both;
     both.reserve(ctx.bought.size() + seen.size());
     std::set_union(ctx.bought.begin(), ctx.bought.end(), seen.begin(), seen.end(),
@@ -275,7 +152,7 @@ user_context shard_state::context(user_id u, std::size_t recent, std::size_t sim
   }
   ctx.similar.assign(rec.similar.begin(),
                      rec.similar.begin() + static_cast<long>(std::min(similar, rec.similar.size())));
-  ctx.vector = rec.vec;
+  ctx.vector.assign(rec.vec.begin(), rec.vec.end());
   ctx.catalog_epoch = catalog_epoch();
   ctx.categories = top_categories(rec);
   return ctx;
@@ -487,12 +364,13 @@ std::vector<item_details> shard_state::details(const std::vector<item_id>& items
   return out;
 }
 
-const std::vector<float>* shard_state::item_embedding(item_id i) const {
-  static const std::vector<float> none;
+std::optional<std::vector<float>> shard_state::item_embedding(item_id i) const {
   auto it = items_.find(i);
   if (it == items_.end())
-    return nullptr;
-  return it->second.folded ? &none : &it->second.embedding;
+    return std::nullopt;
+  if (it->second.folded)
+    return std::vector<float>{};
+  return std::vector<float>(it->second.embedding.begin(), it->second.embedding.end());
 }
 
 std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector<float>& item_vec) {
@@ -545,7 +423,7 @@ void shard_state::add_item(const item_details& details, const std::vector<float>
   // A published embedding (from the database) replaces a folded vector; none
   // leaves a folded one in place.
   if (!unit_embedding.empty() || !item.folded) {
-    item.embedding = unit_embedding;
+    assign_exact(item.embedding, unit_embedding);
     item.folded = false;
   }
   if (index_ && !unit_embedding.empty() &&

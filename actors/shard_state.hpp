@@ -7,9 +7,11 @@
 // popularity. Everything here is touched by the owning actor only.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <set>
 #include <optional>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include "config/settings.hpp"
 #include "engine/score_table.hpp"
+#include "actors/held_table.hpp"
 #include "actors/vector_index.hpp"
 #include "protocol/messages.hpp"
 
@@ -55,22 +58,46 @@ struct co_buy {
 };
 
 // Vectors here are built at their exact size (loads shrink them), since
-// spare capacity times a million users is most of a node's memory.
+// spare capacity times a million users is most of a node's memory. Records
+// are allocator-aware: in a held_table, a record and its vectors take their
+// partition's arena (actors/held_table.hpp); alone, the default heap. A field
+// added here goes into both allocator constructors too.
+using record_allocator = std::pmr::polymorphic_allocator<std::byte>;
+
 struct user_record {
-  std::uint64_t version = 0;            // behaviors seen (loaded + applied)
-  std::vector<history_entry> history;   // distinct items, oldest first, capped
-  std::vector<item_id> bought;          // sorted
-  std::vector<scored_user> similar;     // best first, capped
-  std::vector<float> vec;               // unit taste vector, or empty
+  using allocator_type = record_allocator;
+  std::uint64_t version = 0;                 // behaviors seen (loaded + applied)
+  std::pmr::vector<history_entry> history;   // distinct items, oldest first, capped
+  std::pmr::vector<item_id> bought;          // sorted
+  std::pmr::vector<scored_user> similar;     // best first, capped
+  std::pmr::vector<float> vec;               // unit taste vector, or empty
   // The user's newest first buys (item, row id), oldest first, at most
   // co_bought_recent + 1: what a next first buy is paired with (also-bought).
-  std::vector<first_buy> first_buys;
+  std::pmr::vector<first_buy> first_buys;
+
+  user_record() = default;
+  explicit user_record(const allocator_type& a)
+    : history(a), bought(a), similar(a), vec(a), first_buys(a) {}
+  user_record(const user_record& o, const allocator_type& a)
+    : version(o.version), history(o.history, a), bought(o.bought, a), similar(o.similar, a),
+      vec(o.vec, a), first_buys(o.first_buys, a) {}
+  user_record(user_record&& o, const allocator_type& a)
+    : version(o.version), history(std::move(o.history), a), bought(std::move(o.bought), a),
+      similar(std::move(o.similar), a), vec(std::move(o.vec), a),
+      first_buys(std::move(o.first_buys), a) {}
+  user_record(const user_record&) = default;
+  user_record(user_record&&) = default;
+  user_record& operator=(const user_record&) = default;
+  user_record& operator=(user_record&&) = default;
 };
 
 struct item_record {
+  using allocator_type = record_allocator;
+  // On the default heap (a protocol type): the title and category names
+  // longer than 15 characters are outside the partition's arena.
   item_details details;
-  std::vector<neighbour_item> neighbours; // best first, capped
-  std::vector<float> embedding;           // unit length, or empty
+  std::pmr::vector<neighbour_item> neighbours; // best first, capped
+  std::pmr::vector<float> embedding;           // unit length, or empty
   // The embedding was folded from the tastes of the item's buyers and
   // viewers (fold_item), not published by a job: it serves vector search and
   // item pages but feeds no user's taste, and the next published job replaces it.
@@ -78,13 +105,44 @@ struct item_record {
   double popularity = 0;                  // decayed weight, scaled to popularity_epoch
   // Live buy co-occurrence: most co-bought partners first, at most
   // recommend.co_bought_partners (actors/shard_widgets.cpp).
-  std::vector<co_buy> co_bought;
+  std::pmr::vector<co_buy> co_bought;
+
+  item_record() = default;
+  explicit item_record(const allocator_type& a) : neighbours(a), embedding(a), co_bought(a) {}
+  item_record(const item_record& o, const allocator_type& a)
+    : details(o.details), neighbours(o.neighbours, a), embedding(o.embedding, a),
+      folded(o.folded), popularity(o.popularity), co_bought(o.co_bought, a) {}
+  item_record(item_record&& o, const allocator_type& a)
+    : details(std::move(o.details)), neighbours(std::move(o.neighbours), a),
+      embedding(std::move(o.embedding), a), folded(o.folded), popularity(o.popularity),
+      co_bought(std::move(o.co_bought), a) {}
+  item_record(const item_record&) = default;
+  item_record(item_record&&) = default;
+  item_record& operator=(const item_record&) = default;
+  item_record& operator=(item_record&&) = default;
 };
 
+// Replaces `dst`'s elements with `src`'s in a block of their exact size, in
+// dst's arena (the block it has if it is that size: a job's install over the
+// previous run's lists of the same lengths takes no new block).
+template <class T, class Range>
+void assign_exact(std::pmr::vector<T>& dst, const Range& src) {
+  const auto n = static_cast<std::size_t>(std::size(src));
+  if (dst.capacity() != n) {
+    dst.clear();
+    dst.shrink_to_fit(); // its block goes back to its class first
+    dst.reserve(n);
+  }
+  dst.assign(std::begin(src), std::end(src));
+}
+
 // Everything a shard serves from, as a loader builds it in one piece.
+// Its users and items are held per partition (held_table: the loader makes
+// them with the cluster's partition count), so a snapshot's partitions join
+// a shard's state without a copy.
 struct shard_snapshot {
-  std::unordered_map<user_id, user_record> users;
-  std::unordered_map<item_id, item_record> items;
+  held_table<user_record> users;
+  held_table<item_record> items;
   std::shared_ptr<vector_index> index;    // may be null (no embeddings yet)
   std::int64_t max_behavior_id = 0;       // events with a larger id came after the snapshot
   // Behavior ids are taken at INSERT but become visible at COMMIT, so an event
@@ -123,10 +181,11 @@ struct embedding_update {
   std::unordered_map<item_id, std::vector<float>> folded;
 };
 
-// Heap bytes held by a shard's state, per structure: what a shard node's
-// resident memory is made of (logged after each load, drop and job install).
-// Heap blocks count what malloc hands out (usable size plus its header), so
-// spare vector capacity and per-block overhead show.
+// Bytes held by a shard's state, per structure: what a shard node's resident
+// memory is made of (logged after each load, drop and job install). Lists and
+// tables in the partitions' arenas count the bytes they asked for (spare
+// capacity shows; the size classes' rounding shows in arena_blocks); titles,
+// on the heap, what malloc hands out (usable size plus its header).
 struct state_footprint {
   std::size_t users = 0, items = 0;
   std::size_t user_table = 0;     // the id -> record table itself
@@ -134,6 +193,11 @@ struct state_footprint {
   std::size_t item_table = 0;
   std::size_t titles = 0, neighbours = 0, item_vectors = 0;
   std::size_t vector_index = 0;
+  // Pages mapped by the held partitions' arenas (users' and items' records
+  // and vectors, with the pools' rounding and free blocks): what the user
+  // and item structures above cost, and what a drop hands back whole.
+  std::size_t arenas = 0;
+  std::size_t arena_blocks = 0; // of which in blocks in use (rounded to their size class)
   std::size_t total() const;
 };
 std::string describe(const state_footprint& f);
@@ -144,11 +208,36 @@ std::string describe(const state_footprint& f);
 constexpr float new_arrival_score = 1e6f;
 
 float behavior_weight(const recommend_settings& cfg, behavior_kind k);
-void normalize(std::vector<float>& v);
+// Scales v to unit length (an all-zero v becomes empty).
+template <class Vector>
+void normalize(Vector& v) {
+  double norm = 0;
+  for (float x : v)
+    norm += double(x) * x;
+  if (norm <= 0) {
+    v.clear();
+    return;
+  }
+  auto inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& x : v)
+    x *= inv;
+}
 // Folds an item into a unit taste vector, as a behavior of that weight does
 // on the user's shard: an exponential moving average (a = min(0.1 x weight,
 // 0.8)), back to unit length; an empty or other-sized taste becomes the item's.
-void fold_taste(std::vector<float>& taste, const std::vector<float>& item_vec, float weight);
+template <class Vector>
+void fold_taste(Vector& taste, const std::vector<float>& item_vec, float weight) {
+  if (item_vec.empty())
+    return;
+  if (taste.size() != item_vec.size()) {
+    taste.assign(item_vec.begin(), item_vec.end());
+    return;
+  }
+  float a = std::min(0.1f * weight, 0.8f);
+  for (std::size_t d = 0; d < item_vec.size(); ++d)
+    taste[d] = (1 - a) * taste[d] + a * item_vec[d];
+  normalize(taste);
+}
 
 class shard_state {
 public:
@@ -158,8 +247,9 @@ public:
   // Adds the state of partitions this shard takes over (a move): popularity is
   // rescaled to this shard's epoch and the vector index rebuilt.
   void merge(shard_snapshot&& snap);
-  // Forgets the users and items of partitions that moved away.
-  void drop(const std::vector<std::uint32_t>& partitions, std::uint32_t partition_count);
+  // Forgets the users and items of partitions that moved away: their
+  // arenas are unmapped whole. Returns the bytes the arenas had mapped.
+  std::size_t drop(const std::vector<std::uint32_t>& partitions, std::uint32_t partition_count);
   void install(neighbour_update&& update);
   void install(embedding_update&& update);
 
@@ -202,9 +292,9 @@ public:
 
   // The item's published unit embedding (empty if none, or if its vector
   // was folded: a folded vector feeds no taste); nullptr if the item is unknown.
-  const std::vector<float>* item_embedding(item_id i) const;
+  std::optional<std::vector<float>> item_embedding(item_id i) const;
   // The user's unit taste vector (empty if none); nullptr if the user is unknown.
-  const std::vector<float>* taste(user_id u) const;
+  std::optional<std::vector<float>> taste(user_id u) const;
   // A committed behavior of `kind` on a held item without a published
   // embedding, by a user of unit taste `taste`: the taste is folded into the
   // item's vector as fold_taste folds an item into a taste (the first one
@@ -251,13 +341,15 @@ private:
   float user_cf_weight(behavior_kind k) const;
   void rebuild_index();
   void holdings_changed();
+  template <class Record>
+  static void take(held_table<Record>& into, held_table<Record>&& from);
   // One more co-buyer of `partner` in `item`'s row (bounded: see shard_widgets.cpp).
   void count_co_buy(item_record& item, item_id partner);
 
   recommend_settings cfg_;
   score_table scratch_; // recall's accumulator, reused across requests
-  std::unordered_map<user_id, user_record> users_;
-  std::unordered_map<item_id, item_record> items_;
+  held_table<user_record> users_;
+  held_table<item_record> items_;
   std::shared_ptr<vector_index> index_;
   unix_seconds popularity_epoch_ = 0;
   // Catalog (sql/005_catalog.sql): the newest catalog epoch seen (loaded or
@@ -291,7 +383,9 @@ private:
 // Updates a user's history with one event: the item moves to the newest end,
 // keeping its strongest kind; the oldest items fall off beyond `cap`. The
 // vector grows by a quarter at a time, never beyond cap + 1.
-void record_history(std::vector<history_entry>& history, const behavior_event& e, std::size_t cap);
+// (std::vector for the loader's scratch, std::pmr::vector in a record.)
+template <class History>
+void record_history(History& history, const behavior_event& e, std::size_t cap);
 
 // A similarity row as a user's similar users, allocated at its exact size.
 std::vector<scored_user> similar_users(const std::vector<neighbour_item>& row);

@@ -28,23 +28,12 @@ bool before(const co_buy& a, const co_buy& b) {
 
 } // namespace
 
-void fold_taste(std::vector<float>& taste, const std::vector<float>& item_vec, float weight) {
-  if (item_vec.empty())
-    return;
-  if (taste.size() != item_vec.size()) {
-    taste = item_vec;
-    return;
-  }
-  float a = std::min(0.1f * weight, 0.8f);
-  for (std::size_t d = 0; d < item_vec.size(); ++d)
-    taste[d] = (1 - a) * taste[d] + a * item_vec[d];
-  normalize(taste);
-}
-
 // New items in the embedding space: the reverse of fold_taste (actors/api_fold.cpp).
-const std::vector<float>* shard_state::taste(user_id u) const {
+std::optional<std::vector<float>> shard_state::taste(user_id u) const {
   auto it = users_.find(u);
-  return it == users_.end() ? nullptr : &it->second.vec;
+  if (it == users_.end())
+    return std::nullopt;
+  return std::vector<float>(it->second.vec.begin(), it->second.vec.end());
 }
 
 bool shard_state::fold_item(item_id i, behavior_kind kind, const std::vector<float>& taste) {
@@ -159,7 +148,7 @@ std::optional<item_relations> shard_state::relations(item_id item, std::size_t k
   for (std::size_t n = 0; n < rec.co_bought.size() && out.co_bought.size() < k; ++n)
     if (servable_item(rec.co_bought[n].item, now))
       out.co_bought.push_back({rec.co_bought[n].item, static_cast<float>(rec.co_bought[n].buyers)});
-  out.embedding = rec.embedding;
+  out.embedding.assign(rec.embedding.begin(), rec.embedding.end());
   return out;
 }
 
@@ -183,7 +172,7 @@ std::vector<item_vector> shard_state::vectors(const std::vector<item_id>& items)
   std::vector<item_vector> out;
   for (auto i : items)
     if (auto it = items_.find(i); it != items_.end() && !it->second.embedding.empty())
-      out.push_back({i, it->second.embedding});
+      out.push_back({i, {it->second.embedding.begin(), it->second.embedding.end()}});
   return out;
 }
 

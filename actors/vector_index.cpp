@@ -88,7 +88,7 @@ vector_index::vector_index(std::int32_t dim, std::size_t capacity)
 
 vector_index::~vector_index() = default;
 
-void vector_index::add(item_id item, const std::vector<float>& unit_vector) {
+void vector_index::add(item_id item, std::span<const float> unit_vector) {
   const auto label = static_cast<hnswlib::labeltype>(item);
   // hnswlib moves a label it holds (addPoint updates it in place).
   const bool fresh = index_->label_lookup_.count(label) == 0;

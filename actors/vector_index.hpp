@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "protocol/messages.hpp"
@@ -31,7 +32,7 @@ public:
   vector_index(const vector_index&) = delete;
   vector_index& operator=(const vector_index&) = delete;
   // Adds the item, or moves it to `unit_vector` if it is in the index already.
-  void add(item_id item, const std::vector<float>& unit_vector);
+  void add(item_id item, std::span<const float> unit_vector);
   // Up to k nearest items with their cosine similarity, best first (ties by
   // item id), none of them in `exclude` (sorted); exact up to exact_scan_max
   // items. The exact scan leaves the excluded items out before selecting, so

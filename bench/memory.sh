@@ -21,7 +21,7 @@ memory_cluster_rss() { # dataset
 
 bench_memory() {
   md ""; md "## 4. Memory"; md ""
-  md "VmRSS of each process of a cluster (1 coordinator, 2 shard nodes, 1 API node; separate processes on loopback), after the shards loaded their partitions (every user's history up to \`recommend.history_items\`, items, neighbour lists of the jobs' results, embeddings). Baseline: the same cluster on an empty database. MiB per million events = (RSS - baseline) / millions of events in user_behavior. Shard node 0 joins first and loads every partition before half of them move to shard node 1; the memory it frees then stays in its heap (glibc does not return it to the system), so its RSS is higher than its share."
+  md "VmRSS of each process of a cluster (1 coordinator, 2 shard nodes, 1 API node; separate processes on loopback), after the shards loaded their partitions (every user's history up to \`recommend.history_items\`, items, neighbour lists of the jobs' results, embeddings). Baseline: the same cluster on an empty database. MiB per million events = (RSS - baseline) / millions of events in user_behavior. Shard node 0 joins first and loads every partition before half of them move to shard node 1; the moved partitions' arenas are then unmapped whole (actors/partition_arena.hpp), so its RSS is close to its share (before the arenas, the memory it freed stayed in its heap)."
   # The empty database: migrated, no events.
   if [ ! -f "$BENCH_OUT/prepared-empty" ]; then
     create_database recd_empty

@@ -174,7 +174,7 @@ TEST(shard_widgets, a_taste_folds_into_an_item_without_a_published_embedding_and
   EXPECT_NEAR(rel->embedding[0], std::cos(0.6f), 1e-6);
   EXPECT_NEAR(rel->embedding[1], std::sin(0.6f), 1e-6);
   EXPECT_EQ(st.vectors({30}).size(), 1u) << "sessions read folded vectors too";
-  ASSERT_NE(st.item_embedding(30), nullptr);
+  ASSERT_TRUE(st.item_embedding(30).has_value());
   EXPECT_TRUE(st.item_embedding(30)->empty()) << "a folded vector feeds no user's taste";
 
   // A second taste moves it by the behavior's weight, as fold_taste moves a
