@@ -14,7 +14,9 @@ namespace {
 
 // History (protocol/README.md, "Wire versions"):
 //   1  2026-11-27  the first versioned protocol.
-constexpr std::uint32_t current = 1;
+//   2  2026-11-27  similarity runs: the shards read their input under the
+//                  driver's snapshot and exchange it (similarity_plan, pairs_atom).
+constexpr std::uint32_t current = 2;
 
 } // namespace
 
