@@ -185,9 +185,10 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   const auto port = c.api_ports().at(0);
   // A similarity run over the two shards: shard-0 knows its run and its
   // peers' nodes afterwards, so a piece of it from the attacker's node meets
-  // the sender check itself.
+  // the sender check itself. (user_similarity: a table recall does not read
+  // by default, so no shard reloads anything after it.)
   auto computed = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
-                           "user_neighbours"},
+                           "user_similarity"},
                           c.common_env(), 120s);
   ASSERT_EQ(computed.status, 0) << show(computed);
   const auto last_run = count(db, "SELECT max(run_id) FROM job_runs");
@@ -261,7 +262,7 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
                                         bulk_chunk{1, 0, 1, std::vector<char>(16, 'x')}));
   similarity_plan plan;
   plan.run_id = last_run + 1;
-  plan.kind = job_kind::user_neighbours;
+  plan.kind = job_kind::user_similarity;
   plan.snapshot = "00000003-0000001B-1";
   plan.behaviors = 8;
   plan.reads = all;
