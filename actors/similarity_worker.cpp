@@ -219,10 +219,14 @@ void send_piece(worker_pointer self, pairs_sink peer, std::uint32_t index) {
 
 similarity_worker_actor::behavior_type
 similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
-                  caf::node_id control, similarity_plan plan, std::vector<std::uint32_t> owned,
-                  std::uint32_t count) {
+                  caf::node_id control, caf::strong_actor_ptr driver, similarity_plan plan,
+                  std::vector<std::uint32_t> owned, std::uint32_t count) {
   enroll(self);
   self->set_default_handler(log_and_drop);
+  if (driver) {
+    self->monitor(driver);
+    self->set_down_handler([=](caf::down_msg&) { self->quit(caf::exit_reason::user_shutdown); });
+  }
   auto& st = self->state;
   st.url = std::move(url);
   st.parent = std::move(parent);
@@ -318,12 +322,12 @@ similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
 
 similarity_worker_actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url,
                                                 caf::actor_addr parent, caf::node_id control,
-                                                similarity_plan plan,
+                                                caf::strong_actor_ptr driver, similarity_plan plan,
                                                 std::vector<std::uint32_t> owned,
                                                 std::uint32_t partition_count) {
   return sys.spawn<caf::detached>(similarity_worker, std::move(postgres_url), std::move(parent),
-                                  std::move(control), std::move(plan), std::move(owned),
-                                  partition_count);
+                                  std::move(control), std::move(driver), std::move(plan),
+                                  std::move(owned), partition_count);
 }
 
 } // namespace recd

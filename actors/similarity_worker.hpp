@@ -25,6 +25,7 @@
 #include <vector>
 
 #include <caf/actor_addr.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
 
@@ -33,10 +34,12 @@
 namespace recd {
 
 // `plan` was checked (limits::check_similarity_plan); `owned`: the partitions
-// whose rows this shard computes, of `partition_count`.
+// whose rows this shard computes, of `partition_count`. `driver`: the job
+// driver that sent the plan; the worker ends when it goes down (a coordinator
+// that died mid-run leaves no worker holding the run's input).
 similarity_worker_actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url,
                                                 caf::actor_addr parent, caf::node_id control,
-                                                similarity_plan plan,
+                                                caf::strong_actor_ptr driver, similarity_plan plan,
                                                 std::vector<std::uint32_t> owned,
                                                 std::uint32_t partition_count);
 
