@@ -140,10 +140,6 @@ caf::error publish_similarity(driver_state& st, std::uint64_t rows) {
   return err;
 }
 
-} // namespace
-
-namespace {
-
 // Step 2, once every shard has read its part: each worker sends what it read
 // to the others, takes theirs, computes the rows its shard owns and writes
 // them; the last answer publishes.
