@@ -63,14 +63,32 @@ struct embedding_worker_state {
   std::size_t users_count = 0; // dense indices of the whole run, per side
   std::size_t items_count = 0;
   engine::als_options opt;
+  // Conjugate-gradient solves start from each own row's current factors:
+  // the own rows of the last full matrix of that side received as fixed
+  // factors (empty before the first: users start at zero, as in train_als).
+  std::vector<float> users_now, items_now;
 };
 
+// The rows `dense` of a row-major matrix of `dim` columns.
+std::vector<float> gather_rows(const std::vector<float>& all, const std::vector<std::uint32_t>& dense,
+                               std::int32_t dim) {
+  const auto d = static_cast<std::size_t>(dim);
+  std::vector<float> out;
+  out.reserve(dense.size() * d);
+  for (auto r : dense)
+    out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(r * d),
+               all.begin() + static_cast<std::ptrdiff_t>((r + 1) * d));
+  return out;
+}
+
 factor_block solve(const side_rows& side, std::vector<float> other, std::vector<double> gram,
-                   const engine::als_options& opt) {
+                   const engine::als_options& opt, std::vector<float> now) {
   engine::factor_matrix y;
   y.dim = opt.dim;
   y.values = std::move(other);
   engine::factor_matrix x;
+  x.dim = opt.dim;
+  x.values = std::move(now); // read only by conjugate-gradient solves
   engine::solve_rows(side.rows, y, gram, opt, x);
   return factor_block{side.dense, std::move(x.values)};
 }
@@ -101,6 +119,7 @@ embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state
   st.opt.dim = task.dim;
   st.opt.regularization = task.regularization;
   st.opt.alpha = task.alpha;
+  st.opt.cg_steps = task.cg_steps;
   // Solves one side against the other side's factors (arrived in chunks) and
   // sends the solved rows back in chunks too.
   auto solve_side = [=](bool users, const bulk_handle& fixed, std::vector<double>& gram) {
@@ -125,7 +144,15 @@ embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state
       rp.deliver(std::move(err));
       return rp;
     }
-    auto block = solve(users ? st.users : st.items, std::move(factors), std::move(gram), st.opt);
+    std::vector<float> now;
+    if (st.opt.cg_steps > 0) {
+      // The fixed side's own rows are its current factors for its next solve.
+      (users ? st.items_now : st.users_now) =
+          gather_rows(factors, users ? st.items.dense : st.users.dense, st.opt.dim);
+      now = std::move(users ? st.users_now : st.items_now);
+    }
+    auto block =
+        solve(users ? st.users : st.items, std::move(factors), std::move(gram), st.opt, std::move(now));
     auto encoded = encode_bulk(new_bulk_id(), block);
     if (!encoded) {
       rp.deliver(encoded.error());

@@ -28,6 +28,7 @@ caf::error load_embeddings(driver_state& st) {
   emb.dim = e.dim;
   emb.regularization = e.regularization;
   emb.alpha = e.alpha;
+  emb.cg_steps = e.cg_steps;
   emb.users = us;
   emb.items = is;
   for (auto* ids : {&emb.users, &emb.items}) {

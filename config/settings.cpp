@@ -172,6 +172,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(embedding, alpha, "implicit-feedback confidence slope"),
     RECD_SETTING(embedding, window_days, "only behaviors this recent are learned from (0 = the whole history)"),
     RECD_SETTING(embedding, half_life_days, "a behavior's ALS weight halves with this age (0 = no decay)"),
+    RECD_SETTING(embedding, cg_steps, "ALS conjugate-gradient steps per row and half-step (0 = exact solves)"),
     RECD_SETTING(recommend, weight_user_cf, "weight of the user-CF route"),
     RECD_SETTING(recommend, weight_item_cf, "weight of the item-CF route"),
     RECD_SETTING(recommend, weight_vector, "weight of the vector route"),
@@ -320,6 +321,8 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"cluster.lease_ms must be within 500..600000"};
   if (auto e = positive(s.embedding.dim, "embedding.dim")) return e;
   if (auto e = positive(s.embedding.iterations, "embedding.iterations")) return e;
+  if (s.embedding.cg_steps < 0 || s.embedding.cg_steps > 64) // protocol/limits.hpp: max_cg_steps
+    return std::string{"embedding.cg_steps must be within 0..64"};
   if (auto e = positive(s.redis.ttl_seconds, "redis.ttl_seconds")) return e;
   if (auto e = positive(s.postgres.connect_timeout_s, "postgres.connect_timeout_s")) return e;
   if (auto e = positive(s.postgres.keepalives_idle_s, "postgres.keepalives_idle_s")) return e;

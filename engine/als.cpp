@@ -38,6 +38,7 @@ void check_options(const als_options& opt) {
   require(opt.iterations >= 0, "iterations must be non-negative");
   require(opt.regularization >= 0, "regularization must be non-negative");
   require(opt.alpha >= 0, "alpha must be non-negative");
+  require(opt.cg_steps >= 0, "cg_steps must be non-negative");
 }
 
 void check_factors(const factor_matrix& f) {
@@ -134,23 +135,14 @@ void add_gram(const factor_matrix& y, std::vector<double>& acc) {
   }
 }
 
-void solve_rows(const weighted_rows& rows, const factor_matrix& y, const std::vector<double>& yty,
-                const als_options& opt, factor_matrix& out) {
-  check_options(opt);
-  check_factors(y);
-  check_rows(rows);
-  require(y.dim == opt.dim, "fixed factors must have dim == opt.dim");
+namespace {
+
+// The exact solve of every row (opt.cg_steps == 0): forms each row's system
+// and factors it.
+void solve_rows_exact(const weighted_rows& rows, const factor_matrix& y,
+                      const std::vector<double>& yty, const als_options& opt, factor_matrix& out) {
   const auto d = static_cast<Eigen::Index>(opt.dim);
-  require(yty.size() == static_cast<std::size_t>(d * d), "yty must be dim x dim");
-
-  const std::size_t n_fixed = y.rows();
-  for (const auto c : rows.cols) {
-    if (c >= n_fixed) throw std::out_of_range("als: column index beyond the fixed factors");
-  }
-  for (const auto w : rows.weights) require(w >= 0 && std::isfinite(w), "weights must be >= 0");
-
   const std::size_t n = rows.rows();
-  out.dim = opt.dim;
   out.values.assign(n * static_cast<std::size_t>(d), 0.0f);
 
   // Scratch, reused across rows. Eigen allocates it with the same alignment
@@ -163,7 +155,6 @@ void solve_rows(const weighted_rows& rows, const factor_matrix& y, const std::ve
   Eigen::LLT<mat_d> llt(d);
   Eigen::LDLT<mat_d> ldlt(d);
   vec_d x(d);
-
   for (std::size_t r = 0; r < n; ++r) {
     const std::size_t begin = rows.offsets[r];
     const std::size_t end = rows.offsets[r + 1];
@@ -202,6 +193,119 @@ void solve_rows(const weighted_rows& rows, const factor_matrix& y, const std::ve
     auto dst = out.row(r);
     for (Eigen::Index t = 0; t < d; ++t) dst[static_cast<std::size_t>(t)] = static_cast<float>(x[t]);
   }
+}
+
+// sum_t a[t] * b[t] in four interleaved partial sums (a fixed order, so the
+// result depends only on the inputs; the partial sums let the loop pipeline).
+template <class A>
+double dot_product(const A* a, const double* b, std::size_t n) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  std::size_t t = 0;
+  for (; t + 4 <= n; t += 4) {
+    s0 += static_cast<double>(a[t]) * b[t];
+    s1 += static_cast<double>(a[t + 1]) * b[t + 1];
+    s2 += static_cast<double>(a[t + 2]) * b[t + 2];
+    s3 += static_cast<double>(a[t + 3]) * b[t + 3];
+  }
+  for (; t < n; ++t)
+    s0 += static_cast<double>(a[t]) * b[t];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// `steps` conjugate-gradient steps per row on the row's system
+//   A x = b, A = Y^T Y + lambda I + sum_j (c_j - 1) y_j y_j^T, b = sum_j c_j y_j
+// from its previous factors, without forming A: A v costs one d x d product
+// with Y^T Y and two passes over the row's entries. Plain loops in a fixed
+// order, so a row's result depends only on its own inputs.
+void solve_rows_cg(const weighted_rows& rows, const factor_matrix& y, const std::vector<double>& yty,
+                   const als_options& opt, factor_matrix& out) {
+  const auto d = static_cast<std::size_t>(opt.dim);
+  const std::size_t n = rows.rows();
+  if (out.dim != opt.dim || out.values.size() != n * d)
+    out.values.assign(n * d, 0.0f);
+  out.dim = opt.dim;
+  const double lambda = opt.regularization;
+  std::vector<double> x(d), r(d), p(d), ap(d);
+
+  // v <- (Y^T Y + lambda I) u + sum_j (c_j - 1) (y_j . u) y_j over the row.
+  auto apply = [&](std::size_t begin, std::size_t end, const std::vector<double>& u,
+                   std::vector<double>& v) {
+    for (std::size_t s = 0; s < d; ++s)
+      v[s] = lambda * u[s] + dot_product(yty.data() + s * d, u.data(), d);
+    for (std::size_t e = begin; e < end; ++e) {
+      const float* yj = y.values.data() + static_cast<std::size_t>(rows.cols[e]) * d;
+      const double coef =
+          opt.alpha * static_cast<double>(rows.weights[e]) * dot_product(yj, u.data(), d);
+      for (std::size_t t = 0; t < d; ++t) v[t] += coef * static_cast<double>(yj[t]);
+    }
+  };
+  auto dot = [&](const std::vector<double>& a, const std::vector<double>& b) {
+    return dot_product(a.data(), b.data(), d);
+  };
+  // Below this squared residual a row counts as solved (as implicit's CG).
+  constexpr double solved = 1e-10;
+
+  for (std::size_t row = 0; row < n; ++row) {
+    const std::size_t begin = rows.offsets[row];
+    const std::size_t end = rows.offsets[row + 1];
+    float* dst = out.values.data() + row * d;
+    if (begin == end) { // b == 0, so x == 0
+      std::fill(dst, dst + d, 0.0f);
+      continue;
+    }
+    for (std::size_t t = 0; t < d; ++t) x[t] = dst[t];
+    // r = b - A x
+    apply(begin, end, x, ap);
+    for (std::size_t t = 0; t < d; ++t) r[t] = -ap[t];
+    for (std::size_t e = begin; e < end; ++e) {
+      const float* yj = y.values.data() + static_cast<std::size_t>(rows.cols[e]) * d;
+      const double c = 1.0 + opt.alpha * static_cast<double>(rows.weights[e]);
+      for (std::size_t t = 0; t < d; ++t) r[t] += c * static_cast<double>(yj[t]);
+    }
+    p = r;
+    double rs = dot(r, r);
+    for (std::int32_t step = 0; step < opt.cg_steps && rs > solved; ++step) {
+      apply(begin, end, p, ap);
+      const double pap = dot(p, ap);
+      if (!(pap > 0.0))
+        break; // only with lambda == 0 and a direction in A's null space
+      const double a = rs / pap;
+      for (std::size_t t = 0; t < d; ++t) {
+        x[t] += a * p[t];
+        r[t] -= a * ap[t];
+      }
+      const double next = dot(r, r);
+      const double beta = next / rs;
+      for (std::size_t t = 0; t < d; ++t) p[t] = r[t] + beta * p[t];
+      rs = next;
+    }
+    for (std::size_t t = 0; t < d; ++t) dst[t] = static_cast<float>(x[t]);
+  }
+}
+
+} // namespace
+
+void solve_rows(const weighted_rows& rows, const factor_matrix& y, const std::vector<double>& yty,
+                const als_options& opt, factor_matrix& out) {
+  check_options(opt);
+  check_factors(y);
+  check_rows(rows);
+  require(y.dim == opt.dim, "fixed factors must have dim == opt.dim");
+  const auto d = static_cast<Eigen::Index>(opt.dim);
+  require(yty.size() == static_cast<std::size_t>(d * d), "yty must be dim x dim");
+
+  const std::size_t n_fixed = y.rows();
+  for (const auto c : rows.cols) {
+    if (c >= n_fixed) throw std::out_of_range("als: column index beyond the fixed factors");
+  }
+  for (const auto w : rows.weights) require(w >= 0 && std::isfinite(w), "weights must be >= 0");
+
+  if (opt.cg_steps > 0) {
+    solve_rows_cg(rows, y, yty, opt, out);
+    return;
+  }
+  out.dim = opt.dim;
+  solve_rows_exact(rows, y, yty, opt, out);
 }
 
 als_model train_als(const weighted_rows& user_items, const weighted_rows& item_users,

@@ -12,8 +12,9 @@
 // pair has p_ui = 0 and c_ui = 1. The objective is
 //   sum_{u,i} c_ui (p_ui - x_u . y_i)^2 + lambda (|X|^2 + |Y|^2)
 // (plain lambda, not scaled by row counts), and each half-step minimises it
-// exactly over one side, so the loss never increases (up to float rounding of
-// the stored factors).
+// over one side, exactly or by a few conjugate-gradient steps from the current
+// factors (als_options::cg_steps), so the loss never increases (up to float
+// rounding of the stored factors).
 //
 // Everything is deterministic: same inputs and options give bit-identical
 // factors, whether rows are solved together or in slices.
@@ -31,6 +32,12 @@ struct als_options {
   double regularization = 0.05; // lambda, >= 0 (> 0 keeps every system positive definite)
   double alpha = 10.0;          // confidence c = 1 + alpha * weight, >= 0
   std::uint64_t seed = 42;      // deterministic initialisation of the item factors
+  // 0: each row's system is solved exactly (Cholesky, O(nnz_r * d^2 + d^3)).
+  // > 0: that many conjugate-gradient steps per row, started from the row's
+  // previous factors (Takacs et al. 2011, "Applications of the conjugate
+  // gradient method for implicit feedback collaborative filtering"):
+  // O(steps * (nnz_r * d + d^2)) per row.
+  std::int32_t cg_steps = 0;
 };
 
 // Dense row-major factors: rows() x dim floats.
@@ -73,11 +80,19 @@ std::vector<double> gram(const factor_matrix& y);
 // Throws std::invalid_argument on a size mismatch.
 void add_gram(const factor_matrix& y, std::vector<double>& acc);
 
-// For every row r of `rows` solves, in double precision,
+// For every row r of `rows` minimises, in double precision, the row's part of
+// the objective, whose minimum is
 //   x_r = (Y^T Y + Y^T (C_r - I) Y + lambda I)^-1 Y^T C_r p_r
-// and writes x_r into out (resized to rows.rows() x opt.dim; its previous
-// contents are ignored). `yty` must be gram(y) (or the sum of partial grams).
-// Cost O(nnz_r * d^2 + d^3) per row; rows are independent, so solving a slice
+// and writes x_r into out (resized to rows.rows() x opt.dim). `yty` must be
+// gram(y) (or the sum of partial grams).
+// - opt.cg_steps == 0: the exact x_r, O(nnz_r * d^2 + d^3) per row; out's
+//   previous contents are ignored.
+// - opt.cg_steps > 0: that many conjugate-gradient steps from out's previous
+//   row (zero if out did not have rows.rows() x opt.dim values), stopping
+//   early once the residual is negligible. Each step lowers the row's
+//   objective or keeps it (CG on a positive definite system), so a half-step
+//   never raises the loss; O(steps * (nnz_r * d + d^2)) per row.
+// Rows are independent, so solving a slice (with the same previous rows)
 // gives bit-identical rows to solving the whole matrix. A row without entries
 // gets the zero vector.
 // Throws std::invalid_argument for inconsistent shapes, negative options or
@@ -93,8 +108,8 @@ struct als_model {
 // Single-process driver. user_items has n_users rows whose columns index
 // items; item_users is its transpose (same weights), with n_items rows.
 // Items start at initial_factors(n_items, opt.dim, opt.seed); users start at
-// zero, because the first half-step solves them from the items without reading
-// their previous value. Each iteration solves all users, then all items.
+// zero (an exact first half-step does not read them; conjugate-gradient steps
+// start from them). Each iteration solves all users, then all items.
 als_model train_als(const weighted_rows& user_items, const weighted_rows& item_users,
                     std::size_t n_users, std::size_t n_items, const als_options& opt);
 

@@ -74,7 +74,7 @@ similarity_kernel::similarity_kernel(const bipartite& g, const bipartite& gt,
   tail_ = std::min(min_common_ - 1, max_tail);
   const std::size_t rows = g.rows();
   const std::size_t columns = g.columns();
-  const std::size_t stride = 1 + tail_;
+  const std::size_t stride = 2 + tail_;
 
   // The global column order: rarest first, ties by index. rank[c] = position.
   std::vector<std::uint32_t> order(columns);
@@ -97,7 +97,7 @@ similarity_kernel::similarity_kernel(const bipartite& g, const bipartite& gt,
   std::stable_sort(by_degree.begin(), by_degree.end(),
                    [&](std::uint32_t a, std::uint32_t b) { return g.degree(a) > g.degree(b); });
   slot_.assign(rows, no_slot);
-  slot_id_.resize(by_degree.size());
+  slots_ = static_cast<std::uint32_t>(by_degree.size());
   slot_info_.resize(by_degree.size() * stride);
 
   // Per internal row: degree, suffix (the tail columns of highest rank) and
@@ -107,7 +107,6 @@ similarity_kernel::similarity_kernel(const bipartite& g, const bipartite& gt,
   for (std::uint32_t i = 0; i < by_degree.size(); ++i) {
     const std::uint32_t r = by_degree[i];
     slot_[r] = i;
-    slot_id_[i] = g.row_ids[r];
     const auto row = g.row(r);
     ranks.clear();
     for (const std::uint32_t c : row)
@@ -118,8 +117,9 @@ similarity_kernel::similarity_kernel(const bipartite& g, const bipartite& gt,
     prefix_last[i] = *cut;
     std::uint32_t* info = slot_info_.data() + std::size_t{i} * stride;
     info[0] = static_cast<std::uint32_t>(row.size());
+    info[1] = static_cast<std::uint32_t>(g.row_ids[r]);
     for (std::size_t k = 0; k < tail_; ++k)
-      info[1 + k] = order[ranks[row.size() - tail_ + k]];
+      info[2 + k] = order[ranks[row.size() - tail_ + k]];
   }
 
   // The prefix index by counting sort over the internal rows (one pass to
@@ -174,7 +174,7 @@ void similarity_kernel::neighbours(std::size_t r, std::vector<neighbour>& out) {
   //    under the floor for deg_b <= floor(f * deg_r * (1 - 1e-9)) - 1 with
   //    f = t^2 or t; the margin is far wider than the rounding of a score.
   const bool score_filter = opt_.min_score > 0.0;
-  const auto slots = static_cast<std::uint32_t>(slot_id_.size());
+  const std::uint32_t slots = slots_;
   std::uint32_t slot_lo = 0, slot_hi = slots;
   if (score_filter) {
     fill_max_degree(deg_r);
@@ -208,9 +208,9 @@ void similarity_kernel::neighbours(std::size_t r, std::vector<neighbour>& out) {
   std::uint32_t* const touched = touched_.data();
   std::uint8_t* const mark = mark_.data();
   const std::uint32_t tail = tail_;
-  const std::size_t stride = 1 + tail;
+  const std::size_t stride = 2 + tail;
   const std::uint32_t* const info = slot_info_.data();
-  const std::uint32_t* const own_suffix = info + std::size_t{self} * stride + 1;
+  const std::uint32_t* const own_suffix = info + std::size_t{self} * stride + 2;
   for (std::uint32_t k = 0; k < tail; ++k)
     mark[own_suffix[k]] = 2;
   std::size_t n = 0;
@@ -238,8 +238,10 @@ void similarity_kernel::neighbours(std::size_t r, std::vector<neighbour>& out) {
   // counters as we go so the scratch is clean again.
   constexpr std::size_t ahead = 8; // candidates' records are read out of order: prefetch
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + ahead < n)
+    if (i + ahead < n) {
       __builtin_prefetch(info + std::size_t{touched[i + ahead]} * stride);
+      __builtin_prefetch(counter + touched[i + ahead]);
+    }
     const std::uint32_t b = touched[i];
     std::uint32_t common = counter[b];
     counter[b] = 0;
@@ -250,13 +252,14 @@ void similarity_kernel::neighbours(std::size_t r, std::vector<neighbour>& out) {
       continue;
     const std::uint32_t* const record = info + std::size_t{b} * stride;
     for (std::uint32_t k = 0; k < tail; ++k)
-      common += mark[record[1 + k]];
+      common += mark[record[2 + k]];
     if (common < min_common)
       continue;
     const std::uint32_t deg_b = record[0];
     if (score_filter && deg_b > max_degree[common])
       continue;
-    out.push_back({slot_id_[b], score(common, deg_r, deg_b), static_cast<std::int32_t>(common)});
+    out.push_back({static_cast<std::int32_t>(record[1]), score(common, deg_r, deg_b),
+                   static_cast<std::int32_t>(common)});
   }
   for (const std::uint32_t c : g.row(r))
     mark[c] = 0;

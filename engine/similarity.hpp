@@ -81,8 +81,12 @@ private:
   std::uint32_t largest_degree_ = 0;         // over all rows
   static constexpr std::uint32_t no_slot = 0xffffffffu;
   std::vector<std::uint32_t> slot_;          // dense row -> internal row (no_slot: < m columns)
-  std::vector<std::int32_t> slot_id_;        // internal row -> external row id
-  std::vector<std::uint32_t> slot_info_;     // internal row -> {degree, s suffix columns}
+  std::uint32_t slots_ = 0;                  // internal rows
+  // Internal row -> its record {degree, external row id, s suffix columns}:
+  // the id sits beside what a candidate's test reads, so a passing candidate
+  // costs no second random read (at 30M events that read was a quarter of
+  // the job's samples).
+  std::vector<std::uint32_t> slot_info_;
   std::vector<std::uint64_t> index_offsets_; // per column: internal rows holding it in their prefix
   std::vector<std::uint32_t> index_rows_;
   std::vector<std::uint32_t> counter_;       // prefix co-occurrences per internal row; zero between calls

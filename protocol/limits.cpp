@@ -292,7 +292,8 @@ caf::error check_embedding_task(const embedding_task& task) {
   for (std::size_t k = 0; k < task.u.size(); ++k)
     if (task.u[k] >= task.users.size() || task.i[k] >= task.items.size())
       return invalid("interaction index out of range");
-  if (!(task.regularization >= 0) || !(task.alpha >= 0))
+  if (!(task.regularization >= 0) || !(task.alpha >= 0) || task.cg_steps < 0 ||
+      task.cg_steps > max_cg_steps)
     return invalid("ALS options out of range");
   return {};
 }

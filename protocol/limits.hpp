@@ -25,6 +25,7 @@ constexpr std::int32_t max_seeds = 10000;             // recent items / similar 
 constexpr std::int32_t max_per_route = 10000;         // candidates per route per shard
 constexpr std::size_t max_exclude = 100000;           // items one recall request may exclude
 constexpr std::size_t max_vector_dim = 4096;          // embedding.dim
+constexpr std::int32_t max_cg_steps = 64;             // embedding.cg_steps
 constexpr std::size_t max_details = 10000;            // items per details request
 constexpr std::size_t max_name = 128;                 // a shard node's name
 constexpr std::size_t max_address = 300;              // host:port

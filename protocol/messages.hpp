@@ -329,12 +329,13 @@ struct embedding_task {
   std::int32_t dim = 32;
   double regularization = 0.05;
   double alpha = 10;
+  std::int32_t cg_steps = 0; // 0: exact solves; > 0: CG steps per row (engine::als_options)
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, embedding_task& x) {
   return f(caf::meta::type_name("embedding_task"), x.run_id, packed(x.users), packed(x.items),
            packed(x.u), packed(x.i), packed(x.w),
-           x.dim, x.regularization, x.alpha);
+           x.dim, x.regularization, x.alpha, x.cg_steps);
 }
 
 // A block of factor rows: dense indices and row-major values (rows x dim).

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -175,6 +176,85 @@ TEST(Als, SolvingRowsInTwoSlicesGivesExactlyTheWholeSolve) {
   auto joined = first.values;
   joined.insert(joined.end(), second.values.begin(), second.values.end());
   EXPECT_EQ(joined, whole.values);
+}
+
+TEST(Als, ConjugateGradientStepsNeverRaiseTheLossAndEndNearTheExactSolvesLoss) {
+  const std::size_t n_users = 200, n_items = 100;
+  const auto ui = random_sparse(n_users, n_items, 8, 7);
+  const auto iu = transpose(ui, n_items);
+  als_options exact;
+  exact.dim = 16;
+  auto cg = exact;
+  cg.cg_steps = 3;
+
+  als_model m;
+  m.items = initial_factors(n_items, cg.dim, cg.seed);
+  m.users.dim = cg.dim;
+  m.users.values.assign(n_users * std::size_t(cg.dim), 0.0f);
+  std::vector<double> losses{implicit_loss(ui, m, cg)};
+  for (int it = 0; it < cg.iterations; ++it) {
+    solve_rows(ui, m.items, gram(m.items), cg, m.users);
+    losses.push_back(implicit_loss(ui, m, cg));
+    solve_rows(iu, m.users, gram(m.users), cg, m.items);
+    losses.push_back(implicit_loss(ui, m, cg));
+  }
+  for (std::size_t k = 1; k < losses.size(); ++k)
+    EXPECT_LE(losses[k], losses[k - 1] * (1 + 1e-6)) << "half-step " << k;
+  // train_als with cg_steps is exactly this loop (each side warm-starts from
+  // its current factors).
+  const auto trained = train_als(ui, iu, n_users, n_items, cg);
+  EXPECT_EQ(trained.users.values, m.users.values);
+  EXPECT_EQ(trained.items.values, m.items.values);
+
+  const double exact_loss = implicit_loss(ui, train_als(ui, iu, n_users, n_items, exact), exact);
+  std::printf("[   info   ] loss after 10 sweeps: exact %.4f, 3 CG steps %.4f\n", exact_loss,
+              losses.back());
+  EXPECT_LE(losses.back(), exact_loss * 1.02);
+}
+
+TEST(Als, ConjugateGradientWithDimStepsFromZeroReachesTheExactSolution) {
+  const std::size_t n_users = 60, n_items = 40;
+  const auto ui = random_sparse(n_users, n_items, 9, 17);
+  als_options exact;
+  exact.dim = 8;
+  const auto y = initial_factors(n_items, exact.dim, 5);
+  const auto yty = gram(y);
+  factor_matrix want, got;
+  solve_rows(ui, y, yty, exact, want);
+  auto cg = exact;
+  cg.cg_steps = 4 * exact.dim; // rounding aside, CG ends in dim steps
+  solve_rows(ui, y, yty, cg, got); // `got` is empty: every row starts at zero
+  ASSERT_EQ(got.values.size(), want.values.size());
+  for (std::size_t k = 0; k < want.values.size(); ++k)
+    EXPECT_NEAR(got.values[k], want.values[k], 1e-4 * (1 + std::abs(want.values[k]))) << k;
+}
+
+TEST(Als, ConjugateGradientSlicesFromTheirOwnPreviousRowsGiveExactlyTheWholeSolve) {
+  const std::size_t n_users = 200, n_items = 100, half = 83;
+  const auto ui = random_sparse(n_users, n_items, 10, 3);
+  als_options opt;
+  opt.dim = 12;
+  opt.cg_steps = 3;
+  const auto y = initial_factors(n_items, opt.dim, 5);
+  const auto yty = gram(y);
+  const auto previous = initial_factors(n_users, opt.dim, 9);
+
+  factor_matrix whole = previous, first, second;
+  first.dim = second.dim = opt.dim;
+  first.values.assign(previous.values.begin(),
+                      previous.values.begin() + static_cast<std::ptrdiff_t>(half * opt.dim));
+  second.values.assign(previous.values.begin() + static_cast<std::ptrdiff_t>(half * opt.dim),
+                       previous.values.end());
+  solve_rows(ui, y, yty, opt, whole);
+  solve_rows(slice(ui, 0, half), y, yty, opt, first);
+  solve_rows(slice(ui, half, n_users), y, yty, opt, second);
+  auto joined = first.values;
+  joined.insert(joined.end(), second.values.begin(), second.values.end());
+  EXPECT_EQ(joined, whole.values);
+  // The previous rows are read: other starting points give other rows.
+  factor_matrix from_zero;
+  solve_rows(ui, y, yty, opt, from_zero);
+  EXPECT_NE(from_zero.values, whole.values);
 }
 
 TEST(Als, PartialGramsOfTwoSlicesSumToTheWholeGram) {

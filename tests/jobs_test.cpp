@@ -923,6 +923,10 @@ TEST(ComputeCommand, RefusesBadSettingsWithANonZeroExitAndAOneLineReason) {
     expect_refused(compute(*db, "embeddings", {"embedding.dim=0"}), "embedding.dim");
   }
   {
+    SCOPED_TRACE("too many conjugate-gradient steps");
+    expect_refused(compute(*db, "embeddings", {"embedding.cg_steps=65"}), "embedding.cg_steps");
+  }
+  {
     SCOPED_TRACE("bad environment override");
     expect_refused(compute(*db, "item_similarity", {}, 0, "RECD_ITEM_SIMILARITY_TOP_K=lots"),
                    "RECD_ITEM_SIMILARITY_TOP_K");
