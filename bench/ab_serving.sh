@@ -31,12 +31,7 @@ for b in "${bins[@]}"; do [ -x "$b" ] || die "not an executable: $b"; done
 for s in "${sets[@]}"; do dataset_known "$s" || die "unknown data set '$s'"; done
 APT_PACKAGES="$APT_PACKAGES wrk"
 ensure_packages
-cleanup() { bench_stop_all; stop_redis; stop_postgres; cleanup_run; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start_postgres
-start_redis
-BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"; BENCH_REPORT=/dev/null
+bench_private_servers; BENCH_REPORT=/dev/null
 recd=${bins[0]} # prepares and computes the data sets
 for s in "${sets[@]}"; do
   dataset_ready "$s" || { note "skipping $s"; continue; }

@@ -266,6 +266,17 @@ bench_stop_all() {
   BENCH_PIDS=()
 }
 
+# A bench script's private PostgreSQL and Redis (scripts/lib.sh), stopped with
+# every server the script started when it exits; scratch files go to $BENCH_OUT.
+bench_private_servers() {
+  cleanup() { bench_stop_all; stop_redis; stop_postgres; cleanup_run; }
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  start_postgres
+  start_redis
+  BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"
+}
+
 rss_mib() { awk '/VmRSS/{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 hwm_mib() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 

@@ -26,12 +26,7 @@ done
 ((${#bins[@]} >= 1 && ${#bins[@]} <= 2)) || die "give one or two recd binaries (see --help)"
 for b in "${bins[@]}"; do [ -x "$b" ] || die "not an executable: $b"; done
 dataset_known "$set_name" || die "unknown data set '$set_name'"
-cleanup() { bench_stop_all; stop_redis; stop_postgres; cleanup_run; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start_postgres
-start_redis
-BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"; BENCH_REPORT=/dev/null
+bench_private_servers; BENCH_REPORT=/dev/null
 recd=${bins[0]}
 dataset_ready "$set_name" || die "data set $set_name is not available"
 echo "$set_name: $DS_EVENTS events; $(nproc) cores; load $(cut -d' ' -f1 /proc/loadavg)"

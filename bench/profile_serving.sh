@@ -27,12 +27,7 @@ command -v perf >/dev/null || die "perf is not installed (Debian: linux-perf)"
 APT_PACKAGES="$APT_PACKAGES wrk"
 ensure_packages
 build_recd --target recd cooccurrence_limit
-cleanup() { bench_stop_all; stop_redis; stop_postgres; cleanup_run; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start_postgres
-start_redis
-BENCH_OUT="$RECD_RUN/out"; mkdir -p "$BENCH_OUT"; BENCH_REPORT=/dev/null
+bench_private_servers; BENCH_REPORT=/dev/null
 dataset_ready "$set_name"
 start_recd_serve "$set_name"
 for load in "${loads[@]}"; do

@@ -74,15 +74,11 @@ double cosine(std::span<const float> a, std::span<const float> b) {
   return ab / std::sqrt(aa * bb + 1e-30);
 }
 
-TEST(Als, LossNeverIncreasesOverHalfStepsOnRandomSparseData) {
-  const std::size_t n_users = 200, n_items = 100;
-  const auto ui = random_sparse(n_users, n_items, 8, 7);
-  const auto iu = transpose(ui, n_items);
-  als_options opt;
-  opt.dim = 16;
-
-  // The same loop train_als runs, with the loss measured after every half-step.
-  als_model m;
+// The same loop train_als runs, into m, with the loss measured before the
+// first and after every half-step.
+std::vector<double> train_measuring_loss(const weighted_rows& ui, const weighted_rows& iu,
+                                         std::size_t n_users, std::size_t n_items,
+                                         const als_options& opt, als_model& m) {
   m.items = initial_factors(n_items, opt.dim, opt.seed);
   m.users.dim = opt.dim;
   m.users.values.assign(n_users * std::size_t(opt.dim), 0.0f);
@@ -93,6 +89,18 @@ TEST(Als, LossNeverIncreasesOverHalfStepsOnRandomSparseData) {
     solve_rows(iu, m.users, gram(m.users), opt, m.items);
     losses.push_back(implicit_loss(ui, m, opt));
   }
+  return losses;
+}
+
+TEST(Als, LossNeverIncreasesOverHalfStepsOnRandomSparseData) {
+  const std::size_t n_users = 200, n_items = 100;
+  const auto ui = random_sparse(n_users, n_items, 8, 7);
+  const auto iu = transpose(ui, n_items);
+  als_options opt;
+  opt.dim = 16;
+
+  als_model m;
+  const auto losses = train_measuring_loss(ui, iu, n_users, n_items, opt, m);
   for (std::size_t k = 1; k < losses.size(); ++k) {
     EXPECT_LE(losses[k], losses[k - 1] * (1 + 1e-6)) << "half-step " << k;
   }
@@ -188,16 +196,7 @@ TEST(Als, ConjugateGradientStepsNeverRaiseTheLossAndEndNearTheExactSolvesLoss) {
   cg.cg_steps = 3;
 
   als_model m;
-  m.items = initial_factors(n_items, cg.dim, cg.seed);
-  m.users.dim = cg.dim;
-  m.users.values.assign(n_users * std::size_t(cg.dim), 0.0f);
-  std::vector<double> losses{implicit_loss(ui, m, cg)};
-  for (int it = 0; it < cg.iterations; ++it) {
-    solve_rows(ui, m.items, gram(m.items), cg, m.users);
-    losses.push_back(implicit_loss(ui, m, cg));
-    solve_rows(iu, m.users, gram(m.users), cg, m.items);
-    losses.push_back(implicit_loss(ui, m, cg));
-  }
+  const auto losses = train_measuring_loss(ui, iu, n_users, n_items, cg, m);
   for (std::size_t k = 1; k < losses.size(); ++k)
     EXPECT_LE(losses[k], losses[k - 1] * (1 + 1e-6)) << "half-step " << k;
   // train_als with cg_steps is exactly this loop (each side warm-starts from
