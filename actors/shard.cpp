@@ -263,10 +263,11 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           return refuse(self, "bulk", describe(err));
         return true;
       },
-      [=](similarity_atom, const bulk_handle& task,
-          const part_progress_sink& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
-        return run_similarity_task(self, task, progress_to);
+      [=](similarity_atom, similarity_plan& plan)
+        -> caf::result<similarity_worker_actor, std::uint64_t, std::uint64_t> {
+        return start_similarity_run(self, plan);
       },
+      [=](pairs_atom, pair_batch& batch) -> caf::result<bool> { return pass_pairs(self, batch); },
       [=](embedding_atom, const bulk_handle& task) -> caf::result<embedding_worker_actor> {
         return start_embedding_task(self, task);
       },

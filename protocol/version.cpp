@@ -14,7 +14,10 @@ namespace {
 
 // History (protocol/README.md, "Wire versions"):
 //   1  2026-11-27  the first versioned protocol.
-constexpr std::uint32_t current = 2;
+//   2  2026-11-27  embedding_task.cg_steps (ALS by conjugate gradient).
+//   3  2026-11-27  similarity runs: the shards read their input under the
+//                  driver's snapshot and exchange it (similarity_plan, pairs_atom).
+constexpr std::uint32_t current = 3;
 
 } // namespace
 
