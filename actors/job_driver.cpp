@@ -36,9 +36,11 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
   self->state.term = term;
   return {
     [=](run_atom, job_kind kind, const run_progress_sink& listener,
-        std::vector<shard_actor> shards) {
+        std::vector<shard_actor> shards, std::vector<std::string> addresses) {
       auto& st = self->state;
       st.shards = std::move(shards);
+      st.shard_addresses = std::move(addresses);
+      st.shard_addresses.resize(st.shards.size());
       st.promise = self->make_response_promise<job_summary>();
       st.kind = kind;
       st.listener = listener;

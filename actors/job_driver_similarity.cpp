@@ -183,6 +183,7 @@ void run_similarity(driver_actor* self) {
   // the exported snapshot; its answer says it imported the snapshot.
   const auto n = st.shards.size();
   plan->peers.assign(st.shards.begin(), st.shards.end());
+  plan->peer_addresses = st.shard_addresses;
   st.similarity_workers.assign(n, similarity_worker_actor{});
   auto remaining = std::make_shared<std::size_t>(n);
   auto failed = std::make_shared<bool>(false);

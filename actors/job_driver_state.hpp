@@ -38,6 +38,7 @@ struct driver_state {
   settings cfg;
   std::int64_t term = 0; // the coordinator term that runs this driver (0: no fence)
   std::vector<shard_actor> shards;
+  std::vector<std::string> shard_addresses; // shards[k]'s actor address, "" for a local shard
   std::string url;                  // postgres.url (the snapshot's own connection)
   store::lazy_connection db{""};
   pqxx::connection* conn = nullptr; // db's connection during a run

@@ -66,13 +66,14 @@ namespace {
 using namespace shard_detail;
 
 shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, std::string url,
-                                 recommend_settings cfg) {
+                                 recommend_settings cfg, peer_dialer dial) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.index = index;
   st.url = url;
   st.cfg = cfg;
+  st.dial = std::move(dial);
   st.data = shard_state{cfg};
   st.loader = spawn_shard_loader(self->system(), url, cfg, self->address());
   self->link_to(st.loader);
@@ -362,8 +363,8 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
 } // namespace
 
 shard_actor spawn_shard(caf::actor_system& sys, std::uint32_t index, std::string postgres_url,
-                        recommend_settings cfg) {
-  return sys.spawn(shard, index, std::move(postgres_url), std::move(cfg));
+                        recommend_settings cfg, peer_dialer dial) {
+  return sys.spawn(shard, index, std::move(postgres_url), std::move(cfg), std::move(dial));
 }
 
 } // namespace recd

@@ -81,6 +81,7 @@ struct shard_actor_state {
   // The similarity run in progress here (its worker takes the peers' pieces),
   // and the nodes of its shards: only they may send pieces.
   similarity_worker_actor job_worker;
+  peer_dialer dial; // how its workers reach peers on other nodes (actors/shard.hpp)
   std::int64_t job_run = 0;
   std::set<caf::node_id> job_nodes;
   bool catching_up = false;                                // the flip's read-back is running

@@ -63,7 +63,7 @@ start_similarity_run(shard_actor_type* self, similarity_plan& plan) {
     st.job_nodes.insert(peer.node());
   auto worker = spawn_similarity_worker(self->system(), st.url, self->address(), st.control,
                                         self->current_sender(), std::move(plan), st.owned(),
-                                        st.partition_count);
+                                        st.partition_count, st.dial);
   st.job_worker = worker;
   auto rp = self->make_response_promise<similarity_worker_actor, std::uint64_t, std::uint64_t>();
   self->request(worker, job_timeout, work_atom_v)

@@ -37,6 +37,7 @@ struct worker_state {
   static inline const char* name = "similarity_worker";
   worker_state() = default;
   std::string url;
+  peer_dialer dial;
   caf::actor_addr parent;
   caf::node_id control;
   similarity_plan plan;
@@ -44,6 +45,11 @@ struct worker_state {
   std::uint32_t count = 0;
   std::set<caf::node_id> peer_nodes; // nodes of the plan's shards
   std::size_t expected_peers = 0;    // the plan's shards but this worker's own
+  std::size_t own_index = 0;         // this worker's shard in plan.peers
+  // Where each peer's pieces go (invalid for this shard, and for a peer that
+  // dials this one until its first piece arrives: then its sender).
+  std::vector<pairs_sink> targets;
+  std::map<caf::node_id, std::size_t> dialing_here; // peers that dial this shard, by node
   bool read = false;
   // The pairs read here, sorted and distinct, in [0, own); the peers' after them.
   pair_list pairs;
@@ -217,10 +223,58 @@ void send_piece(worker_pointer self, pairs_sink peer, std::uint32_t index) {
       [=](caf::error& err) { fail_gather(self, std::move(err)); });
 }
 
+// Whether peers i < j of the run talk over a connection i opens to j: both
+// joined with an address and they are on different nodes. Exactly one side
+// dials, because two connections opened at once between two CAF nodes can
+// leave each routing over a different one, and a message arriving on a
+// connection its receiver does not route by has no sender.
+bool dialed_pair(const similarity_plan& plan, std::size_t i, std::size_t j) {
+  return !plan.peer_addresses[i].empty() && !plan.peer_addresses[j].empty() &&
+         plan.peers[i].node() != plan.peers[j].node();
+}
+
+// Connects to the run's peers after this one in the plan (a blocking connect:
+// this actor is detached), each of which must be the very actor the plan
+// names; the pieces for the peers before it go to the sender of their first
+// piece, which arrives over the connection that peer opened. So every piece
+// goes straight from shard to shard, never through a third node such as a
+// coordinator that has since died. A peer that cannot be reached is a lost
+// shard (ec::shard_unavailable): the coordinator redoes the run.
+caf::error connect_peers(worker_pointer self) {
+  auto& st = self->state;
+  const auto& plan = st.plan;
+  const auto k = st.own_index;
+  st.targets.assign(plan.peers.size(), pairs_sink{});
+  for (std::size_t j = 0; j < plan.peers.size(); ++j) {
+    if (j == k)
+      continue;
+    const auto& peer = plan.peers[j];
+    if (!dialed_pair(plan, std::min(j, k), std::max(j, k)) || (j > k && !st.dial)) {
+      st.targets[j] = peer;
+      continue;
+    }
+    if (j < k) {
+      if (!st.dialing_here.emplace(peer.node(), j).second)
+        return make_error(ec::invalid_argument, "two shards of the run on one node");
+      continue;
+    }
+    const auto& address = plan.peer_addresses[j];
+    auto shard = st.dial(address);
+    if (!shard)
+      return make_error(ec::shard_unavailable, "cannot reach the run's shard at " + address +
+                                                 ": " + self->system().render(shard.error()));
+    if (shard->node() != peer.node() || shard->id() != peer.id())
+      return make_error(ec::shard_unavailable,
+                        "the shard at " + address + " is not the one the run's plan names");
+    st.targets[j] = caf::actor_cast<pairs_sink>(std::move(*shard));
+  }
+  return {};
+}
+
 similarity_worker_actor::behavior_type
 similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
                   caf::node_id control, caf::strong_actor_ptr driver, similarity_plan plan,
-                  std::vector<std::uint32_t> owned, std::uint32_t count) {
+                  std::vector<std::uint32_t> owned, std::uint32_t count, peer_dialer dial) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   if (driver) {
@@ -229,15 +283,18 @@ similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
   }
   auto& st = self->state;
   st.url = std::move(url);
+  st.dial = std::move(dial);
   st.parent = std::move(parent);
   st.control = std::move(control);
   st.owned = std::move(owned);
   st.count = count;
   std::size_t selves = 0;
-  for (const auto& peer : plan.peers) {
-    st.peer_nodes.insert(peer.node());
-    if (peer.address() == st.parent)
+  for (std::size_t j = 0; j < plan.peers.size(); ++j) {
+    st.peer_nodes.insert(plan.peers[j].node());
+    if (plan.peers[j].address() == st.parent) {
       ++selves;
+      st.own_index = j;
+    }
   }
   // The plan names this worker's shard exactly once, or nothing is accepted.
   const bool named_once = selves == 1;
@@ -255,6 +312,10 @@ similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
       auto rows = read_part(st);
       if (!rows)
         return rows.error();
+      // Before answering: the driver starts the exchange once every shard
+      // has answered, so every connection of the run is open by then.
+      if (auto err = connect_peers(self))
+        return err;
       st.read = true;
       spdlog::info("similarity run {} ({}): read its share of the input: {} rows, {} pairs, {} "
                    "partitions", st.plan.run_id, to_string(st.plan.kind), *rows, st.own,
@@ -271,11 +332,11 @@ similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
       st.gathering = true;
       st.progress_to = progress_to;
       st.promise = self->make_response_promise<std::uint64_t, std::uint64_t>();
-      for (const auto& peer : st.plan.peers)
-        if (peer.address() != st.parent) {
-          ++st.sends_pending;
-          send_piece(self, peer, 0);
-        }
+      // A peer that dials this shard is sent to once its first piece came.
+      st.sends_pending = st.expected_peers;
+      for (const auto& target : st.targets)
+        if (target)
+          send_piece(self, target, 0);
       maybe_compute(self);
       return st.promise;
     },
@@ -299,6 +360,16 @@ similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
       auto& in = it->second;
       if (in.done || batch.index != in.next)
         return refuse(self, "pairs", "piece " + std::to_string(batch.index) + " out of order");
+      if (auto dialer = st.dialing_here.find(src->node()); dialer != st.dialing_here.end()) {
+        // The first piece of a peer that dialed this shard: its pieces go
+        // back to their sender, over the connection that peer opened.
+        auto& target = st.targets[dialer->second];
+        if (!target) {
+          target = caf::actor_cast<pairs_sink>(src);
+          if (st.gathering && !st.finished)
+            send_piece(self, target, 0);
+        }
+      }
       if (st.received + batch.rows.size() > limits::max_exchange_pairs)
         return refuse(self, "pairs", "more pairs than a run may exchange");
       st.received += batch.rows.size();
@@ -324,10 +395,10 @@ similarity_worker_actor spawn_similarity_worker(caf::actor_system& sys, std::str
                                                 caf::actor_addr parent, caf::node_id control,
                                                 caf::strong_actor_ptr driver, similarity_plan plan,
                                                 std::vector<std::uint32_t> owned,
-                                                std::uint32_t partition_count) {
+                                                std::uint32_t partition_count, peer_dialer dial) {
   return sys.spawn<caf::detached>(similarity_worker, std::move(postgres_url), std::move(parent),
                                   std::move(control), std::move(driver), std::move(plan),
-                                  std::move(owned), partition_count);
+                                  std::move(owned), partition_count, std::move(dial));
 }
 
 } // namespace recd

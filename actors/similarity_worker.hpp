@@ -3,7 +3,10 @@
 // (similarity_worker_actor in protocol/interfaces.hpp). The run in three steps:
 //   read    (work_atom, from its shard): imports the job driver's snapshot and
 //           reads the input rows of the partitions the plan gives this shard;
-//   gather  (gather_atom, from the job driver once every shard has read): sends
+//   gather  (gather_atom, from the job driver once every shard has read): dials
+//           each peer on another node at its address in the plan (`dial`: a
+//           direct connection, so that no piece is routed through a third
+//           node, such as a coordinator that has since died), then sends
 //           what it read to every other shard of the run in pieces of at most
 //           limits::max_pair_batch pairs, one acknowledged request per peer at
 //           a time, and takes theirs (pairs_atom, passed on by its shard);
@@ -29,6 +32,7 @@
 #include <caf/fwd.hpp>
 #include <caf/node_id.hpp>
 
+#include "actors/shard.hpp"
 #include "protocol/interfaces.hpp"
 
 namespace recd {
@@ -36,11 +40,12 @@ namespace recd {
 // `plan` was checked (limits::check_similarity_plan); `owned`: the partitions
 // whose rows this shard computes, of `partition_count`. `driver`: the job
 // driver that sent the plan; the worker ends when it goes down (a coordinator
-// that died mid-run leaves no worker holding the run's input).
+// that died mid-run leaves no worker holding the run's input). `dial` may be
+// empty (no network): peers are then sent to through the plan's handles.
 similarity_worker_actor spawn_similarity_worker(caf::actor_system& sys, std::string postgres_url,
                                                 caf::actor_addr parent, caf::node_id control,
                                                 caf::strong_actor_ptr driver, similarity_plan plan,
                                                 std::vector<std::uint32_t> owned,
-                                                std::uint32_t partition_count);
+                                                std::uint32_t partition_count, peer_dialer dial);
 
 } // namespace recd

@@ -86,6 +86,10 @@ struct similarity_plan {
   std::vector<std::uint32_t> reads;    // the partitions whose rows this shard reads
   std::uint32_t partition_count = 0;
   std::vector<pairs_sink> peers;       // every shard of the run, this one included
+  // peers[k]'s actor address (host:port) as it joined, "" for a shard of the
+  // driver's own node: a peer on another node is dialed there before the
+  // exchange, so pieces go straight to it and never through a third node.
+  std::vector<std::string> peer_addresses;
   // How rows are scored (as similarity_task).
   std::uint8_t measure = 0;
   std::int32_t min_common = 0;
@@ -97,8 +101,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_plan& x) {
   return f(caf::meta::type_name("similarity_plan"), x.run_id, x.kind, x.snapshot, x.behaviors,
            x.windowed, x.window_since, x.active_only, x.active_since, x.candidates, x.reads,
-           x.partition_count, x.peers, x.measure, x.min_common, x.min_score, x.top_k,
-           x.regularization);
+           x.partition_count, x.peers, x.peer_addresses, x.measure, x.min_common, x.min_score,
+           x.top_k, x.regularization);
 }
 
 // One similarity run of a shard, spawned by it with the plan.
@@ -295,9 +299,10 @@ using run_watcher_actor = caf::typed_actor<
 // Runs one job over the shards and publishes it atomically. Bulk chunks come
 // from ALS workers, progress from similarity workers (of the current run only).
 using job_driver_actor = bulk_sink::extend_with<part_progress_sink>::extend<
-  // [local] (kind, listener (may be invalid), live shards) -> the run's summary.
-  caf::replies_to<run_atom, job_kind, run_progress_sink, std::vector<shard_actor>>::with<
-    job_summary>>;
+  // [local] (kind, listener (may be invalid), live shards, their actor
+  // addresses ("" for a local shard)) -> the run's summary.
+  caf::replies_to<run_atom, job_kind, run_progress_sink, std::vector<shard_actor>,
+                  std::vector<std::string>>::with<job_summary>>;
 
 // ---- Coordinator --------------------------------------------------------------------------
 

@@ -265,6 +265,12 @@ caf::error check_similarity_plan(const similarity_plan& plan) {
   for (const auto& peer : plan.peers)
     if (!peer)
       return invalid("an invalid peer handle");
+  if (plan.peer_addresses.size() != plan.peers.size())
+    return invalid(std::to_string(plan.peer_addresses.size()) + " peer addresses for " +
+                   std::to_string(plan.peers.size()) + " peers");
+  for (const auto& address : plan.peer_addresses)
+    if (address.size() > max_address)
+      return invalid("a peer address of " + std::to_string(address.size()) + " bytes");
   return {};
 }
 

@@ -5,7 +5,9 @@
 //
 //   OneTwoThreeShards   the four similarity kinds over 1, 2 and 3 shard
 //                       processes equal a one-node run (16 processes:
-//                       cluster_many_test); every shard read a share.
+//                       cluster_many_test); every shard read a share, and
+//                       the shards exchanged over direct connections
+//                       (of each two, one holds one to the other's actor port).
 //
 // The coordinator's peak resident memory (VmHWM) after each run is printed:
 // figures for docs/cluster.md, never asserted.
@@ -24,6 +26,7 @@
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
 #include "support/shop_data.hpp"
+#include "support/sockets.hpp"
 #include "support/test_database.hpp"
 
 namespace recd::test {
@@ -83,6 +86,16 @@ TEST(OneTwoThreeShards, EverySimilarityKindEqualsAOneNodeRun) {
       EXPECT_NE(slurp(c[name].log).find("read its share"), std::string::npos)
         << name << " did not read its share of the input:\n" << tail(slurp(c[name].log));
     }
+    // The pieces went straight from shard to shard, not through the
+    // coordinator's node: of each two shard processes, one holds a
+    // connection to the other's actor port (only a run's exchange opens it).
+    for (const auto& a : live)
+      for (const auto& b : live)
+        if (a < b) {
+          EXPECT_TRUE(connected_to(c[a].proc->pid(), c[b].actor) ||
+                      connected_to(c[b].proc->pid(), c[a].actor))
+            << "no connection between " << a << " and " << b;
+        }
     figures += "\n  " + std::to_string(shards) + " shards: coordinator VmHWM " +
                fmt(status_mib(coordinator.proc->pid(), "VmHWM"), 1) + " MiB";
     c.shutdown();

@@ -268,6 +268,7 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   plan.reads = all;
   plan.partition_count = 64;
   plan.peers = {caf::actor_cast<pairs_sink>(me)};
+  plan.peer_addresses = {""};
   note("shard similarity run",
        send_hostile<similarity_worker_actor, u64, u64>(self, *shard, similarity_atom_v, plan));
   // Pieces of a run's exchange: of no run here, of the shard's last run from

@@ -415,6 +415,7 @@ TEST_F(protocol_test, similarity_plans_and_exchange_pieces_round_trip_and_are_bo
   // A peer handle: any actor of this system will do for the bounds.
   auto peer = sys->spawn([]() -> caf::behavior { return {[](int) {}}; });
   plan.peers = {caf::actor_cast<pairs_sink>(peer)};
+  plan.peer_addresses = {"10.0.0.7:4242"};
   EXPECT_FALSE(limits::check_similarity_plan(plan));
   auto wrong = plan;
   wrong.snapshot = "1'; DROP TABLE items; --";
@@ -430,7 +431,14 @@ TEST_F(protocol_test, similarity_plans_and_exchange_pieces_round_trip_and_are_bo
   EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "no behavior kind";
   wrong = plan;
   wrong.peers.clear();
+  wrong.peer_addresses.clear();
   EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "no shard";
+  wrong = plan;
+  wrong.peer_addresses.clear();
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "a peer without its address";
+  wrong = plan;
+  wrong.peer_addresses = {std::string(limits::max_address + 1, '1')};
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "an oversize peer address";
   wrong = plan;
   wrong.kind = job_kind::embeddings;
   EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "the embeddings kind";

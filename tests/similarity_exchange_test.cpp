@@ -78,11 +78,12 @@ TEST(SimilarityExchange, PiecesAreTakenOnlyInOrderFromThePeersOfTheRunAndTheGrap
   plan.reads = {0, 1};
   plan.partition_count = 4;
   plan.peers = {caf::actor_cast<pairs_sink>(parent), peer};
+  plan.peer_addresses = {"", ""}; // one process: no dialing
   plan.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
   plan.top_k = 10;
   ASSERT_FALSE(limits::check_similarity_plan(plan));
   auto worker = spawn_similarity_worker(sys, db.url(), parent->address(), caf::node_id{}, nullptr,
-                                        plan, {0, 1, 2, 3}, 4);
+                                        plan, {0, 1, 2, 3}, 4, peer_dialer{});
   const auto timeout = std::chrono::seconds{60};
   std::uint64_t read_pairs = 0;
   parent->request(worker, timeout, work_atom_v)
