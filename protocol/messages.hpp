@@ -359,6 +359,24 @@ typename Inspector::result_type inspect(Inspector& f, part_progress& x) {
   return f(caf::meta::type_name("part_progress"), x.run_id, x.done, x.pairs);
 }
 
+// A piece of one shard's input rows in a similarity run's exchange
+// (protocol/interfaces.hpp: pairs_sink): (row id, column id) pairs of the
+// rows the sending shard read, at most limits::max_pair_batch of them. A
+// shard's pieces go to each peer in order, one acknowledged request at a
+// time (index 0, 1, ...), the last one marked `last`.
+struct pair_batch {
+  std::int64_t run_id = 0;
+  std::uint32_t index = 0;
+  bool last = false;
+  std::vector<std::int32_t> rows;      // rows[k], cols[k] is one pair
+  std::vector<std::int32_t> cols;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pair_batch& x) {
+  return f(caf::meta::type_name("pair_batch"), x.run_id, x.index, x.last, packed(x.rows),
+           packed(x.cols));
+}
+
 // Progress of a job run, sent by the job driver to whoever follows the run
 // (`recd compute`, possibly on another node).
 struct run_progress {
