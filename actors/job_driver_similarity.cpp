@@ -96,6 +96,7 @@ caf::expected<similarity_task> load_similarity(driver_state& st) {
       task.min_common = cfg.user_neighbours.min_common;
       task.min_score = cfg.user_neighbours.min_score;
       task.top_k = cfg.user_neighbours.top_k;
+      task.max_column_rows = cfg.user_neighbours.max_item_users;
       break;
     default:
       task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);

@@ -62,6 +62,7 @@ similarity_worker_actor::behavior_type similarity_worker(similarity_worker_actor
         opt.min_common = task.min_common;
         opt.min_score = task.min_score;
         opt.top_k = task.top_k;
+        opt.max_column_rows = task.max_column_rows;
         kernel = std::make_unique<engine::similarity_kernel>(g, gt, opt);
       }
       auto conn = store::connect(url);

@@ -225,7 +225,8 @@ caf::error check_similarity_task(const similarity_task& task) {
     return invalid("a similarity task for the embeddings job");
   if (task.measure > ease_measure)
     return invalid("unknown similarity measure");
-  if (task.min_common < 0 || task.top_k < 0 || !(task.min_score >= -1 && task.min_score <= 1))
+  if (task.min_common < 0 || task.top_k < 0 || task.max_column_rows < 0 ||
+      !(task.min_score >= -1 && task.min_score <= 1))
     return invalid("similarity options out of range");
   if (task.measure == ease_measure && !(task.regularization > 0 && task.regularization < 1e12))
     return invalid("EASE needs a positive regularization");

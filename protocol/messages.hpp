@@ -311,11 +311,12 @@ struct similarity_task {
   double min_score = 0;
   std::int32_t top_k = 0;
   double regularization = 0;           // EASE's lambda (ease_measure only)
+  std::int32_t max_column_rows = 0;    // engine::similarity_options::max_column_rows
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_task& x) {
   return f(caf::meta::type_name("similarity_task"), x.run_id, x.kind, x.graph, x.measure,
-           x.min_common, x.min_score, x.top_k, x.regularization);
+           x.min_common, x.min_score, x.top_k, x.regularization, x.max_column_rows);
 }
 
 // Interaction data of an embedding run: dense user/item indices and weights.

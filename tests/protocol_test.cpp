@@ -184,12 +184,14 @@ TEST_F(protocol_test, job_messages_round_trip) {
   task.min_score = 0.1;
   task.top_k = 7;
   task.regularization = 250;
+  task.max_column_rows = 2000;
   auto back = round_trip(caf::make_message(task));
   ASSERT_TRUE((back.match_elements<similarity_task>()));
   const auto& t = back.get_as<similarity_task>(0);
   EXPECT_EQ(t.graph, task.graph);
   EXPECT_EQ(t.kind, job_kind::user_similarity);
   EXPECT_EQ(t.regularization, 250);
+  EXPECT_EQ(t.max_column_rows, 2000);
 
   embedding_task emb;
   emb.users = {1, 2};
@@ -385,6 +387,9 @@ TEST_F(protocol_test, job_inputs_with_indices_out_of_range_are_refused_before_us
   EXPECT_TRUE(limits::check_similarity_task(bad));
   bad = task;
   bad.run_id = 0;
+  EXPECT_TRUE(limits::check_similarity_task(bad));
+  bad = task;
+  bad.max_column_rows = -1; // a sample of a negative size
   EXPECT_TRUE(limits::check_similarity_task(bad));
   bad = task;
   bad.kind = static_cast<job_kind>(7);
