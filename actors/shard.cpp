@@ -48,6 +48,8 @@ void settle_memory(const shard_actor_state& st, const char* after) {
   static_assert(std::size(sizes) == shard_figures::structures.size());
   for (std::size_t k = 0; k < std::size(sizes); ++k)
     out.bytes[k].store(sizes[k], std::memory_order_relaxed);
+  out.arena_mapped_bytes.store(f.arenas, std::memory_order_relaxed);
+  out.arena_used_bytes.store(f.arena_blocks, std::memory_order_relaxed);
   out.partitions.store(st.held.size(), std::memory_order_relaxed);
   out.users.store(f.users, std::memory_order_relaxed);
   out.items.store(f.items, std::memory_order_relaxed);

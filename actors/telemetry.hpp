@@ -61,6 +61,11 @@ struct shard_figures {
     "user_table", "history", "bought", "similar_users", "user_vectors",
     "item_table", "titles",  "neighbours", "item_vectors", "vector_index"};
   std::array<std::atomic<std::uint64_t>, structures.size()> bytes{};
+  // Pages the held partitions' arenas mapped (actors/partition_arena.hpp),
+  // and of them the bytes in blocks in use (rounded to their size class):
+  // state_footprint's arenas and arena_blocks, measured with `bytes`.
+  std::atomic<std::uint64_t> arena_mapped_bytes{0};
+  std::atomic<std::uint64_t> arena_used_bytes{0};
   fixed_histogram recall{latency_buckets()}; // one recall request, on this shard
 };
 

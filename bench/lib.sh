@@ -185,11 +185,12 @@ wait_http() { # port path [tries of 0.2 s]
 # recd serve --role all on a data set; sets RECD_SERVE_PID and RECD_SERVE_PORT.
 start_recd_serve() { # dataset [extra env...]
   local name=$1; shift
-  RECD_SERVE_PORT=$(free_port)
+  local actor_port admin_port
+  take_port RECD_SERVE_PORT; take_port actor_port; take_port admin_port
   env RECD_POSTGRES_URL="$(pg_url "$(dataset_db "$name")")" \
     RECD_REDIS_URL="redis://127.0.0.1:$RECD_REDIS_PORT/1" \
-    RECD_HTTP_ADDR="127.0.0.1:$RECD_SERVE_PORT" RECD_CLUSTER_PORT="$(free_port)" \
-    RECD_ADMIN_ADDR="127.0.0.1:$(free_port)" "$@" \
+    RECD_HTTP_ADDR="127.0.0.1:$RECD_SERVE_PORT" RECD_CLUSTER_PORT="$actor_port" \
+    RECD_ADMIN_ADDR="127.0.0.1:$admin_port" "$@" \
     "$recd" serve --role all > "$BENCH_OUT/recd-serve.log" 2>&1 &
   RECD_SERVE_PID=$!
   BENCH_PIDS+=("$RECD_SERVE_PID")
@@ -199,7 +200,7 @@ start_recd_serve() { # dataset [extra env...]
 
 # The seed's FastAPI app on a data set; sets SEED_SERVE_PID and SEED_SERVE_PORT.
 start_seed_app() { # dataset
-  SEED_SERVE_PORT=$(free_port)
+  take_port SEED_SERVE_PORT
   (cd "$BENCH_SEED_DIR" && SEED_PG_PORT=$RECD_PG_PORT SEED_REDIS_PORT=$RECD_REDIS_PORT \
     SEED_DB="$(seed_db "$1")" SEED_HTTP_PORT=$SEED_SERVE_PORT exec /usr/bin/python3 app.py) \
     > "$BENCH_OUT/seed-app.log" 2>&1 &
@@ -219,7 +220,7 @@ start_nginx_static() { # file: the body every request gets
   local dir="$BENCH_OUT/nginx"
   rm -rf "$dir"; mkdir -p "$dir/root" "$dir/tmp"
   cp "$1" "$dir/root/answer.json"
-  NGINX_PORT=$(free_port)
+  take_port NGINX_PORT
   cat > "$dir/nginx.conf" <<CONF
 worker_processes $(nproc);
 daemon off;
@@ -287,8 +288,8 @@ hwm_mib() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status" 2>/dev/null 
 # token, mode 600: it never appears in a process's arguments).
 cluster_start() { # dataset [env for the coordinator...]
   CL_DB_URL=$(pg_url "$(dataset_db "$1")"); shift
-  CL_COORD_PORT=$(free_port); CL_COORD="127.0.0.1:$CL_COORD_PORT"; CL_HTTP=$(free_port)
-  CL_ADMIN=$(free_port); CL_ADMIN_TOKEN_FILE="$BENCH_OUT/admin.token"
+  take_port CL_COORD_PORT; CL_COORD="127.0.0.1:$CL_COORD_PORT"; take_port CL_HTTP
+  take_port CL_ADMIN; CL_ADMIN_TOKEN_FILE="$BENCH_OUT/admin.token"
   (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$CL_ADMIN_TOKEN_FILE")
   CL_APP="recd-bench-$$"; CL_SHARDS=(); CL_APIS=()
   cluster_node coordinator coordinator "$CL_HTTP" RECD_CLUSTER_PORT="$CL_COORD_PORT" \
@@ -312,11 +313,12 @@ cluster_node() { # name role http-port [env...]
   BENCH_PIDS+=("$CL_LAST_PID")
 }
 cluster_add_shard() { # index -> CL_SHARDS += pid
-  local i=$1
-  cluster_node "shard-$i" shard "$(free_port)" RECD_CLUSTER_PORT="$(free_port)" RECD_CLUSTER_NODE_NAME="shard-$i"
+  local i=$1 http actor
+  take_port http; take_port actor
+  cluster_node "shard-$i" shard "$http" RECD_CLUSTER_PORT="$actor" RECD_CLUSTER_NODE_NAME="shard-$i"
   CL_SHARDS+=("$CL_LAST_PID")
 }
-cluster_add_api() { local p; p=$(free_port); cluster_node "api-${#CL_APIS[@]}" api "$p"; CL_APIS+=("$CL_LAST_PID"); CL_API_PORT=$p; }
+cluster_add_api() { local p; take_port p; cluster_node "api-${#CL_APIS[@]}" api "$p"; CL_APIS+=("$CL_LAST_PID"); CL_API_PORT=$p; }
 # The coordinator's map as JSON (admin port; the token goes to curl on stdin,
 # not in its arguments).
 cluster_map() {

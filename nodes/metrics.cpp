@@ -184,6 +184,14 @@ void add_shards(families& out) {
   auto& bytes = family(out, "recd_shard_memory_bytes",
                        "heap bytes per structure, measured after each load, drop and job install",
                        MetricType::Gauge);
+  auto& arena_mapped = family(out, "recd_shard_arena_mapped_bytes",
+                              "bytes the held partitions' arenas have mapped (what dropping them "
+                              "hands back), measured after each load, drop and job install",
+                              MetricType::Gauge);
+  auto& arena_used = family(out, "recd_shard_arena_used_bytes",
+                            "bytes of the arenas' blocks in use (rounded to their size class), "
+                            "measured with recd_shard_arena_mapped_bytes",
+                            MetricType::Gauge);
   auto& recall = family(out, "recd_shard_recall_duration_seconds",
                         "time a shard spends on one recall request", MetricType::Histogram);
   for (const auto& [index, f] : shards) {
@@ -194,6 +202,8 @@ void add_shards(families& out) {
     for (std::size_t k = 0; k < shard_figures::structures.size(); ++k)
       sample(bytes, double(load(f->bytes[k])),
              {{"shard", std::to_string(index)}, {"structure", shard_figures::structures[k]}});
+    sample(arena_mapped, double(load(f->arena_mapped_bytes)), shard);
+    sample(arena_used, double(load(f->arena_used_bytes)), shard);
     histogram(recall, f->recall.read(), shard);
   }
 }

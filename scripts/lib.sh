@@ -1,5 +1,5 @@
 # Shared by scripts/test, scripts/quickstart: install what is missing, build,
-# and run a private PostgreSQL and Redis on free loopback ports under .run/.
+# and run a private PostgreSQL and Redis on reserved loopback ports (take_port) under .run/.
 # Source it; it defines functions only.
 
 RECD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,8 +56,49 @@ build_recd() { # [cmake --build args, e.g. --target recd]
   cmake --build "$RECD_BUILD" -j "$(nproc)" "$@"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+# take_port VAR: sets VAR to a loopback port reserved for this shell, under
+# the contract of tests/support/ports.hpp (which the C++ tests and
+# bench/faults/deployment.py follow too): a port of RECD_PORT_RANGE (default
+# 20000-32767) outside the kernel's ephemeral range (which outgoing
+# connections and port-0 binds draw from), locked by an flock on
+# ${RECD_PORT_LOCK_DIR:-/tmp/recd-ports}/<port>.lock, and free to bind when
+# handed out. The lock is held by a descriptor this shell keeps open until it
+# exits (its children inherit it, so a server started here holds it as long as
+# it runs). Call it in the shell the port's server lives with, never in $( ):
+# the subshell's lock would go with it. VAR may be any name but port_out_ and
+# tp_* (the function's own, VAR being reached by name).
+RECD_PORT_CURSOR=""
+take_port() {
+  local -n port_out_=$1
+  local tp_dir="${RECD_PORT_LOCK_DIR:-/tmp/recd-ports}" tp_range="${RECD_PORT_RANGE:-20000-32767}"
+  local tp_low="${tp_range%%-*}" tp_high="${tp_range#*-}" tp_elow=1 tp_ehigh=0 tp_span tp_i tp_p tp_fd
+  [[ "$tp_low" =~ ^[0-9]+$ && "$tp_high" =~ ^[0-9]+$ ]] && ((tp_low >= 1 && tp_low <= tp_high && tp_high <= 65535)) ||
+    die "RECD_PORT_RANGE must be LOW-HIGH within 1-65535, not '$tp_range'"
+  { read -r tp_elow tp_ehigh </proc/sys/net/ipv4/ip_local_port_range; } 2>/dev/null || true
+  if [ ! -d "$tp_dir" ]; then
+    mkdir -p "$tp_dir" && chmod 1777 "$tp_dir" 2>/dev/null || die "cannot make the port lock folder $tp_dir"
+  fi
+  tp_span=$((tp_high - tp_low + 1))
+  [ -n "$RECD_PORT_CURSOR" ] || RECD_PORT_CURSOR=$(($$ * 101 % tp_span))
+  for ((tp_i = 0; tp_i < tp_span; tp_i++)); do
+    tp_p=$((tp_low + (RECD_PORT_CURSOR + tp_i) % tp_span))
+    ((tp_p >= tp_elow && tp_p <= tp_ehigh)) && continue
+    [ -e "$tp_dir/$tp_p.lock" ] || : 2>/dev/null >>"$tp_dir/$tp_p.lock" || continue
+    exec {tp_fd}<"$tp_dir/$tp_p.lock" || continue
+    if flock -n "$tp_fd" && port_bindable "$tp_p"; then
+      RECD_PORT_CURSOR=$(((RECD_PORT_CURSOR + tp_i + 1) % tp_span))
+      port_out_=$tp_p
+      return 0
+    fi
+    exec {tp_fd}<&-
+  done
+  die "no free port in $tp_range outside the ephemeral range $tp_elow-$tp_ehigh (locks in $tp_dir)"
+}
+
+# True if 127.0.0.1:PORT can be bound now (no SO_REUSEADDR: a listener or a
+# connection in TIME_WAIT on it refuses).
+port_bindable() {
+  python3 -c 'import socket, sys; socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
 }
 
 # PostgreSQL refuses to run as root: run it as the 'postgres' user the package creates.
@@ -68,7 +109,7 @@ pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 start_postgres() {
   local dir="$RECD_RUN/pg"
   mkdir -p "$RECD_RUN"
-  RECD_PG_PORT="$(free_port)"
+  take_port RECD_PG_PORT
   rm -rf "$dir"; mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" && chmod 700 "$dir"
   pg_as "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 >/dev/null
@@ -90,7 +131,7 @@ create_database() { # name
 
 start_redis() {
   mkdir -p "$RECD_RUN"
-  RECD_REDIS_PORT="$(free_port)"
+  take_port RECD_REDIS_PORT
   redis-server --port "$RECD_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
     --pidfile "$RECD_RUN/redis.pid" --logfile "$RECD_RUN/redis.log" >/dev/null || die "Redis did not start"
   for _ in $(seq 50); do redis-cli -p "$RECD_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done

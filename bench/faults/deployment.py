@@ -5,6 +5,7 @@ nodes, 1 API node, all on 127.0.0.1) and knows the private PostgreSQL and
 Redis that scripts/faults started: it can restart, freeze and kill them and
 run SQL through psql. Every wait here is bounded.
 """
+import fcntl
 import http.client
 import json
 import os
@@ -14,12 +15,60 @@ import subprocess
 import time
 
 
+_held_port_locks = []  # lock file descriptors (not inheritable): this process holds its ports until it exits
+_port_cursor = None
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port reserved for this process, under the contract of
+    tests/support/ports.hpp (shared with scripts/lib.sh's take_port): a port of
+    RECD_PORT_RANGE (default 20000-32767) outside the kernel's ephemeral range,
+    which outgoing connections (to PostgreSQL, Redis, between nodes) draw from;
+    locked by an flock on ${RECD_PORT_LOCK_DIR:-/tmp/recd-ports}/<port>.lock held
+    until this process exits (the descriptor is not inherited by the nodes); and
+    free to bind when handed out. A node restarted on its port keeps it."""
+    global _port_cursor
+    text = os.environ.get('RECD_PORT_RANGE') or '20000-32767'
+    low, _, high = text.partition('-')
+    if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
+        raise RuntimeError(f'RECD_PORT_RANGE must be LOW-HIGH within 1-65535, not {text!r}')
+    low, high = int(low), int(high)
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            elow, ehigh = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        elow, ehigh = 1, 0
+    folder = os.environ.get('RECD_PORT_LOCK_DIR') or '/tmp/recd-ports'
+    if not os.path.isdir(folder):
+        os.makedirs(folder, exist_ok=True)
+        try:
+            os.chmod(folder, 0o1777)  # shared by every user's runs, like /tmp
+        except OSError:
+            pass
+    span = high - low + 1
+    if _port_cursor is None:
+        _port_cursor = os.getpid() * 101 % span
+    for i in range(span):
+        port = low + (_port_cursor + i) % span
+        if elow <= port <= ehigh:
+            continue
+        try:
+            # Read-only suffices for flock and opens another user's lock file.
+            lock = os.open(os.path.join(folder, f'{port}.lock'), os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket() as s:  # no SO_REUSEADDR: a listener or TIME_WAIT refuses
+                s.bind(('127.0.0.1', port))
+        except OSError:
+            os.close(lock)
+            continue
+        _held_port_locks.append(lock)
+        _port_cursor = (_port_cursor + i + 1) % span
+        return port
+    raise RuntimeError(f'no free port in {low}-{high} outside the ephemeral range {elow}-{ehigh} '
+                       f'(locks in {folder})')
 
 
 def http_get(port, path, timeout=2.0, headers=None, host='127.0.0.1'):

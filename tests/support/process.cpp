@@ -279,24 +279,6 @@ std::string child_process::log_tail(std::size_t max_bytes) const {
 
 // ---- helpers -----------------------------------------------------------------------
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot bind a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string temp_path(const std::string& name) {
   static std::atomic<int> n{0};
   return "/tmp/recd_e2e_" + std::to_string(::getpid()) + "_" + std::to_string(n++) + "_" + name;

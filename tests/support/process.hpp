@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/ports.hpp"
+
 namespace recd::test {
 
 using env_list = std::vector<std::pair<std::string, std::string>>;
@@ -55,8 +57,7 @@ private:
   std::optional<int> status_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
-std::uint16_t free_port();
+// free_port(): a loopback port reserved for this process (support/ports.hpp).
 
 // A scratch file path unique to this process: /tmp/recd_e2e_<pid>_<n>_<name>.
 std::string temp_path(const std::string& name);
