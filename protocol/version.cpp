@@ -14,7 +14,9 @@ namespace {
 
 // History (protocol/README.md, "Wire versions"):
 //   1  2026-11-27  the first versioned protocol.
-constexpr std::uint32_t current = 2;
+//   2  2026-11-27  embedding_task.cg_steps (ALS by conjugate gradient).
+//   3  2026-11-28  similarity_task.max_column_rows (user_neighbours.max_item_users).
+constexpr std::uint32_t current = 3;
 
 } // namespace
 

@@ -28,6 +28,7 @@ namespace {
 const std::map<std::uint32_t, std::string> pinned_fingerprints{
   {1, "9a3e3dd9679ad746"},
   {2, "9ee0e8f90c07bd0c"}, // embedding_task.cg_steps
+  {3, "7d9d7028566d7ce9"}, // similarity_task.max_column_rows
 };
 
 struct protocol_version_test : ::testing::Test {
