@@ -336,7 +336,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
         auto kind = queue->back();
         queue->pop_back();
         self->request(self->state.driver, job_timeout, run_atom_v, kind, listener,
-                      self->state.live_shards())
+                      self->state.live_shards(), self->state.live_shard_addresses())
           .then(
             [=](const job_summary& s) mutable {
               summaries->push_back(s);

@@ -112,6 +112,14 @@ struct coordinator_state {
       out.push_back(shard_of(m));
     return out;
   }
+
+  // live_shards()' actor addresses, in the same order ("" for a local shard).
+  std::vector<std::string> live_shard_addresses() const {
+    std::vector<std::string> out;
+    for (auto m : table.alive())
+      out.push_back(table.member(m).address);
+    return out;
+  }
 };
 
 using coordinator_self = coordinator_actor::stateful_base<coordinator_state>;

@@ -26,17 +26,21 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
       return;
     auto gone = [&](const auto& a) { return a && a.address() == dm.source; };
     if (std::any_of(st.shards.begin(), st.shards.end(), gone) ||
-        std::any_of(st.workers.begin(), st.workers.end(), gone))
+        std::any_of(st.workers.begin(), st.workers.end(), gone) ||
+        std::any_of(st.similarity_workers.begin(), st.similarity_workers.end(), gone))
       st.fail(dm.reason ? dm.reason : caf::error{caf::exit_reason::remote_link_unreachable});
   });
+  self->state.url = url;
   self->state.db = store::lazy_connection{std::move(url)};
   self->state.cfg = std::move(cfg);
   self->state.term = term;
   return {
     [=](run_atom, job_kind kind, const run_progress_sink& listener,
-        std::vector<shard_actor> shards) {
+        std::vector<shard_actor> shards, std::vector<std::string> addresses) {
       auto& st = self->state;
       st.shards = std::move(shards);
+      st.shard_addresses = std::move(addresses);
+      st.shard_addresses.resize(st.shards.size());
       st.promise = self->make_response_promise<job_summary>();
       st.kind = kind;
       st.listener = listener;

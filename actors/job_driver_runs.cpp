@@ -43,6 +43,13 @@ void driver_state::fail(const caf::error& err) {
   for (auto& w : workers)
     caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   workers.clear();
+  for (auto& w : similarity_workers)
+    if (w)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  similarity_workers.clear();
+  if (snapshot)
+    snapshot->release();
+  snapshot.reset();
   if (err.category() == error_category &&
       err.code() == static_cast<std::uint8_t>(ec::database_unavailable))
     db.reset();
@@ -56,6 +63,12 @@ void driver_state::unlock() {
 
 void driver_state::succeed(std::uint64_t inputs, std::uint64_t rows) {
   active = false;
+  // The workers stay until the run ends (each one's exit would fail it).
+  for (auto& w : similarity_workers)
+    if (w)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  similarity_workers.clear();
+  snapshot.reset();
   unlock();
   report(total, rows, true);
   node_telemetry().job.end();

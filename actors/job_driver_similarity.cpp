@@ -1,5 +1,6 @@
 #include "actors/job_driver_state.hpp"
 
+#include <memory>
 #include <sstream>
 
 #include "engine/similarity.hpp"
@@ -61,51 +62,72 @@ caf::expected<store::similarity_input_spec> input_spec(const settings& cfg, job_
   return spec;
 }
 
-// Creates the run's staging table, reads its input and plans the shards'
-// work by the settings of its kind.
-caf::expected<similarity_task> load_similarity(driver_state& st) {
+// Creates the run's staging table, exports the snapshot every shard reads
+// in (kept in st.snapshot until all have imported it), and plans the run by
+// the settings of its kind: what each shard reads and how rows are scored.
+// The plan's `reads` and `peers` are filled per shard by the caller.
+caf::expected<similarity_plan> plan_similarity(driver_state& st) {
   const auto& cfg = st.cfg;
-  similarity_task task;
-  task.run_id = st.run_id;
-  task.kind = st.kind;
-  st.staging = store::staging_table(st.kind, st.run_id);
+  similarity_plan plan;
+  plan.run_id = st.run_id;
+  plan.kind = st.kind;
   auto spec = input_spec(cfg, st.kind);
   if (!spec)
     return spec.error();
-  std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
-  auto err =
-    store::guard([&] { pairs = store::read_similarity_input(*st.conn, *spec, st.run_id); });
+  for (auto k : spec->behaviors)
+    plan.behaviors |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(k));
+  auto partitions = store::read_partitions(*st.conn);
+  if (!partitions)
+    return partitions.error();
+  plan.partition_count = *partitions;
+  auto conn = store::connect(st.url);
+  if (!conn)
+    return conn.error();
+  auto err = store::guard([&] {
+    store::create_staging_table(*st.conn, st.kind, st.run_id);
+    st.staging = store::staging_table(st.kind, st.run_id);
+    st.snapshot = std::make_unique<store::input_snapshot>(std::move(*conn));
+    plan.snapshot = st.snapshot->id();
+    if (spec->window_days > 0) {
+      plan.windowed = true;
+      plan.window_since = st.snapshot->since(spec->window_days);
+    }
+    if (item_side(st.kind)) {
+      plan.candidates = st.snapshot->candidate_items(spec->min_sales, spec->max_items);
+    } else if (spec->active_days > 0) {
+      plan.active_only = true;
+      plan.active_since = st.snapshot->since(spec->active_days);
+    }
+  });
   if (err)
     return err;
-  task.graph = engine::bipartite_from_pairs(std::move(pairs));
   switch (st.kind) {
     case job_kind::item_weights:
-      task.measure = ease_measure;
-      task.regularization = cfg.item_weights.lambda;
+      plan.measure = ease_measure;
+      plan.regularization = cfg.item_weights.lambda;
       // All positive weights of a row would be about half the catalogue.
-      task.top_k = cfg.item_weights.top_k > 0 ? cfg.item_weights.top_k : cfg.recommend.neighbours;
+      plan.top_k = cfg.item_weights.top_k > 0 ? cfg.item_weights.top_k : cfg.recommend.neighbours;
       break;
     case job_kind::item_similarity:
-      task.measure = static_cast<std::uint8_t>(engine::set_measure::jaccard);
-      task.min_common = cfg.item_similarity.min_common;
-      task.min_score = 0;
-      task.top_k = cfg.item_similarity.top_k;
+      plan.measure = static_cast<std::uint8_t>(engine::set_measure::jaccard);
+      plan.min_common = cfg.item_similarity.min_common;
+      plan.min_score = 0;
+      plan.top_k = cfg.item_similarity.top_k;
       break;
     case job_kind::user_neighbours:
-      task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
-      task.min_common = cfg.user_neighbours.min_common;
-      task.min_score = cfg.user_neighbours.min_score;
-      task.top_k = cfg.user_neighbours.top_k;
-      task.max_column_rows = cfg.user_neighbours.max_item_users;
+      plan.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
+      plan.min_common = cfg.user_neighbours.min_common;
+      plan.min_score = cfg.user_neighbours.min_score;
+      plan.top_k = cfg.user_neighbours.top_k;
+      plan.max_column_rows = cfg.user_neighbours.max_item_users;
       break;
     default:
-      task.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
-      task.min_common = cfg.user_similarity.min_common;
-      task.min_score = cfg.user_similarity.min_score;
-      task.top_k = cfg.user_similarity.top_k;
+      plan.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);
+      plan.min_common = cfg.user_similarity.min_common;
+      plan.min_score = cfg.user_similarity.min_score;
+      plan.top_k = cfg.user_similarity.top_k;
   }
-  st.total = task.graph.rows();
-  return task;
+  return plan;
 }
 
 // Swaps the staging table in for the live one (store::publish_similarity_run).
@@ -119,47 +141,78 @@ caf::error publish_similarity(driver_state& st, std::uint64_t rows) {
   return err;
 }
 
-} // namespace
-
-void run_similarity(driver_actor* self) {
+// Step 2, once every shard has read its part: each worker sends what it read
+// to the others, takes theirs, computes the rows its shard owns and writes
+// them; the last answer publishes.
+void gather(driver_actor* self) {
   auto& st = self->state;
-  auto task = load_similarity(st);
-  if (!task) {
-    st.fail(task.error());
-    return;
-  }
-  auto remaining = std::make_shared<std::size_t>(st.shards.size());
+  auto remaining = std::make_shared<std::size_t>(st.similarity_workers.size());
   auto rows = std::make_shared<std::uint64_t>(0);
   auto inputs = std::make_shared<std::uint64_t>(0);
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
   auto fail = step_failure(self, failed, run);
-  auto encoded = encode_bulk(new_bulk_id(), *task);
-  task = caf::error{}; // the graph is in the chunks now
-  if (!encoded) {
-    st.fail(encoded.error());
+  for (auto& worker : st.similarity_workers)
+    self->request(worker, part_timeout, gather_atom_v, caf::actor_cast<part_progress_sink>(self))
+      .then(
+        [=](std::uint64_t done, std::uint64_t pairs) {
+          if (!self->state.is_current(run))
+            return;
+          *inputs += done;
+          *rows += pairs;
+          if (--*remaining == 0 && !*failed) {
+            if (auto err = publish_similarity(self->state, *rows))
+              self->state.fail(err);
+            else
+              self->state.succeed(*inputs, *rows);
+          }
+        },
+        fail);
+}
+
+} // namespace
+
+void run_similarity(driver_actor* self) {
+  auto& st = self->state;
+  auto plan = plan_similarity(st);
+  if (!plan) {
+    st.fail(plan.error());
     return;
   }
-  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
-  for (auto& shard : st.shards)
-    send_chunks(self, shard, payload, [=] {
-      self->request(shard, part_timeout, similarity_atom_v, payload->handle,
-                    caf::actor_cast<part_progress_sink>(self))
-        .then(
-          [=](std::uint64_t done, std::uint64_t pairs) {
-            if (!self->state.is_current(run))
-              return;
-            *inputs += done;
-            *rows += pairs;
-            if (--*remaining == 0 && !*failed) {
-              if (auto err = publish_similarity(self->state, *rows))
-                self->state.fail(err);
-              else
-                self->state.succeed(*inputs, *rows);
-            }
-          },
-          fail);
-    }, fail);
+  // Step 1: every shard reads the rows of its share of the partitions (p mod
+  // n = its index: each partition read once, whatever the map is doing) in
+  // the exported snapshot; its answer says it imported the snapshot.
+  const auto n = st.shards.size();
+  plan->peers.assign(st.shards.begin(), st.shards.end());
+  plan->peer_addresses = st.shard_addresses;
+  st.similarity_workers.assign(n, similarity_worker_actor{});
+  auto remaining = std::make_shared<std::size_t>(n);
+  auto failed = std::make_shared<bool>(false);
+  auto run = st.run_id;
+  auto fail = step_failure(self, failed, run);
+  for (std::size_t k = 0; k < n; ++k) {
+    auto part = *plan;
+    for (std::uint32_t p = static_cast<std::uint32_t>(k); p < part.partition_count;
+         p += static_cast<std::uint32_t>(n))
+      part.reads.push_back(p);
+    self->request(st.shards[k], part_timeout, similarity_atom_v, std::move(part))
+      .then(
+        [=](similarity_worker_actor& worker, std::uint64_t rows, std::uint64_t) {
+          auto& st = self->state;
+          if (!st.is_current(run))
+            return;
+          st.similarity_workers[k] = worker;
+          self->monitor(worker);
+          st.total += rows;
+          if (--*remaining == 0 && !*failed) {
+            // Every shard imported the snapshot: the transaction may end.
+            st.snapshot->release();
+            st.snapshot.reset();
+            gather(self);
+          }
+        },
+        fail);
+  }
 }
 
 } // namespace recd::job_driving

@@ -3,8 +3,9 @@
 //   job_driver.cpp             the actor: its messages, shards and workers going down
 //   job_driver_runs.cpp        a run's bookkeeping: lock and record, progress,
 //                              failure, success
-//   job_driver_similarity.cpp  the similarity kinds: input, the plan of each
-//                              kind, the shards' work, publishing
+//   job_driver_similarity.cpp  the similarity kinds: the plan (snapshot,
+//                              candidates, options), the shards' read,
+//                              exchange and work, publishing
 //   job_driver_embeddings.cpp  the embeddings kind: input, ALS sweeps over the
 //                              shards' workers, publishing
 // (actors/job_driver.hpp has the contract; the SQL is in store/job_runs.hpp,
@@ -25,6 +26,7 @@
 #include "protocol/interfaces.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
+#include "store/job_inputs.hpp"
 
 namespace recd::job_driving {
 
@@ -36,6 +38,8 @@ struct driver_state {
   settings cfg;
   std::int64_t term = 0; // the coordinator term that runs this driver (0: no fence)
   std::vector<shard_actor> shards;
+  std::vector<std::string> shard_addresses; // shards[k]'s actor address, "" for a local shard
+  std::string url;                  // postgres.url (the snapshot's own connection)
   store::lazy_connection db{""};
   pqxx::connection* conn = nullptr; // db's connection during a run
   // The run in progress.
@@ -64,6 +68,10 @@ struct driver_state {
     return std::any_of(shards.begin(), shards.end(),
                        [&](const shard_actor& s) { return s && s.node() == src->node(); });
   }
+  // Similarity runs: the exported snapshot until every shard imported it,
+  // and the shards' workers until the run ends.
+  std::unique_ptr<store::input_snapshot> snapshot;
+  std::vector<similarity_worker_actor> similarity_workers;
   // Embedding runs.
   embedding_task emb;
   std::vector<embedding_worker_actor> workers;

@@ -68,13 +68,14 @@ namespace {
 using namespace shard_detail;
 
 shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, std::string url,
-                                 recommend_settings cfg) {
+                                 recommend_settings cfg, peer_dialer dial) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.index = index;
   st.url = url;
   st.cfg = cfg;
+  st.dial = std::move(dial);
   st.data = shard_state{cfg};
   st.loader = spawn_shard_loader(self->system(), url, cfg, self->address());
   self->link_to(st.loader);
@@ -265,10 +266,11 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           return refuse(self, "bulk", describe(err));
         return true;
       },
-      [=](similarity_atom, const bulk_handle& task,
-          const part_progress_sink& progress_to) -> caf::result<std::uint64_t, std::uint64_t> {
-        return run_similarity_task(self, task, progress_to);
+      [=](similarity_atom, similarity_plan& plan)
+        -> caf::result<similarity_worker_actor, std::uint64_t, std::uint64_t> {
+        return start_similarity_run(self, plan);
       },
+      [=](pairs_atom, pair_batch& batch) -> caf::result<bool> { return pass_pairs(self, batch); },
       [=](embedding_atom, const bulk_handle& task) -> caf::result<embedding_worker_actor> {
         return start_embedding_task(self, task);
       },
@@ -363,8 +365,8 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
 } // namespace
 
 shard_actor spawn_shard(caf::actor_system& sys, std::uint32_t index, std::string postgres_url,
-                        recommend_settings cfg) {
-  return sys.spawn(shard, index, std::move(postgres_url), std::move(cfg));
+                        recommend_settings cfg, peer_dialer dial) {
+  return sys.spawn(shard, index, std::move(postgres_url), std::move(cfg), std::move(dial));
 }
 
 } // namespace recd

@@ -14,8 +14,10 @@
 // partition loaded but not flipped here yet, or flipped away but not dropped,
 // is on standby: recall leaves it out, so each partition is recalled once.
 
+#include <functional>
 #include <string>
 
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include "config/settings.hpp"
@@ -23,7 +25,14 @@
 
 namespace recd {
 
+// Connects this node to the shard node whose actor port is at `address`
+// (host:port) and returns the shard published there. Blocks: called only by
+// a detached similarity worker, before it sends that peer its pieces, so that
+// they travel over a direct connection (never routed through the
+// coordinator's node). Empty for shards that have no network (one process).
+using peer_dialer = std::function<caf::expected<shard_actor>(const std::string& address)>;
+
 shard_actor spawn_shard(caf::actor_system& sys, std::uint32_t index, std::string postgres_url,
-                        recommend_settings cfg);
+                        recommend_settings cfg, peer_dialer dial = {});
 
 } // namespace recd

@@ -78,6 +78,12 @@ struct shard_actor_state {
   std::int64_t landed_floor = -1;
   std::unordered_set<std::int64_t> known_user, known_item; // per side of an event
   bulk_inbox inbox;                                        // job inputs arriving in chunks
+  // The similarity run in progress here (its worker takes the peers' pieces),
+  // and the nodes of its shards: only they may send pieces.
+  similarity_worker_actor job_worker;
+  peer_dialer dial; // how its workers reach peers on other nodes (actors/shard.hpp)
+  std::int64_t job_run = 0;
+  std::set<caf::node_id> job_nodes;
   bool catching_up = false;                                // the flip's read-back is running
   // The coordinator this shard follows (its node sends control messages), and
   // the newest map epoch it flipped to: older loads and flips are refused.
@@ -169,9 +175,9 @@ caf::result<std::uint64_t> fold_item_tastes(shard_actor_type* self, const item_f
 
 // ---- shard_jobs.cpp: published runs and job tasks ----
 caf::result<bool> reload_run(shard_actor_type* self, job_kind kind);
-caf::result<std::uint64_t, std::uint64_t>
-run_similarity_task(shard_actor_type* self, const bulk_handle& task,
-                    const part_progress_sink& progress_to);
+caf::result<similarity_worker_actor, std::uint64_t, std::uint64_t>
+start_similarity_run(shard_actor_type* self, similarity_plan& plan);
+caf::result<bool> pass_pairs(shard_actor_type* self, pair_batch& batch);
 caf::result<embedding_worker_actor> start_embedding_task(shard_actor_type* self,
                                                          const bulk_handle& task);
 

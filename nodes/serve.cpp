@@ -118,7 +118,16 @@ int serve_shard(const settings& cfg, sigset_t& signals) {
   configure_network(acfg, cfg);
   caf::actor_system sys{acfg};
   auto name = node_name(cfg);
-  auto shard = spawn_shard(sys, 0, store::conninfo(cfg.postgres, store::session::job), cfg.recommend);
+  // A similarity run's peers on other shard nodes are dialed directly (TLS
+  // when on), like API nodes dial shard nodes.
+  auto dial_peer = [&sys, cfg](const std::string& address) -> caf::expected<shard_actor> {
+    auto [host, port] = split_host_port(address);
+    if (port <= 0 || port > 65535)
+      return make_error(ec::invalid_argument, "not a host:port: '" + address + "'");
+    return connect_node<shard_actor>(sys, host, static_cast<std::uint16_t>(port), cfg);
+  };
+  auto shard = spawn_shard(sys, 0, store::conninfo(cfg.postgres, store::session::job), cfg.recommend,
+                           dial_peer);
   // Published so that API nodes connect to this node directly.
   auto port = publish_node(sys, shard, cfg);
   if (!port) {

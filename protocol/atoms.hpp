@@ -82,6 +82,8 @@ CAF_ADD_ATOM(recd, recd, work_atom, "work")
 CAF_ADD_ATOM(recd, recd, solve_users_atom, "solve_user")
 CAF_ADD_ATOM(recd, recd, solve_items_atom, "solve_item")
 CAF_ADD_ATOM(recd, recd, bulk_atom, "bulk")
+CAF_ADD_ATOM(recd, recd, gather_atom, "gather")
+CAF_ADD_ATOM(recd, recd, pairs_atom, "pairs")
 // -- the admin dashboard's database question (local) ----------------------------------
 CAF_ADD_ATOM(recd, recd, neighbours_atom, "neighbours")
 // -- item pages and sessions (similar, also bought, POST /api/recommend) ---------------

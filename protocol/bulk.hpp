@@ -1,6 +1,7 @@
 #pragma once
-// Bulk values (a similarity job's input graph, an ALS run's interactions) do
-// not cross nodes as one message: the sender encodes the value once with CAF's
+// Bulk values (an ALS run's interactions and factors; a similarity run's
+// input goes between shards as pair_batch pieces instead) do not cross nodes
+// as one message: the sender encodes the value once with CAF's
 // binary serializer, cuts the bytes into chunks of at most bulk_chunk_bytes and
 // sends them one request at a time (each acknowledged, so a slow receiver
 // slows the sender down); the request that uses the value then names it by its

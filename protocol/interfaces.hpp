@@ -62,13 +62,60 @@ using embedding_worker_actor = bulk_sink::extend<
   // Solve the owned items against the user factors and the users' Gram matrix.
   caf::replies_to<solve_items_atom, bulk_handle, std::vector<double>>::with<bulk_handle>>;
 
-// One similarity task of a shard. [parent]
-using similarity_worker_actor = caf::typed_actor<
-  // (encoded similarity_task, owned partitions, partition count, progress sink):
-  // computes the owned rows and COPYs them into the run's staging table in one
-  // transaction -> (rows computed, result rows written).
-  caf::replies_to<work_atom, std::vector<char>, std::vector<std::uint32_t>, std::uint32_t,
-                  part_progress_sink>::with<std::uint64_t, std::uint64_t>>;
+// A similarity run's exchange (docs/cluster.md, "Jobs on a cluster"): each
+// shard sends the input rows it read to every other shard of the run.
+// [shard peers of the run] only from a node of the run's shards
+// (similarity_plan::peers), for the run in progress there; pieces in order,
+// each within limits::check_pair_batch -> true once kept.
+using pairs_sink = caf::typed_actor<
+  caf::replies_to<pairs_atom, pair_batch>::with<bool>>;
+
+// What one shard does in a similarity run, sent by the job driver (which
+// plans, while the shards read and exchange the input themselves).
+struct similarity_plan {
+  std::int64_t run_id = 0;
+  job_kind kind = job_kind::item_similarity;
+  // The driver's exported snapshot (pg_export_snapshot): every shard reads in it.
+  std::string snapshot;
+  std::uint8_t behaviors = 0;          // bit k: behavior_kind k is read (at least one)
+  bool windowed = false;               // only behaviors after window_since
+  std::int64_t window_since = 0;       // microseconds since the Unix epoch
+  bool active_only = false;            // user side: only users with a behavior after active_since
+  std::int64_t active_since = 0;       // microseconds since the Unix epoch
+  std::vector<item_id> candidates;     // item side: the candidate items (best sellers), ascending
+  std::vector<std::uint32_t> reads;    // the partitions whose rows this shard reads
+  std::uint32_t partition_count = 0;
+  std::vector<pairs_sink> peers;       // every shard of the run, this one included
+  // peers[k]'s actor address (host:port) as it joined, "" for a shard of the
+  // driver's own node: a peer on another node is dialed there before the
+  // exchange, so pieces go straight to it and never through a third node.
+  std::vector<std::string> peer_addresses;
+  // How rows are scored (as similarity_task).
+  std::uint8_t measure = 0;
+  std::int32_t min_common = 0;
+  double min_score = 0;
+  std::int32_t top_k = 0;
+  double regularization = 0;
+  std::int32_t max_column_rows = 0;    // engine::similarity_options::max_column_rows
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, similarity_plan& x) {
+  return f(caf::meta::type_name("similarity_plan"), x.run_id, x.kind, x.snapshot, x.behaviors,
+           x.windowed, x.window_since, x.active_only, x.active_since, x.candidates, x.reads,
+           x.partition_count, x.peers, x.peer_addresses, x.measure, x.min_common, x.min_score,
+           x.top_k, x.regularization, x.max_column_rows);
+}
+
+// One similarity run of a shard, spawned by it with the plan.
+using similarity_worker_actor = pairs_sink::extend<
+  // [parent] -> (rows, pairs): import the plan's snapshot and read the input
+  // rows of the plan's partitions (distinct rows, distinct pairs).
+  caf::replies_to<work_atom>::with<std::uint64_t, std::uint64_t>,
+  // [C] (progress sink) -> (rows computed, result rows written): send the rows
+  // read to every peer, take theirs, build the whole graph, compute the rows of
+  // the partitions the shard owns and COPY them into the run's staging table in
+  // one transaction. Sent once every shard of the run has read.
+  caf::replies_to<gather_atom, part_progress_sink>::with<std::uint64_t, std::uint64_t>>;
 
 // ---- Shard loader (one per shard, same node, blocking on PostgreSQL) ------------------
 
@@ -105,7 +152,7 @@ using shard_loader_actor = caf::typed_actor<
 // Owns the users and items of some partitions and serves from memory. A
 // request for a user or item of a partition it does not hold is answered
 // with ec::shard_unavailable (an API node with an old map degrades).
-using shard_actor = bulk_sink::extend<
+using shard_actor = bulk_sink::extend_with<pairs_sink>::extend<
   // [C] (partitions, partition count, map epoch) -> (users, items): load (the
   // first time) or add partitions for the map of `epoch`; refused for an epoch
   // older than the newest flip.
@@ -124,10 +171,11 @@ using shard_actor = bulk_sink::extend<
   caf::reacts_to<admit_atom, caf::node_id>,
   // [C] (kind) -> whether anything was installed: serve a newly published run.
   caf::replies_to<reload_atom, job_kind>::with<bool>,
-  // [C] (task handle, progress sink) -> (rows, pairs): compute the owned rows of
-  // the similarity task that arrived in bulk chunks, COPY them.
-  caf::replies_to<similarity_atom, bulk_handle, part_progress_sink>::with<std::uint64_t,
-                                                                          std::uint64_t>,
+  // [C] (plan) -> (its worker, rows read, pairs read): a similarity run. The
+  // worker has read the plan's partitions when this answers; pairs_atom from
+  // the run's peers go on to it (see pairs_sink).
+  caf::replies_to<similarity_atom, similarity_plan>::with<similarity_worker_actor, std::uint64_t,
+                                                          std::uint64_t>,
   // [C] (task handle) -> an ALS worker for the owned rows of the embedding task.
   caf::replies_to<embedding_atom, bulk_handle>::with<embedding_worker_actor>,
   // [local] (node): follow the coordinator of that node; only this node says so.
@@ -252,9 +300,10 @@ using run_watcher_actor = caf::typed_actor<
 // Runs one job over the shards and publishes it atomically. Bulk chunks come
 // from ALS workers, progress from similarity workers (of the current run only).
 using job_driver_actor = bulk_sink::extend_with<part_progress_sink>::extend<
-  // [local] (kind, listener (may be invalid), live shards) -> the run's summary.
-  caf::replies_to<run_atom, job_kind, run_progress_sink, std::vector<shard_actor>>::with<
-    job_summary>>;
+  // [local] (kind, listener (may be invalid), live shards, their actor
+  // addresses ("" for a local shard)) -> the run's summary.
+  caf::replies_to<run_atom, job_kind, run_progress_sink, std::vector<shard_actor>,
+                  std::vector<std::string>>::with<job_summary>>;
 
 // ---- Coordinator --------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "protocol/errors.hpp"
+#include "protocol/interfaces.hpp"
 
 namespace recd::limits {
 
@@ -225,12 +226,67 @@ caf::error check_similarity_task(const similarity_task& task) {
     return invalid("a similarity task for the embeddings job");
   if (task.measure > ease_measure)
     return invalid("unknown similarity measure");
-  if (task.min_common < 0 || task.top_k < 0 || task.max_column_rows < 0 ||
-      !(task.min_score >= -1 && task.min_score <= 1))
+  if (task.min_common < 0 || task.top_k < 0 || !(task.min_score >= -1 && task.min_score <= 1))
     return invalid("similarity options out of range");
   if (task.measure == ease_measure && !(task.regularization > 0 && task.regularization < 1e12))
     return invalid("EASE needs a positive regularization");
   return check_graph(task.graph);
+}
+
+caf::error check_similarity_plan(const similarity_plan& plan) {
+  if (plan.run_id <= 0)
+    return invalid("run id must be positive");
+  if (auto err = check_job_kind(plan.kind))
+    return err;
+  if (plan.kind == job_kind::embeddings)
+    return invalid("a similarity plan for the embeddings job");
+  if (plan.measure > ease_measure)
+    return invalid("unknown similarity measure");
+  if (plan.min_common < 0 || plan.top_k < 0 || plan.max_column_rows < 0 ||
+      !(plan.min_score >= -1 && plan.min_score <= 1))
+    return invalid("similarity options out of range");
+  if (plan.measure == ease_measure && !(plan.regularization > 0 && plan.regularization < 1e12))
+    return invalid("EASE needs a positive regularization");
+  if (plan.snapshot.empty() || plan.snapshot.size() > max_snapshot_id)
+    return invalid("snapshot id of " + std::to_string(plan.snapshot.size()) + " bytes");
+  for (char c : plan.snapshot)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-'))
+      return invalid("snapshot id with a character other than [0-9A-F-]");
+  if (plan.behaviors == 0 || plan.behaviors > 15)
+    return invalid("behavior kinds out of range");
+  if (plan.candidates.size() > max_candidates)
+    return invalid(std::to_string(plan.candidates.size()) + " candidate items");
+  for (std::size_t k = 0; k < plan.candidates.size(); ++k)
+    if (plan.candidates[k] < 0 || (k > 0 && plan.candidates[k] <= plan.candidates[k - 1]))
+      return invalid("candidate items not ascending non-negative ids");
+  if (auto err = check_partitions(plan.reads, plan.partition_count))
+    return err;
+  if (plan.peers.empty() || plan.peers.size() > max_run_shards)
+    return invalid(std::to_string(plan.peers.size()) + " shards in a run");
+  for (const auto& peer : plan.peers)
+    if (!peer)
+      return invalid("an invalid peer handle");
+  if (plan.peer_addresses.size() != plan.peers.size())
+    return invalid(std::to_string(plan.peer_addresses.size()) + " peer addresses for " +
+                   std::to_string(plan.peers.size()) + " peers");
+  for (const auto& address : plan.peer_addresses)
+    if (address.size() > max_address)
+      return invalid("a peer address of " + std::to_string(address.size()) + " bytes");
+  return {};
+}
+
+caf::error check_pair_batch(const pair_batch& batch) {
+  if (batch.run_id <= 0)
+    return invalid("run id must be positive");
+  if (batch.rows.size() != batch.cols.size())
+    return invalid("pair arrays differ in length");
+  if (batch.rows.size() > max_pair_batch)
+    return invalid(std::to_string(batch.rows.size()) + " pairs in one piece (at most " +
+                   std::to_string(max_pair_batch) + ")");
+  for (std::size_t k = 0; k < batch.rows.size(); ++k)
+    if (batch.rows[k] < 0 || batch.cols[k] < 0)
+      return invalid("a negative id in a pair");
+  return {};
 }
 
 caf::error check_embedding_task(const embedding_task& task) {

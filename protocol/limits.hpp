@@ -14,6 +14,10 @@
 
 #include "protocol/messages.hpp"
 
+namespace recd {
+struct similarity_plan; // protocol/interfaces.hpp (it carries handles)
+} // namespace recd
+
 namespace recd::limits {
 
 constexpr std::uint32_t max_partitions = 65536;      // cluster.partitions
@@ -73,6 +77,22 @@ caf::error check_item_folds(const item_folds& folds);
 caf::error check_graph(const engine::bipartite& g);
 caf::error check_similarity_task(const similarity_task& task);
 caf::error check_embedding_task(const embedding_task& task);
+// A similarity run's exchange (similarity_plan, pair_batch): at most this many
+// pairs in one piece (1 MiB), received by one shard in one run, candidate
+// items, shards in one run, bytes of a snapshot id.
+constexpr std::size_t max_pair_batch = 131072;
+constexpr std::uint64_t max_exchange_pairs = max_bulk_bytes / 8;
+constexpr std::size_t max_candidates = 1u << 24;
+constexpr std::size_t max_run_shards = 4096;
+constexpr std::size_t max_snapshot_id = 64;
+// A plan: a positive run of a similarity kind, known measure and options in
+// range, a snapshot id of [0-9A-F-] only (it is spliced into SET TRANSACTION
+// SNAPSHOT), at least one behavior kind, ascending non-negative candidates,
+// partitions below the count, 1..max_run_shards valid peers.
+caf::error check_similarity_plan(const similarity_plan& plan);
+// A piece: a positive run, as many rows as columns, at most max_pair_batch,
+// no negative id.
+caf::error check_pair_batch(const pair_batch& batch);
 // ALS factors of `rows` rows of `dim` and their Gram matrix (dim x dim).
 // Item pages and sessions: a count of items asked for (0..max_per_route), a
 // query vector (at most max_vector_dim), an exclusion list and partner list.

@@ -311,12 +311,11 @@ struct similarity_task {
   double min_score = 0;
   std::int32_t top_k = 0;
   double regularization = 0;           // EASE's lambda (ease_measure only)
-  std::int32_t max_column_rows = 0;    // engine::similarity_options::max_column_rows
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_task& x) {
   return f(caf::meta::type_name("similarity_task"), x.run_id, x.kind, x.graph, x.measure,
-           x.min_common, x.min_score, x.top_k, x.regularization, x.max_column_rows);
+           x.min_common, x.min_score, x.top_k, x.regularization);
 }
 
 // Interaction data of an embedding run: dense user/item indices and weights.
@@ -358,6 +357,24 @@ struct part_progress {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, part_progress& x) {
   return f(caf::meta::type_name("part_progress"), x.run_id, x.done, x.pairs);
+}
+
+// A piece of one shard's input rows in a similarity run's exchange
+// (protocol/interfaces.hpp: pairs_sink): (row id, column id) pairs of the
+// rows the sending shard read, at most limits::max_pair_batch of them. A
+// shard's pieces go to each peer in order, one acknowledged request at a
+// time (index 0, 1, ...), the last one marked `last`.
+struct pair_batch {
+  std::int64_t run_id = 0;
+  std::uint32_t index = 0;
+  bool last = false;
+  std::vector<std::int32_t> rows;      // rows[k], cols[k] is one pair
+  std::vector<std::int32_t> cols;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pair_batch& x) {
+  return f(caf::meta::type_name("pair_batch"), x.run_id, x.index, x.last, packed(x.rows),
+           packed(x.cols));
 }
 
 // Progress of a job run, sent by the job driver to whoever follows the run

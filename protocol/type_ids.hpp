@@ -78,6 +78,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   // -- new items in the embedding space (messages.hpp) ---------------------------------
   CAF_ADD_TYPE_ID(recd, (recd::taste_vectors))
   CAF_ADD_TYPE_ID(recd, (recd::item_folds))
+  // -- similarity runs read and exchanged by the shards (interfaces.hpp) ----------------
+  CAF_ADD_TYPE_ID(recd, (recd::pair_batch))
+  CAF_ADD_TYPE_ID(recd, (recd::similarity_plan))
+  CAF_ADD_TYPE_ID(recd, (recd::similarity_worker_actor))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

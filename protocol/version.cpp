@@ -15,8 +15,13 @@ namespace {
 // History (protocol/README.md, "Wire versions"):
 //   1  2026-11-27  the first versioned protocol.
 //   2  2026-11-27  embedding_task.cg_steps (ALS by conjugate gradient).
-//   3  2026-11-28  similarity_task.max_column_rows (user_neighbours.max_item_users).
-constexpr std::uint32_t current = 3;
+//   3  2026-11-27  similarity runs: the shards read their input under the
+//                  driver's snapshot and exchange it (similarity_plan, pairs_atom).
+//                  On main only between 6eed8ab and its revert 860b80b.
+//   4  2026-11-28  3 with similarity_plan.peer_addresses: a shard dials each
+//                  peer of a run and exchanges over direct connections.
+//   5  2026-11-28  similarity_plan.max_column_rows (user_neighbours.max_item_users).
+constexpr std::uint32_t current = 5;
 
 } // namespace
 

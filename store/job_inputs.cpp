@@ -1,5 +1,6 @@
 #include "store/job_inputs.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -34,57 +35,111 @@ std::string kinds_list(const std::vector<behavior_kind>& kinds) {
 
 } // namespace
 
-std::vector<std::pair<std::int32_t, std::int32_t>>
-read_similarity_input(pqxx::connection& c, const similarity_input_spec& spec, std::int64_t run_id) {
-  const auto kind = spec.kind;
-  const bool items = item_side(kind);
-  const auto staging = staging_table(kind, run_id);
-  std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
-  pqxx::work tx{c};
-  tx.exec("CREATE TABLE " + staging + " (LIKE " + similarity_table(kind) + " INCLUDING DEFAULTS)");
-  std::unordered_set<std::int32_t> eligible;
-  bool every_row = false;
-  std::vector<std::string_view> f;
-  if (items) {
-    // Candidates: the best sellers, ties broken by id so runs are reproducible.
-    auto rows = tx.exec_params("SELECT item_id FROM items WHERE sales_count > $1 "
-                               "ORDER BY sales_count DESC, item_id LIMIT $2",
-                               spec.min_sales, spec.max_items);
-    for (const auto& r : rows)
-      eligible.insert(r[0].as<std::int32_t>());
-  } else if (spec.active_days > 0) {
-    copy_out(
-        tx, "SELECT DISTINCT user_id FROM user_behavior WHERE true" + since(spec.active_days),
-        [&](std::string_view line) { eligible.insert(static_cast<std::int32_t>(to_i64(line))); });
-  } else {
-    every_row = true;
-  }
-  // Item side: only the candidates' events leave PostgreSQL (the same
-  // ids as `eligible`, sent as an array literal built from integers): the
-  // best 3,000 of 100k items would otherwise ship every event to be
-  // dropped here.
-  std::string only_eligible;
-  if (items) {
-    only_eligible = " AND item_id = ANY('{";
-    bool first = true;
-    for (auto id : eligible) {
-      only_eligible += (first ? "" : ",") + std::to_string(id);
-      first = false;
+struct input_snapshot::transaction {
+  explicit transaction(pqxx::connection& c) : tx{c} {}
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx;
+};
+
+input_snapshot::input_snapshot(connection_ptr conn) : conn_(std::move(conn)) {
+  tx_ = std::make_unique<transaction>(*conn_);
+  id_ = tx_->tx.exec("SELECT pg_export_snapshot()")[0][0].as<std::string>();
+}
+
+input_snapshot::~input_snapshot() { release(); }
+
+std::int64_t input_snapshot::since(std::int32_t days) {
+  // extract() is numeric on PostgreSQL 14+: exact to the microsecond.
+  return tx_->tx
+    .exec_params("SELECT (extract(epoch FROM now() - interval '1 day' * $1) * 1000000)::bigint",
+                 days)[0][0]
+    .as<std::int64_t>();
+}
+
+std::vector<item_id> input_snapshot::candidate_items(std::int32_t min_sales,
+                                                     std::int32_t max_items) {
+  std::vector<item_id> out;
+  auto rows = tx_->tx.exec_params("SELECT item_id FROM items WHERE sales_count > $1 "
+                                  "ORDER BY sales_count DESC, item_id LIMIT $2",
+                                  min_sales, max_items);
+  for (const auto& r : rows)
+    out.push_back(r[0].as<item_id>());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void input_snapshot::release() {
+  if (tx_) {
+    try {
+      tx_->tx.commit();
+    } catch (const std::exception&) {
+      // A broken connection: the snapshot ends with it all the same.
     }
-    only_eligible += "}'::int[])";
+    tx_.reset();
   }
-  copy_out(tx,
-           "SELECT " + std::string{items ? "item_id, user_id" : "user_id, item_id"} +
-               " FROM user_behavior WHERE behavior_type IN (" + kinds_list(spec.behaviors) + ")" +
-               since(spec.window_days) + only_eligible,
+  conn_.reset();
+}
+
+namespace {
+
+// " AND timestamp > <t>": t in microseconds since the Unix epoch, an integer
+// this program holds (COPY takes no bind parameters).
+std::string after(std::int64_t micros) {
+  return " AND timestamp > timestamptz 'epoch' + interval '" + std::to_string(micros) +
+         " microseconds'";
+}
+
+// "(1,2,3)" of integers ("(-1)" for none).
+template <class Int>
+std::string in_list(const std::vector<Int>& xs) {
+  if (xs.empty())
+    return "(-1)";
+  std::string out = "(";
+  for (std::size_t k = 0; k < xs.size(); ++k)
+    out += (k ? "," : "") + std::to_string(xs[k]);
+  return out + ")";
+}
+
+} // namespace
+
+void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
+                          const std::function<void(std::int32_t, std::int32_t)>& pair) {
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx{c};
+  // Must be the transaction's first statement. The id was checked to be of
+  // [0-9A-F-] only (limits::check_similarity_plan) and is quoted besides.
+  tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(spec.snapshot));
+  const std::string row = spec.item_rows ? "item_id" : "user_id";
+  const std::string col = spec.item_rows ? "user_id" : "item_id";
+  std::string where = " WHERE behavior_type IN (" + kinds_list(spec.behaviors) + ")";
+  if (spec.windowed)
+    where += after(spec.window_since);
+  if (spec.item_rows) {
+    // The candidates of these partitions (the driver sent them all).
+    if (spec.candidates.empty()) {
+      tx.commit();
+      return;
+    }
+    where += " AND item_id IN " + in_list(spec.candidates);
+  } else {
+    where += " AND user_id % " + std::to_string(spec.count) + " IN " + in_list(spec.partitions);
+    if (spec.active_only)
+      where += " AND user_id IN (SELECT user_id FROM user_behavior WHERE user_id % " +
+               std::to_string(spec.count) + " IN " + in_list(spec.partitions) +
+               after(spec.active_since) + ")";
+  }
+  std::vector<std::string_view> f;
+  copy_out(tx, "SELECT " + row + ", " + col + " FROM user_behavior" + where,
            [&](std::string_view line) {
              split_copy_line(line, f);
-             auto row = static_cast<std::int32_t>(to_i64(f[0]));
-             if (every_row || eligible.count(row) != 0)
-               pairs.emplace_back(row, static_cast<std::int32_t>(to_i64(f[1])));
+             pair(static_cast<std::int32_t>(to_i64(f[0])), static_cast<std::int32_t>(to_i64(f[1])));
            });
   tx.commit();
-  return pairs;
+}
+
+void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_id) {
+  pqxx::work tx{c};
+  tx.exec("CREATE TABLE " + staging_table(kind, run_id) + " (LIKE " + similarity_table(kind) +
+          " INCLUDING DEFAULTS)");
+  tx.commit();
 }
 
 weighted_interactions read_embedding_input(pqxx::connection& c, const embedding_settings& e,

@@ -5,7 +5,8 @@
 //     all of them (the seconds each join's move took are printed);
 //   - kill -9 of one shard: its partitions move to the 15 others, answers stay 200;
 //   - it restarts under its name and the map balances over 16 again (rejoin);
-//   - `recd compute --coordinator` over the 16 equals a one-node run.
+//   - `recd compute --coordinator` of the four similarity kinds over the 16
+//     equals a one-node run.
 // The coordinator's resident memory after each step is printed: figures for
 // docs/cluster.md, never asserted.
 
@@ -113,18 +114,23 @@ TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
   c.wait_http_ok(api, "/readyz", 15s);
   serves("after the rejoin");
 
-  // A job over the 16 equals a one-node run on the same data.
-  ASSERT_GE(keep_one_node_user_neighbours(db), 100);
+  // The four similarity kinds over the 16 (each shard reads its share of the
+  // input and exchanges it with the 15 others) equal a one-node run.
+  const auto reference = keep_one_node_similarity(db);
+  for (std::size_t k = 0; k < reference.size(); ++k)
+    ASSERT_GT(reference[k], 0) << similarity_kinds[k] << ": the one-node run found nothing";
+  ASSERT_GE(reference[3], 100);
   auto t_job = steady::now();
   auto job = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
-                      "user_neighbours"},
-                     c.common_env(), 120s);
+                      "item_similarity,user_similarity,item_weights,user_neighbours"},
+                     c.common_env(), 240s);
   ASSERT_EQ(job.status, 0) << show(job);
   const double job_seconds = seconds_since(t_job);
-  EXPECT_EQ(user_neighbours_differences(db), 0)
-    << "user_neighbours over 16 shards differs from the one-node run";
+  for (const char* table : similarity_kinds)
+    EXPECT_EQ(similarity_differences(db, table), 0)
+      << table << " over 16 shards differs from the one-node run";
   info("kill -9 to a balanced map over 15: " + fmt(kill_seconds, 2) + " s; rejoin to 16: " +
-       fmt(rejoin_seconds, 2) + " s; user_neighbours over 16 shards: " + fmt(job_seconds, 2) +
+       fmt(rejoin_seconds, 2) + " s; the four similarity kinds over 16 shards: " + fmt(job_seconds, 2) +
        " s; coordinator RSS " + fmt(rss_empty, 1) + " MiB with no shard, " + fmt(rss_16, 1) +
        " MiB with 16, " + fmt(rss_mib(coordinator.proc->pid()), 1) + " MiB after the job");
 }

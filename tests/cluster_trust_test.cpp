@@ -183,6 +183,15 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   cluster c{"adversary", db.url(), redis.url()};
   const auto initial = start_two_shard_cluster(c);
   const auto port = c.api_ports().at(0);
+  // A similarity run over the two shards: shard-0 knows its run and its
+  // peers' nodes afterwards, so a piece of it from the attacker's node meets
+  // the sender check itself. (user_similarity: a table recall does not read
+  // by default, so no shard reloads anything after it.)
+  auto computed = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
+                           "user_similarity"},
+                          c.common_env(), 120s);
+  ASSERT_EQ(computed.status, 0) << show(computed);
+  const auto last_run = count(db, "SELECT max(run_id) FROM job_runs");
   auto users = column(db, "SELECT user_id FROM user_behavior GROUP BY user_id "
                           "ORDER BY count(*) DESC, user_id LIMIT 5");
   ASSERT_EQ(users.size(), 5u);
@@ -251,9 +260,30 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   note("shard reload", send_hostile<bool>(self, *shard, reload_atom_v, job_kind::item_similarity));
   note("shard bulk", send_hostile<bool>(self, *shard, bulk_atom_v,
                                         bulk_chunk{1, 0, 1, std::vector<char>(16, 'x')}));
-  note("shard similarity job",
-       send_hostile<u64, u64>(self, *shard, similarity_atom_v, bulk_handle{1, 1, 16},
-                              part_progress_sink{}));
+  similarity_plan plan;
+  plan.run_id = last_run + 1;
+  plan.kind = job_kind::user_similarity;
+  plan.snapshot = "00000003-0000001B-1";
+  plan.behaviors = 8;
+  plan.reads = all;
+  plan.partition_count = 64;
+  plan.peers = {caf::actor_cast<pairs_sink>(me)};
+  plan.peer_addresses = {""};
+  note("shard similarity run",
+       send_hostile<similarity_worker_actor, u64, u64>(self, *shard, similarity_atom_v, plan));
+  // Pieces of a run's exchange: of no run here, of the shard's last run from
+  // a node that is none of its shards, and beyond the size bound.
+  pair_batch piece;
+  piece.run_id = last_run + 7;
+  piece.last = true;
+  piece.rows = {1, 2};
+  piece.cols = {3, 4};
+  note("shard pairs of another run", send_hostile<bool>(self, *shard, pairs_atom_v, piece));
+  piece.run_id = last_run;
+  note("shard pairs from a stranger", send_hostile<bool>(self, *shard, pairs_atom_v, piece));
+  piece.rows.assign(limits::max_pair_batch + 1, 1);
+  piece.cols.assign(limits::max_pair_batch + 1, 1);
+  note("shard pairs oversize", send_hostile<bool>(self, *shard, pairs_atom_v, piece));
   note("shard embedding job", send_hostile<embedding_worker_actor>(self, *shard, embedding_atom_v,
                                                                    bulk_handle{1, 1, 16}));
   note("shard admit", send_hostile<>(self, *shard, admit_atom_v, self->node()));
@@ -344,6 +374,13 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), tables);
   auto log = slurp(c["shard-0"].log);
   EXPECT_NE(log.find("refused drop"), std::string::npos) << "refusals are not logged";
+  EXPECT_NE(log.find("no exchange of run " + std::to_string(last_run + 7)), std::string::npos)
+    << "a piece of another run was not refused as such";
+  EXPECT_NE(log.find("only a shard node of this run may send them"), std::string::npos)
+    << "a piece from a stranger's node was not refused as such";
+  EXPECT_NE(log.find(std::to_string(limits::max_pair_batch + 1) + " pairs in one piece"),
+            std::string::npos)
+    << "an oversize piece was not refused as such";
   EXPECT_NE(log.find("dropped an unexpected message"), std::string::npos)
     << "messages of no interface are not logged";
   info(std::to_string(answers.size()) + " hostile messages refused; writing statements run " +

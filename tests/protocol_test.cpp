@@ -184,14 +184,12 @@ TEST_F(protocol_test, job_messages_round_trip) {
   task.min_score = 0.1;
   task.top_k = 7;
   task.regularization = 250;
-  task.max_column_rows = 2000;
   auto back = round_trip(caf::make_message(task));
   ASSERT_TRUE((back.match_elements<similarity_task>()));
   const auto& t = back.get_as<similarity_task>(0);
   EXPECT_EQ(t.graph, task.graph);
   EXPECT_EQ(t.kind, job_kind::user_similarity);
   EXPECT_EQ(t.regularization, 250);
-  EXPECT_EQ(t.max_column_rows, 2000);
 
   embedding_task emb;
   emb.users = {1, 2};
@@ -374,6 +372,83 @@ TEST_F(protocol_test, a_bulk_inbox_keeps_senders_apart_and_refuses_what_breaks_a
   EXPECT_EQ(inbox.held_bytes("node-a"), 0u);
 }
 
+TEST_F(protocol_test, similarity_plans_and_exchange_pieces_round_trip_and_are_bounded) {
+  pair_batch piece;
+  piece.run_id = 9;
+  piece.index = 2;
+  piece.last = true;
+  piece.rows = {1, 2, 3};
+  piece.cols = {10, 20, 30};
+  auto back = round_trip(caf::make_message(pairs_atom_v, piece));
+  ASSERT_TRUE((back.match_elements<pairs_atom, pair_batch>()));
+  const auto& p = back.get_as<pair_batch>(1);
+  EXPECT_EQ(p.rows, piece.rows);
+  EXPECT_EQ(p.cols, piece.cols);
+  EXPECT_TRUE(p.last);
+  EXPECT_EQ(p.index, 2u);
+  EXPECT_FALSE(limits::check_pair_batch(piece));
+  auto bad = piece;
+  bad.cols.pop_back();
+  EXPECT_TRUE(limits::check_pair_batch(bad)) << "rows and columns of different lengths";
+  bad = piece;
+  bad.rows[1] = -1;
+  EXPECT_TRUE(limits::check_pair_batch(bad)) << "a negative id";
+  bad = piece;
+  bad.run_id = 0;
+  EXPECT_TRUE(limits::check_pair_batch(bad)) << "run 0";
+  bad.run_id = 9;
+  bad.rows.assign(limits::max_pair_batch + 1, 1);
+  bad.cols.assign(limits::max_pair_batch + 1, 1);
+  EXPECT_TRUE(limits::check_pair_batch(bad)) << "an oversize piece";
+
+  similarity_plan plan;
+  plan.run_id = 4;
+  plan.kind = job_kind::item_weights;
+  plan.snapshot = "00000003-0000001B-1";
+  plan.behaviors = 0b1010;
+  plan.candidates = {3, 5, 8};
+  plan.reads = {0, 2};
+  plan.partition_count = 4;
+  plan.measure = ease_measure;
+  plan.regularization = 100;
+  plan.top_k = 10;
+  plan.max_column_rows = 2000;
+  // A peer handle: any actor of this system will do for the bounds.
+  auto peer = sys->spawn([]() -> caf::behavior { return {[](int) {}}; });
+  plan.peers = {caf::actor_cast<pairs_sink>(peer)};
+  plan.peer_addresses = {"10.0.0.7:4242"};
+  EXPECT_FALSE(limits::check_similarity_plan(plan));
+  auto wrong = plan;
+  wrong.snapshot = "1'; DROP TABLE items; --";
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "a snapshot id that is no id";
+  wrong = plan;
+  wrong.candidates = {5, 3};
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "candidates out of order";
+  wrong = plan;
+  wrong.reads = {4};
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "a partition beyond the count";
+  wrong = plan;
+  wrong.behaviors = 0;
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "no behavior kind";
+  wrong = plan;
+  wrong.peers.clear();
+  wrong.peer_addresses.clear();
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "no shard";
+  wrong = plan;
+  wrong.peer_addresses.clear();
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "a peer without its address";
+  wrong = plan;
+  wrong.peer_addresses = {std::string(limits::max_address + 1, '1')};
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "an oversize peer address";
+  wrong = plan;
+  wrong.kind = job_kind::embeddings;
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "the embeddings kind";
+  wrong = plan;
+  wrong.max_column_rows = -1;
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "a sample of a negative size";
+  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+}
+
 TEST_F(protocol_test, job_inputs_with_indices_out_of_range_are_refused_before_use) {
   similarity_task task;
   task.run_id = 3;
@@ -387,9 +462,6 @@ TEST_F(protocol_test, job_inputs_with_indices_out_of_range_are_refused_before_us
   EXPECT_TRUE(limits::check_similarity_task(bad));
   bad = task;
   bad.run_id = 0;
-  EXPECT_TRUE(limits::check_similarity_task(bad));
-  bad = task;
-  bad.max_column_rows = -1; // a sample of a negative size
   EXPECT_TRUE(limits::check_similarity_task(bad));
   bad = task;
   bad.kind = static_cast<job_kind>(7);

@@ -28,7 +28,9 @@ namespace {
 const std::map<std::uint32_t, std::string> pinned_fingerprints{
   {1, "9a3e3dd9679ad746"},
   {2, "9ee0e8f90c07bd0c"}, // embedding_task.cg_steps
-  {3, "7d9d7028566d7ce9"}, // similarity_task.max_column_rows
+  {3, "7d0fe9f2e11fe1a9"}, // similarity_plan, pair_batch: the shards read and exchange
+  {4, "d03d3aa72a908fc5"}, // similarity_plan.peer_addresses: shards dial their peers
+  {5, "ab5e364f0eb407f3"}, // similarity_plan.max_column_rows
 };
 
 struct protocol_version_test : ::testing::Test {

@@ -3,15 +3,19 @@
 // of a kind at a time, runs a dead process left 'running' end failed with
 // their staging tables; a run's input comes with its staging table, its rows
 // replace the live table only when published, and only while its term leads;
-// a failed run leaves no staging table. Also store/operations' count of
+// a failed run leaves no staging table; the shards' shares of a run's input,
+// read in the driver's exported snapshot, make the whole input. Also store/operations' count of
 // stored behaviors that recd eval checks before it imports.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "protocol/errors.hpp"
+#include "store/database.hpp"
 #include "store/job_inputs.hpp"
 #include "store/job_results.hpp"
 #include "store/job_runs.hpp"
@@ -27,14 +31,6 @@ std::string table_exists(const test_database& db, const std::string& table) {
   return db.scalar("SELECT to_regclass('" + table + "') IS NOT NULL");
 }
 
-store::similarity_input_spec buys_of_best_sellers() {
-  store::similarity_input_spec spec;
-  spec.kind = job_kind::item_similarity;
-  spec.behaviors = {behavior_kind::buy, behavior_kind::cart};
-  spec.max_items = 50;
-  return spec;
-}
-
 TEST(JobRuns, OneRunOfAKindAtATimeAndADeadProcessRunEndsFailed) {
   test_database db{"job_runs_lock"};
   import_small_shop(db, 200, 100, 3000);
@@ -45,8 +41,8 @@ TEST(JobRuns, OneRunOfAKindAtATimeAndADeadProcessRunEndsFailed) {
     auto run = store::start_run(a, job_kind::item_similarity, 0);
     ASSERT_TRUE(run.has_value());
     first = *run;
-    // Its input is read (its staging table made with it).
-    EXPECT_FALSE(store::read_similarity_input(a, buys_of_best_sellers(), first).empty());
+    // Its staging table is made.
+    store::create_staging_table(a, job_kind::item_similarity, first);
     EXPECT_EQ(table_exists(db, store::staging_table(job_kind::item_similarity, first)), "t");
     // While it holds the lock, another session starts no run of the kind,
     // but may start another kind.
@@ -72,14 +68,70 @@ TEST(JobRuns, OneRunOfAKindAtATimeAndADeadProcessRunEndsFailed) {
   EXPECT_TRUE(store::start_run(b, job_kind::item_similarity, 3).has_value());
 }
 
+// A similarity run's input read as the shards read it: the driver exports a
+// snapshot, each "shard" reads its partitions in it; together they read every
+// input row once, and a behavior committed after the export is in no share.
+TEST(JobRuns, SharesReadInOneExportedSnapshotMakeTheWholeInput) {
+  test_database db{"job_runs_snapshot"};
+  import_small_shop(db, 200, 100, 3000);
+  auto conn = store::connect(db.url());
+  ASSERT_TRUE(conn) << describe(conn.error());
+  store::input_snapshot snapshot{std::move(*conn)};
+  const auto candidates = snapshot.candidate_items(0, 50);
+  ASSERT_FALSE(candidates.empty());
+  ASSERT_TRUE(std::is_sorted(candidates.begin(), candidates.end()));
+  std::string in;
+  for (auto id : candidates)
+    in += (in.empty() ? "" : ",") + std::to_string(id);
+  const auto item_rows = std::stoll(db.scalar(
+    "SELECT count(*) FROM user_behavior WHERE behavior_type IN ('buy','cart') AND item_id IN (" +
+    in + ")"));
+  const auto window = snapshot.since(30);
+  const auto user_rows = std::stoll(
+    db.scalar("SELECT count(*) FROM user_behavior WHERE behavior_type = 'view' AND timestamp > "
+              "timestamptz 'epoch' + interval '" + std::to_string(window) + " microseconds'"));
+  ASSERT_GT(user_rows, 0);
+  // Committed after the export: no share may see it.
+  db.scalar("INSERT INTO user_behavior (user_id, item_id, behavior_type) VALUES (1, " +
+            std::to_string(candidates.front()) + ", 'buy'), (2, 1, 'view') RETURNING 1");
+  auto read = [&](bool items, std::vector<std::uint32_t> partitions) {
+    store::partition_input_spec spec;
+    spec.snapshot = snapshot.id();
+    spec.item_rows = items;
+    spec.behaviors = items ? std::vector<behavior_kind>{behavior_kind::buy, behavior_kind::cart}
+                           : std::vector<behavior_kind>{behavior_kind::view};
+    spec.windowed = !items;
+    spec.window_since = window;
+    spec.count = 4;
+    for (auto id : candidates)
+      for (auto p : partitions)
+        if (partition_of(id, 4) == p)
+          spec.candidates.push_back(id);
+    spec.partitions = partitions;
+    std::int64_t rows = 0;
+    auto reader = db.connect();
+    store::read_partition_input(reader, spec, [&](std::int32_t row, std::int32_t) {
+      EXPECT_NE(std::find(partitions.begin(), partitions.end(), partition_of(row, 4)),
+                partitions.end())
+        << "row " << row << " of another share";
+      ++rows;
+    });
+    return rows;
+  };
+  EXPECT_EQ(read(true, {0, 2}) + read(true, {1, 3}), item_rows);
+  EXPECT_EQ(read(false, {0, 2}) + read(false, {1, 3}), user_rows);
+  snapshot.release();
+  // Once released, the snapshot can be imported no more.
+  EXPECT_THROW(read(true, {0, 1, 2, 3}), std::exception);
+}
+
 TEST(JobRuns, APublishedRunReplacesTheLiveRowsAndAFailedOneLeavesNoStagingTable) {
   test_database db{"job_runs_publish"};
   import_small_shop(db, 200, 100, 3000);
   auto c = db.connect();
   auto run = store::start_run(c, job_kind::item_similarity, 0);
   ASSERT_TRUE(run.has_value());
-  auto pairs = store::read_similarity_input(c, buys_of_best_sellers(), *run);
-  ASSERT_FALSE(pairs.empty());
+  store::create_staging_table(c, job_kind::item_similarity, *run);
   const auto old_rows = db.scalar("SELECT count(*) FROM item_similarity");
   {
     auto w = db.connect();
@@ -109,7 +161,7 @@ TEST(JobRuns, APublishedRunReplacesTheLiveRowsAndAFailedOneLeavesNoStagingTable)
   // A failed run: its staging table is dropped and its error kept.
   auto failed = store::start_run(c, job_kind::item_similarity, 0);
   ASSERT_TRUE(failed.has_value());
-  store::read_similarity_input(c, buys_of_best_sellers(), *failed);
+  store::create_staging_table(c, job_kind::item_similarity, *failed);
   const auto staging = store::staging_table(job_kind::item_similarity, *failed);
   store::record_run_failed(c, *failed, "job_failed: a shard went away", staging);
   EXPECT_EQ(table_exists(db, staging), "f");
@@ -127,7 +179,7 @@ TEST(JobRuns, ADeposedLeaderPublishesNothing) {
             std::optional<std::int64_t>{1});
   auto run = store::start_run(c, job_kind::item_similarity, 1);
   ASSERT_TRUE(run.has_value());
-  store::read_similarity_input(c, buys_of_best_sellers(), *run);
+  store::create_staging_table(c, job_kind::item_similarity, *run);
   {
     store::staging_rows rows{c, job_kind::item_similarity, *run};
     rows.add(1, 2, 0.5);

@@ -25,4 +25,34 @@ std::int64_t user_neighbours_differences(const test_database& db) {
                    "OR abs(l.similarity_score::float8 - r.similarity_score::float8) > 1e-9");
 }
 
+const char* const similarity_kinds[4] = {"item_similarity", "user_similarity", "item_weights",
+                                          "user_neighbours"};
+
+std::vector<std::int64_t> keep_one_node_similarity(const test_database& db) {
+  auto single = run_cli({"compute", "--shards", "1", "--jobs",
+                         "item_similarity,user_similarity,item_weights,user_neighbours"},
+                        {{"RECD_POSTGRES_URL", db.url()}}, std::chrono::seconds{120});
+  if (single.status != 0)
+    throw std::runtime_error("the one-node run failed: " + show(single));
+  std::vector<std::int64_t> rows;
+  auto conn = db.connect();
+  pqxx::nontransaction tx{conn};
+  for (const char* table : similarity_kinds) {
+    tx.exec(std::string{"DROP TABLE IF EXISTS reference_"} + table);
+    tx.exec(std::string{"CREATE TABLE reference_"} + table + " AS SELECT * FROM " + table);
+    rows.push_back(count(db, std::string{"SELECT count(*) FROM reference_"} + table));
+  }
+  return rows;
+}
+
+std::int64_t similarity_differences(const test_database& db, const std::string& table) {
+  const bool items = table.rfind("item", 0) == 0;
+  const std::string id = items ? "item_id" : "user_id";
+  const std::string other = items ? "similar_item_id" : "similar_user_id";
+  return count(db, "SELECT count(*) FROM " + table + " l FULL JOIN reference_" + table +
+                     " r USING (" + id + ", " + other + ") WHERE l." + id + " IS NULL OR r." + id +
+                     " IS NULL OR abs(l.similarity_score::float8 - r.similarity_score::float8) "
+                     "> 1e-9");
+}
+
 } // namespace recd::test

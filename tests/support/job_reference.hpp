@@ -4,6 +4,8 @@
 // many shards).
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "support/test_database.hpp"
 
@@ -17,5 +19,17 @@ std::int64_t keep_one_node_user_neighbours(const test_database& db);
 // Rows in which user_neighbours and reference_user_neighbours differ (a pair
 // in one only, or a score apart by more than 1e-9).
 std::int64_t user_neighbours_differences(const test_database& db);
+
+// The four similarity kinds' tables, in `recd compute --jobs` order.
+extern const char* const similarity_kinds[4];
+
+// Runs `recd compute --shards 1` of the four similarity kinds on `db` and
+// copies each published table to reference_<table>; the rows of each, in
+// similarity_kinds order. Throws std::runtime_error like the above.
+std::vector<std::int64_t> keep_one_node_similarity(const test_database& db);
+
+// Rows in which `table` and reference_<table> differ (a pair in one only, or
+// a score apart by more than 1e-9).
+std::int64_t similarity_differences(const test_database& db, const std::string& table);
 
 } // namespace recd::test

@@ -1,0 +1,108 @@
+// Similarity runs read and exchanged by the shards themselves (docs/cluster.md,
+// "Jobs on a cluster"), on clusters of separate processes on 127.0.0.1
+// (support/cluster_harness.hpp): each shard reads its share of the input
+// under the job driver's exported snapshot and sends it to the others.
+//
+//   OneTwoThreeShards   the four similarity kinds over 1, 2 and 3 shard
+//                       processes equal a one-node run (16 processes:
+//                       cluster_many_test); every shard read a share, and
+//                       the shards exchanged over direct connections
+//                       (of each two, one holds one to the other's actor port).
+//
+// The coordinator's peak resident memory (VmHWM) after each run is printed:
+// figures for docs/cluster.md, never asserted.
+
+#include <gtest/gtest.h>
+
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "support/cluster_harness.hpp"
+#include "support/e2e_text.hpp"
+#include "support/job_reference.hpp"
+#include "support/process.hpp"
+#include "support/recd_cli.hpp"
+#include "support/shop_data.hpp"
+#include "support/sockets.hpp"
+#include "support/test_database.hpp"
+
+namespace recd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A /proc/<pid>/status field in MiB (-1 if unreadable).
+double status_mib(pid_t pid, const std::string& field) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string key;
+  while (in >> key) {
+    if (key == field + ":") {
+      double kib = 0;
+      in >> kib;
+      return kib / 1024;
+    }
+    std::getline(in, key);
+  }
+  return -1;
+}
+
+TEST(OneTwoThreeShards, EverySimilarityKindEqualsAOneNodeRun) {
+  test_database db{"cluster_shuffle", 16};
+  shop_spec spec;
+  spec.users = 1500;
+  spec.items = 300;
+  spec.events = 20000;
+  import_shop(db, spec, static_cast<unix_seconds>(std::time(nullptr)));
+  const auto reference = keep_one_node_similarity(db);
+  for (std::size_t k = 0; k < reference.size(); ++k)
+    ASSERT_GT(reference[k], 0) << similarity_kinds[k] << ": the one-node run found nothing";
+
+  std::string figures;
+  for (int shards : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(shards) + " shard processes");
+    redis_server redis;
+    cluster c{"shuffle" + std::to_string(shards), db.url(), redis.url()};
+    auto& coordinator = c.start_coordinator();
+    c.wait_leading();
+    std::set<std::string> live;
+    for (int i = 0; i < shards; ++i) {
+      c.start_shard(i);
+      live.insert("shard-" + std::to_string(i));
+    }
+    auto balanced = c.wait_balanced(live, 30s);
+    ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+    auto job = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
+                        "item_similarity,user_similarity,item_weights,user_neighbours"},
+                       c.common_env(), 180s);
+    ASSERT_EQ(job.status, 0) << show(job);
+    for (const char* table : similarity_kinds)
+      EXPECT_EQ(similarity_differences(db, table), 0)
+        << table << " over " << shards << " shard processes differs from the one-node run";
+    // Each shard read a share and exchanged it: its log says so.
+    for (const auto& name : live) {
+      EXPECT_NE(slurp(c[name].log).find("read its share"), std::string::npos)
+        << name << " did not read its share of the input:\n" << tail(slurp(c[name].log));
+    }
+    // The pieces went straight from shard to shard, not through the
+    // coordinator's node: of each two shard processes, one holds a
+    // connection to the other's actor port (only a run's exchange opens it).
+    for (const auto& a : live)
+      for (const auto& b : live)
+        if (a < b) {
+          EXPECT_TRUE(connected_to(c[a].proc->pid(), c[b].actor) ||
+                      connected_to(c[b].proc->pid(), c[a].actor))
+            << "no connection between " << a << " and " << b;
+        }
+    figures += "\n  " + std::to_string(shards) + " shards: coordinator VmHWM " +
+               fmt(status_mib(coordinator.proc->pid(), "VmHWM"), 1) + " MiB";
+    c.shutdown();
+  }
+  info("the four similarity kinds equal the one-node run on 1, 2 and 3 shard processes;" +
+       figures);
+}
+
+} // namespace
+} // namespace recd::test
