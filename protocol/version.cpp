@@ -20,7 +20,8 @@ namespace {
 //                  On main only between 6eed8ab and its revert 860b80b.
 //   4  2026-11-28  3 with similarity_plan.peer_addresses: a shard dials each
 //                  peer of a run and exchanges over direct connections.
-constexpr std::uint32_t current = 4;
+//   5  2026-11-28  similarity_plan.max_column_rows (user_neighbours.max_item_users).
+constexpr std::uint32_t current = 5;
 
 } // namespace
 
