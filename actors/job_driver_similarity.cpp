@@ -119,6 +119,7 @@ caf::expected<similarity_plan> plan_similarity(driver_state& st) {
       plan.min_common = cfg.user_neighbours.min_common;
       plan.min_score = cfg.user_neighbours.min_score;
       plan.top_k = cfg.user_neighbours.top_k;
+      plan.max_column_rows = cfg.user_neighbours.max_item_users;
       break;
     default:
       plan.measure = static_cast<std::uint8_t>(engine::set_measure::cosine);

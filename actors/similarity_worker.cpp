@@ -136,6 +136,7 @@ caf::expected<std::pair<std::uint64_t, std::uint64_t>> compute(worker_pointer se
     opt.min_common = plan.min_common;
     opt.min_score = plan.min_score;
     opt.top_k = plan.top_k;
+    opt.max_column_rows = plan.max_column_rows;
     kernel = std::make_unique<engine::similarity_kernel>(g, gt, opt);
   }
   auto conn = store::connect(st.url);

@@ -166,6 +166,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(user_neighbours, min_common, "pairs need this many common items"),
     RECD_SETTING(user_neighbours, min_score, "pairs need a cosine above this"),
     RECD_SETTING(user_neighbours, top_k, "neighbours kept per user (0 = all)"),
+    RECD_SETTING(user_neighbours, max_item_users, "an item with more users counts through a fixed sample of this many (0 = all users, exact)"),
     RECD_SETTING(embedding, dim, "embedding dimension"),
     RECD_SETTING(embedding, iterations, "ALS sweeps"),
     RECD_SETTING(embedding, regularization, "ALS L2 regularization"),
@@ -398,6 +399,8 @@ std::optional<std::string> validate(const settings& s) {
   if (s.item_similarity.top_k < 0 || s.user_similarity.top_k < 0 || s.item_weights.top_k < 0 ||
       s.user_neighbours.top_k < 0)
     return std::string{"top_k must be >= 0"};
+  if (s.user_neighbours.max_item_users < 0)
+    return std::string{"user_neighbours.max_item_users must be >= 0"};
   return std::nullopt;
 }
 

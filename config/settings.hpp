@@ -151,6 +151,10 @@ struct user_neighbours_settings {
   // so rows past it were written and indexed for nothing (half the job's
   // PostgreSQL time at 30M events).
   std::int32_t top_k = 50;             // 0 = keep every pair
+  // > 0: an item with more users counts through a deterministic sample of
+  // this many of them (engine::similarity_options::max_column_rows), so the
+  // most popular items stop dominating the job's CPU; 0 = exact cosine.
+  std::int32_t max_item_users = 0;
 };
 
 struct embedding_settings {

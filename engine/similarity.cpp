@@ -21,6 +21,13 @@ struct better {
   }
 };
 
+// SplitMix64's finaliser: the keys of sample_columns.
+std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 // Suffix length cap: a shorter suffix only weakens the filter (more
 // candidates), never its exactness, and bounds the per-row record.
 constexpr std::uint32_t max_tail = 7;
@@ -62,12 +69,64 @@ void similarity_kernel::fill_max_degree(std::uint32_t deg_r) {
   }
 }
 
-similarity_kernel::similarity_kernel(const bipartite& g, const bipartite& gt,
+bipartite sample_columns(const bipartite& gt, std::uint32_t max_rows) {
+  if (max_rows == 0)
+    return gt;
+  bipartite out;
+  out.row_ids = gt.row_ids;
+  out.col_ids = gt.col_ids;
+  out.offsets.assign(gt.rows() + 1, 0);
+  out.cols.reserve(gt.nnz());
+  std::vector<std::uint64_t> keys;
+  for (std::size_t c = 0; c < gt.rows(); ++c) {
+    const auto rows = gt.row(c);
+    if (rows.size() <= max_rows) {
+      out.cols.insert(out.cols.end(), rows.begin(), rows.end());
+    } else {
+      // Keys are distinct in practice; a tie at the cut keeps the lower index.
+      const std::uint64_t column_key = mix64(0x243F6A8885A308D3ULL ^ static_cast<std::uint32_t>(gt.row_ids[c]));
+      auto key = [&](std::uint32_t r) {
+        return mix64(column_key ^ static_cast<std::uint32_t>(gt.col_ids[r]));
+      };
+      keys.clear();
+      for (const std::uint32_t r : rows)
+        keys.push_back(key(r));
+      std::nth_element(keys.begin(), keys.begin() + (max_rows - 1), keys.end());
+      const std::uint64_t cut = keys[max_rows - 1];
+      std::uint32_t at_cut = 0; // keys equal to cut still to keep
+      for (std::uint32_t k = 0; k < max_rows; ++k)
+        at_cut += keys[k] == cut;
+      for (const std::uint32_t r : rows) {
+        const std::uint64_t k = key(r);
+        if (k < cut || (k == cut && at_cut > 0 && at_cut--))
+          out.cols.push_back(r);
+      }
+    }
+    out.offsets[c + 1] = out.cols.size();
+  }
+  return out;
+}
+
+similarity_kernel::similarity_kernel(const bipartite& g_in, const bipartite& gt_in,
                                      similarity_options opt)
-    : g_(&g), opt_(opt) {
-  if (gt.rows() != g.columns() || gt.columns() != g.rows() || gt.nnz() != g.nnz() ||
-      g.offsets.size() != g.rows() + 1 || gt.offsets.size() != gt.rows() + 1)
+    : g_(&g_in), opt_(opt) {
+  if (gt_in.rows() != g_in.columns() || gt_in.columns() != g_in.rows() ||
+      gt_in.nnz() != g_in.nnz() || g_in.offsets.size() != g_in.rows() + 1 ||
+      gt_in.offsets.size() != gt_in.rows() + 1)
     throw std::invalid_argument("similarity_kernel: gt is not the transpose of g");
+  if (opt.max_column_rows < 0)
+    throw std::invalid_argument("similarity_kernel: max_column_rows must be >= 0");
+  const auto cap = static_cast<std::uint32_t>(opt.max_column_rows);
+  bool capped = false;
+  for (std::size_t c = 0; cap > 0 && c < gt_in.rows() && !capped; ++c)
+    capped = gt_in.degree(c) > cap;
+  if (capped) {
+    sampled_t_ = sample_columns(gt_in, cap);
+    sampled_ = transpose(sampled_t_);
+    g_ = &sampled_;
+  }
+  const bipartite& g = capped ? sampled_ : g_in;
+  const bipartite& gt = capped ? sampled_t_ : gt_in;
   if (g.rows() >= no_slot || g.columns() >= no_slot)
     throw std::invalid_argument("similarity_kernel: more than 2^32 - 2 rows or columns");
   min_common_ = static_cast<std::uint32_t>(std::max(opt.min_common, 1));

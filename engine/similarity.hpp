@@ -28,7 +28,22 @@ struct similarity_options {
   std::int32_t min_common = 5;
   double min_score = 0.0; // pairs need score > min_score, except min_score <= 0 keeps all
   std::int32_t top_k = 0;
+  // > 0: an approximation for large data. A column held by more rows keeps
+  // only a deterministic sample of max_column_rows of them (sample_columns),
+  // and the measure is computed over the sampled sets (degrees included).
+  // The cost of counting falls from the sum over columns of degree^2 to
+  // at most max_column_rows^2 per column. 0 = exact (every seed table).
+  std::int32_t max_column_rows = 0;
 };
+
+// The sample behind similarity_options::max_column_rows, on gt (rows =
+// g's columns): a row of gt with more than max_rows entries keeps the
+// max_rows whose key mix(column id, row id) is smallest, in their original
+// order; other rows are copied. The sample of one column depends only on its
+// own external id and its rows' external ids, so every shard (each holding
+// the whole graph) draws the same one, and a column's sample is the same in
+// any graph where it has the same rows. max_rows == 0 copies gt.
+bipartite sample_columns(const bipartite& gt, std::uint32_t max_rows);
 
 struct neighbour {
   std::int32_t id;     // external row id of the neighbour
@@ -60,6 +75,8 @@ struct neighbour {
 class similarity_kernel {
 public:
   // Throws std::invalid_argument if gt's shape is not the transpose of g's.
+  // With opt.max_column_rows > 0 and a column past it, the kernel keeps its
+  // own sampled copy of g and gt (sample_columns) and works on it.
   similarity_kernel(const bipartite& g, const bipartite& gt, similarity_options opt);
 
   // Neighbours of dense row r: all rows b != r passing the filters, sorted by
@@ -74,7 +91,8 @@ private:
   // pair with c common columns can have and still pass the score filter.
   void fill_max_degree(std::uint32_t deg_r);
 
-  const bipartite* g_;
+  const bipartite* g_;                       // the caller's graph, or sampled_
+  bipartite sampled_, sampled_t_;            // with max_column_rows: the sampled graph and transpose
   similarity_options opt_;
   std::uint32_t min_common_;                 // m
   std::uint32_t tail_;                       // s: suffix columns per row

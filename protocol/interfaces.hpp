@@ -96,13 +96,14 @@ struct similarity_plan {
   double min_score = 0;
   std::int32_t top_k = 0;
   double regularization = 0;
+  std::int32_t max_column_rows = 0;    // engine::similarity_options::max_column_rows
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, similarity_plan& x) {
   return f(caf::meta::type_name("similarity_plan"), x.run_id, x.kind, x.snapshot, x.behaviors,
            x.windowed, x.window_since, x.active_only, x.active_since, x.candidates, x.reads,
            x.partition_count, x.peers, x.peer_addresses, x.measure, x.min_common, x.min_score,
-           x.top_k, x.regularization);
+           x.top_k, x.regularization, x.max_column_rows);
 }
 
 // One similarity run of a shard, spawned by it with the plan.

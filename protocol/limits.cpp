@@ -242,7 +242,8 @@ caf::error check_similarity_plan(const similarity_plan& plan) {
     return invalid("a similarity plan for the embeddings job");
   if (plan.measure > ease_measure)
     return invalid("unknown similarity measure");
-  if (plan.min_common < 0 || plan.top_k < 0 || !(plan.min_score >= -1 && plan.min_score <= 1))
+  if (plan.min_common < 0 || plan.top_k < 0 || plan.max_column_rows < 0 ||
+      !(plan.min_score >= -1 && plan.min_score <= 1))
     return invalid("similarity options out of range");
   if (plan.measure == ease_measure && !(plan.regularization > 0 && plan.regularization < 1e12))
     return invalid("EASE needs a positive regularization");

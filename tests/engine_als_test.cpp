@@ -256,6 +256,110 @@ TEST(Als, ConjugateGradientSlicesFromTheirOwnPreviousRowsGiveExactlyTheWholeSolv
   EXPECT_NE(from_zero.values, whole.values);
 }
 
+// The conjugate-gradient half-step as first written: every pass reads y_j in
+// place, dot products in four interleaved partial sums. solve_rows gathers
+// each row's y_j first (rows up to 2,048 entries) and unrolls dimension 32;
+// neither may change a bit.
+std::vector<float> cg_in_place(const weighted_rows& rows, const factor_matrix& y,
+                               const std::vector<double>& yty, const als_options& opt,
+                               std::vector<float> out) {
+  const auto d = static_cast<std::size_t>(opt.dim);
+  auto dot4 = [&](auto* a, const double* b) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    std::size_t t = 0;
+    for (; t + 4 <= d; t += 4) {
+      s0 += static_cast<double>(a[t]) * b[t];
+      s1 += static_cast<double>(a[t + 1]) * b[t + 1];
+      s2 += static_cast<double>(a[t + 2]) * b[t + 2];
+      s3 += static_cast<double>(a[t + 3]) * b[t + 3];
+    }
+    for (; t < d; ++t)
+      s0 += static_cast<double>(a[t]) * b[t];
+    return (s0 + s1) + (s2 + s3);
+  };
+  std::vector<double> x(d), r(d), p(d), ap(d);
+  for (std::size_t row = 0; row < rows.rows(); ++row) {
+    const std::size_t begin = rows.offsets[row], end = rows.offsets[row + 1];
+    float* dst = out.data() + row * d;
+    if (begin == end) {
+      std::fill(dst, dst + d, 0.0f);
+      continue;
+    }
+    auto apply = [&](const std::vector<double>& u, std::vector<double>& v) {
+      for (std::size_t s = 0; s < d; ++s)
+        v[s] = opt.regularization * u[s] + dot4(yty.data() + s * d, u.data());
+      for (std::size_t e = begin; e < end; ++e) {
+        const float* yj = y.values.data() + std::size_t{rows.cols[e]} * d;
+        const double coef = opt.alpha * static_cast<double>(rows.weights[e]) * dot4(yj, u.data());
+        for (std::size_t t = 0; t < d; ++t)
+          v[t] += coef * static_cast<double>(yj[t]);
+      }
+    };
+    for (std::size_t t = 0; t < d; ++t)
+      x[t] = dst[t];
+    apply(x, ap);
+    for (std::size_t t = 0; t < d; ++t)
+      r[t] = -ap[t];
+    for (std::size_t e = begin; e < end; ++e) {
+      const float* yj = y.values.data() + std::size_t{rows.cols[e]} * d;
+      const double c = 1.0 + opt.alpha * static_cast<double>(rows.weights[e]);
+      for (std::size_t t = 0; t < d; ++t)
+        r[t] += c * static_cast<double>(yj[t]);
+    }
+    p = r;
+    double rs = dot4(r.data(), r.data());
+    for (std::int32_t step = 0; step < opt.cg_steps && rs > 1e-10; ++step) {
+      apply(p, ap);
+      const double pap = dot4(p.data(), ap.data());
+      if (!(pap > 0.0))
+        break;
+      const double a = rs / pap;
+      for (std::size_t t = 0; t < d; ++t) {
+        x[t] += a * p[t];
+        r[t] -= a * ap[t];
+      }
+      const double next = dot4(r.data(), r.data());
+      for (std::size_t t = 0; t < d; ++t)
+        p[t] = r[t] + next / rs * p[t];
+      rs = next;
+    }
+    for (std::size_t t = 0; t < d; ++t)
+      dst[t] = static_cast<float>(x[t]);
+  }
+  return out;
+}
+
+TEST(Als, ConjugateGradientGivesTheBitsOfTheInPlaceLoopForEveryDimensionAndRowLength) {
+  const std::size_t n_fixed = 5000;
+  // Short rows, an empty one, and rows past the 2,048 entries gathered at once.
+  std::mt19937_64 rng(77);
+  std::vector<std::vector<entry>> rows;
+  for (const std::size_t length : {1u, 7u, 40u, 0u, 300u, 2048u, 2049u, 4500u, 13u}) {
+    std::vector<std::uint32_t> cols(n_fixed);
+    for (std::uint32_t c = 0; c < n_fixed; ++c)
+      cols[c] = c;
+    std::shuffle(cols.begin(), cols.end(), rng);
+    std::vector<entry> row;
+    for (std::size_t k = 0; k < length; ++k)
+      row.emplace_back(cols[k], 1.0f + static_cast<float>(rng() % 5));
+    rows.push_back(std::move(row));
+  }
+  const auto m = make_rows(rows);
+  for (const std::int32_t dim : {32, 12, 5}) { // 32: the unrolled loops
+    als_options opt;
+    opt.dim = dim;
+    opt.cg_steps = 3;
+    opt.regularization = 20;
+    opt.alpha = 3;
+    const auto y = initial_factors(n_fixed, dim, 3);
+    const auto yty = gram(y);
+    factor_matrix out = initial_factors(m.rows(), dim, 4);
+    const auto want = cg_in_place(m, y, yty, opt, out.values);
+    solve_rows(m, y, yty, opt, out);
+    EXPECT_EQ(out.values, want) << "dim " << dim;
+  }
+}
+
 TEST(Als, PartialGramsOfTwoSlicesSumToTheWholeGram) {
   const std::size_t n = 700, cut = 301; // crosses the internal chunk size
   const std::int32_t d = 9;

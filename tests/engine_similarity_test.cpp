@@ -525,4 +525,82 @@ TEST(Similarity, ScratchIsCleanBetweenCallsSoRepeatedCallsAgree) {
   }
 }
 
+// --- the column cap (an approximation, off unless asked for) ----------------
+
+// External row ids of each column of a transposed graph.
+std::map<std::int32_t, std::vector<std::int32_t>> column_rows(const bipartite& gt) {
+  std::map<std::int32_t, std::vector<std::int32_t>> m;
+  for (std::size_t c = 0; c < gt.rows(); ++c)
+    for (const auto r : gt.row(c))
+      m[gt.row_ids[c]].push_back(gt.col_ids[r]);
+  return m;
+}
+
+TEST(Similarity, SampleColumnsKeepsExactlyTheCapOfEachColumnDrawnFromItsOwnIds) {
+  const pair_list pairs = random_pairs(61, 400, 60);
+  const bipartite gt = transpose(bipartite_from_pairs(pairs));
+  const auto full = column_rows(gt);
+  std::size_t longest = 0;
+  for (const auto& [c, rows] : full)
+    longest = std::max(longest, rows.size());
+  ASSERT_GT(longest, 100u); // the data has columns past the caps below
+  EXPECT_EQ(recd::engine::sample_columns(gt, 0), gt);
+  for (const std::uint32_t cap : {1u, 7u, 40u, 100u}) {
+    const bipartite sampled = recd::engine::sample_columns(gt, cap);
+    ASSERT_EQ(sampled.row_ids, gt.row_ids);
+    ASSERT_EQ(sampled.col_ids, gt.col_ids);
+    const auto kept = column_rows(sampled);
+    for (const auto& [c, rows] : full) {
+      const auto it = kept.find(c);
+      const auto& got = it == kept.end() ? std::vector<std::int32_t>{} : it->second;
+      ASSERT_EQ(got.size(), std::min<std::size_t>(rows.size(), cap)) << "column " << c;
+      EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+      EXPECT_TRUE(std::includes(rows.begin(), rows.end(), got.begin(), got.end()));
+      // The same column alone in a graph draws the same rows.
+      pair_list alone;
+      for (const auto r : rows)
+        alone.emplace_back(r, c);
+      const auto lone = column_rows(recd::engine::sample_columns(transpose(bipartite_from_pairs(alone)), cap));
+      EXPECT_EQ(lone.at(c), got) << "column " << c;
+    }
+  }
+}
+
+TEST(Similarity, ColumnCapScoresTheSampledSetsExactly) {
+  const pair_list pairs = random_pairs(62, 300, 40);
+  const bipartite g = bipartite_from_pairs(pairs);
+  const bipartite gt = transpose(g);
+  for (const int cap : {3, 25, 80}) {
+    // The reference: brute force over each row's set after the sample
+    // (rows left with no column included, so the lists line up with g's rows).
+    const bipartite sampled_t = recd::engine::sample_columns(gt, static_cast<std::uint32_t>(cap));
+    std::map<std::int32_t, std::set<std::int32_t>> sets;
+    for (const auto id : g.row_ids)
+      sets[id];
+    for (std::size_t c = 0; c < sampled_t.rows(); ++c)
+      for (const auto r : sampled_t.row(c))
+        sets[sampled_t.col_ids[r]].insert(sampled_t.row_ids[c]);
+    const overlaps brute(sets);
+    for (const auto measure : {set_measure::cosine, set_measure::jaccard})
+      for (const int min_common : {1, 3})
+        for (const double floor : {0.0, 0.1})
+          for (const int top_k : {0, 5}) {
+            similarity_options opt{measure, min_common, floor, top_k};
+            opt.max_column_rows = cap;
+            SCOPED_TRACE(testing::Message() << "cap " << cap << " cosine "
+                                            << (measure == set_measure::cosine) << " min_common "
+                                            << min_common << " floor " << floor << " top_k " << top_k);
+            expect_identical(kernel_all(g, opt), brute.lists(opt));
+          }
+  }
+  // A cap no column reaches leaves the kernel exact.
+  similarity_options exact{set_measure::cosine, 3, 0.1, 0};
+  similarity_options loose = exact;
+  loose.max_column_rows = static_cast<std::int32_t>(g.rows());
+  expect_identical(kernel_all(g, loose), kernel_all(g, exact));
+  similarity_options negative = exact;
+  negative.max_column_rows = -1;
+  EXPECT_THROW(similarity_kernel(g, gt, negative), std::invalid_argument);
+}
+
 } // namespace

@@ -37,6 +37,7 @@
 
 #include "engine/bipartite.hpp"
 #include "engine/ease.hpp"
+#include "engine/similarity.hpp"
 #include "engine/synthetic.hpp"
 #include "protocol/errors.hpp"
 #include "store/importer.hpp"
@@ -601,6 +602,59 @@ TEST(SimilarityJobs, TopKKeepsExactlyTheKBestNeighboursOfTheFullResult) {
   EXPECT_TRUE(users.same()) << "user_similarity.top_k=2:\n" << users;
 }
 
+// user_neighbours.max_item_users (off by default): the job's rows are the
+// engine's kernel over the job's input with the same cap, on any shard count,
+// and a cap that bites changes them.
+TEST(UserNeighboursJob, AnItemUserCapGivesTheKernelsRowsForTheSampledSetsOnAnyShardCount) {
+  const auto& db = shop(0);
+  constexpr int cap = 100;
+  std::vector<std::pair<std::int32_t, std::int32_t>> pairs;
+  {
+    auto c = db.connect();
+    pqxx::nontransaction tx{c};
+    for (const auto& r : tx.exec("SELECT user_id, item_id FROM user_behavior"))
+      pairs.emplace_back(r[0].as<std::int32_t>(), r[1].as<std::int32_t>());
+  }
+  const auto g = recd::engine::bipartite_from_pairs(std::move(pairs));
+  const auto gt = recd::engine::transpose(g);
+  std::size_t over = 0;
+  for (std::size_t c = 0; c < gt.rows(); ++c)
+    over += gt.degree(c) > static_cast<std::size_t>(cap);
+  ASSERT_GE(over, 10u) << "the cap must bite on this shop";
+  recd::engine::similarity_options opt{recd::engine::set_measure::cosine, 3, 0.1, 50};
+  opt.max_column_rows = cap;
+  recd::engine::similarity_kernel kernel(g, gt, opt);
+  {
+    auto c = db.connect();
+    pqxx::work tx{c};
+    tx.exec("DROP TABLE IF EXISTS capped_expected;"
+            "CREATE TABLE capped_expected (user_id INT, similar_user_id INT, "
+            "similarity_score DOUBLE PRECISION)");
+    pqxx::stream_to out{tx, "capped_expected",
+                        std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"}};
+    std::vector<recd::engine::neighbour> found;
+    for (std::size_t r = 0; r < g.rows(); ++r) {
+      kernel.neighbours(r, found);
+      for (const auto& n : found)
+        out << std::make_tuple(g.row_ids[r], n.id, n.score);
+    }
+    out.complete();
+    tx.commit();
+  }
+  ASSERT_GT(count(db, "SELECT count(*) FROM capped_expected"), 1000);
+  for (const int shards : {2, 3}) {
+    auto o = compute(db, "user_neighbours", {"user_neighbours.max_item_users=" + std::to_string(cap)},
+                     shards);
+    ASSERT_EQ(o.status, 0) << show(o);
+    auto d = compare(db, "user_neighbours", "capped_expected", "user_id", "similar_user_id");
+    EXPECT_TRUE(d.same()) << shards << " shards:\n" << d;
+  }
+  auto o = compute(db, "user_neighbours", {}, 2); // the default: exact
+  ASSERT_EQ(o.status, 0) << show(o);
+  EXPECT_FALSE(compare(db, "user_neighbours", "capped_expected", "user_id", "similar_user_id").same());
+  exec(db, "DROP TABLE capped_expected");
+}
+
 // ---- 4. atomic publishing -----------------------------------------------------------
 
 TEST(SimilarityJobs, PublishingIsAtomicForAConcurrentReader) {
@@ -917,6 +971,11 @@ TEST(ComputeCommand, RefusesBadSettingsWithANonZeroExitAndAOneLineReason) {
   {
     SCOPED_TRACE("negative top_k");
     expect_refused(compute(*db, "item_similarity", {"item_similarity.top_k=-1"}), "top_k");
+  }
+  {
+    SCOPED_TRACE("negative item user cap");
+    expect_refused(compute(*db, "user_neighbours", {"user_neighbours.max_item_users=-1"}),
+                   "user_neighbours.max_item_users");
   }
   {
     SCOPED_TRACE("zero embedding dimension");

@@ -414,6 +414,7 @@ TEST_F(protocol_test, similarity_plans_and_exchange_pieces_round_trip_and_are_bo
   plan.measure = ease_measure;
   plan.regularization = 100;
   plan.top_k = 10;
+  plan.max_column_rows = 2000;
   // A peer handle: any actor of this system will do for the bounds.
   auto peer = sys->spawn([]() -> caf::behavior { return {[](int) {}}; });
   plan.peers = {caf::actor_cast<pairs_sink>(peer)};
@@ -444,6 +445,9 @@ TEST_F(protocol_test, similarity_plans_and_exchange_pieces_round_trip_and_are_bo
   wrong = plan;
   wrong.kind = job_kind::embeddings;
   EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "the embeddings kind";
+  wrong = plan;
+  wrong.max_column_rows = -1;
+  EXPECT_TRUE(limits::check_similarity_plan(wrong)) << "a sample of a negative size";
   caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
 }
 
