@@ -1,5 +1,6 @@
 #include "actors/embedding_worker.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include <caf/all.hpp>
@@ -15,6 +16,8 @@
 #include "protocol/errors.hpp"
 #include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
+#include "store/database.hpp"
+#include "store/job_inputs.hpp"
 
 namespace recd {
 
@@ -93,16 +96,61 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
   return factor_block{side.dense, std::move(x.values)};
 }
 
+// The task's cells of the shard's own users and items, read in the task's
+// snapshot into u, i and w (dense indices into the run's users and items).
+caf::error read_share(const std::string& url, embedding_task& task,
+                      const std::vector<std::uint32_t>& partitions, std::uint32_t count) {
+  store::embedding_input_spec spec;
+  spec.snapshot = task.snapshot;
+  spec.now_micros = task.input_now;
+  spec.window_since = task.window_since;
+  spec.kind_weights = task.kind_weights;
+  spec.half_life_days = task.half_life_days;
+  spec.partitions = partitions;
+  spec.count = count;
+  auto conn = store::connect(url);
+  if (!conn)
+    return conn.error();
+  bool unknown = false;
+  auto dense = [](const auto& sorted, std::int32_t id, bool& missing) {
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), id);
+    missing = missing || it == sorted.end() || *it != id;
+    return static_cast<std::uint32_t>(it - sorted.begin());
+  };
+  auto err = store::guard([&] {
+    store::read_embedding_share(**conn, spec, [&](user_id u, item_id i, float w) {
+      bool missing = false;
+      auto du = dense(task.users, u, missing);
+      auto di = dense(task.items, i, missing);
+      if (missing) {
+        unknown = true;
+        return;
+      }
+      task.u.push_back(du);
+      task.i.push_back(di);
+      task.w.push_back(w);
+    });
+  });
+  if (err)
+    return err;
+  if (unknown) // the same snapshot cannot hold a cell of a row it does not
+    return make_error(ec::invalid_argument, "a cell of a user or item not in the run's rows");
+  return {};
+}
+
 embedding_worker_actor::behavior_type
 embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state> self,
-                 std::vector<char> encoded, std::vector<std::uint32_t> partitions,
-                 std::uint32_t count, caf::node_id control) {
+                 std::string url, std::vector<char> encoded,
+                 std::vector<std::uint32_t> partitions, std::uint32_t count,
+                 caf::node_id control) {
   enroll(self);
   self->set_default_handler(log_and_drop);
   embedding_task task;
   auto err = decode_bulk(encoded, task);
   if (!err)
     err = limits::check_embedding_task(task);
+  if (!err && !task.snapshot.empty())
+    err = read_share(url, task, partitions, count);
   if (err) {
     spdlog::error("embedding worker: {}", describe(err));
     self->quit(err); // the job driver monitors the worker and fails the run
@@ -182,11 +230,13 @@ embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state
 
 } // namespace
 
-embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys, std::vector<char> encoded_task,
-                                  std::vector<std::uint32_t> partitions,
-                                  std::uint32_t partition_count, caf::node_id control) {
-  return sys.spawn<caf::detached>(embedding_worker, std::move(encoded_task), std::move(partitions),
-                                  partition_count, std::move(control));
+embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys, std::string postgres_url,
+                                              std::vector<char> encoded_task,
+                                              std::vector<std::uint32_t> partitions,
+                                              std::uint32_t partition_count, caf::node_id control) {
+  return sys.spawn<caf::detached>(embedding_worker, std::move(postgres_url),
+                                  std::move(encoded_task), std::move(partitions), partition_count,
+                                  std::move(control));
 }
 
 } // namespace recd

@@ -15,6 +15,7 @@
 // sizes before use (protocol/limits.hpp).
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <caf/fwd.hpp>
@@ -25,8 +26,11 @@
 namespace recd {
 
 // `encoded_task`: an embedding_task encoded with encode_bulk; decoded on the
-// worker's own thread.
-embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys,
+// worker's own thread. A task with a snapshot names the run's rows only: the
+// worker reads the cells of its shard's users and items in that snapshot
+// from `postgres_url` (store::read_embedding_share) on its own thread, before
+// it takes its first message.
+embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys, std::string postgres_url,
                                               std::vector<char> encoded_task,
                                               std::vector<std::uint32_t> partitions,
                                               std::uint32_t partition_count,

@@ -1,6 +1,7 @@
 #include "actors/job_driver_state.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 #include "actors/trust.hpp"
 #include "protocol/errors.hpp"
@@ -11,41 +12,36 @@ namespace recd::job_driving {
 
 namespace {
 
-// Reads the weighted (user, item) cells and turns them into the workers'
-// task: the distinct user and item ids, sorted, and each cell's dense indices.
+// Plans the run: exports the snapshot every shard reads its cells in (kept
+// in st.snapshot until every worker has solved once, i.e. has read), and
+// reads in it the run's rows: the distinct users and items, ascending, whose
+// dense indices the factor matrices use. The cells themselves never pass
+// through here (embedding_task::snapshot).
 caf::error load_embeddings(driver_state& st) {
   const auto& e = st.cfg.embedding;
-  store::weighted_interactions input;
-  auto err = store::guard(
-    [&] { input = store::read_embedding_input(*st.conn, e, st.cfg.recommend); });
-  if (err)
-    return err;
-  const auto& us = input.users;
-  const auto& is = input.items;
+  const auto& w = st.cfg.recommend;
+  auto conn = store::connect(st.url);
+  if (!conn)
+    return conn.error();
   auto& emb = st.emb;
   emb = embedding_task{};
+  auto err = store::guard([&] {
+    st.snapshot = std::make_unique<store::input_snapshot>(std::move(*conn));
+    emb.snapshot = st.snapshot->id();
+    emb.input_now = st.snapshot->now_micros();
+    if (e.window_days > 0)
+      emb.window_since = st.snapshot->since(e.window_days);
+    std::tie(emb.users, emb.items) = st.snapshot->behavior_ids(emb.window_since);
+  });
+  if (err)
+    return err;
   emb.run_id = st.run_id;
   emb.dim = e.dim;
   emb.regularization = e.regularization;
   emb.alpha = e.alpha;
   emb.cg_steps = e.cg_steps;
-  emb.users = us;
-  emb.items = is;
-  for (auto* ids : {&emb.users, &emb.items}) {
-    std::sort(ids->begin(), ids->end());
-    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
-  }
-  auto dense = [](const std::vector<std::int32_t>& sorted, std::int32_t id) {
-    return static_cast<std::uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), id) -
-                                      sorted.begin());
-  };
-  emb.u.reserve(us.size());
-  emb.i.reserve(is.size());
-  for (std::size_t k = 0; k < us.size(); ++k) {
-    emb.u.push_back(dense(emb.users, us[k]));
-    emb.i.push_back(dense(emb.items, is[k]));
-  }
-  emb.w = std::move(input.weights);
+  emb.kind_weights = {w.view_weight, w.click_weight, w.cart_weight, w.buy_weight};
+  emb.half_life_days = e.half_life_days;
   st.total = static_cast<std::uint64_t>(st.cfg.embedding.iterations);
   return caf::none;
 }
@@ -111,6 +107,12 @@ void half_step(driver_actor* self, bool users_side) {
             std::copy_n(block.values.begin() + static_cast<long>(k * dim), dim,
                         target.values.begin() + static_cast<long>(block.rows[k] * dim));
           if (--*remaining == 0 && !*failed) {
+            // Every worker has solved, so has read its cells: the snapshot
+            // may end.
+            if (st.snapshot) {
+              st.snapshot->release();
+              st.snapshot.reset();
+            }
             if (users_side) {
               half_step(self, false);
             } else {

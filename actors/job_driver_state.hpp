@@ -68,8 +68,9 @@ struct driver_state {
     return std::any_of(shards.begin(), shards.end(),
                        [&](const shard_actor& s) { return s && s.node() == src->node(); });
   }
-  // Similarity runs: the exported snapshot until every shard imported it,
-  // and the shards' workers until the run ends.
+  // Similarity and embeddings runs: the exported snapshot until every shard
+  // imported it (embeddings: until every worker solved once), and the
+  // similarity shards' workers until the run ends.
   std::unique_ptr<store::input_snapshot> snapshot;
   std::vector<similarity_worker_actor> similarity_workers;
   // Embedding runs.

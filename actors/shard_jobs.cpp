@@ -100,8 +100,8 @@ caf::result<embedding_worker_actor> start_embedding_task(shard_actor_type* self,
   auto bytes = st.inbox.take(task, sender_node(self));
   if (!bytes)
     return bytes.error();
-  return spawn_embedding_worker(self->system(), std::move(*bytes), st.owned(), st.partition_count,
-                                st.control);
+  return spawn_embedding_worker(self->system(), st.url, std::move(*bytes), st.owned(),
+                                st.partition_count, st.control);
 }
 
 } // namespace recd::shard_detail

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # The coordinator's peak resident memory (VmHWM of /proc/PID/status) during
-# `recd compute --coordinator` of the four similarity kinds over a cluster of
+# `recd compute --coordinator` of the four similarity kinds (or --jobs) over a cluster of
 # separate processes (1 coordinator, 2 shard nodes) on a synthetic shop, for
 # one or two recd binaries (e.g. before and after a change), each on a fresh
 # coordinator. Standalone: starts its own PostgreSQL and Redis (scripts/lib.sh).
 #
 #   bench/job_memory.sh [--events 3000000] [--users 100000] [--items 20000]
-#                       BINARY [BINARY...]
+#                       [--jobs KIND,...] BINARY [BINARY...]
 #
 # Prints one line per binary: events, wall seconds of the compute, the
 # coordinator's VmHWM and each shard node's VmHWM in MiB.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 users=100000 items=20000 events=3000000
+jobs=item_similarity,user_similarity,item_weights,user_neighbours
 while [ $# -gt 0 ]; do
   case $1 in
     --users) users=$2; shift 2 ;;
     --items) items=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -41,23 +43,27 @@ RECD_POSTGRES_URL=$url "$1" import synthetic --users "$users" --items "$items" -
 log "imported $events events in $((SECONDS - t0)) s"
 hwm() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 for recd in "$@"; do
-  coord_port=$(free_port) app="recd-jobmem-$$-$RANDOM"
-  node() { # name role [env...]
-    local name=$1 role=$2; shift 2
+  # Ports reserved by this shell (scripts/lib.sh take_port), never in $( ).
+  take_port coord_port; take_port admin_port; take_port shard0_port; take_port shard1_port
+  take_port coord_http; take_port shard0_http; take_port shard1_http
+  app="recd-jobmem-$$-$RANDOM"
+  node() { # name role http-port [env...]
+    local name=$1 role=$2 http=$3; shift 3
     env RECD_POSTGRES_URL="$url" RECD_REDIS_URL="redis://127.0.0.1:$RECD_REDIS_PORT/3" \
       RECD_CLUSTER_COORDINATOR="127.0.0.1:$coord_port" RECD_CLUSTER_APP_ID="$app" \
-      RECD_HTTP_ADDR="127.0.0.1:$(free_port)" RECD_ADMIN_ADDR=127.0.0.1:0 "$@" \
+      RECD_HTTP_ADDR="127.0.0.1:$http" RECD_ADMIN_ADDR=127.0.0.1:0 "$@" \
       "$recd" serve --role "$role" > "$RECD_RUN/$name.log" 2>&1 &
     pids+=("$!")
   }
-  admin_port=$(free_port) token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
   (umask 077; echo "$token" > "$RECD_RUN/admin.token")
-  node coordinator coordinator RECD_CLUSTER_PORT="$coord_port" RECD_ADMIN_ADDR="127.0.0.1:$admin_port" \
+  node coordinator coordinator "$coord_http" RECD_CLUSTER_PORT="$coord_port" \
+    RECD_ADMIN_ADDR="127.0.0.1:$admin_port" \
     RECD_ADMIN_TOKEN_FILE="$RECD_RUN/admin.token"
   coordinator=${pids[-1]}
-  node shard-0 shard RECD_CLUSTER_PORT="$(free_port)" RECD_CLUSTER_NODE_NAME=shard-0
+  node shard-0 shard "$shard0_http" RECD_CLUSTER_PORT="$shard0_port" RECD_CLUSTER_NODE_NAME=shard-0
   shard0=${pids[-1]}
-  node shard-1 shard RECD_CLUSTER_PORT="$(free_port)" RECD_CLUSTER_NODE_NAME=shard-1
+  node shard-1 shard "$shard1_http" RECD_CLUSTER_PORT="$shard1_port" RECD_CLUSTER_NODE_NAME=shard-1
   shard1=${pids[-1]}
   # Until the map is ready, not moving, and both shards own partitions.
   until=$((SECONDS + 1800))
@@ -73,7 +79,7 @@ sys.exit(0 if m["ready"] and not m["moving"] and len(live) == 2 else 1)' 2>/dev/
   t0=$SECONDS
   RECD_POSTGRES_URL=$url RECD_CLUSTER_APP_ID="$app" "$recd" compute \
     --coordinator "127.0.0.1:$coord_port" \
-    --jobs item_similarity,user_similarity,item_weights,user_neighbours > "$RECD_RUN/compute.log" 2>&1 ||
+    --jobs "$jobs" > "$RECD_RUN/compute.log" 2>&1 ||
     { tail -n 20 "$RECD_RUN/compute.log" "$RECD_RUN/coordinator.log"; die "compute failed with $recd"; }
   echo "$recd: $events events, compute $((SECONDS - t0)) s, coordinator VmHWM $(hwm "$coordinator") MiB," \
     "shard nodes $(hwm "$shard0") / $(hwm "$shard1") MiB"

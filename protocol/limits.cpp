@@ -302,6 +302,30 @@ caf::error check_embedding_task(const embedding_task& task) {
   if (!(task.regularization >= 0) || !(task.alpha >= 0) || task.cg_steps < 0 ||
       task.cg_steps > max_cg_steps)
     return invalid("ALS options out of range");
+  for (std::size_t k = 1; k < task.users.size(); ++k)
+    if (task.users[k] <= task.users[k - 1])
+      return invalid("the run's users are not ascending");
+  for (std::size_t k = 1; k < task.items.size(); ++k)
+    if (task.items[k] <= task.items[k - 1])
+      return invalid("the run's items are not ascending");
+  if (task.snapshot.empty())
+    return {};
+  // The shard reads its cells itself.
+  if (task.snapshot.size() > max_snapshot_id)
+    return invalid("snapshot id of " + std::to_string(task.snapshot.size()) + " bytes");
+  for (char c : task.snapshot)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-'))
+      return invalid("snapshot id with a character other than [0-9A-F-]");
+  if (!task.u.empty())
+    return invalid("cells sent with a snapshot to read them in");
+  if (task.kind_weights.size() != 4)
+    return invalid("the behavior kinds' weights are not four");
+  for (auto w : task.kind_weights)
+    if (!std::isfinite(w))
+      return invalid("a behavior kind's weight is not finite");
+  if (!(task.half_life_days >= 0 && task.half_life_days < 1e9) || task.window_since < 0 ||
+      task.input_now <= 0)
+    return invalid("the cells' decay or window out of range");
   return {};
 }
 

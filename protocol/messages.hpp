@@ -330,12 +330,21 @@ struct embedding_task {
   double regularization = 0.05;
   double alpha = 10;
   std::int32_t cg_steps = 0; // 0: exact solves; > 0: CG steps per row (engine::als_options)
+  // The shard reads its own cells (those of its users and of its items) in
+  // the job driver's exported snapshot when `snapshot` is set; u, i and w are
+  // then empty. The cells' weights as store::embedding_input_spec says.
+  std::string snapshot;
+  std::int64_t input_now = 0;          // the snapshot's now(), microseconds since the epoch
+  std::int64_t window_since = 0;       // microseconds since the epoch; 0 = the whole history
+  std::vector<double> kind_weights;    // view, click, cart, buy
+  double half_life_days = 0;           // 0 = no decay
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, embedding_task& x) {
   return f(caf::meta::type_name("embedding_task"), x.run_id, packed(x.users), packed(x.items),
            packed(x.u), packed(x.i), packed(x.w),
-           x.dim, x.regularization, x.alpha, x.cg_steps);
+           x.dim, x.regularization, x.alpha, x.cg_steps, x.snapshot, x.input_now, x.window_since,
+           x.kind_weights, x.half_life_days);
 }
 
 // A block of factor rows: dense indices and row-major values (rows x dim).

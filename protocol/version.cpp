@@ -20,7 +20,9 @@ namespace {
 //                  On main only between 6eed8ab and its revert 860b80b.
 //   4  2026-11-28  3 with similarity_plan.peer_addresses: a shard dials each
 //                  peer of a run and exchanges over direct connections.
-//   5  2026-11-28  similarity_plan.max_column_rows (user_neighbours.max_item_users).
+//   5  2026-11-28  similarity_plan.max_column_rows (user_neighbours.max_item_users),
+//                  and embedding_task.snapshot with the cells' weighting: each
+//                  shard reads its own users' and items' cells of an ALS run.
 constexpr std::uint32_t current = 5;
 
 } // namespace

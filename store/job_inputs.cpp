@@ -20,11 +20,6 @@ std::int64_t to_i64(std::string_view s) {
   return v;
 }
 
-// " AND timestamp > now() - N days", or nothing for the whole history.
-std::string since(std::int32_t days) {
-  return days > 0 ? " AND timestamp > now() - interval '1 day' * " + std::to_string(days) : "";
-}
-
 // "'buy','cart'": names of behavior kinds, never text from a setting or a message.
 std::string kinds_list(const std::vector<behavior_kind>& kinds) {
   std::string out;
@@ -64,6 +59,27 @@ std::vector<item_id> input_snapshot::candidate_items(std::int32_t min_sales,
   for (const auto& r : rows)
     out.push_back(r[0].as<item_id>());
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::int64_t input_snapshot::now_micros() {
+  return tx_->tx.exec("SELECT (extract(epoch FROM now()) * 1000000)::bigint")[0][0]
+    .as<std::int64_t>();
+}
+
+std::pair<std::vector<user_id>, std::vector<item_id>>
+input_snapshot::behavior_ids(std::int64_t window_since) {
+  std::pair<std::vector<user_id>, std::vector<item_id>> out;
+  const std::string where =
+    window_since > 0 ? " WHERE timestamp > timestamptz 'epoch' + interval '" +
+                         std::to_string(window_since) + " microseconds'"
+                     : "";
+  for (const auto& r :
+       tx_->tx.exec("SELECT DISTINCT user_id FROM user_behavior" + where + " ORDER BY 1"))
+    out.first.push_back(r[0].as<user_id>());
+  for (const auto& r :
+       tx_->tx.exec("SELECT DISTINCT item_id FROM user_behavior" + where + " ORDER BY 1"))
+    out.second.push_back(r[0].as<item_id>());
   return out;
 }
 
@@ -142,39 +158,46 @@ void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_i
   tx.commit();
 }
 
-weighted_interactions read_embedding_input(pqxx::connection& c, const embedding_settings& e,
-                                           const recommend_settings& w) {
-  weighted_interactions out;
-  pqxx::work tx{c};
+void read_embedding_share(pqxx::connection& c, const embedding_input_spec& spec,
+                          const std::function<void(user_id, item_id, float)>& cell) {
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx{c};
+  // Must be the transaction's first statement. The id was checked to be of
+  // [0-9A-F-] only (limits::check_embedding_task) and is quoted besides.
+  tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(spec.snapshot));
+  const auto& w = spec.kind_weights;
   char weights[256];
   std::snprintf(weights, sizeof weights,
                 "CASE behavior_type WHEN 'view' THEN %.6g WHEN 'click' THEN %.6g "
                 "WHEN 'cart' THEN %.6g ELSE %.6g END",
-                w.view_weight, w.click_weight, w.cart_weight, w.buy_weight);
-  // Age decay: weight x 2^(-age / half_life), so years of history
-  // count without the newest months being drowned. The exponent stops at
-  // -1000: PostgreSQL raises an error where pow() underflows to 0.
+                w[0], w[1], w[2], w[3]);
+  // Age decay: weight x 2^(-age / half_life), so years of history count
+  // without the newest months being drowned; age from the driver's now(). The
+  // exponent stops at -1000: PostgreSQL raises an error where pow() underflows.
   std::string decay;
-  if (e.half_life_days > 0) {
-    char buf[160];
+  if (spec.half_life_days > 0) {
+    char buf[200];
     std::snprintf(buf, sizeof buf,
-                  " * power(2.0, greatest(extract(epoch from (timestamp - now())) / %.9g, -1000))",
-                  e.half_life_days * 86400.0);
+                  " * power(2.0, greatest(extract(epoch from (timestamp - (timestamptz 'epoch' + "
+                  "interval '%lld microseconds'))) / %.9g, -1000))",
+                  static_cast<long long>(spec.now_micros), spec.half_life_days * 86400.0);
     decay = buf;
   }
+  std::string where = " WHERE (user_id % " + std::to_string(spec.count) + " IN " +
+                      in_list(spec.partitions) + " OR item_id % " + std::to_string(spec.count) +
+                      " IN " + in_list(spec.partitions) + ")";
+  if (spec.window_since > 0)
+    where += after(spec.window_since);
   std::vector<std::string_view> f;
   copy_out(tx,
            std::string{"SELECT user_id, item_id, sum(("} + weights + ")" + decay +
-               ") FROM user_behavior WHERE true" + since(e.window_days) +
-               " GROUP BY user_id, item_id ORDER BY user_id, item_id",
+             " ORDER BY timestamp, behavior_type) FROM user_behavior" + where +
+             " GROUP BY user_id, item_id ORDER BY user_id, item_id",
            [&](std::string_view line) {
              split_copy_line(line, f);
-             out.users.push_back(static_cast<std::int32_t>(to_i64(f[0])));
-             out.items.push_back(static_cast<std::int32_t>(to_i64(f[1])));
-             out.weights.push_back(std::strtof(std::string{f[2]}.c_str(), nullptr));
+             cell(static_cast<user_id>(to_i64(f[0])), static_cast<item_id>(to_i64(f[1])),
+                  std::strtof(std::string{f[2]}.c_str(), nullptr));
            });
   tx.commit();
-  return out;
 }
 
 } // namespace recd::store

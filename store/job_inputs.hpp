@@ -54,6 +54,12 @@ public:
   // The item side's candidates: the best sellers with sales_count > min_sales,
   // at most max_items, ties broken by id; returned ascending.
   std::vector<item_id> candidate_items(std::int32_t min_sales, std::int32_t max_items);
+  // now() as the snapshot's transaction sees it, microseconds since the Unix
+  // epoch (exact: now() has microsecond precision).
+  std::int64_t now_micros();
+  // The distinct users and items with a behavior after window_since (0: the
+  // whole history), each ascending: the embeddings run's rows.
+  std::pair<std::vector<user_id>, std::vector<item_id>> behavior_ids(std::int64_t window_since);
   // Commits (nothing was written) and closes the connection; then id() is
   // no longer importable. Never throws.
   void release();
@@ -92,18 +98,25 @@ void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
 // table), committed.
 void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_id);
 
-// The embeddings job's input: one weighted (user, item) cell per pair with a
-// behavior in the window, ordered by user then item.
-struct weighted_interactions {
-  std::vector<std::int32_t> users, items;
-  std::vector<float> weights;
+// One shard's share of an embeddings run: the weighted (user, item) cells
+// whose user or item is in one of `partitions` (of `count`), read in the job
+// driver's exported snapshot. A cell's weight is the sum of its behaviors'
+// weights (`kind_weights`: view, click, cart, buy), each halved every
+// half_life_days of age at `now_micros` (> 0; 0 = no decay), over the
+// behaviors after window_since (0 = the whole history). Summed in a fixed
+// order (timestamp, kind), so a cell weighs the same whichever shard reads it.
+struct embedding_input_spec {
+  std::string snapshot; // checked: [0-9A-F-] only
+  std::int64_t now_micros = 0;
+  std::int64_t window_since = 0;
+  std::vector<double> kind_weights; // 4, finite
+  double half_life_days = 0;
+  std::vector<std::uint32_t> partitions;
+  std::uint32_t count = 1;
 };
 
-// The cells' weights: the sum of the behaviors' weights (recommend's
-// view/click/cart/buy weights), each halved every embedding.half_life_days
-// of age (> 0; 0 = no decay), over embedding.window_days (0 = the whole
-// history). One transaction, committed.
-weighted_interactions read_embedding_input(pqxx::connection& c, const embedding_settings& e,
-                                           const recommend_settings& w);
+// One call per cell, ordered by user then item. Committed before it returns.
+void read_embedding_share(pqxx::connection& c, const embedding_input_spec& spec,
+                          const std::function<void(user_id, item_id, float)>& cell);
 
 } // namespace recd::store

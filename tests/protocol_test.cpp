@@ -3,6 +3,8 @@
 // up across the network, as sec::unknown_type).
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 
 #include <map>
@@ -480,6 +482,36 @@ TEST_F(protocol_test, job_inputs_with_indices_out_of_range_are_refused_before_us
   emb.u[1] = 1;
   emb.w.pop_back();
   EXPECT_TRUE(limits::check_embedding_task(emb));
+  // A task whose shard reads its own cells in the driver's snapshot.
+  embedding_task reads;
+  reads.run_id = 1;
+  reads.users = {1, 2};
+  reads.items = {3};
+  reads.snapshot = "00000003-0000001B-1";
+  reads.input_now = 1700000000000000;
+  reads.kind_weights = {1, 2, 3, 4};
+  reads.half_life_days = 30;
+  EXPECT_FALSE(limits::check_embedding_task(reads));
+  auto wrong = reads;
+  wrong.snapshot = "1'; DROP TABLE user_behavior; --";
+  EXPECT_TRUE(limits::check_embedding_task(wrong)) << "a snapshot id that is no id";
+  wrong = reads;
+  wrong.u = {0};
+  wrong.i = {0};
+  wrong.w = {1};
+  EXPECT_TRUE(limits::check_embedding_task(wrong)) << "cells besides the snapshot";
+  wrong = reads;
+  wrong.kind_weights = {1, 2, 3};
+  EXPECT_TRUE(limits::check_embedding_task(wrong)) << "three kinds' weights";
+  wrong = reads;
+  wrong.kind_weights[2] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(limits::check_embedding_task(wrong)) << "a weight that is no number";
+  wrong = reads;
+  wrong.users = {2, 1};
+  EXPECT_TRUE(limits::check_embedding_task(wrong)) << "users out of order";
+  wrong = reads;
+  wrong.input_now = 0;
+  EXPECT_TRUE(limits::check_embedding_task(wrong)) << "no time to age the cells from";
 
   EXPECT_TRUE(limits::check_partitions({0, 1}, 0));
   EXPECT_TRUE(limits::check_partitions({64}, 64));

@@ -30,7 +30,7 @@ const std::map<std::uint32_t, std::string> pinned_fingerprints{
   {2, "9ee0e8f90c07bd0c"}, // embedding_task.cg_steps
   {3, "7d0fe9f2e11fe1a9"}, // similarity_plan, pair_batch: the shards read and exchange
   {4, "d03d3aa72a908fc5"}, // similarity_plan.peer_addresses: shards dial their peers
-  {5, "ab5e364f0eb407f3"}, // similarity_plan.max_column_rows
+  {5, "4c24d1f8d5a8d0a2"}, // similarity_plan.max_column_rows; embedding_task.snapshot (shards read ALS cells)
 };
 
 struct protocol_version_test : ::testing::Test {
