@@ -317,10 +317,12 @@ void solve_rows_cg(const weighted_rows& rows, const factor_matrix& y, const std:
         for (std::size_t t = 0; t < d; ++t) to[t] = static_cast<double>(yj[t]);
       }
       const double* base = block.data();
-      solve_row(count, [base, d](std::size_t e) { return base + e * d; }, dst);
+      // [=]: d is a constant expression when D > 0, and clang refuses to
+      // capture it by name then (-Wunused-lambda-capture).
+      solve_row(count, [=](std::size_t e) { return base + e * d; }, dst);
     } else {
       const float* base = y.values.data();
-      solve_row(count, [base, cols, d](std::size_t e) {
+      solve_row(count, [=](std::size_t e) {
         return base + static_cast<std::size_t>(cols[e]) * d;
       }, dst);
     }
