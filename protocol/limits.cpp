@@ -12,6 +12,17 @@ namespace {
 
 caf::error invalid(std::string what) { return make_error(ec::invalid_argument, std::move(what)); }
 
+// An exported snapshot's id (pg_export_snapshot): it ends up in SQL text (SET
+// TRANSACTION SNAPSHOT), so only [0-9A-F-] and a bounded length pass.
+caf::error check_snapshot_id(const std::string& id) {
+  if (id.empty() || id.size() > max_snapshot_id)
+    return invalid("snapshot id of " + std::to_string(id.size()) + " bytes");
+  for (char c : id)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-'))
+      return invalid("snapshot id with a character other than [0-9A-F-]");
+  return {};
+}
+
 } // namespace
 
 caf::error check_partition_count(std::uint32_t count) {
@@ -247,11 +258,8 @@ caf::error check_similarity_plan(const similarity_plan& plan) {
     return invalid("similarity options out of range");
   if (plan.measure == ease_measure && !(plan.regularization > 0 && plan.regularization < 1e12))
     return invalid("EASE needs a positive regularization");
-  if (plan.snapshot.empty() || plan.snapshot.size() > max_snapshot_id)
-    return invalid("snapshot id of " + std::to_string(plan.snapshot.size()) + " bytes");
-  for (char c : plan.snapshot)
-    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-'))
-      return invalid("snapshot id with a character other than [0-9A-F-]");
+  if (auto err = check_snapshot_id(plan.snapshot))
+    return err;
   if (plan.behaviors == 0 || plan.behaviors > 15)
     return invalid("behavior kinds out of range");
   if (plan.candidates.size() > max_candidates)
@@ -311,11 +319,8 @@ caf::error check_embedding_task(const embedding_task& task) {
   if (task.snapshot.empty())
     return {};
   // The shard reads its cells itself.
-  if (task.snapshot.size() > max_snapshot_id)
-    return invalid("snapshot id of " + std::to_string(task.snapshot.size()) + " bytes");
-  for (char c : task.snapshot)
-    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || c == '-'))
-      return invalid("snapshot id with a character other than [0-9A-F-]");
+  if (auto err = check_snapshot_id(task.snapshot))
+    return err;
   if (!task.u.empty())
     return invalid("cells sent with a snapshot to read them in");
   if (task.kind_weights.size() != 4)
