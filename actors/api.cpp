@@ -37,7 +37,7 @@ caf::error check_local(api_self* self, const char* what) {
 // A pushed map (or the map of a move) comes from the coordinator's node and is
 // well formed: every partition's owner is a listed shard (or no_shard).
 caf::error check_map(api_self* self, const char* what, const partition_map& map) {
-  const auto& [epoch, shards, owner] = map;
+  const auto& [epoch, shards, owner, replica] = map;
   const auto& coordinator = self->state.deps.coordinator;
   if (auto err = check_control(self, coordinator ? coordinator.node() : caf::node_id{}, what))
     return err;
@@ -46,6 +46,11 @@ caf::error check_map(api_self* self, const char* what, const partition_map& map)
   for (auto o : owner)
     if (o != no_shard && o >= shards.size())
       return refuse(self, what, "a partition owned by an unlisted shard");
+  if (!replica.empty() && replica.size() != owner.size())
+    return refuse(self, what, "replicas of another partition count");
+  for (std::size_t p = 0; p < replica.size(); ++p)
+    if (replica[p] != no_shard && (replica[p] >= shards.size() || replica[p] == owner[p]))
+      return refuse(self, what, "a partition replicated by an unlisted shard or by its owner");
   for (const auto& shard : shards)
     if (!shard)
       return refuse(self, what, "an invalid shard handle");
@@ -69,12 +74,18 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
     return caf::behavior{[](caf::unit_t) {}};
   });
   self->state.unavailable = caf::actor_cast<shard_actor>(dead);
-  // A shard that dies is answered for at once (degraded) until the next map.
+  // A shard that dies is answered for at once: by the replicas of its
+  // partitions, else degraded, until the next map.
   self->set_down_handler([=](caf::down_msg& dm) {
-    for (auto* list : {&self->state.shards, &self->state.next_shards, &self->state.recall_shards})
+    bool lost = false;
+    for (auto* list : {&self->state.shards, &self->state.next_shards})
       for (auto& shard : *list)
-        if (shard && shard.address() == dm.source)
+        if (shard && shard.address() == dm.source) {
           shard = self->state.unavailable;
+          lost = true;
+        }
+    if (lost)
+      reroute(self->state);
   });
   // The coordinator pushes the partition map now and whenever it changes.
   self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<map_subscriber>(self));
@@ -228,12 +239,13 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       auto& st = self->state;
       if (auto err = check_map(self, "move", map))
         return err;
-      auto& [epoch, shards, owner] = map;
+      auto& [epoch, shards, owner, replica] = map;
       if (epoch <= st.epoch)
         return true; // that map is already in use
       st.next_epoch = epoch;
       st.next_shards = std::move(shards);
       st.next_owner = std::move(owner);
+      st.next_replica = std::move(replica);
       for (auto& shard : st.next_shards)
         self->monitor(shard);
       return true;
@@ -243,25 +255,20 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       auto& st = self->state;
       if (auto err = check_map(self, "map", map))
         return err;
-      auto& [epoch, shards, owner] = map;
+      auto& [epoch, shards, owner, replica] = map;
       if (epoch < st.epoch)
         return true; // a late push of an older map
       st.epoch = epoch;
       st.shards = std::move(shards);
       st.owner = std::move(owner);
-      std::vector<bool> owns(st.shards.size());
-      for (auto index : st.owner)
-        if (index < owns.size())
-          owns[index] = true;
-      st.recall_shards.clear();
-      for (std::size_t k = 0; k < st.shards.size(); ++k) {
-        self->monitor(st.shards[k]);
-        if (owns[k])
-          st.recall_shards.push_back(st.shards[k]);
-      }
+      st.replica = std::move(replica);
+      for (auto& shard : st.shards)
+        self->monitor(shard);
+      reroute(st);
       if (st.next_epoch <= epoch) {
         st.next_shards.clear();
         st.next_owner.clear();
+        st.next_replica.clear();
       }
       return true;
     },

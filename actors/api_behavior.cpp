@@ -109,7 +109,7 @@ void record(api_self* self, responder<std::int64_t> rp, behavior_event e, std::s
     return;
   // 1. The item must exist; its embedding feeds the user's taste vector.
   // Shorter than the HTTP deadline, so a lost shard is a clear answer.
-  ask(self, st.shard_of(e.item), std::chrono::seconds{2}, item_atom_v, e.item)
+  ask_holder(self, e.item, std::chrono::seconds{1}, item_atom_v, e.item)
     .then(
       [=](std::vector<float> item_vec) mutable {
         commit_and_apply(self, rp, e, std::move(item_vec), false, event_id, t0);

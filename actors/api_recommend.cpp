@@ -217,8 +217,8 @@ void compute(api_self* self, reply_promise rp, job_ptr job) {
   auto& st = self->state;
   const auto& rc = st.cfg.recommend;
   // Step 1: the user's context from its shard.
-  ask(self, st.shard_of(job->user), st.shard_timeout(), context_atom_v, job->user,
-      rc.recent_items, rc.similar_users)
+  ask_holder(self, job->user, st.shard_timeout(), context_atom_v, job->user, rc.recent_items,
+             rc.similar_users)
     .then(
       [=](user_context& ctx) mutable {
         exclusions(ctx, job->filter);
@@ -268,8 +268,7 @@ void serve_cached(api_self* self, reply_promise rp, job_ptr job, near_cache::val
   auto version = std::strtoull(cached.c_str(), nullptr, 10);
   auto catalog = std::strtoull(cached.c_str() + space + 1, nullptr, 10);
   auto cached_depth = std::atoi(cached.c_str() + nl1 + 1);
-  ask(self, self->state.shard_of(job->user), self->state.shard_timeout(), version_atom_v,
-      job->user)
+  ask_holder(self, job->user, self->state.shard_timeout(), version_atom_v, job->user)
     .then(
       [=](std::uint64_t current, std::uint64_t current_catalog) mutable {
         const auto& cached = *entry;
@@ -376,81 +375,6 @@ void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limi
         serve_cached(self, rp, job, std::make_shared<const std::string>(std::move(cached)), true);
       },
       [=](caf::error&) mutable { compute(self, rp, job); });
-}
-
-void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
-                       std::string category, bool degraded,
-                       std::function<void(std::vector<candidate>&, bool)> done) {
-  auto& st = self->state;
-  recall_request req;
-  req.user = ctx.user;
-  req.recent = ctx.recent;
-  req.similar = ctx.similar;
-  req.vector = ctx.vector;
-  req.categories = ctx.categories;
-  // A heavy buyer's whole set would make every recall request large:
-  // shards block at most limits::max_exclude items (the smallest ids);
-  // the merge still drops every bought item (ranking uses ctx.bought).
-  req.exclude.assign(ctx.bought.begin(),
-                     ctx.bought.begin() +
-                       static_cast<long>(std::min(ctx.bought.size(), limits::max_exclude)));
-  req.per_route = per_route;
-  req.now = now_seconds();
-  req.only_category = std::move(category);
-  if (st.recall_shards.empty()) {
-    std::vector<candidate> none;
-    done(none, true);
-    return;
-  }
-  auto all = std::make_shared<std::vector<candidate>>();
-  auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
-  auto failed = std::make_shared<bool>(degraded);
-  auto one_answered = [=]() mutable {
-    if (--*remaining == 0)
-      done(*all, *failed);
-  };
-  for (auto& shard : st.recall_shards)
-    ask(self, shard, st.shard_timeout(), recall_atom_v, req)
-      .then(
-        [=](const std::vector<candidate>& found) mutable {
-          all->insert(all->end(), found.begin(), found.end());
-          one_answered();
-        },
-        [=](caf::error&) mutable {
-          *failed = true;
-          one_answered();
-        });
-}
-
-void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
-                   std::function<void(details_ptr, bool)> done) {
-  auto& st = self->state;
-  std::map<shard_actor, std::vector<item_id>> by_shard;
-  for (auto item : items)
-    by_shard[st.shard_of(item)].push_back(item);
-  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
-  if (by_shard.empty()) {
-    done(details, degraded);
-    return;
-  }
-  auto remaining = std::make_shared<std::size_t>(by_shard.size());
-  auto incomplete = std::make_shared<bool>(degraded);
-  auto one_answered = [=]() mutable {
-    if (--*remaining == 0)
-      done(details, *incomplete);
-  };
-  for (auto& [shard, ids] : by_shard)
-    ask(self, shard, st.shard_timeout(), details_atom_v, ids)
-      .then(
-        [=](const std::vector<item_details>& found) mutable {
-          for (const auto& d : found)
-            (*details)[d.item] = d;
-          one_answered();
-        },
-        [=](caf::error&) mutable {
-          *incomplete = true;
-          one_answered();
-        });
 }
 
 } // namespace recd::api_detail

@@ -3,6 +3,7 @@
 // deadline-keeping request helper and where answers go. Not part of the
 // protocol; nothing else includes it.
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -25,13 +26,28 @@ using json = nlohmann::json;
 
 constexpr auto apply_timeout = std::chrono::seconds{1};
 
+// One recall (or nearest) request of a recommendation: the shard asked and
+// the partitions it recalls for (recall_request::serve, and as numbers).
+struct recall_group {
+  shard_actor shard;
+  std::vector<std::uint64_t> serve;
+  std::vector<std::uint32_t> partitions;
+};
+
 struct api_state {
   static inline const char* name = "api";
   settings cfg;
   api_deps deps;
   std::vector<shard_actor> shards;
-  std::vector<std::uint32_t> owner; // partition -> shard index
-  std::vector<shard_actor> recall_shards; // the shards owning a partition: recall asks these
+  std::vector<std::uint32_t> owner;   // partition -> shard index
+  std::vector<std::uint32_t> replica; // partition -> its replica's shard index (empty: none)
+  // Derived by reroute() from the map and the shards lost since (handles
+  // replaced by `unavailable`): the shard serving each partition now, its
+  // owner or, while the owner is lost, its replica; and the recall requests
+  // that name every partition once (a group on `unavailable` for partitions
+  // nobody serves, so that the answer says degraded).
+  std::vector<std::uint32_t> route;
+  std::vector<recall_group> recall_groups;
 
   // Stands in for a shard while none serves a partition: answers every
   // request with shard_unavailable (an untyped actor with a default handler,
@@ -42,6 +58,7 @@ struct api_state {
   // will hold at `next_epoch`. Committed events go to both owners meanwhile.
   std::vector<shard_actor> next_shards;
   std::vector<std::uint32_t> next_owner;
+  std::vector<std::uint32_t> next_replica;
   std::uint64_t next_epoch = 0;
   deadlines timers; // of every request this actor makes (see ask)
   merge_scratch merging;
@@ -49,21 +66,45 @@ struct api_state {
 
   explicit api_state(caf::local_actor*) : near(0, std::chrono::seconds{0}) {}
 
-  bool has_map() const { return !shards.empty() && !owner.empty(); }
-  // The shard serving `id`'s partition, or `unavailable` while none does.
-  const shard_actor& shard_of(std::int32_t id) const {
-    auto index = owner[partition_of(id, static_cast<std::uint32_t>(owner.size()))];
+  bool has_map() const { return !shards.empty() && route.size() == owner.size() && !owner.empty(); }
+  std::uint32_t partition(std::int32_t id) const {
+    return partition_of(id, static_cast<std::uint32_t>(owner.size()));
+  }
+  // The shard serving partition p, or `unavailable` while none does.
+  const shard_actor& serving(std::uint32_t p) const {
+    auto index = route[p];
     return index < shards.size() ? shards[index] : unavailable;
   }
-  // The shards a committed event of `id`'s partition is applied on: the
-  // owner, and during a move the next owner as well.
+  const shard_actor& shard_of(std::int32_t id) const { return serving(partition(id)); }
+  // The other live holder of partition p than `tried` (its owner or its
+  // replica), or `unavailable`: where a request that failed on `tried` goes.
+  const shard_actor& alternate(std::uint32_t p, const shard_actor& tried) const {
+    for (const auto* roles : {&owner, &replica})
+      if (p < roles->size()) {
+        auto index = (*roles)[p];
+        if (index < shards.size() && shards[index] != unavailable && shards[index] != tried)
+          return shards[index];
+      }
+    return unavailable;
+  }
+  // The shards a committed event of `id`'s partition is applied on: its
+  // serving shard first, its other holder, and during a move the next
+  // holders as well; lost shards left out (they reload from the database).
   std::vector<shard_actor> apply_targets(std::int32_t id) const {
     std::vector<shard_actor> out{shard_of(id)};
-    if (next_owner.size() == owner.size()) {
-      auto index = next_owner[partition_of(id, static_cast<std::uint32_t>(next_owner.size()))];
-      if (index < next_shards.size() && next_shards[index] != out.front())
-        out.push_back(next_shards[index]);
-    }
+    const auto p = partition(id);
+    auto add = [&](const std::vector<shard_actor>& from, const std::vector<std::uint32_t>& roles) {
+      if (roles.size() != owner.size())
+        return;
+      auto index = roles[p];
+      if (index < from.size() && from[index] != unavailable &&
+          std::find(out.begin(), out.end(), from[index]) == out.end())
+        out.push_back(from[index]);
+    };
+    add(shards, owner);
+    add(shards, replica);
+    add(next_shards, next_owner);
+    add(next_shards, next_replica);
     return out;
   }
   std::chrono::milliseconds shard_timeout() const {
@@ -72,6 +113,15 @@ struct api_state {
 };
 
 using api_self = api_actor::stateful_base<api_state>;
+
+// Derives route and recall_groups from the map and the lost shards
+// (api_routing.cpp); after every map and every lost shard.
+void reroute(api_state& st);
+
+// Whether a shard's error means it did not serve the request (lost, late or
+// unavailable), so another holder of the partition may: not a refusal or an
+// answer such as not_found.
+bool shard_missed(const caf::error& err);
 
 // How late a deadline may fire: the tick of api_state::timers.
 constexpr auto deadline_granularity = std::chrono::milliseconds{10};
@@ -132,6 +182,45 @@ template <class Handle, class... Ts>
 auto ask(api_self* self, const Handle& dest, deadlines::clock::duration timeout, Ts&&... xs) {
   return ask_handle<Handle, std::decay_t<Ts>...>{self, dest, timeout,
                                                  std::make_tuple(std::forward<Ts>(xs)...)};
+}
+
+// ask() to the shard serving `id`'s partition; if that shard misses the
+// request (shard_missed) and the partition has another live holder (its
+// replica, or its owner back), the same request goes there once, with the
+// same timeout again. Then on_answer or on_error, once.
+template <class... Ts>
+struct ask_holder_handle {
+  api_self* self;
+  std::uint32_t partition;
+  deadlines::clock::duration timeout;
+  std::tuple<Ts...> args;
+
+  template <class OnAnswer, class OnError>
+  void then(OnAnswer on_answer, OnError on_error) {
+    auto* s = self;
+    const auto p = partition;
+    const auto t = timeout;
+    const shard_actor first = s->state.serving(p);
+    std::apply(
+      [&](auto&... xs) {
+        ask(s, first, t, xs...)
+          .then(on_answer, [=, a = args](caf::error& err) mutable {
+            const auto& next = s->state.alternate(p, first);
+            if (next == s->state.unavailable || !shard_missed(err)) {
+              on_error(err);
+              return;
+            }
+            std::apply([&](auto&... ys) { ask(s, next, t, ys...).then(on_answer, on_error); }, a);
+          });
+      },
+      args);
+  }
+};
+
+template <class... Ts>
+auto ask_holder(api_self* self, std::int32_t id, deadlines::clock::duration timeout, Ts&&... xs) {
+  return ask_holder_handle<std::decay_t<Ts>...>{self, self->state.partition(id), timeout,
+                                                std::make_tuple(std::forward<Ts>(xs)...)};
 }
 
 inline double ms_since(clock::time_point t0) {
@@ -206,23 +295,32 @@ void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint6
                       bool degraded, clock::time_point t0,
                       std::vector<std::string> categories = {});
 
-// Recall for `ctx` on every shard, one request each (api_recommend.cpp): the
-// recent items, similar users, taste vector and categories as seeds, its
-// bought items (at most limits::max_exclude) blocked, `per_route` candidates
-// per route, only `category` when not empty. Then `done(candidates,
-// degraded)`: degraded when `degraded` was already or a shard did not answer
-// in time (or there is none).
+// Recall for `ctx` on every partition, one request per recall group
+// (api_fanout.cpp): the recent items, similar users, taste vector and
+// categories as seeds, its bought items (at most limits::max_exclude)
+// blocked, `per_route` candidates per route, only `category` when not empty.
+// A group its shard misses is asked again of its partitions' other holders.
+// Then `done(candidates, degraded)`: degraded when `degraded` was already or
+// some partition was answered by nobody in time (or there is none).
 void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
                        std::string category, bool degraded,
                        std::function<void(std::vector<candidate>&, bool)> done);
 
-// The details of `items` from their owning shards (api_recommend.cpp), one
-// request per shard; then `done(details, incomplete)`: an item hidden,
-// unavailable or unknown on its shard is absent, and incomplete is true when
-// `degraded` was or a shard did not answer in time.
+// The details of `items` from the shards serving them (api_fanout.cpp), one
+// request per shard, missed ones asked again of the other holders; then
+// `done(details, incomplete)`: an item hidden, unavailable or unknown on its
+// shard is absent, and incomplete is true when `degraded` was or some item's
+// partition was answered by nobody in time.
 using details_ptr = std::shared_ptr<const std::unordered_map<item_id, item_details>>;
 void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
                    std::function<void(details_ptr, bool)> done);
+
+// The `k` items nearest to `vec` over every partition (each recall group's
+// shard: its partitions' items), `exclude` (sorted) left out (api_fanout.cpp);
+// then `done(found, incomplete)`, found unsorted.
+void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
+                        std::vector<item_id> exclude,
+                        std::function<void(std::vector<scored_item>&, bool)> done);
 
 // What a user whose shard did not answer may never be recommended, from the
 // record (api_recommend.cpp): their bought items, and with `with_seen` also

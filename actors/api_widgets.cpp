@@ -142,8 +142,7 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
 template <class OnRelations>
 void with_relations(api_self* self, reply_promise rp, const item_query& q, OnRelations next) {
   auto& st = self->state;
-  ask(self, st.shard_of(q.item), st.shard_timeout() * 4, relations_atom_v, q.item,
-      page_depth(st, q))
+  ask_holder(self, q.item, st.shard_timeout() * 4, relations_atom_v, q.item, page_depth(st, q))
     .then([=](item_relations& rel) mutable { next(std::move(rel)); },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
@@ -215,26 +214,17 @@ void similar(api_self* self, reply_promise rp, item_query q) {
           scores.add(n.item, "vector", "", n.score, 1.0, rc.weight_vector);
       answer_page(self, rp, q, "items", scores.ranked(), *degraded, t0);
     };
-    if (shared_rel->embedding.empty() || st.recall_shards.empty()) {
+    if (shared_rel->embedding.empty() || st.recall_groups.empty()) {
       done();
       return;
     }
     // Vector neighbours: every shard indexes its own items.
-    auto remaining = std::make_shared<std::size_t>(st.recall_shards.size());
-    for (auto& shard : st.recall_shards)
-      ask(self, shard, st.shard_timeout(), nearest_atom_v, shared_rel->embedding,
-          page_depth(st, q), std::vector<item_id>{q.item})
-        .then(
-          [=](const std::vector<scored_item>& found) mutable {
-            nearest->insert(nearest->end(), found.begin(), found.end());
-            if (--*remaining == 0)
-              done();
-          },
-          [=](caf::error&) mutable {
-            *degraded = true;
-            if (--*remaining == 0)
-              done();
-          });
+    nearest_everywhere(self, shared_rel->embedding, page_depth(st, q), std::vector<item_id>{q.item},
+                       [=](std::vector<scored_item>& found, bool incomplete) mutable {
+                         *nearest = std::move(found);
+                         *degraded = *degraded || incomplete;
+                         done();
+                       });
   });
 }
 
@@ -376,8 +366,8 @@ void session(api_self* self, reply_promise rp, session_query q) {
   }
   // Step 1 (a logged-in user): the user's context, as for GET /api/recommend.
   const auto& rc = st.cfg.recommend;
-  ask(self, st.shard_of(q.user), st.shard_timeout(), context_atom_v, q.user, rc.recent_items,
-      rc.similar_users)
+  ask_holder(self, q.user, st.shard_timeout(), context_atom_v, q.user, rc.recent_items,
+             rc.similar_users)
     .then(
       [=](user_context& found) mutable {
         *ctx = std::move(found);

@@ -83,7 +83,12 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
   self->set_default_handler(log_and_drop);
   auto& st = self->state;
   st.opt = std::move(opt);
-  st.table = partition_table{st.opt.partitions};
+  // Replicas serve; a jobs-only coordinator (`recd compute`) hands each
+  // partition to one shard.
+  st.table = partition_table{st.opt.partitions,
+                             st.opt.serving
+                               ? static_cast<std::uint32_t>(st.opt.cfg.cluster.replicas)
+                               : 1U};
   st.watcher = spawn_run_watcher(self->system(),
                                  store::conninfo(st.opt.cfg.postgres, store::session::serving),
                                  st.opt.term);
@@ -276,10 +281,13 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
                           {"address", members[m].address},
                           {"alive", members[m].alive},
                           {"leaving", members[m].leaving},
-                          {"partitions", st.table.partitions_of(static_cast<member_index>(m))}});
+                          {"partitions", st.table.partitions_of(static_cast<member_index>(m))},
+                          {"replicas", st.table.replicas_of(static_cast<member_index>(m))}});
       nlohmann::json j = {{"epoch", st.table.epoch()},
                           {"partitions", st.opt.partitions},
+                          {"replication", st.table.replicas()},
                           {"ready", st.table.ready()},
+                          {"replicated", st.table.replicated()},
                           {"moving", st.moving},
                           {"shards", shards}};
       return j.dump();

@@ -90,7 +90,7 @@ void reconcile(coordinator_self* self) {
           if (!repair.lost.empty()) {
             spdlog::warn("shard {} lost {} partitions of the map: moving them again", name,
                          repair.lost.size());
-            st.table.unassign(repair.lost);
+            st.table.unassign(m, repair.lost);
             start_rebalance(self);
           }
         },

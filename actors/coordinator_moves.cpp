@@ -24,6 +24,13 @@ void start_rebalance(coordinator_self* self) {
     st.again = true;
     return;
   }
+  // A lost owner's partitions go to their replicas at once (API nodes
+  // already route to them since they saw the owner go down); a move then
+  // places new replicas.
+  if (auto promoted = st.table.promote(); promoted > 0) {
+    spdlog::info("{} partitions of lost shards promoted to their replicas", promoted);
+    flip_map(self);
+  }
   // No move starts: jobs waiting for the map to settle may run.
   auto settled = [&] {
     for (auto& waiter : std::exchange(st.after_move, {}))
@@ -104,7 +111,7 @@ void start_rebalance(coordinator_self* self) {
     }
   };
   // Step 1: the API actors learn the next map before anything is loaded.
-  tell_apis(self, map_news::moving, st.routing(target, move->next), load);
+  tell_apis(self, map_news::moving, st.routing(target, move->next, move->next_replica), load);
 }
 
 } // namespace recd::coordination

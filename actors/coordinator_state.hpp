@@ -93,18 +93,22 @@ struct coordinator_state {
         rp.deliver(true);
   }
 
-  // A map as API actors see it: live shards and an index per partition.
-  partition_map routing(std::uint64_t at, const std::vector<member_index>& assignment) const {
-    auto route = table.routing(assignment);
+  // A map as API actors see it: live shards and an index per partition (of
+  // its owner, and of its replica when there are two).
+  partition_map routing(std::uint64_t at, const std::vector<member_index>& assignment,
+                        const std::vector<member_index>& replicas) const {
+    auto route = table.routing(assignment, replicas);
     std::vector<shard_actor> shards;
     shards.reserve(route.shards.size());
     for (auto m : route.shards)
       shards.push_back(shard_of(m));
-    return {at, std::move(shards), std::move(route.owner)};
+    return {at, std::move(shards), std::move(route.owner), std::move(route.replica)};
   }
 
   // The current map.
-  partition_map current_map() const { return routing(table.epoch(), table.owners()); }
+  partition_map current_map() const {
+    return routing(table.epoch(), table.owners(), table.replica_holders());
+  }
 
   std::vector<shard_actor> live_shards() const {
     std::vector<shard_actor> out;

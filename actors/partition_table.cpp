@@ -6,7 +6,8 @@
 namespace recd {
 
 std::vector<member_index> rebalance(const std::vector<member_index>& current,
-                                    const std::vector<member_index>& alive) {
+                                    const std::vector<member_index>& alive,
+                                    const std::vector<member_index>& prefer) {
   const auto P = current.size();
   std::vector<member_index> next(P, no_member);
   if (alive.empty())
@@ -30,24 +31,113 @@ std::vector<member_index> rebalance(const std::vector<member_index>& current,
     target[order[k]] = P / order.size() + (k < P % order.size() ? 1 : 0);
   for (auto m : order) {
     auto& mine = owned[m];
+    if (mine.size() > target[m] && prefer.size() == P)
+      // Given up first: what a member below its share holds already.
+      std::stable_partition(mine.begin(), mine.end(), [&](std::size_t p) {
+        auto it = owned.find(prefer[p]);
+        return it == owned.end() || it->second.size() >= target[prefer[p]];
+      });
     while (mine.size() > target[m]) {
       pool.push_back(mine.back());
       mine.pop_back();
     }
   }
   std::sort(pool.begin(), pool.end());
+  // First what a member holds already (prefer), then the pool in order.
+  std::vector<bool> taken(pool.size(), false);
+  if (prefer.size() == P)
+    for (auto m : order) {
+      auto& mine = owned[m];
+      for (std::size_t k = 0; k < pool.size() && mine.size() < target[m]; ++k)
+        if (!taken[k] && prefer[pool[k]] == m) {
+          taken[k] = true;
+          mine.push_back(pool[k]);
+        }
+    }
   std::size_t next_free = 0;
   for (auto m : order) {
     auto& mine = owned[m];
-    while (mine.size() < target[m] && next_free < pool.size())
-      mine.push_back(pool[next_free++]);
+    while (mine.size() < target[m] && next_free < pool.size()) {
+      if (!taken[next_free])
+        mine.push_back(pool[next_free]);
+      taken[next_free++] = true;
+    }
     for (auto p : mine)
       next[p] = m;
   }
   return next;
 }
 
-partition_table::partition_table(std::uint32_t partitions) : owner_(partitions, no_member) {}
+std::vector<member_index> place_replicas(const std::vector<member_index>& owner,
+                                         const std::vector<member_index>& current,
+                                         const std::vector<member_index>& before,
+                                         const std::vector<member_index>& alive) {
+  const auto P = owner.size();
+  std::vector<member_index> out(P, no_member);
+  if (alive.size() < 2)
+    return out;
+  std::map<member_index, std::size_t> count;
+  for (auto m : alive)
+    count[m] = 0;
+  const auto cap = (P + alive.size() - 1) / alive.size();
+  auto usable = [&](member_index m, std::size_t p) {
+    return m >= 0 && m != owner[p] && count.count(m) != 0;
+  };
+  for (std::size_t p = 0; p < P; ++p) {
+    if (owner[p] < 0)
+      continue;
+    for (auto m : {p < current.size() ? current[p] : no_member,
+                   p < before.size() ? before[p] : no_member})
+      if (usable(m, p) && count[m] < cap) {
+        out[p] = m;
+        ++count[m];
+        break;
+      }
+  }
+  // The rest: the first member after the owner in member order (a ring)
+  // with room, so that with balanced owners each member replicates about as
+  // many partitions as the one before it owns; else the one with the fewest.
+  std::vector<member_index> ring(alive.begin(), alive.end());
+  std::sort(ring.begin(), ring.end());
+  for (std::size_t p = 0; p < P; ++p) {
+    if (owner[p] < 0 || out[p] != no_member)
+      continue;
+    const auto at = static_cast<std::size_t>(
+      std::lower_bound(ring.begin(), ring.end(), owner[p]) - ring.begin());
+    member_index best = no_member;
+    for (std::size_t k = 1; k <= ring.size() && best == no_member; ++k) {
+      const auto m = ring[(at + k) % ring.size()];
+      if (usable(m, p) && count[m] < cap)
+        best = m;
+    }
+    if (best == no_member)
+      for (auto m : ring)
+        if (usable(m, p) && (best == no_member || count[m] < count[best]))
+          best = m;
+    out[p] = best;
+    if (best != no_member)
+      ++count[best];
+  }
+  // A member past ceil(P / n) (the partitions it could not take were its
+  // own) hands replicas to members below it that do not own them.
+  for (auto m : ring)
+    for (std::size_t p = 0; p < P && count[m] > cap; ++p) {
+      if (out[p] != m)
+        continue;
+      for (auto other : ring)
+        if (usable(other, p) && count[other] < cap) {
+          out[p] = other;
+          --count[m];
+          ++count[other];
+          break;
+        }
+    }
+  return out;
+}
+
+partition_table::partition_table(std::uint32_t partitions, std::uint32_t replicas)
+  : owner_(partitions, no_member), replica_(partitions, no_member),
+    replicas_(std::clamp<std::uint32_t>(replicas, 1, 2)) {}
 
 // -- Membership ----------------------------------------------------------------
 
@@ -87,7 +177,8 @@ bool partition_table::start_leaving(member_index m) {
 std::vector<member_index> partition_table::done_leaving() const {
   std::vector<member_index> out;
   for (std::size_t m = 0; m < members_.size(); ++m)
-    if (members_[m].leaving && partitions_of(static_cast<member_index>(m)).empty())
+    if (members_[m].leaving && partitions_of(static_cast<member_index>(m)).empty() &&
+        replicas_of(static_cast<member_index>(m)).empty())
       out.push_back(static_cast<member_index>(m));
   return out;
 }
@@ -125,15 +216,35 @@ std::vector<std::uint32_t> partition_table::partitions_of(member_index m) const 
   return out;
 }
 
-std::vector<std::uint32_t> partition_table::partitions_elsewhere(member_index m) const {
+bool partition_table::replicated() const {
+  if (!ready())
+    return false;
+  if (replicas_ < 2)
+    return true;
+  for (auto m : replica_)
+    if (m < 0 || !member(m).alive)
+      return false;
+  return true;
+}
+
+std::vector<std::uint32_t> partition_table::replicas_of(member_index m) const {
   std::vector<std::uint32_t> out;
-  for (std::size_t p = 0; p < owner_.size(); ++p)
-    if (owner_[p] != m)
+  for (std::size_t p = 0; p < replica_.size(); ++p)
+    if (replica_[p] == m)
       out.push_back(static_cast<std::uint32_t>(p));
   return out;
 }
 
-partition_routing partition_table::routing(const std::vector<member_index>& assignment) const {
+std::vector<std::uint32_t> partition_table::partitions_elsewhere(member_index m) const {
+  std::vector<std::uint32_t> out;
+  for (std::size_t p = 0; p < owner_.size(); ++p)
+    if (!holds(m, p))
+      out.push_back(static_cast<std::uint32_t>(p));
+  return out;
+}
+
+partition_routing partition_table::routing(const std::vector<member_index>& assignment,
+                                           const std::vector<member_index>& replicas) const {
   partition_routing out;
   std::vector<std::int64_t> slot(members_.size(), -1);
   for (std::size_t m = 0; m < members_.size(); ++m)
@@ -147,6 +258,16 @@ partition_routing partition_table::routing(const std::vector<member_index>& assi
     if (m >= 0 && static_cast<std::size_t>(m) < slot.size() &&
         slot[static_cast<std::size_t>(m)] >= 0)
       out.owner[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(m)]);
+  }
+  if (replicas_ < 2)
+    return out;
+  out.replica.assign(assignment.size(), no_shard);
+  for (std::size_t p = 0; p < assignment.size() && p < replicas.size(); ++p) {
+    auto m = replicas[p];
+    if (m >= 0 && static_cast<std::size_t>(m) < slot.size() &&
+        slot[static_cast<std::size_t>(m)] >= 0 && out.owner[p] != no_shard &&
+        static_cast<std::uint32_t>(slot[static_cast<std::size_t>(m)]) != out.owner[p])
+      out.replica[p] = static_cast<std::uint32_t>(slot[static_cast<std::size_t>(m)]);
   }
   return out;
 }
@@ -163,27 +284,54 @@ std::vector<std::string> partition_table::owner_names() const {
 
 partition_move partition_table::plan_move(time_point now) const {
   partition_move move;
+  move.before = owner_;
+  move.replica_before = replica_;
   if (in_rejoin_grace(now)) {
     move.next = owner_; // the members of the last map get their time to rejoin
+    move.next_replica = replica_;
     return move;
   }
-  move.next = rebalance(owner_, targets());
-  for (std::size_t p = 0; p < move.next.size(); ++p)
-    if (move.next[p] != owner_[p]) {
-      move.changed = true;
-      if (move.next[p] >= 0)
-        move.gains[move.next[p]].push_back(static_cast<std::uint32_t>(p));
-    }
+  const auto to = targets();
+  move.next = rebalance(owner_, to, replicas_ > 1 ? replica_ : std::vector<member_index>{});
+  move.next_replica = replicas_ > 1 ? place_replicas(move.next, replica_, owner_, to)
+                                    : std::vector<member_index>(owner_.size(), no_member);
+  for (std::size_t p = 0; p < move.next.size(); ++p) {
+    if (move.next[p] == owner_[p] && move.next_replica[p] == replica_[p])
+      continue;
+    move.changed = true;
+    // A holder in either role loads only what it holds in neither now.
+    for (auto m : {move.next[p], move.next_replica[p]})
+      if (m >= 0 && !holds(m, p))
+        move.gains[m].push_back(static_cast<std::uint32_t>(p));
+  }
   return move;
 }
 
 void partition_table::complete_move(const partition_move& move) {
-  for (const auto& [m, parts] : move.gains)
-    for (auto p : parts)
-      owner_[p] = m;
-  for (std::size_t p = 0; p < move.next.size() && p < owner_.size(); ++p)
-    if (move.next[p] < 0)
-      owner_[p] = no_member;
+  for (std::size_t p = 0; p < move.next.size() && p < owner_.size(); ++p) {
+    if (p >= move.before.size() || move.next[p] != move.before[p])
+      owner_[p] = move.next[p];
+    if (p < move.next_replica.size() && p < move.replica_before.size() &&
+        move.next_replica[p] != move.replica_before[p])
+      replica_[p] = move.next_replica[p];
+    if (replica_[p] == owner_[p])
+      replica_[p] = no_member;
+  }
+  promote();
+}
+
+std::size_t partition_table::promote() {
+  std::size_t promoted = 0;
+  for (std::size_t p = 0; p < owner_.size(); ++p) {
+    const auto o = owner_[p];
+    const auto r = replica_[p];
+    if ((o < 0 || !member(o).alive) && r >= 0 && member(r).alive) {
+      owner_[p] = r;
+      replica_[p] = no_member;
+      ++promoted;
+    }
+  }
+  return promoted;
 }
 
 std::size_t partition_table::claim(member_index m, const std::vector<std::uint32_t>& held) {
@@ -191,8 +339,14 @@ std::size_t partition_table::claim(member_index m, const std::vector<std::uint32
   for (auto p : held)
     if (p < owner_.size()) {
       auto& o = owner_[p];
+      auto& r = replica_[p];
       if (o < 0 || !member(o).alive) {
         o = m;
+        if (r == m)
+          r = no_member;
+        ++claimed;
+      } else if (replicas_ > 1 && o != m && (r < 0 || !member(r).alive)) {
+        r = m;
         ++claimed;
       }
     }
@@ -202,20 +356,25 @@ std::size_t partition_table::claim(member_index m, const std::vector<std::uint32
 holdings_repair partition_table::check_holdings(member_index m,
                                                 const std::vector<std::uint32_t>& held) const {
   holdings_repair out;
-  std::set<std::uint32_t> holds(held.begin(), held.end());
+  std::set<std::uint32_t> have(held.begin(), held.end());
   for (std::size_t p = 0; p < owner_.size(); ++p)
-    if (owner_[p] == m && holds.count(static_cast<std::uint32_t>(p)) == 0)
+    if (holds(m, p) && have.count(static_cast<std::uint32_t>(p)) == 0)
       out.lost.push_back(static_cast<std::uint32_t>(p));
   for (auto p : held)
-    if (p < owner_.size() && owner_[p] != m)
+    if (p < owner_.size() && !holds(m, p))
       out.extra.push_back(p);
   return out;
 }
 
-void partition_table::unassign(const std::vector<std::uint32_t>& partitions) {
-  for (auto p : partitions)
-    if (p < owner_.size())
-      owner_[p] = no_member;
+void partition_table::unassign(member_index m, const std::vector<std::uint32_t>& partitions) {
+  for (auto p : partitions) {
+    if (p >= owner_.size())
+      continue;
+    if (replica_[p] == m)
+      replica_[p] = no_member;
+    if (owner_[p] == m)
+      owner_[p] = no_member; // promote() hands it to its replica, a move to anyone
+  }
 }
 
 // -- After a restart -----------------------------------------------------------

@@ -8,6 +8,13 @@
 // Members are numbered in the order they first joined; a shard that rejoins
 // under its name takes its old number back, so the numbers in the owner
 // vector stay valid across a shard's restart.
+//
+// With two replicas (cluster.replicas = 2) each partition also has a replica
+// holder, never its owner: it loads the partition, applies its events and
+// serves it while the owner is lost. A lost owner's partitions are promoted
+// to their replicas at once (promote); a move then places new replicas.
+// Owner and replica are the partition's holders; a member drops only what it
+// holds in neither role.
 
 #include <chrono>
 #include <cstdint>
@@ -30,8 +37,22 @@ inline constexpr member_index no_member = -1;
 // sizes differ by at most one. Sticky: a partition of an alive member moves
 // only if that member holds more than its share; the remainder of P / n goes
 // to the members that hold most already, so the fewest partitions move.
+// `prefer[p]` (may be empty) names a member that already holds p (its
+// replica): a member below its share takes those first, so an owner moves
+// by a change of roles instead of a load.
 std::vector<member_index> rebalance(const std::vector<member_index>& current,
-                                    const std::vector<member_index>& alive);
+                                    const std::vector<member_index>& alive,
+                                    const std::vector<member_index>& prefer = {});
+
+// A replica holder for each partition that has an owner in `owner`: a member
+// of `alive` other than the owner, or no_member with fewer than two members.
+// Sticky: the current replica stays, else the partition's previous owner
+// (`before`, it holds the data) takes it, each up to ceil(P / n) replicas; the
+// rest go to the member with the fewest replicas so far.
+std::vector<member_index> place_replicas(const std::vector<member_index>& owner,
+                                         const std::vector<member_index>& current,
+                                         const std::vector<member_index>& before,
+                                         const std::vector<member_index>& alive);
 
 struct partition_member {
   std::string name;     // stable across restarts
@@ -43,8 +64,10 @@ struct partition_member {
 // A change from the current assignment to the balanced one.
 struct partition_move {
   std::vector<member_index> next;                           // owner of each partition after it
-  std::map<member_index, std::vector<std::uint32_t>> gains; // what each new owner loads
-  bool changed = false;                                     // next differs from the owners now
+  std::vector<member_index> next_replica;                   // replica of each after it
+  std::vector<member_index> before, replica_before;         // the holders it was planned from
+  std::map<member_index, std::vector<std::uint32_t>> gains; // what each new holder loads
+  bool changed = false;                                     // next differs from the holders now
 };
 
 // What a member holds, compared with what the map gives it.
@@ -56,8 +79,9 @@ struct holdings_repair {
 // An assignment as API actors route by it (protocol's partition_map, with
 // member numbers where the coordinator puts the shards' handles).
 struct partition_routing {
-  std::vector<member_index> shards; // the alive members, in member order
-  std::vector<std::uint32_t> owner; // partition -> index into shards, or no_shard
+  std::vector<member_index> shards;   // the alive members, in member order
+  std::vector<std::uint32_t> owner;   // partition -> index into shards, or no_shard
+  std::vector<std::uint32_t> replica; // the same for replicas; empty with one replica
 };
 
 class partition_table {
@@ -65,11 +89,15 @@ public:
   using time_point = std::chrono::steady_clock::time_point;
 
   partition_table() = default; // no partitions: never ready
-  explicit partition_table(std::uint32_t partitions);
+  // `replicas`: holders per partition, 1 or 2 (cluster.replicas).
+  explicit partition_table(std::uint32_t partitions, std::uint32_t replicas = 1);
 
   std::uint32_t partitions() const { return static_cast<std::uint32_t>(owner_.size()); }
+  std::uint32_t replicas() const { return replicas_; }
   std::uint64_t epoch() const { return epoch_; }
   const std::vector<member_index>& owners() const { return owner_; }
+  // Replica holder per partition (all no_member with one replica).
+  const std::vector<member_index>& replica_holders() const { return replica_; }
   const std::vector<partition_member>& members() const { return members_; }
   const partition_member& member(member_index m) const {
     return members_[static_cast<std::size_t>(m)];
@@ -98,32 +126,48 @@ public:
 
   // Every partition has an alive owner (a move may be under way).
   bool ready() const;
+  // With two replicas: every partition has an alive replica too.
+  bool replicated() const;
+  // What `m` owns: recalls for and computes jobs on.
   std::vector<std::uint32_t> partitions_of(member_index m) const;
-  // The partitions the map gives to others than `m` (what `m` drops after a flip).
+  // What `m` holds as a replica.
+  std::vector<std::uint32_t> replicas_of(member_index m) const;
+  // The partitions `m` holds in neither role (what `m` drops after a flip).
   std::vector<std::uint32_t> partitions_elsewhere(member_index m) const;
-  // `assignment` (the owners now or a move's next) as API actors see it:
-  // partitions of a member that is not alive route nowhere.
-  partition_routing routing(const std::vector<member_index>& assignment) const;
-  partition_routing routing() const { return routing(owner_); }
+  // `assignment` (the owners now or a move's next) and `replicas` (empty:
+  // none) as API actors see them: partitions of a member that is not alive
+  // route nowhere.
+  partition_routing routing(const std::vector<member_index>& assignment,
+                            const std::vector<member_index>& replicas = {}) const;
+  partition_routing routing() const { return routing(owner_, replica_); }
   // The owner's name of every partition ("" unassigned), as persisted.
   std::vector<std::string> owner_names() const;
 
   // -- Changes -----------------------------------------------------------------
 
-  // The move to the balanced assignment over targets(); unchanged while the
-  // rejoin grace lasts at `now` (a restarted cluster keeps its map).
+  // The move to the balanced assignment over targets(), with replicas placed
+  // (two replicas); unchanged while the rejoin grace lasts at `now` (a
+  // restarted cluster keeps its map).
   partition_move plan_move(time_point now) const;
-  // The move's new owners take what they gained; partitions it leaves
-  // unassigned become unassigned. Others keep their owner: a claim may have
-  // settled them while the move loaded.
+  // The partitions whose holders the move changed take its holders (owners
+  // and replicas); partitions it leaves unassigned become unassigned. Others
+  // keep theirs: a claim may have settled them while the move loaded. An
+  // owner lost meanwhile is replaced by its replica (promote).
   void complete_move(const partition_move& move);
+  // Partitions whose owner is not alive and whose replica is: the replica
+  // owns them now (and they have no replica until a move places one).
+  // Returns how many changed owner.
+  std::size_t promote();
   // A (re)joined member says what it holds: it takes those partitions nobody
-  // alive owns. Returns how many it took.
+  // alive owns, and (two replicas) becomes the replica of those it holds that
+  // another member owns and no alive member replicates. Returns how many it
+  // took in either role.
   std::size_t claim(member_index m, const std::vector<std::uint32_t>& held);
   // A member says what it holds (partition numbers out of range are ignored).
   holdings_repair check_holdings(member_index m, const std::vector<std::uint32_t>& held) const;
-  // Partitions whose owner lost them: unassigned until the next move.
-  void unassign(const std::vector<std::uint32_t>& partitions);
+  // Partitions `m` lost: unassigned in the role `m` had (an owner-less one
+  // goes to its replica at the next promote(), else to the next move).
+  void unassign(member_index m, const std::vector<std::uint32_t>& partitions);
   // A new map: the next epoch, returned.
   std::uint64_t advance_epoch() { return ++epoch_; }
 
@@ -139,7 +183,10 @@ public:
 
 private:
   std::vector<partition_member> members_;
-  std::vector<member_index> owner_; // partition -> member, no_member unassigned
+  std::vector<member_index> owner_;   // partition -> member, no_member unassigned
+  std::vector<member_index> replica_; // partition -> replica holder, no_member none
+  std::uint32_t replicas_ = 1;
+  bool holds(member_index m, std::size_t p) const { return owner_[p] == m || replica_[p] == m; }
   std::uint64_t epoch_ = 0;
   std::vector<std::string> rejoin_expected_;
   time_point rejoin_deadline_{};

@@ -188,17 +188,26 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           return out;
         };
-        if (st.standby.empty())
+        // The partitions recalled here: those the request names (the API
+        // node names each partition once over its requests, to its owner or,
+        // while the owner is lost, its replica), else those the flip gave.
+        auto outside = [&](std::int32_t id) {
+          if (req.serve.empty())
+            return st.on_standby(id);
+          return st.partition_count == 0 || // nothing loaded: nothing held either
+                 !serves_partition(req.serve, partition_of(id, st.partition_count));
+        };
+        if (req.serve.empty() && st.standby.empty())
           return timed(st.data.recall(req));
-        // Seeds and owned items of standby partitions are another shard's to recall.
-        std::erase_if(req.recent, [&](const recent_item& r) { return st.on_standby(r.item); });
-        std::erase_if(req.similar, [&](const scored_user& u) { return st.on_standby(u.user); });
+        // Seeds and own items of other partitions are another shard's to recall.
+        std::erase_if(req.recent, [&](const recent_item& r) { return outside(r.item); });
+        std::erase_if(req.similar, [&](const scored_user& u) { return outside(u.user); });
         // The routes that propose this shard's own items (vector, popular,
         // category) leave out standby ones while selecting their top: their new
         // owner proposes them (a candidate proposed twice would count twice in
         // the merge), and this shard still proposes as many of its own as a
         // shard without standby partitions would.
-        return timed(st.data.recall(req, [&](item_id i) { return st.on_standby(i); }));
+        return timed(st.data.recall(req, outside));
       },
       [=](details_atom,
           const std::vector<item_id>& items) -> caf::result<std::vector<item_details>> {
@@ -321,15 +330,34 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         return rp;
       },
       [=](nearest_atom, const std::vector<float>& vec, std::int32_t k,
-          const std::vector<item_id>& exclude) -> caf::result<std::vector<scored_item>> {
+          const std::vector<item_id>& exclude,
+          const std::vector<std::uint64_t>& serve) -> caf::result<std::vector<scored_item>> {
         auto& st = self->state;
         if (auto err = check_data(self, "nearest"))
           return err;
         if (auto err = limits::check_nearest(vec, k, exclude))
           return refuse(self, "nearest", describe(err));
-        auto out = st.data.nearest(vec, static_cast<std::size_t>(k), exclude, unix_now());
-        std::erase_if(out, [&](const scored_item& n) { return st.on_standby(n.item); });
-        return out;
+        if (auto err = limits::check_serve_set(serve))
+          return refuse(self, "nearest", describe(err));
+        auto outside = [&](std::int32_t id) {
+          if (serve.empty())
+            return st.on_standby(id);
+          return st.partition_count == 0 ||
+                 !serves_partition(serve, partition_of(id, st.partition_count));
+        };
+        // Held items of other partitions can fill the nearest list: then it
+        // is asked again, wider, down to 16 times k at most.
+        const auto want = static_cast<std::size_t>(k);
+        for (std::size_t wider = want;; wider *= 2) {
+          auto out = st.data.nearest(vec, wider, exclude, unix_now());
+          const auto found = out.size();
+          std::erase_if(out, [&](const scored_item& n) { return outside(n.item); });
+          if (out.size() >= want || found < wider || wider >= 16 * want || want == 0) {
+            if (out.size() > want)
+              out.resize(want);
+            return out;
+          }
+        }
       },
       [=](partners_atom, user_id u, item_id i,
           std::int64_t row) -> caf::result<std::vector<item_id>> {

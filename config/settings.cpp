@@ -127,6 +127,7 @@ const std::vector<setting_info>& setting_table() {
     RECD_SETTING(cluster, api_actors, "API actors serving HTTP requests"),
     RECD_SETTING(cluster, scheduler_threads, "CAF scheduler threads (0 = cores)"),
     RECD_SETTING(cluster, shard_timeout_ms, "deadline of one shard step of a recommendation"),
+    RECD_SETTING(cluster, replicas, "shard nodes holding each partition: 1, or 2 so that a lost shard's partitions are served by their replica at once"),
     RECD_SETTING(cluster, coordinator, "host:port of each coordinator replica, comma-separated (shard and API nodes; the leader is found in PostgreSQL)"),
     RECD_SETTING(cluster, bind, "address this node's actor port listens on"),
     RECD_SETTING(cluster, port, "actor port of a coordinator or shard node (0 = any free port)"),
@@ -338,6 +339,8 @@ std::optional<std::string> validate(const settings& s) {
     return std::string{"redis.near_cache_mb must be 0..1048576"};
   if (s.cluster.shards > s.cluster.partitions)
     return std::string{"cluster.shards must not exceed cluster.partitions"};
+  if (s.cluster.replicas < 1 || s.cluster.replicas > 2)
+    return std::string{"cluster.replicas must be 1 or 2"};
   for (const auto& [name, addr] : {std::pair{"http.addr", &s.http.addr},
                                     std::pair{"admin.addr", &s.admin.addr}}) {
     const auto colon = addr->rfind(':');

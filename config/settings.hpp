@@ -84,6 +84,9 @@ struct cluster_settings {
   std::int32_t api_actors = 2;
   std::int32_t scheduler_threads = 0;  // 0 = number of cores
   std::int32_t shard_timeout_ms = 250; // per recall step; a late shard is skipped
+  // Shards holding each partition (1 or 2): with 2, a replica applies every
+  // event and answers while the owner is lost (docs/cluster.md, "Replicas").
+  std::int32_t replicas = 1;
   // Separate nodes (`serve --role coordinator|shard|api`):
   std::string coordinator = "127.0.0.1:4242"; // the coordinator replicas, host:port[,host:port...]
   std::string bind = "127.0.0.1";      // address this node's actor port listens on

@@ -213,10 +213,11 @@ using shard_actor = bulk_sink::extend_with<pairs_sink>::extend<
   // most k each, limits::max_per_route) and its embedding; not_found for an
   // item the catalog lacks (looked up in the database once, as item_atom).
   caf::replies_to<relations_atom, item_id, std::int32_t>::with<item_relations>,
-  // [S] (unit vector, k, exclude (sorted)) -> at most k owned items nearest to
-  // the vector (HNSW), best first; items of standby partitions left out.
-  caf::replies_to<nearest_atom, std::vector<float>, std::int32_t, std::vector<item_id>>::with<
-    std::vector<scored_item>>,
+  // [S] (unit vector, k, exclude (sorted), serve) -> at most k held items of
+  // the partitions `serve` names (recall_request::serve; empty: those the
+  // last flip gave it) nearest to the vector (HNSW), best first.
+  caf::replies_to<nearest_atom, std::vector<float>, std::int32_t, std::vector<item_id>,
+                  std::vector<std::uint64_t>>::with<std::vector<scored_item>>,
   // [S] (user, item, row id) -> the items the user first bought just before
   // row `row` (at most recommend.co_bought_recent, newest first): empty unless
   // `row` is the user's first buy of `item`. Sent after the row was applied.
@@ -254,10 +255,15 @@ struct partition_map {
   std::uint64_t epoch = 0;
   std::vector<shard_actor> shards;      // the live shards of this map
   std::vector<std::uint32_t> owner;     // partition -> index into shards, or no_shard
+  // cluster.replicas = 2: partition -> the shard holding its replica (index
+  // into shards, or no_shard), never its owner; empty with one holder per
+  // partition. A replica applies every event of its partition and serves
+  // reads while its owner is lost; jobs compute on owners only.
+  std::vector<std::uint32_t> replica;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_map& x) {
-  return f(caf::meta::type_name("partition_map"), x.epoch, x.shards, x.owner);
+  return f(caf::meta::type_name("partition_map"), x.epoch, x.shards, x.owner, x.replica);
 }
 
 // A shard node joining the coordinator with its own shard.

@@ -120,6 +120,12 @@ caf::error check_recall(const recall_request& req) {
       return invalid("unknown behavior kind in a seed");
   if (auto err = check_tags(req.categories, max_categories, "category"))
     return err;
+  return check_serve_set(req.serve);
+}
+
+caf::error check_serve_set(const std::vector<std::uint64_t>& serve) {
+  if (serve.size() > (max_partitions + 63) / 64)
+    return invalid("a serve set names at most " + std::to_string(max_partitions) + " partitions");
   return {};
 }
 

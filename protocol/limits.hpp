@@ -52,6 +52,8 @@ caf::error check_partitions(const std::vector<std::uint32_t>& partitions, std::u
 caf::error check_partition_count(std::uint32_t count);
 caf::error check_event(const behavior_event& e);
 caf::error check_recall(const recall_request& req);
+// recall_request::serve (and nearest_atom's): at most max_partitions bits.
+caf::error check_serve_set(const std::vector<std::uint64_t>& serve);
 caf::error check_seed_counts(std::int32_t recent, std::int32_t similar);
 caf::error check_node_name(const std::string& name);
 caf::error check_address(const std::string& address);

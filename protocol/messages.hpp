@@ -114,11 +114,24 @@ struct recall_request {
   // propose only items of this category (recommend_filter::category), so a
   // category page is filled; the API node filters the other routes' items.
   std::string only_category;
+  // The partitions this shard recalls for (a bit per partition, 64 per word;
+  // a missing word is all zero): only seeds, similar users and own items of
+  // these. The API node names each partition once over its requests, so a
+  // partition is recalled by one holder, whether its owner or (while the
+  // owner is lost) a replica. Empty: the partitions the shard's last flip
+  // gave it.
+  std::vector<std::uint64_t> serve;
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, recall_request& x) {
   return f(caf::meta::type_name("recall_request"), x.user, x.recent, x.similar, x.vector,
-           x.per_route, x.now, x.exclude, x.categories, x.only_category);
+           x.per_route, x.now, x.exclude, x.categories, x.only_category, x.serve);
+}
+
+// Whether `serve` (recall_request::serve's layout) names partition p.
+inline bool serves_partition(const std::vector<std::uint64_t>& serve, std::uint32_t p) {
+  const auto word = p / 64;
+  return word < serve.size() && ((serve[word] >> (p % 64)) & 1U) != 0;
 }
 
 // One route's proposal of one item. `because` is the recent item (item_cf) or

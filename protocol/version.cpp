@@ -23,7 +23,10 @@ namespace {
 //   5  2026-11-28  similarity_plan.max_column_rows (user_neighbours.max_item_users),
 //                  and embedding_task.snapshot with the cells' weighting: each
 //                  shard reads its own users' and items' cells of an ALS run.
-constexpr std::uint32_t current = 5;
+//   6  2026-11-28  replicated partitions (cluster.replicas): partition_map.replica,
+//                  and recall_request.serve / nearest_atom's serve set, naming
+//                  the partitions a shard recalls for.
+constexpr std::uint32_t current = 6;
 
 } // namespace
 

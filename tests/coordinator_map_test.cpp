@@ -75,10 +75,11 @@ TEST_F(coordinator_state_test, TheMapApiActorsGetNamesTheLiveShardsHandles) {
   EXPECT_EQ(map.shards[1], st.shard_of(2));
   EXPECT_EQ(map.owner, (std::vector<std::uint32_t>{0, no_shard, 1, 0, no_shard, 1}));
   // The map a move announces: its epoch and its owners, the same handles.
-  auto next = st.routing(2, {2, 2, 2, 0, 0, 0});
+  auto next = st.routing(2, {2, 2, 2, 0, 0, 0}, {});
   EXPECT_EQ(next.epoch, 2u);
   EXPECT_EQ(next.shards, map.shards);
   EXPECT_EQ(next.owner, (std::vector<std::uint32_t>{1, 1, 1, 0, 0, 0}));
+  EXPECT_TRUE(map.replica.empty()) << "one holder per partition: no replicas in the map";
 }
 
 } // namespace

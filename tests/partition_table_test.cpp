@@ -374,7 +374,7 @@ TEST(PartitionTable, ARejoiningMemberDiesAgainDuringTheGrace) {
 TEST(PartitionTable, AClaimTakesOnlyPartitionsNobodyAliveOwns) {
   auto t = balanced_table(2, 6); // 0: {0, 1, 2}, 1: {3, 4, 5}
   ASSERT_EQ(t.partitions_of(0), (parts{0, 1, 2}));
-  t.unassign({2});
+  t.unassign(0, {2});
   t.lose(1);
   auto c = t.join("c", "");
   // 0 is alive (kept), 2 unassigned and 3, 4 of a dead member (taken), 99 out of range.
@@ -423,7 +423,7 @@ TEST(PartitionTable, LostPartitionsMoveAgainAndForeignOnesAreDropped) {
   auto repair = t.check_holdings(1, {5, 0, 3, 77});
   EXPECT_EQ(repair.lost, (parts{4}));
   EXPECT_EQ(repair.extra, (parts{0}));
-  t.unassign(repair.lost);
+  t.unassign(1, repair.lost);
   EXPECT_FALSE(t.ready());
   auto move = t.plan_move(clock::now());
   ASSERT_TRUE(move.changed);

@@ -77,9 +77,18 @@ TEST_F(protocol_test, recall_requests_candidates_and_details_round_trip) {
   req.per_route = 33;
   req.now = 99;
   req.exclude = {4, 6};
+  req.serve = {0b1010, std::uint64_t{1} << 63};
   auto back = round_trip(caf::make_message(recall_atom_v, req));
   ASSERT_TRUE((back.match_elements<recall_atom, recall_request>()));
   EXPECT_EQ(back.get_as<recall_request>(1).per_route, 33);
+  const auto& serve = back.get_as<recall_request>(1).serve;
+  EXPECT_TRUE(serves_partition(serve, 1) && serves_partition(serve, 3) && serves_partition(serve, 127));
+  EXPECT_FALSE(serves_partition(serve, 0) || serves_partition(serve, 64) ||
+               serves_partition(serve, 128) || serves_partition(serve, 100000))
+    << "a partition past the set's words is not named";
+  EXPECT_FALSE(limits::check_recall(req));
+  req.serve.assign(limits::max_partitions / 64 + 1, 0);
+  EXPECT_TRUE(limits::check_recall(req)) << "a serve set past max_partitions is refused";
   EXPECT_EQ(back.get_as<recall_request>(1).similar[0].user, 8);
   EXPECT_EQ(back.get_as<recall_request>(1).exclude, (std::vector<item_id>{4, 6}));
 
@@ -227,11 +236,13 @@ TEST_F(protocol_test, job_messages_round_trip) {
 
 TEST_F(protocol_test, cluster_messages_round_trip) {
   auto m = round_trip(caf::make_message(
-    move_atom_v, partition_map{7, {shard_actor{}}, std::vector<std::uint32_t>{0, 0, no_shard}}));
+    move_atom_v, partition_map{7, {shard_actor{}, shard_actor{}}, std::vector<std::uint32_t>{0, 0, no_shard},
+                               std::vector<std::uint32_t>{1, no_shard, no_shard}}));
   ASSERT_TRUE((m.match_elements<move_atom, partition_map>()));
   EXPECT_EQ(m.get_as<partition_map>(1).epoch, 7u);
-  EXPECT_EQ(m.get_as<partition_map>(1).shards.size(), 1u);
+  EXPECT_EQ(m.get_as<partition_map>(1).shards.size(), 2u);
   EXPECT_EQ(m.get_as<partition_map>(1).owner[2], no_shard);
+  EXPECT_EQ(m.get_as<partition_map>(1).replica, (std::vector<std::uint32_t>{1, no_shard, no_shard}));
   auto j = round_trip(
     caf::make_message(join_atom_v, shard_join{"shard-a", shard_actor{}, "10.0.0.7:4242"}));
   ASSERT_TRUE((j.match_elements<join_atom, shard_join>()));

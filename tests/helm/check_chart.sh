@@ -82,7 +82,7 @@ cat >"$work/expect.json" <<'EOF'
               "admin": {"secret": ["prod-recd-admin", "token"], "service": false}, "api_keys": null,
               "netpol": {"http_from": [], "admin_from": []},
               "threads": {"coordinator": 1, "shard": 2, "api": 2}, "threads_override": [],
-              "conf": ["[cluster]", "shard_timeout_ms = 250", "[jobs]", "interval_seconds = 0"]},
+              "conf": ["[cluster]", "replicas = 2", "shard_timeout_ms = 250", "[jobs]", "interval_seconds = 0"]},
   "dev": {"shards": 2, "partitions": 16, "api_replicas": 1, "hpa": null, "api_pdb": false,
           "bundled_postgresql": true, "bundled_redis": true, "grace": 30,
           "postgres_secret": ["prod-recd", "postgres-url"],

@@ -39,10 +39,12 @@ std::optional<cluster_map> parse_map(const json& j) {
     m.epoch = j.at("epoch").get<std::uint64_t>();
     m.partitions = j.at("partitions").get<int>();
     m.ready = j.at("ready").get<bool>();
+    m.replicated = j.at("replicated").get<bool>();
     m.moving = j.at("moving").get<bool>();
     for (const auto& s : j.at("shards"))
       m.shards.push_back({s.at("name").get<std::string>(), s.at("alive").get<bool>(),
-                          s.at("partitions").get<std::vector<int>>()});
+                          s.at("partitions").get<std::vector<int>>(),
+                          s.at("replicas").get<std::vector<int>>()});
     return m;
   } catch (const std::exception&) {
     return std::nullopt;

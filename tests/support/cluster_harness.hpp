@@ -48,12 +48,14 @@ struct shard_entry {
   std::string name;
   bool alive = false;
   std::vector<int> partitions;
+  std::vector<int> replicas; // held as a replica (cluster.replicas = 2)
 };
 
 struct cluster_map {
   std::uint64_t epoch = 0;
   int partitions = 0;
   bool ready = false;
+  bool replicated = false; // every partition has an alive owner and (with 2) an alive replica
   bool moving = false;
   std::vector<shard_entry> shards;
   std::string raw;

@@ -1,0 +1,243 @@
+// The api actor's requests to the holders of many partitions at once: where
+// each partition is served (reroute), recall for a user, the items nearest
+// to a vector, item details. With replicated partitions (cluster.replicas =
+// 2) a partition whose owner is lost is served by its replica, and a request
+// its shard misses is asked again of the partitions' other holders, once.
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "actors/api_state.hpp"
+#include "protocol/limits.hpp"
+
+namespace recd::api_detail {
+
+void reroute(api_state& st) {
+  const auto P = st.owner.size();
+  auto live = [&](std::uint32_t index) {
+    return index < st.shards.size() && st.shards[index] != st.unavailable;
+  };
+  st.route.assign(P, no_shard);
+  for (std::size_t p = 0; p < P; ++p) {
+    const auto o = st.owner[p];
+    const auto r = p < st.replica.size() ? st.replica[p] : no_shard;
+    st.route[p] = live(o) || !live(r) ? o : r;
+  }
+  // One recall group per serving shard; the partitions of lost shards (with
+  // no other holder) in a group on `unavailable`, which answers every request
+  // with shard_unavailable: the answer says degraded. Unassigned partitions
+  // (no owner in the map) are recalled nowhere.
+  const auto words = (P + 63) / 64;
+  std::map<std::uint32_t, recall_group> by_shard; // no_shard last: the lost ones
+  for (std::size_t p = 0; p < P; ++p) {
+    const auto index = st.route[p];
+    if (index >= st.shards.size())
+      continue;
+    const auto key = live(index) ? index : no_shard;
+    auto& group = by_shard[key];
+    if (group.serve.empty()) {
+      group.serve.assign(words, 0);
+      group.shard = key == no_shard ? st.unavailable : st.shards[key];
+    }
+    group.serve[p / 64] |= std::uint64_t{1} << (p % 64);
+    group.partitions.push_back(static_cast<std::uint32_t>(p));
+  }
+  st.recall_groups.clear();
+  for (auto& [index, group] : by_shard)
+    st.recall_groups.push_back(std::move(group));
+}
+
+bool shard_missed(const caf::error& err) {
+  if (err.category() == caf::atom("system"))
+    return true; // caf::sec: timeout, receiver down, unreachable node
+  return err.category() == error_category &&
+         err.code() == static_cast<std::uint8_t>(ec::shard_unavailable);
+}
+
+namespace {
+
+unix_seconds now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+// The partitions of a group whose shard missed, regrouped on their other
+// live holders; `orphaned` tells whether any has none.
+std::vector<recall_group> regroup(const api_state& st, const recall_group& missed,
+                                  bool& orphaned) {
+  const auto words = (st.owner.size() + 63) / 64;
+  std::map<shard_actor, recall_group> by_shard;
+  for (auto p : missed.partitions) {
+    const auto& next = st.alternate(p, missed.shard);
+    if (next == st.unavailable) {
+      orphaned = true;
+      continue;
+    }
+    auto& group = by_shard[next];
+    if (group.serve.empty()) {
+      group.serve.assign(words, 0);
+      group.shard = next;
+    }
+    group.serve[p / 64] |= std::uint64_t{1} << (p % 64);
+    group.partitions.push_back(p);
+  }
+  std::vector<recall_group> out;
+  for (auto& [shard, group] : by_shard)
+    out.push_back(std::move(group));
+  return out;
+}
+
+// Counts the requests of one fan-out, including those added by a retry, and
+// calls `done` once when the last one settled.
+struct fan_out {
+  std::size_t remaining = 0;
+  bool failed = false;
+  std::function<void()> done;
+  void settle() {
+    if (--remaining == 0)
+      done();
+  }
+};
+
+// `ask_one(group, retry)` asks one group; on a miss (shard_missed) it is
+// asked again on the partitions' other holders, once.
+template <class Answer, class Make, class Take>
+void ask_groups(api_self* self, std::vector<recall_group> groups, std::shared_ptr<fan_out> fan,
+                Make make, Take take, bool may_retry) {
+  fan->remaining += groups.size();
+  for (auto& group : groups) {
+    auto g = std::make_shared<const recall_group>(std::move(group));
+    make(*g).then(
+      [=](const Answer& found) mutable {
+        take(found);
+        fan->settle();
+      },
+      [=](caf::error& err) mutable {
+        if (may_retry && shard_missed(err)) {
+          bool orphaned = false;
+          auto again = regroup(self->state, *g, orphaned);
+          fan->failed = fan->failed || orphaned;
+          if (!again.empty())
+            ask_groups<Answer>(self, std::move(again), fan, make, take, false);
+        } else {
+          fan->failed = true;
+        }
+        fan->settle();
+      });
+  }
+}
+
+} // namespace
+
+void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
+                       std::string category, bool degraded,
+                       std::function<void(std::vector<candidate>&, bool)> done) {
+  auto& st = self->state;
+  auto req = std::make_shared<recall_request>();
+  req->user = ctx.user;
+  req->recent = ctx.recent;
+  req->similar = ctx.similar;
+  req->vector = ctx.vector;
+  req->categories = ctx.categories;
+  // A heavy buyer's whole set would make every recall request large:
+  // shards block at most limits::max_exclude items (the smallest ids);
+  // the merge still drops every bought item (ranking uses ctx.bought).
+  req->exclude.assign(ctx.bought.begin(),
+                      ctx.bought.begin() +
+                        static_cast<long>(std::min(ctx.bought.size(), limits::max_exclude)));
+  req->per_route = per_route;
+  req->now = now_seconds();
+  req->only_category = std::move(category);
+  if (st.recall_groups.empty()) {
+    std::vector<candidate> none;
+    done(none, true);
+    return;
+  }
+  auto all = std::make_shared<std::vector<candidate>>();
+  auto fan = std::make_shared<fan_out>();
+  fan->failed = degraded;
+  fan->done = [all, fan = fan.get(), done]() mutable { done(*all, fan->failed); };
+  auto make = [self, req](const recall_group& g) {
+    auto one = *req;
+    one.serve = g.serve;
+    return ask(self, g.shard, self->state.shard_timeout(), recall_atom_v, std::move(one));
+  };
+  auto take = [all](const std::vector<candidate>& found) {
+    all->insert(all->end(), found.begin(), found.end());
+  };
+  ask_groups<std::vector<candidate>>(self, st.recall_groups, fan, make, take, true);
+}
+
+void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
+                        std::vector<item_id> exclude,
+                        std::function<void(std::vector<scored_item>&, bool)> done) {
+  auto& st = self->state;
+  auto found = std::make_shared<std::vector<scored_item>>();
+  if (st.recall_groups.empty()) {
+    done(*found, false);
+    return;
+  }
+  auto fan = std::make_shared<fan_out>();
+  fan->done = [found, fan = fan.get(), done]() mutable { done(*found, fan->failed); };
+  auto args = std::make_shared<const std::pair<std::vector<float>, std::vector<item_id>>>(
+    std::move(vec), std::move(exclude));
+  auto make = [self, args, k](const recall_group& g) {
+    return ask(self, g.shard, self->state.shard_timeout(), nearest_atom_v, args->first, k,
+               args->second, g.serve);
+  };
+  auto take = [found](const std::vector<scored_item>& some) {
+    found->insert(found->end(), some.begin(), some.end());
+  };
+  ask_groups<std::vector<scored_item>>(self, st.recall_groups, fan, make, take, true);
+}
+
+void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
+                   std::function<void(details_ptr, bool)> done) {
+  auto& st = self->state;
+  // Items grouped by the shard serving their partition, as recall groups
+  // (the partitions of the group's items), so a miss regroups them alike.
+  const auto words = (st.owner.size() + 63) / 64;
+  std::map<shard_actor, recall_group> by_shard;
+  for (auto item : items) {
+    const auto p = st.partition(item);
+    auto& group = by_shard[st.serving(p)];
+    if (group.serve.empty()) {
+      group.shard = st.serving(p);
+      group.serve.assign(words, 0);
+    }
+    if (!serves_partition(group.serve, p)) {
+      group.serve[p / 64] |= std::uint64_t{1} << (p % 64);
+      group.partitions.push_back(p);
+    }
+  }
+  auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
+  if (by_shard.empty()) {
+    done(details, degraded);
+    return;
+  }
+  auto fan = std::make_shared<fan_out>();
+  fan->failed = degraded;
+  fan->done = [details, fan = fan.get(), done]() mutable { done(details, fan->failed); };
+  // The items asked of a group: those of its partitions.
+  auto wanted = std::make_shared<const std::vector<item_id>>(items);
+  auto make = [self, wanted](const recall_group& g) {
+    std::vector<item_id> ids;
+    for (auto item : *wanted)
+      if (serves_partition(g.serve, self->state.partition(item)))
+        ids.push_back(item);
+    return ask(self, g.shard, self->state.shard_timeout(), details_atom_v, std::move(ids));
+  };
+  auto take = [details](const std::vector<item_details>& found) {
+    for (const auto& d : found)
+      (*details)[d.item] = d;
+  };
+  std::vector<recall_group> groups;
+  for (auto& [shard, group] : by_shard)
+    groups.push_back(std::move(group));
+  ask_groups<std::vector<item_details>>(self, std::move(groups), fan, make, take, true);
+}
+
+} // namespace recd::api_detail

@@ -1,0 +1,127 @@
+// Replicated partitions (cluster.replicas = 2, docs/cluster.md "Replicas"):
+// a cluster of separate processes on 127.0.0.1 (support/cluster_harness.hpp)
+// where every partition is held by two shard nodes, under a bounded client
+// load (support/load_generator.hpp), a fresh PostgreSQL database and a
+// private redis-server.
+//
+//   Replicas  kill -9 of a shard node: its partitions are served by their
+//             replicas at once (no degraded and no failed answer, no lost
+//             behavior, no bought item recommended), promoted, and given
+//             new replicas.
+//
+// Load is bounded: 3 client threads for at most 20 s, every request with a 5 s
+// timeout. Every node must exit with status 0 within 10 s of SIGTERM at the end.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/api_client.hpp"
+#include "support/cluster_harness.hpp"
+#include "support/e2e_text.hpp"
+#include "support/load_generator.hpp"
+#include "support/process.hpp"
+#include "support/shop_data.hpp"
+#include "support/test_database.hpp"
+
+namespace recd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Every partition owned once by a live shard and replicated once by another
+// live one, with no move under way.
+bool fully_replicated(const cluster_map& m, const std::set<std::string>& live) {
+  if (!m.ready || !m.replicated || m.moving)
+    return false;
+  std::vector<int> owners(static_cast<std::size_t>(m.partitions), 0);
+  std::vector<int> replicas(owners.size(), 0);
+  for (const auto& s : m.shards) {
+    if (live.count(s.name) == 0 && (!s.partitions.empty() || !s.replicas.empty()))
+      return false;
+    for (auto p : s.partitions)
+      ++owners.at(static_cast<std::size_t>(p));
+    for (auto p : s.replicas) {
+      if (std::find(s.partitions.begin(), s.partitions.end(), p) != s.partitions.end())
+        return false; // owner and replica on one shard
+      ++replicas.at(static_cast<std::size_t>(p));
+    }
+  }
+  return std::all_of(owners.begin(), owners.end(), [](int n) { return n == 1; }) &&
+         std::all_of(replicas.begin(), replicas.end(), [](int n) { return n == 1; });
+}
+
+TEST(Replicas, AKilledShardNodeUnderLoadCostsNoDegradedNoFailedAnswerAndNoBehavior) {
+  test_database db{"cluster_replicas"};
+  import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
+  redis_server redis;
+  cluster c{"replicas", db.url(), redis.url()};
+  c.set_node_env({{"RECD_CLUSTER_REPLICAS", "2"}});
+  start_cluster(c, 3, 2);
+  auto settled = c.wait_map(
+    [](const cluster_map& m) { return fully_replicated(m, {"shard-0", "shard-1", "shard-2"}); },
+    30s);
+  ASSERT_TRUE(settled.ok) << "no replicated map within 30 s: "
+                          << (settled.map ? settled.map->raw : "no map");
+  const auto* victim = settled.map->shard("shard-1");
+  ASSERT_NE(victim, nullptr);
+  ASSERT_FALSE(victim->partitions.empty());
+  ASSERT_FALSE(victim->replicas.empty());
+
+  const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
+  load_generator::options opt;
+  opt.ports = c.api_ports();
+  opt.threads = 3;
+  opt.max_duration = 20s;
+  opt.seed = 5;
+  load_generator load{opt};
+  map_watcher watcher{c, [&load] { return load.elapsed(); }};
+  while (load.elapsed() < 2)
+    std::this_thread::sleep_for(10ms);
+  const double killed_at = load.elapsed();
+  auto t_kill = steady::now();
+  c.kill9(c["shard-1"]);
+  auto healed = c.wait_map(
+    [](const cluster_map& m) {
+      auto* dead = m.shard("shard-1");
+      return dead != nullptr && !dead->alive && fully_replicated(m, {"shard-0", "shard-2"});
+    },
+    20s);
+  const double heal = seconds_since(t_kill);
+  info("kill -9 of shard-1 at t=" + fmt(killed_at) + " s: every partition owned and replicated " +
+       "by the two live shards " + fmt(heal, 3) + " s later");
+  while (load.elapsed() < killed_at + std::max(4.0, heal + 2))
+    std::this_thread::sleep_for(10ms);
+  auto report = load.finish();
+  watcher.stop();
+  auto events = watcher.events();
+  events.push_back("t=" + fmt(killed_at) + " s  kill -9 shard-1");
+  const auto lines = timeline_text(events);
+  info("load: " + report.summary() + "\ntimeline:\n" + lines);
+  if (!report.failed_behaviors.empty())
+    info(committed_failures(db, report, id_before));
+
+  ASSERT_TRUE(healed.map.has_value()) << "GET /admin/cluster failed";
+  EXPECT_TRUE(healed.ok) << "the dead shard's partitions were not owned and replicated by the "
+                            "live shards within 20 s: "
+                         << healed.map->raw;
+  EXPECT_GT(report.recommends, 50);
+  EXPECT_EQ(report.degraded, 0) << report.summary() << "\ntimeline:\n" << lines;
+  EXPECT_EQ(report.recommend_failures, 0)
+    << report.summary() << "\nfirst failures (kill at t=" << fmt(killed_at) << " s):\n"
+    << report.first_failures();
+  EXPECT_EQ(report.behavior_failures, 0)
+    << report.summary() << "\nfirst failures (kill at t=" << fmt(killed_at) << " s):\n"
+    << report.first_failures();
+  expect_acked_behaviors_stored(db, report.acked);
+  expect_bought_items_not_recommended(c.api_ports(), report.acked, 400, healed.map->partitions,
+                                      lines);
+}
+
+} // namespace
+} // namespace recd::test
