@@ -6,6 +6,8 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -197,11 +199,18 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           return st.partition_count == 0 || // nothing loaded: nothing held either
                  !serves_partition(req.serve, partition_of(id, st.partition_count));
         };
-        if (req.serve.empty() && st.standby.empty())
+        // Nothing held is left out (one holder per partition, no move under
+        // way): the plain recall, without a test per item.
+        const bool all_held = req.serve.empty()
+                                ? st.standby.empty()
+                                : std::all_of(st.held.begin(), st.held.end(), [&](const auto& h) {
+                                    return serves_partition(req.serve, h.first);
+                                  });
+        if (all_held)
           return timed(st.data.recall(req));
-        // Seeds and own items of other partitions are another shard's to recall.
-        std::erase_if(req.recent, [&](const recent_item& r) { return outside(r.item); });
-        std::erase_if(req.similar, [&](const scored_user& u) { return outside(u.user); });
+        // Seeds, similar users and own items of other partitions are another
+        // shard's to recall (shard_state::recall skips them; every seed still
+        // sets the recency origin, as on the shard that recalls it).
         // The routes that propose this shard's own items (vector, popular,
         // category) leave out standby ones while selecting their top: their new
         // owner proposes them (a candidate proposed twice would count twice in

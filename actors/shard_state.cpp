@@ -244,6 +244,10 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   for (const auto& r : req.recent)
     newest = std::max(newest, r.ts);
   for (const auto& r : req.recent) {
+    // A seed of a partition recalled elsewhere counts there only; it still
+    // set the origin above, which must be the same on every shard.
+    if (on_standby && on_standby(r.item))
+      continue;
     auto it = items_.find(r.item);
     if (it == items_.end())
       continue;
@@ -261,6 +265,8 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     user_cf_weight(behavior_kind::view), user_cf_weight(behavior_kind::click),
     user_cf_weight(behavior_kind::cart), user_cf_weight(behavior_kind::buy)};
   for (const auto& s : req.similar) {
+    if (on_standby && on_standby(s.user))
+      continue; // recalled where its partition is
     auto it = users_.find(s.user);
     if (it == users_.end())
       continue;

@@ -260,10 +260,13 @@ public:
 
   user_context context(user_id u, std::size_t recent, std::size_t similar) const;
   std::uint64_t version(user_id u) const;
-  // `on_standby`, if set, names the held items of partitions on standby (a
-  // move's grace): the routes that propose this shard's own items (vector,
-  // category, popular) leave them out while selecting their top, so each
-  // still proposes `per_route` items that this shard serves.
+  // `on_standby`, if set, names the held ids (items and users) of partitions
+  // another shard recalls for (a move's grace, or a replica's partitions):
+  // their seeds and similar users are skipped (every seed still sets the
+  // recency origin, the same on every shard), and the routes that propose
+  // this shard's own items (vector, category, popular) leave them out while
+  // selecting their top, so each still proposes `per_route` items that this
+  // shard serves.
   std::vector<candidate> recall(const recall_request& req,
                                 const std::function<bool(item_id)>& on_standby = {});
   // Details of the owned items among `items` that are servable at `now`.

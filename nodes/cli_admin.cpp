@@ -182,7 +182,9 @@ int run_admin_http(const settings& cfg, const admin_command& cmd) {
       auto map = get("/admin/cluster");
       if (map) {
         auto s = shard_in(*map, cmd.argument);
+        // Owned or held as a replica (cluster.replicas = 2): both must go.
         if (!s.is_object() || (s.value("partitions", json::array()).empty() &&
+                               s.value("replicas", json::array()).empty() &&
                                !map->value("moving", false))) {
           std::printf("shard %s holds no partitions now (epoch %llu): it may be stopped\n",
                       cmd.argument.c_str(), map->value("epoch", 0ULL));

@@ -82,6 +82,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(recd, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(recd, (recd::pair_batch))
   CAF_ADD_TYPE_ID(recd, (recd::similarity_plan))
   CAF_ADD_TYPE_ID(recd, (recd::similarity_worker_actor))
+  // -- replicated partitions: the partitions a shard recalls for (nearest_atom) --------
+  CAF_ADD_TYPE_ID(recd, (std::vector<std::uint64_t>))
 
 CAF_END_TYPE_ID_BLOCK(recd)
 

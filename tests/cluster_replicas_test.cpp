@@ -7,7 +7,9 @@
 //   Replicas  kill -9 of a shard node: its partitions are served by their
 //             replicas at once (no degraded and no failed answer, no lost
 //             behavior, no bought item recommended), promoted, and given
-//             new replicas.
+//             new replicas. Joins, a graceful leave and a kill in a row
+//             under load: the same. A replica of every partition changes no
+//             answer: each partition is still recalled once.
 //
 // Load is bounded: 3 client threads for at most 20 s, every request with a 5 s
 // timeout. Every node must exit with status 0 within 10 s of SIGTERM at the end.
@@ -26,6 +28,7 @@
 #include "support/e2e_text.hpp"
 #include "support/load_generator.hpp"
 #include "support/process.hpp"
+#include "support/recd_cli.hpp"
 #include "support/shop_data.hpp"
 #include "support/test_database.hpp"
 
@@ -121,6 +124,116 @@ TEST(Replicas, AKilledShardNodeUnderLoadCostsNoDegradedNoFailedAnswerAndNoBehavi
   expect_acked_behaviors_stored(db, report.acked);
   expect_bought_items_not_recommended(c.api_ports(), report.acked, 400, healed.map->partitions,
                                       lines);
+}
+
+TEST(Replicas, JoinsALeaveAndAKillUnderLoadCostNoDegradedNoFailedAnswerAndNoBehavior) {
+  test_database db{"cluster_replicas_moves"};
+  import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
+  redis_server redis;
+  cluster c{"repmoves", db.url(), redis.url()};
+  c.set_node_env({{"RECD_CLUSTER_REPLICAS", "2"}});
+  start_cluster(c, 2, 2);
+  auto replicated_over = [](std::set<std::string> live) {
+    return [live](const cluster_map& m) { return fully_replicated(m, live); };
+  };
+  auto first = c.wait_map(replicated_over({"shard-0", "shard-1"}), 30s);
+  ASSERT_TRUE(first.ok) << (first.map ? first.map->raw : "no map");
+
+  const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
+  load_generator::options opt;
+  opt.ports = c.api_ports();
+  opt.threads = 3;
+  opt.max_duration = 25s;
+  opt.seed = 6;
+  load_generator load{opt};
+  map_watcher watcher{c, [&load] { return load.elapsed(); }};
+  std::vector<std::string> timeline;
+  auto mark = [&](const std::string& what) {
+    timeline.push_back("t=" + fmt(load.elapsed()) + " s  " + what);
+  };
+  auto sleep_until = [&](double t) {
+    while (load.elapsed() < t)
+      std::this_thread::sleep_for(10ms);
+  };
+  auto step = [&](const std::string& what, std::set<std::string> live) {
+    auto w = c.wait_map(replicated_over(live), 20s);
+    mark(what + ": replicated over the live shards (" + fmt(w.seconds) + " s)");
+    EXPECT_TRUE(w.ok) << what << ": " << (w.map ? w.map->raw : "no map");
+  };
+  sleep_until(1.5);
+  mark("start shard-2");
+  c.start_shard(2);
+  step("shard-2 joined", {"shard-0", "shard-1", "shard-2"});
+  sleep_until(3.5);
+  mark("SIGTERM shard-0");
+  EXPECT_EQ(c.stop(c["shard-0"]), std::optional<int>{0}) << tail(slurp(c["shard-0"].log));
+  step("shard-0 left", {"shard-1", "shard-2"});
+  sleep_until(5);
+  mark("start shard-3");
+  c.start_shard(3);
+  step("shard-3 joined", {"shard-1", "shard-2", "shard-3"});
+  sleep_until(7);
+  mark("kill -9 shard-1");
+  c.kill9(c["shard-1"]);
+  step("shard-1 killed", {"shard-2", "shard-3"});
+  sleep_until(10);
+  auto report = load.finish();
+  mark("load stopped");
+  watcher.stop();
+  auto all_events = timeline;
+  for (const auto& e : watcher.events())
+    all_events.push_back(e);
+  const auto lines = timeline_text(all_events);
+  info("load: " + report.summary() + "\ntimeline:\n" + lines);
+  if (!report.failed_behaviors.empty())
+    info(committed_failures(db, report, id_before));
+  EXPECT_GT(report.recommends, 50) << "the load hardly ran";
+  EXPECT_EQ(report.degraded, 0) << report.summary() << "\ntimeline:\n" << lines;
+  EXPECT_EQ(report.recommend_failures + report.behavior_failures, 0)
+    << report.summary() << "\nfirst failures:\n"
+    << report.first_failures() << "timeline:\n"
+    << lines;
+  auto last = c.map();
+  ASSERT_TRUE(last.has_value());
+  expect_acked_behaviors_stored(db, report.acked);
+  expect_bought_items_not_recommended(c.api_ports(), report.acked, 400, last->partitions, lines);
+}
+
+TEST(Replicas, AReplicaOfEveryPartitionChangesNoAnswer) {
+  // One process with two local shards puts partition p on shard p mod 2 with
+  // or without replicas; with them each shard also holds the other's
+  // partitions, and the answers must stay the same (a partition recalled by
+  // both holders would count its candidates twice). The two servers run side
+  // by side on one database and are asked in turn, so both answer at the
+  // same request times.
+  test_database db{"replicas_same"};
+  import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
+  redis_server redis;
+  auto job = run_cli({"compute", "--shards", "2"}, {{"RECD_POSTGRES_URL", db.url()}}, 180s);
+  ASSERT_EQ(job.status, 0) << show(job);
+  recd_server one{db.url(), redis.url(), {{"RECD_CLUSTER_REPLICAS", "1"}}};
+  recd_server two{db.url(), redis.url(), {{"RECD_CLUSTER_REPLICAS", "2"}}};
+  int compared = 0, differ = 0, filled = 0;
+  std::string examples;
+  for (std::int64_t user = 1; user <= 200; ++user) {
+    auto a = recommend(one.port(), user, 20, false);
+    auto b = recommend(two.port(), user, 20, false);
+    ASSERT_EQ(a.status, 200) << show(a);
+    ASSERT_EQ(b.status, 200) << show(b);
+    ASSERT_FALSE(is_degraded(a) || is_degraded(b)) << show(a) << "\n" << show(b);
+    ++compared;
+    filled += item_ids(a).size() == 20;
+    if (item_ids(a) != item_ids(b)) {
+      ++differ;
+      if (examples.size() < 600)
+        examples += "user " + std::to_string(user) + ": " + show(a).substr(0, 120) + " / " +
+                    show(b).substr(0, 120) + "\n";
+    }
+  }
+  info(std::to_string(compared) + " users compared, " + std::to_string(differ) +
+       " answers differ with a replica of every partition");
+  EXPECT_GT(filled, 150) << "too few full answers for the comparison to mean anything";
+  EXPECT_EQ(differ, 0) << examples;
 }
 
 } // namespace

@@ -31,6 +31,7 @@ const std::map<std::uint32_t, std::string> pinned_fingerprints{
   {3, "7d0fe9f2e11fe1a9"}, // similarity_plan, pair_batch: the shards read and exchange
   {4, "d03d3aa72a908fc5"}, // similarity_plan.peer_addresses: shards dial their peers
   {5, "4c24d1f8d5a8d0a2"}, // similarity_plan.max_column_rows; embedding_task.snapshot (shards read ALS cells)
+  {6, "c5d0cbb9dc6aff4e"}, // partition_map.replica, recall_request.serve, nearest_atom's serve set
 };
 
 struct protocol_version_test : ::testing::Test {

@@ -276,6 +276,41 @@ TEST(shard_state, standby_items_leave_the_own_item_routes_before_their_top_is_ta
   EXPECT_EQ(of_route(plain, recall_route::popular).at(0).item, 3);
 }
 
+TEST(shard_state, a_standby_seed_is_skipped_but_still_sets_the_recency_origin) {
+  // Seeds 1 (old) and 2 (new): on a shard where 2 is on standby, item CF
+  // counts seed 1 only, weighed by its age from seed 2, exactly as on a
+  // shard that does not hold item 2 at all, so that the shards' partial
+  // sums add up to the one-shard score.
+  recommend_settings cfg;
+  cfg.recency_half_life_days = 1;
+  auto st = make_state(cfg);
+  recall_request req;
+  req.recent = {{1, behavior_kind::view, 1000}, {2, behavior_kind::view, 1000 + 86400}};
+  req.now = 1000 + 86400;
+  auto standby = [](item_id i) { return i == 2; };
+  auto skipped = of_route(st.recall(req, standby), recall_route::item_cf);
+  // The same seeds on a state without item 2: its seed is simply not held.
+  shard_snapshot snap;
+  snap.items[1] = item(1, {{2, 0.5f}, {3, 0.25f}});
+  shard_state without{cfg};
+  without.install(std::move(snap));
+  auto reference = of_route(without.recall(req), recall_route::item_cf);
+  ASSERT_EQ(skipped.size(), reference.size());
+  ASSERT_FALSE(skipped.empty());
+  for (std::size_t k = 0; k < skipped.size(); ++k) {
+    EXPECT_EQ(skipped[k].item, reference[k].item);
+    EXPECT_FLOAT_EQ(skipped[k].score, reference[k].score) << "item " << skipped[k].item;
+  }
+  // One half-life old: seed 1 counts half (its neighbour 3 scores 0.25 / 2).
+  bool saw_3 = false;
+  for (const auto& c : skipped)
+    if (c.item == 3) {
+      saw_3 = true;
+      EXPECT_NEAR(c.score, 0.125f * behavior_weight(cfg, behavior_kind::view), 1e-6);
+    }
+  EXPECT_TRUE(saw_3);
+}
+
 TEST(shard_state, items_without_recent_behavior_still_rank_as_popular_by_sales) {
   shard_snapshot snap;
   snap.popularity_epoch = 1000;
