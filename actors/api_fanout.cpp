@@ -194,11 +194,11 @@ void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
   ask_groups<std::vector<scored_item>>(self, st.recall_groups, fan, make, take, true);
 }
 
-void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
-                   std::function<void(details_ptr, bool)> done) {
-  auto& st = self->state;
-  // Items grouped by the shard serving their partition, as recall groups
-  // (the partitions of the group's items), so a miss regroups them alike.
+namespace {
+
+// `items` grouped by the shard serving their partition, as recall groups
+// (the partitions of the group's items), so that a miss regroups them alike.
+std::vector<recall_group> groups_of(const api_state& st, const std::vector<item_id>& items) {
   const auto words = (st.owner.size() + 63) / 64;
   std::map<shard_actor, recall_group> by_shard;
   for (auto item : items) {
@@ -213,8 +213,50 @@ void fetch_details(api_self* self, const std::vector<item_id>& items, bool degra
       group.partitions.push_back(p);
     }
   }
+  std::vector<recall_group> out;
+  for (auto& [shard, group] : by_shard)
+    out.push_back(std::move(group));
+  return out;
+}
+
+// The items of `wanted` whose partition `g` names.
+std::vector<item_id> items_of(const api_state& st, const recall_group& g,
+                              const std::vector<item_id>& wanted) {
+  std::vector<item_id> ids;
+  for (auto item : wanted)
+    if (serves_partition(g.serve, st.partition(item)))
+      ids.push_back(item);
+  return ids;
+}
+
+} // namespace
+
+void vectors_everywhere(api_self* self, const std::vector<item_id>& items,
+                        std::function<void(std::vector<item_vector>&, bool)> done) {
+  auto found = std::make_shared<std::vector<item_vector>>();
+  auto groups = groups_of(self->state, items);
+  if (groups.empty()) {
+    done(*found, false);
+    return;
+  }
+  auto fan = std::make_shared<fan_out>();
+  fan->done = [found, fan = fan.get(), done]() mutable { done(*found, fan->failed); };
+  auto wanted = std::make_shared<const std::vector<item_id>>(items);
+  auto make = [self, wanted](const recall_group& g) {
+    return ask(self, g.shard, self->state.shard_timeout(), vectors_atom_v,
+               items_of(self->state, g, *wanted));
+  };
+  auto take = [found](const std::vector<item_vector>& some) {
+    found->insert(found->end(), some.begin(), some.end());
+  };
+  ask_groups<std::vector<item_vector>>(self, std::move(groups), fan, make, take, true);
+}
+
+void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
+                   std::function<void(details_ptr, bool)> done) {
+  auto groups = groups_of(self->state, items);
   auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
-  if (by_shard.empty()) {
+  if (groups.empty()) {
     done(details, degraded);
     return;
   }
@@ -224,19 +266,13 @@ void fetch_details(api_self* self, const std::vector<item_id>& items, bool degra
   // The items asked of a group: those of its partitions.
   auto wanted = std::make_shared<const std::vector<item_id>>(items);
   auto make = [self, wanted](const recall_group& g) {
-    std::vector<item_id> ids;
-    for (auto item : *wanted)
-      if (serves_partition(g.serve, self->state.partition(item)))
-        ids.push_back(item);
-    return ask(self, g.shard, self->state.shard_timeout(), details_atom_v, std::move(ids));
+    return ask(self, g.shard, self->state.shard_timeout(), details_atom_v,
+               items_of(self->state, g, *wanted));
   };
   auto take = [details](const std::vector<item_details>& found) {
     for (const auto& d : found)
       (*details)[d.item] = d;
   };
-  std::vector<recall_group> groups;
-  for (auto& [shard, group] : by_shard)
-    groups.push_back(std::move(group));
   ask_groups<std::vector<item_details>>(self, std::move(groups), fan, make, take, true);
 }
 

@@ -322,6 +322,12 @@ void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
                         std::vector<item_id> exclude,
                         std::function<void(std::vector<scored_item>&, bool)> done);
 
+// The embeddings of those of `items` that have one, from the shards serving
+// them (api_fanout.cpp), missed ones asked again of the other holders; then
+// `done(found, incomplete)`.
+void vectors_everywhere(api_self* self, const std::vector<item_id>& items,
+                        std::function<void(std::vector<item_vector>&, bool)> done);
+
 // What a user whose shard did not answer may never be recommended, from the
 // record (api_recommend.cpp): their bought items, and with `with_seen` also
 // the newest recommend.history_items items they touched, sorted, read by the

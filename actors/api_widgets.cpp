@@ -331,34 +331,17 @@ void session(api_self* self, reply_promise rp, session_query q) {
   auto degraded = std::make_shared<bool>(false);
   // Step 2: the session items' embeddings from their owners, then fold and recall.
   auto with_context = [=]() mutable {
-    auto& st = self->state;
-    std::map<shard_actor, std::vector<item_id>> by_shard;
+    std::vector<item_id> ids;
     for (const auto& r : *items)
-      by_shard[st.shard_of(r.item)].push_back(r.item);
-    auto vectors = std::make_shared<std::unordered_map<item_id, std::vector<float>>>();
-    auto remaining = std::make_shared<std::size_t>(by_shard.size());
-    auto done = [=]() mutable {
-      fold_session(self->state.cfg.recommend, *ctx, *items, *vectors);
+      ids.push_back(r.item);
+    vectors_everywhere(self, ids, [=](std::vector<item_vector>& found, bool incomplete) mutable {
+      std::unordered_map<item_id, std::vector<float>> vectors;
+      for (auto& v : found)
+        vectors[v.item] = std::move(v.vec);
+      *degraded = *degraded || incomplete;
+      fold_session(self->state.cfg.recommend, *ctx, *items, vectors);
       recall_session(self, rp, q.user, q.limit, ctx, *degraded, t0);
-    };
-    if (by_shard.empty()) {
-      done();
-      return;
-    }
-    for (auto& [shard, ids] : by_shard)
-      ask(self, shard, st.shard_timeout(), vectors_atom_v, ids)
-        .then(
-          [=](const std::vector<item_vector>& found) mutable {
-            for (const auto& v : found)
-              (*vectors)[v.item] = v.vec;
-            if (--*remaining == 0)
-              done();
-          },
-          [=](caf::error&) mutable {
-            *degraded = true;
-            if (--*remaining == 0)
-              done();
-          });
+    });
   };
   if (q.user < 0) {
     with_context();
