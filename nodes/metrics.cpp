@@ -270,19 +270,28 @@ void add_cluster(families& out, const nlohmann::json& stats, const nlohmann::jso
         number(map, "partitions"));
   gauge(out, "recd_cluster_moves_in_progress", "1 while partitions are being moved (a rebalance)",
         map.value("moving", false) ? 1 : 0);
+  gauge(out, "recd_cluster_replicated",
+        "1 when every partition has a live owner and, with cluster.replicas 2, a live replica",
+        map.value("replicated", false) ? 1 : 0);
   double live = 0;
   auto& owned = family(out, "recd_cluster_shard_partitions",
                        "partitions the map gives each shard node", MetricType::Gauge);
+  auto& replicas = family(out, "recd_cluster_shard_replicas",
+                          "partitions each shard node holds as a replica (cluster.replicas 2)",
+                          MetricType::Gauge);
   auto& alive = family(out, "recd_cluster_shard_up", "1 while the shard node is a live member",
                        MetricType::Gauge);
   for (const auto& s : map.value("shards", nlohmann::json::array())) {
     auto name = s.value("name", std::string{});
     sample(owned, double(s.value("partitions", nlohmann::json::array()).size()), {{"shard", name}});
+    sample(replicas, double(s.value("replicas", nlohmann::json::array()).size()),
+           {{"shard", name}});
     const bool up = s.value("alive", false);
     sample(alive, up ? 1 : 0, {{"shard", name}});
     live += up ? 1 : 0;
   }
   if (owned.metric.empty()) {
+    out.pop_back();
     out.pop_back();
     out.pop_back();
   }

@@ -26,6 +26,7 @@
 #include "support/api_client.hpp"
 #include "support/cluster_harness.hpp"
 #include "support/e2e_text.hpp"
+#include "support/exposition.hpp"
 #include "support/load_generator.hpp"
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
@@ -124,6 +125,18 @@ TEST(Replicas, AKilledShardNodeUnderLoadCostsNoDegradedNoFailedAnswerAndNoBehavi
   expect_acked_behaviors_stored(db, report.acked);
   expect_bought_items_not_recommended(c.api_ports(), report.acked, 400, healed.map->partitions,
                                       lines);
+  // The coordinator's /metrics tells an operator the same.
+  auto r = request("GET", loopback, c.coordinator_admin(), "/metrics", "", "text/plain", 10s,
+                   cluster::admin_auth());
+  ASSERT_EQ(r.status, 200u) << show(r);
+  auto m = parse_exposition(r.body);
+  EXPECT_TRUE(m.problems.empty()) << m.problems.front();
+  EXPECT_EQ(m.value("recd_cluster_replicated"), 1);
+  double replicas = 0;
+  for (const char* shard : {"shard-0", "shard-2"})
+    replicas += m.value("recd_cluster_shard_replicas", {{"shard", shard}});
+  EXPECT_EQ(replicas, healed.map->partitions) << "each partition replicated once";
+  EXPECT_EQ(m.value("recd_cluster_shard_replicas", {{"shard", "shard-1"}}), 0);
 }
 
 TEST(Replicas, JoinsALeaveAndAKillUnderLoadCostNoDegradedNoFailedAnswerAndNoBehavior) {
