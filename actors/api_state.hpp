@@ -115,7 +115,7 @@ struct api_state {
 using api_self = api_actor::stateful_base<api_state>;
 
 // Derives route and recall_groups from the map and the lost shards
-// (api_routing.cpp); after every map and every lost shard.
+// (api_fanout.cpp); after every map and every lost shard.
 void reroute(api_state& st);
 
 // Whether a shard's error means it did not serve the request (lost, late or
