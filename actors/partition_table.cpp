@@ -1,6 +1,7 @@
 #include "actors/partition_table.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 
 namespace recd {
@@ -29,14 +30,48 @@ std::vector<member_index> rebalance(const std::vector<member_index>& current,
   std::map<member_index, std::size_t> target;
   for (std::size_t k = 0; k < order.size(); ++k)
     target[order[k]] = P / order.size() + (k < P % order.size() ? 1 : 0);
+  // Role swaps first, nothing loaded for them: a partition passes from its
+  // owner to the member that already holds it (prefer). Each round finds, by
+  // a breadth-first search over members, a chain from a member above its
+  // share to one below it (each hop: a partition of the one before, held by
+  // the next) and shifts one partition along every hop, until no chain is
+  // left: as many swaps as any assignment of the holders could make.
+  if (prefer.size() == P)
+    for (;;) {
+      std::map<member_index, std::pair<member_index, std::size_t>> via; // reached by (from, p)
+      std::deque<member_index> queue;
+      for (auto m : order)
+        if (owned[m].size() > target[m]) {
+          via[m] = {no_member, 0};
+          queue.push_back(m);
+        }
+      member_index end = no_member;
+      while (!queue.empty() && end == no_member) {
+        const auto m = queue.front();
+        queue.pop_front();
+        for (auto p : owned[m]) {
+          const auto q = prefer[p];
+          if (owned.count(q) == 0 || via.count(q) != 0)
+            continue;
+          via[q] = {m, p};
+          if (owned[q].size() < target[q]) {
+            end = q;
+            break;
+          }
+          queue.push_back(q);
+        }
+      }
+      if (end == no_member)
+        break;
+      for (auto q = end; via[q].first != no_member;) {
+        const auto [m, p] = via[q];
+        std::erase(owned[m], p);
+        owned[q].push_back(p);
+        q = m;
+      }
+    }
   for (auto m : order) {
     auto& mine = owned[m];
-    if (mine.size() > target[m] && prefer.size() == P)
-      // Given up first: what a member below its share holds already.
-      std::stable_partition(mine.begin(), mine.end(), [&](std::size_t p) {
-        auto it = owned.find(prefer[p]);
-        return it == owned.end() || it->second.size() >= target[prefer[p]];
-      });
     while (mine.size() > target[m]) {
       pool.push_back(mine.back());
       mine.pop_back();
@@ -76,10 +111,19 @@ std::vector<member_index> place_replicas(const std::vector<member_index>& owner,
   std::vector<member_index> out(P, no_member);
   if (alive.size() < 2)
     return out;
+  // What each member holds in either role: its owned partitions, then the
+  // replicas placed; at most ceil(2 x owned partitions / n), so the members'
+  // memory stays within one partition of each other's.
   std::map<member_index, std::size_t> count;
   for (auto m : alive)
     count[m] = 0;
-  const auto cap = (P + alive.size() - 1) / alive.size();
+  std::size_t placed = 0;
+  for (auto m : owner)
+    if (auto it = count.find(m); it != count.end()) {
+      ++it->second;
+      ++placed;
+    }
+  const auto cap = (2 * placed + alive.size() - 1) / alive.size();
   auto usable = [&](member_index m, std::size_t p) {
     return m >= 0 && m != owner[p] && count.count(m) != 0;
   };
@@ -96,7 +140,7 @@ std::vector<member_index> place_replicas(const std::vector<member_index>& owner,
   }
   // The rest: the first member after the owner in member order (a ring)
   // with room, so that with balanced owners each member replicates about as
-  // many partitions as the one before it owns; else the one with the fewest.
+  // many partitions as the one before it owns; else the one holding fewest.
   std::vector<member_index> ring(alive.begin(), alive.end());
   std::sort(ring.begin(), ring.end());
   for (std::size_t p = 0; p < P; ++p) {
@@ -118,8 +162,8 @@ std::vector<member_index> place_replicas(const std::vector<member_index>& owner,
     if (best != no_member)
       ++count[best];
   }
-  // A member past ceil(P / n) (the partitions it could not take were its
-  // own) hands replicas to members below it that do not own them.
+  // A member past the cap (the partitions it could not take were its own)
+  // hands replicas to members below it that do not own them.
   for (auto m : ring)
     for (std::size_t p = 0; p < P && count[m] > cap; ++p) {
       if (out[p] != m)

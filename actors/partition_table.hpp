@@ -46,9 +46,10 @@ std::vector<member_index> rebalance(const std::vector<member_index>& current,
 
 // A replica holder for each partition that has an owner in `owner`: a member
 // of `alive` other than the owner, or no_member with fewer than two members.
-// Sticky: the current replica stays, else the partition's previous owner
-// (`before`, it holds the data) takes it, each up to ceil(P / n) replicas; the
-// rest go to the member with the fewest replicas so far.
+// Balanced: a member holds (owns or replicates) at most ceil(2 x owned / n)
+// partitions, so the members' memory stays even. Sticky: the current replica
+// stays, else the partition's previous owner (`before`, it holds the data)
+// takes it, within that cap; the rest go round the members from the owner's.
 std::vector<member_index> place_replicas(const std::vector<member_index>& owner,
                                          const std::vector<member_index>& current,
                                          const std::vector<member_index>& before,

@@ -8,8 +8,10 @@
 //             replicas at once (no degraded and no failed answer, no lost
 //             behavior, no bought item recommended), promoted, and given
 //             new replicas. Joins, a graceful leave and a kill in a row
-//             under load: the same. A replica of every partition changes no
-//             answer: each partition is still recalled once.
+//             under load: the same. A restarted coordinator gets both roles
+//             back from the shards, with nothing to load. A replica of every
+//             partition changes no answer: each partition is still recalled
+//             once.
 //
 // Load is bounded: 3 client threads for at most 20 s, every request with a 5 s
 // timeout. Every node must exit with status 0 within 10 s of SIGTERM at the end.
@@ -18,6 +20,8 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -210,6 +214,70 @@ TEST(Replicas, JoinsALeaveAndAKillUnderLoadCostNoDegradedNoFailedAnswerAndNoBeha
   ASSERT_TRUE(last.has_value());
   expect_acked_behaviors_stored(db, report.acked);
   expect_bought_items_not_recommended(c.api_ports(), report.acked, 400, last->partitions, lines);
+}
+
+// What each shard holds in either role, by name.
+std::map<std::string, std::set<int>> holdings(const cluster_map& m) {
+  std::map<std::string, std::set<int>> out;
+  for (const auto& s : m.shards) {
+    out[s.name].insert(s.partitions.begin(), s.partitions.end());
+    out[s.name].insert(s.replicas.begin(), s.replicas.end());
+  }
+  return out;
+}
+
+TEST(Replicas, ARestartedCoordinatorGetsBothRolesBackFromTheShardsWithNothingToLoad) {
+  // Only the owners are persisted: the replicas come back from what each
+  // rejoining shard says it holds (partition_table::claim), so every shard
+  // ends up holding exactly what it held before, in one role or the other.
+  test_database db{"cluster_replicas_restart"};
+  import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
+  redis_server redis;
+  cluster c{"represtart", db.url(), redis.url()};
+  // The default rejoin grace (the harness's 3 s can pass before shards
+  // retrying with backoff find the new coordinator; then the first one back
+  // takes and loads everything, a restart test of its own).
+  c.set_node_env({{"RECD_CLUSTER_REPLICAS", "2"}, {"RECD_CLUSTER_REJOIN_GRACE_MS", "10000"}});
+  start_cluster(c, 3, 1);
+  const std::set<std::string> live{"shard-0", "shard-1", "shard-2"};
+  auto before = c.wait_map([&](const cluster_map& m) { return fully_replicated(m, live); }, 30s);
+  ASSERT_TRUE(before.ok) << (before.map ? before.map->raw : "no map");
+  // Until the shards hold what the map gives them (the drops after the last
+  // flip come 0.5 s after it): what a shard still holds of a partition
+  // moved away would be claimed too.
+  const auto wanted = holdings(*before.map);
+  std::map<std::string, std::set<int>> held;
+  for (auto deadline = steady::now() + 10s; steady::now() < deadline;
+       std::this_thread::sleep_for(100ms)) {
+    auto r = request("GET", loopback, c.coordinator_admin(), "/admin/check", "",
+                     "application/json", 5s, cluster::admin_auth());
+    held.clear();
+    if (r.status == 200 && r.json.is_object())
+      for (const auto& s : r.json.value("shards", nlohmann::json::array()))
+        for (int p : s.value("partitions", std::vector<int>{}))
+          held[s.value("name", std::string{})].insert(p);
+    if (held == wanted)
+      break;
+  }
+  ASSERT_EQ(held, wanted) << "the shards did not drop what moved away within 10 s";
+  EXPECT_EQ(c.stop(c["coordinator"]), std::optional<int>{0}) << tail(slurp(c["coordinator"].log));
+  c.start_coordinator();
+  const auto epoch = before.map->epoch;
+  auto after = c.wait_map(
+    [&](const cluster_map& m) { return m.epoch > epoch && fully_replicated(m, live); }, 20s);
+  ASSERT_TRUE(after.ok) << "not replicated again within 20 s of the restart: "
+                        << (after.map ? after.map->raw : "no map");
+  info("replicated again at epoch " + std::to_string(after.map->epoch) + " (before: " +
+       std::to_string(epoch) + "), " + fmt(after.seconds, 2) + " s after the restart");
+  EXPECT_EQ(holdings(*after.map), holdings(*before.map))
+    << "a shard holds other partitions than before the restart (it loaded or dropped some)\n"
+    << before.map->raw << "\n"
+    << after.map->raw;
+  for (std::int64_t user = 1; user <= 20; ++user) {
+    auto r = recommend(c.api_ports().front(), user, 10, false);
+    EXPECT_EQ(r.status, 200u) << show(r);
+    EXPECT_FALSE(is_degraded(r)) << show(r);
+  }
 }
 
 TEST(Replicas, AReplicaOfEveryPartitionChangesNoAnswer) {

@@ -115,7 +115,11 @@ env_list cluster::common_env() const {
           {"RECD_CLUSTER_APP_ID", app_id_},
           {"RECD_JOBS_POLL_SECONDS", "1"},
           {"RECD_CLUSTER_REJOIN_GRACE_MS", "3000"}};
-  out.insert(out.end(), base.begin(), base.end());
+  // set_node_env's settings win over these defaults.
+  for (const auto& entry : base)
+    if (std::none_of(out.begin(), out.end(),
+                     [&](const auto& set) { return set.first == entry.first; }))
+      out.push_back(entry);
   return out;
 }
 

@@ -112,7 +112,8 @@ public:
   std::uint16_t coordinator_admin(int replica = 0) const { return replicas_.at(replica).admin; }
   static header_list admin_auth() { return {{"Authorization", "Bearer " + admin_token}}; }
 
-  // Settings every node started from now on gets (e.g. TLS).
+  // Settings every node started from now on gets (e.g. TLS); they replace
+  // the harness's own defaults (common_env) of the same name.
   void set_node_env(env_list env) { node_env_ = std::move(env); }
   // The executable of every node started from now on ("": $RECD_BINARY).
   void set_binary(std::string path) { binary_ = std::move(path); }
