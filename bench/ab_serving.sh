@@ -30,6 +30,8 @@ for b in "${bins[@]}"; do [ -x "$b" ] || die "not an executable: $b"; done
 ((${#sets[@]})) || sets=(seedgen-3m ml100k)
 for s in "${sets[@]}"; do dataset_known "$s" || die "unknown data set '$s'"; done
 APT_PACKAGES="$APT_PACKAGES wrk"
+# The seed's generator and loader prepare seedgen-* and ml100k (python3-psycopg2...).
+have_seed && APT_PACKAGES="$APT_PACKAGES $BENCH_SEED_PACKAGES"
 ensure_packages
 bench_private_servers; BENCH_REPORT=/dev/null
 recd=${bins[0]} # prepares and computes the data sets

@@ -127,6 +127,9 @@ dataset_prepare() {
     psql "$(pg_url "$sdb")" -q -v ON_ERROR_STOP=1 -f "$BENCH_SEED_DIR/recommend_items.sql" >/dev/null
   fi
   DS_EVENTS=$(psql "$(pg_url "$db")" -Atc "SELECT count(*) FROM user_behavior")
+  # An import that failed (e.g. the seed's loader without its packages)
+  # leaves an empty shop: measuring it would report figures of nothing.
+  [ "${DS_EVENTS:-0}" -gt 0 ] || die "data set $name came out empty: its import failed (see above)"
   note "data set $name ready in $((SECONDS - t0)) s ($DS_EVENTS events)"
   touch "$BENCH_OUT/prepared-$name"
 }
