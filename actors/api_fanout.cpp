@@ -29,7 +29,6 @@ void reroute(api_state& st) {
   // no other holder) in a group on `unavailable`, which answers every request
   // with shard_unavailable: the answer says degraded. Unassigned partitions
   // (no owner in the map) are recalled nowhere.
-  const auto words = (P + 63) / 64;
   std::map<std::uint32_t, recall_group> by_shard; // no_shard last: the lost ones
   for (std::size_t p = 0; p < P; ++p) {
     const auto index = st.route[p];
@@ -37,12 +36,8 @@ void reroute(api_state& st) {
       continue;
     const auto key = live(index) ? index : no_shard;
     auto& group = by_shard[key];
-    if (group.serve.empty()) {
-      group.serve.assign(words, 0);
-      group.shard = key == no_shard ? st.unavailable : st.shards[key];
-    }
-    group.serve[p / 64] |= std::uint64_t{1} << (p % 64);
-    group.partitions.push_back(static_cast<std::uint32_t>(p));
+    group.shard = key == no_shard ? st.unavailable : st.shards[key];
+    group.add(static_cast<std::uint32_t>(p), P);
   }
   st.recall_groups.clear();
   for (auto& [index, group] : by_shard)
@@ -68,7 +63,6 @@ unix_seconds now_seconds() {
 // live holders; `orphaned` tells whether any has none.
 std::vector<recall_group> regroup(const api_state& st, const recall_group& missed,
                                   bool& orphaned) {
-  const auto words = (st.owner.size() + 63) / 64;
   std::map<shard_actor, recall_group> by_shard;
   for (auto p : missed.partitions) {
     const auto& next = st.alternate(p, missed.shard);
@@ -77,12 +71,8 @@ std::vector<recall_group> regroup(const api_state& st, const recall_group& misse
       continue;
     }
     auto& group = by_shard[next];
-    if (group.serve.empty()) {
-      group.serve.assign(words, 0);
-      group.shard = next;
-    }
-    group.serve[p / 64] |= std::uint64_t{1} << (p % 64);
-    group.partitions.push_back(p);
+    group.shard = next;
+    group.add(p, st.owner.size());
   }
   std::vector<recall_group> out;
   for (auto& [shard, group] : by_shard)
@@ -199,19 +189,12 @@ namespace {
 // `items` grouped by the shard serving their partition, as recall groups
 // (the partitions of the group's items), so that a miss regroups them alike.
 std::vector<recall_group> groups_of(const api_state& st, const std::vector<item_id>& items) {
-  const auto words = (st.owner.size() + 63) / 64;
   std::map<shard_actor, recall_group> by_shard;
   for (auto item : items) {
     const auto p = st.partition(item);
     auto& group = by_shard[st.serving(p)];
-    if (group.serve.empty()) {
-      group.shard = st.serving(p);
-      group.serve.assign(words, 0);
-    }
-    if (!serves_partition(group.serve, p)) {
-      group.serve[p / 64] |= std::uint64_t{1} << (p % 64);
-      group.partitions.push_back(p);
-    }
+    group.shard = st.serving(p);
+    group.add(p, st.owner.size());
   }
   std::vector<recall_group> out;
   for (auto& [shard, group] : by_shard)

@@ -32,6 +32,16 @@ struct recall_group {
   shard_actor shard;
   std::vector<std::uint64_t> serve;
   std::vector<std::uint32_t> partitions;
+
+  // Names partition p (of `count`) in the group, once.
+  void add(std::uint32_t p, std::size_t count) {
+    if (serve.empty())
+      serve.assign((count + 63) / 64, 0);
+    if (serves_partition(serve, p))
+      return;
+    serve[p / 64] |= std::uint64_t{1} << (p % 64);
+    partitions.push_back(p);
+  }
 };
 
 struct api_state {
