@@ -116,6 +116,13 @@ caf::expected<std::uint64_t> read_part(worker_state& st) {
 caf::expected<std::pair<std::uint64_t, std::uint64_t>> compute(worker_pointer self) {
   auto& st = self->state;
   const auto& plan = st.plan;
+  // The pairs read here are sorted; the peers' are sorted per peer but may
+  // interleave, so they are sorted (a pass if already in order) and merged
+  // in, which spares bipartite_from_pairs a sort of the whole graph.
+  const auto own_end = st.pairs.begin() + static_cast<std::ptrdiff_t>(st.own);
+  if (!std::is_sorted(own_end, st.pairs.end()))
+    std::sort(own_end, st.pairs.end());
+  std::inplace_merge(st.pairs.begin(), own_end, st.pairs.end());
   const auto g = engine::bipartite_from_pairs(std::move(st.pairs));
   st.pairs = pair_list{};
   std::unordered_set<std::uint32_t> owned(st.owned.begin(), st.owned.end());
