@@ -146,13 +146,10 @@ caf::expected<std::pair<std::uint64_t, std::uint64_t>> compute(worker_pointer se
     opt.max_column_rows = plan.max_column_rows;
     kernel = std::make_unique<engine::similarity_kernel>(g, gt, opt);
   }
-  auto conn = store::connect(st.url);
-  if (!conn)
-    return conn.error();
   std::uint64_t pairs = 0, done = 0;
   auto err = store::guard([&] {
     // The run's staging table, named from checked values, never from the message.
-    store::staging_rows out{**conn, plan.kind, plan.run_id};
+    store::staging_rows out{st.url, plan.kind, plan.run_id};
     std::vector<engine::neighbour> found;
     auto last_report = clock::now();
     for (auto r : rows) {
