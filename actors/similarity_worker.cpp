@@ -116,6 +116,13 @@ caf::expected<std::uint64_t> read_part(worker_state& st) {
 caf::expected<std::pair<std::uint64_t, std::uint64_t>> compute(worker_pointer self) {
   auto& st = self->state;
   const auto& plan = st.plan;
+  // The pairs read here are sorted; the peers' are sorted per peer but may
+  // interleave, so they are sorted (a pass if already in order) and merged
+  // in, which spares bipartite_from_pairs a sort of the whole graph.
+  const auto own_end = st.pairs.begin() + static_cast<std::ptrdiff_t>(st.own);
+  if (!std::is_sorted(own_end, st.pairs.end()))
+    std::sort(own_end, st.pairs.end());
+  std::inplace_merge(st.pairs.begin(), own_end, st.pairs.end());
   const auto g = engine::bipartite_from_pairs(std::move(st.pairs));
   st.pairs = pair_list{};
   std::unordered_set<std::uint32_t> owned(st.owned.begin(), st.owned.end());
@@ -139,13 +146,10 @@ caf::expected<std::pair<std::uint64_t, std::uint64_t>> compute(worker_pointer se
     opt.max_column_rows = plan.max_column_rows;
     kernel = std::make_unique<engine::similarity_kernel>(g, gt, opt);
   }
-  auto conn = store::connect(st.url);
-  if (!conn)
-    return conn.error();
   std::uint64_t pairs = 0, done = 0;
   auto err = store::guard([&] {
     // The run's staging table, named from checked values, never from the message.
-    store::staging_rows out{**conn, plan.kind, plan.run_id};
+    store::staging_rows out{st.url, plan.kind, plan.run_id};
     std::vector<engine::neighbour> found;
     auto last_report = clock::now();
     for (auto r : rows) {

@@ -74,6 +74,13 @@ input_snapshot::behavior_ids(std::int64_t window_since) {
     window_since > 0 ? " WHERE timestamp > timestamptz 'epoch' + interval '" +
                          std::to_string(window_since) + " microseconds'"
                      : "";
+  // Room for the distinct ids in memory (for the rest of the snapshot's
+  // transaction, which reads nothing else this large). With the default 4 MB
+  // PostgreSQL 15's hash aggregate spills to disk: at 30M behaviors and
+  // 860,794 users 5.1 to 5.8 s on a quiet machine, and one run beside another
+  // session's 30M-event import had not finished after 3 min 53 s; in memory
+  // 4.0 s (a 90 MB hash table; docs/benchmarks.md).
+  tx_->tx.exec("SET LOCAL work_mem = '64MB'");
   for (const auto& r :
        tx_->tx.exec("SELECT DISTINCT user_id FROM user_behavior" + where + " ORDER BY 1"))
     out.first.push_back(r[0].as<user_id>());
@@ -173,12 +180,14 @@ void read_embedding_share(pqxx::connection& c, const embedding_input_spec& spec,
   // Age decay: weight x 2^(-age / half_life), so years of history count
   // without the newest months being drowned; age from the driver's now(). The
   // exponent stops at -1000: PostgreSQL raises an error where pow() underflows.
+  // The age is cast to numeric (extract() returns numeric since PostgreSQL
+  // 14 anyway), so the factor is numeric and the cell's sum exact.
   std::string decay;
   if (spec.half_life_days > 0) {
     char buf[200];
     std::snprintf(buf, sizeof buf,
                   " * power(2.0, greatest(extract(epoch from (timestamp - (timestamptz 'epoch' + "
-                  "interval '%lld microseconds'))) / %.9g, -1000))",
+                  "interval '%lld microseconds')))::numeric / %.9g, -1000))",
                   static_cast<long long>(spec.now_micros), spec.half_life_days * 86400.0);
     decay = buf;
   }
@@ -187,10 +196,13 @@ void read_embedding_share(pqxx::connection& c, const embedding_input_spec& spec,
                       " IN " + in_list(spec.partitions) + ")";
   if (spec.window_since > 0)
     where += after(spec.window_since);
+  // No ORDER BY inside sum(): the sum is exact (job_inputs.hpp), and an
+  // ordered aggregate made PostgreSQL sort every cell's behaviors, 18 s
+  // against 10 s for one shard's share at 30M events (docs/benchmarks.md).
   std::vector<std::string_view> f;
   copy_out(tx,
            std::string{"SELECT user_id, item_id, sum(("} + weights + ")" + decay +
-             " ORDER BY timestamp, behavior_type) FROM user_behavior" + where +
+             ") FROM user_behavior" + where +
              " GROUP BY user_id, item_id ORDER BY user_id, item_id",
            [&](std::string_view line) {
              split_copy_line(line, f);

@@ -103,8 +103,10 @@ void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_i
 // driver's exported snapshot. A cell's weight is the sum of its behaviors'
 // weights (`kind_weights`: view, click, cart, buy), each halved every
 // half_life_days of age at `now_micros` (> 0; 0 = no decay), over the
-// behaviors after window_since (0 = the whole history). Summed in a fixed
-// order (timestamp, kind), so a cell weighs the same whichever shard reads it.
+// behaviors after window_since (0 = the whole history). The sum is exact, so
+// a cell weighs the same whichever shard reads it and in whatever order
+// PostgreSQL adds its behaviors: every term is an integer (summed as bigint)
+// or a numeric (weights with a fraction, the decay factor), never a float.
 struct embedding_input_spec {
   std::string snapshot; // checked: [0-9A-F-] only
   std::int64_t now_micros = 0;

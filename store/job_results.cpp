@@ -1,7 +1,11 @@
 #include "store/job_results.hpp"
 
+#include <bit>
 #include <charconv>
 #include <span>
+#include <stdexcept>
+
+#include <postgresql/libpq-fe.h>
 
 #include "store/job_runs.hpp"
 #include "store/job_tables.hpp"
@@ -53,16 +57,107 @@ std::string array_text(std::span<const float> v) {
   return out;
 }
 
+// Rows of staging_rows are sent in blocks of about this many bytes.
+constexpr std::size_t block_bytes = 1 << 16;
+
+// libpq's last error on `c`, on one line.
+std::string last_error(PGconn* c) {
+  std::string m = c ? PQerrorMessage(c) : "out of memory";
+  for (auto& ch : m)
+    if (ch == '\n' || ch == '\r')
+      ch = ' ';
+  while (!m.empty() && m.back() == ' ')
+    m.pop_back();
+  return m;
+}
+
+void put_u16(std::string& out, std::uint16_t v) {
+  const char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 2);
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 4);
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  put_u32(out, static_cast<std::uint32_t>(v >> 32));
+  put_u32(out, static_cast<std::uint32_t>(v));
+}
+
 } // namespace
 
 // The table name is derived here from checked values, never taken from a
-// message, and quoted (libpqxx 6.4 pastes it into COPY as is).
-staging_rows::staging_rows(pqxx::connection& c, job_kind kind, std::int64_t run_id)
-    : tx_{c}, out_{tx_, tx_.quote_name(staging_table(kind, run_id)), staging_columns(kind)} {}
+// message, and quoted.
+staging_rows::staging_rows(const std::string& url, job_kind kind, std::int64_t run_id)
+    : conn_{PQconnectdb(url.c_str()), &PQfinish} {
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
+    // libpq's messages name the host, never the password.
+    throw pqxx::broken_connection{"cannot connect for the staging rows: " +
+                                  last_error(conn_.get())};
+  const auto columns = staging_columns(kind);
+  const std::string copy = "COPY \"" + staging_table(kind, run_id) + "\" (" + columns[0] + ", " +
+                           columns[1] + ", " + columns[2] + ") FROM STDIN (FORMAT binary)";
+  command("BEGIN");
+  PGresult* r = PQexec(conn_.get(), copy.c_str());
+  const bool ready = PQresultStatus(r) == PGRES_COPY_IN;
+  PQclear(r);
+  if (!ready)
+    throw std::runtime_error("COPY into the staging table refused: " + last_error(conn_.get()));
+  // The binary format's header: signature, flags, header extension length.
+  block_.append("PGCOPY\n\377\r\n\0", 11);
+  put_u32(block_, 0);
+  put_u32(block_, 0);
+}
+
+void staging_rows::command(const char* sql) {
+  PGresult* r = PQexec(conn_.get(), sql);
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!ok)
+    throw std::runtime_error(std::string{sql} + " failed: " + last_error(conn_.get()));
+}
+
+void staging_rows::add(std::int32_t id, std::int32_t other, double score) {
+  // A tuple: field count, then each field's length and big-endian bytes.
+  put_u16(block_, 3);
+  put_u32(block_, 4);
+  put_u32(block_, static_cast<std::uint32_t>(id));
+  put_u32(block_, 4);
+  put_u32(block_, static_cast<std::uint32_t>(other));
+  put_u32(block_, 8);
+  put_u64(block_, std::bit_cast<std::uint64_t>(score));
+  if (block_.size() >= block_bytes)
+    send();
+}
+
+void staging_rows::send() {
+  if (block_.empty())
+    return;
+  if (PQputCopyData(conn_.get(), block_.data(), static_cast<int>(block_.size())) != 1)
+    throw std::runtime_error("sending the staging rows failed: " + last_error(conn_.get()));
+  block_.clear();
+}
 
 void staging_rows::commit() {
-  out_.complete();
-  tx_.commit();
+  put_u16(block_, 0xffff); // the trailer
+  send();
+  if (PQputCopyEnd(conn_.get(), nullptr) != 1)
+    throw std::runtime_error("ending the COPY failed: " + last_error(conn_.get()));
+  bool ok = true;
+  std::string why;
+  while (PGresult* r = PQgetResult(conn_.get())) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      ok = false;
+      why = PQresultErrorMessage(r);
+    }
+    PQclear(r);
+  }
+  if (!ok)
+    throw std::runtime_error("COPY into the staging table failed: " + why);
+  command("COMMIT");
 }
 
 void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run_id,

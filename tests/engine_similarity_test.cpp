@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -136,6 +137,33 @@ TEST(Bipartite, FromPairsRemovesDuplicatesAndSortsRowsAndColumns) {
   EXPECT_EQ(g.nnz(), 4u);
   EXPECT_EQ(std::vector<std::uint32_t>(g.row(1).begin(), g.row(1).end()),
             (std::vector<std::uint32_t>{0, 2}));
+}
+
+TEST(Bipartite, FromPairsGivesOneGraphWhateverTheColumnIdsSpanAndTheInputOrder) {
+  for (std::uint64_t seed : {4u, 5u}) {
+    const pair_list pairs = random_pairs(seed, 400, 300); // narrow column ids: the table path
+    pair_list spread = pairs; // ids far apart, extremes included: the sorting path
+    for (auto& [row, col] : spread)
+      col = col == 1 ? std::numeric_limits<std::int32_t>::min()
+                     : col == 3 ? std::numeric_limits<std::int32_t>::max() : col * 1000003 % 2000000011;
+    pair_list sorted = pairs;
+    std::sort(sorted.begin(), sorted.end());
+    const bipartite g = bipartite_from_pairs(pairs);
+    EXPECT_EQ(bipartite_from_pairs(sorted), g);
+    const bipartite h = bipartite_from_pairs(spread);
+    EXPECT_EQ(h.row_ids, g.row_ids);
+    EXPECT_EQ(h.offsets, g.offsets);
+    ASSERT_EQ(h.col_ids.size(), g.col_ids.size());
+    EXPECT_TRUE(std::is_sorted(h.col_ids.begin(), h.col_ids.end()));
+    // The same incidences, read back through each graph's own column ids.
+    EXPECT_EQ(sets_of(spread), [&] {
+      pair_list back;
+      for (std::size_t r = 0; r < h.rows(); ++r)
+        for (const auto c : h.row(r))
+          back.emplace_back(h.row_ids[r], h.col_ids[c]);
+      return sets_of(back);
+    }());
+  }
 }
 
 TEST(Bipartite, TransposeSwapsRolesAndRoundTrips) {

@@ -10,7 +10,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <tuple>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -134,16 +140,14 @@ TEST(JobRuns, APublishedRunReplacesTheLiveRowsAndAFailedOneLeavesNoStagingTable)
   store::create_staging_table(c, job_kind::item_similarity, *run);
   const auto old_rows = db.scalar("SELECT count(*) FROM item_similarity");
   {
-    auto w = db.connect();
-    store::staging_rows rows{w, job_kind::item_similarity, *run};
+    store::staging_rows rows{db.url(), job_kind::item_similarity, *run};
     rows.add(1, 2, 0.5);
     rows.add(1, 3, 0.25);
     rows.add(2, 1, 0.5);
     rows.commit();
   }
   {
-    auto w = db.connect();
-    store::staging_rows rows{w, job_kind::item_similarity, *run};
+    store::staging_rows rows{db.url(), job_kind::item_similarity, *run};
     rows.add(9, 9, 1.0);
   } // never committed: nothing of it is written
   EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), old_rows); // not yet published
@@ -171,6 +175,70 @@ TEST(JobRuns, APublishedRunReplacesTheLiveRowsAndAFailedOneLeavesNoStagingTable)
   EXPECT_EQ(db.scalar("SELECT count(*) FROM item_similarity"), "3");
 }
 
+TEST(JobRuns, StagingRowsKeepEveryIdAndScoreBitForBitAcrossManyBlocks) {
+  test_database db{"job_runs_staging_bits"};
+  auto c = db.connect();
+  auto run = store::start_run(c, job_kind::user_neighbours, 0);
+  ASSERT_TRUE(run.has_value());
+  store::create_staging_table(c, job_kind::user_neighbours, *run);
+  // Extreme ids, a denormal, scores one ulp apart, and enough rows for many
+  // blocks of the binary COPY.
+  std::vector<std::tuple<std::int32_t, std::int32_t, double>> rows{
+      {1, 2, 1.0 / 3.0},
+      {std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max(), 5e-324},
+      {-7, 0, 0.1},
+      {-7, 1, std::nextafter(0.1, 1.0)},
+      {9, 10, 1.0}};
+  for (std::int32_t i = 0; i < 20000; ++i)
+    rows.emplace_back(100 + i / 50, i, 1.0 / std::sqrt(double(i) + 2.0));
+  {
+    store::staging_rows out{db.url(), job_kind::user_neighbours, *run};
+    for (const auto& [id, other, score] : rows)
+      out.add(id, other, score);
+    out.commit();
+  }
+  pqxx::work tx{c};
+  const auto stored = tx.exec("SELECT user_id, similar_user_id, "
+                              "encode(float8send(similarity_score), 'hex') FROM " +
+                              store::staging_table(job_kind::user_neighbours, *run));
+  ASSERT_EQ(stored.size(), rows.size());
+  std::sort(rows.begin(), rows.end());
+  std::vector<std::tuple<std::int32_t, std::int32_t, std::string>> got, want;
+  for (const auto& r : stored)
+    got.emplace_back(r[0].as<std::int32_t>(), r[1].as<std::int32_t>(), r[2].as<std::string>());
+  for (const auto& [id, other, score] : rows) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(std::bit_cast<std::uint64_t>(score)));
+    want.emplace_back(id, other, hex);
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+}
+
+TEST(JobRuns, StagingRowsNeverCommittedLeaveTheStagingTableEmpty) {
+  test_database db{"job_runs_staging_abort"};
+  auto c = db.connect();
+  auto run = store::start_run(c, job_kind::user_neighbours, 0);
+  ASSERT_TRUE(run.has_value());
+  store::create_staging_table(c, job_kind::user_neighbours, *run);
+  {
+    store::staging_rows out{db.url(), job_kind::user_neighbours, *run};
+    for (std::int32_t i = 0; i < 20000; ++i) // several blocks already sent
+      out.add(i, i + 1, 0.5);
+  }
+  EXPECT_EQ(db.scalar("SELECT count(*) FROM " +
+                      store::staging_table(job_kind::user_neighbours, *run)),
+            "0");
+}
+
+TEST(JobRuns, StagingRowsForAnUnreachableServerThrowBrokenConnection) {
+  // Port 1 on loopback: nothing listens there.
+  EXPECT_THROW((store::staging_rows{"postgresql://recd@127.0.0.1:1/recd?connect_timeout=2",
+                                    job_kind::user_neighbours, 1}),
+               pqxx::broken_connection);
+}
+
 TEST(JobRuns, ADeposedLeaderPublishesNothing) {
   test_database db{"job_runs_fence"};
   import_small_shop(db, 200, 100, 3000);
@@ -181,7 +249,7 @@ TEST(JobRuns, ADeposedLeaderPublishesNothing) {
   ASSERT_TRUE(run.has_value());
   store::create_staging_table(c, job_kind::item_similarity, *run);
   {
-    store::staging_rows rows{c, job_kind::item_similarity, *run};
+    store::staging_rows rows{db.url(), job_kind::item_similarity, *run};
     rows.add(1, 2, 0.5);
     rows.commit();
   }
