@@ -193,12 +193,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         // The partitions recalled here: those the request names (the API
         // node names each partition once over its requests, to its owner or,
         // while the owner is lost, its replica), else those the flip gave.
-        auto outside = [&](std::int32_t id) {
-          if (req.serve.empty())
-            return st.on_standby(id);
-          return st.partition_count == 0 || // nothing loaded: nothing held either
-                 !serves_partition(req.serve, partition_of(id, st.partition_count));
-        };
+        auto outside = [&](std::int32_t id) { return st.recalled_elsewhere(req.serve, id); };
         // Nothing held is left out (one holder per partition, no move under
         // way): the plain recall, without a test per item.
         const bool all_held = req.serve.empty()
@@ -348,12 +343,7 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
           return refuse(self, "nearest", describe(err));
         if (auto err = limits::check_serve_set(serve))
           return refuse(self, "nearest", describe(err));
-        auto outside = [&](std::int32_t id) {
-          if (serve.empty())
-            return st.on_standby(id);
-          return st.partition_count == 0 ||
-                 !serves_partition(serve, partition_of(id, st.partition_count));
-        };
+        auto outside = [&](std::int32_t id) { return st.recalled_elsewhere(serve, id); };
         // Held items of other partitions can fill the nearest list: then it
         // is asked again, wider, down to 16 times k at most.
         const auto want = static_cast<std::size_t>(k);

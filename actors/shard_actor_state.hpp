@@ -113,6 +113,14 @@ struct shard_actor_state {
   bool on_standby(std::int32_t id) const {
     return !standby.empty() && standby.count(partition_of(id, partition_count)) != 0;
   }
+  // Whether `id`'s partition is recalled elsewhere: outside `serve` (a
+  // request's recall_request::serve), or with an empty one on standby here.
+  bool recalled_elsewhere(const std::vector<std::uint64_t>& serve, std::int32_t id) const {
+    if (serve.empty())
+      return on_standby(id);
+    return partition_count == 0 || // nothing loaded: nothing held either
+           !serves_partition(serve, partition_of(id, partition_count));
+  }
   bool is_incoming(std::int32_t id) const {
     return partition_count > 0 && incoming.count(partition_of(id, partition_count)) != 0;
   }
