@@ -355,7 +355,14 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
                                  << describe(still);
 
   // Nothing crashed, nothing changed, no statement that writes ran.
-  EXPECT_EQ(writes(), writes_before);
+  // On a mismatch, the writing statements PostgreSQL counted name the culprit
+  // (one extra write was seen once in CI, 86 against 85; not understood yet).
+  EXPECT_EQ(writes(), writes_before)
+    << db.scalar("SELECT string_agg(s.calls || '  ' || left(s.query, 160), E'\\n' ORDER BY "
+                 "s.calls DESC) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+                 "WHERE d.datname = current_database() AND s.query ~* "
+                 "'^\\s*(insert|update|delete|create|drop|copy|alter|truncate|with|select "
+                 "pg_advisory)'");
   for (const char* name : {"coordinator", "shard-0", "shard-1", "api-0"})
     EXPECT_TRUE(c[name].proc->running()) << name << " died, log:\n" << tail(slurp(c[name].log));
   auto after_map = c.map();
