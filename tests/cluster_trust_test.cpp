@@ -208,14 +208,26 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   // Statements that change anything, as PostgreSQL counted them
   // (pg_stat_statements, preloaded by scripts/test): none may run because of
   // the messages below.
+  // The leading coordinator's lease renewal (store::renew_lease, an UPDATE
+  // every cluster.lease_ms / 3, 1 s here) runs on a clock, not because of a
+  // message: it is left out of the count, and the lease's term is checked
+  // unchanged instead. (The hostile phase takes about 70 ms, so about one run
+  // in fifteen saw a renewal inside it: the one failure seen, 86 against 85.)
   db.scalar("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-  auto writes = [&] {
-    return count(db, "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d "
-                     "ON d.oid = s.dbid WHERE d.datname = current_database() AND s.query ~* "
-                     "'^\\s*(insert|update|delete|create|drop|copy|alter|truncate|with|select "
-                     "pg_advisory)'");
+  const std::string counted =
+    " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = "
+    "current_database() AND s.query ~* '^\\s*(insert|update|delete|create|drop|copy|alter|"
+    "truncate|with|select pg_advisory)' AND s.query NOT LIKE 'UPDATE coordinator_lease SET "
+    "expires_at = clock_timestamp() +%'";
+  const auto term_before = count(db, "SELECT term FROM coordinator_lease");
+  auto writes = [&] { return count(db, "SELECT coalesce(sum(s.calls), 0)" + counted); };
+  auto renewals = [&] {
+    return count(db, "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE "
+                     "'UPDATE coordinator_lease SET expires_at = clock_timestamp() +%'");
   };
   const auto writes_before = writes();
+  const auto renewals_before = renewals();
+  const auto hostile_start = std::chrono::steady_clock::now();
   ASSERT_GE(writes_before, 0) << "pg_stat_statements is not available";
 
   // Another application id cannot even connect.
@@ -355,14 +367,12 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
                                  << describe(still);
 
   // Nothing crashed, nothing changed, no statement that writes ran.
-  // On a mismatch, the writing statements PostgreSQL counted name the culprit
-  // (one extra write was seen once in CI, 86 against 85; not understood yet).
+  // On a mismatch, the writing statements PostgreSQL counted name the culprit.
+  EXPECT_EQ(count(db, "SELECT term FROM coordinator_lease"), term_before)
+    << "the coordinator lease changed hands";
   EXPECT_EQ(writes(), writes_before)
     << db.scalar("SELECT string_agg(s.calls || '  ' || left(s.query, 160), E'\\n' ORDER BY "
-                 "s.calls DESC) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
-                 "WHERE d.datname = current_database() AND s.query ~* "
-                 "'^\\s*(insert|update|delete|create|drop|copy|alter|truncate|with|select "
-                 "pg_advisory)'");
+                 "s.calls DESC)" + counted);
   for (const char* name : {"coordinator", "shard-0", "shard-1", "api-0"})
     EXPECT_TRUE(c[name].proc->running()) << name << " died, log:\n" << tail(slurp(c[name].log));
   auto after_map = c.map();
@@ -391,7 +401,11 @@ TEST(Adversary, EveryHostileMessageOnTheActorPortIsRefusedAndChangesNothing) {
   EXPECT_NE(log.find("dropped an unexpected message"), std::string::npos)
     << "messages of no interface are not logged";
   info(std::to_string(answers.size()) + " hostile messages refused; writing statements run " +
-       "before them (migration, import, map): " + std::to_string(writes_before));
+       "before them (migration, import, map): " + std::to_string(writes_before) +
+       "; lease renewals in the " +
+       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - hostile_start).count()) +
+       " ms since: " + std::to_string(renewals() - renewals_before));
 }
 
 
