@@ -1,8 +1,9 @@
 // The api actor's requests to the holders of many partitions at once: where
 // each partition is served (reroute), recall for a user, the items nearest
 // to a vector, item details. With replicated partitions (cluster.replicas =
-// 2) a partition whose owner is lost is served by its replica, and a request
-// its shard misses is asked again of the partitions' other holders, once.
+// 2) reads spread over both holders by the user or item they are about, a
+// partition whose owner is lost is served by its replica, and a request its
+// shard misses is asked again of the partitions' other holders, once.
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -39,9 +40,26 @@ void reroute(api_state& st) {
     group.shard = key == no_shard ? st.unavailable : st.shards[key];
     group.add(static_cast<std::uint32_t>(p), P);
   }
-  st.recall_groups.clear();
-  for (auto& [index, group] : by_shard)
-    st.recall_groups.push_back(std::move(group));
+  // Each group as sent to each live shard that holds all of its partitions
+  // (owner or replica), its serving shard first.
+  auto holds = [&](std::uint32_t index, std::uint32_t p) {
+    return st.owner[p] == index || (p < st.replica.size() && st.replica[p] == index);
+  };
+  st.read_groups.clear();
+  for (auto& [index, group] : by_shard) {
+    std::vector<std::shared_ptr<const recall_group>> holders;
+    for (std::uint32_t other = 0; index != no_shard && other < st.shards.size(); ++other) {
+      if (other == index || !live(other) ||
+          !std::all_of(group.partitions.begin(), group.partitions.end(),
+                       [&](std::uint32_t p) { return holds(other, p); }))
+        continue;
+      auto copy = group;
+      copy.shard = st.shards[other];
+      holders.push_back(std::make_shared<const recall_group>(std::move(copy)));
+    }
+    holders.insert(holders.begin(), std::make_shared<const recall_group>(std::move(group)));
+    st.read_groups.push_back(std::move(holders));
+  }
 }
 
 bool shard_missed(const caf::error& err) {
@@ -59,10 +77,18 @@ unix_seconds now_seconds() {
     .count();
 }
 
+using group_list = std::vector<std::shared_ptr<const recall_group>>;
+
+group_list shared_groups(std::map<shard_actor, recall_group>& by_shard) {
+  group_list out;
+  for (auto& [shard, group] : by_shard)
+    out.push_back(std::make_shared<const recall_group>(std::move(group)));
+  return out;
+}
+
 // The partitions of a group whose shard missed, regrouped on their other
 // live holders; `orphaned` tells whether any has none.
-std::vector<recall_group> regroup(const api_state& st, const recall_group& missed,
-                                  bool& orphaned) {
+group_list regroup(const api_state& st, const recall_group& missed, bool& orphaned) {
   std::map<shard_actor, recall_group> by_shard;
   for (auto p : missed.partitions) {
     const auto& next = st.alternate(p, missed.shard);
@@ -74,10 +100,7 @@ std::vector<recall_group> regroup(const api_state& st, const recall_group& misse
     group.shard = next;
     group.add(p, st.owner.size());
   }
-  std::vector<recall_group> out;
-  for (auto& [shard, group] : by_shard)
-    out.push_back(std::move(group));
-  return out;
+  return shared_groups(by_shard);
 }
 
 // Counts the requests of one fan-out, including those added by a retry, and
@@ -95,11 +118,10 @@ struct fan_out {
 // `ask_one(group, retry)` asks one group; on a miss (shard_missed) it is
 // asked again on the partitions' other holders, once.
 template <class Answer, class Make, class Take>
-void ask_groups(api_self* self, std::vector<recall_group> groups, std::shared_ptr<fan_out> fan,
+void ask_groups(api_self* self, const group_list& groups, std::shared_ptr<fan_out> fan,
                 Make make, Take take, bool may_retry) {
   fan->remaining += groups.size();
-  for (auto& group : groups) {
-    auto g = std::make_shared<const recall_group>(std::move(group));
+  for (const auto& g : groups) {
     make(*g).then(
       [=](const Answer& found) mutable {
         take(found);
@@ -111,7 +133,7 @@ void ask_groups(api_self* self, std::vector<recall_group> groups, std::shared_pt
           auto again = regroup(self->state, *g, orphaned);
           fan->failed = fan->failed || orphaned;
           if (!again.empty())
-            ask_groups<Answer>(self, std::move(again), fan, make, take, false);
+            ask_groups<Answer>(self, again, fan, make, take, false);
         } else {
           fan->failed = true;
         }
@@ -141,7 +163,7 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
   req->per_route = per_route;
   req->now = now_seconds();
   req->only_category = std::move(category);
-  if (st.recall_groups.empty()) {
+  if (st.read_groups.empty()) {
     std::vector<candidate> none;
     done(none, true);
     return;
@@ -158,15 +180,15 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
   auto take = [all](const std::vector<candidate>& found) {
     all->insert(all->end(), found.begin(), found.end());
   };
-  ask_groups<std::vector<candidate>>(self, st.recall_groups, fan, make, take, true);
+  ask_groups<std::vector<candidate>>(self, st.groups_for(ctx.user), fan, make, take, true);
 }
 
-void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
+void nearest_everywhere(api_self* self, std::int32_t key, std::vector<float> vec, std::int32_t k,
                         std::vector<item_id> exclude,
                         std::function<void(std::vector<scored_item>&, bool)> done) {
   auto& st = self->state;
   auto found = std::make_shared<std::vector<scored_item>>();
-  if (st.recall_groups.empty()) {
+  if (st.read_groups.empty()) {
     done(*found, false);
     return;
   }
@@ -181,25 +203,24 @@ void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
   auto take = [found](const std::vector<scored_item>& some) {
     found->insert(found->end(), some.begin(), some.end());
   };
-  ask_groups<std::vector<scored_item>>(self, st.recall_groups, fan, make, take, true);
+  ask_groups<std::vector<scored_item>>(self, st.groups_for(key), fan, make, take, true);
 }
 
 namespace {
 
-// `items` grouped by the shard serving their partition, as recall groups
-// (the partitions of the group's items), so that a miss regroups them alike.
-std::vector<recall_group> groups_of(const api_state& st, const std::vector<item_id>& items) {
+// `items` grouped by the holder of their partition that reads about `key`
+// go to, as recall groups (the partitions of the group's items), so that a
+// miss regroups them alike.
+group_list groups_of(const api_state& st, std::int32_t key, const std::vector<item_id>& items) {
   std::map<shard_actor, recall_group> by_shard;
   for (auto item : items) {
     const auto p = st.partition(item);
-    auto& group = by_shard[st.serving(p)];
-    group.shard = st.serving(p);
+    const auto& holder = st.reader(p, key);
+    auto& group = by_shard[holder];
+    group.shard = holder;
     group.add(p, st.owner.size());
   }
-  std::vector<recall_group> out;
-  for (auto& [shard, group] : by_shard)
-    out.push_back(std::move(group));
-  return out;
+  return shared_groups(by_shard);
 }
 
 // The items of `wanted` whose partition `g` names.
@@ -214,10 +235,10 @@ std::vector<item_id> items_of(const api_state& st, const recall_group& g,
 
 } // namespace
 
-void vectors_everywhere(api_self* self, const std::vector<item_id>& items,
+void vectors_everywhere(api_self* self, std::int32_t key, const std::vector<item_id>& items,
                         std::function<void(std::vector<item_vector>&, bool)> done) {
   auto found = std::make_shared<std::vector<item_vector>>();
-  auto groups = groups_of(self->state, items);
+  auto groups = groups_of(self->state, key, items);
   if (groups.empty()) {
     done(*found, false);
     return;
@@ -232,12 +253,12 @@ void vectors_everywhere(api_self* self, const std::vector<item_id>& items,
   auto take = [found](const std::vector<item_vector>& some) {
     found->insert(found->end(), some.begin(), some.end());
   };
-  ask_groups<std::vector<item_vector>>(self, std::move(groups), fan, make, take, true);
+  ask_groups<std::vector<item_vector>>(self, groups, fan, make, take, true);
 }
 
-void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
-                   std::function<void(details_ptr, bool)> done) {
-  auto groups = groups_of(self->state, items);
+void fetch_details(api_self* self, std::int32_t key, const std::vector<item_id>& items,
+                   bool degraded, std::function<void(details_ptr, bool)> done) {
+  auto groups = groups_of(self->state, key, items);
   auto details = std::make_shared<std::unordered_map<item_id, item_details>>();
   if (groups.empty()) {
     done(details, degraded);
@@ -256,7 +277,7 @@ void fetch_details(api_self* self, const std::vector<item_id>& items, bool degra
     for (const auto& d : found)
       (*details)[d.item] = d;
   };
-  ask_groups<std::vector<item_details>>(self, std::move(groups), fan, make, take, true);
+  ask_groups<std::vector<item_details>>(self, groups, fan, make, take, true);
 }
 
 } // namespace recd::api_detail

@@ -86,7 +86,7 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
   for (const auto& m : ranked)
     ids.push_back(m.item);
   auto shared_ranked = std::make_shared<std::vector<merged_item>>(std::move(ranked));
-  fetch_details(self, ids, degraded, [=](details_ptr details, bool incomplete) mutable {
+  fetch_details(self, job->user, ids, degraded, [=](details_ptr details, bool incomplete) mutable {
     const auto& list = *shared_ranked;
     // Step 4: the request's category and the rules, over the items whose
     // details came back (an item that vanished or whose shard was late is left out).

@@ -53,11 +53,16 @@ struct api_state {
   std::vector<std::uint32_t> replica; // partition -> its replica's shard index (empty: none)
   // Derived by reroute() from the map and the shards lost since (handles
   // replaced by `unavailable`): the shard serving each partition now, its
-  // owner or, while the owner is lost, its replica; and the recall requests
-  // that name every partition once (a group on `unavailable` for partitions
-  // nobody serves, so that the answer says degraded).
+  // owner or, while the owner is lost, its replica (where writes go first);
+  // and the recall groups that name every partition once (a group on
+  // `unavailable` for partitions nobody serves, so that the answer says
+  // degraded), each as sent to every live shard that holds all of its
+  // partitions, its serving shard first. A read of a group may go to any of
+  // them and gets the same answer: a shard recalls exactly the partitions a
+  // request names (recall_request::serve), and every holder applied each
+  // acknowledged behavior (apply_targets).
   std::vector<std::uint32_t> route;
-  std::vector<recall_group> recall_groups;
+  std::vector<std::vector<std::shared_ptr<const recall_group>>> read_groups;
 
   // Stands in for a shard while none serves a partition: answers every
   // request with shard_unavailable (an untyped actor with a default handler,
@@ -86,6 +91,35 @@ struct api_state {
     return index < shards.size() ? shards[index] : unavailable;
   }
   const shard_actor& shard_of(std::int32_t id) const { return serving(partition(id)); }
+  // Reads spread over the live holders by the id the request is about (its
+  // user, or its item): the same id goes to the same holders while the map
+  // holds, so a user's answers do not alternate between them.
+  static std::size_t spread(std::int32_t key, std::size_t salt, std::size_t choices) {
+    auto h = static_cast<std::uint64_t>(static_cast<std::uint32_t>(key)) + 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull; // splitmix64's finalizer
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+    h ^= h >> 31;
+    return static_cast<std::size_t>((h + salt) % choices);
+  }
+  // The live holder of partition p that a read about `key` goes to: its
+  // owner or its replica; the serving shard (or `unavailable`) if it has no
+  // other.
+  const shard_actor& reader(std::uint32_t p, std::int32_t key) const {
+    const auto& first = serving(p);
+    const auto& other = alternate(p, first);
+    if (first == unavailable || other == unavailable)
+      return first;
+    return spread(key, 0, 2) == 0 ? first : other;
+  }
+  // The recall groups a read about `key` is sent to: each group once, on one
+  // of its holders.
+  std::vector<std::shared_ptr<const recall_group>> groups_for(std::int32_t key) const {
+    std::vector<std::shared_ptr<const recall_group>> out;
+    out.reserve(read_groups.size());
+    for (std::size_t g = 0; g < read_groups.size(); ++g)
+      out.push_back(read_groups[g][spread(key, g, read_groups[g].size())]);
+    return out;
+  }
   // The other live holder of partition p than `tried` (its owner or its
   // replica), or `unavailable`: where a request that failed on `tried` goes.
   const shard_actor& alternate(std::uint32_t p, const shard_actor& tried) const {
@@ -124,7 +158,7 @@ struct api_state {
 
 using api_self = api_actor::stateful_base<api_state>;
 
-// Derives route and recall_groups from the map and the lost shards
+// Derives route and read_groups from the map and the lost shards
 // (api_fanout.cpp); after every map and every lost shard.
 void reroute(api_state& st);
 
@@ -194,23 +228,23 @@ auto ask(api_self* self, const Handle& dest, deadlines::clock::duration timeout,
                                                  std::make_tuple(std::forward<Ts>(xs)...)};
 }
 
-// ask() to the shard serving `id`'s partition; if that shard misses the
-// request (shard_missed) and the partition has another live holder (its
-// replica, or its owner back), the same request goes there once, with the
-// same timeout again. Then on_answer or on_error, once.
+// ask() to the holder of `id`'s partition that reads about `id` go to
+// (api_state::reader); if that shard misses the request (shard_missed) and
+// the partition has another live holder, the same request goes there once,
+// with the same timeout again. Then on_answer or on_error, once.
 template <class... Ts>
 struct ask_holder_handle {
   api_self* self;
-  std::uint32_t partition;
+  std::int32_t id;
   deadlines::clock::duration timeout;
   std::tuple<Ts...> args;
 
   template <class OnAnswer, class OnError>
   void then(OnAnswer on_answer, OnError on_error) {
     auto* s = self;
-    const auto p = partition;
+    const auto p = s->state.partition(id);
     const auto t = timeout;
-    const shard_actor first = s->state.serving(p);
+    const shard_actor first = s->state.reader(p, id);
     std::apply(
       [&](auto&... xs) {
         ask(s, first, t, xs...)
@@ -229,7 +263,7 @@ struct ask_holder_handle {
 
 template <class... Ts>
 auto ask_holder(api_self* self, std::int32_t id, deadlines::clock::duration timeout, Ts&&... xs) {
-  return ask_holder_handle<std::decay_t<Ts>...>{self, self->state.partition(id), timeout,
+  return ask_holder_handle<std::decay_t<Ts>...>{self, id, timeout,
                                                 std::make_tuple(std::forward<Ts>(xs)...)};
 }
 
@@ -305,8 +339,8 @@ void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint6
                       bool degraded, clock::time_point t0,
                       std::vector<std::string> categories = {});
 
-// Recall for `ctx` on every partition, one request per recall group
-// (api_fanout.cpp): the recent items, similar users, taste vector and
+// Recall for `ctx` on every partition, one request per recall group, each to
+// the holder reads about ctx.user go to (api_fanout.cpp): the recent items, similar users, taste vector and
 // categories as seeds, its bought items (at most limits::max_exclude)
 // blocked, `per_route` candidates per route, only `category` when not empty.
 // A group its shard misses is asked again of its partitions' other holders.
@@ -316,26 +350,26 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
                        std::string category, bool degraded,
                        std::function<void(std::vector<candidate>&, bool)> done);
 
-// The details of `items` from the shards serving them (api_fanout.cpp), one
-// request per shard, missed ones asked again of the other holders; then
+// The details of `items` from their holders that reads about `key` (the
+// request's user or item) go to (api_fanout.cpp), one request per shard, missed ones asked again of the other holders; then
 // `done(details, incomplete)`: an item hidden, unavailable or unknown on its
 // shard is absent, and incomplete is true when `degraded` was or some item's
 // partition was answered by nobody in time.
 using details_ptr = std::shared_ptr<const std::unordered_map<item_id, item_details>>;
-void fetch_details(api_self* self, const std::vector<item_id>& items, bool degraded,
-                   std::function<void(details_ptr, bool)> done);
+void fetch_details(api_self* self, std::int32_t key, const std::vector<item_id>& items,
+                   bool degraded, std::function<void(details_ptr, bool)> done);
 
-// The `k` items nearest to `vec` over every partition (each recall group's
-// shard: its partitions' items), `exclude` (sorted) left out (api_fanout.cpp);
+// The `k` items nearest to `vec` over every partition (each recall group on
+// the holder reads about `key` go to: its partitions' items), `exclude` (sorted) left out (api_fanout.cpp);
 // then `done(found, incomplete)`, found unsorted.
-void nearest_everywhere(api_self* self, std::vector<float> vec, std::int32_t k,
+void nearest_everywhere(api_self* self, std::int32_t key, std::vector<float> vec, std::int32_t k,
                         std::vector<item_id> exclude,
                         std::function<void(std::vector<scored_item>&, bool)> done);
 
-// The embeddings of those of `items` that have one, from the shards serving
-// them (api_fanout.cpp), missed ones asked again of the other holders; then
+// The embeddings of those of `items` that have one, from their holders that
+// reads about `key` go to (api_fanout.cpp), missed ones asked again of the other holders; then
 // `done(found, incomplete)`.
-void vectors_everywhere(api_self* self, const std::vector<item_id>& items,
+void vectors_everywhere(api_self* self, std::int32_t key, const std::vector<item_id>& items,
                         std::function<void(std::vector<item_vector>&, bool)> done);
 
 // What a user whose shard did not answer may never be recommended, from the

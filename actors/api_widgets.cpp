@@ -72,7 +72,7 @@ void answer_page(api_self* self, reply_promise rp, const item_query& q, const ch
   for (const auto& m : ranked)
     ids.push_back(m.item);
   auto items = std::make_shared<std::vector<page_item>>(std::move(ranked));
-  fetch_details(self, ids, degraded, [=](details_ptr details, bool incomplete) mutable {
+  fetch_details(self, q.item, ids, degraded, [=](details_ptr details, bool incomplete) mutable {
     // The shown items: those whose details came (hidden and unavailable ones
     // never do), through the category filter and the rules, best first.
     auto rules_in_force = current_rules(self->state);
@@ -214,12 +214,13 @@ void similar(api_self* self, reply_promise rp, item_query q) {
           scores.add(n.item, "vector", "", n.score, 1.0, rc.weight_vector);
       answer_page(self, rp, q, "items", scores.ranked(), *degraded, t0);
     };
-    if (shared_rel->embedding.empty() || st.recall_groups.empty()) {
+    if (shared_rel->embedding.empty() || st.read_groups.empty()) {
       done();
       return;
     }
     // Vector neighbours: every shard indexes its own items.
-    nearest_everywhere(self, shared_rel->embedding, page_depth(st, q), std::vector<item_id>{q.item},
+    nearest_everywhere(self, q.item, shared_rel->embedding, page_depth(st, q),
+                       std::vector<item_id>{q.item},
                        [=](std::vector<scored_item>& found, bool incomplete) mutable {
                          *nearest = std::move(found);
                          *degraded = *degraded || incomplete;
@@ -334,7 +335,8 @@ void session(api_self* self, reply_promise rp, session_query q) {
     std::vector<item_id> ids;
     for (const auto& r : *items)
       ids.push_back(r.item);
-    vectors_everywhere(self, ids, [=](std::vector<item_vector>& found, bool incomplete) mutable {
+    vectors_everywhere(self, ctx->user, ids, [=](std::vector<item_vector>& found,
+                                                 bool incomplete) mutable {
       std::unordered_map<item_id, std::vector<float>> vectors;
       for (auto& v : found)
         vectors[v.item] = std::move(v.vec);

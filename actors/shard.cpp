@@ -194,6 +194,10 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
         // node names each partition once over its requests, to its owner or,
         // while the owner is lost, its replica), else those the flip gave.
         auto outside = [&](std::int32_t id) { return st.recalled_elsewhere(req.serve, id); };
+        if (!req.serve.empty() && std::any_of(st.standby.begin(), st.standby.end(), [&](auto p) {
+              return serves_partition(req.serve, p);
+            }))
+          ++node_telemetry().shard(st.index).standby_recalls; // a replica serves a read
         // Nothing held is left out (one holder per partition, no move under
         // way): the plain recall, without a test per item.
         const bool all_held = req.serve.empty()

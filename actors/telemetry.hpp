@@ -67,6 +67,9 @@ struct shard_figures {
   std::atomic<std::uint64_t> arena_mapped_bytes{0};
   std::atomic<std::uint64_t> arena_used_bytes{0};
   fixed_histogram recall{latency_buckets()}; // one recall request, on this shard
+  // Recall requests that named a partition held here on standby: reads a
+  // replica served (cluster.replicas = 2), or a move's new holder early.
+  std::atomic<std::uint64_t> standby_recalls{0};
 };
 
 // The behavior writer of this node.

@@ -8,19 +8,24 @@
 # answered) and the load average. Then both servers at once are asked the
 # same random users (use_cache=false, limit 50) and their answers compared
 # (bench/compare_answers.py). Not a test: nothing here asserts a timing.
-#   bench/ab_serving.sh [--set NAME]... [--rounds 3] [--seconds 10] [--users 300] BEFORE AFTER
-# NAME: a data set of bench/lib.sh (default: seedgen-3m ml100k).
+#   bench/ab_serving.sh [--set NAME]... [--rounds 3] [--seconds 10] [--users 300]
+#                       [--env-before K=V]... [--env-after K=V]... BEFORE AFTER
+# NAME: a data set of bench/lib.sh (default: seedgen-3m ml100k). --env-*: settings
+# for one side's server only (e.g. RECD_CLUSTER_SHARDS=1), so one binary can be
+# compared with itself under two configurations.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$RECD_ROOT/bench/lib.sh"
-sets=() rounds=3 secs=10 users=300 bins=()
+sets=() rounds=3 secs=10 users=300 bins=() env0=() env1=()
 while (($#)); do
   case "$1" in
     --set) sets+=("$2"); shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --seconds) secs="$2"; shift 2 ;;
     --users) users="$2"; shift 2 ;;
-    -h|--help) sed -n "2,12p" "$0"; exit 0 ;;
+    --env-before) env0+=("$2"); shift 2 ;;
+    --env-after) env1+=("$2"); shift 2 ;;
+    -h|--help) sed -n "2,15p" "$0"; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) bins+=("$(realpath "$1")"); shift ;;
   esac
@@ -41,7 +46,7 @@ for s in "${sets[@]}"; do
   for r in $(seq "$rounds"); do
     for side in 0 1; do
       recd=${bins[$side]}
-      start_recd_serve "$s"
+      if [ "$side" = 0 ]; then start_recd_serve "$s" "${env0[@]}"; else start_recd_serve "$s" "${env1[@]}"; fi
       run_wrk "ab-warm" "$RECD_SERVE_PORT" recommend.lua 32 3 "${e[@]}"
       WRK_CPU_PID=$RECD_SERVE_PID run_wrk "ab" "$RECD_SERVE_PORT" recommend.lua 32 "$secs" "${e[@]}"
       printf '%s %s round %s %s: %s req/s, p99 %s ms, recd CPU %s us/request, errors %s, load %s\n' \
@@ -50,8 +55,8 @@ for s in "${sets[@]}"; do
       bench_stop_all
     done
   done
-  recd=${bins[0]}; start_recd_serve "$s"; port_a=$RECD_SERVE_PORT
-  recd=${bins[1]}; start_recd_serve "$s"; port_b=$RECD_SERVE_PORT
+  recd=${bins[0]}; start_recd_serve "$s" "${env0[@]}"; port_a=$RECD_SERVE_PORT
+  recd=${bins[1]}; start_recd_serve "$s" "${env1[@]}"; port_b=$RECD_SERVE_PORT
   printf '%s answers: ' "$s"
   python3 "$RECD_ROOT/bench/compare_answers.py" "$port_a" "$port_b" "$DS_USERS" "$users" 7
   bench_stop_all

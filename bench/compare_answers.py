@@ -38,6 +38,14 @@ def main():
         a, b = ask(port_a, user), ask(port_b, user)
         if [x["item_id"] for x in a] != [x["item_id"] for x in b] or \
                 any(reasons(x) != reasons(y) for x, y in zip(a, b)):
+            if not differing:  # the first difference, in full, to see its kind
+                for k, (x, y) in enumerate(zip(a, b)):
+                    if x["item_id"] != y["item_id"] or reasons(x) != reasons(y):
+                        print(f"user {user}, first difference at rank {k}:\n  A {json.dumps(x)}\n"
+                              f"  B {json.dumps(y)}", file=sys.stderr)
+                        break
+                else:
+                    print(f"user {user}: {len(a)} against {len(b)} items", file=sys.stderr)
             differing.append(user)
             continue
         same += 1

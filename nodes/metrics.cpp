@@ -194,9 +194,14 @@ void add_shards(families& out) {
                             MetricType::Gauge);
   auto& recall = family(out, "recd_shard_recall_duration_seconds",
                         "time a shard spends on one recall request", MetricType::Histogram);
+  auto& standby_recalls = family(out, "recd_shard_standby_recalls_total",
+                                 "recall requests that named a partition this shard holds on "
+                                 "standby: the reads its replicas served",
+                                 MetricType::Counter);
   for (const auto& [index, f] : shards) {
     labels shard{{"shard", std::to_string(index)}};
     sample(partitions, double(load(f->partitions)), shard);
+    sample(standby_recalls, double(load(f->standby_recalls)), shard);
     sample(users, double(load(f->users)), shard);
     sample(items, double(load(f->items)), shard);
     for (std::size_t k = 0; k < shard_figures::structures.size(); ++k)

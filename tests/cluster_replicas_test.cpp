@@ -10,8 +10,8 @@
 //             new replicas. Joins, a graceful leave and a kill in a row
 //             under load: the same. A restarted coordinator gets both roles
 //             back from the shards, with nothing to load. A replica of every
-//             partition changes no answer: each partition is still recalled
-//             once.
+//             partition changes no answer (each partition is still recalled
+//             once) while the reads spread over both holders.
 //
 // Load is bounded: 3 client threads for at most 20 s, every request with a 5 s
 // timeout. Every node must exit with status 0 within 10 s of SIGTERM at the end.
@@ -280,7 +280,7 @@ TEST(Replicas, ARestartedCoordinatorGetsBothRolesBackFromTheShardsWithNothingToL
   }
 }
 
-TEST(Replicas, AReplicaOfEveryPartitionChangesNoAnswer) {
+TEST(Replicas, AReplicaOfEveryPartitionServesReadsAndChangesNoAnswer) {
   // One process with two local shards puts partition p on shard p mod 2 with
   // or without replicas; with them each shard also holds the other's
   // partitions, and the answers must stay the same (a partition recalled by
@@ -292,8 +292,9 @@ TEST(Replicas, AReplicaOfEveryPartitionChangesNoAnswer) {
   redis_server redis;
   auto job = run_cli({"compute", "--shards", "2"}, {{"RECD_POSTGRES_URL", db.url()}}, 180s);
   ASSERT_EQ(job.status, 0) << show(job);
-  recd_server one{db.url(), redis.url(), {{"RECD_CLUSTER_REPLICAS", "1"}}};
-  recd_server two{db.url(), redis.url(), {{"RECD_CLUSTER_REPLICAS", "2"}}};
+  const std::string token = "replicas-same-admin-token";
+  recd_server one{db.url(), redis.url(), {{"RECD_CLUSTER_REPLICAS", "1"}, {"RECD_ADMIN_TOKEN", token}}};
+  recd_server two{db.url(), redis.url(), {{"RECD_CLUSTER_REPLICAS", "2"}, {"RECD_ADMIN_TOKEN", token}}};
   int compared = 0, differ = 0, filled = 0;
   std::string examples;
   for (std::int64_t user = 1; user <= 200; ++user) {
@@ -315,6 +316,21 @@ TEST(Replicas, AReplicaOfEveryPartitionChangesNoAnswer) {
        " answers differ with a replica of every partition");
   EXPECT_GT(filled, 150) << "too few full answers for the comparison to mean anything";
   EXPECT_EQ(differ, 0) << examples;
+  // The reads were spread over both holders: each shard answered recalls for
+  // partitions it holds as a replica, and without replicas none did.
+  auto standby_recalls = [&](const recd_server& server, const char* shard) {
+    auto r = request("GET", loopback, server.admin_port(), "/metrics", "", "text/plain", 10s,
+                     {{"Authorization", "Bearer " + token}});
+    EXPECT_EQ(r.status, 200u) << show(r);
+    return parse_exposition(r.body).value("recd_shard_standby_recalls_total", {{"shard", shard}});
+  };
+  for (const char* shard : {"0", "1"}) {
+    EXPECT_EQ(standby_recalls(one, shard), 0) << "shard " << shard << " without replicas";
+    const auto served = standby_recalls(two, shard);
+    info("shard " + std::string{shard} + " served " + std::to_string(int(served)) +
+         " of 200 users' recalls as a replica");
+    EXPECT_GT(served, 20) << "shard " << shard << " served (almost) no read as a replica";
+  }
 }
 
 } // namespace
