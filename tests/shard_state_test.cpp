@@ -492,10 +492,13 @@ std::vector<float> unit_vector(std::mt19937& rng, std::size_t dim) {
 }
 
 TEST(shard_state, the_vector_index_answers_the_exact_nearest_items_best_first) {
+  // Dimensions that do and do not fill the scan's 16-component steps.
+  for (std::size_t dim : {32u, 21u, 7u}) {
+  SCOPED_TRACE("dimension " + std::to_string(dim));
   std::mt19937 rng{5};
-  constexpr std::size_t count = 3000, dim = 32;
+  constexpr std::size_t count = 3000;
   std::vector<std::vector<float>> vectors;
-  vector_index index{dim, count};
+  vector_index index{static_cast<std::int32_t>(dim), count};
   for (std::size_t i = 0; i < count; ++i) {
     vectors.push_back(unit_vector(rng, dim));
     index.add(static_cast<item_id>(i + 1), vectors.back());
@@ -534,6 +537,7 @@ TEST(shard_state, the_vector_index_answers_the_exact_nearest_items_best_first) {
     }
   }
   EXPECT_EQ(index.nearest(vectors[1], count + 10).size(), count + 1);
+  }
 }
 
 TEST(shard_state, a_route_keeps_its_best_k_items_by_score_then_item_id) {
