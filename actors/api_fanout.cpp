@@ -144,7 +144,8 @@ void ask_groups(api_self* self, const group_list& groups, std::shared_ptr<fan_ou
 
 } // namespace
 
-void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
+void recall_everywhere(api_self* self, std::int32_t key, const user_context& ctx,
+                       std::int32_t per_route,
                        std::string category, bool degraded,
                        std::function<void(std::vector<candidate>&, bool)> done) {
   auto& st = self->state;
@@ -180,7 +181,7 @@ void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per
   auto take = [all](const std::vector<candidate>& found) {
     all->insert(all->end(), found.begin(), found.end());
   };
-  ask_groups<std::vector<candidate>>(self, st.groups_for(ctx.user), fan, make, take, true);
+  ask_groups<std::vector<candidate>>(self, st.groups_for(key), fan, make, take, true);
 }
 
 void nearest_everywhere(api_self* self, std::int32_t key, std::vector<float> vec, std::int32_t k,

@@ -167,7 +167,7 @@ void recall_and_finish(api_self* self, reply_promise rp, job_ptr job,
                        std::shared_ptr<user_context> ctx, bool degraded) {
   auto per_route = std::max(self->state.cfg.recommend.per_route,
                             static_cast<std::int32_t>(job->window()));
-  recall_everywhere(self, *ctx, per_route, job->filter.category, degraded,
+  recall_everywhere(self, job->user, *ctx, per_route, job->filter.category, degraded,
                     [=](std::vector<candidate>& all, bool shard_failed) mutable {
                       auto ranked = merge(all, *ctx, self->state.cfg.recommend, job->window(),
                                           self->state.merging);

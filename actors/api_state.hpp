@@ -340,13 +340,15 @@ void finish_recommend(api_self* self, reply_promise rp, user_id user, std::uint6
                       std::vector<std::string> categories = {});
 
 // Recall for `ctx` on every partition, one request per recall group, each to
-// the holder reads about ctx.user go to (api_fanout.cpp): the recent items, similar users, taste vector and
+// the holder reads about `key` go to (the user, or a visitor's newest item;
+// api_fanout.cpp): the recent items, similar users, taste vector and
 // categories as seeds, its bought items (at most limits::max_exclude)
 // blocked, `per_route` candidates per route, only `category` when not empty.
 // A group its shard misses is asked again of its partitions' other holders.
 // Then `done(candidates, degraded)`: degraded when `degraded` was already or
 // some partition was answered by nobody in time (or there is none).
-void recall_everywhere(api_self* self, const user_context& ctx, std::int32_t per_route,
+void recall_everywhere(api_self* self, std::int32_t key, const user_context& ctx,
+                       std::int32_t per_route,
                        std::string category, bool degraded,
                        std::function<void(std::vector<candidate>&, bool)> done);
 

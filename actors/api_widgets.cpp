@@ -266,8 +266,11 @@ std::vector<recent_item> distinct_newest_first(const std::vector<recent_item>& i
 
 // Runs recall on every shard for `ctx` and answers with recommend's merge and
 // body (user_id null for an anonymous visitor).
-void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::int32_t limit,
-                    std::shared_ptr<user_context> ctx, bool degraded, clock::time_point t0) {
+// `key`: what spreads the session's reads over replicas (its user, or for a
+// visitor its newest item).
+void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::int32_t key,
+                    std::int32_t limit, std::shared_ptr<user_context> ctx, bool degraded,
+                    clock::time_point t0) {
   // recommend's answer names the user: an anonymous session's is null.
   reply_promise out = rp;
   if (user < 0)
@@ -281,7 +284,7 @@ void recall_session(api_self* self, reply_promise rp, std::int32_t user, std::in
     })};
   auto per_route = std::max(self->state.cfg.recommend.per_route, limit);
   // The category route, as for the user's own answer; no category filter.
-  recall_everywhere(self, *ctx, per_route, {}, degraded,
+  recall_everywhere(self, key, *ctx, per_route, {}, degraded,
                     [=](std::vector<candidate>& all, bool late) mutable {
                       auto ranked = merge(all, *ctx, self->state.cfg.recommend,
                                           static_cast<std::size_t>(limit), self->state.merging);
@@ -329,20 +332,21 @@ void session(api_self* self, reply_promise rp, session_query q) {
   auto items = std::make_shared<std::vector<recent_item>>(distinct_newest_first(q.items));
   auto ctx = std::make_shared<user_context>();
   ctx->user = q.user < 0 ? 0 : q.user;
+  const std::int32_t key = q.user >= 0 || items->empty() ? ctx->user : items->front().item;
   auto degraded = std::make_shared<bool>(false);
   // Step 2: the session items' embeddings from their owners, then fold and recall.
   auto with_context = [=]() mutable {
     std::vector<item_id> ids;
     for (const auto& r : *items)
       ids.push_back(r.item);
-    vectors_everywhere(self, ctx->user, ids, [=](std::vector<item_vector>& found,
+    vectors_everywhere(self, key, ids, [=](std::vector<item_vector>& found,
                                                  bool incomplete) mutable {
       std::unordered_map<item_id, std::vector<float>> vectors;
       for (auto& v : found)
         vectors[v.item] = std::move(v.vec);
       *degraded = *degraded || incomplete;
       fold_session(self->state.cfg.recommend, *ctx, *items, vectors);
-      recall_session(self, rp, q.user, q.limit, ctx, *degraded, t0);
+      recall_session(self, rp, q.user, key, q.limit, ctx, *degraded, t0);
     });
   };
   if (q.user < 0) {
