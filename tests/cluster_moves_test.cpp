@@ -29,6 +29,7 @@
 #include "support/e2e_text.hpp"
 #include "support/job_reference.hpp"
 #include "support/load_generator.hpp"
+#include "support/timed_load.hpp"
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
 #include "support/shop_data.hpp"
@@ -50,21 +51,13 @@ TEST(Resharding, AddingTwoShardNodesAndStoppingOneUnderLoadFailsNoRequestAndLose
 
   const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
   load_generator::options opt;
-  opt.ports = c.api_ports();
   opt.threads = 3;
   opt.max_duration = 25s;
   opt.max_rounds = 4000;
   opt.seed = 2;
-  load_generator load{opt};
-  map_watcher watcher{c, [&load] { return load.elapsed(); }};
-  std::vector<std::string> timeline;
-  auto mark = [&](const std::string& what) {
-    timeline.push_back("t=" + fmt(load.elapsed()) + " s  " + what);
-  };
-  auto sleep_until = [&](double t) {
-    while (load.elapsed() < t)
-      std::this_thread::sleep_for(10ms);
-  };
+  timed_load load{c, opt};
+  auto mark = [&](const std::string& what) { load.mark(what); };
+  auto sleep_until = [&](double t) { load.sleep_until(t); };
   auto owns_partitions = [&](const std::string& name) {
     return [name](const cluster_map& m) {
       auto* s = m.shard(name);
@@ -105,16 +98,7 @@ TEST(Resharding, AddingTwoShardNodesAndStoppingOneUnderLoadFailsNoRequestAndLose
   EXPECT_EQ(rebalance.status, 200u) << show(rebalance);
   EXPECT_TRUE(rebalance.json.is_object() && rebalance.json.contains("epoch")) << show(rebalance);
   sleep_until(10);
-  auto report = load.finish();
-  mark("load stopped");
-  watcher.stop();
-  auto all_events = timeline;
-  for (const auto& e : watcher.events())
-    all_events.push_back(e);
-  const auto lines = timeline_text(all_events);
-  info("load: " + report.summary() + "\ntimeline:\n" + lines);
-  if (!report.failed_behaviors.empty())
-    info(committed_failures(db, report, id_before));
+  auto [report, lines] = load.finish(db, id_before);
   EXPECT_GT(report.recommends, 50) << "the load hardly ran";
   EXPECT_GT(report.acked.size(), 10u) << "the load acknowledged hardly any behavior";
   EXPECT_EQ(report.recommend_failures + report.behavior_failures, 0)
@@ -148,14 +132,11 @@ TEST(ShardFailure, AKilledShardNodesPartitionsMoveToLiveShardsWithinTenSecondsWh
 
   const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
   load_generator::options opt;
-  opt.ports = c.api_ports();
   opt.threads = 3;
   opt.max_duration = 20s;
   opt.seed = 3;
-  load_generator load{opt};
-  map_watcher watcher{c, [&load] { return load.elapsed(); }};
-  while (load.elapsed() < 2)
-    std::this_thread::sleep_for(10ms);
+  timed_load load{c, opt};
+  load.sleep_until(2);
   const double killed_at = load.elapsed();
   auto t_kill = steady::now();
   c.kill9(c["shard-1"]);
@@ -170,16 +151,9 @@ TEST(ShardFailure, AKilledShardNodesPartitionsMoveToLiveShardsWithinTenSecondsWh
   info("kill -9 of shard-1 at t=" + fmt(killed_at) + " s: its partitions on live shards and ready " +
        fmt(failover, 3) + " s later");
   // Keep serving a while on the new map.
-  while (load.elapsed() < killed_at + std::max(4.0, failover + 2))
-    std::this_thread::sleep_for(10ms);
-  auto report = load.finish();
-  watcher.stop();
-  auto events = watcher.events();
-  events.push_back("t=" + fmt(killed_at) + " s  kill -9 shard-1");
-  const auto lines = timeline_text(events);
-  info("load: " + report.summary() + "\ntimeline:\n" + lines);
-  if (!report.failed_behaviors.empty())
-    info(committed_failures(db, report, id_before));
+  load.sleep_until(killed_at + std::max(4.0, failover + 2));
+  load.mark_at(killed_at, "kill -9 shard-1");
+  auto [report, lines] = load.finish(db, id_before);
 
   ASSERT_TRUE(moved.map.has_value()) << "GET /admin/cluster failed";
   EXPECT_TRUE(moved.ok) << "the dead shard's partitions were not reassigned within 15 s: "

@@ -32,6 +32,7 @@
 #include "support/e2e_text.hpp"
 #include "support/exposition.hpp"
 #include "support/load_generator.hpp"
+#include "support/timed_load.hpp"
 #include "support/process.hpp"
 #include "support/recd_cli.hpp"
 #include "support/shop_data.hpp"
@@ -83,14 +84,11 @@ TEST(Replicas, AKilledShardNodeUnderLoadCostsNoDegradedNoFailedAnswerAndNoBehavi
 
   const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
   load_generator::options opt;
-  opt.ports = c.api_ports();
   opt.threads = 3;
   opt.max_duration = 20s;
   opt.seed = 5;
-  load_generator load{opt};
-  map_watcher watcher{c, [&load] { return load.elapsed(); }};
-  while (load.elapsed() < 2)
-    std::this_thread::sleep_for(10ms);
+  timed_load load{c, opt};
+  load.sleep_until(2);
   const double killed_at = load.elapsed();
   auto t_kill = steady::now();
   c.kill9(c["shard-1"]);
@@ -103,16 +101,9 @@ TEST(Replicas, AKilledShardNodeUnderLoadCostsNoDegradedNoFailedAnswerAndNoBehavi
   const double heal = seconds_since(t_kill);
   info("kill -9 of shard-1 at t=" + fmt(killed_at) + " s: every partition owned and replicated " +
        "by the two live shards " + fmt(heal, 3) + " s later");
-  while (load.elapsed() < killed_at + std::max(4.0, heal + 2))
-    std::this_thread::sleep_for(10ms);
-  auto report = load.finish();
-  watcher.stop();
-  auto events = watcher.events();
-  events.push_back("t=" + fmt(killed_at) + " s  kill -9 shard-1");
-  const auto lines = timeline_text(events);
-  info("load: " + report.summary() + "\ntimeline:\n" + lines);
-  if (!report.failed_behaviors.empty())
-    info(committed_failures(db, report, id_before));
+  load.sleep_until(killed_at + std::max(4.0, heal + 2));
+  load.mark_at(killed_at, "kill -9 shard-1");
+  auto [report, lines] = load.finish(db, id_before);
 
   ASSERT_TRUE(healed.map.has_value()) << "GET /admin/cluster failed";
   EXPECT_TRUE(healed.ok) << "the dead shard's partitions were not owned and replicated by the "
@@ -158,20 +149,12 @@ TEST(Replicas, JoinsALeaveAndAKillUnderLoadCostNoDegradedNoFailedAnswerAndNoBeha
 
   const auto id_before = count(db, "SELECT max(id) FROM user_behavior");
   load_generator::options opt;
-  opt.ports = c.api_ports();
   opt.threads = 3;
   opt.max_duration = 25s;
   opt.seed = 6;
-  load_generator load{opt};
-  map_watcher watcher{c, [&load] { return load.elapsed(); }};
-  std::vector<std::string> timeline;
-  auto mark = [&](const std::string& what) {
-    timeline.push_back("t=" + fmt(load.elapsed()) + " s  " + what);
-  };
-  auto sleep_until = [&](double t) {
-    while (load.elapsed() < t)
-      std::this_thread::sleep_for(10ms);
-  };
+  timed_load load{c, opt};
+  auto mark = [&](const std::string& what) { load.mark(what); };
+  auto sleep_until = [&](double t) { load.sleep_until(t); };
   auto step = [&](const std::string& what, std::set<std::string> live) {
     auto w = c.wait_map(replicated_over(live), 20s);
     mark(what + ": replicated over the live shards (" + fmt(w.seconds) + " s)");
@@ -194,16 +177,7 @@ TEST(Replicas, JoinsALeaveAndAKillUnderLoadCostNoDegradedNoFailedAnswerAndNoBeha
   c.kill9(c["shard-1"]);
   step("shard-1 killed", {"shard-2", "shard-3"});
   sleep_until(10);
-  auto report = load.finish();
-  mark("load stopped");
-  watcher.stop();
-  auto all_events = timeline;
-  for (const auto& e : watcher.events())
-    all_events.push_back(e);
-  const auto lines = timeline_text(all_events);
-  info("load: " + report.summary() + "\ntimeline:\n" + lines);
-  if (!report.failed_behaviors.empty())
-    info(committed_failures(db, report, id_before));
+  auto [report, lines] = load.finish(db, id_before);
   EXPECT_GT(report.recommends, 50) << "the load hardly ran";
   EXPECT_EQ(report.degraded, 0) << report.summary() << "\ntimeline:\n" << lines;
   EXPECT_EQ(report.recommend_failures + report.behavior_failures, 0)
