@@ -75,7 +75,8 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
   });
   self->state.unavailable = caf::actor_cast<shard_actor>(dead);
   // A shard that dies is answered for at once: by the replicas of its
-  // partitions, else degraded, until the next map.
+  // partitions, else degraded, until the next map; and what was in flight to
+  // it fails at once instead of at its deadline.
   self->set_down_handler([=](caf::down_msg& dm) {
     bool lost = false;
     for (auto* list : {&self->state.shards, &self->state.next_shards})
@@ -86,6 +87,8 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
         }
     if (lost)
       reroute(self->state);
+    // After the reroute: a read failed here is asked again of the other holder.
+    self->state.fail_in_flight(dm.source);
   });
   // The coordinator pushes the partition map now and whenever it changes.
   self->send(self->state.deps.coordinator, subscribe_atom_v, caf::actor_cast<map_subscriber>(self));

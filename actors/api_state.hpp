@@ -7,6 +7,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -76,6 +78,39 @@ struct api_state {
   std::vector<std::uint32_t> next_replica;
   std::uint64_t next_epoch = 0;
   deadlines timers; // of every request this actor makes (see ask)
+  // The requests in flight to each shard (see ask): failed with
+  // sec::request_receiver_down as soon as the shard goes down, so that a
+  // read goes to the partition's other holder and a behavior's apply is
+  // settled at once, not when its deadline passes. Settled entries are
+  // dropped as the list grows.
+  struct in_flight_request {
+    deadlines::settle token;
+    std::function<void()> fail;
+  };
+  struct in_flight_list {
+    std::vector<in_flight_request> requests;
+    std::size_t pruned = 0; // the list's size after its last pruning
+  };
+  std::unordered_map<caf::actor_addr, in_flight_list> in_flight;
+  void track(const caf::actor_addr& shard, deadlines::settle token, std::function<void()> fail) {
+    auto& list = in_flight[shard];
+    if (list.requests.size() >= 2 * list.pruned + 32) {
+      std::erase_if(list.requests, [](const in_flight_request& r) { return r.token.settled(); });
+      list.pruned = list.requests.size();
+    }
+    list.requests.push_back({std::move(token), std::move(fail)});
+  }
+  // Fails what is in flight to `shard` (it went down).
+  void fail_in_flight(const caf::actor_addr& shard) {
+    auto it = in_flight.find(shard);
+    if (it == in_flight.end())
+      return;
+    auto requests = std::move(it->second.requests);
+    in_flight.erase(it);
+    for (auto& r : requests)
+      if (r.token.first())
+        r.fail();
+  }
   merge_scratch merging;
   near_cache near; // in front of Redis (deps.cache)
 
@@ -207,6 +242,12 @@ struct ask_handle {
     if (self->state.timers.arm(timeout, token, expired))
       self->delayed_send(self, std::max<deadlines::clock::duration>(timeout, deadline_granularity),
                          deadline_atom_v);
+    if constexpr (std::is_same_v<Handle, shard_actor>)
+      if (dest != self->state.unavailable)
+        self->state.track(dest.address(), token, [on_error]() mutable {
+          caf::error err = caf::make_error(caf::sec::request_receiver_down);
+          on_error(err);
+        });
     std::apply(
       [&](auto&... xs) {
         self->request(dest, caf::infinite, std::move(xs)...)
