@@ -8,6 +8,10 @@
 //                       cluster_many_test); every shard read a share, and
 //                       the shards exchanged over direct connections
 //                       (of each two, one holds one to the other's actor port).
+//   OneTwoThreeShards   the embeddings job (ALS) over 1, 2 and 3 shard
+//                       processes gives the vectors of a one-node run: the
+//                       workers exchanged the factors among themselves, over
+//                       direct connections, and staged the vectors.
 //
 // The coordinator's peak resident memory (VmHWM) after each run is printed:
 // figures for docs/cluster.md, never asserted.
@@ -102,6 +106,60 @@ TEST(OneTwoThreeShards, EverySimilarityKindEqualsAOneNodeRun) {
   }
   info("the four similarity kinds equal the one-node run on 1, 2 and 3 shard processes;" +
        figures);
+}
+
+TEST(OneTwoThreeShards, TheEmbeddingsEqualAOneNodeRun) {
+  test_database db{"cluster_shuffle_als", 16};
+  shop_spec spec;
+  spec.users = 1500;
+  spec.items = 300;
+  spec.events = 20000;
+  import_shop(db, spec, static_cast<unix_seconds>(std::time(nullptr)));
+  ASSERT_GT(keep_one_node_embeddings(db), 100) << "the one-node run learned too few vectors";
+
+  std::string figures;
+  for (int shards : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(shards) + " shard processes");
+    redis_server redis;
+    cluster c{"shuffle_als" + std::to_string(shards), db.url(), redis.url()};
+    auto& coordinator = c.start_coordinator();
+    c.wait_leading();
+    std::set<std::string> live;
+    for (int i = 0; i < shards; ++i) {
+      c.start_shard(i);
+      live.insert("shard-" + std::to_string(i));
+    }
+    auto balanced = c.wait_balanced(live, 30s);
+    ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+    auto job = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs", "embeddings"},
+                       c.common_env(), 180s);
+    ASSERT_EQ(job.status, 0) << show(job);
+    auto d = embeddings_differences(db);
+    EXPECT_EQ(d.mismatched, 0) << "vectors in one run only, or of another length";
+    // Bit for bit: every worker solves its rows from the same cells (read
+    // in (user, item) order), the same whole fixed side and its same Gram,
+    // and a row's solve depends on nothing else (engine/als.hpp).
+    EXPECT_EQ(d.largest, 0.0) << "over " << shards << " shard processes";
+    // No staging table is left behind.
+    EXPECT_EQ(count(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'embeddings_run_%'"),
+              0);
+    for (const auto& name : live)
+      EXPECT_NE(slurp(c[name].log).find("solves"), std::string::npos)
+        << name << " ran no worker of the run:\n" << tail(slurp(c[name].log));
+    // The factors went straight from shard to shard (see above).
+    for (const auto& a : live)
+      for (const auto& b : live)
+        if (a < b) {
+          EXPECT_TRUE(connected_to(c[a].proc->pid(), c[b].actor) ||
+                      connected_to(c[b].proc->pid(), c[a].actor))
+            << "no connection between " << a << " and " << b;
+        }
+    figures += "\n  " + std::to_string(shards) + " shards: largest difference " +
+               fmt(d.largest, 9) + ", coordinator VmHWM " +
+               fmt(status_mib(coordinator.proc->pid(), "VmHWM"), 1) + " MiB";
+    c.shutdown();
+  }
+  info("the embeddings equal the one-node run on 1, 2 and 3 shard processes;" + figures);
 }
 
 } // namespace
