@@ -12,6 +12,10 @@
 //                       processes gives the vectors of a one-node run: the
 //                       workers exchanged the factors among themselves, over
 //                       direct connections, and staged the vectors.
+//   ShardFailure        a shard process killed (kill -9) once the embeddings
+//                       run is recorded as running: the run is redone on the
+//                       live shards and equals the one-node run; no staging
+//                       table is left and no run stays 'running'.
 //
 // The coordinator's peak resident memory (VmHWM) after each run is printed:
 // figures for docs/cluster.md, never asserted.
@@ -22,7 +26,10 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <pqxx/pqxx>
 
 #include "support/cluster_harness.hpp"
 #include "support/e2e_text.hpp"
@@ -160,6 +167,60 @@ TEST(OneTwoThreeShards, TheEmbeddingsEqualAOneNodeRun) {
     c.shutdown();
   }
   info("the embeddings equal the one-node run on 1, 2 and 3 shard processes;" + figures);
+}
+
+TEST(ShardFailure, AnEmbeddingsRunWhoseShardIsKilledIsRedoneAndLeavesNoStagingTable) {
+  test_database db{"cluster_shuffle_alskill", 16};
+  shop_spec spec;
+  spec.users = 3000;
+  spec.items = 500;
+  spec.events = 60000;
+  import_shop(db, spec, static_cast<unix_seconds>(std::time(nullptr)));
+  ASSERT_GT(keep_one_node_embeddings(db), 100) << "the one-node run learned too few vectors";
+  redis_server redis;
+  cluster c{"shuffle_alskill", db.url(), redis.url()};
+  c.start_coordinator();
+  c.wait_leading();
+  for (int i = 0; i < 3; ++i)
+    c.start_shard(i);
+  ASSERT_TRUE(c.wait_balanced({"shard-0", "shard-1", "shard-2"}, 30s).ok);
+  const auto last_run = count(db, "SELECT coalesce(max(run_id), 0) FROM job_runs");
+
+  // shard-2 dies as soon as the run is recorded as running.
+  cli_run job{{"compute", "--coordinator", c.coordinator_addr(), "--jobs", "embeddings"},
+              c.common_env()};
+  auto started = steady::now();
+  bool seen_running = false;
+  while (seconds_since(started) < 60 && job.process().running()) {
+    if (count(db, "SELECT count(*) FROM job_runs WHERE kind = 'embeddings' AND status = "
+                  "'running' AND run_id > " + std::to_string(last_run)) > 0) {
+      seen_running = true;
+      break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  c.kill9(c["shard-2"]);
+  auto outcome = job.finish(60s);
+  std::string runs;
+  {
+    auto conn = db.connect();
+    pqxx::nontransaction tx{conn};
+    for (const auto& r : tx.exec("SELECT run_id, status, coalesce(error, '') FROM job_runs "
+                                 "WHERE run_id > " + std::to_string(last_run) + " ORDER BY run_id"))
+      runs += "  run " + std::string{r[0].c_str()} + ": " + r[1].c_str() + " " + r[2].c_str() +
+              "\n";
+  }
+  info("shard-2 killed once the embeddings run was " +
+       std::string{seen_running ? "seen running" : "NOT seen running"} + "; job_runs:\n" + runs);
+  EXPECT_TRUE(seen_running) << "the run was not seen running before it ended";
+  ASSERT_EQ(outcome.status, 0) << show(outcome) << "\njob_runs:\n" << runs;
+  auto d = embeddings_differences(db);
+  EXPECT_EQ(d.mismatched, 0) << "vectors in one run only, or of another length";
+  EXPECT_EQ(d.largest, 0.0) << "the redone run differs from the one-node run";
+  EXPECT_EQ(count(db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'embeddings_run_%'"), 0)
+    << "a staging table was left behind; job_runs:\n" << runs;
+  EXPECT_EQ(count(db, "SELECT count(*) FROM job_runs WHERE status = 'running'"), 0) << runs;
+  c.shutdown();
 }
 
 } // namespace
