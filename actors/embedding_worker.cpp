@@ -1,6 +1,11 @@
 #include "actors/embedding_worker.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
 #include <unordered_set>
 
 #include <caf/all.hpp>
@@ -9,6 +14,8 @@
 
 #include "actors/bulk_sender.hpp"
 #include "actors/census.hpp"
+#include "actors/embedding_share.hpp"
+#include "actors/peer_mesh.hpp"
 #include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "engine/als.hpp"
@@ -17,73 +24,87 @@
 #include "protocol/limits.hpp"
 #include "protocol/type_ids.hpp"
 #include "store/database.hpp"
-#include "store/job_inputs.hpp"
+#include "store/job_results.hpp"
 
 namespace recd {
 
 namespace {
 
-// The owned rows of one side as weighted CSR rows over the other side.
-struct side_rows {
-  std::vector<std::uint32_t> dense; // dense index of each owned row
-  engine::weighted_rows rows;
-};
-
-side_rows build_side(const std::vector<std::int32_t>& ids, const std::vector<std::uint32_t>& key,
-                     const std::vector<std::uint32_t>& other, const std::vector<float>& w,
-                     const std::unordered_set<std::uint32_t>& owned, std::uint32_t count) {
-  side_rows out;
-  std::vector<std::int64_t> slot(ids.size(), -1);
-  for (std::size_t d = 0; d < ids.size(); ++d)
-    if (owned.count(partition_of(ids[d], count)) != 0) {
-      slot[d] = static_cast<std::int64_t>(out.dense.size());
-      out.dense.push_back(static_cast<std::uint32_t>(d));
-    }
-  std::vector<std::uint64_t> sizes(out.dense.size() + 1, 0);
-  for (std::size_t k = 0; k < key.size(); ++k)
-    if (slot[key[k]] >= 0)
-      ++sizes[static_cast<std::size_t>(slot[key[k]]) + 1];
-  for (std::size_t r = 1; r < sizes.size(); ++r)
-    sizes[r] += sizes[r - 1];
-  out.rows.offsets = sizes;
-  out.rows.cols.resize(sizes.back());
-  out.rows.weights.resize(sizes.back());
-  auto fill = sizes;
-  for (std::size_t k = 0; k < key.size(); ++k)
-    if (auto s = slot[key[k]]; s >= 0) {
-      auto pos = fill[static_cast<std::size_t>(s)]++;
-      out.rows.cols[pos] = other[k];
-      out.rows.weights[pos] = w[k];
-    }
-  return out;
-}
+// How long a peer may take to acknowledge a share (its chunks: bulk_sender's own).
+constexpr auto share_timeout = std::chrono::seconds{120};
 
 struct embedding_worker_state {
-  bulk_inbox inbox; // the other side's factors, per half-step
   static inline const char* name = "embedding_worker";
+  std::string url;
+  caf::node_id control;
+  peer_dialer dial;
+  std::int64_t run_id = 0;
+  bulk_inbox inbox; // the peers' shares, per sending node
   side_rows users;
   side_rows items;
-  std::size_t users_count = 0; // dense indices of the whole run, per side
-  std::size_t items_count = 0;
+  std::vector<user_id> user_ids; // dense index -> id, per side (the whole run's)
+  std::vector<item_id> item_ids;
   engine::als_options opt;
-  // Conjugate-gradient solves start from each own row's current factors:
-  // the own rows of the last full matrix of that side received as fixed
-  // factors (empty before the first: users start at zero, as in train_als).
+  // The own rows' factors (rows users.dense / items.dense): the items start
+  // at their rows of engine::initial_factors(items, dim, 42), the users at
+  // zero (empty until their first solve: conjugate-gradient solves then start
+  // from zero, as in train_als).
   std::vector<float> users_now, items_now;
+  // The mesh (als_mesh): every worker of the run, this one at `own`.
+  bool meshed = false;
+  std::uint32_t steps = 0;
+  std::vector<factor_sink> workers;
+  std::size_t own = 0;
+  std::vector<bool> ready;                          // peer j may be sent to
+  std::map<caf::node_id, std::size_t> dialing_here; // peers that dial this worker's node
+  // The half-step in progress (in_step) is next_step - 1.
+  std::uint32_t next_step = 0;
+  bool in_step = false;
+  bool broken = false; // a step failed: the driver fails the run and ends this worker
+  bool staged = false;
+  engine::factor_matrix fixed;  // the step's whole fixed side, being assembled
+  std::vector<bool> filled;     // its rows received (or own)
+  std::size_t filled_count = 0;
+  std::vector<bool> got;        // peer j's share of the step arrived
+  std::size_t got_count = 0;
+  std::vector<std::optional<factor_block>> early; // peers' shares of step next_step
+  std::vector<bool> sent;       // the own share went (or is going) to peer j
+  std::size_t sends_pending = 0;
+  std::shared_ptr<const bulk_payload> share; // the own share of the step
+  caf::typed_response_promise<std::uint64_t> promise;
 };
 
-// The rows `dense` of a row-major matrix of `dim` columns.
-std::vector<float> gather_rows(const std::vector<float>& all, const std::vector<std::uint32_t>& dense,
-                               std::int32_t dim) {
-  const auto d = static_cast<std::size_t>(dim);
-  std::vector<float> out;
-  out.reserve(dense.size() * d);
-  for (auto r : dense)
-    out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>(r * d),
-               all.begin() + static_cast<std::ptrdiff_t>((r + 1) * d));
-  return out;
+using worker_pointer = embedding_worker_actor::stateful_pointer<embedding_worker_state>;
+
+// Half-step s solves the users (the items fixed) when even, the items when odd.
+bool solves_users(std::uint32_t step) {
+  return step % 2 == 0;
 }
 
+std::size_t fixed_rows(const embedding_worker_state& st, std::uint32_t step) {
+  return solves_users(step) ? st.item_ids.size() : st.user_ids.size();
+}
+
+// Puts a peer's checked block (limits::check_factor_block) into the step's
+// fixed side: an error, and nothing changed, if any of its rows is there
+// already (each row comes exactly once over the peers and this worker).
+caf::error apply_block(embedding_worker_state& st, const factor_block& block) {
+  for (auto r : block.rows)
+    if (st.filled[r])
+      return make_error(ec::invalid_argument, "a factor row sent twice over the run's workers");
+  const auto d = static_cast<std::size_t>(st.opt.dim);
+  for (std::size_t k = 0; k < block.rows.size(); ++k) {
+    st.filled[block.rows[k]] = true;
+    std::copy_n(block.values.begin() + static_cast<std::ptrdiff_t>(k * d), d,
+                st.fixed.values.begin() + static_cast<std::ptrdiff_t>(block.rows[k] * d));
+  }
+  st.filled_count += block.rows.size();
+  return {};
+}
+
+// Solves the rows of `side` against the whole fixed side `other` (its Gram
+// `gram`), conjugate-gradient solves starting from `now` (the own rows'
+// current factors; empty: from zero).
 factor_block solve(const side_rows& side, std::vector<float> other, std::vector<double> gram,
                    const engine::als_options& opt, std::vector<float> now) {
   engine::factor_matrix y;
@@ -96,55 +117,203 @@ factor_block solve(const side_rows& side, std::vector<float> other, std::vector<
   return factor_block{side.dense, std::move(x.values)};
 }
 
-// The task's cells of the shard's own users and items, read in the task's
-// snapshot into u, i and w (dense indices into the run's users and items).
-caf::error read_share(const std::string& url, embedding_task& task,
-                      const std::vector<std::uint32_t>& partitions, std::uint32_t count) {
-  store::embedding_input_spec spec;
-  spec.snapshot = task.snapshot;
-  spec.now_micros = task.input_now;
-  spec.window_since = task.window_since;
-  spec.kind_weights = task.kind_weights;
-  spec.half_life_days = task.half_life_days;
-  spec.partitions = partitions;
-  spec.count = count;
-  auto conn = store::connect(url);
-  if (!conn)
-    return conn.error();
-  bool unknown = false;
-  auto dense = [](const auto& sorted, std::int32_t id, bool& missing) {
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), id);
-    missing = missing || it == sorted.end() || *it != id;
-    return static_cast<std::uint32_t>(it - sorted.begin());
+void fail_step(worker_pointer self, caf::error err) {
+  auto& st = self->state;
+  if (!st.in_step)
+    return;
+  st.in_step = false;
+  st.broken = true;
+  st.fixed = engine::factor_matrix{};
+  st.promise.deliver(std::move(err));
+}
+
+// Solves the own rows of the step's other side once every peer's share
+// arrived and every peer took this worker's, and answers the step.
+void maybe_solve(worker_pointer self) {
+  auto& st = self->state;
+  if (!st.in_step || st.got_count + 1 != st.workers.size() || st.sends_pending != 0)
+    return;
+  if (st.filled_count != st.filled.size()) {
+    fail_step(self, make_error(ec::invalid_argument,
+                               std::to_string(st.filled.size() - st.filled_count) +
+                                 " factor rows sent by no worker of the run"));
+    return;
+  }
+  const bool users = solves_users(st.next_step - 1);
+  // Every worker assembles the same whole fixed side, so gets the same Gram.
+  auto gram = engine::gram(st.fixed);
+  auto& now = users ? st.users_now : st.items_now;
+  auto block = solve(users ? st.users : st.items, std::move(st.fixed.values), std::move(gram),
+                     st.opt, st.opt.cg_steps > 0 ? std::move(now) : std::vector<float>{});
+  now = std::move(block.values);
+  st.fixed = engine::factor_matrix{};
+  st.filled = {};
+  st.share.reset();
+  st.in_step = false;
+  st.promise.deliver(std::uint64_t{block.rows.size()});
+}
+
+// Sends peer j this worker's share of the step: its chunks, then the share
+// naming them, each acknowledged.
+void send_share(worker_pointer self, std::size_t j) {
+  auto& st = self->state;
+  st.sent[j] = true;
+  const auto step = st.next_step - 1;
+  auto payload = st.share;
+  auto peer = st.workers[j];
+  auto current = [=] { return self->state.in_step && self->state.next_step - 1 == step; };
+  auto fail = [=](caf::error& err) {
+    if (current())
+      fail_step(self, std::move(err));
   };
-  auto err = store::guard([&] {
-    store::read_embedding_share(**conn, spec, [&](user_id u, item_id i, float w) {
-      bool missing = false;
-      auto du = dense(task.users, u, missing);
-      auto di = dense(task.items, i, missing);
-      if (missing) {
-        unknown = true;
-        return;
-      }
-      task.u.push_back(du);
-      task.i.push_back(di);
-      task.w.push_back(w);
-    });
-  });
-  if (err)
+  send_chunks(self, peer, payload, [=] {
+    if (!current())
+      return;
+    self->request(peer, share_timeout, factors_atom_v,
+                  factor_share{self->state.run_id, step, payload->handle})
+      .then(
+        [=](bool) {
+          if (!current())
+            return;
+          --self->state.sends_pending;
+          maybe_solve(self);
+        },
+        fail);
+  }, fail);
+}
+
+// The index of the run's worker that sent the current message, or none.
+std::optional<std::size_t> sending_peer(worker_pointer self) {
+  const auto& st = self->state;
+  const auto& src = self->current_sender();
+  if (!src || !st.meshed)
+    return std::nullopt;
+  for (std::size_t j = 0; j < st.workers.size(); ++j)
+    if (j != st.own && st.workers[j].address() == src->address())
+      return j;
+  return std::nullopt;
+}
+
+// A message from peer j arrived: one that dials this worker's node is sent to
+// from now on (over the connection it opened), its share of a step in
+// progress at once.
+void heard_from(worker_pointer self, std::size_t j) {
+  auto& st = self->state;
+  if (st.ready[j])
+    return;
+  st.ready[j] = true;
+  if (st.in_step && !st.sent[j])
+    send_share(self, j);
+}
+
+// Starts half-step `step`: assembles the fixed side from the own rows and
+// the peers' early shares, and sends the own rows to every peer ready.
+caf::error begin_step(worker_pointer self, std::uint32_t step) {
+  auto& st = self->state;
+  const bool users = solves_users(step);
+  const auto rows = fixed_rows(st, step);
+  const auto d = static_cast<std::size_t>(st.opt.dim);
+  const auto& own_rows = users ? st.items.dense : st.users.dense;
+  const auto& own_values = users ? st.items_now : st.users_now;
+  factor_block mine{own_rows, own_values};
+  if (mine.values.empty()) // the users before their first solve
+    mine.values.assign(own_rows.size() * d, 0.0f);
+  st.in_step = true;
+  st.next_step = step + 1;
+  st.fixed.dim = st.opt.dim;
+  st.fixed.values.assign(rows * d, 0.0f);
+  st.filled.assign(rows, false);
+  st.filled_count = 0;
+  st.got.assign(st.workers.size(), false);
+  st.got_count = 0;
+  if (auto err = apply_block(st, mine))
     return err;
-  if (unknown) // the same snapshot cannot hold a cell of a row it does not
-    return make_error(ec::invalid_argument, "a cell of a user or item not in the run's rows");
+  for (std::size_t j = 0; j < st.workers.size(); ++j)
+    if (st.early[j]) {
+      auto block = std::move(*st.early[j]);
+      st.early[j].reset();
+      if (auto err = apply_block(st, block))
+        return err;
+      st.got[j] = true;
+      ++st.got_count;
+    }
+  auto encoded = encode_bulk(new_bulk_id(), mine);
+  if (!encoded)
+    return encoded.error();
+  st.share = std::make_shared<const bulk_payload>(std::move(*encoded));
+  st.sent.assign(st.workers.size(), false);
+  st.sends_pending = st.workers.size() - 1;
+  for (std::size_t j = 0; j < st.workers.size(); ++j)
+    if (j != st.own && st.ready[j])
+      send_share(self, j);
   return {};
 }
 
+// Connects to the run's other workers (actors/peer_mesh.hpp); the shard
+// dialed for worker j must be on worker j's node.
+caf::error join_mesh(worker_pointer self, als_mesh& mesh) {
+  auto& st = self->state;
+  std::size_t selves = 0;
+  std::vector<caf::node_id> nodes;
+  for (std::size_t j = 0; j < mesh.workers.size(); ++j) {
+    nodes.push_back(mesh.workers[j].node());
+    if (mesh.workers[j].address() == self->address()) {
+      ++selves;
+      st.own = j;
+    }
+  }
+  if (selves != 1)
+    return make_error(ec::invalid_argument, "the mesh does not name this worker once");
+  auto links = connect_peers(self->system(), nodes, mesh.addresses, st.own, st.dial,
+                             [&](std::size_t j, shard_actor& shard) -> caf::error {
+                               if (shard.node() != nodes[j])
+                                 return make_error(ec::shard_unavailable,
+                                                   "the shard at " + mesh.addresses[j] +
+                                                     " is not on the node of the run's worker");
+                               return {};
+                             });
+  if (!links)
+    return links.error();
+  st.ready = std::move(links->ready);
+  st.dialing_here = std::move(links->dialing_here);
+  st.workers = std::move(mesh.workers);
+  st.steps = mesh.steps;
+  st.early.assign(st.workers.size(), std::nullopt);
+  st.meshed = true;
+  return {};
+}
+
+// The own users' and items' factors into the run's staging table -> rows written.
+caf::expected<std::uint64_t> stage(embedding_worker_state& st) {
+  auto err = store::guard([&] {
+    store::staging_rows out{st.url, job_kind::embeddings, st.run_id};
+    const auto d = static_cast<std::size_t>(st.opt.dim);
+    for (int side = 0; side < 2; ++side) {
+      const bool items = side == 1;
+      const auto& dense = items ? st.items.dense : st.users.dense;
+      const auto& values = items ? st.items_now : st.users_now;
+      for (std::size_t k = 0; k < dense.size(); ++k)
+        out.add_vector(items, items ? st.item_ids[dense[k]] : st.user_ids[dense[k]],
+                       std::span<const float>{values.data() + k * d, d});
+    }
+    out.commit();
+  });
+  if (err)
+    return err;
+  return std::uint64_t{st.users.dense.size() + st.items.dense.size()};
+}
+
 embedding_worker_actor::behavior_type
-embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state> self,
-                 std::string url, std::vector<char> encoded,
+embedding_worker(worker_pointer self, std::string url, std::vector<char> encoded,
                  std::vector<std::uint32_t> partitions, std::uint32_t count,
-                 caf::node_id control) {
+                 caf::node_id control, caf::strong_actor_ptr driver, peer_dialer dial) {
   enroll(self);
   self->set_default_handler(log_and_drop);
+  if (driver) {
+    // A driver that went away leaves no worker holding the run's rows.
+    self->monitor(driver);
+    self->set_down_handler([=](caf::down_msg&) { self->quit(caf::exit_reason::user_shutdown); });
+  }
   embedding_task task;
   auto err = decode_bulk(encoded, task);
   if (!err)
@@ -160,70 +329,114 @@ embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state
   encoded = {};
   std::unordered_set<std::uint32_t> owned(partitions.begin(), partitions.end());
   auto& st = self->state;
+  st.url = std::move(url);
+  st.control = std::move(control);
+  st.dial = std::move(dial);
+  st.run_id = task.run_id;
   st.users = build_side(task.users, task.u, task.i, task.w, owned, count);
   st.items = build_side(task.items, task.i, task.u, task.w, owned, count);
-  st.users_count = task.users.size();
-  st.items_count = task.items.size();
+  st.user_ids = std::move(task.users);
+  st.item_ids = std::move(task.items);
   st.opt.dim = task.dim;
   st.opt.regularization = task.regularization;
   st.opt.alpha = task.alpha;
   st.opt.cg_steps = task.cg_steps;
-  // Solves one side against the other side's factors (arrived in chunks) and
-  // sends the solved rows back in chunks too.
-  auto solve_side = [=](bool users, const bulk_handle& fixed, std::vector<double>& gram) {
-    // Before make_response_promise, which takes the sender out of the request.
-    auto driver = caf::actor_cast<bulk_sink>(self->current_sender());
-    auto from = sender_node(self);
-    auto refused = check_control(self, control, "solve");
-    auto rp = self->make_response_promise<bulk_handle>();
-    if (refused) {
-      rp.deliver(std::move(refused));
-      return rp;
-    }
-    auto& st = self->state;
-    std::vector<float> factors;
-    auto bytes = st.inbox.take(fixed, from);
-    auto packed_factors = packed(factors); // as job_driver's half_step encodes them
-    caf::error err = bytes ? decode_bulk(*bytes, packed_factors) : bytes.error();
-    if (!err)
-      err = limits::check_factors(factors.size(), gram.size(),
-                                  users ? st.items_count : st.users_count, st.opt.dim);
-    if (err) {
-      rp.deliver(std::move(err));
-      return rp;
-    }
-    std::vector<float> now;
-    if (st.opt.cg_steps > 0) {
-      // The fixed side's own rows are its current factors for its next solve.
-      (users ? st.items_now : st.users_now) =
-          gather_rows(factors, users ? st.items.dense : st.users.dense, st.opt.dim);
-      now = std::move(users ? st.users_now : st.items_now);
-    }
-    auto block =
-        solve(users ? st.users : st.items, std::move(factors), std::move(gram), st.opt, std::move(now));
-    auto encoded = encode_bulk(new_bulk_id(), block);
-    if (!encoded) {
-      rp.deliver(encoded.error());
-      return rp;
-    }
-    auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
-    send_chunks(self, driver, payload, [=]() mutable { rp.deliver(payload->handle); },
-                [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    return rp;
-  };
+  // Each row's initial factors depend on its dense index only
+  // (engine::initial_factors), so the own rows are those of the whole matrix.
+  const auto d = static_cast<std::size_t>(task.dim);
+  st.items_now.reserve(st.items.dense.size() * d);
+  for (auto r : st.items.dense) {
+    auto row = engine::initial_factors(1, task.dim, 42, r);
+    st.items_now.insert(st.items_now.end(), row.values.begin(), row.values.end());
+  }
   return {
     [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
-      if (auto err = check_control(self, control, "bulk"))
-        return err;
+      auto j = sending_peer(self);
+      if (!j)
+        return refuse(self, "bulk", "only a worker of the run may send chunks");
       if (auto err = self->state.inbox.add(std::move(chunk), sender_node(self)))
-        return err;
+        return refuse(self, "bulk", describe(err));
+      heard_from(self, *j);
       return true;
     },
-    [=](solve_users_atom, const bulk_handle& item_factors, std::vector<double>& gram) {
-      return solve_side(true, item_factors, gram);
+    [=](factors_atom, const factor_share& share) -> caf::result<bool> {
+      auto& st = self->state;
+      auto j = sending_peer(self);
+      if (!j)
+        return refuse(self, "factors", "only a worker of the run may send a share");
+      if (share.run_id != st.run_id)
+        return refuse(self, "factors", "not the run in progress here");
+      const bool current = st.in_step && share.step + 1 == st.next_step;
+      const bool ahead = share.step == st.next_step && share.step < st.steps && !st.broken;
+      if (!current && !ahead)
+        return refuse(self, "factors", "half-step " + std::to_string(share.step) +
+                                         " is neither the current nor the next one");
+      if (current ? bool{st.got[*j]} : st.early[*j].has_value())
+        return refuse(self, "factors", "a second share of one half-step");
+      factor_block block;
+      auto bytes = st.inbox.take(share.block, sender_node(self));
+      caf::error err = bytes ? decode_bulk(*bytes, block) : bytes.error();
+      if (!err)
+        err = limits::check_factor_block(block, fixed_rows(st, share.step), st.opt.dim);
+      if (!err && current)
+        err = apply_block(st, block);
+      if (err)
+        return refuse(self, "factors", describe(err));
+      heard_from(self, *j);
+      if (!current) {
+        st.early[*j] = std::move(block);
+        return true;
+      }
+      st.got[*j] = true;
+      ++st.got_count;
+      // Answered before solving: the peer's request must not wait for it.
+      auto rp = self->make_response_promise<bool>();
+      rp.deliver(true);
+      maybe_solve(self);
+      return rp;
     },
-    [=](solve_items_atom, const bulk_handle& user_factors, std::vector<double>& gram) {
-      return solve_side(false, user_factors, gram);
+    [=](mesh_atom, als_mesh& mesh) -> caf::result<bool> {
+      auto& st = self->state;
+      if (auto err = check_control(self, st.control, "mesh"))
+        return err;
+      if (auto err = limits::check_als_mesh(mesh))
+        return refuse(self, "mesh", describe(err));
+      if (st.meshed || mesh.run_id != st.run_id)
+        return refuse(self, "mesh", st.meshed ? "joined already" : "not this worker's run");
+      if (auto err = join_mesh(self, mesh))
+        return err;
+      spdlog::info("embeddings run {}: a worker of {} solves {} users and {} items of its own",
+                   st.run_id, st.workers.size(), st.users.dense.size(), st.items.dense.size());
+      return true;
+    },
+    [=](solve_atom, std::int64_t run, std::uint32_t step) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (auto err = check_control(self, st.control, "solve"))
+        return err;
+      if (!st.meshed || run != st.run_id || st.in_step || st.broken || step != st.next_step ||
+          step >= st.steps)
+        return refuse(self, "solve", "not the next half-step of the run in progress here");
+      st.promise = self->make_response_promise<std::uint64_t>();
+      auto rp = st.promise;
+      if (auto err = begin_step(self, step)) {
+        fail_step(self, std::move(err));
+        return rp;
+      }
+      maybe_solve(self);
+      return rp;
+    },
+    [=](stage_atom, std::int64_t run) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (auto err = check_control(self, st.control, "stage"))
+        return err;
+      if (!st.meshed || run != st.run_id || st.in_step || st.broken || st.staged ||
+          st.next_step != st.steps)
+        return refuse(self, "stage", "not after the last half-step of the run in progress here");
+      st.staged = true;
+      auto rows = stage(st);
+      if (!rows)
+        return rows.error();
+      return *rows;
     },
   };
 }
@@ -233,10 +446,11 @@ embedding_worker(embedding_worker_actor::stateful_pointer<embedding_worker_state
 embedding_worker_actor spawn_embedding_worker(caf::actor_system& sys, std::string postgres_url,
                                               std::vector<char> encoded_task,
                                               std::vector<std::uint32_t> partitions,
-                                              std::uint32_t partition_count, caf::node_id control) {
+                                              std::uint32_t partition_count, caf::node_id control,
+                                              caf::strong_actor_ptr driver, peer_dialer dial) {
   return sys.spawn<caf::detached>(embedding_worker, std::move(postgres_url),
                                   std::move(encoded_task), std::move(partitions), partition_count,
-                                  std::move(control));
+                                  std::move(control), std::move(driver), std::move(dial));
 }
 
 } // namespace recd

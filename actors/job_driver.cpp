@@ -60,15 +60,6 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
         run_similarity(self);
       return st.promise;
     },
-    [=](bulk_atom, bulk_chunk& chunk) -> caf::result<bool> {
-      // Solved factor blocks from the ALS workers, kept per sending node.
-      auto& st = self->state;
-      if (!st.from_a_shard_node(self))
-        return refuse(self, "bulk", "not from a shard node of the running job");
-      if (auto err = st.inbox.add(std::move(chunk), sender_node(self)))
-        return refuse(self, "bulk", describe(err));
-      return true;
-    },
     [=](part_progress_atom, const part_progress& p) {
       auto& st = self->state;
       if (p.run_id != st.run_id || !st.from_a_shard_node(self))

@@ -1,22 +1,26 @@
 #include "actors/job_driver_state.hpp"
 
 #include <algorithm>
+#include <memory>
+#include <string>
 #include <tuple>
 
 #include "actors/trust.hpp"
 #include "protocol/errors.hpp"
 #include "store/job_inputs.hpp"
 #include "store/job_results.hpp"
+#include "store/job_tables.hpp"
 
 namespace recd::job_driving {
 
 namespace {
 
-// Plans the run: exports the snapshot every shard reads its cells in (kept
-// in st.snapshot until every worker has solved once, i.e. has read), and
-// reads in it the run's rows: the distinct users and items, ascending, whose
-// dense indices the factor matrices use. The cells themselves never pass
-// through here (embedding_task::snapshot).
+// Plans the run: creates its staging table, exports the snapshot every
+// shard reads its cells in (kept in st.snapshot until every worker is
+// meshed, i.e. has read), and reads in it the run's rows: the distinct users
+// and items, ascending, whose dense indices the factor matrices use. Neither
+// the cells nor the factors ever pass through here (embedding_task::snapshot,
+// actors/embedding_worker.hpp).
 caf::error load_embeddings(driver_state& st) {
   const auto& e = st.cfg.embedding;
   const auto& w = st.cfg.recommend;
@@ -26,6 +30,8 @@ caf::error load_embeddings(driver_state& st) {
   auto& emb = st.emb;
   emb = embedding_task{};
   auto err = store::guard([&] {
+    store::create_staging_table(*st.conn, job_kind::embeddings, st.run_id);
+    st.staging = store::staging_table(job_kind::embeddings, st.run_id);
     st.snapshot = std::make_unique<store::input_snapshot>(std::move(*conn));
     emb.snapshot = st.snapshot->id();
     emb.input_now = st.snapshot->now_micros();
@@ -46,87 +52,123 @@ caf::error load_embeddings(driver_state& st) {
   return caf::none;
 }
 
-// Writes the factors as the items' and users' embeddings (store::publish_embeddings_run).
+// Publishes the staged vectors as the items' and users' embeddings
+// (store::publish_embeddings_run), which drops the staging table.
 caf::error publish_embeddings(driver_state& st) {
-  return store::guard([&] {
-    store::publish_embeddings_run(*st.conn, st.run_id, st.term, {st.emb.items, st.item_factors},
-                                  {st.emb.users, st.user_factors});
+  auto err = store::guard([&] {
+    store::publish_embeddings_run(*st.conn, st.run_id, st.term,
+                                  static_cast<std::int64_t>(st.emb.items.size()));
   });
+  if (!err)
+    st.staging.clear();
+  return err;
 }
 
-void half_step(driver_actor* self, bool users_side);
-
-void next_iteration(driver_actor* self) {
+// Asks every worker `ask(worker)` (a request returning a count) and calls
+// `then(sum of the counts)` once all answered; the first error fails the run.
+template <class Ask, class Then>
+void ask_workers(driver_actor* self, Ask ask, Then then) {
   auto& st = self->state;
-  if (st.iteration >= st.cfg.embedding.iterations) {
-    for (auto& w : st.workers)
-      self->send_exit(w, caf::exit_reason::user_shutdown);
-    st.workers.clear();
-    if (auto err = publish_embeddings(st))
-      st.fail(err);
-    else
-      st.succeed(st.emb.users.size() + st.emb.items.size(), st.emb.items.size());
+  auto remaining = std::make_shared<std::size_t>(st.workers.size());
+  auto sum = std::make_shared<std::uint64_t>(0);
+  auto failed = std::make_shared<bool>(false);
+  auto run = st.run_id;
+  auto fail = step_failure(self, failed, run);
+  for (auto& w : st.workers)
+    ask(w).then(
+      [=](std::uint64_t n) {
+        if (!self->state.is_current(run))
+          return;
+        *sum += n;
+        if (--*remaining == 0 && !*failed)
+          then(*sum);
+      },
+      fail);
+}
+
+// The last half-step is done: every worker stages its rows, then the run is
+// published from the staging table.
+void stage(driver_actor* self) {
+  auto run = self->state.run_id;
+  ask_workers(
+    self,
+    [=](embedding_worker_actor& w) {
+      return self->request(w, part_timeout, stage_atom_v, run);
+    },
+    [=](std::uint64_t rows) {
+      auto& st = self->state;
+      const auto expected = st.emb.users.size() + st.emb.items.size();
+      for (auto& w : st.workers)
+        self->send_exit(w, caf::exit_reason::user_shutdown);
+      st.workers.clear();
+      if (rows != expected) {
+        st.fail(make_error(ec::invalid_argument,
+                           "the workers staged " + std::to_string(rows) + " rows of " +
+                             std::to_string(expected)));
+        return;
+      }
+      if (auto err = publish_embeddings(st))
+        st.fail(err);
+      else
+        st.succeed(expected, st.emb.items.size());
+    });
+}
+
+// Half-step `step` (users when even, items when odd): a small command to
+// every worker; they exchange the fixed side among themselves.
+void half_step(driver_actor* self, std::uint32_t step) {
+  auto& st = self->state;
+  const auto steps = static_cast<std::uint32_t>(2 * st.cfg.embedding.iterations);
+  if (step == steps) {
+    stage(self);
     return;
   }
-  half_step(self, true);
+  auto run = st.run_id;
+  ask_workers(
+    self,
+    [=](embedding_worker_actor& w) {
+      return self->request(w, part_timeout, solve_atom_v, run, step);
+    },
+    [=](std::uint64_t) {
+      if (step % 2 == 1) {
+        ++self->state.iteration;
+        self->state.report(static_cast<std::uint64_t>(self->state.iteration), 0);
+      }
+      half_step(self, step + 1);
+    });
 }
 
-// Sends the fixed side's factors and gram to every worker and gathers the
-// solved rows of the other side; users first, then items, then the next sweep.
-void half_step(driver_actor* self, bool users_side) {
+// Every worker is spawned (and has read its cells): each gets the mesh and
+// connects to the others, then the sweeps start.
+void mesh(driver_actor* self) {
   auto& st = self->state;
-  auto& fixed = users_side ? st.item_factors : st.user_factors;
-  auto gram = engine::gram(fixed);
+  als_mesh m;
+  m.run_id = st.run_id;
+  m.steps = static_cast<std::uint32_t>(2 * st.cfg.embedding.iterations);
+  for (std::size_t k = 0; k < st.workers.size(); ++k) {
+    m.workers.push_back(caf::actor_cast<factor_sink>(st.workers[k]));
+    m.addresses.push_back(st.worker_addresses[k]);
+  }
   auto remaining = std::make_shared<std::size_t>(st.workers.size());
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
   auto fail = step_failure(self, failed, run);
-  auto values = packed(fixed.values); // encoded as is, not copied first
-  auto encoded = encode_bulk(new_bulk_id(), values);
-  if (!encoded) {
-    st.fail(encoded.error());
-    return;
-  }
-  auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
   for (auto& w : st.workers)
-    send_chunks(self, w, payload, [=] {
-      auto solved = [=](const bulk_handle& solved) {
+    self->request(w, part_timeout, mesh_atom_v, m)
+      .then(
+        [=](bool) {
           auto& st = self->state;
-          if (!st.is_current(run))
+          if (!st.is_current(run) || --*remaining != 0 || *failed)
             return;
-          factor_block block;
-          auto bytes = st.inbox.take(solved, sender_node(self));
-          caf::error err = bytes ? decode_bulk(*bytes, block) : bytes.error();
-          if (err) {
-            fail(err);
-            return;
+          // Every worker read its cells before it took the mesh: the
+          // snapshot may end.
+          if (st.snapshot) {
+            st.snapshot->release();
+            st.snapshot.reset();
           }
-          auto& target = users_side ? st.user_factors : st.item_factors;
-          auto dim = static_cast<std::size_t>(target.dim);
-          for (std::size_t k = 0; k < block.rows.size(); ++k)
-            std::copy_n(block.values.begin() + static_cast<long>(k * dim), dim,
-                        target.values.begin() + static_cast<long>(block.rows[k] * dim));
-          if (--*remaining == 0 && !*failed) {
-            // Every worker has solved, so has read its cells: the snapshot
-            // may end.
-            if (st.snapshot) {
-              st.snapshot->release();
-              st.snapshot.reset();
-            }
-            if (users_side) {
-              half_step(self, false);
-            } else {
-              ++st.iteration;
-              st.report(static_cast<std::uint64_t>(st.iteration), 0);
-              next_iteration(self);
-            }
-          }
-      };
-      if (users_side)
-        self->request(w, part_timeout, solve_users_atom_v, payload->handle, gram).then(solved, fail);
-      else
-        self->request(w, part_timeout, solve_items_atom_v, payload->handle, gram).then(solved, fail);
-    }, fail);
+          half_step(self, 0);
+        },
+        fail);
 }
 
 } // namespace
@@ -137,12 +179,9 @@ void run_embeddings(driver_actor* self) {
     st.fail(err);
     return;
   }
-  auto dim = st.emb.dim;
-  st.item_factors = engine::initial_factors(st.emb.items.size(), dim, 42);
-  st.user_factors.dim = dim;
-  st.user_factors.values.assign(st.emb.users.size() * static_cast<std::size_t>(dim), 0.0f);
   st.iteration = 0;
   st.workers.clear();
+  st.worker_addresses.clear();
   auto remaining = std::make_shared<std::size_t>(st.shards.size());
   auto failed = std::make_shared<bool>(false);
   auto run = st.run_id;
@@ -153,7 +192,8 @@ void run_embeddings(driver_actor* self) {
     return;
   }
   auto payload = std::make_shared<const bulk_payload>(std::move(*encoded));
-  for (auto& shard : st.shards)
+  for (std::size_t k = 0; k < st.shards.size(); ++k) {
+    auto shard = st.shards[k];
     send_chunks(self, shard, payload, [=] {
     self->request(shard, part_timeout, embedding_atom_v, payload->handle)
       .then(
@@ -163,12 +203,14 @@ void run_embeddings(driver_actor* self) {
             return;
           }
           self->state.workers.push_back(worker);
+          self->state.worker_addresses.push_back(self->state.shard_addresses[k]);
           self->monitor(worker);
           if (--*remaining == 0 && !*failed)
-            next_iteration(self);
+            mesh(self);
         },
         fail);
     }, fail);
+  }
 }
 
 } // namespace recd::job_driving

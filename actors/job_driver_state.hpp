@@ -6,8 +6,9 @@
 //   job_driver_similarity.cpp  the similarity kinds: the plan (snapshot,
 //                              candidates, options), the shards' read,
 //                              exchange and work, publishing
-//   job_driver_embeddings.cpp  the embeddings kind: input, ALS sweeps over the
-//                              shards' workers, publishing
+//   job_driver_embeddings.cpp  the embeddings kind: the plan, the ALS
+//                              half-steps the shards' workers run among
+//                              themselves, publishing from their staging
 // (actors/job_driver.hpp has the contract; the SQL is in store/job_runs.hpp,
 // store/job_inputs.hpp and store/job_results.hpp.)
 
@@ -45,7 +46,7 @@ struct driver_state {
   // The run in progress.
   job_kind kind = job_kind::item_similarity;
   std::int64_t run_id = 0;
-  std::string staging; // the similarity run's staging table until published ("" = none)
+  std::string staging; // the run's staging table until published ("" = none)
   run_progress_sink listener;
   clock::time_point started;
   clock::time_point last_report;
@@ -53,11 +54,10 @@ struct driver_state {
   std::map<caf::actor_addr, part_progress> progress;
   caf::typed_response_promise<job_summary> promise;
   bool active = false; // a run is in progress (its promise is pending)
-  bulk_inbox inbox;    // solved factor blocks arriving from ALS workers
 
   // Replies from shards that belong to an earlier, already finished run are ignored.
   bool is_current(std::int64_t run) const { return active && run == run_id; }
-  // Bulk chunks and progress come from the workers of the running job: only
+  // Progress comes from the workers of the running job: only
   // the nodes of its shards (or this node) may send them.
   bool from_a_shard_node(caf::local_actor* self) const {
     const auto& src = self->current_sender();
@@ -73,10 +73,11 @@ struct driver_state {
   // similarity shards' workers until the run ends.
   std::unique_ptr<store::input_snapshot> snapshot;
   std::vector<similarity_worker_actor> similarity_workers;
-  // Embedding runs.
+  // Embedding runs: the plan (the run's rows; the factors stay with the
+  // workers) and the workers, with their shards' addresses.
   embedding_task emb;
   std::vector<embedding_worker_actor> workers;
-  engine::factor_matrix user_factors, item_factors;
+  std::vector<std::string> worker_addresses;
   std::int32_t iteration = 0;
 
   // ---- run bookkeeping (job_driver_runs.cpp) ----------------------------------

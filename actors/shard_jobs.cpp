@@ -92,8 +92,9 @@ caf::result<bool> pass_pairs(shard_actor_type* self, pair_batch& batch) {
 
 caf::result<embedding_worker_actor> start_embedding_task(shard_actor_type* self,
                                                          const bulk_handle& task) {
-  // An embedding run: the interactions arrived in chunks; a worker
-  // decodes them and solves this shard's rows on request.
+  // An embedding run: the task arrived in chunks; a worker decodes it, reads
+  // this shard's cells and solves this shard's rows each half-step, taking
+  // the fixed side from the run's other workers (actors/embedding_worker.hpp).
   auto& st = self->state;
   if (auto err = check_control(self, st.control, "embedding"))
     return err;
@@ -101,7 +102,7 @@ caf::result<embedding_worker_actor> start_embedding_task(shard_actor_type* self,
   if (!bytes)
     return bytes.error();
   return spawn_embedding_worker(self->system(), st.url, std::move(*bytes), st.owned(),
-                                st.partition_count, st.control);
+                                st.partition_count, st.control, self->current_sender(), st.dial);
 }
 
 } // namespace recd::shard_detail

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/census.hpp"
+#include "actors/peer_mesh.hpp"
 #include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
 #include "engine/ease.hpp"
@@ -228,51 +229,32 @@ void send_piece(worker_pointer self, pairs_sink peer, std::uint32_t index) {
       [=](caf::error& err) { fail_gather(self, std::move(err)); });
 }
 
-// Whether peers i < j of the run talk over a connection i opens to j: both
-// joined with an address and they are on different nodes. Exactly one side
-// dials, because two connections opened at once between two CAF nodes can
-// leave each routing over a different one, and a message arriving on a
-// connection its receiver does not route by has no sender.
-bool dialed_pair(const similarity_plan& plan, std::size_t i, std::size_t j) {
-  return !plan.peer_addresses[i].empty() && !plan.peer_addresses[j].empty() &&
-         plan.peers[i].node() != plan.peers[j].node();
-}
-
-// Connects to the run's peers after this one in the plan (a blocking connect:
-// this actor is detached), each of which must be the very actor the plan
-// names; the pieces for the peers before it go to the sender of their first
-// piece, which arrives over the connection that peer opened. So every piece
-// goes straight from shard to shard, never through a third node such as a
-// coordinator that has since died. A peer that cannot be reached is a lost
-// shard (ec::shard_unavailable): the coordinator redoes the run.
-caf::error connect_peers(worker_pointer self) {
+// Connects to the run's peers after this one in the plan (actors/peer_mesh.hpp),
+// each of which must be the very actor the plan names; the pieces for the
+// peers before it that dial it go to the sender of their first piece.
+caf::error join_peers(worker_pointer self) {
   auto& st = self->state;
   const auto& plan = st.plan;
-  const auto k = st.own_index;
   st.targets.assign(plan.peers.size(), pairs_sink{});
-  for (std::size_t j = 0; j < plan.peers.size(); ++j) {
-    if (j == k)
-      continue;
-    const auto& peer = plan.peers[j];
-    if (!dialed_pair(plan, std::min(j, k), std::max(j, k)) || (j > k && !st.dial)) {
-      st.targets[j] = peer;
-      continue;
-    }
-    if (j < k) {
-      if (!st.dialing_here.emplace(peer.node(), j).second)
-        return make_error(ec::invalid_argument, "two shards of the run on one node");
-      continue;
-    }
-    const auto& address = plan.peer_addresses[j];
-    auto shard = st.dial(address);
-    if (!shard)
-      return make_error(ec::shard_unavailable, "cannot reach the run's shard at " + address +
-                                                 ": " + self->system().render(shard.error()));
-    if (shard->node() != peer.node() || shard->id() != peer.id())
-      return make_error(ec::shard_unavailable,
-                        "the shard at " + address + " is not the one the run's plan names");
-    st.targets[j] = caf::actor_cast<pairs_sink>(std::move(*shard));
-  }
+  std::vector<caf::node_id> nodes;
+  for (const auto& peer : plan.peers)
+    nodes.push_back(peer.node());
+  auto links = recd::connect_peers(
+    self->system(), nodes, plan.peer_addresses, st.own_index, st.dial,
+    [&](std::size_t j, shard_actor& shard) -> caf::error {
+      const auto& peer = plan.peers[j];
+      if (shard.node() != peer.node() || shard.id() != peer.id())
+        return make_error(ec::shard_unavailable, "the shard at " + plan.peer_addresses[j] +
+                                                   " is not the one the run's plan names");
+      st.targets[j] = caf::actor_cast<pairs_sink>(std::move(shard));
+      return {};
+    });
+  if (!links)
+    return links.error();
+  for (std::size_t j = 0; j < plan.peers.size(); ++j)
+    if (links->ready[j] && !st.targets[j])
+      st.targets[j] = plan.peers[j];
+  st.dialing_here = std::move(links->dialing_here);
   return {};
 }
 
@@ -319,7 +301,7 @@ similarity_worker(worker_pointer self, std::string url, caf::actor_addr parent,
         return rows.error();
       // Before answering: the driver starts the exchange once every shard
       // has answered, so every connection of the run is open by then.
-      if (auto err = connect_peers(self))
+      if (auto err = join_peers(self))
         return err;
       st.read = true;
       spdlog::info("similarity run {} ({}): read its share of the input: {} rows, {} pairs, {} "

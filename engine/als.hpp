@@ -3,8 +3,9 @@
 //
 // The work is written so it can be split over shard actors: each shard owns
 // some users and some items and solves only its own rows, given the other
-// side's fixed factors and their Gram matrix, which a coordinator gathers (or
-// sums from per-shard partial grams) between half-steps. `train_als` is the
+// side's fixed factors and their Gram matrix (recd's shard workers exchange
+// the fixed rows among themselves and each computes the Gram of the whole
+// side, actors/embedding_worker.hpp; partial grams can be summed instead). `train_als` is the
 // single-process driver built from the same pieces.
 //
 // Model: every stored entry (u, i) of the interaction matrix is a positive

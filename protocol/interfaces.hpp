@@ -53,14 +53,59 @@ using bulk_sink = caf::typed_actor<
 
 // ---- Job workers (spawned by a shard for one run) ----------------------------------
 
-// One ALS run's rows of a shard. [C] from the job driver's node; the fixed
-// side's factors arrive first as bulk chunks, the solved block goes back to
-// the requester in chunks, then the handle naming it.
-using embedding_worker_actor = bulk_sink::extend<
-  // Solve the owned users against the item factors named by the handle and the items' Gram matrix.
-  caf::replies_to<solve_users_atom, bulk_handle, std::vector<double>>::with<bulk_handle>,
-  // Solve the owned items against the user factors and the users' Gram matrix.
-  caf::replies_to<solve_items_atom, bulk_handle, std::vector<double>>::with<bulk_handle>>;
+// One ALS half-step's share of a worker: its own rows of the step's fixed
+// side (a factor_block over the run's dense indices), sent before in bulk
+// chunks and named by `block`. Half-step s solves the users when s is even
+// (the items fixed), the items when odd (the users fixed).
+struct factor_share {
+  std::int64_t run_id = 0;
+  std::uint32_t step = 0;
+  bulk_handle block;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, factor_share& x) {
+  return f(caf::meta::type_name("factor_share"), x.run_id, x.step, x.block);
+}
+
+// An ALS worker as the other workers of its run see it (docs/cluster.md, "Jobs
+// on a cluster"): they exchange the fixed side's rows directly, never through
+// the job driver. [run peers] only from another worker of the run
+// (als_mesh::workers), for the run in progress there, for its current or next
+// half-step, one share per peer and step, the block's chunks first (bulk_sink,
+// from the same peers only); every row in range and received exactly once
+// over all peers -> true once kept.
+using factor_sink = bulk_sink::extend<
+  caf::replies_to<factors_atom, factor_share>::with<bool>>;
+
+// The workers of one ALS run, sent by the job driver to each of them.
+struct als_mesh {
+  std::int64_t run_id = 0;
+  std::uint32_t steps = 0;              // half-steps: 2 x embedding.iterations
+  std::vector<factor_sink> workers;     // every worker of the run, this one included
+  // workers[k]'s shard's actor address (host:port) as it joined, "" for a
+  // shard of the driver's own node: a worker dials the shard nodes of the
+  // peers after it there (one side of each pair dials), so that shares go
+  // straight between shard nodes and never through a third node.
+  std::vector<std::string> addresses;
+};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, als_mesh& x) {
+  return f(caf::meta::type_name("als_mesh"), x.run_id, x.steps, x.workers, x.addresses);
+}
+
+// One ALS run's rows of a shard: it keeps only its own users' and items'
+// factors. [C] from the job driver's node, each command once, in order.
+using embedding_worker_actor = factor_sink::extend<
+  // [C] (mesh) -> true: connect to the run's other workers (dial the shard
+  // nodes of those after this one); once, before the first half-step.
+  caf::replies_to<mesh_atom, als_mesh>::with<bool>,
+  // [C] (run, half-step) -> rows solved: send the own rows of the step's
+  // fixed side to every peer, take theirs, compute the Gram matrix of the
+  // whole fixed side and solve the own rows of the other side. Steps 0, 1, ...
+  caf::replies_to<solve_atom, std::int64_t, std::uint32_t>::with<std::uint64_t>,
+  // [C] (run) -> rows written: after the last half-step, COPY the own users'
+  // and items' factors into the run's staging table (one transaction).
+  caf::replies_to<stage_atom, std::int64_t>::with<std::uint64_t>>;
 
 // A similarity run's exchange (docs/cluster.md, "Jobs on a cluster"): each
 // shard sends the input rows it read to every other shard of the run.
@@ -303,9 +348,10 @@ using run_watcher_actor = caf::typed_actor<
   // (epoch, shard name per partition) -> true: persisted in one transaction.
   caf::replies_to<save_map_atom, std::uint64_t, std::vector<std::string>>::with<bool>>;
 
-// Runs one job over the shards and publishes it atomically. Bulk chunks come
-// from ALS workers, progress from similarity workers (of the current run only).
-using job_driver_actor = bulk_sink::extend_with<part_progress_sink>::extend<
+// Runs one job over the shards and publishes it atomically. Progress comes
+// from similarity workers (of the current run only); nothing else but the
+// run command: the ALS factors stay with the shards' workers.
+using job_driver_actor = part_progress_sink::extend<
   // [local] (kind, listener (may be invalid), live shards, their actor
   // addresses ("" for a local shard)) -> the run's summary.
   caf::replies_to<run_atom, job_kind, run_progress_sink, std::vector<shard_actor>,

@@ -340,10 +340,38 @@ caf::error check_embedding_task(const embedding_task& task) {
   return {};
 }
 
-caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows, std::int32_t dim) {
-  const auto d = static_cast<std::size_t>(dim);
-  if (values != rows * d || gram != d * d)
-    return invalid("factor matrix or Gram matrix of the wrong size");
+caf::error check_als_mesh(const als_mesh& mesh) {
+  if (mesh.run_id <= 0)
+    return invalid("run id must be positive");
+  if (mesh.steps == 0 || mesh.steps > max_als_steps)
+    return invalid(std::to_string(mesh.steps) + " half-steps in a run");
+  if (mesh.workers.empty() || mesh.workers.size() > max_run_shards)
+    return invalid(std::to_string(mesh.workers.size()) + " workers in a run");
+  for (const auto& w : mesh.workers)
+    if (!w)
+      return invalid("an invalid worker handle");
+  if (mesh.addresses.size() != mesh.workers.size())
+    return invalid(std::to_string(mesh.addresses.size()) + " addresses for " +
+                   std::to_string(mesh.workers.size()) + " workers");
+  for (const auto& address : mesh.addresses)
+    if (address.size() > max_address)
+      return invalid("a worker address of " + std::to_string(address.size()) + " bytes");
+  return {};
+}
+
+caf::error check_factor_block(const factor_block& block, std::size_t rows, std::int32_t dim) {
+  if (dim <= 0 || static_cast<std::size_t>(dim) > max_vector_dim)
+    return invalid("embedding dim out of range");
+  if (block.rows.size() > rows || block.values.size() != block.rows.size() * static_cast<std::size_t>(dim))
+    return invalid("a factor block of the wrong size");
+  std::vector<bool> seen(rows, false);
+  for (auto r : block.rows) {
+    if (r >= rows)
+      return invalid("a factor row out of range");
+    if (seen[r])
+      return invalid("a factor row twice in one block");
+    seen[r] = true;
+  }
   return {};
 }
 

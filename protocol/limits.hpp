@@ -16,6 +16,7 @@
 
 namespace recd {
 struct similarity_plan; // protocol/interfaces.hpp (it carries handles)
+struct als_mesh;        // protocol/interfaces.hpp (it carries handles)
 } // namespace recd
 
 namespace recd::limits {
@@ -95,14 +96,20 @@ caf::error check_similarity_plan(const similarity_plan& plan);
 // A piece: a positive run, as many rows as columns, at most max_pair_batch,
 // no negative id.
 caf::error check_pair_batch(const pair_batch& batch);
-// ALS factors of `rows` rows of `dim` and their Gram matrix (dim x dim).
 // Item pages and sessions: a count of items asked for (0..max_per_route), a
 // query vector (at most max_vector_dim), an exclusion list and partner list.
 caf::error check_item_count(std::int32_t k);
 caf::error check_nearest(const std::vector<float>& vec, std::int32_t k,
                          const std::vector<item_id>& exclude);
 caf::error check_partners(item_id item, const std::vector<item_id>& partners);
-caf::error check_factors(std::size_t values, std::size_t gram, std::size_t rows, std::int32_t dim);
+// An ALS run's workers (als_mesh): a positive run, 1..max_als_steps
+// half-steps, 1..max_run_shards valid workers, one address (at most
+// max_address bytes) per worker.
+constexpr std::uint32_t max_als_steps = 2 * 100000;
+caf::error check_als_mesh(const als_mesh& mesh);
+// A worker's share of a half-step (factor_block): rows x dim values, every
+// row below `rows` (the fixed side's size), none twice.
+caf::error check_factor_block(const factor_block& block, std::size_t rows, std::int32_t dim);
 
 // A recommend request's filters (recommend_filter): what GET
 // /api/recommend accepts and what an API actor takes from any sender.

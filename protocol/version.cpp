@@ -26,7 +26,10 @@ namespace {
 //   6  2026-11-28  replicated partitions (cluster.replicas): partition_map.replica,
 //                  and recall_request.serve / nearest_atom's serve set, naming
 //                  the partitions a shard recalls for.
-constexpr std::uint32_t current = 6;
+//   7  2026-11-28  ALS factors exchanged among the shards' workers (als_mesh,
+//                  factor_share, factors_atom), no longer through the job driver;
+//                  the workers stage the final vectors (stage_atom).
+constexpr std::uint32_t current = 7;
 
 } // namespace
 

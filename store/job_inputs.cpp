@@ -160,7 +160,15 @@ void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
 
 void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_id) {
   pqxx::work tx{c};
-  tx.exec("CREATE TABLE " + staging_table(kind, run_id) + " (LIKE " + similarity_table(kind) +
+  // An embeddings run's staging table is read once, by the publishing
+  // transaction, and then dropped: UNLOGGED spares writing its vectors to the
+  // WAL (a server crash empties it, and the run it served is redone anyway).
+  if (kind == job_kind::embeddings)
+    tx.exec("CREATE UNLOGGED TABLE " + staging_table(kind, run_id) +
+            " (is_item BOOLEAN NOT NULL, id INT NOT NULL, embedding REAL[] NOT NULL, "
+            "PRIMARY KEY (is_item, id))");
+  else
+    tx.exec("CREATE TABLE " + staging_table(kind, run_id) + " (LIKE " + similarity_table(kind) +
           " INCLUDING DEFAULTS)");
   tx.commit();
 }

@@ -94,8 +94,9 @@ struct partition_input_spec {
 void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
                           const std::function<void(std::int32_t, std::int32_t)>& pair);
 
-// Creates run `run_id`'s staging table (staging_table(), like the kind's live
-// table), committed.
+// Creates run `run_id`'s staging table (staging_table(): like the kind's live
+// table for a similarity kind; UNLOGGED (is_item, id, embedding REAL[]) keyed
+// by (is_item, id) for embeddings), committed.
 void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_id);
 
 // One shard's share of an embeddings run: the weighted (user, item) cells

@@ -1,7 +1,6 @@
 #include "store/job_results.hpp"
 
 #include <bit>
-#include <charconv>
 #include <span>
 #include <stdexcept>
 
@@ -16,6 +15,8 @@ namespace recd::store {
 namespace {
 
 std::vector<std::string> staging_columns(job_kind kind) {
+  if (kind == job_kind::embeddings)
+    return {"is_item", "id", "embedding"};
   return item_side(kind)
              ? std::vector<std::string>{"item_id", "similar_item_id", "similarity_score"}
              : std::vector<std::string>{"user_id", "similar_user_id", "similarity_score"};
@@ -34,27 +35,6 @@ void forget_erased(pqxx::work& tx, std::int64_t run_id, const std::string& user_
           "(SELECT started_at FROM job_runs WHERE run_id = $1) AND (s.user_id = e.user_id "
           "OR s.similar_user_id = e.user_id)",
       run_id);
-}
-
-// PostgreSQL's real[] text of a vector ("{0.5,-1.25}"), each value with
-// enough digits to round-trip a float.
-// Each float in its shortest form that reads back as the same float
-// (std::to_chars), so PostgreSQL's REAL gets exactly the factor, as it did
-// from printf's "%.9g", at a fraction of the cost (printf was about 7% of the
-// embeddings job's CPU: 30M floats at 1M users, docs/benchmarks.md).
-std::string array_text(std::span<const float> v) {
-  std::string out;
-  out.reserve(2 + v.size() * 16);
-  out += '{';
-  char buf[32];
-  for (std::size_t d = 0; d < v.size(); ++d) {
-    if (d)
-      out += ',';
-    const auto written = std::to_chars(buf, buf + sizeof buf, v[d]);
-    out.append(buf, written.ptr);
-  }
-  out += '}';
-  return out;
 }
 
 // Rows of staging_rows are sent in blocks of about this many bytes.
@@ -133,6 +113,29 @@ void staging_rows::add(std::int32_t id, std::int32_t other, double score) {
     send();
 }
 
+void staging_rows::add_vector(bool item, std::int32_t id, std::span<const float> factors) {
+  // A float4[] in the binary array format: dimensions, null flag, element
+  // type (float4's OID 700), then the one dimension's length and lower bound.
+  const auto n = static_cast<std::uint32_t>(factors.size());
+  put_u16(block_, 3);
+  put_u32(block_, 1);
+  block_ += item ? '\1' : '\0';
+  put_u32(block_, 4);
+  put_u32(block_, static_cast<std::uint32_t>(id));
+  put_u32(block_, 20 + 8 * n);
+  put_u32(block_, 1);
+  put_u32(block_, 0);
+  put_u32(block_, 700);
+  put_u32(block_, n);
+  put_u32(block_, 1);
+  for (float v : factors) {
+    put_u32(block_, 4);
+    put_u32(block_, std::bit_cast<std::uint32_t>(v));
+  }
+  if (block_.size() >= block_bytes)
+    send();
+}
+
 void staging_rows::send() {
   if (block_.empty())
     return;
@@ -185,35 +188,28 @@ void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run
 }
 
 void publish_embeddings_run(pqxx::connection& c, std::int64_t run_id, std::int64_t term,
-                            embedding_factors items, embedding_factors users) {
+                            std::int64_t items) {
+  const std::string staging = staging_table(job_kind::embeddings, run_id);
+  {
+    pqxx::nontransaction tx{c};
+    tx.exec("ANALYZE " + staging);
+  }
   pqxx::work tx{c};
   fence(tx, term); // a deposed leader publishes nothing
   forget_erased(tx, run_id, {});
   for (int side = 0; side < 2; ++side) {
     const bool item_rows = side == 0;
-    const auto& ids = item_rows ? items.ids : users.ids;
-    const auto& m = item_rows ? items.factors : users.factors;
-    std::string table = item_rows ? "items" : "users";
-    std::string col = item_rows ? "item_id" : "user_id";
-    tx.exec("CREATE TEMP TABLE new_" + table +
-            "_embedding (id INT PRIMARY KEY, embedding "
-            "REAL[] NOT NULL) ON COMMIT DROP");
-    {
-      pqxx::stream_to out{tx, "new_" + table + "_embedding",
-                          std::vector<std::string>{"id", "embedding"}};
-      for (std::size_t r = 0; r < ids.size(); ++r)
-        out << std::make_tuple(ids[r], array_text(m.row(r)));
-      out.complete();
-    }
-    tx.exec("UPDATE " + table + " t SET embedding = n.embedding FROM new_" + table +
-            "_embedding n WHERE t." + col + " = n.id");
+    const std::string table = item_rows ? "items" : "users";
+    const std::string col = item_rows ? "item_id" : "user_id";
+    const std::string mine = std::string{item_rows ? "" : "NOT "} + "n.is_item";
+    tx.exec("UPDATE " + table + " t SET embedding = n.embedding FROM " + staging + " n WHERE " +
+            mine + " AND t." + col + " = n.id");
     // Rows that no longer have behavior in the window lose their stale vector.
-    tx.exec("UPDATE " + table +
-            " t SET embedding = NULL WHERE embedding IS NOT NULL AND NOT "
-            "EXISTS (SELECT 1 FROM new_" +
-            table + "_embedding n WHERE n.id = t." + col + ")");
+    tx.exec("UPDATE " + table + " t SET embedding = NULL WHERE embedding IS NOT NULL AND NOT " +
+            "EXISTS (SELECT 1 FROM " + staging + " n WHERE " + mine + " AND n.id = t." + col + ")");
   }
-  record_run_published(tx, run_id, static_cast<std::int64_t>(items.ids.size()));
+  tx.exec("DROP TABLE " + staging);
+  record_run_published(tx, run_id, items);
   tx.commit();
 }
 

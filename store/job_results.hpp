@@ -1,6 +1,6 @@
 #pragma once
-// Where a job's result goes (sql/004_learned_tables.sql): the similarity
-// workers write their rows into the run's staging table, and the job driver
+// Where a job's result goes (sql/004_learned_tables.sql): the similarity and
+// embedding workers write their rows into the run's staging table, and the job driver
 // publishes the run in one transaction (actors/job_driver_similarity.cpp,
 // actors/job_driver_embeddings.cpp). All calls BLOCK and throw on SQL errors
 // (callers wrap them in store::guard).
@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -31,7 +32,7 @@ struct pg_conn; // libpq's PGconn
 
 namespace recd::store {
 
-// One similarity worker's rows for run `run_id` of `kind`, streamed by COPY
+// One worker's rows for run `run_id` of `kind`, streamed by COPY
 // into the run's staging table (created by create_staging_table) inside one
 // transaction on a connection of its own to `url`: nothing is visible until
 // commit(); destroyed without commit(), nothing is written (the connection
@@ -49,9 +50,14 @@ public:
   // std::runtime_error if it refuses the COPY.
   staging_rows(const std::string& url, job_kind kind, std::int64_t run_id);
 
-  // One row: (item_id, similar_item_id, similarity_score) on the item side,
-  // (user_id, similar_user_id, similarity_score) on the user side.
+  // One row of a similarity kind: (item_id, similar_item_id,
+  // similarity_score) on the item side, (user_id, similar_user_id,
+  // similarity_score) on the user side.
   void add(std::int32_t id, std::int32_t other, double score);
+
+  // One row of an embeddings run (job_kind::embeddings): the factors of item
+  // (`item`) or user `id`, stored bit for bit as REAL[].
+  void add_vector(bool item, std::int32_t id, std::span<const float> factors);
 
   // Ends the COPY and commits the transaction. Throws std::runtime_error if
   // the server refuses either (then nothing is written).
@@ -74,17 +80,12 @@ private:
 void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run_id,
                             std::int64_t rows, std::int64_t term);
 
-// The factors of an embeddings run: row r of `factors` is the vector of ids[r].
-struct embedding_factors {
-  const std::vector<std::int32_t>& ids;
-  const engine::factor_matrix& factors;
-};
-
-// Publishes embeddings run `run_id` in one transaction: every item's and
-// user's `embedding` set from the factors, and cleared for the rows the run
-// left out (no behavior in its window); the run's row count is the number of
-// items.
+// Publishes embeddings run `run_id` from its staging table (the workers'
+// rows, staging_rows::add_vector) in one transaction: every item's and
+// user's `embedding` set from the staged rows, and cleared for the rows the
+// run left out (no behavior in its window); the staging table is dropped and
+// the run's row count is `items`, the number of items it computed.
 void publish_embeddings_run(pqxx::connection& c, std::int64_t run_id, std::int64_t term,
-                            embedding_factors items, embedding_factors users);
+                            std::int64_t items);
 
 } // namespace recd::store

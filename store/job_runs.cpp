@@ -13,10 +13,9 @@ std::optional<std::int64_t> start_run(pqxx::connection& c, job_kind kind, std::i
                               "error = 'abandoned: its process stopped' WHERE kind = $1 AND "
                               "status = 'running' RETURNING run_id",
                               std::string{to_string(kind)});
-  if (kind != job_kind::embeddings)
-    for (const auto& r : stale)
-      tx.exec("DROP TABLE IF EXISTS " +
-              tx.quote_name(staging_table(kind, r[0].as<std::int64_t>())));
+  for (const auto& r : stale)
+    tx.exec("DROP TABLE IF EXISTS " +
+            tx.quote_name(staging_table(kind, r[0].as<std::int64_t>())));
   return tx
       .exec_params("INSERT INTO job_runs (kind, status, term) "
                    "VALUES ($1, 'running', $2) RETURNING run_id",

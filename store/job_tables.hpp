@@ -1,6 +1,6 @@
 #pragma once
-// The tables a similarity run writes: the live table of its kind and the
-// run's staging table. Names are built only from the job kind and the run id
+// The tables a job run writes: a similarity run's live table of its kind,
+// and the staging table of a similarity or embeddings run. Names are built only from the job kind and the run id
 // (a positive integer), never taken from a message, so they are safe to place
 // in SQL; callers still quote them (pqxx::transaction_base::quote_name).
 

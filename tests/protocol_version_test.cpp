@@ -32,6 +32,7 @@ const std::map<std::uint32_t, std::string> pinned_fingerprints{
   {4, "d03d3aa72a908fc5"}, // similarity_plan.peer_addresses: shards dial their peers
   {5, "4c24d1f8d5a8d0a2"}, // similarity_plan.max_column_rows; embedding_task.snapshot (shards read ALS cells)
   {6, "c5d0cbb9dc6aff4e"}, // partition_map.replica, recall_request.serve, nearest_atom's serve set
+  {7, "9ebf6d6e4b09c733"}, // ALS factors among the shards' workers: als_mesh, factor_share, stage
 };
 
 struct protocol_version_test : ::testing::Test {
@@ -48,6 +49,7 @@ struct protocol_version_test : ::testing::Test {
       {"run_progress_sink", sys->message_types<run_progress_sink>()},
       {"part_progress_sink", sys->message_types<part_progress_sink>()},
       {"bulk_sink", sys->message_types<bulk_sink>()},
+      {"factor_sink", sys->message_types<factor_sink>()},
       {"embedding_worker_actor", sys->message_types<embedding_worker_actor>()},
       {"similarity_worker_actor", sys->message_types<similarity_worker_actor>()},
       {"shard_loader_actor", sys->message_types<shard_loader_actor>()},

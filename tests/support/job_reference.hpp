@@ -32,4 +32,19 @@ std::vector<std::int64_t> keep_one_node_similarity(const test_database& db);
 // a score apart by more than 1e-9).
 std::int64_t similarity_differences(const test_database& db, const std::string& table);
 
+// Runs `recd compute --shards 1 --jobs embeddings` on `db` and copies the
+// published vectors of items and users to reference_item_embeddings and
+// reference_user_embeddings; the number of item vectors. Throws
+// std::runtime_error like the above.
+std::int64_t keep_one_node_embeddings(const test_database& db);
+
+// How the published embeddings differ from the kept reference: rows whose
+// vector is in one only or of another length, and the largest difference of
+// one value (items and users together).
+struct embedding_difference {
+  std::int64_t mismatched = 0;
+  double largest = 0;
+};
+embedding_difference embeddings_differences(const test_database& db);
+
 } // namespace recd::test
