@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,19 +32,6 @@ namespace {
 using namespace std::chrono_literals;
 
 // VmRSS of a process in MiB (-1 if unreadable).
-double rss_mib(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      double kib = 0;
-      in >> kib;
-      return kib / 1024;
-    }
-    std::getline(in, key);
-  }
-  return -1;
-}
 
 TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
   test_database db{"cluster_many", 64};
@@ -58,7 +44,7 @@ TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
   cluster c{"many", db.url(), redis.url()};
   auto& coordinator = c.start_coordinator();
   c.wait_leading();
-  const double rss_empty = rss_mib(coordinator.proc->pid());
+  const double rss_empty = status_mib(coordinator.proc->pid(), "VmRSS");
 
   std::set<std::string> live;
   std::string joins;
@@ -78,9 +64,10 @@ TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
     joins += "\n  " + std::to_string(i + 1) + " shards: balanced " + fmt(took, 2) + " s after the start, " +
              std::to_string(moved) + " partitions moved (" +
              fmt(moved ? took * 1000 / static_cast<double>(moved) : 0, 1) +
-             " ms each), coordinator RSS " + fmt(rss_mib(coordinator.proc->pid()), 1) + " MiB";
+             " ms each), coordinator RSS " +
+             fmt(status_mib(coordinator.proc->pid(), "VmRSS"), 1) + " MiB";
   }
-  const double rss_16 = rss_mib(coordinator.proc->pid());
+  const double rss_16 = status_mib(coordinator.proc->pid(), "VmRSS");
   info("joins, one at a time:" + joins);
 
   auto& api = c.start_api(0);
@@ -132,7 +119,8 @@ TEST(SixteenShards, JoinsAKillARejoinAndAJobEndToEnd) {
   info("kill -9 to a balanced map over 15: " + fmt(kill_seconds, 2) + " s; rejoin to 16: " +
        fmt(rejoin_seconds, 2) + " s; the four similarity kinds over 16 shards: " + fmt(job_seconds, 2) +
        " s; coordinator RSS " + fmt(rss_empty, 1) + " MiB with no shard, " + fmt(rss_16, 1) +
-       " MiB with 16, " + fmt(rss_mib(coordinator.proc->pid()), 1) + " MiB after the job");
+       " MiB with 16, " + fmt(status_mib(coordinator.proc->pid(), "VmRSS"), 1) +
+       " MiB after the job");
 }
 
 } // namespace

@@ -23,7 +23,6 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
-#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -45,19 +44,29 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A /proc/<pid>/status field in MiB (-1 if unreadable).
-double status_mib(pid_t pid, const std::string& field) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string key;
-  while (in >> key) {
-    if (key == field + ":") {
-      double kib = 0;
-      in >> kib;
-      return kib / 1024;
-    }
-    std::getline(in, key);
+// Starts a coordinator and `shards` shard processes, named into `live`;
+// then waits for the map to balance over them.
+auto start_shards(cluster& c, int shards, std::set<std::string>& live) {
+  c.start_coordinator();
+  c.wait_leading();
+  for (int i = 0; i < shards; ++i) {
+    c.start_shard(i);
+    live.insert("shard-" + std::to_string(i));
   }
-  return -1;
+  return c.wait_balanced(live, 30s);
+}
+
+// A run's exchange went straight from shard to shard, not through the
+// coordinator's node: of each two shard processes, one holds a connection to
+// the other's actor port (only a run's exchange opens it).
+void expect_direct_exchange(cluster& c, const std::set<std::string>& live) {
+  for (const auto& a : live)
+    for (const auto& b : live)
+      if (a < b) {
+        EXPECT_TRUE(connected_to(c[a].proc->pid(), c[b].actor) ||
+                    connected_to(c[b].proc->pid(), c[a].actor))
+          << "no connection between " << a << " and " << b;
+      }
 }
 
 TEST(OneTwoThreeShards, EverySimilarityKindEqualsAOneNodeRun) {
@@ -76,15 +85,10 @@ TEST(OneTwoThreeShards, EverySimilarityKindEqualsAOneNodeRun) {
     SCOPED_TRACE(std::to_string(shards) + " shard processes");
     redis_server redis;
     cluster c{"shuffle" + std::to_string(shards), db.url(), redis.url()};
-    auto& coordinator = c.start_coordinator();
-    c.wait_leading();
     std::set<std::string> live;
-    for (int i = 0; i < shards; ++i) {
-      c.start_shard(i);
-      live.insert("shard-" + std::to_string(i));
-    }
-    auto balanced = c.wait_balanced(live, 30s);
+    auto balanced = start_shards(c, shards, live);
     ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+    auto& coordinator = c["coordinator"];
     auto job = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs",
                         "item_similarity,user_similarity,item_weights,user_neighbours"},
                        c.common_env(), 180s);
@@ -97,16 +101,7 @@ TEST(OneTwoThreeShards, EverySimilarityKindEqualsAOneNodeRun) {
       EXPECT_NE(slurp(c[name].log).find("read its share"), std::string::npos)
         << name << " did not read its share of the input:\n" << tail(slurp(c[name].log));
     }
-    // The pieces went straight from shard to shard, not through the
-    // coordinator's node: of each two shard processes, one holds a
-    // connection to the other's actor port (only a run's exchange opens it).
-    for (const auto& a : live)
-      for (const auto& b : live)
-        if (a < b) {
-          EXPECT_TRUE(connected_to(c[a].proc->pid(), c[b].actor) ||
-                      connected_to(c[b].proc->pid(), c[a].actor))
-            << "no connection between " << a << " and " << b;
-        }
+    expect_direct_exchange(c, live);
     figures += "\n  " + std::to_string(shards) + " shards: coordinator VmHWM " +
                fmt(status_mib(coordinator.proc->pid(), "VmHWM"), 1) + " MiB";
     c.shutdown();
@@ -129,15 +124,10 @@ TEST(OneTwoThreeShards, TheEmbeddingsEqualAOneNodeRun) {
     SCOPED_TRACE(std::to_string(shards) + " shard processes");
     redis_server redis;
     cluster c{"shuffle_als" + std::to_string(shards), db.url(), redis.url()};
-    auto& coordinator = c.start_coordinator();
-    c.wait_leading();
     std::set<std::string> live;
-    for (int i = 0; i < shards; ++i) {
-      c.start_shard(i);
-      live.insert("shard-" + std::to_string(i));
-    }
-    auto balanced = c.wait_balanced(live, 30s);
+    auto balanced = start_shards(c, shards, live);
     ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+    auto& coordinator = c["coordinator"];
     auto job = run_cli({"compute", "--coordinator", c.coordinator_addr(), "--jobs", "embeddings"},
                        c.common_env(), 180s);
     ASSERT_EQ(job.status, 0) << show(job);
@@ -153,14 +143,7 @@ TEST(OneTwoThreeShards, TheEmbeddingsEqualAOneNodeRun) {
     for (const auto& name : live)
       EXPECT_NE(slurp(c[name].log).find("solves"), std::string::npos)
         << name << " ran no worker of the run:\n" << tail(slurp(c[name].log));
-    // The factors went straight from shard to shard (see above).
-    for (const auto& a : live)
-      for (const auto& b : live)
-        if (a < b) {
-          EXPECT_TRUE(connected_to(c[a].proc->pid(), c[b].actor) ||
-                      connected_to(c[b].proc->pid(), c[a].actor))
-            << "no connection between " << a << " and " << b;
-        }
+    expect_direct_exchange(c, live); // the factors too
     figures += "\n  " + std::to_string(shards) + " shards: largest difference " +
                fmt(d.largest, 9) + ", coordinator VmHWM " +
                fmt(status_mib(coordinator.proc->pid(), "VmHWM"), 1) + " MiB";

@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <string>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -463,6 +466,20 @@ recd_server::~recd_server() {
                   << proc_->log_tail();
   else if (ok && !::testing::Test::HasFailure())
     std::remove(proc_->log_path().c_str()); // kept for failed tests only
+}
+
+double status_mib(pid_t pid, const std::string& field) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string key;
+  while (in >> key) {
+    if (key == field + ":") {
+      double kib = 0;
+      in >> kib;
+      return kib / 1024;
+    }
+    std::getline(in, key);
+  }
+  return -1;
 }
 
 } // namespace recd::test

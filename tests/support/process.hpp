@@ -147,4 +147,7 @@ private:
 // $RECD_BINARY (throws std::runtime_error if unset).
 std::string recd_binary();
 
+// A field of /proc/<pid>/status in MiB ("VmRSS", "VmHWM"), -1 if unreadable.
+double status_mib(pid_t pid, const std::string& field);
+
 } // namespace recd::test
