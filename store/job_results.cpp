@@ -176,7 +176,6 @@ void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run
     tx.exec("ANALYZE " + staging);
   }
   pqxx::work tx{c};
-  fence(tx, term); // a deposed leader publishes nothing
   forget_erased(tx, run_id, item_side(kind) ? std::string{} : staging);
   tx.exec("LOCK TABLE " + live + " IN ACCESS EXCLUSIVE MODE");
   tx.exec("ALTER TABLE " + live + " RENAME TO " + live + "_old_" + std::to_string(run_id));
@@ -184,6 +183,7 @@ void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run
   tx.exec("DROP TABLE " + live + "_old_" + std::to_string(run_id));
   tx.exec("ALTER TABLE " + live + " RENAME CONSTRAINT " + staging + "_pkey TO " + live + "_pkey");
   record_run_published(tx, run_id, rows);
+  fence(tx, term); // last: a deposed leader publishes nothing (store/leadership.hpp)
   tx.commit();
 }
 
@@ -195,7 +195,6 @@ void publish_embeddings_run(pqxx::connection& c, std::int64_t run_id, std::int64
     tx.exec("ANALYZE " + staging);
   }
   pqxx::work tx{c};
-  fence(tx, term); // a deposed leader publishes nothing
   forget_erased(tx, run_id, {});
   for (int side = 0; side < 2; ++side) {
     const bool item_rows = side == 0;
@@ -210,6 +209,7 @@ void publish_embeddings_run(pqxx::connection& c, std::int64_t run_id, std::int64
   }
   tx.exec("DROP TABLE " + staging);
   record_run_published(tx, run_id, items);
+  fence(tx, term); // last: a deposed leader publishes nothing (store/leadership.hpp)
   tx.commit();
 }
 

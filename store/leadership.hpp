@@ -15,7 +15,13 @@
 //   row FOR SHARE and throws `fenced` unless the term is still `term`. A
 //   takeover (an UPDATE of the row) waits for such a transaction to end, and
 //   every transaction after it sees the new term: a deposed leader's writes
-//   never commit after a new leader took over.
+//   never commit after a new leader took over. Call it last, just before the
+//   commit: the leader's own renewal is an UPDATE of the row too, so a fence
+//   taken before a long write (the embeddings' UPDATE of every user, a
+//   publish waiting for its table lock) would block the renewal for as long,
+//   and a leader that cannot renew for two thirds of its lease exits
+//   (nodes/leadership.hpp). Work done before the fence is rolled back with
+//   the transaction when it throws.
 
 #include <cstdint>
 #include <optional>

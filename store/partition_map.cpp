@@ -35,11 +35,11 @@ void save_partition_map(pqxx::connection& c, std::uint64_t epoch,
   }
   names += "}";
   pqxx::work tx{c};
-  fence(tx, term); // a deposed leader writes no map
   tx.exec("DELETE FROM partition_map");
   tx.exec_params("INSERT INTO partition_map (partition, shard, epoch) SELECT p, s, $3 FROM "
                  "unnest($1::int[], $2::text[]) AS x(p, s)",
                  int_array_literal(parts), names, static_cast<std::int64_t>(epoch));
+  fence(tx, term); // last: a deposed leader writes no map (store/leadership.hpp)
   tx.commit();
 }
 

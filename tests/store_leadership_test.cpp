@@ -114,6 +114,40 @@ TEST(CoordinatorLease, TheMapRoundTripsAndADeposedTermCannotReplaceIt) {
   EXPECT_EQ(store::load_partition_map(c).owners, owners);
 }
 
+TEST(CoordinatorLease, ALeadersLongWriteDoesNotHoldUpItsRenewal) {
+  // A map write that waits (here for a lock another session holds on
+  // partition_map; in production an embeddings publish's UPDATE of every
+  // user, seconds at a million users) must not keep the lease row locked:
+  // the leader's renewal UPDATE would wait as long, and a leader that cannot
+  // renew for two thirds of its lease exits. The fence is taken last.
+  test_database db{"lease_long_write"};
+  auto leader = db.connect();
+  auto renewer = db.connect();
+  auto other = db.connect();
+  ASSERT_EQ(store::acquire_lease(leader, "replica-a", "a:1", 60000, 1, "0.9.0"),
+            std::optional<std::int64_t>{1});
+  pqxx::work blocker{other};
+  blocker.exec("LOCK TABLE partition_map IN ACCESS EXCLUSIVE MODE");
+  std::thread writer{[&] { store::save_partition_map(leader, 3, {"shard-0", "shard-1"}, 1); }};
+  // The writer waits for the lock; wait until PostgreSQL shows it waiting.
+  for (int i = 0; i < 500 && db.scalar("SELECT count(*) FROM pg_locks WHERE NOT granted") == "0"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  ASSERT_NE(db.scalar("SELECT count(*) FROM pg_locks WHERE NOT granted"), "0")
+    << "the map write never waited for the lock";
+  // The renewal goes through meanwhile (a statement_timeout turns a wait
+  // behind the writer's fence into a failure instead of a hang).
+  {
+    pqxx::nontransaction set{renewer};
+    set.exec("SET statement_timeout = '10s'");
+  }
+  bool renewed = false;
+  EXPECT_NO_THROW(renewed = store::renew_lease(renewer, 1, 60000));
+  EXPECT_TRUE(renewed);
+  blocker.commit();
+  writer.join();
+  EXPECT_EQ(store::load_partition_map(leader).epoch, 3u);
+}
+
 TEST(CoordinatorLease, OrphanedRunsAreThoseOlderLeadersLeftRunning) {
   test_database db{"lease_orphans"};
   auto c = db.connect();
