@@ -27,6 +27,9 @@ caf::error load_embeddings(driver_state& st) {
   auto conn = store::connect(st.url);
   if (!conn)
     return conn.error();
+  auto helper = store::connect(st.url);
+  if (!helper)
+    return helper.error();
   auto& emb = st.emb;
   emb = embedding_task{};
   auto err = store::guard([&] {
@@ -37,7 +40,7 @@ caf::error load_embeddings(driver_state& st) {
     emb.input_now = st.snapshot->now_micros();
     if (e.window_days > 0)
       emb.window_since = st.snapshot->since(e.window_days);
-    std::tie(emb.users, emb.items) = st.snapshot->behavior_ids(emb.window_since);
+    std::tie(emb.users, emb.items) = st.snapshot->behavior_ids(emb.window_since, **helper);
   });
   if (err)
     return err;

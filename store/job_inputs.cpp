@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
+#include <thread>
 #include <unordered_set>
 
 #include "store/database.hpp"
@@ -68,25 +70,56 @@ std::int64_t input_snapshot::now_micros() {
 }
 
 std::pair<std::vector<user_id>, std::vector<item_id>>
-input_snapshot::behavior_ids(std::int64_t window_since) {
+input_snapshot::behavior_ids(std::int64_t window_since, pqxx::connection& helper) {
   std::pair<std::vector<user_id>, std::vector<item_id>> out;
   const std::string where =
     window_since > 0 ? " WHERE timestamp > timestamptz 'epoch' + interval '" +
                          std::to_string(window_since) + " microseconds'"
                      : "";
-  // Room for the distinct ids in memory (for the rest of the snapshot's
-  // transaction, which reads nothing else this large). With the default 4 MB
-  // PostgreSQL 15's hash aggregate spills to disk: at 30M behaviors and
-  // 860,794 users 5.1 to 5.8 s on a quiet machine, and one run beside another
-  // session's 30M-event import had not finished after 3 min 53 s; in memory
-  // 4.0 s (a 90 MB hash table; docs/benchmarks.md).
-  tx_->tx.exec("SET LOCAL work_mem = '64MB'");
-  for (const auto& r :
-       tx_->tx.exec("SELECT DISTINCT user_id FROM user_behavior" + where + " ORDER BY 1"))
-    out.first.push_back(r[0].as<user_id>());
-  for (const auto& r :
-       tx_->tx.exec("SELECT DISTINCT item_id FROM user_behavior" + where + " ORDER BY 1"))
-    out.second.push_back(r[0].as<item_id>());
+  // Room for the distinct ids in memory (for the rest of the transaction,
+  // which reads nothing else this large). With the default 4 MB PostgreSQL
+  // 15's hash aggregate spills to disk: at 30M behaviors and 860,794 users
+  // 5.1 to 5.8 s on a quiet machine, and one run beside another session's
+  // 30M-event import had not finished after 3 min 53 s; in memory 4.0 s (a
+  // 90 MB hash table; docs/benchmarks.md).
+  const std::string room = "SET LOCAL work_mem = '64MB'";
+  // The items on the helper, in the same snapshot, while this transaction
+  // reads the users; its error, if any, is thrown here after both ended.
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> items_tx{helper};
+  items_tx.exec("SET TRANSACTION SNAPSHOT " + items_tx.quote(id_)); // must come first
+  items_tx.exec(room);
+  std::exception_ptr items_error;
+  std::thread items_reader{[&] {
+    try {
+      for (const auto& r :
+           items_tx.exec("SELECT DISTINCT item_id FROM user_behavior" + where + " ORDER BY 1"))
+        out.second.push_back(r[0].as<item_id>());
+      items_tx.commit();
+    } catch (...) {
+      items_error = std::current_exception();
+    }
+  }};
+  // The whole history's users by a walk down the (user_id, timestamp) index,
+  // one descent per user: one process where DISTINCT's parallel scan keeps
+  // three busy (about 3 s either way at 860,794 users, with 2-3x the CPU for
+  // DISTINCT, which the other lane's work wants; docs/benchmarks.md).
+  const std::string users =
+    window_since > 0
+      ? "SELECT DISTINCT user_id FROM user_behavior" + where + " ORDER BY 1"
+      : "WITH RECURSIVE walk AS (SELECT min(user_id) AS u FROM user_behavior UNION ALL "
+        "SELECT (SELECT min(user_id) FROM user_behavior WHERE user_id > walk.u) FROM walk "
+        "WHERE walk.u IS NOT NULL) SELECT u FROM walk WHERE u IS NOT NULL";
+  try {
+    tx_->tx.exec(room);
+    for (const auto& r : tx_->tx.exec(users))
+      out.first.push_back(r[0].as<user_id>());
+  } catch (...) {
+    items_reader.join();
+    throw;
+  }
+  items_reader.join();
+  if (items_error)
+    std::rethrow_exception(items_error);
   return out;
 }
 
@@ -106,8 +139,8 @@ namespace {
 
 // " AND timestamp > <t>": t in microseconds since the Unix epoch, an integer
 // this program holds (COPY takes no bind parameters).
-std::string after(std::int64_t micros) {
-  return " AND timestamp > timestamptz 'epoch' + interval '" + std::to_string(micros) +
+std::string after(std::int64_t micros, const std::string& column = "timestamp") {
+  return " AND " + column + " > timestamptz 'epoch' + interval '" + std::to_string(micros) +
          " microseconds'";
 }
 
@@ -144,13 +177,20 @@ void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
     where += " AND item_id IN " + in_list(spec.candidates);
   } else {
     where += " AND user_id % " + std::to_string(spec.count) + " IN " + in_list(spec.partitions);
-    if (spec.active_only)
-      where += " AND user_id IN (SELECT user_id FROM user_behavior WHERE user_id % " +
-               std::to_string(spec.count) + " IN " + in_list(spec.partitions) +
-               after(spec.active_since) + ")";
   }
+  std::string query = "SELECT " + row + ", " + col + " FROM user_behavior" + where;
+  if (!spec.item_rows && spec.active_only)
+    // Users with a behavior after active_since: the rows' distinct users are
+    // each looked up once in the (user_id, timestamp) index. A plain
+    // `user_id IN (SELECT ...)` was planned as one index probe per behavior
+    // row (1.56M at 30M events, 8.5 s for one shard's share against 4.7 s).
+    query = "WITH cand AS MATERIALIZED (" + query +
+            "), active AS (SELECT d.u FROM (SELECT DISTINCT user_id AS u FROM cand) d WHERE "
+            "EXISTS (SELECT 1 FROM user_behavior a WHERE a.user_id = d.u" +
+            after(spec.active_since, "a.timestamp") +
+            ")) SELECT user_id, item_id FROM cand WHERE user_id IN (SELECT u FROM active)";
   std::vector<std::string_view> f;
-  copy_out(tx, "SELECT " + row + ", " + col + " FROM user_behavior" + where,
+  copy_out(tx, query,
            [&](std::string_view line) {
              split_copy_line(line, f);
              pair(static_cast<std::int32_t>(to_i64(f[0])), static_cast<std::int32_t>(to_i64(f[1])));
