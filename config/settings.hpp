@@ -156,8 +156,12 @@ struct user_neighbours_settings {
   std::int32_t top_k = 50;             // 0 = keep every pair
   // > 0: an item with more users counts through a deterministic sample of
   // this many of them (engine::similarity_options::max_column_rows), so the
-  // most popular items stop dominating the job's CPU; 0 = exact cosine.
-  std::int32_t max_item_users = 0;
+  // most popular items stop dominating the job's CPU; 0 = exact cosine. The
+  // job's cost is the sum over items of their users squared: 10,000 bounds an
+  // item's share at 10^8 pairs, halves the job at 1M users / 30M events, and
+  // never bites below 10,000 users (docs/benchmarks.md: the quality it costs
+  // where it bites, measured at the same share of users on a 50k-user shop).
+  std::int32_t max_item_users = 10000;
 };
 
 struct embedding_settings {

@@ -602,7 +602,7 @@ TEST(SimilarityJobs, TopKKeepsExactlyTheKBestNeighboursOfTheFullResult) {
   EXPECT_TRUE(users.same()) << "user_similarity.top_k=2:\n" << users;
 }
 
-// user_neighbours.max_item_users (off by default): the job's rows are the
+// user_neighbours.max_item_users (10,000 by default, which no test shop reaches): the job's rows are the
 // engine's kernel over the job's input with the same cap, on any shard count,
 // and a cap that bites changes them.
 TEST(UserNeighboursJob, AnItemUserCapGivesTheKernelsRowsForTheSampledSetsOnAnyShardCount) {
@@ -910,9 +910,28 @@ TEST(ComputeCommand, UnderTheDefaultsRecallsTablesAreFilledBesideTheSeeds) {
   auto db = small_shop("jobs_defaults");
   auto o = compute_defaults(*db, 2);
   ASSERT_EQ(o.status, 0) << show(o);
-  EXPECT_EQ(db->scalar("SELECT string_agg(kind || ' ' || status, ', ' ORDER BY run_id) FROM job_runs"),
-            "item_similarity published, user_similarity published, item_weights published, "
-            "user_neighbours published, embeddings published");
+  EXPECT_EQ(db->scalar("SELECT string_agg(kind || ' ' || status, ', ' ORDER BY kind) FROM job_runs"),
+            "embeddings published, item_similarity published, item_weights published, "
+            "user_neighbours published, user_similarity published");
+  // Two lanes (actors/coordinator_jobs.cpp): the similarity kinds one after
+  // another in the documented order, embeddings beside them from the start,
+  // so its run began before the fourth similarity run did.
+  EXPECT_EQ(db->scalar("SELECT string_agg(kind, ', ' ORDER BY run_id) FROM job_runs WHERE kind <> "
+                       "'embeddings'"),
+            "item_similarity, user_similarity, item_weights, user_neighbours");
+  EXPECT_EQ(db->scalar("SELECT (SELECT run_id FROM job_runs WHERE kind = 'embeddings') < "
+                       "(SELECT run_id FROM job_runs WHERE kind = 'user_neighbours')"),
+            "t");
+  // The summary table lists the jobs in the order they were asked for.
+  std::vector<std::string> listed;
+  for (const auto& line : nonempty_lines(o.out))
+    for (const char* kind :
+         {"item_similarity", "user_similarity", "item_weights", "user_neighbours", "embeddings"})
+      if (line.rfind(std::string{kind} + " ", 0) == 0 && line.find('%') == std::string::npos)
+        listed.push_back(kind);
+  EXPECT_EQ(listed, (std::vector<std::string>{"item_similarity", "user_similarity", "item_weights",
+                                              "user_neighbours", "embeddings"}))
+    << show(o);
   EXPECT_GT(count(*db, "SELECT count(*) FROM item_weights"), 100);
   EXPECT_GT(count(*db, "SELECT count(*) FROM user_neighbours"), 100);
   // Recall's user table counts views too: more users have neighbours there
@@ -1050,9 +1069,9 @@ TEST(ComputeCommand, OnAnEmptyDatabaseEveryJobPublishesAnEmptyResult) {
   auto o = compute_defaults(db, 3);
   ASSERT_EQ(o.status, 0) << show(o);
   EXPECT_EQ(db.scalar("SELECT string_agg(kind || ' ' || status || ' ' || rows, ', ' ORDER BY "
-                      "run_id) FROM job_runs"),
-            "item_similarity published 0, user_similarity published 0, item_weights published 0, "
-            "user_neighbours published 0, embeddings published 0");
+                      "kind) FROM job_runs"),
+            "embeddings published 0, item_similarity published 0, item_weights published 0, "
+            "user_neighbours published 0, user_similarity published 0");
   EXPECT_EQ(count(db, "SELECT count(*) FROM item_similarity"), 0);
   EXPECT_EQ(count(db, "SELECT count(*) FROM user_similarity"), 0);
 }
