@@ -94,13 +94,14 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
                                  st.opt.term);
   // A replica's job sessions carry its term: a later leader ends them if
   // this one is deposed while frozen (store::end_job_sessions_of_older_terms).
-  st.driver = spawn_job_driver(
-    self->system(),
-    store::conninfo(st.opt.cfg.postgres, store::session::job,
-                    st.opt.term > 0 ? store::job_session_name(st.opt.term) : ""),
-    st.opt.cfg, st.opt.term);
+  const auto job_session = store::conninfo(
+    st.opt.cfg.postgres, store::session::job,
+    st.opt.term > 0 ? store::job_session_name(st.opt.term) : "");
+  st.driver = spawn_job_driver(self->system(), job_session, st.opt.cfg, st.opt.term);
+  st.embedding_driver = spawn_job_driver(self->system(), job_session, st.opt.cfg, st.opt.term);
   self->link_to(st.watcher);
   self->link_to(st.driver);
+  self->link_to(st.embedding_driver);
   // A shard that dies leaves the map; its partitions move to the others.
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
@@ -327,54 +328,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
         rp.deliver(make_error(ec::not_ready, "the shards are not ready"));
         return rp;
       }
-      st.job_running = true;
-      auto summaries = std::make_shared<std::vector<job_summary>>();
-      auto queue = std::make_shared<std::vector<job_kind>>(kinds.rbegin(), kinds.rend());
-      auto next = std::make_shared<std::function<void()>>();
-      auto attempts = std::make_shared<int>(0);
-      *next = [=]() mutable {
-        if (queue->empty()) {
-          job_finished(self);
-          if (self->state.opt.serving)
-            poll(self);
-          rp.deliver(*summaries);
-          *next = nullptr; // break the self-reference
-          return;
-        }
-        auto kind = queue->back();
-        queue->pop_back();
-        self->request(self->state.driver, job_timeout, run_atom_v, kind, listener,
-                      self->state.live_shards(), self->state.live_shard_addresses())
-          .then(
-            [=](const job_summary& s) mutable {
-              summaries->push_back(s);
-              *attempts = 0;
-              (*next)();
-            },
-            [=](caf::error& err) mutable {
-              // A shard lost mid-run: the run was not published; once its
-              // partitions have a live owner again the whole run is redone,
-              // so the result is the same as without the failure.
-              if (lost_shard(err) && ++*attempts <= 3 && self->state.opt.serving) {
-                spdlog::warn("{} lost a shard ({}): redoing it when the map is ready",
-                             to_string(kind), describe(err));
-                queue->push_back(kind);
-                auto& st = self->state;
-                if (st.table.ready() && !st.table.alive().empty())
-                  self->delayed_send(self, std::chrono::seconds{1}, redo_atom_v);
-                st.ready_waiters.push_back([=] { (*next)(); });
-                return;
-              }
-              job_finished(self);
-              rp.deliver(std::move(err));
-              *next = nullptr;
-            });
-      };
-      // Jobs run on a settled map: one that starts during a move waits for it.
-      if (st.moving)
-        st.after_move.push_back([=] { (*next)(); });
-      else
-        (*next)();
+      start_jobs(self, kinds, listener, rp);
       return rp;
     },
     [=](redo_atom) -> caf::result<void> {

@@ -3,7 +3,8 @@
 //   partition_table.hpp    the partition map's data and rules (members, owners,
 //                          epoch, balance and stickiness, readiness, rejoin
 //                          grace, routing, holdings checks): plain C++, no I/O
-//   coordinator.cpp        the actor: membership messages, the job queue, polling
+//   coordinator.cpp        the actor: membership messages, polling
+//   coordinator_jobs.cpp   the job queue: a request's jobs in two lanes at once
 //   coordinator_map.cpp    telling the map: flips to shards and API actors,
 //                          persistence, reconciliation requests to the shards
 //   coordinator_moves.cpp  moving partitions to a new assignment
@@ -56,7 +57,8 @@ struct coordinator_state {
   std::uint64_t next_watch = 0;
   std::vector<map_subscriber> subscribers; // API actors
   run_watcher_actor watcher;
-  job_driver_actor driver;
+  job_driver_actor driver;               // the similarity kinds' runs
+  job_driver_actor embedding_driver;     // embeddings runs, beside them (coordinator_jobs.cpp)
   std::vector<std::int64_t> published;   // newest run id per kind, as served
   bool job_running = false;
   bool polling = false;
@@ -165,6 +167,16 @@ void reconcile(coordinator_self* self);
 
 // The running job ended: a rebalance that waited for it starts.
 void job_finished(coordinator_self* self);
+
+// Reads job_runs and has the shards reload what was published since.
+void poll(coordinator_self* self);
+
+// coordinator_jobs.cpp: runs `kinds` (checked) and answers `rp` with their
+// summaries in the same order, or the first error. Sets job_running until
+// every job ended.
+void start_jobs(coordinator_self* self, const std::vector<job_kind>& kinds,
+                const run_progress_sink& listener,
+                caf::typed_response_promise<std::vector<job_summary>> rp);
 
 // coordinator_operations.cpp, for the admin port:
 // JSON of every live shard's held partitions, users and items (check_atom).

@@ -7,7 +7,7 @@
 namespace recd::job_driving {
 
 void driver_state::report(std::uint64_t done, std::uint64_t rows, bool force) {
-  node_telemetry().job.progress(done, total, rows);
+  node_telemetry().job.progress(to_string(kind), done, total, rows);
   if (!listener || (!force && clock::now() - last_report < std::chrono::milliseconds{500}))
     return;
   last_report = clock::now();
@@ -37,7 +37,7 @@ void driver_state::fail(const caf::error& err) {
   if (!active)
     return;
   active = false;
-  node_telemetry().job.end();
+  node_telemetry().job.end(to_string(kind));
   store::guard([&] { store::record_run_failed(*conn, run_id, describe(err), staging); });
   unlock();
   for (auto& w : workers)
@@ -71,7 +71,7 @@ void driver_state::succeed(std::uint64_t inputs, std::uint64_t rows) {
   snapshot.reset();
   unlock();
   report(total, rows, true);
-  node_telemetry().job.end();
+  node_telemetry().job.end(to_string(kind));
   job_summary s{kind, run_id, inputs, rows,
                 std::chrono::duration<double>(clock::now() - started).count()};
   promise.deliver(s);

@@ -55,24 +55,29 @@ writer_figures::writer_figures() : batch_size(batch_bounds) {}
 
 void job_figures::begin(std::string kind, std::int64_t run_id) {
   std::lock_guard lock{mu_};
-  run_ = {std::move(kind), run_id, 0, 0, 0, std::chrono::system_clock::now()};
+  std::erase_if(runs_, [&](const running_run& r) { return r.kind == kind; });
+  runs_.push_back({std::move(kind), run_id, 0, 0, 0, std::chrono::system_clock::now()});
 }
 
-void job_figures::progress(std::uint64_t done, std::uint64_t total, std::uint64_t rows) {
+void job_figures::progress(const std::string& kind, std::uint64_t done, std::uint64_t total,
+                           std::uint64_t rows) {
   std::lock_guard lock{mu_};
-  run_.done = done;
-  run_.total = total;
-  run_.rows = rows;
+  for (auto& r : runs_)
+    if (r.kind == kind) {
+      r.done = done;
+      r.total = total;
+      r.rows = rows;
+    }
 }
 
-void job_figures::end() {
+void job_figures::end(const std::string& kind) {
   std::lock_guard lock{mu_};
-  run_ = {};
+  std::erase_if(runs_, [&](const running_run& r) { return r.kind == kind; });
 }
 
-job_figures::running_run job_figures::running() const {
+std::vector<job_figures::running_run> job_figures::running() const {
   std::lock_guard lock{mu_};
-  return run_;
+  return runs_;
 }
 
 void http_figures::record(const std::string& endpoint, unsigned status, double seconds) {

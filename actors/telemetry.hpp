@@ -89,19 +89,22 @@ struct cache_figures {
 // The job run in progress on this node's job driver (the coordinator's).
 struct job_figures {
   struct running_run {
-    std::string kind;       // "" when none runs
+    std::string kind;
     std::int64_t run_id = 0;
     std::uint64_t done = 0, total = 0, rows = 0;
     std::chrono::system_clock::time_point started{};
   };
+  // Runs of different kinds may be in progress at once (the coordinator runs
+  // embeddings beside the similarity kinds); each is known by its kind.
   void begin(std::string kind, std::int64_t run_id);
-  void progress(std::uint64_t done, std::uint64_t total, std::uint64_t rows);
-  void end();
-  running_run running() const;
+  void progress(const std::string& kind, std::uint64_t done, std::uint64_t total,
+                std::uint64_t rows);
+  void end(const std::string& kind);
+  std::vector<running_run> running() const; // oldest first
 
 private:
   mutable std::mutex mu_;
-  running_run run_;
+  std::vector<running_run> runs_;
 };
 
 // HTTP exchanges of this node's servers, by endpoint (a bounded set of

@@ -3,6 +3,8 @@
 // runs up by polling job_runs.
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -26,26 +28,31 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 // Prints (progress_atom, run_progress) as percent, rate and ETA: in place on
-// a terminal, a line every few seconds otherwise.
+// a terminal, a line every few seconds otherwise. Two kinds may report at
+// once (embeddings run beside the similarity kinds): each has its own start
+// and rate, and a line of another kind than the last starts a new line, at
+// most every few seconds per kind.
 run_progress_sink::behavior_type progress_printer(run_progress_sink::pointer self) {
+  struct kind_state {
+    clock::time_point start = clock::now();
+    clock::time_point last_line = clock::now() - std::chrono::hours{1};
+  };
   auto tty = ::isatty(STDERR_FILENO) != 0;
-  auto start = std::make_shared<clock::time_point>(clock::now());
-  auto last_line = std::make_shared<clock::time_point>(clock::now() - std::chrono::hours{1});
-  auto current = std::make_shared<int>(-1);
+  auto kinds = std::make_shared<std::map<int, kind_state>>();
+  auto current = std::make_shared<int>(-1); // the kind of the last line printed
   return {
     [=](progress_atom, const run_progress& p) {
       const auto& [kind, done, total, rows] = p;
-      if (static_cast<int>(kind) != *current) {
-        if (*current >= 0 && tty)
-          std::fputc('\n', stderr);
-        *current = static_cast<int>(kind);
-        *start = clock::now();
-      }
+      auto& ks = (*kinds)[static_cast<int>(kind)];
       auto now = clock::now();
-      if (!tty && now - *last_line < std::chrono::seconds{5} && done < total)
+      const bool in_place = tty && static_cast<int>(kind) == *current;
+      if (!in_place && now - ks.last_line < std::chrono::seconds{5} && done < total)
         return;
-      *last_line = now;
-      double secs = std::chrono::duration<double>(now - *start).count();
+      if (tty && *current >= 0 && !in_place)
+        std::fputc('\n', stderr);
+      *current = static_cast<int>(kind);
+      ks.last_line = now;
+      double secs = std::chrono::duration<double>(now - ks.start).count();
       double rate = secs > 0.2 ? double(done) / secs : 0;
       double pct = total > 0 ? 100.0 * double(done) / double(total) : 100.0;
       double eta = rate > 0 && total > done ? double(total - done) / rate : 0;

@@ -48,18 +48,20 @@ void gateway::set_database(std::string conninfo) {
 
 namespace {
 
-json running_job() {
-  auto run = node_telemetry().job.running();
-  if (run.kind.empty())
-    return nullptr;
-  return {{"kind", run.kind},
-          {"run_id", run.run_id},
-          {"done", run.done},
-          {"total", run.total},
-          {"rows", run.rows},
-          {"progress", run.total > 0 ? std::min(1.0, double(run.done) / double(run.total)) : 0.0},
-          {"seconds",
-           std::chrono::duration<double>(std::chrono::system_clock::now() - run.started).count()}};
+// The runs in progress on this node, oldest first ([] when none).
+json running_jobs() {
+  json out = json::array();
+  for (const auto& run : node_telemetry().job.running())
+    out.push_back(
+      {{"kind", run.kind},
+       {"run_id", run.run_id},
+       {"done", run.done},
+       {"total", run.total},
+       {"rows", run.rows},
+       {"progress", run.total > 0 ? std::min(1.0, double(run.done) / double(run.total)) : 0.0},
+       {"seconds",
+        std::chrono::duration<double>(std::chrono::system_clock::now() - run.started).count()}});
+  return out;
 }
 
 json run_counts(const std::vector<store::job_run_count>& counts) {
@@ -227,7 +229,7 @@ void gateway::admin_jobs(const http::request& req, http::reply_fn reply) {
                         {"rows", r.rows},
                         {"seconds", r.seconds},
                         {"error", r.error}});
-      reply(json_response(200, json{{"running", running_job()},
+      reply(json_response(200, json{{"running", running_jobs()},
                                     {"counts", run_counts(counts)},
                                     {"runs", runs}}
                                  .dump()));

@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   // The seed's two tables, then what recall reads (docs/quality.md).
   std::vector<std::string> jobs{"item_similarity", "user_similarity", "item_weights",
                                 "user_neighbours", "embeddings"};
-  compute->add_option("--jobs", jobs, "jobs to run, in order")
+  compute->add_option("--jobs", jobs, "jobs to run: the similarity kinds in this order, embeddings beside them")
     ->delimiter(',')
     ->check(CLI::IsMember({"item_similarity", "user_similarity", "item_weights",
                            "user_neighbours", "embeddings"}));

@@ -1,11 +1,13 @@
 #include "nodes/metrics.hpp"
 #include "nodes/routes.hpp"
+#include "protocol/messages.hpp"
 #include "protocol/version.hpp"
 
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -214,19 +216,22 @@ void add_shards(families& out) {
 }
 
 void add_running_job(families& out) {
-  auto run = node_telemetry().job.running();
+  const auto runs = node_telemetry().job.running();
   auto& running = family(out, "recd_job_running", "1 while a run of this kind is in progress",
                          MetricType::Gauge);
   auto& progress = family(out, "recd_job_progress_ratio",
                           "share of the running run's work done (0 to 1)", MetricType::Gauge);
   auto& rows = family(out, "recd_job_progress_rows", "result rows the running run wrote so far",
                       MetricType::Gauge);
-  for (const char* kind : {"item_similarity", "user_similarity", "embeddings"}) {
-    const bool now = run.kind == kind;
+  for (std::uint8_t k = 0; k < job_kind_count; ++k) {
+    const std::string kind = to_string(static_cast<job_kind>(k));
+    auto run = std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.kind == kind; });
+    const bool now = run != runs.end();
     sample(running, now ? 1 : 0, {{"kind", kind}});
-    sample(progress, now && run.total > 0 ? std::min(1.0, double(run.done) / double(run.total)) : 0,
+    sample(progress,
+           now && run->total > 0 ? std::min(1.0, double(run->done) / double(run->total)) : 0,
            {{"kind", kind}});
-    sample(rows, now ? double(run.rows) : 0, {{"kind", kind}});
+    sample(rows, now ? double(run->rows) : 0, {{"kind", kind}});
   }
 }
 

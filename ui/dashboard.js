@@ -112,9 +112,9 @@ function renderCluster(map, stats) {
 
 function renderJobs(jobs) {
   const runs = jobs.runs;
-  const live = jobs.running;
   const rows = runs.filter((r) => r.status === 'running').map((r) => {
-    const known = live && live.kind === r.kind && live.total > 0;
+    const live = (jobs.running || []).find((x) => x.run_id === r.run_id);
+    const known = live && live.total > 0;
     const share = known ? Math.min(1, live.done / live.total) : 0;
     const bar = el('div', { class: 'bar' + (known ? '' : ' indeterminate'), role: 'progressbar' },
       el('div', { style: known ? 'width:' + (100 * share).toFixed(1) + '%' : '' }));
