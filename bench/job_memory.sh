@@ -6,7 +6,10 @@
 # coordinator. Standalone: starts its own PostgreSQL and Redis (scripts/lib.sh).
 #
 #   bench/job_memory.sh [--events 3000000] [--users 100000] [--items 20000]
-#                       [--jobs KIND,...] BINARY [BINARY...]
+#                       [--jobs KIND,...] [--postgres-url URL] BINARY [BINARY...]
+#
+# --postgres-url: a database that already holds the shop (migrated with the
+# binaries' schema), instead of a fresh PostgreSQL and an import.
 #
 # Prints one line per binary: events, wall seconds of the compute, the
 # coordinator's VmHWM and each shard node's VmHWM in MiB.
@@ -14,12 +17,14 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 users=100000 items=20000 events=3000000
 jobs=item_similarity,user_similarity,item_weights,user_neighbours
+url=""
 while [ $# -gt 0 ]; do
   case $1 in
     --users) users=$2; shift 2 ;;
     --items) items=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
+    --postgres-url) url=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -32,15 +37,17 @@ stop_all() {
   pids=()
 }
 trap 'stop_all; stop_redis; stop_postgres; cleanup_run' EXIT
-start_postgres
 start_redis
-create_database shop
-url="postgresql://postgres@127.0.0.1:$RECD_PG_PORT/shop"
-RECD_POSTGRES_URL=$url "$1" migrate >/dev/null
-t0=$SECONDS
-RECD_POSTGRES_URL=$url "$1" import synthetic --users "$users" --items "$items" --events "$events" \
-  --seed 1 >/dev/null
-log "imported $events events in $((SECONDS - t0)) s"
+if [ -z "$url" ]; then
+  start_postgres
+  create_database shop
+  url="postgresql://postgres@127.0.0.1:$RECD_PG_PORT/shop"
+  RECD_POSTGRES_URL=$url "$1" migrate >/dev/null
+  t0=$SECONDS
+  RECD_POSTGRES_URL=$url "$1" import synthetic --users "$users" --items "$items" \
+    --events "$events" --seed 1 >/dev/null
+  log "imported $events events in $((SECONDS - t0)) s"
+fi
 hwm() { awk '/VmHWM/{printf "%.0f", $2/1024}' "/proc/$1/status"; }
 for recd in "$@"; do
   # Ports reserved by this shell (scripts/lib.sh take_port), never in $( ).

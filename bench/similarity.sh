@@ -99,6 +99,20 @@ bench_similarity() {
     md "recd compute peak RSS: $((rss1 / 1024)) MiB (1 shard), $((rss2 / 1024)) MiB (2 shards)."
     eval "BENCH_SIM_${set//-/_}_SPEEDUP='$sp_both'; BENCH_SIM_${set//-/_}_RECD_S='$(calc "$r2_item+$r2_user")'"
 
+    # recd's whole default job set (what `recd compute` runs with no --jobs),
+    # on 2 shards: wall time of the command, and each job's own seconds.
+    local url out t0 t1 wall
+    url=$(pg_url "$(dataset_db "$set")")
+    t0=$(date +%s.%N)
+    out=$(RECD_POSTGRES_URL=$url "$recd" compute --shards 2 2>&1) ||
+      { echo "$out" >&2; die "recd compute (defaults) failed"; }
+    t1=$(date +%s.%N)
+    wall=$(calc "$t1-$t0")
+    record_cmd "RECD_POSTGRES_URL=.../$(dataset_db "$set") recd compute --shards 2"
+    md ""
+    md "recd's whole default job set (\`recd compute --shards 2\`, no --jobs: the seed's two tables, EASE item weights, user neighbours over every behavior, ALS embeddings; embeddings run beside the similarity kinds): **$wall s** wall; each job's own seconds: $(echo "$out" | awk '$2 ~ /^[0-9]+$/ && NF == 5 {printf "%s%s %s", sep, $1, $5; sep=", "}')."
+    eval "BENCH_DEFAULTS_${set//-/_}_S='$wall'"
+
     md ""
     md "Kernel alone (no I/O) on the rows each job reads, against the bare single-threaded co-occurrence loop; rate = pair increments (sum over columns of degree², rows that cannot reach min_common skipped by both) per second, best pass of at least 3 (and 1 s; at most 10 s):"
     md ""
