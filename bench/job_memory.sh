@@ -38,7 +38,9 @@ stop_all() {
 }
 trap 'stop_all; stop_redis; stop_postgres; cleanup_run' EXIT
 start_redis
+imported=""
 if [ -z "$url" ]; then
+  imported=1
   start_postgres
   create_database shop
   url="postgresql://postgres@127.0.0.1:$RECD_PG_PORT/shop"
@@ -88,7 +90,11 @@ sys.exit(0 if m["ready"] and not m["moving"] and len(live) == 2 else 1)' 2>/dev/
     --coordinator "127.0.0.1:$coord_port" \
     --jobs "$jobs" > "$RECD_RUN/compute.log" 2>&1 ||
     { tail -n 20 "$RECD_RUN/compute.log" "$RECD_RUN/coordinator.log"; die "compute failed with $recd"; }
-  echo "$recd: $events events, compute $((SECONDS - t0)) s, coordinator VmHWM $(hwm "$coordinator") MiB," \
+  shop="$events events"
+  [ -z "$imported" ] && shop="the database's shop"
+  echo "$recd: $shop, compute $((SECONDS - t0)) s, coordinator VmHWM $(hwm "$coordinator") MiB," \
     "shard nodes $(hwm "$shard0") / $(hwm "$shard1") MiB"
+  # Each job's own seconds, as `recd compute` printed them.
+  awk '$2 ~ /^[0-9]+$/ && NF == 5' "$RECD_RUN/compute.log"
   stop_all
 done
