@@ -202,12 +202,20 @@ void solve_rows_exact(const weighted_rows& rows, const factor_matrix& y,
 namespace cg_baseline {
 #include "engine/als_cg.ipp"
 } // namespace cg_baseline
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2")
+#endif
 namespace cg_avx2 {
 #include "engine/als_cg.ipp"
 } // namespace cg_avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 namespace {
 
