@@ -30,11 +30,22 @@ std::string kinds_list(const std::vector<behavior_kind>& kinds) {
   return out;
 }
 
+// The transaction every read of a job's input runs in.
+using snapshot_tx = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only>;
+
+// Makes `tx` see exactly the exported snapshot `id`; must be its first
+// statement. The id was checked to be of [0-9A-F-] only (by the driver that
+// exported it, or limits::check_similarity_plan / check_embedding_task for
+// one that came in a message) and is quoted besides.
+void join_snapshot(snapshot_tx& tx, const std::string& id) {
+  tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(id));
+}
+
 } // namespace
 
 struct input_snapshot::transaction {
   explicit transaction(pqxx::connection& c) : tx{c} {}
-  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx;
+  snapshot_tx tx;
 };
 
 input_snapshot::input_snapshot(connection_ptr conn) : conn_(std::move(conn)) {
@@ -85,8 +96,8 @@ input_snapshot::behavior_ids(std::int64_t window_since, pqxx::connection& helper
   const std::string room = "SET LOCAL work_mem = '64MB'";
   // The items on the helper, in the same snapshot, while this transaction
   // reads the users; its error, if any, is thrown here after both ended.
-  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> items_tx{helper};
-  items_tx.exec("SET TRANSACTION SNAPSHOT " + items_tx.quote(id_)); // must come first
+  snapshot_tx items_tx{helper};
+  join_snapshot(items_tx, id_);
   items_tx.exec(room);
   std::exception_ptr items_error;
   std::thread items_reader{[&] {
@@ -100,9 +111,9 @@ input_snapshot::behavior_ids(std::int64_t window_since, pqxx::connection& helper
     }
   }};
   // The whole history's users by a walk down the (user_id, timestamp) index,
-  // one descent per user: one process where DISTINCT's parallel scan keeps
-  // three busy (about 3 s either way at 860,794 users, with 2-3x the CPU for
-  // DISTINCT, which the other lane's work wants; docs/benchmarks.md).
+  // one descent per user, in one process: at 860,794 users 2.99 s, where
+  // DISTINCT's parallel plan took 2.61 s in three processes, whose CPU the
+  // other lane's work wants (docs/benchmarks.md).
   const std::string users =
     window_since > 0
       ? "SELECT DISTINCT user_id FROM user_behavior" + where + " ORDER BY 1"
@@ -159,10 +170,8 @@ std::string in_list(const std::vector<Int>& xs) {
 
 void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
                           const std::function<void(std::int32_t, std::int32_t)>& pair) {
-  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx{c};
-  // Must be the transaction's first statement. The id was checked to be of
-  // [0-9A-F-] only (limits::check_similarity_plan) and is quoted besides.
-  tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(spec.snapshot));
+  snapshot_tx tx{c};
+  join_snapshot(tx, spec.snapshot);
   const std::string row = spec.item_rows ? "item_id" : "user_id";
   const std::string col = spec.item_rows ? "user_id" : "item_id";
   std::string where = " WHERE behavior_type IN (" + kinds_list(spec.behaviors) + ")";
@@ -183,7 +192,8 @@ void read_partition_input(pqxx::connection& c, const partition_input_spec& spec,
     // Users with a behavior after active_since: the rows' distinct users are
     // each looked up once in the (user_id, timestamp) index. A plain
     // `user_id IN (SELECT ...)` was planned as one index probe per behavior
-    // row (1.56M at 30M events, 8.5 s for one shard's share against 4.7 s).
+    // row (1.56M at 30M events: one shard's share took 8.5 s against 4.7 s,
+    // both measured beside another job).
     query = "WITH cand AS MATERIALIZED (" + query +
             "), active AS (SELECT d.u FROM (SELECT DISTINCT user_id AS u FROM cand) d WHERE "
             "EXISTS (SELECT 1 FROM user_behavior a WHERE a.user_id = d.u" +
@@ -215,10 +225,8 @@ void create_staging_table(pqxx::connection& c, job_kind kind, std::int64_t run_i
 
 void read_embedding_share(pqxx::connection& c, const embedding_input_spec& spec,
                           const std::function<void(user_id, item_id, float)>& cell) {
-  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx{c};
-  // Must be the transaction's first statement. The id was checked to be of
-  // [0-9A-F-] only (limits::check_embedding_task) and is quoted besides.
-  tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(spec.snapshot));
+  snapshot_tx tx{c};
+  join_snapshot(tx, spec.snapshot);
   const auto& w = spec.kind_weights;
   char weights[256];
   std::snprintf(weights, sizeof weights,

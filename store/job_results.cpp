@@ -173,9 +173,14 @@ void publish_similarity_run(pqxx::connection& c, job_kind kind, std::int64_t run
   const std::string live = similarity_table(kind);
   const std::string key =
       std::string{similarity_id_column(kind)} + ", " + similarity_other_column(kind);
-  const bool keyed = similarity_keyed(kind);
+  bool keyed = false; // as the live table, read below
   {
     pqxx::nontransaction tx{c};
+    // The run gets the key its live table has: the schema decides
+    // (user_neighbours has none since sql/008).
+    keyed = tx.exec("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = '" + live +
+                    "'::regclass AND contype = 'p')")[0][0]
+              .as<bool>();
     if (keyed)
       tx.exec("ALTER TABLE " + staging + " ADD CONSTRAINT " + staging + "_pkey PRIMARY KEY (" +
               key + ")");

@@ -25,11 +25,6 @@ inline const char* similarity_other_column(job_kind k) {
   return item_side(k) ? "similar_item_id" : "similar_user_id";
 }
 
-// Whether a published similarity table gets its primary key. user_neighbours
-// has none (sql/008_user_neighbours_unkeyed.sql): nothing reads it by key,
-// and at 30M behaviors the key was 6-8 s of every run's publish.
-inline bool similarity_keyed(job_kind k) { return k != job_kind::user_neighbours; }
-
 inline std::string staging_table(job_kind k, std::int64_t run_id) {
   return std::string{similarity_table(k)} + "_run_" + std::to_string(run_id);
 }
