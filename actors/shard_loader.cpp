@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <caf/all.hpp>
 
 #include "actors/unexpected.hpp"
@@ -307,6 +310,24 @@ caf::expected<shard_snapshot_ptr> load_all(pqxx::connection& c,
   return snap;
 }
 
+// A loader's reads are background work: a reload competes with the requests
+// this node serves and with the job runs its workers compute, and both matter
+// more than how soon a published run is served (its rows are hours old by
+// design). So the loader's own thread runs at this nice value; Linux sets
+// nice per thread. An idle node loads as fast as before. Its PostgreSQL
+// backend keeps its own priority.
+constexpr int loader_nice = 10;
+
+void lower_own_priority() {
+  thread_local bool done = false;
+  if (done)
+    return;
+  done = true;
+  // Best effort: a node that may not lower it (a seccomp profile) loads at
+  // the priority it has.
+  (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), loader_nice);
+}
+
 struct shard_loader_state {
   static inline const char* name = "shard_loader";
   recommend_settings cfg;
@@ -327,6 +348,7 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
         return err;
       if (auto err = limits::check_partitions(partitions, count))
         return err;
+      lower_own_priority();
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -340,6 +362,7 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
     [=](lookup_atom, item_id i) -> caf::result<item_details, std::vector<float>> {
       if (auto err = check_from(self, parent, "lookup"))
         return err;
+      lower_own_priority();
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -361,6 +384,7 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
       using result = caf::result<std::vector<item_details>, std::vector<user_id>, std::uint64_t>;
       if (auto err = check_from(self, parent, "catalog_since"))
         return result{err};
+      lower_own_priority();
       auto conn = self->state.conn.get();
       if (!conn)
         return result{conn.error()};
@@ -379,6 +403,7 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
         return err;
       if (auto err = limits::check_partitions(partitions, count))
         return err;
+      lower_own_priority();
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();
@@ -399,6 +424,7 @@ shard_loader(shard_loader_actor::stateful_pointer<shard_loader_state> self, std:
         return err;
       if (auto err = limits::check_job_kind(kind))
         return err;
+      lower_own_priority();
       auto conn = self->state.conn.get();
       if (!conn)
         return conn.error();

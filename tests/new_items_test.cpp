@@ -17,7 +17,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <numeric>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -266,6 +269,30 @@ TEST_P(NewItems, AFoldedVectorComesBackAfterARestartAndPublishedOnesNeverMove) {
     ASSERT_TRUE(again.count(item)) << "item " << item << " is no longer a vector neighbour";
     EXPECT_NEAR(again.at(item), cos, 1e-5) << "item " << item;
   }
+}
+
+// The shard's loader thread runs below the priority of the threads that
+// serve and compute (actors/shard_loader.cpp, loader_nice): once the server
+// has loaded its partitions, some thread of it has nice 10 and the others 0.
+TEST_P(NewItems, TheLoaderThreadRunsAtALowerPriority) {
+  std::map<int, int> threads_by_nice;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(server_->pid()) + "/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the command's closing parenthesis: state is field 3, nice field 19.
+    auto rest = stat.substr(stat.rfind(')') + 2);
+    std::istringstream fields(rest);
+    std::string field;
+    for (int k = 3; k <= 19 && fields >> field; ++k)
+      if (k == 19)
+        ++threads_by_nice[std::stoi(field)];
+  }
+  EXPECT_GE(threads_by_nice[10], GetParam()) << "one loader per shard";
+  EXPECT_GE(threads_by_nice[0], 4) << "the serving threads keep their priority";
+  EXPECT_EQ(threads_by_nice[0] + threads_by_nice[10],
+            std::accumulate(threads_by_nice.begin(), threads_by_nice.end(), 0,
+                            [](int sum, const auto& kv) { return sum + kv.second; }));
 }
 
 } // namespace
