@@ -19,10 +19,10 @@
 // actor (CAF 0.17 has no way to drop it); that happens only when a peer dies
 // with the request taken, and costs its closure's memory.
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <set>
 #include <vector>
 
@@ -55,7 +55,8 @@ public:
   // deadline late by the difference).
   bool arm(clock::duration after, const settle& token, std::function<void()> on_expiry) {
     const auto due = clock::now() + after;
-    queue_.push({due, seq_++, token, std::move(on_expiry)});
+    queue_.push_back({due, seq_++, token, std::move(on_expiry)});
+    std::push_heap(queue_.begin(), queue_.end(), std::greater<>{});
     if (!ticks_.empty() && *ticks_.begin() <= due)
       return false;
     ticks_.insert(due);
@@ -70,16 +71,19 @@ public:
     // Ticks arrive in the order of their times: this one is the earliest.
     if (!ticks_.empty())
       ticks_.erase(ticks_.begin());
-    while (!queue_.empty() && queue_.top().due <= now) {
-      auto entry = queue_.top();
-      queue_.pop();
+    while (!queue_.empty() && queue_.front().due <= now) {
+      // Moved out, not copied: most entries were settled long ago, and a
+      // copy would allocate their closure again only to free it.
+      std::pop_heap(queue_.begin(), queue_.end(), std::greater<>{});
+      auto entry = std::move(queue_.back());
+      queue_.pop_back();
       if (entry.token.first())
         entry.on_expiry();
     }
     // Settled entries are dropped lazily when they come due.
     if (queue_.empty())
       return clock::duration::zero();
-    auto next = std::max(granularity, queue_.top().due - now);
+    auto next = std::max(granularity, queue_.front().due - now);
     if (!ticks_.empty() && *ticks_.begin() <= now + next)
       return clock::duration::zero();
     ticks_.insert(now + next);
@@ -98,7 +102,7 @@ private:
       return due != other.due ? due > other.due : seq > other.seq;
     }
   };
-  std::priority_queue<entry, std::vector<entry>, std::greater<>> queue_;
+  std::vector<entry> queue_; // a min-heap by (due, seq): std::push_heap / pop_heap
   std::uint64_t seq_ = 0;
   // When the ticks scheduled and not yet arrived come (a few at most: a new
   // one only for a deadline earlier than all of them).

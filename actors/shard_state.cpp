@@ -66,14 +66,15 @@ std::int64_t now_ms() {
 }
 
 // Moves the best k positive accumulated scores into `out` as candidates of
-// `route`, best first (ties by item id). Non-positive ones are left out: the
-// API's merge drops them anyway, and excluded items were blocked (score
+// `route` (best by score, ties by item id), in no particular order: the API's
+// merge sums and ranks them whatever their order. Non-positive ones are left
+// out: the merge drops them anyway, and excluded items were blocked (score
 // -infinity) before accumulating. The entries are visited once (the positive
 // ones become candidates); then a score at or below the k-th best is found
 // by radix on the scores' bits (positive floats order as their bit patterns:
 // 11 bits, then 11 more within the bin holding the k-th), and only the
 // candidates at or above it (k and the few sharing its 2^9-ulp bin) are
-// kept and sorted.
+// kept, then cut to the best k by a selection (not a sort).
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
@@ -104,12 +105,14 @@ void emit_top(const score_table& acc, recall_route route, std::size_t k,
     out.erase(std::remove_if(begin, out.end(), [&](const candidate& c) { return bits(c) < floor; }),
               out.end());
   }
-  auto better = [](const candidate& x, const candidate& y) {
-    return x.score != y.score ? x.score > y.score : x.item < y.item;
-  };
-  std::sort(out.begin() + static_cast<long>(first), out.end(), better);
-  if (out.size() - first > k)
-    out.resize(first + k);
+  if (out.size() - first > k) {
+    auto better = [](const candidate& x, const candidate& y) {
+      return x.score != y.score ? x.score > y.score : x.item < y.item;
+    };
+    const auto kth = out.begin() + static_cast<long>(first + k);
+    std::nth_element(out.begin() + static_cast<long>(first), kth, out.end(), better);
+    out.erase(kth, out.end());
+  }
 }
 
 } // namespace
@@ -243,6 +246,9 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   unix_seconds newest = 0;
   for (const auto& r : req.recent)
     newest = std::max(newest, r.ts);
+  // The held seeds are all looked up first, then summed: lookups that do not
+  // wait on one another's sums overlap their cache misses.
+  seeds_.clear();
   for (const auto& r : req.recent) {
     // A seed of a partition recalled elsewhere counts there only; it still
     // set the origin above, which must be the same on every shard.
@@ -253,9 +259,12 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
       continue;
     double age = std::max<double>(0, double(newest - r.ts));
     auto w = static_cast<float>(behavior_weight(cfg_, r.kind) * std::exp2(-age / recency_half_life));
-    for (const auto& n : it->second.neighbours)
-      acc.add(n.item, n.score * w, r.item);
+    __builtin_prefetch(it->second.neighbours.data());
+    seeds_.push_back({&it->second, w, r.item});
   }
+  for (const auto& seed : seeds_)
+    for (const auto& n : seed.record->neighbours)
+      acc.add(n.item, n.score * seed.weight, seed.item);
   emit_top(acc, recall_route::item_cf, k, out, ok);
   // User CF: what the most similar users bought (full weight), carted (half),
   // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
@@ -264,13 +273,18 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
   const std::array<float, 4> kind_weight{
     user_cf_weight(behavior_kind::view), user_cf_weight(behavior_kind::click),
     user_cf_weight(behavior_kind::cart), user_cf_weight(behavior_kind::buy)};
+  similar_.clear();
   for (const auto& s : req.similar) {
     if (on_standby && on_standby(s.user))
       continue; // recalled where its partition is
     auto it = users_.find(s.user);
     if (it == users_.end())
       continue;
-    for (const auto& h : it->second.history) {
+    __builtin_prefetch(it->second.history.data());
+    similar_.push_back({&it->second, s.score, s.user});
+  }
+  for (const auto& s : similar_) {
+    for (const auto& h : s.record->history) {
       const auto kind = static_cast<std::size_t>(h.kind);
       float c = s.score * (kind < kind_weight.size() ? kind_weight[kind] : 0.0f);
       if (c > 0)

@@ -266,7 +266,9 @@ public:
   // recency origin, the same on every shard), and the routes that propose
   // this shard's own items (vector, category, popular) leave them out while
   // selecting their top, so each still proposes `per_route` items that this
-  // shard serves.
+  // shard serves. Each route's candidates are its best `per_route` (by score,
+  // ties by item id); the item-CF and user-CF ones come in no particular
+  // order (the API's merge does not need one).
   std::vector<candidate> recall(const recall_request& req,
                                 const std::function<bool(item_id)>& on_standby = {});
   // Details of the owned items among `items` that are servable at `now`.
@@ -351,6 +353,20 @@ private:
 
   recommend_settings cfg_;
   score_table scratch_; // recall's accumulator, reused across requests
+  // Recall's seeds (item CF) and similar users (user CF) held here, looked up
+  // before any is summed, reused across requests.
+  struct found_seed {
+    const item_record* record;
+    float weight;
+    item_id item;
+  };
+  struct found_user {
+    const user_record* record;
+    float score;
+    user_id user;
+  };
+  std::vector<found_seed> seeds_;
+  std::vector<found_user> similar_;
   held_table<user_record> users_;
   held_table<item_record> items_;
   std::shared_ptr<vector_index> index_;

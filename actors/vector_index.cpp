@@ -312,9 +312,12 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
       fetch(rows[j + ahead]);
     out.push_back({label(rows[j]), exact(rows[j])});
   }
-  std::sort(out.begin(), out.end(), better);
-  if (out.size() > k)
+  // The best k, then only those sorted.
+  if (out.size() > k) {
+    std::nth_element(out.begin(), out.begin() + static_cast<long>(k), out.end(), better);
     out.resize(k);
+  }
+  std::sort(out.begin(), out.end(), better);
   return out;
 }
 

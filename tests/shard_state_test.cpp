@@ -42,11 +42,16 @@ shard_state make_state(recommend_settings cfg = {}) {
   return st;
 }
 
+// One route's candidates, best first (ties by item id): recall gives the CF
+// routes' in no particular order.
 std::vector<candidate> of_route(const std::vector<candidate>& all, recall_route r) {
   std::vector<candidate> out;
   for (const auto& c : all)
     if (c.route == r)
       out.push_back(c);
+  std::stable_sort(out.begin(), out.end(), [](const candidate& x, const candidate& y) {
+    return x.score != y.score ? x.score > y.score : x.item < y.item;
+  });
   return out;
 }
 
