@@ -69,18 +69,39 @@ std::int64_t now_ms() {
 // `route` (best by score, ties by item id), in no particular order: the API's
 // merge sums and ranks them whatever their order. Non-positive ones are left
 // out: the merge drops them anyway, and excluded items were blocked (score
-// -infinity) before accumulating. The entries are visited once (the positive
-// ones become candidates); then a score at or below the k-th best is found
-// by radix on the scores' bits (positive floats order as their bit patterns:
-// 11 bits, then 11 more within the bin holding the k-th), and only the
-// candidates at or above it (k and the few sharing its 2^9-ulp bin) are
-// kept, then cut to the best k by a selection (not a sort).
+// -infinity) before accumulating. The k-th best is bracketed by radix on the
+// scores' bits (positive floats order as their bit patterns): a first visit
+// of the entries counts bits 30..20, a second makes candidates of the
+// entries in the bin holding the k-th and above only; among those, bits
+// 19..9 of that bin find a 2^9-ulp floor, and the few at or above it are cut
+// to the best k by a selection (not a sort).
 template <class Servable>
 void emit_top(const score_table& acc, recall_route route, std::size_t k,
               std::vector<candidate>& out, const Servable& ok) {
+  // The entries in bins below the one holding the k-th best cannot be among
+  // the best k, so they never become candidates (thousands of them for a
+  // long history: the answer grew to hold them all). Only servable (`ok`)
+  // entries are counted, so the bins from the cut up hold at least k.
+  std::uint32_t low = 0;
+  {
+    std::array<std::uint32_t, 2048> counts{};
+    std::size_t positive = 0;
+    acc.for_each([&](item_id item, const score_table::entry& e) {
+      if (e.score > 0 && ok(item)) {
+        ++counts[std::bit_cast<std::uint32_t>(e.score) >> 20];
+        ++positive;
+      }
+    });
+    if (positive > k) {
+      std::size_t cut = counts.size(), taken = 0;
+      while (taken < k)
+        taken += counts[--cut];
+      low = static_cast<std::uint32_t>(cut << 20);
+    }
+  }
   const auto first = out.size();
   acc.for_each([&](item_id item, const score_table::entry& e) {
-    if (e.score > 0 && ok(item))
+    if (e.score > 0 && std::bit_cast<std::uint32_t>(e.score) >= low && ok(item))
       out.push_back({item, route, e.score, e.because});
   });
   const auto begin = out.begin() + static_cast<long>(first);

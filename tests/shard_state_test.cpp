@@ -675,5 +675,34 @@ TEST(shard_state, a_route_keeps_its_best_k_when_scores_crowd_around_the_cut) {
   }
 }
 
+TEST(shard_state, a_route_keeps_k_servable_items_when_its_best_ones_are_hidden) {
+  // The 300 best neighbours of the seed are hidden: the route still proposes
+  // exactly the best k of the servable ones (the selection counts only those).
+  std::vector<neighbour_item> row;
+  for (int j = 0; j < 1000; ++j)
+    row.push_back({10000 + j, 1.0f - 0.0005f * static_cast<float>(j)});
+  shard_snapshot snap;
+  snap.items[1] = item(1, row);
+  shard_state st{recommend_settings{}};
+  st.install(std::move(snap));
+  std::uint64_t epoch = 0;
+  for (int j = 0; j < 300; ++j) {
+    item_details hidden;
+    hidden.item = 10000 + j;
+    hidden.hidden = true;
+    ASSERT_TRUE(st.apply_catalog(hidden, ++epoch, false));
+  }
+  for (std::size_t k : {1, 50, 100, 699}) {
+    recall_request req;
+    req.recent = {{1, behavior_kind::buy, 1000}};
+    req.per_route = static_cast<std::int32_t>(k);
+    req.now = 1000;
+    auto cf = of_route(st.recall(req), recall_route::item_cf);
+    ASSERT_EQ(cf.size(), k);
+    for (std::size_t i = 0; i < k; ++i)
+      ASSERT_EQ(cf[i].item, static_cast<item_id>(10300 + i)) << "k " << k << ", rank " << i;
+  }
+}
+
 } // namespace
 } // namespace recd
