@@ -293,10 +293,18 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
     (cut == 0 ? -2.0f
               : static_cast<float>(std::int64_t(cut << bin_shift) - bin_offset) * unscale) -
     2 * slack;
-  thread_local std::vector<std::uint32_t> rows;
+  // The float test runs only on the products at or above `lowest`, an
+  // integer bound below every product that passes it: float(c) * unscale is
+  // within 2^-22 (relative) of c / code_scale^2, at most 2^31 * 2^-22 = 512
+  // units off, and the margin is twice that. `lowest` stays above `never`.
+  const auto lowest = static_cast<std::int32_t>(std::clamp<double>(
+    std::floor(double(floor) * double(code_scale) * double(code_scale)) - 1024.0,
+    double(never) + 1.0, double(std::numeric_limits<std::int32_t>::max())));
+  thread_local std::vector<std::uint32_t> chosen;
+  auto& rows = chosen; // one thread-local look-up, not one per use
   rows.clear();
   for (std::size_t i = 0; i < n; ++i)
-    if (coded_dot[i] != never && static_cast<float>(coded_dot[i]) * unscale >= floor)
+    if (coded_dot[i] >= lowest && static_cast<float>(coded_dot[i]) * unscale >= floor)
       rows.push_back(static_cast<std::uint32_t>(i));
   constexpr std::size_t ahead = 8;
   auto fetch = [&](std::size_t i) {
