@@ -629,6 +629,16 @@ TEST(shard_state, the_vector_index_leaves_excluded_items_out_before_selecting) {
   }
 }
 
+// The item-CF route's best k for a user whose one recent item, `seed`, was
+// bought just now (weight: one buy, age 0).
+std::vector<candidate> item_cf_of_one_buy(shard_state& st, item_id seed, std::size_t k) {
+  recall_request req;
+  req.recent = {{seed, behavior_kind::buy, 1000}};
+  req.per_route = static_cast<std::int32_t>(k);
+  req.now = 1000;
+  return of_route(st.recall(req), recall_route::item_cf);
+}
+
 TEST(shard_state, a_route_keeps_its_best_k_when_scores_crowd_around_the_cut) {
   // Scores spread over many binary exponents, and hundreds of them within a
   // few ulps of one another (the selection's finest bins are 2^9 ulps wide),
@@ -662,11 +672,7 @@ TEST(shard_state, a_route_keeps_its_best_k_when_scores_crowd_around_the_cut) {
   while (row[above].score > 1.6f)
     ++above;
   for (std::size_t k : {above + 1, above + 100, above + 777, above + 1499, row.size() - 1}) {
-    recall_request req;
-    req.recent = {{1, behavior_kind::buy, 1000}};
-    req.per_route = static_cast<std::int32_t>(k);
-    req.now = 1000;
-    auto cf = of_route(st.recall(req), recall_route::item_cf);
+    auto cf = item_cf_of_one_buy(st, 1, k);
     ASSERT_EQ(cf.size(), k);
     for (std::size_t i = 0; i < k; ++i) {
       ASSERT_EQ(cf[i].item, want[i].item) << "k " << k << ", rank " << i;
@@ -693,11 +699,7 @@ TEST(shard_state, a_route_keeps_k_servable_items_when_its_best_ones_are_hidden) 
     ASSERT_TRUE(st.apply_catalog(hidden, ++epoch, false));
   }
   for (std::size_t k : {1, 50, 100, 699}) {
-    recall_request req;
-    req.recent = {{1, behavior_kind::buy, 1000}};
-    req.per_route = static_cast<std::int32_t>(k);
-    req.now = 1000;
-    auto cf = of_route(st.recall(req), recall_route::item_cf);
+    auto cf = item_cf_of_one_buy(st, 1, k);
     ASSERT_EQ(cf.size(), k);
     for (std::size_t i = 0; i < k; ++i)
       ASSERT_EQ(cf[i].item, static_cast<item_id>(10300 + i)) << "k " << k << ", rank " << i;
