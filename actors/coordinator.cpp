@@ -196,10 +196,12 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       spdlog::info("shard {} joined", name);
       // A shard that still holds partitions (the coordinator restarted) keeps
       // those nobody else serves; then the map is balanced as usual.
+      ++st.claims_pending;
       self->request(shard, std::chrono::seconds{5}, held_atom_v)
         .then(
           [=](const std::vector<std::uint32_t>& held) {
             auto& st = self->state;
+            --st.claims_pending;
             if (!st.moving && st.shard_of(index) == shard) {
               if (auto claimed = st.table.claim(index, held); claimed > 0) {
                 spdlog::info("shard {} still serves {} partitions", name, claimed);
@@ -210,6 +212,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
             start_rebalance(self);
           },
           [=](caf::error& err) {
+            --self->state.claims_pending;
             spdlog::warn("shard {} did not say what it holds: {}", name, describe(err));
             start_rebalance(self);
           });

@@ -42,6 +42,10 @@ void start_rebalance(coordinator_self* self) {
     settled();
     return;
   }
+  // No plan while a joined shard has not said what it still holds: the
+  // answer's handler starts the rebalance again (within its 5 s timeout).
+  if (st.claims_pending > 0)
+    return;
   // Unchanged during a restarted coordinator's rejoin grace: the shards of
   // its last map get their time to come back.
   auto move = std::make_shared<const partition_move>(

@@ -48,6 +48,10 @@ struct coordinator_state {
   std::vector<member_link> links;        // per member of `table`, same index
   bool moving = false;                   // a rebalance is loading partitions
   bool again = false;                    // membership changed during the move
+  // Joined shards whose answer to "what do you hold" has not come in yet: no
+  // move is planned meanwhile (its claim would be ignored during the move,
+  // and a plan made without it moves away what it still serves).
+  std::size_t claims_pending = 0;
   bool deferred = false;                 // a rebalance waits for the running job
   // Drops due once every API actor routes by the map of an epoch: per shard,
   // the partitions that map gives to others.
