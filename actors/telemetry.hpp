@@ -9,6 +9,7 @@
 // through every spawn: the shards', the behavior writer's, the cache's, the
 // running job's and the HTTP servers' figures.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -86,13 +87,15 @@ struct cache_figures {
   std::atomic<bool> degraded{false};
 };
 
-// The job run in progress on this node's job driver (the coordinator's).
+// The job runs in progress on this node's job drivers (the coordinator's).
 struct job_figures {
   struct running_run {
     std::string kind;
     std::int64_t run_id = 0;
     std::uint64_t done = 0, total = 0, rows = 0;
     std::chrono::system_clock::time_point started{};
+    // The share of its work done, 0 to 1.
+    double ratio() const { return total > 0 ? std::min(1.0, double(done) / double(total)) : 0.0; }
   };
   // Runs of different kinds may be in progress at once (the coordinator runs
   // embeddings beside the similarity kinds); each is known by its kind.

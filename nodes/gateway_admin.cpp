@@ -58,7 +58,7 @@ json running_jobs() {
        {"done", run.done},
        {"total", run.total},
        {"rows", run.rows},
-       {"progress", run.total > 0 ? std::min(1.0, double(run.done) / double(run.total)) : 0.0},
+       {"progress", run.ratio()},
        {"seconds",
         std::chrono::duration<double>(std::chrono::system_clock::now() - run.started).count()}});
   return out;

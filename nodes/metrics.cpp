@@ -228,9 +228,7 @@ void add_running_job(families& out) {
     auto run = std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.kind == kind; });
     const bool now = run != runs.end();
     sample(running, now ? 1 : 0, {{"kind", kind}});
-    sample(progress,
-           now && run->total > 0 ? std::min(1.0, double(run->done) / double(run->total)) : 0,
-           {{"kind", kind}});
+    sample(progress, now ? run->ratio() : 0, {{"kind", kind}});
     sample(rows, now ? double(run->rows) : 0, {{"kind", kind}});
   }
 }

@@ -121,7 +121,8 @@ input_snapshot::behavior_ids(std::int64_t window_since, pqxx::connection& helper
         "SELECT (SELECT min(user_id) FROM user_behavior WHERE user_id > walk.u) FROM walk "
         "WHERE walk.u IS NOT NULL) SELECT u FROM walk WHERE u IS NOT NULL";
   try {
-    tx_->tx.exec(room);
+    if (window_since > 0) // the walk needs no room, the DISTINCT does
+      tx_->tx.exec(room);
     for (const auto& r : tx_->tx.exec(users))
       out.first.push_back(r[0].as<user_id>());
   } catch (...) {
