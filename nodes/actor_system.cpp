@@ -11,6 +11,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/type_ids.hpp"
 #include "protocol/version.hpp"
+#include "nodes/tls_error_queue.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -44,6 +45,9 @@ void configure_network(caf::actor_system_config& acfg, const settings& cfg) {
     acfg.openssl_key = cfg.cluster.tls_key;
     acfg.openssl_passphrase = cfg.cluster.tls_passphrase;
     acfg.openssl_cafile = cfg.cluster.tls_cafile;
+    if (!tls_error_queue_guarded())
+      spdlog::error("this build's OpenSSL error-queue guard is not in effect: one refused TLS "
+                    "peer can cut every connection of this node (nodes/tls_error_queue.cpp)");
   }
 }
 

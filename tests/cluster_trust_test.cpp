@@ -4,7 +4,8 @@
 //
 //   Membership           another application id cannot join.
 //   Tls                  a cluster certified by one CA serves over TLS and
-//                        refuses plain-TCP clients and nodes of another CA.
+//                        refuses plain-TCP clients and nodes of another CA;
+//                        a refused connection cuts no trusted one.
 //   Adversary            a client that is no recd node sends hostile messages to
 //                        the actor ports: all refused, nothing changes.
 //
@@ -23,6 +24,11 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
@@ -162,6 +168,81 @@ TEST(Tls, ACertifiedClusterServesAndRefusesPlainAndForeignNodes) {
   EXPECT_FALSE(joined.ok) << "a shard node certified by another CA joined: "
                           << (joined.map ? joined.map->raw : "");
   info("plain client: " + tail(plain.output, 200) + "; foreign CA: " + tail(stranger.output, 200));
+}
+
+// Bytes that are no TLS handshake (an HTTP request) sent to 127.0.0.1:port,
+// then a hang-up: what a port scanner or a misdirected client does.
+void send_junk(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+    const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+    EXPECT_GT(::write(fd, junk, sizeof junk - 1), 0);
+    std::this_thread::sleep_for(20ms);
+  }
+  ::close(fd);
+}
+
+// A connection a node refuses (a plain-TCP client, a node of another CA, junk
+// bytes) must not cut its trusted ones. With CAF's openssl module alone it
+// did: the refusal left OpenSSL's per-thread error queue filled, and every
+// other TLS connection of the node failed at its next read
+// (nodes/tls_error_queue.cpp). Checked while a job run uses every link.
+TEST(Tls, ARefusedConnectionLeavesTheTrustedOnesUp) {
+  test_database db{"cluster_tls_refusal"};
+  import_shop(db, shop_spec{}, static_cast<unix_seconds>(std::time(nullptr)));
+  redis_server redis;
+  test_pki pki{"recd"};
+  test_pki foreign{"other"};
+  cluster c{"tlsrefusal", db.url(), redis.url()};
+  c.set_node_env(pki.env());
+  c.start_coordinator();
+  c.start_shard(0);
+  c.start_shard(1);
+  c.start_api(0);
+  c.wait_http_ok(c["coordinator"]);
+  c.wait_http_ok(c["api-0"]);
+  auto balanced = c.wait_balanced({"shard-0", "shard-1"}, 15s);
+  ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+
+  auto without_tls = c.common_env();
+  std::erase_if(without_tls,
+                [](const auto& kv) { return kv.first.rfind("RECD_CLUSTER_TLS_", 0) == 0; });
+  auto foreign_env = without_tls;
+  for (const auto& kv : foreign.env())
+    foreign_env.push_back(kv);
+  for (int round = 0; round < 2; ++round) {
+    auto plain = run_cli({"admin", "cluster", "--coordinator", c.coordinator_addr()}, without_tls,
+                         30s);
+    EXPECT_NE(plain.status, 0) << show(plain);
+    auto stranger = run_cli({"admin", "cluster", "--coordinator", c.coordinator_addr()},
+                            foreign_env, 30s);
+    EXPECT_NE(stranger.status, 0) << show(stranger);
+  }
+  // A whole job run, with junk arriving at the coordinator's and a shard's
+  // actor port all along: the run needs every link.
+  cli_run compute({"compute", "--coordinator", c.coordinator_addr()}, c.common_env());
+  int junk_sent = 0;
+  while (compute.process().running() && junk_sent < 400) {
+    send_junk(c["coordinator"].actor);
+    send_junk(c["shard-0"].actor);
+    junk_sent += 2;
+  }
+  auto done = compute.finish(90s);
+  EXPECT_EQ(done.status, 0) << show(done);
+  EXPECT_GE(junk_sent, 4) << "the run ended before any junk arrived";
+
+  const auto coordinator_log = slurp(c["coordinator"].log);
+  EXPECT_EQ(coordinator_log.find("is down"), std::string::npos) << coordinator_log;
+  for (const auto* name : {"shard-0", "shard-1", "api-0"}) {
+    const auto log = slurp(c[name].log);
+    EXPECT_EQ(log.find("lost the coordinator"), std::string::npos) << name << ": " << log;
+  }
+  info("junk connections refused during the run: " + std::to_string(junk_sent));
 }
 
 // ---- an adversary on the actor port --------------------------------------------------------------
