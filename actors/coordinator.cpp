@@ -338,10 +338,7 @@ coordinator_actor::behavior_type coordinator(coordinator_self* self, coordinator
       // A redo waiting for a ready map, when no flip is coming.
       if (auto err = check_self(self, "redo"))
         return err;
-      auto& st = self->state;
-      if (st.table.ready())
-        for (auto& waiter : std::exchange(st.ready_waiters, {}))
-          waiter();
+      self->state.release_ready_waiters();
       return caf::unit;
     },
     [=](scheduled_atom) -> caf::result<void> {

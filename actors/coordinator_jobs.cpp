@@ -64,6 +64,13 @@ void run_lane(coordinator_self* self, job_driver_actor driver, std::shared_ptr<j
       *next = nullptr; // break the self-reference
       return;
     }
+    // A run starts on a complete map only: a shard lost since the last run
+    // (its down may arrive just before the previous run's answer) makes the
+    // lane wait for the map to be complete again, not start on what is left.
+    if (auto& st = self->state; st.opt.serving && !st.map_complete()) {
+      st.ready_waiters.push_back([=] { (*next)(); });
+      return;
+    }
     auto [position, kind] = queue->back();
     queue->pop_back();
     self->request(driver, job_timeout, run_atom_v, kind, listener, self->state.live_shards(),
@@ -80,7 +87,7 @@ void run_lane(coordinator_self* self, job_driver_actor driver, std::shared_ptr<j
                          to_string(kind), describe(err));
             queue->emplace_back(position, kind);
             auto& st = self->state;
-            if (st.table.ready() && !st.table.alive().empty())
+            if (st.map_complete())
               self->delayed_send(self, std::chrono::seconds{1}, redo_atom_v);
             st.ready_waiters.push_back([=] { (*next)(); });
             return;

@@ -60,9 +60,7 @@ void flip_map(coordinator_self* self) {
   tell_apis(self, map_news::flipped, st.current_map(), [=] {
     self->delayed_send(self, drop_grace, drop_due_atom_v, epoch);
   });
-  if (st.table.ready())
-    for (auto& waiter : std::exchange(st.ready_waiters, {}))
-      waiter();
+  st.release_ready_waiters();
 }
 
 void reconcile(coordinator_self* self) {

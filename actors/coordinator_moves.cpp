@@ -35,6 +35,9 @@ void start_rebalance(coordinator_self* self) {
   auto settled = [&] {
     for (auto& waiter : std::exchange(st.after_move, {}))
       waiter();
+    // Shards that rejoin still holding their partitions complete the map
+    // without a flip: the runs waiting for it go on.
+    st.release_ready_waiters();
   };
   if (st.job_running && st.table.ready()) {
     // A job computes on the current owners; moves that nothing needs wait for it.
@@ -56,6 +59,13 @@ void start_rebalance(coordinator_self* self) {
   }
   st.moving = true;
   const auto target = st.table.epoch() + 1;
+  {
+    std::size_t loads = 0;
+    for (const auto& [m, parts] : move->gains)
+      loads += parts.size();
+    spdlog::info("moving partitions for map epoch {}: {} loads on {} shards", target, loads,
+                 move->gains.size());
+  }
   auto failed = std::make_shared<bool>(false);
   auto finish = [=]() {
     auto& st = self->state;

@@ -66,8 +66,21 @@ struct coordinator_state {
   std::vector<std::int64_t> published;   // newest run id per kind, as served
   bool job_running = false;
   bool polling = false;
-  std::vector<std::function<void()>> ready_waiters; // run at the next flip that leaves the map ready
+  // Run once the map is complete again: at a flip that leaves it ready, or
+  // when a rebalance finds it complete with nothing to move (shards that
+  // rejoin still holding their partitions).
+  std::vector<std::function<void()>> ready_waiters;
   std::vector<std::function<void()>> after_move;    // run when no move is in progress
+
+  // Every partition has a live owner (and there is a shard at all).
+  bool map_complete() const { return table.ready() && !table.alive().empty(); }
+
+  // Runs the waiters for a complete map, if it is.
+  void release_ready_waiters() {
+    if (map_complete())
+      for (auto& waiter : std::exchange(ready_waiters, {}))
+        waiter();
+  }
 
   // `shard` is up as member `name`: the table's member (new or its old
   // number back) and its link. The table and the links change together, so

@@ -45,6 +45,12 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
       st.kind = kind;
       st.listener = listener;
       st.total = 0;
+      if (st.shards.empty()) {
+        // Nothing would ever answer: refused before anything is started.
+        st.promise.deliver(make_error(ec::not_ready, "no shard to run " +
+                                                        std::string{to_string(kind)} + " on"));
+        return st.promise;
+      }
       if (auto err = st.begin()) {
         st.promise.deliver(err);
         return st.promise;
