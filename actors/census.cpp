@@ -25,6 +25,14 @@ void census_leave(caf::actor_id id) {
   census().erase(id);
 }
 
+std::map<std::string, std::size_t> census_counts() {
+  std::lock_guard<std::mutex> lock{census_mutex};
+  std::map<std::string, std::size_t> out;
+  for (const auto& [id, name] : census())
+    ++out[name];
+  return out;
+}
+
 std::string census_report() {
   std::lock_guard<std::mutex> lock{census_mutex};
   std::string out;

@@ -8,6 +8,8 @@
 #include <caf/scheduled_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstddef>
+#include <map>
 #include <string>
 
 #include "protocol/errors.hpp"
@@ -18,6 +20,8 @@ void census_enter(caf::actor_id id, const char* name);
 void census_leave(caf::actor_id id);
 // "coordinator#12, job_driver#14" (empty if none).
 std::string census_report();
+// How many of each are alive, by name (/metrics: recd_actors).
+std::map<std::string, std::size_t> census_counts();
 
 // Call first thing in an actor's behavior function: counts the actor in the
 // census, and makes an error that arrives as a message (an answer to a

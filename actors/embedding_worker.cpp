@@ -436,7 +436,13 @@ embedding_worker(worker_pointer self, std::string url, std::vector<char> encoded
       auto rows = stage(st);
       if (!rows)
         return rows.error();
-      return *rows;
+      // Its part of the run is done: the answer goes out, then the worker
+      // ends normally (the driver takes a normal end after staging as
+      // nothing wrong), so no worker of a finished run keeps its rows.
+      auto rp = self->make_response_promise<std::uint64_t>();
+      rp.deliver(*rows);
+      self->quit();
+      return rp;
     },
   };
 }

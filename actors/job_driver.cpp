@@ -25,6 +25,10 @@ job_driver_actor::behavior_type job_driver(driver_actor* self, std::string url, 
     if (!st.active)
       return;
     auto gone = [&](const auto& a) { return a && a.address() == dm.source; };
+    // An ALS worker ends normally once it staged its rows: not a failure (one
+    // that ended before answering fails its pending request anyway).
+    if (!dm.reason && std::any_of(st.workers.begin(), st.workers.end(), gone))
+      return;
     if (std::any_of(st.shards.begin(), st.shards.end(), gone) ||
         std::any_of(st.workers.begin(), st.workers.end(), gone) ||
         std::any_of(st.similarity_workers.begin(), st.similarity_workers.end(), gone))

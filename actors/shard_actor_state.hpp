@@ -81,6 +81,10 @@ struct shard_actor_state {
   // The similarity run in progress here (its worker takes the peers' pieces),
   // and the nodes of its shards: only they may send pieces.
   similarity_worker_actor job_worker;
+  // The newest embedding run's worker here. It ends itself once it staged its
+  // rows; one left by a failed run (the driver's exit message comes from
+  // another node and is ignored) is ended when the next run's task arrives.
+  embedding_worker_actor embedding_worker;
   peer_dialer dial; // how its workers reach peers on other nodes (actors/shard.hpp)
   std::int64_t job_run = 0;
   std::set<caf::node_id> job_nodes;

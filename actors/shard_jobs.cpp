@@ -101,8 +101,12 @@ caf::result<embedding_worker_actor> start_embedding_task(shard_actor_type* self,
   auto bytes = st.inbox.take(task, sender_node(self));
   if (!bytes)
     return bytes.error();
-  return spawn_embedding_worker(self->system(), st.url, std::move(*bytes), st.owned(),
-                                st.partition_count, st.control, self->current_sender(), st.dial);
+  if (st.embedding_worker)
+    self->send_exit(st.embedding_worker, caf::exit_reason::user_shutdown);
+  st.embedding_worker =
+    spawn_embedding_worker(self->system(), st.url, std::move(*bytes), st.owned(),
+                           st.partition_count, st.control, self->current_sender(), st.dial);
+  return st.embedding_worker;
 }
 
 } // namespace recd::shard_detail

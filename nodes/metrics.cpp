@@ -17,6 +17,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include "actors/census.hpp"
 #include "actors/telemetry.hpp"
 
 #ifndef RECD_VERSION
@@ -97,6 +98,10 @@ void add_process(families& out, const node_view& node) {
   if (node.connections)
     gauge(out, "recd_http_connections", "HTTP connections open on this node's ports",
           double(node.connections()));
+  auto& actors = family(out, "recd_actors", "recd's actors alive in this process, by name",
+                        MetricType::Gauge);
+  for (const auto& [name, n] : census_counts())
+    sample(actors, double(n), {{"actor", name}});
 }
 
 void add_http(families& out) {

@@ -279,6 +279,13 @@ TEST_F(ThreeShardCluster, EveryNodeServesItsMetricsOnItsAdminPort) {
     EXPECT_EQ(sample_of(m, "recd_shard_partitions{shard=\"0\"}"),
               sample_of(coordinator, "recd_cluster_shard_partitions{shard=\"" + std::string{shard} + "\"}"))
       << shard;
+    // The suite's compute has ended: no worker of its runs is left on the
+    // shard node (each ends itself; an exit message from the coordinator's
+    // node would be ignored).
+    EXPECT_EQ(sample_of(m, "recd_actors{actor=\"shard\"}"), 1) << shard;
+    for (const char* worker : {"embedding_worker", "similarity_worker"})
+      EXPECT_TRUE(std::isnan(sample_of(m, "recd_actors{actor=\"" + std::string{worker} + "\"}")))
+        << shard << " still runs a " << worker << " of a finished run";
     users += sample_of(m, "recd_shard_users{shard=\"0\"}");
     partitions += sample_of(m, "recd_shard_partitions{shard=\"0\"}");
     // The operator commands are the coordinator's.
