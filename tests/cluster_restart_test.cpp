@@ -206,14 +206,7 @@ TEST(ShardRejoin, ARunWhoseShardsDroppedAndRejoinedFinishes) {
   const auto cli_env = c.common_env();
   c.set_node_env({{"RECD_CLUSTER_HEARTBEAT_MS", "100"},
                   {"RECD_CLUSTER_CONNECTION_TIMEOUT_MS", "700"}});
-  c.start_coordinator();
-  c.start_shard(0);
-  c.start_shard(1);
-  c.start_api(0);
-  c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  auto balanced = c.wait_balanced({"shard-0", "shard-1"}, 15s);
-  ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+  start_cluster(c, 2, 1, 15s);
 
   cli_run compute({"compute", "--coordinator", c.coordinator_addr()}, cli_env);
   // Frozen once the first kind reports progress: the run is under way.

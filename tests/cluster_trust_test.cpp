@@ -103,14 +103,7 @@ TEST(Tls, ACertifiedClusterServesAndRefusesPlainAndForeignNodes) {
   test_pki foreign{"other"}; // another CA: its certificates are not trusted
   cluster c{"tls", db.url(), redis.url()};
   c.set_node_env(pki.env());
-  c.start_coordinator();
-  c.start_shard(0);
-  c.start_shard(1);
-  c.start_api(0);
-  c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  auto balanced = c.wait_balanced({"shard-0", "shard-1"}, 15s);
-  ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+  start_cluster(c, 2, 1, 15s);
 
   // Jobs and serving work across the TLS connections.
   auto computed = run_cli({"compute", "--coordinator", c.coordinator_addr()}, c.common_env(), 120s);
@@ -200,14 +193,7 @@ TEST(Tls, ARefusedConnectionLeavesTheTrustedOnesUp) {
   test_pki foreign{"other"};
   cluster c{"tlsrefusal", db.url(), redis.url()};
   c.set_node_env(pki.env());
-  c.start_coordinator();
-  c.start_shard(0);
-  c.start_shard(1);
-  c.start_api(0);
-  c.wait_http_ok(c["coordinator"]);
-  c.wait_http_ok(c["api-0"]);
-  auto balanced = c.wait_balanced({"shard-0", "shard-1"}, 15s);
-  ASSERT_TRUE(balanced.ok) << (balanced.map ? balanced.map->raw : "no map");
+  start_cluster(c, 2, 1, 15s);
 
   auto without_tls = c.common_env();
   std::erase_if(without_tls,
