@@ -44,9 +44,12 @@ void observe(const http::exchange& e) {
 
 // Called once a node has done its part of a shutdown (HTTP stopped, partitions
 // handed over, actors told to exit): the actor system's own teardown gets 5 s.
-// A coordinator has been seen to hang there (an actor that never terminates;
-// cause not found, see docs/cluster.md); nothing of the node's work is left
-// then, so the process ends with a logged error instead of hanging.
+// Shard nodes waited there for the ALS workers of finished runs, which never
+// ended (fixed: a worker ends itself once it staged its rows). A coordinator
+// was also seen to wait with none of recd's actors alive, in tests whose links
+// had dropped; not seen since that fix, cause not proven. Nothing of the
+// node's work is left then, so the process ends with a logged error instead
+// of hanging.
 void bound_teardown(caf::actor_system& sys) {
   spdlog::info("stopping the actor system: {} actors running, recd's: {}", sys.registry().running(),
                census_report().empty() ? std::string{"none"} : census_report());
