@@ -7,6 +7,15 @@
 #
 # The seed's jobs stop after BENCH_SEED_TIMEOUT seconds (its user SQL is
 # quadratic; on 30M events it runs for hours): the table then says "> N s".
+# On data sets of more than 10M events BENCH_SEED_TIMEOUT_LARGE applies
+# instead, when set (a full run's seed jobs on synth-30m would take 40 of its
+# minutes to say "> 1200 s").
+
+# The seed's time limit for a data set.
+seed_timeout() { # dataset
+  local e; read -r _ _ e < <(dataset_shape "$1")
+  if ((e > 10000000)) && [ -n "${BENCH_SEED_TIMEOUT_LARGE:-}" ]; then echo "$BENCH_SEED_TIMEOUT_LARGE"; else echo "$BENCH_SEED_TIMEOUT"; fi
+}
 
 # The rows a job reads, as recd's job driver selects them (default settings).
 export_job_input() { # dataset kind file
@@ -21,17 +30,17 @@ export_job_input() { # dataset kind file
 # Runs one of the seed's jobs with a time limit; sets SEED_S (seconds or "> N") and SEED_ROWS.
 seed_job() { # dataset item|user
   local args=$2; [ "$2" = item ] && args="item 0"
-  local out
+  local out limit; limit=$(seed_timeout "$1")
   if out=$(cd "$BENCH_SEED_DIR" && SEED_PG_PORT=$RECD_PG_PORT SEED_REDIS_PORT=$RECD_REDIS_PORT \
-      SEED_DB="$(seed_db "$1")" timeout "$BENCH_SEED_TIMEOUT" /usr/bin/python3 similarity.py $args 2>&1); then
+      SEED_DB="$(seed_db "$1")" timeout "$limit" /usr/bin/python3 similarity.py $args 2>&1); then
     SEED_S=$(echo "$out" | sed -n 's/.* \([0-9.]*\)s rows=.*/\1/p' | tail -1)
     SEED_ROWS=$(echo "$out" | sed -n 's/.*rows=\([0-9]*\).*/\1/p')
   else
-    SEED_S="> $BENCH_SEED_TIMEOUT"; SEED_ROWS="(stopped)"
+    SEED_S="> $limit"; SEED_ROWS="(stopped)"
     # The backend may still run the statement: cancel it so the next job starts clean.
     psql "$(pg_url "$(seed_db "$1")")" -Atc "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = '$(seed_db "$1")' AND pid <> pg_backend_pid()" >/dev/null
   fi
-  record_cmd "(cd $BENCH_SEED_DIR && SEED_DB=$(seed_db "$1") timeout $BENCH_SEED_TIMEOUT python3 similarity.py $args)"
+  record_cmd "(cd $BENCH_SEED_DIR && SEED_DB=$(seed_db "$1") timeout $limit python3 similarity.py $args)"
 }
 
 # recd compute on n shards; sets RECD_ITEM_S RECD_USER_S RECD_ITEM_ROWS RECD_USER_ROWS RECD_RSS_KIB.
@@ -90,7 +99,7 @@ bench_similarity() {
     if [[ $s_item =~ ^[0-9.]+$ ]]; then sp_item="$(calc "$s_item/$r2_item")x"; fi
     if [[ $s_user =~ ^[0-9.]+$ ]]; then sp_user="$(calc "$s_user/$r2_user")x"; fi
     if [[ $s_item =~ ^[0-9.]+$ && $s_user =~ ^[0-9.]+$ ]]; then sp_both="$(calc "($s_item+$s_user)/($r2_item+$r2_user)")x"
-    elif [[ $s_item =~ ^\> || $s_user =~ ^\> ]]; then sp_both="> $(calc "$BENCH_SEED_TIMEOUT/($r2_item+$r2_user)")x"; fi
+    elif [[ $s_item =~ ^\> || $s_user =~ ^\> ]]; then sp_both="> $(calc "$(seed_timeout "$set")/($r2_item+$r2_user)")x"; fi
     md_row "item similarity" "$s_item" "$r1_item" "$r2_item" "$sp_item" "$(calc "$r1_item/$r2_item")x" "$s_item_rows" "$RECD_ITEM_ROWS"
     md_row "user similarity" "$s_user" "$r1_user" "$r2_user" "$sp_user" "$(calc "$r1_user/$r2_user")x" "$s_user_rows" "$RECD_USER_ROWS"
     md_row "both" "$( [[ $s_item =~ ^[0-9.]+$ && $s_user =~ ^[0-9.]+$ ]] && calc "$s_item+$s_user" || echo "-")" \
