@@ -129,6 +129,8 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
                                    {"recommend_from_cache", m.recommend_from_cache.load()},
                                    {"recommend_from_near_cache",
                                     m.recommend_from_near_cache.load()},
+                                   {"recommend_from_local_answers",
+                                    m.recommend_from_local_answers.load()},
                                    {"recommend_degraded", m.recommend_degraded.load()},
                                    {"behavior", m.behavior_requests.load()},
                                    {"behavior_failed", m.behavior_failed.load()},
@@ -156,6 +158,8 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
       auto failed = [=](caf::error& err) mutable { rp.deliver(std::move(err)); };
       if (user >= 0) {
         st.near.erase(user);
+        if (st.deps.answers)
+          st.deps.answers->erase(user);
         self->request(st.deps.cache, std::chrono::seconds{5}, cache_del_atom_v, user)
           .then([=](bool done) mutable {
                   if (done)
@@ -166,6 +170,8 @@ api_actor::behavior_type api(api_self* self, settings cfg, api_deps deps) {
                 failed);
       } else {
         st.near.clear();
+        if (st.deps.answers)
+          st.deps.answers->clear();
         self->request(st.deps.cache, std::chrono::seconds{30}, cache_clear_atom_v)
           .then([=](std::uint64_t deleted) mutable { rp.deliver(deleted); }, failed);
       }

@@ -3,7 +3,8 @@
 // messages: api_actor in protocol/interfaces.hpp.
 //
 // A recommendation: cache lookup (valid only if the user's version on its
-// shard is unchanged) -> user context from the user's shard -> recall on every
+// shard is unchanged; a shard of this process vouches for its users' answers
+// without a message, and the HTTP threads serve those: local_answers.hpp) -> user context from the user's shard -> recall on every
 // shard (item CF, user CF, vector, popular) -> merge, exclude bought (and the
 // request's exclusions), rank -> item details from the owning shards -> the
 // request's category and the node's business rules (docs/rules.md) -> the
@@ -32,6 +33,7 @@
 #include "actors/behavior_writer.hpp"
 #include "actors/cache.hpp"
 #include "actors/history_reader.hpp"
+#include "actors/local_answers.hpp"
 #include "actors/rules_book.hpp"
 #include "config/settings.hpp"
 #include "protocol/interfaces.hpp"
@@ -50,6 +52,8 @@ struct api_deps {
   history_reader_actor history;      // a user's bought items from PostgreSQL when their shard
                                      // fails (actors/history_reader.hpp); if invalid, such
                                      // answers are ec::history_unavailable
+  std::shared_ptr<local_answers> answers; // the node's answers its HTTP threads serve
+                                          // (actors/local_answers.hpp); null = none
 };
 
 api_actor spawn_api(caf::actor_system& sys, settings cfg, api_deps deps);

@@ -16,6 +16,10 @@
 namespace recd::api_detail {
 
 void reroute(api_state& st) {
+  // A user may be served by another shard now: the answers vouched for by
+  // the old routes' boards are not served any more.
+  if (st.deps.answers)
+    st.deps.answers->routing_changed();
   const auto P = st.owner.size();
   auto live = [&](std::uint32_t index) {
     return index < st.shards.size() && st.shards[index] != st.unavailable;

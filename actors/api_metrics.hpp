@@ -67,6 +67,8 @@ struct api_metrics {
   std::atomic<std::uint64_t> recommend_requests{0};
   std::atomic<std::uint64_t> recommend_from_cache{0};
   std::atomic<std::uint64_t> recommend_from_near_cache{0}; // of those, without asking Redis
+  // Of those, answered by an HTTP thread from local_answers (no message at all).
+  std::atomic<std::uint64_t> recommend_from_local_answers{0};
   std::atomic<std::uint64_t> recommend_degraded{0}; // answered with a shard missing
   std::atomic<std::uint64_t> behavior_requests{0};
   std::atomic<std::uint64_t> behavior_failed{0};

@@ -30,6 +30,9 @@ struct recommend_job {
   recommend_filter filter;
   rules_book::rules_ptr rules; // the rules the answer is made under
   clock::time_point t0;
+  // Read before the user's context was asked for, if the user's shard runs in
+  // this process: the answer also goes to local_answers under it.
+  local_answers::guard made_under;
 
   std::size_t depth() const { return static_cast<std::size_t>(filter.offset + limit); }
   bool needs_facts() const { return !filter.category.empty() || rules->needs_facts(); }
@@ -147,6 +150,11 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
                    head + items + tail(depth, job->depth()) + "}";
       self->state.near.put(job->user, std::make_shared<const std::string>(entry));
       caf::anon_send(self->state.deps.cache, cache_put_atom_v, job->user, std::move(entry));
+      if (job->made_under.board)
+        self->state.deps.answers->put(
+          job->user,
+          std::make_shared<const std::string>(head + items + tail(depth, job->depth())),
+          static_cast<std::int32_t>(job->depth()), rules.tag, job->made_under);
     }
     auto body = head + page + tail(depth - offset, static_cast<std::size_t>(job->limit));
     body += ",\"from_cache\":false";
@@ -279,6 +287,12 @@ void serve_cached(api_self* self, reply_promise rp, job_ptr job, near_cache::val
         }
         if (from_redis)
           self->state.near.put(job->user, entry);
+        // Valid as of the version just read, so as of the stamp read before it:
+        // the HTTP threads may serve it from now on.
+        if (job->made_under.board && cached.back() == '}')
+          self->state.deps.answers->put(
+            job->user, std::make_shared<const std::string>(cached.substr(nl + 1, cached.size() - nl - 2)),
+            cached_depth, job->rules->tag, job->made_under);
         auto& m = *self->state.deps.metrics;
         ++m.recommend_from_cache;
         if (!from_redis)
@@ -356,6 +370,12 @@ void recommend(api_self* self, reply_promise rp, user_id user, std::int32_t limi
   job->filter = std::move(filter);
   job->rules = current_rules(st);
   job->t0 = t0;
+  if (job->use_cache && st.deps.answers) {
+    // Before anything is asked: a change of the user after this stamp fails it.
+    const auto& holder = st.reader(st.partition(user), user);
+    if (auto board = version_board::of(caf::actor_cast<caf::strong_actor_ptr>(holder).get()))
+      job->made_under = {board, board->read(user), st.deps.answers->routing()};
+  }
   if (!job->use_cache) {
     compute(self, rp, job);
     return;

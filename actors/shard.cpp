@@ -13,6 +13,7 @@
 
 #include "actors/census.hpp"
 #include "actors/shard_actor_state.hpp"
+#include "actors/version_board.hpp"
 #include "actors/telemetry.hpp"
 #include "actors/trust.hpp"
 #include "actors/unexpected.hpp"
@@ -79,6 +80,16 @@ shard_actor::behavior_type shard(shard_actor_type* self, std::uint32_t index, st
   st.cfg = cfg;
   st.dial = std::move(dial);
   st.data = shard_state{cfg};
+  // The API actors of this process check cached answers on this board
+  // instead of asking (actors/version_board.hpp); it is retired as the shard ends.
+  auto board = std::make_shared<version_board>();
+  st.data.report_changes_to(board);
+  const caf::actor_control_block* me = self->ctrl();
+  version_board::enlist(me, board);
+  self->attach_functor([board, me] {
+    board->retire();
+    version_board::delist(me);
+  });
   st.loader = spawn_shard_loader(self->system(), url, cfg, self->address());
   self->link_to(st.loader);
   self->delayed_send(self, catalog_poll_interval, catalog_poll_atom_v);

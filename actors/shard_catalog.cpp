@@ -28,6 +28,7 @@ std::int64_t now_ms() {
 void shard_state::note_epoch(std::uint64_t epoch) {
   if (epoch <= synced_epoch_)
     return;
+  all_changed(); // catalog_epoch() changes (or may)
   ahead_.insert(epoch);
   while (!ahead_.empty() && *ahead_.begin() == synced_epoch_ + 1) {
     ++synced_epoch_;
@@ -36,16 +37,20 @@ void shard_state::note_epoch(std::uint64_t epoch) {
 }
 
 void shard_state::synced_to(std::uint64_t epoch) {
+  const auto before = catalog_epoch();
   synced_epoch_ = std::max(synced_epoch_, epoch);
   ahead_.erase(ahead_.begin(), ahead_.upper_bound(synced_epoch_));
   while (!ahead_.empty() && *ahead_.begin() == synced_epoch_ + 1) {
     ++synced_epoch_;
     ahead_.erase(ahead_.begin());
   }
+  if (catalog_epoch() != before)
+    all_changed();
 }
 
 void shard_state::erase_user(user_id u, std::uint64_t epoch) {
   note_epoch(epoch);
+  all_changed(); // u's version is gone, and other users' similar lists changed
   users_.erase(u);
   for (auto& [id, user] : users_)
     if (std::any_of(user.similar.begin(), user.similar.end(),

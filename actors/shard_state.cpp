@@ -1,4 +1,5 @@
 #include "actors/shard_state.hpp"
+#include "actors/version_board.hpp"
 
 #include <algorithm>
 #include <array>
@@ -141,6 +142,16 @@ void emit_top(const score_table& acc, recall_route route, std::size_t k,
 // ---- shard_state -----------------------------------------------------------------
 
 shard_state::shard_state(recommend_settings cfg) : cfg_(std::move(cfg)) {}
+
+void shard_state::user_changed(user_id u) {
+  if (board_)
+    board_->user_changed(u);
+}
+
+void shard_state::all_changed() {
+  if (board_)
+    board_->all_changed();
+}
 
 user_context shard_state::context(user_id u, std::size_t recent, std::size_t similar) const {
   user_context ctx;
@@ -417,6 +428,7 @@ std::optional<std::vector<float>> shard_state::item_embedding(item_id i) const {
 std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector<float>& item_vec) {
   auto& rec = users_[e.user];
   ++rec.version;
+  user_changed(e.user);
   record_history(rec.history, e, static_cast<std::size_t>(std::max(cfg_.history_items, 1)));
   if (e.kind == behavior_kind::buy) {
     auto pos = std::lower_bound(rec.bought.begin(), rec.bought.end(), e.item);
@@ -434,6 +446,7 @@ std::uint64_t shard_state::apply_user(const behavior_event& e, const std::vector
 // later, so no answer ranks from a list of items the shard no longer holds
 // (or lacks those it just took over).
 void shard_state::holdings_changed() {
+  all_changed(); // users may have come or gone: their versions with them
   popular_dirty_ = true;
   category_lists_dirty_ = true;
   popular_built_at_ms_ = 0;

@@ -239,9 +239,16 @@ void fold_taste(Vector& taste, const std::vector<float>& item_vec, float weight)
   normalize(taste);
 }
 
+class version_board;
+
 class shard_state {
 public:
   explicit shard_state(recommend_settings cfg);
+
+  // Where this state reports the changes that invalidate cached answers
+  // (actors/version_board.hpp): a user's version, or many users' at once
+  // (the catalog epoch, the partitions held, an erased user). Null: none.
+  void report_changes_to(std::shared_ptr<version_board> board) { board_ = std::move(board); }
 
   void install(shard_snapshot&& snap);
   // Adds the state of partitions this shard takes over (a move): popularity is
@@ -370,6 +377,9 @@ private:
   held_table<user_record> users_;
   held_table<item_record> items_;
   std::shared_ptr<vector_index> index_;
+  std::shared_ptr<version_board> board_;
+  void user_changed(user_id u);
+  void all_changed();
   unix_seconds popularity_epoch_ = 0;
   // Catalog (sql/005_catalog.sql): the newest catalog epoch seen (loaded or
   // pushed), the newest loaded one (a push at or below it is in the

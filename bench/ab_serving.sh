@@ -8,7 +8,9 @@
 # answered) and the load average. Then both servers at once are asked the
 # same random users (use_cache=false, limit 50) and their answers compared
 # (bench/compare_answers.py). Not a test: nothing here asserts a timing.
-#   bench/ab_serving.sh [--set NAME]... [--rounds 3] [--seconds 10] [--users 300]
+# --cached measures the cached row of scripts/bench instead: 500 hot users,
+# use_cache=true, after a 3 s warm-up over them.
+#   bench/ab_serving.sh [--set NAME]... [--rounds 3] [--seconds 10] [--users 300] [--cached]
 #                       [--env-before K=V]... [--env-after K=V]... BEFORE AFTER
 # NAME: a data set of bench/lib.sh (default: seedgen-3m ml100k). --env-*: settings
 # for one side's server only (e.g. RECD_CLUSTER_SHARDS=1), so one binary can be
@@ -16,16 +18,17 @@
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$RECD_ROOT/bench/lib.sh"
-sets=() rounds=3 secs=10 users=300 bins=() env0=() env1=()
+sets=() rounds=3 secs=10 users=300 bins=() env0=() env1=() cached=0
 while (($#)); do
   case "$1" in
     --set) sets+=("$2"); shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --seconds) secs="$2"; shift 2 ;;
     --users) users="$2"; shift 2 ;;
+    --cached) cached=1; shift ;;
     --env-before) env0+=("$2"); shift 2 ;;
     --env-after) env1+=("$2"); shift 2 ;;
-    -h|--help) sed -n "2,15p" "$0"; exit 0 ;;
+    -h|--help) sed -n "2,17p" "$0"; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) bins+=("$(realpath "$1")"); shift ;;
   esac
@@ -43,14 +46,15 @@ recd=${bins[0]} # prepares and computes the data sets
 for s in "${sets[@]}"; do
   dataset_ready "$s" || { note "skipping $s"; continue; }
   e=(USERS="$DS_USERS" ITEMS="$DS_ITEMS" CACHE=false)
+  ((cached)) && e=(USERS="$((DS_USERS < 500 ? DS_USERS : 500))" CACHE=true)
   for r in $(seq "$rounds"); do
     for side in 0 1; do
       recd=${bins[$side]}
       if [ "$side" = 0 ]; then start_recd_serve "$s" "${env0[@]}"; else start_recd_serve "$s" "${env1[@]}"; fi
       run_wrk "ab-warm" "$RECD_SERVE_PORT" recommend.lua 32 3 "${e[@]}"
       WRK_CPU_PID=$RECD_SERVE_PID run_wrk "ab" "$RECD_SERVE_PORT" recommend.lua 32 "$secs" "${e[@]}"
-      printf '%s %s round %s %s: %s req/s, p99 %s ms, recd CPU %s us/request, errors %s, load %s\n' \
-        "$(date -u +%H:%M:%S)" "$s" "$r" "$([ "$side" = 0 ] && echo before || echo after)" \
+      printf '%s %s%s round %s %s: %s req/s, p99 %s ms, recd CPU %s us/request, errors %s, load %s\n' \
+        "$(date -u +%H:%M:%S)" "$s" "$( ((cached)) && echo " cached")" "$r" "$([ "$side" = 0 ] && echo before || echo after)" \
         "${WRK_RPS%.*}" "$WRK_P99" "$WRK_CPU_US" "$WRK_ERRORS" "$(cut -d' ' -f1 /proc/loadavg)"
       bench_stop_all
     done

@@ -189,7 +189,8 @@ std::optional<std::string> ask_served(const settings& cfg, std::uint32_t partiti
                         std::make_shared<writer_gate>(1),
                         std::make_shared<api_metrics>(), catalog_writer_actor{},
                         nullptr, // no business rules
-                        history});
+                        history,
+                        nullptr}); // nothing served from the HTTP threads: eval has none
   std::optional<std::string> failure;
   auto stop = [&] {
     caf::anon_send_exit(api, caf::exit_reason::user_shutdown);

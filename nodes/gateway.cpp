@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/ranking.hpp"
 #include "nodes/http_api.hpp"
 #include "nodes/openapi_document.hpp"
 #include "nodes/routes.hpp"
@@ -109,6 +110,32 @@ bool gateway::handle_probe(const http::request& req, http::reply_fn& reply) {
   return true;
 }
 
+bool gateway::answer_locally(const http::recommend_query& q, http::reply_fn& reply) {
+  // Only what the API actor would answer from the same entry as is: the
+  // whole cached list, no filter (api_recommend.cpp, serve_cached).
+  if (!answers_ || !q.use_cache || q.filter.narrows() || q.filter.offset != 0)
+    return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto tag = rules_ ? rules_->current()->tag : rules::rule_set{}.tag;
+  auto cached = answers_->find(q.user, q.limit, tag);
+  if (!cached)
+    return false;
+  std::string body;
+  body.reserve(cached->size() + 48);
+  body += *cached;
+  body += ",\"from_cache\":true,\"latency_ms\":";
+  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  append_number(body, ms);
+  body += '}';
+  auto& m = *metrics_;
+  ++m.recommend_requests;
+  ++m.recommend_from_cache;
+  ++m.recommend_from_local_answers;
+  m.recommend_latency.record(ms * 1000);
+  reply(json_response(200, std::move(body)));
+  return true;
+}
+
 bool gateway::refuse_unrouted(routes::port on, const http::request& req, http::reply_fn& reply) {
   auto m = routes::find(on, req.method, req.path);
   if (m.result == routes::outcome::found)
@@ -162,6 +189,8 @@ void gateway::handle(http::request&& req, http::reply_fn reply) {
     if (auto* e = std::get_if<http::api_error>(&parsed))
       return client_error(e->status, e->message);
     auto q = std::get<http::recommend_query>(parsed);
+    if (answer_locally(q, reply))
+      return;
     // Straight to the API actor, which answers through `reply` (no actor or
     // CAF timer per request; the HTTP server's deadline covers a lost answer).
     caf::anon_send(next_api(), recommend_local_atom_v, q.user, q.limit, q.use_cache,

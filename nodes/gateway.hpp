@@ -81,6 +81,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/api_metrics.hpp"
+#include "actors/local_answers.hpp"
 #include "actors/rules_book.hpp"
 #include "nodes/http_auth.hpp"
 #include "nodes/metrics.hpp"
@@ -92,6 +93,9 @@
 namespace recd {
 
 class dashboard;
+namespace http {
+struct recommend_query;
+}
 
 // The JSON reply for an error value; 5xx bodies are fixed texts (see above).
 http::response error_response(const caf::error& err);
@@ -128,6 +132,9 @@ public:
   void set_dashboard(std::shared_ptr<dashboard> ui) { dashboard_ = std::move(ui); }
   // The node's business rules (/admin/rules); null: the node serves no API.
   void set_rules(std::shared_ptr<rules_book> rules) { rules_ = std::move(rules); }
+  // The answers a shard of this process vouches for (actors/local_answers.hpp):
+  // a recommend request one of them answers is served on the HTTP thread.
+  void set_local_answers(std::shared_ptr<local_answers> answers) { answers_ = std::move(answers); }
   // Events per POST /api/behaviors request at most (413 above).
   void set_max_batch_events(std::size_t n) { max_batch_events_ = n; }
 
@@ -179,6 +186,9 @@ private:
   std::shared_ptr<database_link> db_;
   std::shared_ptr<dashboard> dashboard_;
   std::shared_ptr<rules_book> rules_;
+  std::shared_ptr<local_answers> answers_;
+  // Answers a recommend request from answers_ if one is valid for it.
+  bool answer_locally(const http::recommend_query& q, http::reply_fn& reply);
   std::size_t max_batch_events_ = 10000;
 };
 

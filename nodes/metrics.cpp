@@ -122,11 +122,16 @@ void add_api(families& out, const api_metrics& m) {
   counter(out, "recd_recommend_requests_total", "recommendation requests received by the API actors",
           double(load(m.recommend_requests)));
   auto& hits = family(out, "recd_recommend_cache_hits_total",
-                      "recommendations answered from a cache, by layer (near: in process; redis)",
+                      "recommendations answered from a cache, by layer (local: by an HTTP thread, "
+                      "vouched for by a shard of this process without a message; near: by an API "
+                      "actor from its own copy; redis)",
                       MetricType::Counter);
-  const auto from_cache = load(m.recommend_from_cache), near = load(m.recommend_from_near_cache);
+  const auto from_cache = load(m.recommend_from_cache), near = load(m.recommend_from_near_cache),
+             local = load(m.recommend_from_local_answers);
+  sample(hits, double(local), {{"layer", "local"}});
   sample(hits, double(near), {{"layer", "near"}});
-  sample(hits, double(from_cache >= near ? from_cache - near : 0), {{"layer", "redis"}});
+  sample(hits, double(from_cache >= near + local ? from_cache - near - local : 0),
+         {{"layer", "redis"}});
   counter(out, "recd_recommend_degraded_total",
           "recommendations answered without a shard that missed its deadline",
           double(load(m.recommend_degraded)));

@@ -71,14 +71,21 @@ int serve_all(const settings& cfg, sigset_t& signals) {
   auto catalog = spawn_catalog_writer(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto history = spawn_history_reader(sys, store::conninfo(cfg.postgres, store::session::serving));
   auto metrics = std::make_shared<api_metrics>();
+  // The shards run here: the answers they vouch for are served by the HTTP
+  // threads (actors/local_answers.hpp), in as much memory as one near cache.
+  std::shared_ptr<local_answers> answers;
+  if (cfg.redis.near_cache_mb > 0)
+    answers = std::make_shared<local_answers>(static_cast<std::size_t>(cfg.redis.near_cache_mb) << 20,
+                                              std::chrono::seconds{cfg.redis.ttl_seconds});
   std::vector<api_actor> apis;
   for (std::int32_t i = 0; i < cfg.cluster.api_actors; ++i)
     apis.push_back(spawn_api(sys, cfg,
                              {coordinator, cache,
                               writers[static_cast<std::size_t>(i) % writers.size()], gate,
-                              metrics, catalog, rules, history}));
+                              metrics, catalog, rules, history, answers}));
   gateway gw{sys,     apis, coordinator, coordinator, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};
+  gw.set_local_answers(answers);
   std::vector<std::pair<std::string, caf::actor_addr>> essentials{
     {"coordinator", coordinator.address()},
     {"cache", cache.address()},
@@ -224,7 +231,8 @@ int serve_api(const settings& cfg, sigset_t& signals) {
     apis.push_back(spawn_api(sys, cfg,
                              {*coordinator, cache,
                               writers[static_cast<std::size_t>(i) % writers.size()], gate,
-                              metrics, catalog, rules, history}));
+                              metrics, catalog, rules, history,
+                              nullptr})); // the shards run elsewhere: none vouches locally
   // Ready once the map is ready and this node is connected to every shard node.
   gateway gw{sys, apis, dialer, coordinator_actor{}, metrics,
              std::chrono::milliseconds{cfg.http.request_timeout_ms}};

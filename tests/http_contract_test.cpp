@@ -452,6 +452,62 @@ TEST_F(HttpContract, CacheServesTheSameAnswerUntilTheUserActs) {
   EXPECT_GT(stats.json["requests"].value("recommend_from_cache", 0), 0) << show(stats);
 }
 
+// `recd serve` runs its shards in its own process: a cached answer their
+// boards vouch for is served by the HTTP thread with no message
+// (actors/local_answers.hpp), and only while the user has not acted and the
+// catalog has not changed, as any cached answer.
+TEST_F(HttpContract, AnAnswerServedWithoutAMessageIsOneItsShardStillVouchesFor) {
+  const auto user = active_[6];
+  auto local_hits = [&] {
+    auto stats = get("/api/stats");
+    return stats.json.is_object() && stats.json.contains("requests")
+             ? stats.json["requests"].value("recommend_from_local_answers", std::int64_t{-1})
+             : std::int64_t{-1};
+  };
+  auto first = recommend(user, 10, true);
+  expect_recommend_shape(first, user, 10);
+  EXPECT_FALSE(from_cache(first)) << show(first);
+  const auto hits0 = local_hits();
+  ASSERT_GE(hits0, 0) << "/api/stats has no requests.recommend_from_local_answers";
+  auto second = recommend(user, 10, true);
+  expect_recommend_shape(second, user, 10);
+  EXPECT_TRUE(from_cache(second)) << show(second);
+  EXPECT_EQ(second.json["recommendations"], first.json["recommendations"]);
+  EXPECT_EQ(local_hits(), hits0 + 1) << "the cached answer did not come from the HTTP thread";
+  // Another shape of request (a smaller page) goes to the API actor, which
+  // serves it from its own copy.
+  auto smaller = recommend(user, 5, true);
+  EXPECT_TRUE(from_cache(smaller)) << show(smaller);
+  EXPECT_EQ(local_hits(), hits0 + 1);
+
+  // The user buys the top item: the very next answer is computed, without it.
+  const auto top = item_ids(first).front();
+  auto ack = behave(user, top, "buy");
+  ASSERT_EQ(ack.status, 200u) << show(ack);
+  auto after = recommend(user, 10, true);
+  expect_recommend_shape(after, user, 10);
+  EXPECT_FALSE(from_cache(after)) << "served an answer older than the user's buy: " << show(after);
+  EXPECT_FALSE(contains(item_ids(after), top)) << show(after);
+  EXPECT_EQ(local_hits(), hits0 + 1);
+  // That answer is vouched for in turn.
+  auto again = recommend(user, 10, true);
+  EXPECT_TRUE(from_cache(again)) << show(again);
+  EXPECT_EQ(again.json["recommendations"], after.json["recommendations"]);
+  EXPECT_EQ(local_hits(), hits0 + 2);
+
+  // A catalog change (of an item in the answer): computed again, with it.
+  const auto shown = item_ids(again).front();
+  auto renamed = call("PATCH", "/api/items/" + std::to_string(shown), R"({"title":"Renamed for the local answers test"})");
+  ASSERT_EQ(renamed.status, 200u) << show(renamed);
+  auto fresh = recommend(user, 10, true);
+  EXPECT_FALSE(from_cache(fresh)) << "served an answer older than a catalog change: " << show(fresh);
+  bool titled = false;
+  for (const auto& rec : fresh.json["recommendations"])
+    titled = titled || rec.value("title", std::string{}) == "Renamed for the local answers test";
+  EXPECT_TRUE(titled) << show(fresh);
+  EXPECT_EQ(local_hits(), hits0 + 2);
+}
+
 // 3. ---------------------------------------------------------------------------------
 
 TEST_F(HttpContract, BoughtItemDisappearsFromTheVeryNextRecommendation) {

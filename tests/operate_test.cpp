@@ -178,9 +178,12 @@ TEST_F(Operate, MetricsFollowTheTrafficInTheTextFormat) {
   EXPECT_EQ(m.value("recd_http_request_duration_seconds_count", {{"endpoint", "/api/recommend"}}), 5);
   EXPECT_EQ(m.value("recd_recommend_requests_total"), 4);
   EXPECT_EQ(m.value("recd_behavior_requests_total"), 1);
+  // The second answer for user 5 came from the HTTP thread (its shard runs
+  // in this process and vouched for it: actors/local_answers.hpp), no other layer.
+  EXPECT_EQ(m.value("recd_recommend_cache_hits_total", {{"layer", "local"}}), 1);
   EXPECT_EQ(m.value("recd_recommend_cache_hits_total", {{"layer", "near"}}) +
               m.value("recd_recommend_cache_hits_total", {{"layer", "redis"}}),
-            1);
+            0);
   EXPECT_GE(m.value("recd_behavior_batch_size_count"), 1);
   EXPECT_EQ(m.value("recd_behavior_queue_depth"), 0);
   EXPECT_EQ(m.value("recd_node_info", {{"role", "all"}}), 1);
@@ -364,6 +367,40 @@ TEST_F(Operate, AdminJobsListsRunsAndRunJobStartsOne) {
   EXPECT_NE(untokened.first, 0);
 }
 
+// An answer another node cached in Redis is served by an API actor once its
+// version is checked with the user's shard; from then on this node's HTTP
+// threads serve it without a message (actors/local_answers.hpp).
+TEST_F(Operate, AnAnswerCachedByAnotherNodeIsServedLocallyOnceChecked) {
+  const int user = 21;
+  const std::string key = "recommend:" + std::to_string(user);
+  ASSERT_TRUE(redis_->command({"DEL", key}));
+  std::string first_items;
+  {
+    auto other = serve();
+    auto first = call(other->port(), "GET", "/api/recommend/" + std::to_string(user));
+    ASSERT_EQ(first.status, 200u) << show(first);
+    EXPECT_EQ(first.json.value("from_cache", true), false) << show(first);
+    first_items = first.json["recommendations"].dump();
+    bool stored = false; // the Redis write follows the answer
+    for (int i = 0; i < 100 && !stored; ++i) {
+      auto r = redis_->command({"EXISTS", key});
+      stored = r && r->text == "1";
+      if (!stored)
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    ASSERT_TRUE(stored) << key << " was not written within 1 s";
+  }
+  auto server = serve();
+  auto from_redis = call(server->port(), "GET", "/api/recommend/" + std::to_string(user));
+  EXPECT_EQ(from_redis.json.value("from_cache", false), true) << show(from_redis);
+  auto again = call(server->port(), "GET", "/api/recommend/" + std::to_string(user));
+  EXPECT_EQ(again.json.value("from_cache", false), true) << show(again);
+  EXPECT_EQ(again.json["recommendations"].dump(), first_items);
+  auto m = scrape_metrics(*server);
+  EXPECT_EQ(m.value("recd_recommend_cache_hits_total", {{"layer", "redis"}}), 1);
+  EXPECT_EQ(m.value("recd_recommend_cache_hits_total", {{"layer", "local"}}), 1);
+}
+
 TEST_F(Operate, CacheFlushForgetsCachedAnswersInRedis) {
   auto server = serve();
   for (int user : {11, 12})
@@ -385,6 +422,9 @@ TEST_F(Operate, CacheFlushForgetsCachedAnswersInRedis) {
   EXPECT_FALSE(exists(11));
   EXPECT_FALSE(exists(12));
   EXPECT_NE(all.second.find("Redis keys deleted"), std::string::npos) << all.second;
+  // Nor is 12's (which no shard change invalidated): every in-process copy went too.
+  auto after_all = call(server->port(), "GET", "/api/recommend/12");
+  EXPECT_EQ(after_all.json.value("from_cache", true), false) << show(after_all);
   EXPECT_EQ(admin_call(*server, "POST", "/admin/cache/flush?user=-3").status, 400u);
   EXPECT_EQ(admin_call(*server, "POST", "/admin/cache/flush?user=x").status, 400u);
 }
