@@ -12,6 +12,8 @@
 namespace recd::test {
 namespace {
 
+using namespace http_contract;
+
 // 4. ---------------------------------------------------------------------------------
 
 TEST_F(HttpContract, EveryAcknowledgedBehaviorIsACommittedRow) {

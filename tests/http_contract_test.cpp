@@ -16,6 +16,8 @@
 namespace recd::test {
 namespace {
 
+using namespace http_contract;
+
 // 1. ---------------------------------------------------------------------------------
 
 TEST_F(HttpContract, RecommendAnswersRankedUnboughtCatalogItemsWithTheirReasons) {

@@ -33,7 +33,9 @@
 #include "support/process.hpp"
 #include "support/test_database.hpp"
 
-namespace recd::test {
+// In a namespace of their own: names like count() exist in the test support
+// library too (support/shop_data.hpp), with other definitions.
+namespace recd::test::http_contract {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -272,4 +274,4 @@ protected:
   static inline std::vector<std::int64_t> active_; // see SetUpTestSuite; one per test
 };
 
-} // namespace recd::test
+} // namespace recd::test::http_contract
