@@ -146,15 +146,16 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
     if (job->use_cache && !incomplete) {
       // Stored as the answer of offset 0, limit depth(): later pages of the
       // same list are served from it (stable paging).
+      // The list up to its closing '}': the cache entry's body, and a local answer.
+      auto listed = std::make_shared<const std::string>(head + items + tail(depth, job->depth()));
       auto entry = guard_of(version, catalog, rules.tag) + "\n" + std::to_string(job->depth()) + "\n" +
-                   head + items + tail(depth, job->depth()) + "}";
+                   *listed + "}";
       self->state.near.put(job->user, std::make_shared<const std::string>(entry));
       caf::anon_send(self->state.deps.cache, cache_put_atom_v, job->user, std::move(entry));
       if (job->made_under.board)
-        self->state.deps.answers->put(
-          job->user,
-          std::make_shared<const std::string>(head + items + tail(depth, job->depth())),
-          static_cast<std::int32_t>(job->depth()), rules.tag, job->made_under);
+        self->state.deps.answers->put(job->user, std::move(listed),
+                                      static_cast<std::int32_t>(job->depth()), rules.tag,
+                                      job->made_under);
     }
     auto body = head + page + tail(depth - offset, static_cast<std::size_t>(job->limit));
     body += ",\"from_cache\":false";
