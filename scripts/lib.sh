@@ -11,7 +11,7 @@ RECD_BUILD="${RECD_BUILD:-$RECD_ROOT/build}"
 RECD_BUILD_TYPE="${RECD_BUILD_TYPE:-RelWithDebInfo}"
 PG_BIN=/usr/lib/postgresql/15/bin
 
-APT_PACKAGES="cmake ninja-build ccache g++ pkg-config libcaf-dev libpqxx-dev libpq-dev libhiredis-dev
+APT_PACKAGES="cmake ninja-build ccache g++ pkg-config libcaf-dev libpqxx-dev libpq-dev libhiredis-dev libjemalloc-dev
   libboost-dev libboost-system-dev libmsgpack-cxx-dev nlohmann-json3-dev libhnswlib-dev libeigen3-dev
   libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-contrib redis-server curl python3 procps unzip wrk openssl

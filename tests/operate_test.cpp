@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/version.hpp"
 #include "support/exposition.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -187,6 +188,11 @@ TEST_F(Operate, MetricsFollowTheTrafficInTheTextFormat) {
   EXPECT_GE(m.value("recd_behavior_batch_size_count"), 1);
   EXPECT_EQ(m.value("recd_behavior_queue_depth"), 0);
   EXPECT_EQ(m.value("recd_node_info", {{"role", "all"}}), 1);
+  // The binary runs with the malloc its build chose (CMakeLists.txt, RECD_ALLOCATOR).
+  EXPECT_EQ(m.value("recd_build_info", {{"version", RECD_VERSION_OF_BUILD},
+                                        {"wire", std::to_string(wire_version())},
+                                        {"allocator", RECD_ALLOCATOR_OF_BUILD}}),
+            1);
   // Every served item counted once per route that proposed it.
   double routes = 0;
   for (const char* r : {"user_cf", "item_cf", "vector", "popular", "category"})
