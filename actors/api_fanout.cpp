@@ -127,8 +127,8 @@ void ask_groups(api_self* self, const group_list& groups, std::shared_ptr<fan_ou
   fan->remaining += groups.size();
   for (const auto& g : groups) {
     make(*g).then(
-      [=](const Answer& found) mutable {
-        take(found);
+      [=](Answer& found) mutable {
+        take(found); // `take` may move from it: the answer is this handler's alone
         fan->settle();
       },
       [=](caf::error& err) mutable {
@@ -278,9 +278,11 @@ void fetch_details(api_self* self, std::int32_t key, const std::vector<item_id>&
     return ask(self, g.shard, self->state.shard_timeout(), details_atom_v,
                items_of(self->state, g, *wanted));
   };
-  auto take = [details](const std::vector<item_details>& found) {
-    for (const auto& d : found)
-      (*details)[d.item] = d;
+  auto take = [details](std::vector<item_details>& found) {
+    for (auto& d : found) {
+      const auto item = d.item;
+      details->insert_or_assign(item, std::move(d)); // its strings moved, not copied
+    }
   };
   ask_groups<std::vector<item_details>>(self, groups, fan, make, take, true);
 }

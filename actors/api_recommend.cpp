@@ -93,20 +93,24 @@ void finish(api_self* self, reply_promise rp, job_ptr job, std::uint64_t version
     const auto& list = *shared_ranked;
     // Step 4: the request's category and the rules, over the items whose
     // details came back (an item that vanished or whose shard was late is left out).
+    // The items' facts (copies of their categories and labels) only when the
+    // category filter or a rule reads them.
+    const bool with_facts = job->needs_facts();
     std::vector<rules::item_facts> facts;
     std::vector<rules::entry> entries;
     std::vector<const merged_item*> merged;
-    facts.reserve(list.size());
+    facts.reserve(with_facts ? list.size() : 0);
     entries.reserve(list.size());
     for (const auto& m : list) {
       auto it = details->find(m.item);
       if (it == details->end() || job->excluded(m.item))
         continue;
-      facts.push_back(facts_of(it->second));
+      if (with_facts)
+        facts.push_back(facts_of(it->second));
       entries.push_back({m.item, m.score, nullptr});
       merged.push_back(&m);
     }
-    for (std::size_t k = 0; k < entries.size(); ++k)
+    for (std::size_t k = 0; with_facts && k < entries.size(); ++k)
       entries[k].facts = &facts[k];
     const auto& rules = *job->rules;
     auto placed = rules::apply(rules, {job->filter.category}, entries, now_seconds());

@@ -98,6 +98,19 @@ void append_number(std::string& out, double x) {
 }
 
 void append_string(std::string& out, const std::string& text) {
+  // Printable ASCII with nothing to escape (most titles) is its own JSON
+  // text; anything else is written by nlohmann's serializer (escapes, and
+  // invalid UTF-8 replaced by U+FFFD).
+  const bool plain = std::all_of(text.begin(), text.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += text;
+    out += '"';
+    return;
+  }
   out += nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

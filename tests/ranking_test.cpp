@@ -10,6 +10,7 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "actors/ranking.hpp"
 
@@ -120,6 +121,22 @@ TEST(Merge, DropsBoughtItemsAndNonPositiveCandidates) {
       EXPECT_EQ(got[0].routes[r].score, 0.0);
       EXPECT_EQ(got[0].routes[r].because, -1);
     }
+}
+
+// A title is written as nlohmann's serializer writes it (escapes, invalid
+// UTF-8 replaced), whether or not append_string takes its plain-ASCII path.
+TEST(AppendString, WritesWhatTheJsonSerializerWrites) {
+  const std::vector<std::string> texts{
+    "", "Toy Story (1995)", "a \"quoted\" title", "back\\slash", "tab\there", "line\nbreak",
+    std::string("nul\0inside", 10), "del\x7f", "caf\xc3\xa9", "\xe2\x82\xac 9", "bad \xff\xfe utf-8",
+    "~!@#$%^&*()_+`-={}[]|:;'<>,.?/"};
+  for (const auto& t : texts) {
+    std::string out = "x";
+    append_string(out, t);
+    EXPECT_EQ(out, "x" + nlohmann::json(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+      << "text of " << t.size() << " bytes";
+    EXPECT_FALSE(nlohmann::json::parse(out.substr(1), nullptr, false).is_discarded());
+  }
 }
 
 } // namespace
