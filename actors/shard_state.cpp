@@ -335,7 +335,9 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     for (std::size_t wanted = k;; wanted *= 2) {
       out.resize(first);
       std::size_t taken = 0;
-      auto nearest = index_->nearest(req.vector, wanted, req.exclude);
+      // In any order when every item is this shard's to propose (no
+      // standby ones to skip): all of them are taken.
+      auto nearest = index_->nearest(req.vector, wanted, req.exclude, static_cast<bool>(on_standby));
       for (const auto& n : nearest)
         if (own(n.item) && taken++ < k)
           out.push_back({n.item, recall_route::vector, n.score, -1});

@@ -189,7 +189,8 @@ void vector_index::add(item_id item, std::span<const float> unit_vector) {
 // answer is exact (see above); beyond, HNSW's.
 std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit_vector,
                                                   std::size_t k,
-                                                  const std::vector<item_id>& exclude) const {
+                                                  const std::vector<item_id>& exclude,
+                                                  bool best_first) const {
   std::vector<neighbour_item> out;
   if (size_ == 0 || k == 0 || unit_vector.size() != static_cast<std::size_t>(dim_))
     return out;
@@ -320,12 +321,13 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
       fetch(rows[j + ahead]);
     out.push_back({label(rows[j]), exact(rows[j])});
   }
-  // The best k, then only those sorted.
+  // The best k, then only those sorted (if asked).
   if (out.size() > k) {
     std::nth_element(out.begin(), out.begin() + static_cast<long>(k), out.end(), better);
     out.resize(k);
   }
-  std::sort(out.begin(), out.end(), better);
+  if (best_first)
+    std::sort(out.begin(), out.end(), better);
   return out;
 }
 

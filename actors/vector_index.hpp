@@ -37,8 +37,11 @@ public:
   // item id), none of them in `exclude` (sorted); exact up to exact_scan_max
   // items. The exact scan leaves the excluded items out before selecting, so
   // they cost no float scoring; beyond, HNSW is asked for k + exclude.size().
+  // `best_first` false: the same items in no particular order (the exact
+  // scan then sorts nothing; recall's merge ranks whatever the order).
   std::vector<neighbour_item> nearest(const std::vector<float>& unit_vector, std::size_t k,
-                                      const std::vector<item_id>& exclude = {}) const;
+                                      const std::vector<item_id>& exclude = {},
+                                      bool best_first = true) const;
   static constexpr std::size_t exact_scan_max = 32768;
   std::int32_t dim() const { return dim_; }
   std::size_t size() const { return size_; }

@@ -617,6 +617,16 @@ TEST(shard_state, the_vector_index_leaves_excluded_items_out_before_selecting) {
     for (std::size_t k : {std::size_t{1}, std::size_t{50}, std::size_t{200}, count}) {
       auto found = index.nearest(query, k, exclude);
       ASSERT_EQ(found.size(), std::min(k, want.size())) << "k " << k;
+      // Unordered (as recall asks): the same items and scores.
+      auto any = index.nearest(query, k, exclude, false);
+      std::sort(any.begin(), any.end(), [](const auto& x, const auto& y) {
+        return x.score != y.score ? x.score > y.score : x.item < y.item;
+      });
+      ASSERT_EQ(any.size(), found.size()) << "k " << k;
+      for (std::size_t i = 0; i < any.size(); ++i) {
+        EXPECT_EQ(any[i].item, found[i].item) << "k " << k << ", rank " << i;
+        EXPECT_EQ(any[i].score, found[i].score) << "k " << k << ", rank " << i;
+      }
       for (std::size_t i = 0; i < found.size(); ++i) {
         EXPECT_FALSE(std::binary_search(exclude.begin(), exclude.end(), found[i].item));
         EXPECT_NEAR(found[i].score, want[i].score, 1e-5) << "query " << q << ", rank " << i;
