@@ -4,14 +4,13 @@
 // (actors/shard_actor_state.hpp lists them).
 #include "actors/shard.hpp"
 
-#include <malloc.h>
-
 #include <algorithm>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/census.hpp"
+#include "actors/heap.hpp"
 #include "actors/shard_actor_state.hpp"
 #include "actors/version_board.hpp"
 #include "actors/telemetry.hpp"
@@ -37,11 +36,11 @@ caf::error check_data(shard_actor_type* self, const char* what) {
 // After a load, a drop or a job install: hands the heap's free pages back to
 // the system and logs what the state holds. Each of these frees much (the
 // loader's transients, partitions moved away, the previous results), which
-// glibc otherwise keeps in its arenas: a node that loaded every partition
-// before half of them moved away stayed at twice its share of memory.
-// The footprint also goes to the node's figures (actors/telemetry.hpp).
+// the allocator otherwise keeps in its arenas: a node that loaded every
+// partition before half of them moved away stayed at twice its share of
+// memory. The footprint also goes to the node's figures (actors/telemetry.hpp).
 void settle_memory(const shard_actor_state& st, const char* after) {
-  malloc_trim(0);
+  heap::release_free_memory();
   auto f = st.data.footprint();
   spdlog::info("state {}: {}", after, describe(f));
   auto& out = node_telemetry().shard(st.index);

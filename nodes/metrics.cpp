@@ -4,7 +4,6 @@
 #include "protocol/version.hpp"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "actors/census.hpp"
+#include "actors/heap.hpp"
 #include "actors/telemetry.hpp"
 
 #ifndef RECD_VERSION
@@ -71,24 +71,12 @@ void histogram(MetricFamily& f, const fixed_histogram::snapshot& s, labels l = {
 
 std::uint64_t load(const std::atomic<std::uint64_t>& x) { return x.load(std::memory_order_relaxed); }
 
-// The malloc this process runs with, found by what it exports (the build
-// links jemalloc into `recd` when it can: CMakeLists.txt, RECD_ALLOCATOR; an
-// LD_PRELOAD would show here too).
-const char* allocator_in_use() {
-  if (::dlsym(RTLD_DEFAULT, "mallctl") != nullptr)
-    return "jemalloc";
-  if (::dlsym(RTLD_DEFAULT, "tc_malloc") != nullptr)
-    return "tcmalloc";
-  if (::dlsym(RTLD_DEFAULT, "mi_malloc") != nullptr)
-    return "mimalloc";
-  return "system";
-}
 
 void add_process(families& out, const node_view& node) {
   gauge(out, "recd_build_info", "recd's version, wire protocol and malloc (always 1)", 1,
         {{"version", RECD_VERSION},
          {"wire", std::to_string(wire_version())},
-         {"allocator", allocator_in_use()}});
+         {"allocator", heap::allocator_in_use()}});
   gauge(out, "recd_node_info", "this node's role (always 1)", 1, {{"role", node.role}});
   const auto started = std::chrono::duration<double>(node_telemetry().started.time_since_epoch());
   gauge(out, "process_start_time_seconds", "start time of the process since the Unix epoch",
