@@ -22,13 +22,17 @@ mallctl_fn jemalloc_ctl() {
 } // namespace
 
 const char* allocator_in_use() {
-  if (jemalloc_ctl() != nullptr)
-    return "jemalloc";
-  if (::dlsym(RTLD_DEFAULT, "tc_malloc") != nullptr)
-    return "tcmalloc";
-  if (::dlsym(RTLD_DEFAULT, "mi_malloc") != nullptr)
-    return "mimalloc";
-  return "system";
+  // Looked up once: the allocator cannot change while the process runs.
+  static const char* const name = [] {
+    if (jemalloc_ctl() != nullptr)
+      return "jemalloc";
+    if (::dlsym(RTLD_DEFAULT, "tc_malloc") != nullptr)
+      return "tcmalloc";
+    if (::dlsym(RTLD_DEFAULT, "mi_malloc") != nullptr)
+      return "mimalloc";
+    return "system";
+  }();
+  return name;
 }
 
 void release_free_memory() {

@@ -71,7 +71,6 @@ void histogram(MetricFamily& f, const fixed_histogram::snapshot& s, labels l = {
 
 std::uint64_t load(const std::atomic<std::uint64_t>& x) { return x.load(std::memory_order_relaxed); }
 
-
 void add_process(families& out, const node_view& node) {
   gauge(out, "recd_build_info", "recd's version, wire protocol and malloc (always 1)", 1,
         {{"version", RECD_VERSION},
