@@ -295,8 +295,9 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     seeds_.push_back({&it->second, w, r.item});
   }
   for (const auto& seed : seeds_)
-    for (const auto& n : seed.record->neighbours)
-      acc.add(n.item, n.score * seed.weight, seed.item);
+    acc.add_all(seed.record->neighbours, seed.item, [w = seed.weight](const neighbour_item& n) {
+      return std::pair{n.item, n.score * w};
+    });
   emit_top(acc, recall_route::item_cf, k, out, ok);
   // User CF: what the most similar users bought (full weight), carted (half),
   // clicked or viewed (recommend.user_cf_click_weight, user_cf_view_weight).
@@ -315,14 +316,11 @@ std::vector<candidate> shard_state::recall(const recall_request& req,
     __builtin_prefetch(it->second.history.data());
     similar_.push_back({&it->second, s.score, s.user});
   }
-  for (const auto& s : similar_) {
-    for (const auto& h : s.record->history) {
+  for (const auto& s : similar_)
+    acc.add_all<true>(s.record->history, s.user, [&, score = s.score](const history_entry& h) {
       const auto kind = static_cast<std::size_t>(h.kind);
-      float c = s.score * (kind < kind_weight.size() ? kind_weight[kind] : 0.0f);
-      if (c > 0)
-        acc.add(h.item, c, s.user);
-    }
-  }
+      return std::pair{h.item, score * (kind < kind_weight.size() ? kind_weight[kind] : 0.0f)};
+    });
   emit_top(acc, recall_route::user_cf, k, out, ok);
   // The other routes ask the table which items are excluded (still blocked).
   auto excluded = [&](item_id item) { return acc.blocked(item); };

@@ -62,9 +62,14 @@ for s in "${sets[@]}"; do
         run_wrk "ab-warm" "$RECD_SERVE_PORT" recommend.lua 32 3 "${e[@]}"
         WRK_CPU_PID=$RECD_SERVE_PID run_wrk "ab" "$RECD_SERVE_PORT" recommend.lua 32 "$secs" "${e[@]}"
         label=$([ "$side" = 0 ] && echo before || { [ "$side" = "$last" ] && echo after || echo "middle $side"; })
-        printf '%s %s %s round %s %s (%s): %s req/s, p99 %s ms, recd CPU %s us/request, errors %s, load %s\n' \
+        printf '%s %s %s round %s %s (%s): %s req/s, p99 %s ms, recd CPU %s us/request, %s context switches/request, errors %s, load %s\n' \
           "$(date -u +%H:%M:%S)" "$s" "$mode" "$r" "$label" "$(basename "${bins[$side]}")" \
-          "${WRK_RPS%.*}" "$WRK_P99" "$WRK_CPU_US" "$WRK_ERRORS" "$(cut -d' ' -f1 /proc/loadavg)"
+          "${WRK_RPS%.*}" "$WRK_P99" "$WRK_CPU_US" "$WRK_CSW" "$WRK_ERRORS" "$(cut -d' ' -f1 /proc/loadavg)"
+        # The run directory goes at exit: keep wrk's own words on its errors.
+        if [[ $WRK_ERRORS != 0 ]]; then
+          kept="$RECD_ROOT/.run/ab-wrk-$(date -u +%H%M%S)-$s-$mode-r$r-$side.txt"
+          cp "$WRK_OUT" "$kept" && note "wrk reported errors; its output: $kept"
+        fi
         bench_stop_all
       done
     done

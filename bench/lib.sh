@@ -351,6 +351,14 @@ cpu_us() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1e6 / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# Context switches (voluntary and not) of all of a process's threads so far:
+# each is a thread going to sleep or being put off the core, which a request
+# that crosses threads (HTTP thread, actors, shards) pays for.
+ctx_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { printf "%.0f", n }'
+}
+
 # CPU time of this run's PostgreSQL, in microseconds: the postmaster and its
 # live children, plus what its exited children used (cutime/cstime, which the
 # postmaster collects when it reaps them: the seed opens a connection per request).
@@ -364,12 +372,15 @@ pg_cpu_us() {
 # run_wrk label port script conns seconds [env...]: one wrk run, result in WRK_* vars
 # (WRK_RPS WRK_P50 WRK_P99 WRK_P999 in ms, WRK_ERRORS, WRK_REQUESTS). With
 # WRK_CPU_PID set, WRK_CPU_US is that process's CPU time per request (us):
-# steadier than req/s on a shared machine; WRK_PG_US is PostgreSQL's.
+# steadier than req/s on a shared machine; WRK_PG_US is PostgreSQL's;
+# WRK_CSW the process's context switches per request (threads that still
+# run at the end only). WRK_OUT is wrk's own output.
 run_wrk() {
   local label=$1 port=$2 script=$3 conns=$4 secs=$5; shift 5
   local threads=$((conns > 1 ? 2 : 1))
-  local out="$BENCH_OUT/wrk-$label.txt" cpu0=0 pg0
-  [ -n "${WRK_CPU_PID:-}" ] && cpu0=$(cpu_us "$WRK_CPU_PID")
+  local out="$BENCH_OUT/wrk-$label.txt" cpu0=0 csw0=0 pg0
+  WRK_OUT=$out
+  [ -n "${WRK_CPU_PID:-}" ] && { cpu0=$(cpu_us "$WRK_CPU_PID"); csw0=$(ctx_switches "$WRK_CPU_PID"); }
   pg0=$(pg_cpu_us)
   env "$@" wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s -s "$RECD_ROOT/bench/wrk/$script" \
     "http://127.0.0.1:$port" > "$out" 2>&1 || true
@@ -381,10 +392,11 @@ run_wrk() {
     return 0
   fi
   eval "$(echo "$line" | cut -d' ' -f2- | tr ' ' '\n' | sed 's/^/WRK_/')"
-  WRK_CPU_US="-" WRK_PG_US="-"
+  WRK_CPU_US="-" WRK_PG_US="-" WRK_CSW="-"
   ((WRK_REQUESTS > 0)) && WRK_PG_US=$(awk -v a="$pg0" -v b="$(pg_cpu_us)" -v n="$WRK_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }')
   if [ -n "${WRK_CPU_PID:-}" ] && ((WRK_REQUESTS > 0)); then
     WRK_CPU_US=$(awk -v a="$cpu0" -v b="$(cpu_us "$WRK_CPU_PID")" -v n="$WRK_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }')
+    WRK_CSW=$(awk -v a="$csw0" -v b="$(ctx_switches "$WRK_CPU_PID")" -v n="$WRK_REQUESTS" 'BEGIN { printf "%.1f", (b - a) / n }')
   fi
 }
 wrk_cells() { # rps | p50 | p99 | p99.9 | errors | server CPU us / request | PostgreSQL CPU us / request

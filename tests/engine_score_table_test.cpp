@@ -81,6 +81,78 @@ TEST(ScoreTable, MatchesAMapOverManyRoundsOfReuse) {
   }
 }
 
+// Everything a table lists, in its order, with every field.
+std::vector<std::pair<item_id, score_table::entry>> in_order(const score_table& table) {
+  std::vector<std::pair<item_id, score_table::entry>> out;
+  table.for_each([&](item_id item, const score_table::entry& e) { out.emplace_back(item, e); });
+  return out;
+}
+
+void expect_same(const score_table& a, const score_table& b) {
+  auto x = in_order(a), y = in_order(b);
+  ASSERT_EQ(x.size(), y.size());
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    EXPECT_EQ(x[k].first, y[k].first) << k;
+    EXPECT_EQ(x[k].second.score, y[k].second.score) << x[k].first;
+    EXPECT_EQ(x[k].second.best, y[k].second.best) << x[k].first;
+    EXPECT_EQ(x[k].second.because, y[k].second.because) << x[k].first;
+  }
+}
+
+TEST(ScoreTable, AddAllDoesWhatOneAddPerElementDoes) {
+  // Lists of (item, contribution) with repeats, negative and zero
+  // contributions, ids below, in and beyond the direct range (some growing
+  // it mid-list), and blocked items; with and without positive_only.
+  score_table one_by_one, all_at_once;
+  std::mt19937 rng{11};
+  std::uniform_real_distribution<float> value(-0.5f, 1.0f);
+  for (int round = 0; round < 30; ++round) {
+    const bool positive_only = round % 2 == 1;
+    const item_id hi = round < 10 ? 3000 : (round < 20 ? 300000 : score_table::direct_limit + 500);
+    std::uniform_int_distribution<item_id> pick(round % 3 == 0 ? -50 : 0, hi);
+    for (int b = 0; b < 20; ++b) {
+      auto item = pick(rng);
+      one_by_one.block(item);
+      all_at_once.block(item);
+    }
+    for (std::int32_t list = 0; list < 40; ++list) {
+      std::vector<std::pair<item_id, float>> xs(static_cast<std::size_t>(1 + list * 13));
+      for (auto& x : xs)
+        x = {pick(rng), list % 5 == 0 ? 0.0f : value(rng)};
+      for (const auto& [item, c] : xs)
+        if (!positive_only || c > 0)
+          one_by_one.add(item, c, list);
+      auto of = [](const std::pair<item_id, float>& x) { return x; };
+      if (positive_only)
+        all_at_once.add_all<true>(xs, list, of);
+      else
+        all_at_once.add_all(xs, list, of);
+    }
+    expect_same(one_by_one, all_at_once);
+    EXPECT_EQ(one_by_one.size(), all_at_once.size());
+    one_by_one.clear();
+    all_at_once.clear();
+  }
+}
+
+TEST(ScoreTable, AddAllRepeatsAnItemAfterEveryDirectIdIsListed) {
+  // Every id of the direct range touched, then a repeat: the repeat writes
+  // one past the listed ids, which the table has room for.
+  score_table table;
+  table.add(0, 1.0f, 0); // the direct range: 1,024 ids
+  std::vector<item_id> every(1024);
+  for (item_id i = 0; i < 1024; ++i)
+    every[static_cast<std::size_t>(i)] = i;
+  every.push_back(5);
+  table.add_all(every, 1, [](item_id i) { return std::pair{i, 0.5f}; });
+  EXPECT_EQ(table.size(), 1024u);
+  auto got = listed(table);
+  EXPECT_FLOAT_EQ(got.at(0).score, 1.5f);
+  EXPECT_FLOAT_EQ(got.at(5).score, 1.0f);
+  EXPECT_EQ(got.at(0).because, 0);
+  EXPECT_EQ(got.at(7).because, 1);
+}
+
 TEST(ScoreTable, KeepsTheFirstSourceOnEqualContributions) {
   score_table table;
   for (item_id item : {3, -3, score_table::direct_limit + 3}) {
