@@ -17,6 +17,7 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "engine/item_slots.hpp"
@@ -42,12 +43,8 @@ public:
   // Adds contribution `c` to `item`; `because` is kept if `c` is the item's
   // largest single contribution so far (the first of equal ones).
   void add(item_id item, float c, std::int32_t because) {
-    auto id = static_cast<std::uint32_t>(item);
-    if (id < direct_.size()) [[likely]] {
-      touched_count_ += put(direct_[id], c, because, stamp_, touched_[touched_count_], item);
-      return;
-    }
-    add_far(item, c, because);
+    const std::pair<item_id, float> one[] = {{item, c}};
+    add_all(one, because, [](const std::pair<item_id, float>& x) { return x; });
   }
 
   // add() for every element x of `list`, with the item and contribution
@@ -70,8 +67,13 @@ public:
           continue;
       const auto id = static_cast<std::uint32_t>(item);
       if (id < size) [[likely]] {
-        // put(), written out: through a reference to the touched slot, GCC
-        // 12 keeps the loop's loads behind the slot's store (bench/recall_bench:
+        // No branch on whether the entry is fresh (an item's first touch and
+        // its repeats come in no predictable order; mispredicting costs more
+        // than the stores done either way): a fresh entry is summed from 0
+        // and takes `c` as its best whatever it held; the touched list's
+        // first free slot gets the item either way, counted only if fresh.
+        // Written here, not in a helper taking the slot by reference: GCC 12
+        // then kept the loop's loads behind that store (bench/recall_bench:
         // item CF about 15% slower).
         entry& e = direct[id];
         const bool fresh = e.stamp != stamp;
@@ -166,27 +168,6 @@ public:
 
 private:
   static constexpr float minus_infinity = -std::numeric_limits<float>::infinity();
-
-  // One contribution to a direct entry, with no branch on whether the entry
-  // is fresh (an item's first touch and its repeats come in no predictable
-  // order; mispredicting costs more than the stores done either way): a
-  // fresh entry is summed from 0 and takes `c` as its best whatever it held.
-  // `next_touched` (the touched list's first free slot) gets the item
-  // either way; the return value says whether to count it (fresh).
-  static bool put(entry& e, float c, std::int32_t because, std::uint32_t stamp,
-                  item_id& next_touched, item_id item) {
-    const bool fresh = e.stamp != stamp;
-    const float score = fresh ? 0.0f : e.score;
-    const float best = e.best;
-    const std::int32_t was = e.because;
-    const bool take = fresh | (c > best);
-    e.score = score + c;
-    e.best = take ? c : best;
-    e.because = take ? because : was;
-    e.stamp = stamp;
-    next_touched = item;
-    return fresh;
-  }
 
   static void accumulate(entry& e, float c, std::int32_t because) {
     e.score += c;
