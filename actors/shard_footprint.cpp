@@ -6,8 +6,9 @@
 // `arena_blocks` their blocks in use (with the size classes' rounding).
 // Titles are on the default heap: malloc_usable_size (the allocator in use
 // answers it, jemalloc too) plus glibc's 8-byte chunk header, exact under
-// glibc's malloc, 8 bytes a title over under jemalloc (no header). vector_index::bytes() is in vector_index.cpp: hnswlib's headers
-// may be included by one translation unit only.
+// glibc's malloc, 8 bytes a title over under jemalloc (no header).
+// vector_index::bytes() is in vector_index.cpp: hnswlib's headers may be
+// included by one translation unit only.
 #include "actors/shard_state.hpp"
 
 #include <malloc.h>
