@@ -1,6 +1,8 @@
 // The Beast server behind http_server.hpp. Structure (after Beast's advanced
-// async server example):
-//   server::impl  owns the io_context, its threads and the acceptor (here);
+// async server example, with an io_context per thread as its per-thread
+// variants and nginx's workers do):
+//   server::impl  owns the io_contexts, one thread each, and the acceptor
+//                 (here), which hands new connections to them in turn;
 //   session       one per connection, and the context the sessions share
 //                 (http_session.hpp).
 
@@ -14,12 +16,29 @@ using namespace detail;
 // ---------------------------------------------------------------------------
 // The server
 
+namespace {
+// One io_context per io thread (concurrency hint 1: each is run by one
+// thread, though replies are still posted to it from other threads).
+std::vector<std::unique_ptr<net::io_context>> make_io_contexts(int threads) {
+  std::vector<std::unique_ptr<net::io_context>> out;
+  for (int i = 0; i < std::max(1, threads); ++i)
+    out.push_back(std::make_unique<net::io_context>(1));
+  return out;
+}
+} // namespace
+
 struct server::impl {
   impl(server_options opt, handler_fn handler)
-      : ctx(std::make_shared<context>(std::move(opt), std::move(handler))) {}
+      : ctx(std::make_shared<context>(std::move(opt), std::move(handler))),
+        iocs(make_io_contexts(ctx->opt.threads)), acceptor(iocs.front()->get_executor()),
+        retry(iocs.front()->get_executor()) {}
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+    // A connection lives on one io_context, which one thread runs: its
+    // handlers never run concurrently, with no strand; connections go to
+    // the io_contexts in turn.
+    auto& next = *iocs[accepted++ % iocs.size()];
+    acceptor.async_accept(next.get_executor(), [this](error_code ec, socket_type socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open())
         return;
       if (ec) {
@@ -47,10 +66,12 @@ struct server::impl {
   }
 
   std::shared_ptr<context> ctx;
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  tcp::acceptor acceptor{net::make_strand(ioc)};
-  net::steady_timer retry{acceptor.get_executor()};
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<executor_type>> work;
+  // The acceptor and its retry timer live on the first io_context.
+  net::basic_socket_acceptor<tcp, executor_type> acceptor;
+  timer_type retry;
+  std::size_t accepted = 0;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   bool started = false;
@@ -81,7 +102,7 @@ std::optional<std::string> server::start() {
   const std::string where = opt.host + ":" + std::to_string(opt.port);
 
   error_code ec;
-  tcp::resolver resolver{m.ioc};
+  tcp::resolver resolver{*m.iocs.front()};
   const auto endpoints =
       resolver.resolve(opt.host, std::to_string(opt.port),
                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
@@ -106,11 +127,11 @@ std::optional<std::string> server::start() {
     return fail("listen");
   m.port = m.acceptor.local_endpoint(ec).port();
 
-  m.work.emplace(m.ioc.get_executor());
+  for (auto& io : m.iocs)
+    m.work.emplace_back(io->get_executor());
   m.do_accept();
-  const int n = std::max(1, opt.threads);
-  for (int i = 0; i < n; ++i) {
-    m.threads.emplace_back([&io = m.ioc] {
+  for (auto& ioc : m.iocs) {
+    m.threads.emplace_back([&io = *ioc] {
       for (;;) {
         try {
           io.run();
@@ -141,8 +162,9 @@ void server::stop() {
         s->request_shutdown();
     } // our references must go before we wait for the sessions to end
     m.ctx->registry.wait_for_sessions(stop_grace);
-    m.work.reset();
-    m.ioc.stop();
+    m.work.clear();
+    for (auto& io : m.iocs)
+      io->stop();
     for (auto& t : m.threads)
       t.join();
     m.threads.clear();

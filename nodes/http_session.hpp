@@ -1,7 +1,7 @@
 #pragma once
 // One connection of the Beast server behind http_server.hpp (internal to
-// http_server.cpp, its only includer): the session, all of whose work is
-// serialized on its strand, and the context that sessions and reply_fns share
+// http_server.cpp, its only includer): the session, all of whose work runs on
+// the one thread of its io_context (no strand needed), and the context that sessions and reply_fns share
 // and keep alive: the options, the handler, the connection registry
 // (http_connections.hpp: slots, idle order, eviction) and the "stopped" gate
 // that keeps foreign threads off a dead io_context.
@@ -16,7 +16,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -33,6 +32,14 @@ namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
+// A session's executor: its io_context's, which one thread runs. Concrete
+// (not any_io_executor), so handlers are dispatched without type erasure or
+// reference counts.
+using executor_type = net::io_context::executor_type;
+using socket_type = net::basic_stream_socket<tcp, executor_type>;
+using stream_type = beast::basic_stream<tcp, executor_type>;
+using timer_type = net::basic_waitable_timer<std::chrono::steady_clock,
+                                             net::wait_traits<std::chrono::steady_clock>, executor_type>;
 
 // ---------------------------------------------------------------------------
 // Shared state
@@ -69,13 +76,13 @@ struct context {
 
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, std::shared_ptr<context> ctx)
+  session(socket_type&& socket, std::shared_ptr<context> ctx)
       : stream_(std::move(socket)), timer_(stream_.get_executor()), ctx_(std::move(ctx)) {}
 
   ~session() { ctx_->registry.remove(this); }
 
-  // The session's strand; constant after construction, so any thread may use it.
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  // The session's executor; constant after construction, so any thread may use it.
+  executor_type executor() { return stream_.get_executor(); }
 
   void start() {
     net::dispatch(executor(), [self = shared_from_this()] { self->wait_request(); });
@@ -101,11 +108,11 @@ public:
     net::post(executor(), [self = shared_from_this()] { self->on_shutdown(); });
   }
 
-  // On the strand: the reply for request number `seq` has arrived.
+  // On the session's thread: the reply for request number `seq` has arrived.
   void deliver(std::uint64_t seq, response res) {
     if (seq != seq_ || phase_ != phase::handling)
       return; // stale, timed out or closed
-    timer_.cancel();
+    timer_.cancel(); // none is armed when the handler answered inline
     write_response(std::move(res), keep_alive_ && !stopping_);
   }
 
@@ -248,17 +255,33 @@ private:
 
     phase_ = phase::handling;
     const auto seq = ++seq_;
-    timer_.expires_after(ctx_->opt.handler_timeout);
-    timer_.async_wait([self = shared_from_this(), seq](error_code ec) {
-      if (!ec)
-        self->deliver(seq, {503, json_error(503, "timeout")});
-    });
+    // A reply given before the handler returns (a cached answer, a probe,
+    // a client error) is written at once, without a post: this thread is
+    // the session's.
+    struct handling_scope {
+      explicit handling_scope(session* s) : outer(handling_now) { handling_now = s; }
+      ~handling_scope() { handling_now = outer; }
+      session* outer;
+    };
     try {
+      handling_scope scope{this};
       ctx_->handler(std::move(req), make_reply_fn(seq));
     } catch (...) {
       deliver(seq, {500, json_error(500, "internal server error")});
     }
+    // Still unanswered: the handler's answer comes from another thread (its
+    // post cannot run before this returns), or the timeout does.
+    if (seq == seq_ && phase_ == phase::handling) {
+      timer_.expires_after(ctx_->opt.handler_timeout);
+      timer_.async_wait([self = shared_from_this(), seq](error_code ec) {
+        if (!ec)
+          self->deliver(seq, {503, json_error(503, "timeout")});
+      });
+    }
   }
+
+  // The session whose handler call this thread is in, if any.
+  static inline thread_local session* handling_now = nullptr;
 
   reply_fn make_reply_fn(std::uint64_t seq) {
     // Shared by all copies of the reply_fn: only the first call counts.
@@ -275,6 +298,12 @@ private:
     return [s](response res) {
       if (s->fired.exchange(true))
         return;
+      if (auto target = s->target.lock(); target && target.get() == handling_now) {
+        // On the target's thread, inside its on_request (see there).
+        handling_now = nullptr; // a reply the writer calls back is not inline
+        target->deliver(s->seq, std::move(res));
+        return;
+      }
       std::lock_guard lock{s->ctx->post_mu};
       if (s->ctx->stopped)
         return;
@@ -382,8 +411,8 @@ private:
     timer_.cancel();
   }
 
-  beast::tcp_stream stream_;
-  net::steady_timer timer_; // handler timeout
+  stream_type stream_;
+  timer_type timer_; // handler timeout
   std::shared_ptr<context> ctx_;
   beast::flat_buffer buffer_; // keeps pipelined bytes between requests
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;

@@ -1,16 +1,10 @@
 // The generic HTTP server (nodes/http_server.hpp), exercised over real
 // loopback sockets with a small Beast client whose every operation has a
-// deadline, so a misbehaving server fails a test instead of hanging it.
+// deadline, so a misbehaving server fails a test instead of hanging it
+// (support/http_server_harness.hpp). How replies reach their connections and
+// the io threads: http_server_threads_test.
 
-#include "nodes/http_server.hpp"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include "support/http_server_harness.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -22,130 +16,7 @@
 
 namespace {
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-using json = nlohmann::json;
-using namespace std::chrono_literals;
-using recd::http::handler_fn;
-using recd::http::reply_fn;
-using recd::http::request;
-using recd::http::response;
-using recd::http::server;
-using recd::http::server_options;
-
-using http_response = bhttp::response<bhttp::string_body>;
-using steady = std::chrono::steady_clock;
-
-// A blocking client on top of async operations with a 5 s deadline each.
-class client {
-public:
-  explicit client(std::uint16_t port) {
-    stream_.expires_after(5s);
-    stream_.async_connect(tcp::endpoint{net::ip::make_address("127.0.0.1"), port},
-                          [this](beast::error_code ec) { ec_ = ec; });
-    run();
-    EXPECT_FALSE(ec_) << "connect: " << ec_.message();
-  }
-
-  beast::error_code send(std::string_view raw) {
-    stream_.expires_after(5s);
-    net::async_write(stream_, net::buffer(raw.data(), raw.size()),
-                     [this](beast::error_code ec, std::size_t) { ec_ = ec; });
-    run();
-    return ec_;
-  }
-
-  // Reads one response; an error yields status 0 (and a test failure).
-  http_response read(bool head = false) {
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(16 * 1024 * 1024);
-    parser.skip(head);
-    stream_.expires_after(5s);
-    bhttp::async_read(stream_, buffer_, parser,
-                      [this](beast::error_code ec, std::size_t) { ec_ = ec; });
-    run();
-    EXPECT_FALSE(ec_) << "read: " << ec_.message();
-    if (!ec_)
-      return parser.release();
-    http_response failed;
-    failed.result(0u);
-    return failed;
-  }
-
-  http_response get(std::string_view target) {
-    send("GET " + std::string{target} + " HTTP/1.1\r\nHost: test\r\n\r\n");
-    return read();
-  }
-
-  // True if the server closes the connection (EOF or reset) within `within`.
-  bool closed_by_peer(std::chrono::milliseconds within = 3000ms) {
-    stream_.expires_after(within);
-    char byte = 0;
-    stream_.async_read_some(net::buffer(&byte, 1),
-                            [this](beast::error_code ec, std::size_t) { ec_ = ec; });
-    run();
-    return ec_ == net::error::eof || ec_ == net::error::connection_reset;
-  }
-
-private:
-  void run() {
-    ec_ = net::error::would_block;
-    ioc_.restart();
-    ioc_.run();
-  }
-
-  net::io_context ioc_;
-  beast::tcp_stream stream_{ioc_};
-  beast::flat_buffer buffer_;
-  beast::error_code ec_;
-};
-
-// Replies with what it received, as JSON.
-void echo(request&& r, reply_fn reply) {
-  json query = json::array();
-  for (const auto& [k, v] : r.query)
-    query.push_back({k, v});
-  const json body = {{"method", r.method},
-                     {"path", r.path},
-                     {"query", query},
-                     {"body", r.body},
-                     {"content_type", r.content_type},
-                     {"first_x", r.param("x") ? json(*r.param("x")) : json(nullptr)}};
-  reply({200, body.dump()});
-}
-
-server_options test_options() {
-  server_options opt;
-  opt.host = "127.0.0.1";
-  opt.port = 0;
-  opt.threads = 2;
-  return opt;
-}
-
-std::unique_ptr<server> start_server(server_options opt, handler_fn handler) {
-  auto s = std::make_unique<server>(std::move(opt), std::move(handler));
-  const auto error = s->start();
-  EXPECT_FALSE(error.has_value()) << *error;
-  EXPECT_NE(s->port(), 0);
-  return s;
-}
-
-// Threads that reply from outside the server; joined at the end of a test.
-struct foreign_threads {
-  std::mutex mu;
-  std::vector<std::thread> threads;
-  void spawn(std::function<void()> f) {
-    std::lock_guard lock{mu};
-    threads.emplace_back(std::move(f));
-  }
-  ~foreign_threads() {
-    std::lock_guard lock{mu};
-    for (auto& t : threads)
-      t.join();
-  }
-};
+using namespace recd::test_http;
 
 // ---------------------------------------------------------------------------
 
@@ -322,80 +193,6 @@ TEST(HttpServer, InvalidPercentEncodingGets400) {
     EXPECT_EQ(json::parse(res.body())["status"], 400) << target;
   }
   EXPECT_EQ(c.get("/fine%2Fstill").result_int(), 200u);
-}
-
-TEST(HttpServer, HandlerThatNeverRepliesGets503AndALateReplyIsIgnored) {
-  auto opt = test_options();
-  opt.handler_timeout = 200ms;
-  std::mutex mu;
-  std::vector<reply_fn> parked;
-  auto srv = start_server(opt, [&](request&& r, reply_fn reply) {
-    if (r.path == "/never") {
-      std::lock_guard lock{mu};
-      parked.push_back(std::move(reply));
-      return;
-    }
-    echo(std::move(r), std::move(reply));
-  });
-  client c{srv->port()};
-  const auto start = steady::now();
-  const auto res = c.get("/never");
-  const auto waited = steady::now() - start;
-  EXPECT_EQ(res.result_int(), 503u);
-  EXPECT_EQ(res.body(), R"({"error":"timeout","status":503})");
-  EXPECT_GE(waited, 190ms); // the handler timeout answered, not something earlier
-  EXPECT_LT(waited, 30s);   // and it did answer (a bound against a hang, not a speed claim)
-
-  { // Too late: must not be written to the connection.
-    std::lock_guard lock{mu};
-    ASSERT_EQ(parked.size(), 1u);
-    parked.front()({200, R"({"late":true})"});
-  }
-  const auto next = c.get("/next");
-  ASSERT_EQ(next.result_int(), 200u);
-  EXPECT_EQ(json::parse(next.body())["path"], "/next");
-}
-
-TEST(HttpServer, ReplyFromAForeignThreadIsDeliveredOnce) {
-  foreign_threads pool;
-  auto srv = start_server(test_options(), [&](request&& r, reply_fn reply) {
-    pool.spawn([path = r.path, reply] {
-      std::this_thread::sleep_for(50ms);
-      reply({201, R"({"from":"thread","path":")" + path + "\"}", "application/json"});
-      reply({500, "second call must be ignored"});
-    });
-  });
-  client c{srv->port()};
-  for (const char* path : {"/t1", "/t2"}) {
-    const auto res = c.get(path);
-    EXPECT_EQ(res.result_int(), 201u);
-    EXPECT_EQ(json::parse(res.body())["path"], path);
-  }
-}
-
-TEST(HttpServer, ManyConnectionsGetTheirOwnForeignReplies) {
-  foreign_threads pool;
-  auto srv = start_server(test_options(), [&](request&& r, reply_fn reply) {
-    pool.spawn([path = r.path, reply] {
-      std::this_thread::sleep_for(20ms);
-      reply({200, json{{"path", path}}.dump()});
-    });
-  });
-  std::vector<std::thread> clients;
-  std::atomic<int> ok{0};
-  for (int i = 0; i < 8; ++i) {
-    clients.emplace_back([&, i] {
-      client c{srv->port()};
-      for (int k = 0; k < 5; ++k) {
-        const auto path = "/c" + std::to_string(i) + "/" + std::to_string(k);
-        if (json::parse(c.get(path).body())["path"] == path)
-          ++ok;
-      }
-    });
-  }
-  for (auto& t : clients)
-    t.join();
-  EXPECT_EQ(ok.load(), 40);
 }
 
 TEST(HttpServer, HandlerExceptionGets500) {
