@@ -1,6 +1,7 @@
 #include "actors/vector_index.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -124,18 +125,110 @@ __attribute__((target("avx2"))) void coded_dots_avx2(const std::int16_t* query,
 }
 #endif
 
-using coded_dots_fn = void (*)(const std::int16_t*, const std::int16_t*, std::size_t, std::size_t,
-                               std::int32_t*);
+// The first pass's histogram: bin b holds the coded products c (times
+// code_scale^2, within +-2^30 (1 + 1e-3)) in [b 2^20 - 2^30, (b + 1) 2^20 -
+// 2^30), the ends clamped: an integer shift per item instead of float
+// arithmetic. (c + 2^30) >> 20 is (c >> 20) + 1024, an arithmetic shift
+// flooring negative products too, so the bin fits 32 bits for every c.
+constexpr std::size_t bins = 2048;
+constexpr int bin_shift = 20;
+constexpr std::int32_t bin_offset = std::int32_t{1} << (30 - bin_shift);
 
-coded_dots_fn pick_coded_dots() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx2"))
-    return coded_dots_avx2;
-#endif
-  return coded_dots_portable;
+std::size_t bin_of(std::int32_t c) {
+  return static_cast<std::size_t>(
+    std::clamp<std::int32_t>((c >> bin_shift) + bin_offset, 0, std::int32_t{bins} - 1));
 }
 
-const coded_dots_fn coded_dots = pick_coded_dots();
+// A bin's lowest coded product: the inverse of bin_of for in-range products.
+std::int64_t bin_floor(std::size_t b) {
+  return (std::int64_t(b) - bin_offset) * (std::int64_t{1} << bin_shift);
+}
+
+// A coded product as a cosine: float(c) * unscale is within 2^-22 (relative)
+// of c / code_scale^2.
+constexpr float unscale = 1.0f / (code_scale * code_scale);
+
+// counts[bin_of(dots[i])] += 1 for i in [0, n).
+void count_bins_portable(const std::int32_t* dots, std::size_t n, std::uint32_t* counts) {
+  for (std::size_t i = 0; i < n; ++i)
+    ++counts[bin_of(dots[i])];
+}
+
+// Appends to `rows` every i in [0, n), in order, whose dots[i] >= lowest and
+// float(dots[i]) * unscale >= floor (the float test only where the integer
+// one passed: `lowest` is below every product that passes it).
+void select_rows_portable(const std::int32_t* dots, std::size_t n, std::int32_t lowest,
+                          float floor, std::vector<std::uint32_t>& rows) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (dots[i] >= lowest && static_cast<float>(dots[i]) * unscale >= floor)
+      rows.push_back(static_cast<std::uint32_t>(i));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same with AVX2: eight products' bins computed at once (the counts are
+// still added one at a time), eight products compared at once and only the
+// few above `lowest` visited one by one.
+__attribute__((target("avx2"))) void count_bins_avx2(const std::int32_t* dots, std::size_t n,
+                                                     std::uint32_t* counts) {
+  const __m256i offset = _mm256_set1_epi32(bin_offset);
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i last = _mm256_set1_epi32(static_cast<std::int32_t>(bins) - 1);
+  alignas(32) std::int32_t b[8];
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dots + i));
+    const __m256i bin = _mm256_min_epi32(
+      _mm256_max_epi32(_mm256_add_epi32(_mm256_srai_epi32(c, bin_shift), offset), zero), last);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(b), bin);
+    for (int j = 0; j < 8; ++j)
+      ++counts[b[j]];
+  }
+  count_bins_portable(dots + i, n - i, counts);
+}
+
+__attribute__((target("avx2"))) void select_rows_avx2(const std::int32_t* dots, std::size_t n,
+                                                      std::int32_t lowest, float floor,
+                                                      std::vector<std::uint32_t>& rows) {
+  const __m256i below = _mm256_set1_epi32(lowest - 1); // lowest > INT32_MIN (see nearest)
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(dots + i));
+    auto above = static_cast<unsigned>(
+      _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(c, below))));
+    while (above != 0) {
+      const auto at = i + static_cast<std::size_t>(std::countr_zero(above));
+      above &= above - 1;
+      if (static_cast<float>(dots[at]) * unscale >= floor)
+        rows.push_back(static_cast<std::uint32_t>(at));
+    }
+  }
+  for (; i < n; ++i)
+    if (dots[i] >= lowest && static_cast<float>(dots[i]) * unscale >= floor)
+      rows.push_back(static_cast<std::uint32_t>(i));
+}
+#endif
+
+// The first pass's kernels, the AVX2 ones where the CPU has them (checked at
+// run time: the binary stays x86-64-baseline). Every variant gives the same
+// results.
+struct scan_kernels {
+  void (*coded_dots)(const std::int16_t*, const std::int16_t*, std::size_t, std::size_t,
+                     std::int32_t*) = coded_dots_portable;
+  void (*count_bins)(const std::int32_t*, std::size_t, std::uint32_t*) = count_bins_portable;
+  void (*select_rows)(const std::int32_t*, std::size_t, std::int32_t, float,
+                      std::vector<std::uint32_t>&) = select_rows_portable;
+};
+
+scan_kernels pick_kernels() {
+  scan_kernels k;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2"))
+    k = {coded_dots_avx2, count_bins_avx2, select_rows_avx2};
+#endif
+  return k;
+}
+
+const scan_kernels kernels = pick_kernels();
 
 } // namespace
 
@@ -242,16 +335,10 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
   // First pass: every element's coded cosine c, within `slack` of its float
   // cosine (rounding: half a code step per component of either vector, times
   // the other's L1 norm (at most sqrt(dim) for a unit vector); plus the float
-  // rounding of c), counted in a histogram of 2,048 bins over [-1, 1].
+  // rounding of c), counted in a histogram of `bins` bins over [-1, 1] (bin_of).
   const double half_step = 0.5 / code_scale;
   const float slack =
     static_cast<float>(half_step * (l1 + std::sqrt(double(dim)) * 1.001) + 1e-6);
-  // The bins are of the coded products themselves (times code_scale^2, within
-  // +-2^30 (1 + 1e-3)): bin b holds [b 2^20 - 2^30, (b + 1) 2^20 - 2^30), the
-  // ends clamped; an integer shift per item instead of float arithmetic.
-  constexpr std::size_t bins = 2048;
-  constexpr int bin_shift = 20;
-  constexpr std::int64_t bin_offset = std::int64_t{1} << 30;
   thread_local std::vector<std::int16_t> query;
   thread_local std::vector<std::int32_t> coded_dot;
   thread_local std::vector<std::uint32_t> counts;
@@ -260,13 +347,8 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
     query[d] = code(unit_vector[d]);
   coded_dot.resize(n);
   counts.assign(bins, 0);
-  coded_dots(query.data(), coded_.data(), n, dim, coded_dot.data());
-  auto bin_of = [](std::int32_t c) {
-    const auto b = (std::int64_t{c} + bin_offset) >> bin_shift;
-    return static_cast<std::size_t>(std::clamp<std::int64_t>(b, 0, std::int64_t{bins} - 1));
-  };
-  for (std::size_t i = 0; i < n; ++i)
-    ++counts[bin_of(coded_dot[i])];
+  kernels.coded_dots(query.data(), coded_.data(), n, dim, coded_dot.data());
+  kernels.count_bins(coded_dot.data(), n, counts.data());
   // Excluded items leave the histogram (and get a coded product below every
   // floor), so the cut counts k items that may be answered.
   constexpr std::int32_t never = std::numeric_limits<std::int32_t>::min();
@@ -289,24 +371,19 @@ std::vector<neighbour_item> vector_index::nearest(const std::vector<float>& unit
   std::size_t cut = bins, taken = 0;
   while (cut > 0 && taken < k)
     taken += counts[--cut];
-  constexpr float unscale = 1.0f / (code_scale * code_scale);
   const float floor =
-    (cut == 0 ? -2.0f
-              : static_cast<float>(std::int64_t(cut << bin_shift) - bin_offset) * unscale) -
-    2 * slack;
+    (cut == 0 ? -2.0f : static_cast<float>(bin_floor(cut)) * unscale) - 2 * slack;
   // The float test runs only on the products at or above `lowest`, an
   // integer bound below every product that passes it: float(c) * unscale is
-  // within 2^-22 (relative) of c / code_scale^2, at most 2^31 * 2^-22 = 512
-  // units off, and the margin is twice that. `lowest` stays above `never`.
+  // at most 2^31 * 2^-22 = 512 units off c / code_scale^2, and the margin is
+  // twice that. `lowest` stays above `never`.
   const auto lowest = static_cast<std::int32_t>(std::clamp<double>(
     std::floor(double(floor) * double(code_scale) * double(code_scale)) - 1024.0,
     double(never) + 1.0, double(std::numeric_limits<std::int32_t>::max())));
   thread_local std::vector<std::uint32_t> chosen;
   auto& rows = chosen; // one thread-local look-up, not one per use
   rows.clear();
-  for (std::size_t i = 0; i < n; ++i)
-    if (coded_dot[i] >= lowest && static_cast<float>(coded_dot[i]) * unscale >= floor)
-      rows.push_back(static_cast<std::uint32_t>(i));
+  kernels.select_rows(coded_dot.data(), n, lowest, floor, rows);
   constexpr std::size_t ahead = 8;
   auto fetch = [&](std::size_t i) {
     const auto* v = index_->getDataByInternalId(static_cast<hnswlib::tableint>(i));
