@@ -104,6 +104,8 @@ std::string request_id_for(std::optional<std::string_view> header);
 // Completes one request. Call exactly once, from any thread; later calls (and
 // calls after the timeout reply, after the connection closed, or after the
 // server stopped) are ignored. Cheap to copy; copies share the "called" state.
+// Called before the handler returns (on the connection's own thread), the
+// reply is written at once; from elsewhere it is posted to that thread.
 using reply_fn = std::function<void(response)>;
 
 // Receives each request on an Asio thread: it must not block. With several
@@ -114,7 +116,8 @@ using handler_fn = std::function<void(request&&, reply_fn)>;
 struct server_options {
   std::string host = "127.0.0.1"; // an address or a resolvable name
   std::uint16_t port = 8080;      // 0 = pick a free port (see server::port())
-  int threads = 2;                // io_context threads (at least 1 is used)
+  int threads = 2;                // io threads, each running its own io_context; a
+                                  // connection stays on one (handed out in turn)
   std::size_t max_body_bytes = 64 * 1024;          // 413 above
   std::size_t max_header_bytes = 8 * 1024;         // request line + headers; 431 above
   std::size_t max_connections = 4096;              // see "Bounds" above

@@ -9,22 +9,37 @@
 
 #include <map>
 #include <set>
+#include <utility>
 
 namespace {
 
 using namespace recd::test_http;
 
+// Replies a handler holds back, to give late or never.
+struct parked_replies {
+  std::mutex mu;
+  std::vector<reply_fn> held;
+  void park(reply_fn reply) {
+    std::lock_guard lock{mu};
+    held.push_back(std::move(reply));
+  }
+  std::size_t count() {
+    std::lock_guard lock{mu};
+    return held.size();
+  }
+  std::vector<reply_fn> take() {
+    std::lock_guard lock{mu};
+    return std::exchange(held, {});
+  }
+};
+
 TEST(HttpServer, HandlerThatNeverRepliesGets503AndALateReplyIsIgnored) {
   auto opt = test_options();
   opt.handler_timeout = 200ms;
-  std::mutex mu;
-  std::vector<reply_fn> parked;
+  parked_replies parked;
   auto srv = start_server(opt, [&](request&& r, reply_fn reply) {
-    if (r.path == "/never") {
-      std::lock_guard lock{mu};
-      parked.push_back(std::move(reply));
-      return;
-    }
+    if (r.path == "/never")
+      return parked.park(std::move(reply));
     echo(std::move(r), std::move(reply));
   });
   client c{srv->port()};
@@ -37,9 +52,9 @@ TEST(HttpServer, HandlerThatNeverRepliesGets503AndALateReplyIsIgnored) {
   EXPECT_LT(waited, 30s);   // and it did answer (a bound against a hang, not a speed claim)
 
   { // Too late: must not be written to the connection.
-    std::lock_guard lock{mu};
-    ASSERT_EQ(parked.size(), 1u);
-    parked.front()({200, R"({"late":true})"});
+    auto late = parked.take();
+    ASSERT_EQ(late.size(), 1u);
+    late.front()({200, R"({"late":true})"});
   }
   const auto next = c.get("/next");
   ASSERT_EQ(next.result_int(), 200u);
@@ -96,30 +111,22 @@ TEST(HttpServer, ManyConnectionsGetTheirOwnForeignReplies) {
 TEST(HttpServer, InlineRepliesGoToTheirOwnConnectionOnce) {
   auto opt = test_options();
   opt.handler_timeout = 100ms;
-  std::mutex mu;
-  std::vector<reply_fn> parked;
+  parked_replies parked;
   auto srv = start_server(opt, [&](request&& r, reply_fn reply) {
-    if (r.path == "/park") {
-      std::lock_guard lock{mu};
-      parked.push_back(std::move(reply));
-      return;
-    }
-    if (r.path == "/release") {
-      std::lock_guard lock{mu};
-      for (auto& p : parked)
+    if (r.path == "/park")
+      return parked.park(std::move(reply));
+    if (r.path == "/release")
+      for (auto& p : parked.take())
         p({200, R"({"released":true})"});
-      parked.clear();
-    }
     reply({200, json{{"path", r.path}}.dump()});
     reply({500, "second call must be ignored"});
   });
   client waiting{srv->port()};
   ASSERT_FALSE(waiting.send("GET /park HTTP/1.1\r\nHost: test\r\n\r\n"));
   const auto deadline = steady::now() + 5s;
-  for (bool held = false; !held; std::this_thread::sleep_for(1ms)) { // the handler has it
+  while (parked.count() == 0) { // until the handler holds it
     ASSERT_LT(steady::now(), deadline) << "the parked request never reached the handler";
-    std::lock_guard lock{mu};
-    held = !parked.empty();
+    std::this_thread::sleep_for(1ms);
   }
   client other{srv->port()};
   const auto released = other.get("/release");
