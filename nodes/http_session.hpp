@@ -1,10 +1,10 @@
 #pragma once
 // One connection of the Beast server behind http_server.hpp (internal to
 // http_server.cpp, its only includer): the session, all of whose work runs on
-// the one thread of its io_context (no strand needed), and the context that sessions and reply_fns share
-// and keep alive: the options, the handler, the connection registry
-// (http_connections.hpp: slots, idle order, eviction) and the "stopped" gate
-// that keeps foreign threads off a dead io_context.
+// the one thread of its io_context (no strand needed), and the context that
+// sessions and reply_fns share and keep alive: the options, the handler, the
+// connection registry (http_connections.hpp: slots, idle order, eviction) and
+// the "stopped" gate that keeps foreign threads off a dead io_context.
 
 #include "nodes/http_server.hpp"
 #include "nodes/http_connections.hpp"
@@ -298,12 +298,12 @@ private:
     return [s](response res) {
       if (s->fired.exchange(true))
         return;
-      if (auto target = s->target.lock(); target && target.get() == handling_now) {
-        // On the target's thread, inside its on_request (see there).
-        handling_now = nullptr; // a reply the writer calls back is not inline
-        target->deliver(s->seq, std::move(res));
-        return;
-      }
+      if (handling_now != nullptr) // some session's handler call is on this thread
+        if (auto target = s->target.lock(); target.get() == handling_now) {
+          // On the target's thread, inside its on_request (see there).
+          target->deliver(s->seq, std::move(res));
+          return;
+        }
       std::lock_guard lock{s->ctx->post_mu};
       if (s->ctx->stopped)
         return;
